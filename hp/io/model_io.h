@@ -1,0 +1,51 @@
+// Loading and saving ONNX models, losslessly: fields this schema does not
+// know survive as unknown fields, external weights stay in their files.
+#ifndef HP_IO_MODEL_IO_H_
+#define HP_IO_MODEL_IO_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+// Protobuf cannot represent a message of 2 GiB or more.
+inline constexpr uint64_t kMaxProtobufBytes = (uint64_t{1} << 31) - 1;
+
+// Parses a serialized ModelProto. `source` names the input in errors (a file
+// name, or e.g. "<memory>").
+absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes,
+                                            absl::string_view source);
+
+// Reads and parses an .onnx file, then checks every external-data reference
+// (without reading the side files): see CheckExternalDataLocations.
+absl::StatusOr<onnx::ModelProto> LoadModel(const std::string& path);
+
+struct SaveOptions {
+  // The file the model was loaded from. Saving onto it is refused unless
+  // `overwrite_input` is set.
+  std::string input_path;
+  bool overwrite_input = false;
+};
+
+// Serializes the model and writes it atomically to `path`.
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
+                       const SaveOptions& options = {});
+
+// Serializes the model deterministically (same message, same bytes).
+absl::StatusOr<std::string> SerializeModel(const onnx::ModelProto& model,
+                                           absl::string_view destination);
+
+// Every tensor stored as external data must name a file inside the model's
+// folder: a relative `location` without `..` components. `model_path` is used
+// for messages and to resolve symbolic links that would lead outside.
+absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
+                                        const std::string& model_path);
+
+}  // namespace hp
+
+#endif  // HP_IO_MODEL_IO_H_
