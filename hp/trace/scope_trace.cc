@@ -1,0 +1,489 @@
+#include "hp/trace/scope_trace.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "hp/io/atomic_file.h"
+#include "hp/util/sha256.h"
+#include "hp/util/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace hp {
+namespace {
+
+using Json = nlohmann::json;
+
+// A string as a JSON literal: quoted and escaped, safe to print.
+std::string Quote(absl::string_view text) {
+  return Json(std::string(text)).dump(-1, ' ', false,
+                                      Json::error_handler_t::replace);
+}
+
+// A value as an error message shows it: scalars verbatim (long strings cut
+// short), containers by kind.
+std::string Describe(const Json& value) {
+  constexpr size_t kMaxShown = 60;
+  if (value.is_object()) return "an object";
+  if (value.is_array()) return "an array";
+  std::string shown =
+      value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (shown.size() > kMaxShown) {
+    shown = absl::StrCat(shown.substr(0, kMaxShown - 3), "...");
+  }
+  return shown;
+}
+
+bool IsLowercaseHexDigest(absl::string_view text) {
+  return text.size() == 64 &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// 1-based line and column of a 0-based byte offset.
+struct TextPosition {
+  size_t line;
+  size_t column;
+};
+
+TextPosition PositionOf(absl::string_view text, size_t offset) {
+  offset = std::min(offset, text.size());
+  TextPosition position{1, 1};
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++position.line;
+      position.column = 1;
+    } else {
+      ++position.column;
+    }
+  }
+  return position;
+}
+
+// nlohmann reports the last character it read, which for an unexpected
+// token is its end; people look for a token's start. Steps back over a
+// string literal (from its closing quote) or a number or bare word.
+size_t TokenStart(absl::string_view text, size_t offset) {
+  if (offset >= text.size()) return offset;
+  auto is_word = [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
+           c == '-' || c == '.';
+  };
+  if (text[offset] == '"') {
+    for (size_t i = offset; i-- > 0;) {
+      if (text[i] != '"') continue;
+      size_t backslashes = 0;
+      while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) return i;
+    }
+    return offset;
+  }
+  if (!is_word(text[offset])) return offset;
+  while (offset > 0 && is_word(text[offset - 1])) --offset;
+  return offset;
+}
+
+// The only place nlohmann's exceptions are caught.
+absl::StatusOr<Json> ParseJson(absl::string_view text,
+                               absl::string_view source) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& error) {
+    // error.byte counts the characters read, the offending one included.
+    const size_t offset =
+        TokenStart(text, error.byte > 0 ? error.byte - 1 : 0);
+    const TextPosition position = PositionOf(text, offset);
+    // what() is "[json.exception.parse_error.N] parse error at ...: detail".
+    absl::string_view detail = error.what();
+    const size_t colon = detail.find(": ");
+    if (colon != absl::string_view::npos) detail.remove_prefix(colon + 2);
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": JSON syntax error at line ", position.line, ", column ",
+        position.column, " (byte offset ", offset, "): ", detail));
+  } catch (const Json::exception& error) {
+    // E.g. a number too large for a double, which has no position.
+    absl::string_view detail = error.what();
+    const size_t bracket = detail.find("] ");
+    if (bracket != absl::string_view::npos) detail.remove_prefix(bracket + 2);
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid JSON: ", detail));
+  }
+}
+
+// Typed access to JSON fields with errors of the form
+// "<source>: <json path>: <what went wrong>".
+class FieldReader {
+ public:
+  explicit FieldReader(absl::string_view source) : source_(source) {}
+
+  absl::Status Error(absl::string_view path, absl::string_view what) const {
+    if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(source_, ": ", what));
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", path, ": ", what));
+  }
+
+  static std::string Join(absl::string_view object_path, absl::string_view key) {
+    return object_path.empty() ? std::string(key)
+                               : absl::StrCat(object_path, ".", key);
+  }
+
+  absl::StatusOr<const Json*> Member(const Json& object,
+                                     absl::string_view object_path,
+                                     const char* key) const {
+    auto it = object.find(key);
+    if (it == object.end()) {
+      return Error(object_path, absl::StrCat("missing field \"", key, "\""));
+    }
+    return &*it;
+  }
+
+  absl::StatusOr<const Json*> Object(const Json& object,
+                                     absl::string_view object_path,
+                                     const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (!value->is_object()) {
+      return Expected(Join(object_path, key), "an object", *value);
+    }
+    return value;
+  }
+
+  absl::StatusOr<const Json*> Array(const Json& object,
+                                    absl::string_view object_path,
+                                    const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (!value->is_array()) {
+      return Expected(Join(object_path, key), "an array", *value);
+    }
+    return value;
+  }
+
+  absl::StatusOr<std::string> String(const Json& object,
+                                     absl::string_view object_path,
+                                     const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (!value->is_string()) {
+      return Expected(Join(object_path, key), "a string", *value);
+    }
+    return value->get<std::string>();
+  }
+
+  absl::StatusOr<bool> Bool(const Json& object, absl::string_view object_path,
+                            const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (!value->is_boolean()) {
+      return Expected(Join(object_path, key), "a boolean", *value);
+    }
+    return value->get<bool>();
+  }
+
+  absl::StatusOr<int64_t> Integer(const Json& object,
+                                  absl::string_view object_path,
+                                  const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    return ToInteger(*value, Join(object_path, key), "an integer");
+  }
+
+  // The key must be present; its value may be null.
+  absl::StatusOr<std::optional<int64_t>> NullableInteger(
+      const Json& object, absl::string_view object_path,
+      const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (value->is_null()) return std::optional<int64_t>();
+    HP_ASSIGN_OR_RETURN(int64_t integer, ToInteger(*value, Join(object_path, key),
+                                                   "an integer or null"));
+    return std::optional<int64_t>(integer);
+  }
+
+  absl::StatusOr<std::optional<std::string>> NullableString(
+      const Json& object, absl::string_view object_path,
+      const char* key) const {
+    HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
+    if (value->is_null()) return std::optional<std::string>();
+    if (!value->is_string()) {
+      return Expected(Join(object_path, key), "a string or null", *value);
+    }
+    return std::optional<std::string>(value->get<std::string>());
+  }
+
+  absl::Status Expected(absl::string_view path, absl::string_view kind,
+                        const Json& value) const {
+    return Error(path, absl::StrCat("expected ", kind, ", got ", Describe(value)));
+  }
+
+ private:
+  absl::StatusOr<int64_t> ToInteger(const Json& value, absl::string_view path,
+                                    absl::string_view kind) const {
+    if (value.is_number_unsigned()) {
+      const uint64_t unsigned_value = value.get<uint64_t>();
+      if (unsigned_value >
+          static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return Error(path, absl::StrCat("integer ", unsigned_value,
+                                        " is out of range"));
+      }
+      return static_cast<int64_t>(unsigned_value);
+    }
+    if (value.is_number_integer()) return value.get<int64_t>();
+    return Expected(path, kind, value);
+  }
+
+  std::string source_;
+};
+
+// The path of a module's parent in named_modules(): the path minus its last
+// dotted component ("" for top-level children of the root).
+absl::string_view ParentPath(absl::string_view path) {
+  const size_t dot = path.rfind('.');
+  return dot == absl::string_view::npos ? absl::string_view()
+                                        : path.substr(0, dot);
+}
+
+std::string ModuleIndexPath(size_t index) {
+  return absl::StrCat("modules[", index, "]");
+}
+
+absl::StatusOr<TracedModule> ParseModule(const FieldReader& reader,
+                                         const Json& entry, size_t index) {
+  const std::string at = ModuleIndexPath(index);
+  if (!entry.is_object()) return reader.Expected(at, "an object", entry);
+  TracedModule module;
+  HP_ASSIGN_OR_RETURN(module.path, reader.String(entry, at, "path"));
+  HP_ASSIGN_OR_RETURN(module.class_name, reader.String(entry, at, "class"));
+  HP_ASSIGN_OR_RETURN(module.qualified_class,
+                      reader.String(entry, at, "qualified_class"));
+  HP_ASSIGN_OR_RETURN(module.is_torch_nn,
+                      reader.Bool(entry, at, "is_torch_nn"));
+  HP_ASSIGN_OR_RETURN(module.executed, reader.Bool(entry, at, "executed"));
+  HP_ASSIGN_OR_RETURN(module.call_count,
+                      reader.Integer(entry, at, "call_count"));
+  HP_ASSIGN_OR_RETURN(module.first_call_order,
+                      reader.NullableInteger(entry, at, "first_call_order"));
+  HP_ASSIGN_OR_RETURN(module.recorded_tag,
+                      reader.NullableString(entry, at, "tag"));
+
+  // Consistency of one entry; messages end with the module's path so that
+  // the user can find it without counting entries.
+  const std::string which = absl::StrCat(" (module ", Quote(module.path), ")");
+  if (!module.path.empty()) {
+    for (absl::string_view component : absl::StrSplit(module.path, '.')) {
+      if (component.empty()) {
+        return reader.Error(
+            FieldReader::Join(at, "path"),
+            absl::StrCat(Quote(module.path),
+                         " has an empty component; module paths are dotted "
+                         "names such as \"encoder.layer.0\""));
+      }
+    }
+  }
+  if (module.call_count < 0) {
+    return reader.Error(FieldReader::Join(at, "call_count"),
+                        absl::StrCat("expected a count >= 0, got ",
+                                     module.call_count, which));
+  }
+  if (module.executed != (module.call_count > 0)) {
+    return reader.Error(
+        at, absl::StrCat("executed is ", module.executed ? "true" : "false",
+                         " but call_count is ", module.call_count, which));
+  }
+  if (module.executed && !module.first_call_order.has_value()) {
+    return reader.Error(
+        FieldReader::Join(at, "first_call_order"),
+        absl::StrCat("expected an integer for an executed module, got null",
+                     which));
+  }
+  if (!module.executed && module.first_call_order.has_value()) {
+    return reader.Error(
+        FieldReader::Join(at, "first_call_order"),
+        absl::StrCat("expected null for a module that was not executed, got ",
+                     *module.first_call_order, which));
+  }
+  if (module.first_call_order.has_value() && *module.first_call_order < 0) {
+    return reader.Error(FieldReader::Join(at, "first_call_order"),
+                        absl::StrCat("expected a value >= 0, got ",
+                                     *module.first_call_order, which));
+  }
+  return module;
+}
+
+}  // namespace
+
+const TracedModule* ScopeTrace::Find(absl::string_view path) const {
+  const int index = IndexOf(path);
+  return index < 0 ? nullptr : &modules_[index];
+}
+
+int ScopeTrace::IndexOf(absl::string_view path) const {
+  auto it = index_by_path_.find(path);
+  return it == index_by_path_.end() ? -1 : it->second;
+}
+
+absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
+                                           absl::string_view source) {
+  HP_ASSIGN_OR_RETURN(const Json document, ParseJson(json_text, source));
+  const FieldReader reader(source);
+  if (!document.is_object()) {
+    return reader.Error(
+        "", absl::StrCat("expected a JSON object at the top level, got ",
+                         Describe(document)));
+  }
+
+  // Format and version come first: past them, the layout is version's.
+  HP_ASSIGN_OR_RETURN(const std::string format,
+                      reader.String(document, "", "format"));
+  if (format != kScopeTraceFormat) {
+    return reader.Error(
+        "format", absl::StrCat("expected ", Quote(kScopeTraceFormat), ", got ",
+                               Describe(Json(format)),
+                               "; this file is not an hp scope trace"));
+  }
+  ScopeTrace trace;
+  trace.source_ = std::string(source);
+  trace.text_sha256_ = Sha256Hex(json_text);
+  HP_ASSIGN_OR_RETURN(trace.format_version_,
+                      reader.Integer(document, "", "format_version"));
+  if (std::find(std::begin(kSupportedTraceVersions),
+                std::end(kSupportedTraceVersions),
+                trace.format_version_) == std::end(kSupportedTraceVersions)) {
+    return reader.Error(
+        "format_version",
+        absl::StrCat("unsupported version ", trace.format_version_,
+                     "; this hp reads version ",
+                     absl::StrJoin(kSupportedTraceVersions, ", "),
+                     " (record the trace with a matching hp_record, or "
+                     "upgrade hp)"));
+  }
+
+  HP_ASSIGN_OR_RETURN(const Json* producer,
+                      reader.Object(document, "", "producer"));
+  HP_ASSIGN_OR_RETURN(trace.producer_.name,
+                      reader.String(*producer, "producer", "name"));
+  HP_ASSIGN_OR_RETURN(trace.producer_.torch_version,
+                      reader.String(*producer, "producer", "torch_version"));
+
+  HP_ASSIGN_OR_RETURN(const Json* model, reader.Object(document, "", "model"));
+  HP_ASSIGN_OR_RETURN(trace.onnx_file_,
+                      reader.String(*model, "model", "onnx_file"));
+  HP_ASSIGN_OR_RETURN(trace.onnx_sha256_,
+                      reader.String(*model, "model", "onnx_sha256"));
+  if (!IsLowercaseHexDigest(trace.onnx_sha256_)) {
+    return reader.Error("model.onnx_sha256",
+                        absl::StrCat("expected 64 lowercase hex digits, got ",
+                                     Quote(trace.onnx_sha256_)));
+  }
+  HP_ASSIGN_OR_RETURN(trace.opset_, reader.Integer(*model, "model", "opset"));
+  if (trace.opset_ < 1) {
+    return reader.Error("model.opset",
+                        absl::StrCat("expected an opset >= 1, got ", trace.opset_));
+  }
+
+  HP_ASSIGN_OR_RETURN(const Json* root, reader.Object(document, "", "root"));
+  HP_ASSIGN_OR_RETURN(trace.root_class_, reader.String(*root, "root", "class"));
+  HP_ASSIGN_OR_RETURN(trace.root_qualified_class_,
+                      reader.String(*root, "root", "qualified_class"));
+
+  HP_ASSIGN_OR_RETURN(const Json* modules,
+                      reader.Array(document, "", "modules"));
+  if (modules->empty()) {
+    return reader.Error("modules",
+                        "expected at least the root module, got an empty array");
+  }
+  trace.modules_.reserve(modules->size());
+  for (size_t i = 0; i < modules->size(); ++i) {
+    HP_ASSIGN_OR_RETURN(TracedModule module,
+                        ParseModule(reader, (*modules)[i], i));
+    const std::string at = ModuleIndexPath(i);
+    if (i == 0) {
+      if (!module.path.empty()) {
+        return reader.Error(
+            at, absl::StrCat("the first module must be the root (path \"\"), "
+                             "got path ",
+                             Quote(module.path)));
+      }
+      if (module.class_name != trace.root_class_) {
+        return reader.Error(
+            FieldReader::Join(at, "class"),
+            absl::StrCat(Quote(module.class_name), " differs from root.class ",
+                         Quote(trace.root_class_)));
+      }
+      if (module.qualified_class != trace.root_qualified_class_) {
+        return reader.Error(
+            FieldReader::Join(at, "qualified_class"),
+            absl::StrCat(Quote(module.qualified_class),
+                         " differs from root.qualified_class ",
+                         Quote(trace.root_qualified_class_)));
+      }
+    }
+    const auto [it, inserted] =
+        trace.index_by_path_.try_emplace(module.path, static_cast<int>(i));
+    if (!inserted) {
+      return reader.Error(
+          FieldReader::Join(at, "path"),
+          absl::StrCat("duplicate path ", Quote(module.path), " (also ",
+                       ModuleIndexPath(it->second), ")"));
+    }
+    trace.modules_.push_back(std::move(module));
+  }
+
+  // Link parents once every path is known: named_modules() lists every
+  // prefix of a path (containers such as ModuleList are modules too).
+  for (size_t i = 1; i < trace.modules_.size(); ++i) {
+    TracedModule& module = trace.modules_[i];
+    const absl::string_view parent_path = ParentPath(module.path);
+    const int parent = trace.IndexOf(parent_path);
+    if (parent < 0) {
+      return reader.Error(
+          FieldReader::Join(ModuleIndexPath(i), "path"),
+          absl::StrCat("parent module ", Quote(parent_path), " of ",
+                       Quote(module.path),
+                       " is not in the trace (every dotted prefix of a "
+                       "module path must itself be a module)"));
+    }
+    module.parent = parent;
+    trace.modules_[parent].children.push_back(static_cast<int>(i));
+  }
+  return trace;
+}
+
+absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path) {
+  HP_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseScopeTrace(text, path);
+}
+
+absl::StatusOr<DigestCheck> ParseDigestCheck(absl::string_view text) {
+  if (text == "error") return DigestCheck::kError;
+  if (text == "warn") return DigestCheck::kWarn;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", kDigestCheckFlag, ": expected \"error\" or \"warn\", got ",
+                   Quote(text)));
+}
+
+absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
+    const ScopeTrace& trace, absl::string_view model_path,
+    absl::string_view model_sha256, DigestCheck mode) {
+  const std::string model_digest = absl::AsciiStrToLower(model_sha256);
+  if (!IsLowercaseHexDigest(model_digest)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": expected a SHA-256 of 64 hex digits, got ",
+                     Quote(model_sha256)));
+  }
+  if (model_digest == trace.onnx_sha256()) return std::vector<std::string>();
+
+  const std::string mismatch = absl::StrCat(
+      model_path, ": sha256 ", model_digest, " does not match ",
+      trace.source(), ", which was recorded for ", Quote(trace.onnx_file()),
+      " with sha256 ", trace.onnx_sha256(),
+      "; the trace belongs to another model (or to an earlier export of it)");
+  if (mode == DigestCheck::kWarn) {
+    return std::vector<std::string>{absl::StrCat(
+        mismatch, "; converting anyway (--", kDigestCheckFlag, "=warn)")};
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      mismatch, "; re-record the trace for this model, or pass --",
+      kDigestCheckFlag, "=warn to convert anyway"));
+}
+
+}  // namespace hp

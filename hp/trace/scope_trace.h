@@ -1,0 +1,117 @@
+// Stage 2 of the pipeline: reads the scope trace that hp_record writes at
+// export time (JSON text in; a validated ScopeTrace with parent/child links
+// out) and checks that it was recorded for the model being converted.
+#ifndef HP_TRACE_SCOPE_TRACE_H_
+#define HP_TRACE_SCOPE_TRACE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace hp {
+
+// The `format` value every scope trace carries.
+inline constexpr char kScopeTraceFormat[] = "hp-scope-trace";
+// The format versions this reader understands.
+inline constexpr int64_t kSupportedTraceVersions[] = {1};
+
+// One entry of the trace's `modules`: a module of torch's named_modules().
+struct TracedModule {
+  std::string path;  // dotted path, "" for the root
+  std::string class_name;
+  std::string qualified_class;
+  bool is_torch_nn = false;
+  bool executed = false;
+  int64_t call_count = 0;
+  std::optional<int64_t> first_call_order;  // set iff executed
+  std::optional<std::string> recorded_tag;  // the recorder's tag, if any
+  int parent = -1;            // index into ScopeTrace::modules(); -1 for root
+  std::vector<int> children;  // indices, in trace order
+};
+
+struct TraceProducer {
+  std::string name;
+  std::string torch_version;
+};
+
+// A parsed and validated trace. modules()[0] is the root; every other
+// module's parent (its path minus the last dotted component) is in the trace.
+class ScopeTrace {
+ public:
+  // Where the trace came from (a file name), for messages.
+  const std::string& source() const { return source_; }
+  int64_t format_version() const { return format_version_; }
+  const TraceProducer& producer() const { return producer_; }
+  // The model the trace was recorded with.
+  const std::string& onnx_file() const { return onnx_file_; }
+  const std::string& onnx_sha256() const { return onnx_sha256_; }
+  // SHA-256 of the trace text itself, recorded in models tagged with it.
+  const std::string& text_sha256() const { return text_sha256_; }
+  int64_t opset() const { return opset_; }
+  const std::string& root_class() const { return root_class_; }
+  const std::string& root_qualified_class() const {
+    return root_qualified_class_;
+  }
+
+  const std::vector<TracedModule>& modules() const { return modules_; }
+  const TracedModule& root() const { return modules_.front(); }
+  // nullptr / -1 when no module has that path.
+  const TracedModule* Find(absl::string_view path) const;
+  int IndexOf(absl::string_view path) const;
+
+ private:
+  friend absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view,
+                                                    absl::string_view);
+  ScopeTrace() = default;
+
+  std::string source_;
+  int64_t format_version_ = 0;
+  TraceProducer producer_;
+  std::string onnx_file_;
+  std::string onnx_sha256_;
+  std::string text_sha256_;
+  int64_t opset_ = 0;
+  std::string root_class_;
+  std::string root_qualified_class_;
+  std::vector<TracedModule> modules_;
+  absl::flat_hash_map<std::string, int> index_by_path_;
+};
+
+// Parses and validates trace JSON. `source` (normally the file name) starts
+// every error message. Unknown keys are ignored at every level so that later
+// format versions can add fields. Errors are InvalidArgument.
+absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
+                                           absl::string_view source);
+
+// Reads `path` and parses it with `path` as the source.
+absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path);
+
+// What a digest mismatch between trace and model means.
+enum class DigestCheck {
+  kError,  // the default: the trace belongs to another model
+  kWarn,   // convert anyway, reporting a warning
+};
+
+// The converter flag that selects the DigestCheck; named in the mismatch
+// message so that the user knows how to downgrade it.
+inline constexpr char kDigestCheckFlag[] = "trace_digest";
+
+// "error" or "warn" (the flag's values).
+absl::StatusOr<DigestCheck> ParseDigestCheck(absl::string_view text);
+
+// Compares the digest recorded in the trace with `model_sha256` (hex, as
+// Sha256FileHex gives it) of the model at `model_path`. Returns the warnings
+// to show (empty when the digests match); with kError a mismatch is a
+// FailedPrecondition naming both files and both digests.
+absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
+    const ScopeTrace& trace, absl::string_view model_path,
+    absl::string_view model_sha256, DigestCheck mode = DigestCheck::kError);
+
+}  // namespace hp
+
+#endif  // HP_TRACE_SCOPE_TRACE_H_

@@ -1,0 +1,360 @@
+#include "hp/trace/scope_trace.h"
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace hp {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+// Tests run in the runfiles root of workspace `hp`.
+constexpr char kBadTraces[] = "testdata/bad_traces";
+
+constexpr char kDigest[] =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+// A valid trace with an unknown key at every level: readers must ignore them.
+constexpr char kGoodTrace[] = R"json({
+  "format": "hp-scope-trace",
+  "format_version": 1,
+  "added_later": {"anything": [1, 2, 3]},
+  "producer": {"name": "hp_record", "torch_version": "1.13.0", "host": "x"},
+  "model": {"onnx_file": "tiny_bert.onnx",
+            "onnx_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "opset": 17, "exporter": null},
+  "root": {"class": "TinyBertModel", "qualified_class": "fixture_models.TinyBertModel",
+           "extra": true},
+  "modules": [
+    {"path": "", "class": "TinyBertModel", "qualified_class": "fixture_models.TinyBertModel",
+     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 0,
+     "tag": "/TinyBertModel", "future": {"x": 1}},
+    {"path": "embeddings", "class": "Embeddings", "qualified_class": "fixture_models.Embeddings",
+     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 1,
+     "tag": "/TinyBertModel/Embeddings"},
+    {"path": "encoder", "class": "Encoder", "qualified_class": "fixture_models.Encoder",
+     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 2,
+     "tag": "/TinyBertModel/Encoder"},
+    {"path": "encoder.layer", "class": "ModuleList",
+     "qualified_class": "torch.nn.modules.container.ModuleList",
+     "is_torch_nn": true, "executed": false, "call_count": 0, "first_call_order": null,
+     "tag": null},
+    {"path": "encoder.layer.0", "class": "Layer", "qualified_class": "fixture_models.Layer",
+     "is_torch_nn": false, "executed": true, "call_count": 2, "first_call_order": 3,
+     "tag": "/TinyBertModel/Encoder/Layer.0"},
+    {"path": "encoder.layer.1", "class": "Layer", "qualified_class": "fixture_models.Layer",
+     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 4,
+     "tag": "/TinyBertModel/Encoder/Layer.1"},
+    {"path": "unused", "class": "Dropout", "qualified_class": "torch.nn.modules.dropout.Dropout",
+     "is_torch_nn": true, "executed": false, "call_count": 0, "first_call_order": null,
+     "tag": null}
+  ]
+})json";
+
+TEST(ScopeTraceTest, ParsesHeaderFields) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->source(), "good.json");
+  EXPECT_EQ(trace->format_version(), 1);
+  EXPECT_EQ(trace->producer().name, "hp_record");
+  EXPECT_EQ(trace->producer().torch_version, "1.13.0");
+  EXPECT_EQ(trace->onnx_file(), "tiny_bert.onnx");
+  EXPECT_EQ(trace->onnx_sha256(), kDigest);
+  EXPECT_EQ(trace->opset(), 17);
+  EXPECT_EQ(trace->root_class(), "TinyBertModel");
+  EXPECT_EQ(trace->root_qualified_class(), "fixture_models.TinyBertModel");
+}
+
+TEST(ScopeTraceTest, ParsesModulesInTraceOrder) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  ASSERT_EQ(trace->modules().size(), 7u);
+  const TracedModule& layer0 = trace->modules()[4];
+  EXPECT_EQ(layer0.path, "encoder.layer.0");
+  EXPECT_EQ(layer0.class_name, "Layer");
+  EXPECT_EQ(layer0.qualified_class, "fixture_models.Layer");
+  EXPECT_FALSE(layer0.is_torch_nn);
+  EXPECT_TRUE(layer0.executed);
+  EXPECT_EQ(layer0.call_count, 2);
+  EXPECT_EQ(layer0.first_call_order, 3);
+  EXPECT_EQ(layer0.recorded_tag, "/TinyBertModel/Encoder/Layer.0");
+
+  const TracedModule& unused = trace->modules()[6];
+  EXPECT_TRUE(unused.is_torch_nn);
+  EXPECT_FALSE(unused.executed);
+  EXPECT_EQ(unused.call_count, 0);
+  EXPECT_EQ(unused.first_call_order, std::nullopt);
+  EXPECT_EQ(unused.recorded_tag, std::nullopt);
+}
+
+TEST(ScopeTraceTest, LinksParentsAndChildren) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  const std::vector<TracedModule>& modules = trace->modules();
+  EXPECT_EQ(&trace->root(), &modules[0]);
+  EXPECT_EQ(modules[0].parent, -1);
+  EXPECT_THAT(modules[0].children, ElementsAre(1, 2, 6));
+  EXPECT_EQ(modules[2].parent, 0);
+  EXPECT_THAT(modules[2].children, ElementsAre(3));
+  EXPECT_THAT(modules[3].children, ElementsAre(4, 5));
+  EXPECT_EQ(modules[4].parent, 3);
+  EXPECT_EQ(modules[5].parent, 3);
+  EXPECT_THAT(modules[5].children, IsEmpty());
+}
+
+TEST(ScopeTraceTest, FindsModulesByPath) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->IndexOf(""), 0);
+  EXPECT_EQ(trace->IndexOf("encoder.layer.1"), 5);
+  EXPECT_EQ(trace->IndexOf("encoder.layer.2"), -1);
+  ASSERT_NE(trace->Find("encoder"), nullptr);
+  EXPECT_EQ(trace->Find("encoder")->class_name, "Encoder");
+  EXPECT_EQ(trace->Find("Encoder"), nullptr);
+  EXPECT_EQ(trace->Find("encoder."), nullptr);
+}
+
+TEST(ScopeTraceTest, CopiesKeepTheirOwnIndex) {
+  absl::StatusOr<ScopeTrace> parsed = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const ScopeTrace copy = *parsed;
+  parsed = absl::InternalError("gone");
+  ASSERT_NE(copy.Find("encoder.layer.0"), nullptr);
+  EXPECT_EQ(copy.Find("encoder.layer.0"), &copy.modules()[4]);
+}
+
+TEST(ScopeTraceTest, ModulesMayListChildrenBeforeParents) {
+  // named_modules() is pre-order, but the reader only needs every parent to
+  // exist somewhere in the list.
+  std::string text = kGoodTrace;
+  const std::string layer = R"("path": "encoder.layer", )";
+  const std::string layer0 = R"("path": "encoder.layer.0", )";
+  const size_t at_layer = text.find(layer);
+  const size_t at_layer0 = text.find(layer0);
+  text.replace(at_layer0, layer0.size(), layer);
+  text.replace(at_layer, layer.size(), layer0);
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->modules()[3].path, "encoder.layer.0");
+  EXPECT_EQ(trace->modules()[3].parent, 4);
+  EXPECT_THAT(trace->modules()[4].children, ElementsAre(3, 5));
+}
+
+TEST(ScopeTraceTest, MissingFileIsNotFoundAndNamesThePath) {
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace("no/such/trace.json");
+  EXPECT_EQ(trace.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(trace.status().message()), StartsWith("no/such/trace.json: "));
+}
+
+TEST(ScopeTraceTest, SyntaxErrorAtEndOfInputPointsPastTheLastCharacter) {
+  absl::StatusOr<ScopeTrace> trace =
+      ParseScopeTrace("{\n  \"format\": ", "cut.json");
+  EXPECT_EQ(trace.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(trace.status().message()),
+              StartsWith("cut.json: JSON syntax error at line 2, column 13 "
+                         "(byte offset 14): "));
+}
+
+// Column of the first occurrence of `token` in a one-line `text`.
+size_t ColumnOf(absl::string_view text, absl::string_view token) {
+  return text.find(token) + 1;
+}
+
+TEST(ScopeTraceTest, SyntaxErrorsPointAtTheStartOfTheOffendingToken) {
+  struct Case {
+    std::string text;
+    std::string token;  // where the error must point
+  };
+  const Case cases[] = {
+      {R"({"a" "b\"c"})", R"("b\"c")"},      // unexpected string
+      {R"({"a": "x\\" "y"})", R"("y")"},    // after an escaped backslash
+      {"[1, 2 345]", "345"},                  // unexpected number
+      {R"({"a": trux})", "trux"},             // invalid literal
+      {R"({"a": 1,, "b": 2})", ",,"},         // unexpected punctuation
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(c.text, "s.json");
+    const size_t column = ColumnOf(c.text, c.token) + (c.token == ",," ? 1 : 0);
+    EXPECT_THAT(std::string(trace.status().message()),
+                StartsWith(absl::StrCat("s.json: JSON syntax error at line 1, "
+                                        "column ", column, " ")))
+        << c.text;
+  }
+}
+
+TEST(ScopeTraceTest, LongValuesAreCutShortInMessages) {
+  std::string text = kGoodTrace;
+  const std::string format = R"("format": "hp-scope-trace")";
+  text.replace(text.find(format), format.size(),
+               absl::StrCat("\"format\": \"", std::string(200, 'x'), "\""));
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "long.json");
+  EXPECT_EQ(std::string(trace.status().message()),
+            absl::StrCat("long.json: format: expected \"hp-scope-trace\", got \"",
+                         std::string(56, 'x'),
+                         "...; this file is not an hp scope trace"));
+}
+
+// Bad traces in testdata/bad_traces: each file, and the message after
+// "testdata/bad_traces/<file>: ".
+struct BadTrace {
+  const char* file;
+  const char* message;
+};
+
+void PrintTo(const BadTrace& bad, std::ostream* out) { *out << bad.file; }
+
+const BadTrace kBadTraceCases[] = {
+    {"syntax_error.json",
+     "JSON syntax error at line 4, column 3 (byte offset 56): syntax error "
+     "while parsing object - unexpected string literal; expected '}'"},
+    {"empty.json",
+     "JSON syntax error at line 1, column 1 (byte offset 0): syntax error "
+     "while parsing value - unexpected end of input; expected '[', '{', or a "
+     "literal"},
+    {"number_overflow.json", "invalid JSON: number overflow parsing '1e400'"},
+    {"not_an_object.json",
+     "expected a JSON object at the top level, got an array"},
+    {"wrong_format.json",
+     "format: expected \"hp-scope-trace\", got \"onnx-scope-trace\"; this file "
+     "is not an hp scope trace"},
+    {"unknown_version.json",
+     "format_version: unsupported version 2; this hp reads version 1 (record "
+     "the trace with a matching hp_record, or upgrade hp)"},
+    {"missing_section.json", "missing field \"model\""},
+    {"missing_field.json", "modules[3]: missing field \"class\""},
+    {"wrong_type.json", "modules[2].path: expected a string, got 3"},
+    {"fractional_integer.json",
+     "model.opset: expected an integer, got 17.5"},
+    {"huge_integer.json",
+     "modules[3].call_count: integer 18446744073709551615 is out of range"},
+    {"bad_digest.json",
+     "model.onnx_sha256: expected 64 lowercase hex digits, got "
+     "\"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\""},
+    {"empty_modules.json",
+     "modules: expected at least the root module, got an empty array"},
+    {"root_not_first.json",
+     "modules[0]: the first module must be the root (path \"\"), got path "
+     "\"encoder\""},
+    {"root_class_mismatch.json",
+     "modules[0].class: \"Tiny\" differs from root.class \"Small\""},
+    {"duplicate_path.json",
+     "modules[4].path: duplicate path \"encoder\" (also modules[1])"},
+    {"missing_parent.json",
+     "modules[2].path: parent module \"encoder.layer\" of \"encoder.layer.0\" "
+     "is not in the trace (every dotted prefix of a module path must itself "
+     "be a module)"},
+    {"empty_path_component.json",
+     "modules[3].path: \"encoder..0\" has an empty component; module paths "
+     "are dotted names such as \"encoder.layer.0\""},
+    {"negative_call_count.json",
+     "modules[2].call_count: expected a count >= 0, got -1 (module "
+     "\"encoder.layer\")"},
+    {"executed_without_calls.json",
+     "modules[1]: executed is true but call_count is 0 (module \"encoder\")"},
+    {"not_executed_with_order.json",
+     "modules[2].first_call_order: expected null for a module that was not "
+     "executed, got 4 (module \"encoder.layer\")"},
+};
+
+class BadTraceTest : public ::testing::TestWithParam<BadTrace> {};
+
+TEST_P(BadTraceTest, IsRejectedWithAClearMessage) {
+  const std::string path = absl::StrCat(kBadTraces, "/", GetParam().file);
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(path);
+  EXPECT_EQ(trace.status().code(), absl::StatusCode::kInvalidArgument)
+      << trace.status();
+  EXPECT_EQ(std::string(trace.status().message()),
+            absl::StrCat(path, ": ", GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadTraces, BadTraceTest, ::testing::ValuesIn(kBadTraceCases),
+    [](const ::testing::TestParamInfo<BadTrace>& info) {
+      std::string name = info.param.file;
+      return name.substr(0, name.find('.'));
+    });
+
+// A fixture without a case above would be a check that never runs.
+TEST(BadTraceFixturesTest, EveryFixtureHasACaseAndEveryCaseAFixture) {
+  std::set<std::string> on_disk;
+  for (const auto& entry : std::filesystem::directory_iterator(kBadTraces)) {
+    if (entry.path().extension() == ".json") {
+      on_disk.insert(entry.path().filename().string());
+    }
+  }
+  std::set<std::string> in_table;
+  for (const BadTrace& bad : kBadTraceCases) in_table.insert(bad.file);
+  EXPECT_EQ(on_disk, in_table);
+}
+
+TEST(DigestCheckTest, MatchingDigestGivesNoWarnings) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  absl::StatusOr<std::vector<std::string>> warnings =
+      CheckTraceDigest(*trace, "m.onnx", kDigest);
+  ASSERT_TRUE(warnings.ok()) << warnings.status();
+  EXPECT_THAT(*warnings, IsEmpty());
+  // sha256sum prints lowercase; other tools may not.
+  std::string upper = kDigest;
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", upper).ok());
+}
+
+constexpr char kOtherDigest[] =
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+TEST(DigestCheckTest, MismatchIsAnErrorNamingBothFilesAndDigests) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  absl::StatusOr<std::vector<std::string>> warnings =
+      CheckTraceDigest(*trace, "other.onnx", kOtherDigest);
+  EXPECT_EQ(warnings.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(std::string(warnings.status().message()),
+            absl::StrCat("other.onnx: sha256 ", kOtherDigest,
+                         " does not match t.json, which was recorded for "
+                         "\"tiny_bert.onnx\" with sha256 ",
+                         kDigest,
+                         "; the trace belongs to another model (or to an "
+                         "earlier export of it); re-record the trace for this "
+                         "model, or pass --trace_digest=warn to convert "
+                         "anyway"));
+}
+
+TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  absl::StatusOr<std::vector<std::string>> warnings =
+      CheckTraceDigest(*trace, "other.onnx", kOtherDigest, DigestCheck::kWarn);
+  ASSERT_TRUE(warnings.ok()) << warnings.status();
+  ASSERT_EQ(warnings->size(), 1u);
+  EXPECT_THAT((*warnings)[0], StartsWith("other.onnx: sha256 "));
+  EXPECT_THAT((*warnings)[0],
+              HasSubstr("; converting anyway (--trace_digest=warn)"));
+}
+
+TEST(DigestCheckTest, MalformedModelDigestIsRejected) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", "abc").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DigestCheckTest, ParsesFlagValues) {
+  EXPECT_EQ(ParseDigestCheck("error").value(), DigestCheck::kError);
+  EXPECT_EQ(ParseDigestCheck("warn").value(), DigestCheck::kWarn);
+  absl::StatusOr<DigestCheck> bad = ParseDigestCheck("ignore");
+  EXPECT_EQ(std::string(bad.status().message()),
+            "--trace_digest: expected \"error\" or \"warn\", got \"ignore\"");
+}
+
+}  // namespace
+}  // namespace hp
