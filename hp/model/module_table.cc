@@ -1,0 +1,55 @@
+#include "hp/model/module_table.h"
+
+#include <utility>
+
+#include "hp/scope/node_names.h"
+
+namespace hp {
+
+ModuleTable::ModuleTable(Source source, std::string root_class,
+                         std::string root_qualified_class)
+    : source_(source) {
+  Module root;
+  root.class_name = std::move(root_class);
+  root.qualified_class = std::move(root_qualified_class);
+  modules_.push_back(std::move(root));
+  index_[""] = 0;
+}
+
+int ModuleTable::Add(Module module) {
+  if (int existing = Find(module.path); existing >= 0) return existing;
+  absl::string_view ancestor = ParentPath(module.path);
+  int parent = Find(ancestor);
+  while (parent < 0) {
+    ancestor = ParentPath(ancestor);
+    parent = Find(ancestor);
+  }
+  module.parent = parent;
+  const int index = size();
+  index_[module.path] = index;
+  modules_.push_back(std::move(module));
+  return index;
+}
+
+int ModuleTable::Find(absl::string_view path) const {
+  auto it = index_.find(path);
+  return it == index_.end() ? -1 : it->second;
+}
+
+ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
+  ModuleTable table(ModuleTable::Source::kTrace, trace.root_class(),
+                    trace.root_qualified_class());
+  for (const TracedModule& traced : trace.modules()) {
+    if (traced.path.empty()) continue;  // The root is already there.
+    Module module;
+    module.path = traced.path;
+    module.class_name = traced.class_name;
+    module.qualified_class = traced.qualified_class;
+    module.is_torch_nn = traced.is_torch_nn;
+    module.call_count = traced.call_count;
+    table.Add(std::move(module));
+  }
+  return table;
+}
+
+}  // namespace hp

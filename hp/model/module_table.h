@@ -1,0 +1,61 @@
+// The model's module instances, from whichever source the model offers: a
+// scope trace (paths and classes), the dynamo exporter's node metadata, or
+// the module paths in node names alone.
+#ifndef HP_MODEL_MODULE_TABLE_H_
+#define HP_MODEL_MODULE_TABLE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "hp/trace/scope_trace.h"
+
+namespace hp {
+
+struct Module {
+  std::string path;             // dotted; "" for the root
+  std::string class_name;       // "" when unknown (no trace)
+  std::string qualified_class;  // module.Class; "" when unknown
+  bool is_torch_nn = false;
+  int64_t call_count = 1;
+  int parent = -1;  // index of the nearest ancestor in the table; -1 for root
+};
+
+class ModuleTable {
+ public:
+  // Where the modules came from, in decreasing order of detail.
+  enum class Source { kTrace, kDynamoMetadata, kNodeNames };
+
+  // A table holding only the root module.
+  ModuleTable(Source source, std::string root_class,
+              std::string root_qualified_class);
+
+  Source source() const { return source_; }
+  bool classes_known() const { return source_ != Source::kNodeNames; }
+
+  // Adds a module (or returns the existing one with that path). Its parent
+  // is the nearest dotted-prefix ancestor already in the table, so add
+  // ancestors first.
+  int Add(Module module);
+
+  // Index of the module with this path, or -1.
+  int Find(absl::string_view path) const;
+
+  const Module& at(int index) const { return modules_[index]; }
+  int size() const { return static_cast<int>(modules_.size()); }
+  const std::vector<Module>& modules() const { return modules_; }
+
+ private:
+  Source source_;
+  std::vector<Module> modules_;
+  absl::flat_hash_map<std::string, int> index_;
+};
+
+// Every module of the trace, with its class and call count.
+ModuleTable ModuleTableFromTrace(const ScopeTrace& trace);
+
+}  // namespace hp
+
+#endif  // HP_MODEL_MODULE_TABLE_H_

@@ -1,0 +1,70 @@
+#include "hp/tag/propagation.h"
+
+#include "absl/container/flat_hash_map.h"
+
+namespace hp {
+namespace {
+
+// The tag every node in `neighbours` agrees on, or nullptr when they are
+// none, disagree, or include a node still waiting for its own tag.
+const std::string* AgreedTag(const std::vector<int>& neighbours,
+                             const std::vector<bool>& pending,
+                             const std::vector<std::string>& tags) {
+  const std::string* agreed = nullptr;
+  for (int neighbour : neighbours) {
+    if (pending[neighbour]) return nullptr;
+    if (agreed != nullptr && *agreed != tags[neighbour]) return nullptr;
+    agreed = &tags[neighbour];
+  }
+  return agreed;
+}
+
+}  // namespace
+
+std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
+                                const std::vector<bool>& movable,
+                                std::vector<std::string>* tags) {
+  const int count = static_cast<int>(nodes.size());
+  // Value names are scoped by graph: key them by graph path too.
+  absl::flat_hash_map<std::pair<std::string, std::string>, int> producer;
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::vector<int>>
+      consumers;
+  for (int i = 0; i < count; ++i) {
+    for (const std::string& output : nodes[i].node->output()) {
+      if (!output.empty()) producer[{nodes[i].graph_path, output}] = i;
+    }
+  }
+  std::vector<std::vector<int>> consumers_of(count), producers_of(count);
+  for (int i = 0; i < count; ++i) {
+    for (const std::string& input : nodes[i].node->input()) {
+      auto it = producer.find({nodes[i].graph_path, input});
+      if (it == producer.end()) continue;
+      consumers_of[it->second].push_back(i);
+      producers_of[i].push_back(it->second);
+    }
+  }
+
+  std::vector<bool> pending = movable;
+  std::vector<bool> moved(count, false);
+  // Consumers come later in graph order: walk backwards so chains of
+  // scope-less nodes (Constant -> Shape -> Gather -> ...) resolve in one go.
+  for (int i = count - 1; i >= 0; --i) {
+    if (!pending[i]) continue;
+    if (const std::string* tag = AgreedTag(consumers_of[i], pending, *tags)) {
+      (*tags)[i] = *tag;
+      pending[i] = false;
+      moved[i] = true;
+    }
+  }
+  for (int i = 0; i < count; ++i) {
+    if (!pending[i]) continue;
+    if (const std::string* tag = AgreedTag(producers_of[i], pending, *tags)) {
+      (*tags)[i] = *tag;
+      pending[i] = false;
+      moved[i] = true;
+    }
+  }
+  return moved;
+}
+
+}  // namespace hp

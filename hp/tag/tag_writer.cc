@@ -1,0 +1,221 @@
+#include "hp/tag/tag_writer.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "hp/model/graph_walk.h"
+#include "hp/util/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace hp {
+namespace {
+
+using Entries =
+    google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>;
+
+// doc_string format: the JSON object's keys.
+constexpr char kDocTagKey[] = "hierarchy_tag";
+constexpr char kDocModulePathKey[] = "module_path";
+constexpr char kDocOriginalKey[] = "original_doc_string";
+constexpr char kDocMarkerKey[] = "hp";
+
+int FindEntry(const Entries& entries, absl::string_view key, int from = 0) {
+  for (int i = from; i < entries.size(); ++i) {
+    if (entries[i].key() == key) return i;
+  }
+  return -1;
+}
+
+void AddEntry(Entries* entries, absl::string_view key, absl::string_view value) {
+  onnx::StringStringEntryProto* entry = entries->Add();
+  entry->set_key(std::string(key));
+  entry->set_value(std::string(value));
+}
+
+void RemoveEntries(Entries* entries,
+                   const std::function<bool(int, const onnx::StringStringEntryProto&)>& drop) {
+  int kept = 0;
+  for (int i = 0; i < entries->size(); ++i) {
+    if (drop(i, entries->Get(i))) continue;
+    if (kept != i) entries->SwapElements(kept, i);
+    ++kept;
+  }
+  while (entries->size() > kept) entries->RemoveLast();
+}
+
+std::string NodeLabel(const onnx::NodeProto& node) {
+  return absl::StrCat("node '", node.name(), "' (", node.op_type(), ")");
+}
+
+absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
+                           absl::string_view module_path,
+                           const WriteOptions& options) {
+  Entries* entries = node->mutable_metadata_props();
+  if (FindEntry(*entries, kTagKey) >= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(NodeLabel(*node), ": already carries ", kTagKey));
+  }
+  const int existing_namespace = FindEntry(*entries, kNamespaceKey);
+  // hp's own entries go last, in a fixed order, starting with pkg.hp.tag:
+  // a `namespace` after pkg.hp.tag is hp's, one before it is the node's own.
+  AddEntry(entries, kTagKey, tag);
+  AddEntry(entries, kModulePathKey, module_path);
+  if (!options.write_namespace) return absl::OkStatus();
+  const std::string namespace_value(absl::StripPrefix(tag, "/"));
+  if (existing_namespace < 0) {
+    AddEntry(entries, kNamespaceKey, namespace_value);
+  } else if (options.overwrite_namespace) {
+    AddEntry(entries, kOriginalNamespaceKey,
+             (*entries)[existing_namespace].value());
+    (*entries)[existing_namespace].set_value(namespace_value);
+  }
+  return absl::OkStatus();
+}
+
+void StripMetadata(onnx::NodeProto* node) {
+  Entries* entries = node->mutable_metadata_props();
+  const int tag_at = FindEntry(*entries, kTagKey);
+  if (tag_at < 0) return;
+  const int original = FindEntry(*entries, kOriginalNamespaceKey);
+  if (original >= 0) {
+    const int replaced = FindEntry(*entries, kNamespaceKey);
+    if (replaced >= 0) {
+      (*entries)[replaced].set_value((*entries)[original].value());
+    }
+  }
+  RemoveEntries(entries, [&](int index, const onnx::StringStringEntryProto& entry) {
+    if (absl::StartsWith(entry.key(), kKeyPrefix)) return true;
+    return entry.key() == kNamespaceKey && index > tag_at && original < 0;
+  });
+}
+
+absl::Status WriteAttribute(onnx::NodeProto* node, absl::string_view tag) {
+  for (const onnx::AttributeProto& attribute : node->attribute()) {
+    if (attribute.name() == kTagAttributeName) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          NodeLabel(*node), ": already has an attribute '", kTagAttributeName,
+          "' that hp did not write"));
+    }
+  }
+  onnx::AttributeProto* attribute = node->add_attribute();
+  attribute->set_name(kTagAttributeName);
+  attribute->set_type(onnx::AttributeProto::STRING);
+  attribute->set_s(std::string(tag));
+  return absl::OkStatus();
+}
+
+void StripAttribute(onnx::NodeProto* node) {
+  auto* attributes = node->mutable_attribute();
+  for (int i = attributes->size() - 1; i >= 0; --i) {
+    if ((*attributes)[i].name() == kTagAttributeName) {
+      attributes->DeleteSubrange(i, 1);
+    }
+  }
+}
+
+absl::Status WriteDocString(onnx::NodeProto* node, absl::string_view tag,
+                            absl::string_view module_path) {
+  nlohmann::ordered_json doc;
+  doc[kDocMarkerKey] = 1;
+  doc[kDocTagKey] = std::string(tag);
+  doc[kDocModulePathKey] = std::string(module_path);
+  if (node->has_doc_string()) doc[kDocOriginalKey] = node->doc_string();
+  node->set_doc_string(
+      doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return absl::OkStatus();
+}
+
+void StripDocString(onnx::NodeProto* node) {
+  if (!node->has_doc_string()) return;
+  nlohmann::json doc = nlohmann::json::parse(node->doc_string(), nullptr,
+                                             /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains(kDocMarkerKey)) return;
+  auto original = doc.find(kDocOriginalKey);
+  if (original != doc.end() && original->is_string()) {
+    node->set_doc_string(original->get<std::string>());
+  } else {
+    node->clear_doc_string();
+  }
+}
+
+std::string ModelValue(const onnx::ModelProto& model, absl::string_view key) {
+  const int at = FindEntry(model.metadata_props(), key);
+  return at < 0 ? std::string() : model.metadata_props(at).value();
+}
+
+}  // namespace
+
+absl::string_view TagFormatName(TagFormat format) {
+  switch (format) {
+    case TagFormat::kMetadata:
+      return "metadata";
+    case TagFormat::kAttribute:
+      return "attribute";
+    case TagFormat::kDocString:
+      return "doc_string";
+  }
+  return "metadata";
+}
+
+absl::StatusOr<TagFormat> ParseTagFormat(absl::string_view name) {
+  for (TagFormat format :
+       {TagFormat::kMetadata, TagFormat::kAttribute, TagFormat::kDocString}) {
+    if (name == TagFormatName(format)) return format;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown tag format '", name, "' (expected metadata, attribute or doc_string)"));
+}
+
+absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
+                          absl::string_view module_path,
+                          const WriteOptions& options) {
+  switch (options.format) {
+    case TagFormat::kMetadata:
+      return WriteMetadata(node, tag, module_path, options);
+    case TagFormat::kAttribute:
+      return WriteAttribute(node, tag);
+    case TagFormat::kDocString:
+      return WriteDocString(node, tag, module_path);
+  }
+  return absl::InternalError("unhandled tag format");
+}
+
+void WriteModelMetadata(
+    onnx::ModelProto* model,
+    const std::vector<std::pair<std::string, std::string>>& entries) {
+  for (const auto& [key, value] : entries) {
+    AddEntry(model->mutable_metadata_props(), key, value);
+  }
+}
+
+bool IsTagged(const onnx::ModelProto& model) {
+  return FindEntry(model.metadata_props(), kFormatKey) >= 0;
+}
+
+absl::Status StripTags(onnx::ModelProto* model) {
+  if (!IsTagged(*model)) return absl::OkStatus();
+  HP_ASSIGN_OR_RETURN(TagFormat format,
+                      ParseTagFormat(ModelValue(*model, kFormatKey)));
+  for (onnx::NodeProto* node : MutableNodes(model)) {
+    switch (format) {
+      case TagFormat::kMetadata:
+        StripMetadata(node);
+        break;
+      case TagFormat::kAttribute:
+        StripAttribute(node);
+        break;
+      case TagFormat::kDocString:
+        StripDocString(node);
+        break;
+    }
+  }
+  RemoveEntries(model->mutable_metadata_props(),
+                [](int, const onnx::StringStringEntryProto& entry) {
+                  return absl::StartsWith(entry.key(), kKeyPrefix);
+                });
+  return absl::OkStatus();
+}
+
+}  // namespace hp

@@ -1,0 +1,208 @@
+// The tagging pipeline, top to bottom: modules -> scopes -> tags ->
+// propagation -> statistics -> writing.
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "hp/hp.h"
+#include "hp/model/graph_walk.h"
+#include "hp/model/module_table.h"
+#include "hp/scope/node_names.h"
+#include "hp/scope/scope_reconstruction.h"
+#include "hp/tag/module_tags.h"
+#include "hp/tag/propagation.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+namespace {
+
+ModuleTable MakeModuleTable(const std::vector<NodeRef>& nodes,
+                            const ScopeTrace* trace, const TagOptions& options) {
+  if (trace != nullptr) return ModuleTableFromTrace(*trace);
+  if (std::optional<std::string> root = DynamoRootClass(nodes)) {
+    return ModuleTable(ModuleTable::Source::kDynamoMetadata,
+                       std::string(LastAtom(*root)), *root);
+  }
+  return ModuleTable(ModuleTable::Source::kNodeNames, options.root_name, "");
+}
+
+HierarchySource SourceOf(const ModuleTable& modules) {
+  switch (modules.source()) {
+    case ModuleTable::Source::kTrace:
+      return HierarchySource::kTrace;
+    case ModuleTable::Source::kDynamoMetadata:
+      return HierarchySource::kDynamoMetadata;
+    case ModuleTable::Source::kNodeNames:
+      return HierarchySource::kNodeNames;
+  }
+  return HierarchySource::kNodeNames;
+}
+
+MatchKind MatchOf(const NodeScope& scope, const ModuleTags& tags) {
+  switch (scope.origin) {
+    case ScopeOrigin::kNone:
+      return MatchKind::kRoot;
+    case ScopeOrigin::kNearestAncestor:
+    case ScopeOrigin::kEnclosingNode:
+      return MatchKind::kParent;
+    case ScopeOrigin::kNodeName:
+    case ScopeOrigin::kDynamoMetadata:
+      return tags.kept[scope.module] ? MatchKind::kDirect : MatchKind::kParent;
+  }
+  return MatchKind::kRoot;
+}
+
+TagStatistics CountMatches(const TagResult& result) {
+  TagStatistics statistics;
+  statistics.nodes = static_cast<int64_t>(result.nodes.size());
+  statistics.modules = static_cast<int64_t>(result.modules.size());
+  absl::flat_hash_set<absl::string_view> distinct;
+  for (const NodeTag& node : result.nodes) {
+    distinct.insert(node.tag);
+    switch (node.match) {
+      case MatchKind::kDirect:
+        ++statistics.direct;
+        break;
+      case MatchKind::kParent:
+        ++statistics.parent;
+        break;
+      case MatchKind::kRoot:
+        ++statistics.root;
+        break;
+      case MatchKind::kPropagated:
+        ++statistics.propagated;
+        break;
+    }
+  }
+  statistics.tags = static_cast<int64_t>(distinct.size());
+  statistics.coverage =
+      statistics.nodes == 0
+          ? 1.0
+          : static_cast<double>(statistics.nodes - statistics.root) /
+                static_cast<double>(statistics.nodes);
+  return statistics;
+}
+
+std::string StatisticsJson(const TagStatistics& s) {
+  return absl::StrFormat(
+      "{\"nodes\":%d,\"direct\":%d,\"parent\":%d,\"root\":%d,"
+      "\"propagated\":%d,\"modules\":%d,\"tags\":%d,\"coverage\":%.4f}",
+      s.nodes, s.direct, s.parent, s.root, s.propagated, s.modules, s.tags,
+      s.coverage);
+}
+
+}  // namespace
+
+absl::string_view MatchKindName(MatchKind kind) {
+  switch (kind) {
+    case MatchKind::kDirect:
+      return "direct";
+    case MatchKind::kParent:
+      return "parent";
+    case MatchKind::kRoot:
+      return "root";
+    case MatchKind::kPropagated:
+      return "propagated";
+  }
+  return "root";
+}
+
+absl::string_view HierarchySourceName(HierarchySource source) {
+  switch (source) {
+    case HierarchySource::kTrace:
+      return "trace";
+    case HierarchySource::kDynamoMetadata:
+      return "dynamo-metadata";
+    case HierarchySource::kNodeNames:
+      return "node-names";
+  }
+  return "node-names";
+}
+
+absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
+                                      const ScopeTrace* trace,
+                                      const TagOptions& options) {
+  // Only names, dynamo metadata and value names are read: nothing hp
+  // writes, so a tagged model gives the same tags as its original.
+  std::vector<NodeRef> nodes = CollectNodes(model);
+
+  ModuleTable modules = MakeModuleTable(nodes, trace, options);
+  ScopeReconstruction scopes = ReconstructScopes(nodes, &modules);
+  ModuleTags module_tags = ResolveModuleTags(
+      modules, {options.keep_all_torch_nn, options.keep_torch_nn_classes});
+
+  TagResult result;
+  result.source = SourceOf(modules);
+  result.root_tag = module_tags.tag[0];
+  result.warnings = std::move(scopes.warnings);
+  if (!scopes.any_scope && !nodes.empty()) {
+    result.warnings.push_back(
+        "no node name carries a module scope (an export by torch older than "
+        "1.13?): every node gets the root tag");
+  }
+
+  std::vector<std::string> tags(nodes.size());
+  std::vector<bool> unscoped(nodes.size());
+  result.nodes.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeScope& scope = scopes.nodes[i];
+    NodeTag& node = result.nodes[i];
+    node.graph_path = nodes[i].graph_path;
+    node.node_name = nodes[i].node->name();
+    node.op_type = nodes[i].node->op_type();
+    node.module_path = modules.at(scope.module).path;
+    node.match = MatchOf(scope, module_tags);
+    tags[i] = module_tags.tag[scope.module];
+    unscoped[i] = node.match == MatchKind::kRoot;
+  }
+  if (options.propagate) {
+    std::vector<bool> moved = PropagateTags(nodes, unscoped, &tags);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (moved[i]) result.nodes[i].match = MatchKind::kPropagated;
+    }
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    result.nodes[i].tag = std::move(tags[i]);
+  }
+
+  for (int i = 0; i < modules.size(); ++i) {
+    const Module& module = modules.at(i);
+    result.modules.push_back({module.path, module.class_name,
+                              module_tags.tag[i], bool(module_tags.kept[i])});
+  }
+  result.statistics = CountMatches(result);
+  return result;
+}
+
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options) {
+  HP_RETURN_IF_ERROR(StripTags(model));
+  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTags(*model, trace, options));
+  const WriteOptions write{options.format, options.write_namespace,
+                           options.overwrite_namespace};
+  std::vector<onnx::NodeProto*> nodes = MutableNodes(model);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeTag& tag = result.nodes[i];
+    absl::Status written = WriteNodeTag(nodes[i], tag.tag, tag.module_path, write);
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat(tag.graph_path, ": ", written.message()));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> entries = {
+      {kFormatKey, std::string(TagFormatName(options.format))},
+      {"pkg.hp.version", kVersion},
+      {"pkg.hp.source", std::string(HierarchySourceName(result.source))},
+  };
+  if (trace != nullptr) {
+    entries.push_back({"pkg.hp.trace_sha256", trace->text_sha256()});
+  }
+  entries.push_back({"pkg.hp.statistics", StatisticsJson(result.statistics)});
+  WriteModelMetadata(model, entries);
+  return result;
+}
+
+}  // namespace hp

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of hp on a fresh Debian 12 machine: installs what is
+# missing, then the Bazel suite, the recorder and fixture tests (Debian's
+# torch), the end-to-end checks with onnx.checker and onnxruntime, and the
+# example consumer workspace. Ends with one "N passed, N failed" line.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/install_deps.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+run_suite() {
+  local name="$1"
+  shift
+  echo "=== $name: $*"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: PASS"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAIL"
+  fi
+}
+
+# Leave no Bazel server running once the tests are done.
+trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
+
+run_suite bazel bazel test //...
+run_suite recorder-and-fixtures /usr/bin/python3 -m unittest discover -s tests/python
+if [[ -x tests/integration/run.sh ]]; then
+  run_suite end-to-end tests/integration/run.sh
+fi
+if [[ -x scripts/test_consumer.sh ]]; then
+  run_suite consumer-workspace scripts/test_consumer.sh
+fi
+
+if ((failed > 0)); then echo "failed suites: ${failures[*]}"; fi
+echo "$passed passed, $failed failed"
+((failed == 0))
