@@ -34,10 +34,7 @@ class ComponentResolver {
   int Resolve(int current, absl::string_view previous,
               absl::string_view component) {
     const std::string& current_path = modules_->at(current).path;
-    if (modules_->source() != ModuleTable::Source::kTrace) {
-      return modules_->Add(
-          {CandidatePath(current_path, previous, component, true)});
-    }
+    const bool traced = modules_->source() == ModuleTable::Source::kTrace;
     // A component that is a real module wins over a de-duplicated name, so
     // a module really named "relu_1" is told apart from a second "relu" call.
     for (bool overlap : {true, false}) {
@@ -45,14 +42,22 @@ class ComponentResolver {
           CandidatePath(current_path, previous, component, overlap));
       if (found >= 0) return found;
     }
+    // A trace says which modules ran more than once; without one, a "_N"
+    // name whose base module already ran is taken as its next call, since
+    // the exporter numbers repeated scopes in call order.
     absl::string_view base = WithoutDedupSuffix(component);
-    if (base.empty()) return -1;
-    for (bool overlap : {true, false}) {
-      int found = modules_->Find(
-          CandidatePath(current_path, previous, base, overlap));
-      if (found >= 0 && modules_->at(found).call_count > 1) return found;
+    if (!base.empty()) {
+      for (bool overlap : {true, false}) {
+        int found = modules_->Find(
+            CandidatePath(current_path, previous, base, overlap));
+        if (found >= 0 && (!traced || modules_->at(found).call_count > 1)) {
+          return found;
+        }
+      }
     }
-    return -1;
+    if (traced) return -1;
+    return modules_->Add(
+        {CandidatePath(current_path, previous, component, true)});
   }
 
  private:

@@ -79,6 +79,59 @@ TEST_P(FixtureTest, ModuleTagsEqualTheGeneratorsAndIdentifyOneInstance) {
   EXPECT_EQ(result->modules.size(), expected.size());
 }
 
+// The dynamo exporter's node metadata names modules and classes itself, so
+// such a model needs no trace to get the same tags.
+TEST(DynamoMetadataTest, TagsWithoutATraceEqualTheExpectedTags) {
+  const std::string base = absl::StrCat(kModels, "/dynamo_style");
+  absl::StatusOr<onnx::ModelProto> model = LoadModel(base + ".onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<TagResult> result = ComputeTags(*model, nullptr, TagOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->source, HierarchySource::kDynamoMetadata);
+
+  nlohmann::json expected = ReadJson(base + ".expected.json");
+  ASSERT_EQ(result->nodes.size(), expected["nodes"].size());
+  for (size_t i = 0; i < result->nodes.size(); ++i) {
+    EXPECT_EQ(result->nodes[i].tag, expected["nodes"][i]["tag"].get<std::string>())
+        << result->nodes[i].node_name;
+    EXPECT_EQ(result->nodes[i].module_path,
+              expected["nodes"][i]["module_path"].get<std::string>())
+        << result->nodes[i].node_name;
+  }
+}
+
+// Without a trace, TorchScript names still give every module path; tags are
+// then made of those paths' components under the root name.
+class NodeNamesOnlyTest : public FixtureTest {};
+
+TEST_P(NodeNamesOnlyTest, TagsFollowModulePathsWithoutClasses) {
+  const std::string base = absl::StrCat(kModels, "/", GetParam());
+  absl::StatusOr<onnx::ModelProto> model = LoadModel(base + ".onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<TagResult> result = ComputeTags(*model, nullptr, TagOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->source, HierarchySource::kNodeNames);
+  EXPECT_EQ(result->root_tag, "/Model");
+
+  nlohmann::json expected = ReadJson(base + ".expected.json");
+  for (size_t i = 0; i < result->nodes.size(); ++i) {
+    const NodeTag& node = result->nodes[i];
+    // The module path is the same one torch's scopes gave the generator.
+    EXPECT_EQ(node.module_path, expected["nodes"][i]["module_path"].get<std::string>())
+        << node.node_name;
+    if (node.node_name ==
+        "/encoder/layer.1/attention/self/query/MatMul") {
+      EXPECT_EQ(node.tag, "/Model/encoder/layer.1/attention/self/query");
+    }
+  }
+}
+
+// Fixtures whose node names carry every scope (no scope-free subgraphs, no
+// renamed nodes); tiny_gpt and tiny_resnet call modules twice ("_1").
+INSTANTIATE_TEST_SUITE_P(Fixtures, NodeNamesOnlyTest,
+                         ::testing::Values("tiny_bert", "tiny_resnet",
+                                           "tiny_gpt", "tiny_t5"));
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest,
                          ::testing::Values("tiny_bert", "tiny_resnet",
                                            "tiny_gpt", "tiny_t5",
