@@ -102,6 +102,62 @@ TEST(DynamoMetadataTest, TagsWithoutATraceEqualTheExpectedTags) {
 
 // Without a trace, TorchScript names still give every module path; tags are
 // then made of those paths' components under the root name.
+// control_flow has scope-free nodes (Constant_N, If_N) in the root's own
+// forward; with propagation they take the tag their consumers agree on.
+TEST(PropagationTest, ScopeFreeNodesTakeTheirConsumersTag) {
+  const std::string base = absl::StrCat(kModels, "/control_flow");
+  absl::StatusOr<onnx::ModelProto> model = LoadModel(base + ".onnx");
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(base + ".trace.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  TagOptions options;
+  absl::StatusOr<TagResult> plain = ComputeTags(*model, &*trace, options);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  options.propagate = true;
+  absl::StatusOr<TagResult> propagated = ComputeTags(*model, &*trace, options);
+  ASSERT_TRUE(propagated.ok()) << propagated.status();
+
+  const TagStatistics& before = plain->statistics;
+  const TagStatistics& after = propagated->statistics;
+  EXPECT_GT(after.propagated, 0);
+  EXPECT_EQ(after.root + after.propagated, before.root);
+  EXPECT_EQ(after.direct, before.direct);
+  EXPECT_EQ(after.parent, before.parent);
+
+  // Each propagated node's tag is the one all its consumers carry (these
+  // scope-free nodes all feed the root's own ops or the If/Loop).
+  absl::flat_hash_map<std::string, std::vector<std::string>> consumer_tags;
+  for (const NodeTag& node : propagated->nodes) {
+    if (node.graph_path != "main") continue;
+    for (const onnx::NodeProto& proto : model->graph().node()) {
+      if (proto.name() != node.node_name) continue;
+      for (const std::string& input : proto.input()) {
+        consumer_tags[input].push_back(node.tag);
+      }
+    }
+  }
+  int checked = 0;
+  for (size_t i = 0; i < propagated->nodes.size(); ++i) {
+    const NodeTag& node = propagated->nodes[i];
+    if (node.match != MatchKind::kPropagated) {
+      EXPECT_EQ(node.tag, plain->nodes[i].tag) << node.node_name;
+      continue;
+    }
+    EXPECT_EQ(plain->nodes[i].match, MatchKind::kRoot) << node.node_name;
+    if (node.graph_path != "main") continue;
+    for (const onnx::NodeProto& proto : model->graph().node()) {
+      if (proto.name() != node.node_name) continue;
+      for (const std::string& output : proto.output()) {
+        for (const std::string& tag : consumer_tags[output]) {
+          EXPECT_EQ(tag, node.tag) << node.node_name << " -> " << output;
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 class NodeNamesOnlyTest : public FixtureTest {};
 
 TEST_P(NodeNamesOnlyTest, TagsFollowModulePathsWithoutClasses) {
