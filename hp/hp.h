@@ -40,6 +40,10 @@ struct TagOptions {
   bool overwrite_namespace = false;
   // Root class for models tagged without a trace or dynamo metadata.
   std::string root_name = "Model";
+  // SHA-256 (hex) of the model file as exported, recorded in the output as
+  // pkg.hp.model_sha256 when given. A tagged input keeps the digest it
+  // already records, so re-tagging finds the trace's digest again.
+  std::string model_sha256;
 };
 
 // How a node's tag was found.

@@ -179,6 +179,8 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options) {
+  const std::string model_sha256 =
+      RecordedModelSha256(*model).value_or(options.model_sha256);
   HP_RETURN_IF_ERROR(StripTags(model));
   HP_ASSIGN_OR_RETURN(TagResult result, ComputeTags(*model, trace, options));
   const WriteOptions write{options.format, options.write_namespace,
@@ -195,8 +197,9 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
       {"pkg.hp.version", kVersion},
-      {"pkg.hp.source", std::string(HierarchySourceName(result.source))},
+      {kSourceKey, std::string(HierarchySourceName(result.source))},
   };
+  if (!model_sha256.empty()) entries.push_back({kModelSha256Key, model_sha256});
   if (trace != nullptr) {
     entries.push_back({"pkg.hp.trace_sha256", trace->text_sha256()});
   }

@@ -134,9 +134,24 @@ absl::Status RunTag() {
 
   std::optional<hp::ScopeTrace> trace;
   const std::string trace_path = TracePath(model_path);
+  if (trace_path.empty() &&
+      hp::ModelMetadataValue(model, hp::kSourceKey) == std::string("trace")) {
+    std::fprintf(stderr,
+                 "warning: %s was tagged from a scope trace before; without "
+                 "--trace its tags now come from node names alone\n",
+                 model_path.c_str());
+  }
   if (!trace_path.empty()) {
     HP_ASSIGN_OR_RETURN(trace, hp::LoadScopeTrace(trace_path));
-    HP_ASSIGN_OR_RETURN(std::string model_sha256, hp::Sha256FileHex(model_path));
+    // A file hp tagged before is checked against the digest of the export
+    // it came from, which it records.
+    std::string model_sha256;
+    if (std::optional<std::string> recorded = hp::RecordedModelSha256(model)) {
+      model_sha256 = *recorded;
+    } else {
+      HP_ASSIGN_OR_RETURN(model_sha256, hp::Sha256FileHex(model_path));
+    }
+    options.model_sha256 = model_sha256;
     HP_ASSIGN_OR_RETURN(
         std::vector<std::string> digest_warnings,
         hp::CheckTraceDigest(*trace, model_path, model_sha256, digest_check));

@@ -140,11 +140,6 @@ void StripDocString(onnx::NodeProto* node) {
   }
 }
 
-std::string ModelValue(const onnx::ModelProto& model, absl::string_view key) {
-  const int at = FindEntry(model.metadata_props(), key);
-  return at < 0 ? std::string() : model.metadata_props(at).value();
-}
-
 }  // namespace
 
 absl::string_view TagFormatName(TagFormat format) {
@@ -194,10 +189,21 @@ bool IsTagged(const onnx::ModelProto& model) {
   return FindEntry(model.metadata_props(), kFormatKey) >= 0;
 }
 
+std::optional<std::string> ModelMetadataValue(const onnx::ModelProto& model,
+                                              absl::string_view key) {
+  const int at = FindEntry(model.metadata_props(), key);
+  if (at < 0) return std::nullopt;
+  return model.metadata_props(at).value();
+}
+
+std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model) {
+  return ModelMetadataValue(model, kModelSha256Key);
+}
+
 absl::Status StripTags(onnx::ModelProto* model) {
   if (!IsTagged(*model)) return absl::OkStatus();
   HP_ASSIGN_OR_RETURN(TagFormat format,
-                      ParseTagFormat(ModelValue(*model, kFormatKey)));
+                      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
   for (onnx::NodeProto* node : MutableNodes(model)) {
     switch (format) {
       case TagFormat::kMetadata:

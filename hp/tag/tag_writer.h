@@ -4,6 +4,7 @@
 #ifndef HP_TAG_TAG_WRITER_H_
 #define HP_TAG_TAG_WRITER_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,11 @@ inline constexpr char kTagAttributeName[] = "hierarchy_tag";
 // Model metadata keys.
 inline constexpr char kKeyPrefix[] = "pkg.hp.";
 inline constexpr char kFormatKey[] = "pkg.hp.tag_format";
+// SHA-256 of the model file as exported, before hp tagged it: what a scope
+// trace's digest is compared with, also when re-tagging a tagged file.
+inline constexpr char kModelSha256Key[] = "pkg.hp.model_sha256";
+// Where the hierarchy came from: "trace", "dynamo-metadata", "node-names".
+inline constexpr char kSourceKey[] = "pkg.hp.source";
 
 struct WriteOptions {
   TagFormat format = TagFormat::kMetadata;
@@ -58,6 +64,13 @@ void WriteModelMetadata(
 
 // True when the model carries hp's tags.
 bool IsTagged(const onnx::ModelProto& model);
+
+// The value of a model-level metadata entry, if the model has it.
+std::optional<std::string> ModelMetadataValue(const onnx::ModelProto& model,
+                                              absl::string_view key);
+
+// The untagged model's SHA-256 an earlier hp run recorded, if any.
+std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model);
 
 // Removes everything hp wrote, restoring what it replaced, so that
 // StripTags(Tag(m)) == m. A model hp never tagged is left unchanged.
