@@ -81,9 +81,10 @@ class ComponentResolver {
 };
 
 // The call chain (root first) named by a node's dynamo metadata, adding its
-// modules to the table when it may grow.
+// modules to the table when it may grow. A table that may not grow cuts the
+// chain before the first path it lacks, which goes to `missing`.
 bool DynamoChain(const onnx::NodeProto& node, ModuleTable* modules,
-                 std::vector<int>* chain) {
+                 std::vector<int>* chain, std::string* missing) {
   const std::string* scopes = FindMetadata(node, kDynamoNameScopesKey);
   if (scopes == nullptr) return false;
   std::optional<std::vector<std::string>> paths = ParsePythonStringList(*scopes);
@@ -106,7 +107,10 @@ bool DynamoChain(const onnx::NodeProto& node, ModuleTable* modules,
       }
       index = modules->Add(std::move(module));
     }
-    if (index < 0) break;
+    if (index < 0) {
+      *missing = (*paths)[i];
+      break;
+    }
     chain->push_back(index);
   }
   return true;
@@ -138,9 +142,18 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
     const onnx::NodeProto& node = *nodes[i].node;
     NodeScope& scope = result.nodes[i];
     chain.assign(1, 0);
-    if (DynamoChain(node, modules, &chain)) {
+    std::string missing;
+    if (DynamoChain(node, modules, &chain, &missing)) {
       scope.origin = ScopeOrigin::kDynamoMetadata;
       result.any_scope = true;
+      if (!missing.empty()) {
+        scope.origin = ScopeOrigin::kNearestAncestor;
+        result.warnings.push_back(absl::StrCat(
+            "node '", node.name(), "' (", node.op_type(), "): module '",
+            missing, "' of ", kDynamoNameScopesKey,
+            " is not a module of the trace; tagged as its nearest traced "
+            "ancestor '", modules->at(chain.back()).path, "'"));
+      }
     } else if (NodeNameScope named = ParseNodeName(node.name()); named.has_scope) {
       result.any_scope = true;
       scope.origin = ScopeOrigin::kNodeName;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -19,6 +20,7 @@ using Entries =
 constexpr char kDocTagKey[] = "hierarchy_tag";
 constexpr char kDocModulePathKey[] = "module_path";
 constexpr char kDocOriginalKey[] = "original_doc_string";
+constexpr char kDocOriginalBase64Key[] = "original_doc_string_base64";
 constexpr char kDocMarkerKey[] = "hp";
 
 int FindEntry(const Entries& entries, absl::string_view key, int from = 0) {
@@ -121,7 +123,17 @@ absl::Status WriteDocString(onnx::NodeProto* node, absl::string_view tag,
   doc[kDocMarkerKey] = 1;
   doc[kDocTagKey] = std::string(tag);
   doc[kDocModulePathKey] = std::string(module_path);
-  if (node->has_doc_string()) doc[kDocOriginalKey] = node->doc_string();
+  if (node->has_doc_string()) {
+    // JSON text holds UTF-8 only: a doc_string that is not goes in base64,
+    // so that strip restores it byte for byte.
+    const nlohmann::json original = node->doc_string();
+    if (original.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) ==
+        original.dump(-1, ' ', false, nlohmann::json::error_handler_t::ignore)) {
+      doc[kDocOriginalKey] = node->doc_string();
+    } else {
+      doc[kDocOriginalBase64Key] = absl::Base64Escape(node->doc_string());
+    }
+  }
   node->set_doc_string(
       doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return absl::OkStatus();
@@ -133,8 +145,13 @@ void StripDocString(onnx::NodeProto* node) {
                                              /*allow_exceptions=*/false);
   if (!doc.is_object() || !doc.contains(kDocMarkerKey)) return;
   auto original = doc.find(kDocOriginalKey);
+  auto original_base64 = doc.find(kDocOriginalBase64Key);
+  std::string bytes;
   if (original != doc.end() && original->is_string()) {
     node->set_doc_string(original->get<std::string>());
+  } else if (original_base64 != doc.end() && original_base64->is_string() &&
+             absl::Base64Unescape(original_base64->get<std::string>(), &bytes)) {
+    node->set_doc_string(bytes);
   } else {
     node->clear_doc_string();
   }

@@ -1,0 +1,269 @@
+// Writing tags and taking exactly those writes back: hp/tag/tag_writer.h,
+// directly and through hp::TagModel.
+#include "hp/tag/tag_writer.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "hp/hp.h"
+#include "hp/testing/matchers.h"
+#include "hp/testing/model_builder.h"
+#include "nlohmann/json.hpp"
+
+namespace hp {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::hp::testing::EveryNodeIsTagged;
+using ::hp::testing::GraphBuilder;
+using ::hp::testing::ModelBuilder;
+using ::hp::testing::NodeHasTag;
+using ::hp::testing::TraceBuilder;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+constexpr TagFormat kFormats[] = {TagFormat::kMetadata, TagFormat::kAttribute,
+                                  TagFormat::kDocString};
+
+std::vector<std::pair<std::string, std::string>> Metadata(
+    const onnx::NodeProto& node) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
+    entries.emplace_back(entry.key(), entry.value());
+  }
+  return entries;
+}
+
+onnx::NodeProto NodeNamed(absl::string_view name) {
+  onnx::NodeProto node;
+  node.set_name(std::string(name));
+  node.set_op_type("Relu");
+  return node;
+}
+
+void AddMetadata(onnx::NodeProto* node, absl::string_view key,
+                 absl::string_view value) {
+  onnx::StringStringEntryProto* entry = node->add_metadata_props();
+  entry->set_key(std::string(key));
+  entry->set_value(std::string(value));
+}
+
+// Equality with a readable difference on failure.
+::testing::AssertionResult SameModel(const onnx::ModelProto& a,
+                                     const onnx::ModelProto& b) {
+  std::string differences;
+  MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&differences);
+  if (differencer.Compare(a, b)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << differences;
+}
+
+TEST(WriteNodeTagTest, MetadataFormatWritesTagPathAndNamespace) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", WriteOptions()).ok());
+  EXPECT_THAT(Metadata(node),
+              ElementsAre(Pair(kTagKey, "/Net/Encoder"),
+                          Pair(kModulePathKey, "encoder"),
+                          Pair(kNamespaceKey, "Net/Encoder")));
+}
+
+TEST(WriteNodeTagTest, NamespaceCanBeLeftOut) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  WriteOptions options;
+  options.write_namespace = false;
+  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
+  EXPECT_THAT(Metadata(node), ElementsAre(Pair(kTagKey, "/Net/Encoder"),
+                                          Pair(kModulePathKey, "encoder")));
+}
+
+TEST(WriteNodeTagTest, AnExistingNamespaceIsKeptUnlessOverwritten) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  AddMetadata(&node, kNamespaceKey, "theirs");
+  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", WriteOptions()).ok());
+  EXPECT_THAT(Metadata(node), ElementsAre(Pair(kNamespaceKey, "theirs"),
+                                          Pair(kTagKey, "/Net/Encoder"),
+                                          Pair(kModulePathKey, "encoder")));
+
+  onnx::NodeProto overwritten = NodeNamed("/encoder/Relu");
+  AddMetadata(&overwritten, kNamespaceKey, "theirs");
+  WriteOptions options;
+  options.overwrite_namespace = true;
+  ASSERT_TRUE(WriteNodeTag(&overwritten, "/Net/Encoder", "encoder", options).ok());
+  EXPECT_THAT(Metadata(overwritten),
+              ElementsAre(Pair(kNamespaceKey, "Net/Encoder"),
+                          Pair(kTagKey, "/Net/Encoder"),
+                          Pair(kModulePathKey, "encoder"),
+                          Pair(kOriginalNamespaceKey, "theirs")));
+}
+
+TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  AddMetadata(&node, kTagKey, "/Other");
+  absl::Status status = WriteNodeTag(&node, "/Net", "", WriteOptions());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(), HasSubstr("node '/encoder/Relu' (Relu)"));
+
+  onnx::NodeProto with_attribute = NodeNamed("/encoder/Relu");
+  with_attribute.add_attribute()->set_name(kTagAttributeName);
+  WriteOptions attribute;
+  attribute.format = TagFormat::kAttribute;
+  EXPECT_EQ(WriteNodeTag(&with_attribute, "/Net", "", attribute).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(WriteNodeTagTest, AttributeFormatWritesAStringAttribute) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  WriteOptions options;
+  options.format = TagFormat::kAttribute;
+  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
+  ASSERT_EQ(node.attribute_size(), 1);
+  EXPECT_EQ(node.attribute(0).name(), kTagAttributeName);
+  EXPECT_EQ(node.attribute(0).type(), onnx::AttributeProto::STRING);
+  EXPECT_EQ(node.attribute(0).s(), "/Net/Encoder");
+  EXPECT_EQ(node.metadata_props_size(), 0);
+}
+
+TEST(WriteNodeTagTest, DocStringFormatKeepsTheOriginalDocString) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  node.set_doc_string("their note");
+  WriteOptions options;
+  options.format = TagFormat::kDocString;
+  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
+  nlohmann::json doc = nlohmann::json::parse(node.doc_string());
+  EXPECT_EQ(doc["hierarchy_tag"], "/Net/Encoder");
+  EXPECT_EQ(doc["module_path"], "encoder");
+  EXPECT_EQ(doc["original_doc_string"], "their note");
+}
+
+TEST(ParseTagFormatTest, NamesRoundTripAndUnknownNamesAreErrors) {
+  for (TagFormat format : kFormats) {
+    EXPECT_EQ(ParseTagFormat(TagFormatName(format)).value(), format);
+  }
+  absl::StatusOr<TagFormat> bad = ParseTagFormat("json");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("'json'"));
+}
+
+// A model holding what tagging must preserve: a namespace and doc_string of
+// its own, model metadata of its own, a subgraph.
+onnx::ModelProto ModelWithItsOwnEntries() {
+  return ModelBuilder()
+      .Input("x")
+      .Chain({"/encoder/Relu", "Constant_1"})
+      .NodeMetadata(kNamespaceKey, "theirs")
+      .NodeMetadata("their.key", "1")
+      .DocString("their note")
+      .Node("/encoder/If", "If", {"v2"}, {"y"})
+      .Subgraph("then_branch",
+                GraphBuilder("then").Node("Identity_3", "Identity"))
+      .Output("y")
+      .ModelMetadata("their.model.key", "kept")
+      .Build();
+}
+
+ScopeTrace EncoderTrace() {
+  absl::StatusOr<ScopeTrace> trace =
+      TraceBuilder("Net").Module("encoder", "Encoder").Build();
+  EXPECT_TRUE(trace.ok()) << trace.status();
+  return *std::move(trace);
+}
+
+class TagModelTest : public ::testing::TestWithParam<std::tuple<TagFormat, bool>> {
+ protected:
+  TagOptions Options() const {
+    TagOptions options;
+    options.format = std::get<0>(GetParam());
+    options.overwrite_namespace = std::get<1>(GetParam());
+    return options;
+  }
+  onnx::ModelProto Tag(onnx::ModelProto model) {
+    const ScopeTrace trace = EncoderTrace();
+    absl::StatusOr<TagResult> result = TagModel(&model, &trace, Options());
+    EXPECT_TRUE(result.ok()) << result.status();
+    return model;
+  }
+};
+
+TEST_P(TagModelTest, TagsEveryNodeIncludingSubgraphs) {
+  onnx::ModelProto tagged = Tag(ModelWithItsOwnEntries());
+  EXPECT_TRUE(IsTagged(tagged));
+  EXPECT_THAT(tagged, EveryNodeIsTagged());
+  EXPECT_THAT(tagged, NodeHasTag("Identity_3", "/Net/Encoder"));
+  EXPECT_THAT(tagged, NodeHasTag("Constant_1", "/Net"));
+}
+
+TEST_P(TagModelTest, StripRestoresTheModelExactly) {
+  const onnx::ModelProto original = ModelWithItsOwnEntries();
+  onnx::ModelProto model = Tag(original);
+  EXPECT_FALSE(SameModel(model, original));
+  ASSERT_TRUE(StripTags(&model).ok());
+  EXPECT_FALSE(IsTagged(model));
+  EXPECT_TRUE(SameModel(model, original));
+}
+
+TEST_P(TagModelTest, TaggingTwiceEqualsTaggingOnce) {
+  const onnx::ModelProto once = Tag(ModelWithItsOwnEntries());
+  EXPECT_TRUE(SameModel(Tag(once), once));
+}
+
+TEST_P(TagModelTest, RetaggingInAnotherFormatEqualsTaggingOnceInIt) {
+  for (TagFormat first : kFormats) {
+    SCOPED_TRACE(TagFormatName(first));
+    onnx::ModelProto model = ModelWithItsOwnEntries();
+    const ScopeTrace trace = EncoderTrace();
+    TagOptions options;
+    options.format = first;
+    ASSERT_TRUE(TagModel(&model, &trace, options).ok());
+    EXPECT_TRUE(SameModel(Tag(model), Tag(ModelWithItsOwnEntries())));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    FormatsAndNamespace, TagModelTest,
+    ::testing::Combine(::testing::ValuesIn(kFormats), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<TagModelTest::ParamType>& info) {
+      return std::string(TagFormatName(std::get<0>(info.param))) +
+             (std::get<1>(info.param) ? "_overwrite_namespace" : "");
+    });
+
+TEST(TagModelNamespaceTest, AnOverwrittenNamespaceComesBackOnStrip) {
+  const onnx::ModelProto original = ModelWithItsOwnEntries();
+  onnx::ModelProto model = original;
+  const ScopeTrace trace = EncoderTrace();
+  TagOptions options;
+  options.overwrite_namespace = true;
+  ASSERT_TRUE(TagModel(&model, &trace, options).ok());
+  EXPECT_EQ(Metadata(model.graph().node(1))[0],
+            std::make_pair(std::string(kNamespaceKey), std::string("Net")));
+  ASSERT_TRUE(StripTags(&model).ok());
+  EXPECT_EQ(Metadata(model.graph().node(1))[0],
+            std::make_pair(std::string(kNamespaceKey), std::string("theirs")));
+  EXPECT_TRUE(SameModel(model, original));
+}
+
+TEST(StripTagsTest, RestoresADocStringThatIsNotUtf8) {
+  onnx::ModelProto original = ModelWithItsOwnEntries();
+  original.mutable_graph()->mutable_node(1)->set_doc_string("caf\xe9");
+  onnx::ModelProto model = original;
+  const ScopeTrace trace = EncoderTrace();
+  TagOptions options;
+  options.format = TagFormat::kDocString;
+  ASSERT_TRUE(TagModel(&model, &trace, options).ok());
+  ASSERT_TRUE(StripTags(&model).ok());
+  EXPECT_TRUE(SameModel(model, original));
+}
+
+TEST(StripTagsTest, LeavesAModelHpNeverTaggedUnchanged) {
+  onnx::ModelProto model = ModelWithItsOwnEntries();
+  AddMetadata(model.mutable_graph()->mutable_node(0), kTagKey, "/NotHp");
+  const onnx::ModelProto before = model;
+  ASSERT_TRUE(StripTags(&model).ok());
+  EXPECT_TRUE(SameModel(model, before));
+}
+
+}  // namespace
+}  // namespace hp
