@@ -1,0 +1,219 @@
+#include "hp/view/analyze.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace hp {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// How nodes were matched, MatchKind's four and "unknown" (a stored tag that
+// differs from the computed one).
+constexpr std::array<const char*, 5> kMatchNames = {
+    "direct", "parent", "root", "propagated", "unknown"};
+
+size_t MatchBucket(const ShownNode& node) {
+  if (!node.match_known) return 4;
+  for (size_t i = 0; i < 4; ++i) {
+    if (MatchKindName(node.node.match) == kMatchNames[i]) return i;
+  }
+  return 4;
+}
+
+using MatchCounts = std::array<int64_t, kMatchNames.size()>;
+using OpCounts = std::map<std::string, int64_t>;  // sorted by op type
+
+struct ModuleCounts {
+  OpCounts own_ops;
+  OpCounts subtree_ops;
+  MatchCounts matches{};  // of the module's own nodes
+};
+
+std::vector<ModuleCounts> CountPerModule(const TagsToShow& shown,
+                                         const ModuleTree& tree) {
+  std::vector<ModuleCounts> counts(tree.modules().size());
+  for (size_t m = 0; m < tree.modules().size(); ++m) {
+    for (int node : tree.modules()[m].nodes) {
+      ++counts[m].own_ops[shown.nodes[node].node.op_type];
+      ++counts[m].matches[MatchBucket(shown.nodes[node])];
+    }
+    counts[m].subtree_ops = counts[m].own_ops;
+  }
+  // Children come after their parents: one backward pass sums subtrees.
+  for (size_t m = tree.modules().size(); m-- > 0;) {
+    const int parent = tree.modules()[m].parent;
+    if (parent < 0) continue;
+    for (const auto& [op, count] : counts[m].subtree_ops) {
+      counts[parent].subtree_ops[op] += count;
+    }
+  }
+  return counts;
+}
+
+MatchCounts CountAll(const TagsToShow& shown) {
+  MatchCounts all{};
+  for (const ShownNode& node : shown.nodes) ++all[MatchBucket(node)];
+  return all;
+}
+
+std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) {
+  std::string origin = shown.read_from_model
+                           ? "read from the model"
+                           : absl::StrCat("computed from ",
+                                          HierarchySourceName(shown.source));
+  if (!context.trace_path.empty()) {
+    absl::StrAppend(&origin, shown.read_from_model ? ", matches from " : " ",
+                    context.trace_path);
+  }
+  return origin;
+}
+
+// "direct 5, root 4": the non-zero counts.
+std::string MatchesText(const MatchCounts& matches) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < matches.size(); ++i) {
+    if (matches[i] > 0) parts.push_back(absl::StrCat(kMatchNames[i], " ", matches[i]));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+void AppendModuleText(const ModuleTree& tree,
+                      const std::vector<ModuleCounts>& counts, int index,
+                      std::string* text) {
+  const TreeModule& module = tree.modules()[index];
+  const std::string indent(2 * module.depth, ' ');
+  absl::StrAppend(text, indent, module.parent < 0 ? module.tag : module.component);
+  if (module.path.has_value() && !module.path->empty()) {
+    absl::StrAppend(text, " (", *module.path, ")");
+  }
+  absl::StrAppend(text, ": ", module.subtree_nodes, " nodes, ",
+                  module.nodes.size(), " own");
+  if (!module.nodes.empty()) {
+    absl::StrAppend(text, " (", MatchesText(counts[index].matches), ")");
+  }
+  absl::StrAppend(text, "\n");
+  if (!counts[index].own_ops.empty()) {
+    absl::StrAppend(text, indent, "  ops: ",
+                    absl::StrJoin(counts[index].own_ops, ", ",
+                                  [](std::string* out, const auto& entry) {
+                                    absl::StrAppend(out, entry.first, " ",
+                                                    entry.second);
+                                  }),
+                    "\n");
+  }
+  for (int child : module.children) AppendModuleText(tree, counts, child, text);
+}
+
+Json OpsJson(const OpCounts& ops) {
+  Json json = Json::object();
+  for (const auto& [op, count] : ops) json[op] = count;
+  return json;
+}
+
+Json MatchesJson(const MatchCounts& matches) {
+  Json json = Json::object();
+  for (size_t i = 0; i < matches.size(); ++i) json[kMatchNames[i]] = matches[i];
+  return json;
+}
+
+Json ModuleJson(const ModuleTree& tree, const std::vector<ModuleCounts>& counts,
+                int index) {
+  const TreeModule& module = tree.modules()[index];
+  Json json;
+  json["tag"] = module.tag;
+  json["component"] = module.component;
+  json["class"] = module.class_name;
+  json["path"] = module.path.has_value() ? Json(*module.path) : Json(nullptr);
+  json["own_nodes"] = module.nodes.size();
+  json["subtree_nodes"] = module.subtree_nodes;
+  json["matches"] = MatchesJson(counts[index].matches);
+  json["op_types"] = OpsJson(counts[index].own_ops);
+  json["subtree_op_types"] = OpsJson(counts[index].subtree_ops);
+  json["children"] = Json::array();
+  for (int child : module.children) {
+    json["children"].push_back(ModuleJson(tree, counts, child));
+  }
+  return json;
+}
+
+std::vector<const ShownNode*> Untagged(const TagsToShow& shown) {
+  std::vector<const ShownNode*> untagged;
+  for (const ShownNode& node : shown.nodes) {
+    if (node.node.tag.empty()) untagged.push_back(&node);
+  }
+  return untagged;
+}
+
+}  // namespace
+
+std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
+                         const AnalysisContext& context) {
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
+  std::string text = absl::StrCat("model: ", context.model_path, "\n",
+                                  "tags: ", TagsOrigin(shown, context), "\n",
+                                  "nodes: ", shown.nodes.size());
+  const std::string matches = MatchesText(CountAll(shown));
+  if (!matches.empty()) absl::StrAppend(&text, " (", matches, ")");
+  absl::StrAppend(&text, "; module instances: ", tree.modules().size(), "\n");
+  for (const std::string& warning : shown.warnings) {
+    absl::StrAppend(&text, "warning: ", warning, "\n");
+  }
+  absl::StrAppend(&text, "\n");
+  for (int root : tree.roots()) AppendModuleText(tree, counts, root, &text);
+  const std::vector<const ShownNode*> untagged = Untagged(shown);
+  if (!untagged.empty()) {
+    absl::StrAppend(&text, "\n", untagged.size(), " nodes carry no tag:\n");
+    for (const ShownNode* node : untagged) {
+      absl::StrAppend(&text, "  ", DescribeNode(node->node), "\n");
+    }
+  }
+  return text;
+}
+
+std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
+                         const AnalysisContext& context) {
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
+  Json json;
+  json["format"] = kAnalysisFormat;
+  json["format_version"] = kAnalysisFormatVersion;
+  json["model"] = context.model_path;
+  json["trace"] =
+      context.trace_path.empty() ? Json(nullptr) : Json(context.trace_path);
+  json["tags_from"] = shown.read_from_model ? "model" : "computed";
+  json["hierarchy_source"] = HierarchySourceName(shown.source);
+
+  absl::flat_hash_set<absl::string_view> distinct_tags;
+  for (const ShownNode& node : shown.nodes) {
+    if (!node.node.tag.empty()) distinct_tags.insert(node.node.tag);
+  }
+  Json statistics;
+  statistics["nodes"] = shown.nodes.size();
+  statistics["untagged"] = Untagged(shown).size();
+  statistics["matches"] = MatchesJson(CountAll(shown));
+  statistics["module_instances"] = tree.modules().size();
+  statistics["tags"] = distinct_tags.size();
+  json["statistics"] = std::move(statistics);
+  json["warnings"] = shown.warnings;
+
+  json["modules"] = Json::array();
+  for (int root : tree.roots()) {
+    json["modules"].push_back(ModuleJson(tree, counts, root));
+  }
+  json["untagged_nodes"] = Json::array();
+  for (const ShownNode* node : Untagged(shown)) {
+    json["untagged_nodes"].push_back({{"graph", node->node.graph_path},
+                                      {"name", node->node.node_name},
+                                      {"op_type", node->node.op_type}});
+  }
+  return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace hp

@@ -1,0 +1,181 @@
+#include "hp/view/module_tree.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "hp/scope/node_names.h"
+
+namespace hp {
+namespace {
+
+// docs/tag-rules.md: a component is Class, Class.N (list index N) or
+// Class[relative.path] (collisions).
+std::string ClassOfComponent(absl::string_view component) {
+  const size_t bracket = component.find('[');
+  if (bracket != absl::string_view::npos && !component.empty() &&
+      component.back() == ']') {
+    return std::string(component.substr(0, bracket));
+  }
+  const size_t dot = component.rfind('.');
+  if (dot != absl::string_view::npos &&
+      IsListIndex(component.substr(dot + 1))) {
+    return std::string(component.substr(0, dot));
+  }
+  return std::string(component);
+}
+
+}  // namespace
+
+std::optional<absl::string_view> ParentTag(absl::string_view tag) {
+  const size_t slash = tag.rfind('/');
+  if (slash == absl::string_view::npos || slash == 0) return std::nullopt;
+  return tag.substr(0, slash);
+}
+
+TagsToShow ComputedTagsToShow(const TagResult& computed) {
+  TagsToShow shown;
+  shown.nodes.reserve(computed.nodes.size());
+  for (const NodeTag& node : computed.nodes) shown.nodes.push_back({node, true});
+  shown.modules = computed.modules;
+  shown.source = computed.source;
+  shown.warnings = computed.warnings;
+  return shown;
+}
+
+absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
+                                            const StoredTags& stored) {
+  if (computed.nodes.size() != stored.nodes.size()) {
+    return absl::InternalError(absl::StrCat(
+        "the computed tags cover ", computed.nodes.size(),
+        " nodes, the stored ones ", stored.nodes.size(),
+        ": not the same model"));
+  }
+  TagsToShow shown;
+  shown.read_from_model = true;
+  shown.modules = computed.modules;
+  shown.source = computed.source;
+  int64_t differing = 0;
+  for (size_t i = 0; i < computed.nodes.size(); ++i) {
+    const NodeTag& now = computed.nodes[i];
+    ShownNode node{now, true};
+    node.node.tag = stored.nodes[i].tag.value_or("");
+    node.match_known = stored.nodes[i].tag.has_value() && node.node.tag == now.tag;
+    if (stored.nodes[i].module_path.has_value()) {
+      node.node.module_path = *stored.nodes[i].module_path;
+    } else if (!node.match_known) {
+      node.node.module_path.clear();  // the attribute format has none
+    }
+    differing += node.match_known ? 0 : 1;
+    shown.nodes.push_back(std::move(node));
+  }
+  if (differing > 0) {
+    shown.warnings.push_back(absl::StrCat(
+        differing, " of ", computed.nodes.size(),
+        " nodes carry tags other than those hp computes now (hierarchy from ",
+        HierarchySourceName(computed.source),
+        "), so how they were matched is unknown; pass the --trace and tag "
+        "flags the model was tagged with"));
+  }
+  return shown;
+}
+
+absl::Status CheckSameNodes(const std::vector<NodeRef>& nodes,
+                            const TagsToShow& shown) {
+  if (nodes.size() != shown.nodes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model has ", nodes.size(), " nodes, the tags describe ",
+                     shown.nodes.size(), ": not the same model"));
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeTag& tagged = shown.nodes[i].node;
+    if (nodes[i].node->name() != tagged.node_name ||
+        nodes[i].node->op_type() != tagged.op_type ||
+        nodes[i].graph_path != tagged.graph_path) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          DescribeNode(nodes[i]), ": the tags describe ",
+          DescribeNode(tagged), " there: not the same model"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int ModuleTree::Find(absl::string_view tag) const {
+  auto it = index_.find(tag);
+  return it == index_.end() ? -1 : it->second;
+}
+
+int ModuleTree::Add(absl::string_view tag) {
+  if (int found = Find(tag); found >= 0) return found;
+  std::optional<absl::string_view> parent_tag = ParentTag(tag);
+  const int parent = parent_tag.has_value() ? Add(*parent_tag) : -1;
+  const int index = static_cast<int>(modules_.size());
+  TreeModule module;
+  module.tag = std::string(tag);
+  module.component = std::string(
+      parent_tag.has_value() ? tag.substr(parent_tag->size() + 1)
+                             : absl::StripPrefix(tag, "/"));
+  module.class_name = ClassOfComponent(module.component);
+  module.parent = parent;
+  if (parent >= 0) {
+    module.depth = modules_[parent].depth + 1;
+    modules_[parent].children.push_back(index);
+  } else {
+    roots_.push_back(index);
+  }
+  modules_.push_back(std::move(module));
+  index_.emplace(modules_.back().tag, index);
+  return index;
+}
+
+ModuleTree ModuleTree::Build(const TagsToShow& shown) {
+  // Every tag a node carries, and its ancestors.
+  absl::flat_hash_set<std::string> carried;
+  for (const ShownNode& node : shown.nodes) {
+    std::optional<absl::string_view> tag = node.node.tag;
+    if (tag->empty()) continue;
+    for (; tag.has_value(); tag = ParentTag(*tag)) {
+      if (!carried.insert(std::string(*tag)).second) break;
+    }
+  }
+
+  ModuleTree tree;
+  // Known modules first, in their order (the trace's: named_modules()), so
+  // that siblings appear as the model declares them. A module that holds no
+  // node joins only where its parent is in the tree: stored tags that differ
+  // from the computed ones must not grow a second tree beside theirs.
+  for (const ModuleInfo& module : shown.modules) {
+    if (!module.kept || module.tag.empty()) continue;
+    std::optional<absl::string_view> parent = ParentTag(module.tag);
+    const bool fits = carried.contains(module.tag) ||
+                      (parent.has_value() && tree.Find(*parent) >= 0) ||
+                      (!parent.has_value() && carried.empty());
+    if (!fits) continue;
+    TreeModule& added = tree.modules_[tree.Add(module.tag)];
+    // Two kept modules with one tag (validate reports it): the first wins.
+    if (added.path.has_value()) continue;
+    added.path = module.path;
+    if (!module.class_name.empty()) added.class_name = module.class_name;
+  }
+
+  tree.module_of_node_.assign(shown.nodes.size(), -1);
+  for (size_t i = 0; i < shown.nodes.size(); ++i) {
+    const std::string& tag = shown.nodes[i].node.tag;
+    if (tag.empty()) continue;
+    const int module = tree.Add(tag);
+    tree.module_of_node_[i] = module;
+    tree.modules_[module].nodes.push_back(static_cast<int>(i));
+  }
+  // Children come after their parents, so one backward pass sums subtrees.
+  for (int i = static_cast<int>(tree.modules_.size()) - 1; i >= 0; --i) {
+    TreeModule& module = tree.modules_[i];
+    module.subtree_nodes += static_cast<int64_t>(module.nodes.size());
+    if (module.parent >= 0) {
+      tree.modules_[module.parent].subtree_nodes += module.subtree_nodes;
+    }
+  }
+  return tree;
+}
+
+}  // namespace hp

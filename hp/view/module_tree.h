@@ -1,0 +1,97 @@
+// The views' common stage: each node's tag in (read from a tagged model, or
+// computed for an untagged one); the tree of module instances, one per tag,
+// with the nodes each holds, out. A node goes to the module whose tag equals
+// its own exactly, and a module's parent is its tag minus the last "/"
+// component: never string-prefix matching, which would put the ops of
+// /M/BertLayer.10 inside /M/BertLayer.1.
+#ifndef HP_VIEW_MODULE_TREE_H_
+#define HP_VIEW_MODULE_TREE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hp/hp.h"
+#include "hp/model/graph_walk.h"
+#include "hp/view/stored_tags.h"
+
+namespace hp {
+
+// One node as the views show it.
+struct ShownNode {
+  NodeTag node;  // node.tag is "" when the node carries no tag
+  // False when the node's stored tag differs from the one hp computes now
+  // (another trace, or other tag flags): node.match then means nothing.
+  bool match_known = true;
+};
+
+struct TagsToShow {
+  std::vector<ShownNode> nodes;     // in CollectNodes order
+  std::vector<ModuleInfo> modules;  // the module instances hp knows
+  bool read_from_model = false;     // tags read back, not computed
+  HierarchySource source = HierarchySource::kNodeNames;
+  std::vector<std::string> warnings;
+};
+
+// The tags hp computes (for a model it has not tagged).
+TagsToShow ComputedTagsToShow(const TagResult& computed);
+
+// The tags a tagged model carries. `computed` (ComputeTags on the same
+// model) gives the match kinds where its tags agree with the stored ones,
+// and the module instances.
+absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
+                                            const StoredTags& stored);
+
+// OK when `shown` describes exactly these nodes (same count, names and op
+// types, in order); InvalidArgument naming the first difference otherwise.
+absl::Status CheckSameNodes(const std::vector<NodeRef>& nodes,
+                            const TagsToShow& shown);
+
+// A module instance of the tree: one tag.
+struct TreeModule {
+  std::string tag;        // "/TinyBert/BertEncoder/BertLayer.10"
+  std::string component;  // its last component: "BertLayer.10"
+  // The module's class; read off the component when hp does not know the
+  // module ("BertLayer.10" -> "BertLayer", "T5Stack[encoder]" -> "T5Stack").
+  std::string class_name;
+  std::optional<std::string> path;  // dotted module path, when known
+  int parent = -1;
+  int depth = 0;
+  std::vector<int> children;  // indices into ModuleTree::modules
+  std::vector<int> nodes;     // indices of the nodes tagged exactly `tag`
+  int64_t subtree_nodes = 0;  // nodes here and in every descendant
+};
+
+class ModuleTree {
+ public:
+  // Every tag carried by a node, with its ancestors, plus the kept modules
+  // hp knows whose tag fits into that tree (modules that hold no node).
+  static ModuleTree Build(const TagsToShow& shown);
+
+  const std::vector<TreeModule>& modules() const { return modules_; }
+  // Normally one, the root module; several only for inconsistent tags.
+  const std::vector<int>& roots() const { return roots_; }
+  // Per shown node: its module's index, or -1 when it carries no tag.
+  const std::vector<int>& module_of_node() const { return module_of_node_; }
+  // Index of the module with exactly this tag, or -1.
+  int Find(absl::string_view tag) const;
+
+ private:
+  int Add(absl::string_view tag);
+
+  std::vector<TreeModule> modules_;  // a parent before its children
+  std::vector<int> roots_;
+  std::vector<int> module_of_node_;
+  absl::flat_hash_map<std::string, int> index_;
+};
+
+// The tag one level up ("/A/B" -> "/A"); nullopt for a root ("/A").
+std::optional<absl::string_view> ParentTag(absl::string_view tag);
+
+}  // namespace hp
+
+#endif  // HP_VIEW_MODULE_TREE_H_

@@ -1,0 +1,343 @@
+#include "hp/view/stored_tags.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+
+namespace hp {
+namespace {
+
+using Json = nlohmann::json;
+using Entries =
+    google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>;
+
+// Model metadata keys TagModel writes (hp/tagger.cc) that tag_writer.h does
+// not name yet.
+constexpr char kVersionKey[] = "pkg.hp.version";
+constexpr char kTraceSha256Key[] = "pkg.hp.trace_sha256";
+constexpr char kStatisticsKey[] = "pkg.hp.statistics";
+// The doc_string format's JSON keys, as tag/tag_writer.cc writes them (its
+// tag key is kTagAttributeName).
+constexpr char kDocMarkerKey[] = "hp";
+constexpr char kDocModulePathKey[] = "module_path";
+
+std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
+  std::vector<int> found;
+  for (int i = 0; i < entries.size(); ++i) {
+    if (entries[i].key() == key) found.push_back(i);
+  }
+  return found;
+}
+
+bool IsLowercaseHex64(absl::string_view text) {
+  return text.size() == 64 &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// What one node holds, before the checks that need all nodes.
+struct NodeReading {
+  StoredTag tag;
+  bool hp_namespace = false;   // hp wrote or overwrote `namespace`
+  bool own_namespace = false;  // the node's own, left alone by hp
+};
+
+// Metadata format: pkg.hp.tag and pkg.hp.module_path once each; a
+// `namespace` after pkg.hp.tag is hp's (tag_writer.cc puts its entries last),
+// one before it is the node's own unless pkg.hp.original_namespace says hp
+// overwrote it.
+NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems) {
+  const onnx::NodeProto& node = *ref.node;
+  const Entries& entries = node.metadata_props();
+  NodeReading reading;
+  auto once = [&](absl::string_view key) -> int {
+    std::vector<int> at = FindAll(entries, key);
+    if (at.empty()) {
+      problems->push_back(absl::StrCat(DescribeNode(ref), ": has no ", key));
+      return -1;
+    }
+    if (at.size() > 1) {
+      problems->push_back(absl::StrCat(DescribeNode(ref), ": ", key,
+                                       " appears ", at.size(), " times"));
+    }
+    return at.front();
+  };
+  const int tag_at = once(kTagKey);
+  const int path_at = once(kModulePathKey);
+  if (tag_at >= 0) reading.tag.tag = entries[tag_at].value();
+  if (path_at >= 0) reading.tag.module_path = entries[path_at].value();
+
+  const std::vector<int> namespaces = FindAll(entries, kNamespaceKey);
+  const bool overwritten = !FindAll(entries, kOriginalNamespaceKey).empty();
+  int hp_namespace_at = -1;
+  for (int at : namespaces) {
+    const bool after_tag = tag_at >= 0 && at > tag_at;
+    if (after_tag || overwritten) {
+      hp_namespace_at = at;
+    } else {
+      reading.own_namespace = true;
+    }
+  }
+  if (overwritten && namespaces.empty()) {
+    problems->push_back(absl::StrCat(DescribeNode(ref), ": has ",
+                                     kOriginalNamespaceKey, " but no ",
+                                     kNamespaceKey));
+  }
+  if (hp_namespace_at >= 0) {
+    reading.hp_namespace = true;
+    const std::string& value = entries[hp_namespace_at].value();
+    // An empty tag is reported as such; its namespace cannot match it.
+    if (reading.tag.tag.has_value() && !reading.tag.tag->empty() &&
+        value != absl::StripPrefix(*reading.tag.tag, "/")) {
+      problems->push_back(absl::StrCat(
+          DescribeNode(ref), ": ", kNamespaceKey, " '", value,
+          "' is not its tag without the leading '/' ('", *reading.tag.tag,
+          "')"));
+    }
+  }
+  for (const onnx::AttributeProto& attribute : node.attribute()) {
+    if (attribute.name() == kTagAttributeName) {
+      problems->push_back(absl::StrCat(
+          DescribeNode(ref), ": has an attribute ", kTagAttributeName,
+          " although the model's tag format is metadata"));
+    }
+  }
+  return reading;
+}
+
+NodeReading ReadAttribute(const NodeRef& ref,
+                          std::vector<std::string>* problems) {
+  NodeReading reading;
+  int found = 0;
+  for (const onnx::AttributeProto& attribute : ref.node->attribute()) {
+    if (attribute.name() != kTagAttributeName) continue;
+    if (++found > 1) continue;
+    if (attribute.type() != onnx::AttributeProto::STRING) {
+      problems->push_back(absl::StrCat(DescribeNode(ref), ": attribute ",
+                                       kTagAttributeName,
+                                       " is not of type STRING"));
+      continue;
+    }
+    reading.tag.tag = attribute.s();
+  }
+  if (found == 0) {
+    problems->push_back(absl::StrCat(DescribeNode(ref), ": has no attribute ",
+                                     kTagAttributeName));
+  } else if (found > 1) {
+    problems->push_back(absl::StrCat(DescribeNode(ref), ": attribute ",
+                                     kTagAttributeName, " appears ", found,
+                                     " times"));
+  }
+  if (!FindAll(ref.node->metadata_props(), kTagKey).empty()) {
+    problems->push_back(absl::StrCat(DescribeNode(ref), ": has ", kTagKey,
+                                     " metadata although the model's tag "
+                                     "format is attribute"));
+  }
+  return reading;
+}
+
+NodeReading ReadDocString(const NodeRef& ref,
+                          std::vector<std::string>* problems) {
+  NodeReading reading;
+  // Non-throwing parse: a doc_string that is not JSON is discarded.
+  const Json doc = Json::parse(ref.node->doc_string(), nullptr,
+                               /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains(kDocMarkerKey)) {
+    problems->push_back(
+        absl::StrCat(DescribeNode(ref), ": its doc_string holds no hp JSON"));
+    return reading;
+  }
+  auto string_member = [&](const char* key) -> std::optional<std::string> {
+    auto it = doc.find(key);
+    if (it == doc.end() || !it->is_string()) {
+      problems->push_back(absl::StrCat(DescribeNode(ref), ": doc_string JSON: \"",
+                                       key, "\" is missing or not a string"));
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  };
+  reading.tag.tag = string_member(kTagAttributeName);
+  reading.tag.module_path = string_member(kDocModulePathKey);
+  return reading;
+}
+
+// The model-level entries: present once, values of the right form.
+void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
+                      StoredTags* stored) {
+  const Entries& entries = model.metadata_props();
+  std::vector<std::string>& problems = stored->problems;
+  auto value = [&](absl::string_view key) -> std::string {
+    std::vector<int> at = FindAll(entries, key);
+    if (at.size() > 1) {
+      problems.push_back(absl::StrCat("model metadata: ", key, " appears ",
+                                      at.size(), " times"));
+    }
+    return at.empty() ? std::string() : entries[at.front()].value();
+  };
+  value(kFormatKey);  // Its value was checked before; only count it here.
+  stored->hp_version = value(kVersionKey);
+  stored->source = value(kSourceKey);
+  stored->trace_sha256 = value(kTraceSha256Key);
+  const std::string statistics = value(kStatisticsKey);
+
+  if (stored->hp_version.empty()) {
+    problems.push_back(absl::StrCat("model metadata: no ", kVersionKey));
+  }
+  bool known_source = false;
+  for (HierarchySource source :
+       {HierarchySource::kTrace, HierarchySource::kDynamoMetadata,
+        HierarchySource::kNodeNames}) {
+    known_source |= stored->source == HierarchySourceName(source);
+  }
+  if (!known_source) {
+    problems.push_back(absl::StrCat("model metadata: ", kSourceKey, " '",
+                                    stored->source,
+                                    "' is not trace, dynamo-metadata or "
+                                    "node-names"));
+  }
+  const bool from_trace =
+      stored->source == HierarchySourceName(HierarchySource::kTrace);
+  if (from_trace && !IsLowercaseHex64(stored->trace_sha256)) {
+    problems.push_back(absl::StrCat("model metadata: ", kTraceSha256Key, " '",
+                                    stored->trace_sha256,
+                                    "' is not 64 lowercase hex digits"));
+  } else if (!from_trace && !stored->trace_sha256.empty()) {
+    problems.push_back(absl::StrCat("model metadata: ", kTraceSha256Key,
+                                    " present although ", kSourceKey, " is '",
+                                    stored->source, "'"));
+  }
+
+  const Json counts = Json::parse(statistics, nullptr, false);
+  auto count = [&](const char* key) -> std::optional<int64_t> {
+    if (!counts.is_object()) return std::nullopt;
+    auto it = counts.find(key);
+    if (it == counts.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  std::optional<int64_t> nodes = count("nodes");
+  if (!nodes.has_value()) {
+    problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
+                                    " is not a JSON object with an integer "
+                                    "\"nodes\""));
+  } else if (*nodes != node_count) {
+    problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
+                                    " counts ", *nodes,
+                                    " nodes, the model has ", node_count));
+  } else {
+    int64_t matched = 0;
+    for (const char* kind : {"direct", "parent", "root", "propagated"}) {
+      matched += count(kind).value_or(0);
+    }
+    if (matched != *nodes) {
+      problems.push_back(absl::StrCat(
+          "model metadata: ", kStatisticsKey, ": direct + parent + root + "
+          "propagated = ", matched, ", not the ", *nodes, " nodes"));
+    }
+  }
+}
+
+std::string Describe(absl::string_view name, absl::string_view op_type,
+                     absl::string_view graph) {
+  if (name.empty()) {
+    return absl::StrCat("unnamed node (", op_type, ") in ", graph);
+  }
+  return absl::StrCat("node '", name, "' (", op_type, ") in ", graph);
+}
+
+}  // namespace
+
+std::string DescribeNode(const NodeRef& node) {
+  return Describe(node.node->name(), node.node->op_type(), node.graph_path);
+}
+
+std::string DescribeNode(const NodeTag& node) {
+  return Describe(node.node_name, node.op_type, node.graph_path);
+}
+
+absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
+                                          absl::string_view source) {
+  if (!IsTagged(model)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        source, ": not tagged by hp (its metadata has no ", kFormatKey,
+        "); run converter tag first"));
+  }
+  std::string format_name;
+  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
+    if (entry.key() == kFormatKey) {
+      format_name = entry.value();
+      break;
+    }
+  }
+  absl::StatusOr<TagFormat> format = ParseTagFormat(format_name);
+  if (!format.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": model metadata ", kFormatKey, ": ", format.status().message()));
+  }
+
+  StoredTags stored;
+  stored.format = *format;
+  const std::vector<NodeRef> nodes = CollectNodes(model);
+  ReadModelEntries(model, static_cast<int64_t>(nodes.size()), &stored);
+
+  std::vector<NodeReading> readings;
+  readings.reserve(nodes.size());
+  int64_t with_hp_namespace = 0;
+  for (const NodeRef& node : nodes) {
+    switch (stored.format) {
+      case TagFormat::kMetadata:
+        readings.push_back(ReadMetadata(node, &stored.problems));
+        break;
+      case TagFormat::kAttribute:
+        readings.push_back(ReadAttribute(node, &stored.problems));
+        break;
+      case TagFormat::kDocString:
+        readings.push_back(ReadDocString(node, &stored.problems));
+        break;
+    }
+    with_hp_namespace += readings.back().hp_namespace ? 1 : 0;
+    if (readings.back().tag.tag.has_value() && readings.back().tag.tag->empty()) {
+      stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
+    }
+  }
+  // hp writes `namespace` on every node or (--nonamespace) on none; only a
+  // node's own namespace, which hp leaves alone, excuses a missing one.
+  if (with_hp_namespace > 0) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (readings[i].hp_namespace || readings[i].own_namespace) continue;
+      stored.problems.push_back(absl::StrCat(
+          DescribeNode(nodes[i]), ": has no ", kNamespaceKey,
+          " although hp wrote one on ", with_hp_namespace, " other nodes"));
+    }
+  }
+  for (NodeReading& reading : readings) {
+    stored.nodes.push_back(std::move(reading.tag));
+  }
+  return stored;
+}
+
+absl::StatusOr<std::vector<std::string>> CheckTaggedModelTrace(
+    const StoredTags& stored, const ScopeTrace& trace,
+    absl::string_view model_path, DigestCheck mode) {
+  if (stored.trace_sha256.empty() ||
+      stored.trace_sha256 == trace.text_sha256()) {
+    return std::vector<std::string>();
+  }
+  const std::string mismatch = absl::StrCat(
+      model_path, " was tagged with a trace of sha256 ", stored.trace_sha256,
+      ", but ", trace.source(), " has sha256 ", trace.text_sha256());
+  if (mode == DigestCheck::kWarn) {
+    return std::vector<std::string>{absl::StrCat(
+        mismatch, "; going on anyway (--", kDigestCheckFlag, "=warn)")};
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      mismatch, "; pass the trace it was tagged with, or --", kDigestCheckFlag,
+      "=warn"));
+}
+
+}  // namespace hp

@@ -1,0 +1,61 @@
+// Reading a tagged model back: a model hp tagged in; the tag and module path
+// hp wrote on each node out (in the model's pkg.hp.tag_format), with every
+// entry that is not as tag/tag_writer writes it noted. The views read tags
+// from here; validate reports the notes.
+#ifndef HP_VIEW_STORED_TAGS_H_
+#define HP_VIEW_STORED_TAGS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hp/hp.h"
+#include "hp/model/graph_walk.h"
+#include "hp/tag/tag_writer.h"
+#include "hp/trace/scope_trace.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+struct StoredTag {
+  std::optional<std::string> tag;          // absent: the node carries none
+  std::optional<std::string> module_path;  // the attribute format has none
+};
+
+struct StoredTags {
+  TagFormat format = TagFormat::kMetadata;
+  // Per node, in CollectNodes order (the order of TagResult::nodes).
+  std::vector<StoredTag> nodes;
+  // Model metadata values; empty when absent.
+  std::string hp_version;
+  std::string source;        // pkg.hp.source: "trace", "dynamo-metadata", ...
+  std::string trace_sha256;  // pkg.hp.trace_sha256
+  // Entries that are not as hp writes them ("node '/a/Add' (Add) in main:
+  // pkg.hp.module_path appears twice"), in node order, model entries first.
+  std::vector<std::string> problems;
+};
+
+// "node '/encoder/Add_3' (Add) in main": how every message names a node.
+std::string DescribeNode(const NodeRef& node);
+std::string DescribeNode(const NodeTag& node);
+
+// Reads the tags of a model hp tagged. `source` (the file name) starts the
+// errors: FailedPrecondition when hp never tagged the model, InvalidArgument
+// when its pkg.hp.tag_format is unknown. Malformed entries are not errors
+// but `problems`, so that the views still show what is there.
+absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
+                                          absl::string_view source);
+
+// A tagged model records the digest of the trace it was tagged with
+// (pkg.hp.trace_sha256), not of the model the trace was recorded for, so
+// CheckTraceDigest does not apply to it. Returns the warnings (with kWarn)
+// or a FailedPrecondition (with kError) when `trace` is another trace.
+absl::StatusOr<std::vector<std::string>> CheckTaggedModelTrace(
+    const StoredTags& stored, const ScopeTrace& trace,
+    absl::string_view model_path, DigestCheck mode);
+
+}  // namespace hp
+
+#endif  // HP_VIEW_STORED_TAGS_H_

@@ -1,0 +1,126 @@
+#include "hp/view/validate.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace hp {
+
+std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
+                                            const TagResult& computed) {
+  std::vector<std::string> problems = stored.problems;
+  if (stored.nodes.size() != computed.nodes.size()) {
+    problems.push_back(absl::StrCat("hp computed tags for ",
+                                    computed.nodes.size(), " nodes, read ",
+                                    stored.nodes.size(), ": not the same model"));
+    return problems;
+  }
+
+  absl::flat_hash_map<std::string, const ModuleInfo*> module_by_path;
+  absl::flat_hash_set<std::string> module_tags;
+  absl::flat_hash_map<std::string, const ModuleInfo*> kept_by_tag;
+  for (const ModuleInfo& module : computed.modules) {
+    module_by_path.emplace(module.path, &module);
+    module_tags.insert(module.tag);
+    if (!module.kept) continue;
+    auto [it, inserted] = kept_by_tag.emplace(module.tag, &module);
+    if (!inserted) {
+      problems.push_back(absl::StrCat("tag '", module.tag,
+                                      "' is shared by module instances '",
+                                      it->second->path, "' and '", module.path,
+                                      "'"));
+    }
+  }
+
+  for (size_t i = 0; i < stored.nodes.size(); ++i) {
+    const StoredTag& tag = stored.nodes[i];
+    const NodeTag& now = computed.nodes[i];
+    // Missing and empty tags are among stored.problems already.
+    if (!tag.tag.has_value() || tag.tag->empty()) continue;
+    const std::string node = DescribeNode(now);
+    if (!module_tags.contains(*tag.tag)) {
+      problems.push_back(absl::StrCat(
+          node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
+          HierarchySourceName(computed.source), "); hp tags it '", now.tag,
+          "'"));
+      continue;
+    }
+    if (!tag.module_path.has_value()) continue;  // the attribute format
+    auto module = module_by_path.find(*tag.module_path);
+    if (module == module_by_path.end()) {
+      problems.push_back(absl::StrCat(node, ": module path '",
+                                      *tag.module_path,
+                                      "' is not a module (from ",
+                                      HierarchySourceName(computed.source),
+                                      ")"));
+      continue;
+    }
+    if (*tag.module_path != now.module_path) {
+      problems.push_back(absl::StrCat(node, ": module path '",
+                                      *tag.module_path, "', but hp finds '",
+                                      now.module_path, "' for it"));
+      continue;
+    }
+    // Only nodes without a scope may carry a tag other than their module's:
+    // --propagate gives them a neighbour's.
+    const bool unscoped = now.match == MatchKind::kRoot ||
+                          now.match == MatchKind::kPropagated;
+    if (!unscoped && module->second->tag != *tag.tag) {
+      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+                                      "' disagrees with its module path '",
+                                      *tag.module_path, "', whose tag is '",
+                                      module->second->tag, "'"));
+    }
+  }
+  return problems;
+}
+
+std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
+                                            absl::string_view sidecar_path,
+                                            const StoredTags& stored,
+                                            const TagResult& computed,
+                                            absl::string_view model_sha256) {
+  std::vector<std::string> problems;
+  if (sidecar.output_model_sha256 != model_sha256) {
+    problems.push_back(absl::StrCat(
+        sidecar_path, " describes a model of sha256 ",
+        sidecar.output_model_sha256, ", this one has sha256 ", model_sha256,
+        " (a sidecar from another model, or the model changed since)"));
+  }
+  if (sidecar.nodes.size() != computed.nodes.size()) {
+    problems.push_back(absl::StrCat(sidecar_path, " lists ",
+                                    sidecar.nodes.size(),
+                                    " nodes, the model has ",
+                                    computed.nodes.size()));
+  }
+  const size_t common = std::min(sidecar.nodes.size(), computed.nodes.size());
+  for (size_t i = 0; i < common; ++i) {
+    const NodeTag& listed = sidecar.nodes[i];
+    const NodeTag& node = computed.nodes[i];
+    if (listed.node_name != node.node_name || listed.op_type != node.op_type ||
+        listed.graph_path != node.graph_path) {
+      problems.push_back(absl::StrCat(sidecar_path, ": nodes[", i, "] is ",
+                                      DescribeNode(listed), ", the model has ",
+                                      DescribeNode(node), " there"));
+      continue;
+    }
+    const std::string tag =
+        i < stored.nodes.size() ? stored.nodes[i].tag.value_or("") : "";
+    if (listed.tag != tag) {
+      problems.push_back(absl::StrCat(DescribeNode(node), ": tagged '", tag,
+                                      "', ", sidecar_path, " says '",
+                                      listed.tag, "'"));
+    }
+    if (i < stored.nodes.size() && stored.nodes[i].module_path.has_value() &&
+        *stored.nodes[i].module_path != listed.module_path) {
+      problems.push_back(absl::StrCat(
+          DescribeNode(node), ": module path '", *stored.nodes[i].module_path,
+          "', ", sidecar_path, " says '", listed.module_path, "'"));
+    }
+  }
+  return problems;
+}
+
+}  // namespace hp

@@ -1,0 +1,39 @@
+// `converter validate`: a tagged model's stored tags, hp's tags computed
+// for the same model (with the trace) and optionally a sidecar in; every
+// inconsistency found, one message each, out. An empty list means the model
+// is as hp tags it.
+#ifndef HP_VIEW_VALIDATE_H_
+#define HP_VIEW_VALIDATE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "hp/hp.h"
+#include "hp/view/sidecar.h"
+#include "hp/view/stored_tags.h"
+
+namespace hp {
+
+// Checks, besides the malformed entries ReadStoredTags noted:
+// - every node carries a non-empty tag;
+// - every tag is the tag of a module instance of `computed`;
+// - the node's module path is the one hp finds for it, and that module's tag
+//   is the node's tag (for nodes without a scope, which propagation may
+//   move, any module's tag is accepted);
+// - no two kept module instances share a tag.
+// `computed` must come from ComputeTags on the same model.
+std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
+                                            const TagResult& computed);
+
+// The sidecar must describe this model: its output_model digest equals
+// `model_sha256`, and it lists the same nodes with the same tags.
+std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
+                                            absl::string_view sidecar_path,
+                                            const StoredTags& stored,
+                                            const TagResult& computed,
+                                            absl::string_view model_sha256);
+
+}  // namespace hp
+
+#endif  // HP_VIEW_VALIDATE_H_

@@ -1,0 +1,149 @@
+// The tree the views draw: one module per tag, nodes placed by exact tag.
+#include "hp/view/module_tree.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/hp.h"
+#include "tests/view/twelve_layers.h"
+
+namespace hp {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+TagResult ComputeTwelveLayers() {
+  absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
+  EXPECT_TRUE(trace.ok()) << trace.status();
+  absl::StatusOr<TagResult> result =
+      ComputeTags(testing::TwelveLayerModel(), &*trace, TagOptions());
+  EXPECT_TRUE(result.ok()) << result.status();
+  return *result;
+}
+
+TEST(ParentTagTest, DropsTheLastComponentOnly) {
+  EXPECT_THAT(ParentTag("/A/B/BertLayer.10"), Optional(absl::string_view("/A/B")));
+  EXPECT_THAT(ParentTag("/A/T5Stack[encoder.x]"), Optional(absl::string_view("/A")));
+  EXPECT_EQ(ParentTag("/A"), std::nullopt);
+  EXPECT_EQ(ParentTag("A"), std::nullopt);
+}
+
+TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
+  const TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const ModuleTree tree = ModuleTree::Build(shown);
+  const int layer1 = tree.Find(testing::LayerTag(1));
+  const int layer10 = tree.Find(testing::LayerTag(10));
+  ASSERT_GE(layer1, 0);
+  ASSERT_GE(layer10, 0);
+  EXPECT_EQ(tree.modules()[layer10].parent, tree.modules()[layer1].parent);
+  EXPECT_TRUE(tree.modules()[layer1].children.empty());
+  EXPECT_EQ(tree.modules()[layer1].subtree_nodes, 2);
+  EXPECT_EQ(tree.modules()[layer10].subtree_nodes, 2);
+  for (int node : tree.modules()[layer10].nodes) {
+    EXPECT_THAT(shown.nodes[node].node.node_name,
+                HasSubstr("/encoder/layer.10/"));
+  }
+  for (int node : tree.modules()[layer1].nodes) {
+    EXPECT_THAT(shown.nodes[node].node.node_name, HasSubstr("/encoder/layer.1/"));
+  }
+}
+
+TEST(ModuleTreeTest, OneRootWithEveryNodeAndKnownPaths) {
+  const TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const ModuleTree tree = ModuleTree::Build(shown);
+  ASSERT_THAT(tree.roots(), ElementsAre(0));
+  const TreeModule& root = tree.modules()[0];
+  EXPECT_EQ(root.tag, "/TinyBert");
+  EXPECT_EQ(root.subtree_nodes, testing::kTwelveLayerNodes);
+  EXPECT_EQ(root.nodes.size(), 2u);  // /Cast and Constant_1
+  // Root, encoder and twelve layers; torch.nn modules have no tag.
+  EXPECT_EQ(tree.modules().size(), 2u + testing::kLayers);
+  const TreeModule& layer = tree.modules()[tree.Find(testing::LayerTag(7))];
+  EXPECT_EQ(layer.component, "BertLayer.7");
+  EXPECT_EQ(layer.class_name, "BertLayer");
+  EXPECT_THAT(layer.path, Optional(std::string("encoder.layer.7")));
+  EXPECT_EQ(layer.depth, 2);
+}
+
+TEST(ModuleTreeTest, ClassesComeFromComponentsWhenModulesAreUnknown) {
+  TagsToShow shown;
+  for (const char* tag : {"/T5/T5Stack[encoder]", "/T5/T5Stack[decoder]",
+                          "/T5/Block.3"}) {
+    ShownNode node;
+    node.node.tag = tag;
+    shown.nodes.push_back(node);
+  }
+  const ModuleTree tree = ModuleTree::Build(shown);
+  ASSERT_EQ(tree.modules().size(), 4u);
+  EXPECT_EQ(tree.modules()[tree.Find("/T5/T5Stack[encoder]")].class_name, "T5Stack");
+  EXPECT_EQ(tree.modules()[tree.Find("/T5/Block.3")].class_name, "Block");
+  EXPECT_EQ(tree.modules()[tree.Find("/T5/Block.3")].path, std::nullopt);
+  EXPECT_EQ(tree.modules()[0].subtree_nodes, 3);
+}
+
+TEST(ModuleTreeTest, NodesWithoutATagStayOutside) {
+  TagsToShow shown;
+  shown.nodes.resize(2);
+  shown.nodes[0].node.tag = "/M";
+  const ModuleTree tree = ModuleTree::Build(shown);
+  EXPECT_THAT(tree.module_of_node(), ElementsAre(0, -1));
+  EXPECT_EQ(tree.modules()[0].subtree_nodes, 1);
+}
+
+TEST(ModuleTreeTest, StoredTagsThatDifferDoNotGrowASecondTree) {
+  const TagResult computed = ComputeTwelveLayers();
+  StoredTags stored;
+  for (size_t i = 0; i < computed.nodes.size(); ++i) {
+    std::string tag = computed.nodes[i].tag;
+    // As if tagged with another root name: every tag differs.
+    tag.replace(0, std::string("/TinyBert").size(), "/Other");
+    stored.nodes.push_back({tag, computed.nodes[i].module_path});
+  }
+  absl::StatusOr<TagsToShow> shown = StoredTagsToShow(computed, stored);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  for (const ShownNode& node : shown->nodes) EXPECT_FALSE(node.match_known);
+  ASSERT_EQ(shown->warnings.size(), 1u);
+  EXPECT_THAT(shown->warnings[0], HasSubstr("26 of 26 nodes"));
+  const ModuleTree tree = ModuleTree::Build(*shown);
+  ASSERT_EQ(tree.roots().size(), 1u);
+  EXPECT_EQ(tree.modules()[tree.roots()[0]].tag, "/Other");
+  EXPECT_EQ(tree.Find("/TinyBert"), -1);
+}
+
+TEST(ModuleTreeTest, StoredTagsThatAgreeKeepTheirMatch) {
+  const TagResult computed = ComputeTwelveLayers();
+  StoredTags stored;
+  for (const NodeTag& node : computed.nodes) {
+    stored.nodes.push_back({node.tag, node.module_path});
+  }
+  absl::StatusOr<TagsToShow> shown = StoredTagsToShow(computed, stored);
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_TRUE(shown->read_from_model);
+  EXPECT_TRUE(shown->warnings.empty());
+  for (const ShownNode& node : shown->nodes) EXPECT_TRUE(node.match_known);
+}
+
+TEST(ModuleTreeTest, StoredTagsOfAnotherModelAreRefused) {
+  StoredTags stored;
+  stored.nodes.resize(3);
+  absl::StatusOr<TagsToShow> shown =
+      StoredTagsToShow(ComputeTwelveLayers(), stored);
+  EXPECT_FALSE(shown.ok());
+}
+
+TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
+  const onnx::ModelProto model = testing::TwelveLayerModel();
+  TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const std::vector<NodeRef> nodes = CollectNodes(model);
+  EXPECT_TRUE(CheckSameNodes(nodes, shown).ok());
+  shown.nodes[3].node.node_name = "/elsewhere/Add";
+  absl::Status status = CheckSameNodes(nodes, shown);
+  EXPECT_THAT(status.message(), HasSubstr("node '/encoder/layer.0/Add' (Add)"));
+}
+
+}  // namespace
+}  // namespace hp

@@ -1,0 +1,148 @@
+// validate: a model as hp tagged it passes; every kind of damage is named.
+#include "hp/view/validate.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/hp.h"
+#include "tests/view/twelve_layers.h"
+
+namespace hp {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class ValidateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
+    ASSERT_TRUE(trace.ok()) << trace.status();
+    trace_ = std::move(trace).value();
+    absl::StatusOr<TagResult> result = TagModel(&model_, &*trace_, TagOptions());
+    ASSERT_TRUE(result.ok()) << result.status();
+    absl::StatusOr<TagResult> computed =
+        ComputeTags(model_, &*trace_, TagOptions());
+    ASSERT_TRUE(computed.ok()) << computed.status();
+    computed_ = *computed;
+  }
+
+  StoredTags Stored() {
+    absl::StatusOr<StoredTags> stored = ReadStoredTags(model_, "m.onnx");
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.value_or(StoredTags());
+  }
+
+  std::vector<std::string> Validate() {
+    return ValidateStoredTags(Stored(), computed_);
+  }
+
+  // Sets a metadata entry of a main-graph node.
+  void Set(int node, const std::string& key, const std::string& value) {
+    for (auto& entry :
+         *model_.mutable_graph()->mutable_node(node)->mutable_metadata_props()) {
+      if (entry.key() == key) entry.set_value(value);
+    }
+  }
+
+  // Gives a node another tag, with the namespace to match.
+  void Retag(int node, const std::string& tag) {
+    Set(node, kTagKey, tag);
+    Set(node, kNamespaceKey, tag.substr(1));
+  }
+
+  onnx::ModelProto model_ = testing::TwelveLayerModel();
+  std::optional<ScopeTrace> trace_;
+  TagResult computed_;
+};
+
+TEST_F(ValidateTest, AModelAsHpTaggedItPasses) {
+  EXPECT_THAT(Validate(), IsEmpty());
+}
+
+TEST_F(ValidateTest, ATagOfNoModuleIsNamed) {
+  Retag(3, "/TinyBert/Nowhere");
+  EXPECT_THAT(Validate(),
+              ElementsAre("node '/encoder/layer.0/Add' (Add) in main: tag "
+                          "'/TinyBert/Nowhere' is not the tag of any module "
+                          "(from trace); hp tags it "
+                          "'/TinyBert/BertEncoder/BertLayer.0'"));
+}
+
+TEST_F(ValidateTest, LayerTensOpsTaggedAsLayerOneAreNamed) {
+  // A tag that exists, but not for this node's module: the mistake of
+  // prefix matching.
+  Retag(23, testing::LayerTag(1));
+  EXPECT_THAT(Validate(),
+              ElementsAre(HasSubstr("node '/encoder/layer.10/Add' (Add) in "
+                                    "main: tag "
+                                    "'/TinyBert/BertEncoder/BertLayer.1' "
+                                    "disagrees with its module path "
+                                    "'encoder.layer.10'")));
+}
+
+TEST_F(ValidateTest, AModulePathOtherThanHpsIsNamed) {
+  Set(3, kModulePathKey, "encoder.layer.1");
+  EXPECT_THAT(Validate(), ElementsAre(HasSubstr(
+                              "node '/encoder/layer.0/Add' (Add) in main: "
+                              "module path 'encoder.layer.1', but hp finds "
+                              "'encoder.layer.0'")));
+  Set(3, kModulePathKey, "encoder.nothing");
+  EXPECT_THAT(Validate(), ElementsAre(HasSubstr("module path 'encoder.nothing' "
+                                                "is not a module")));
+}
+
+TEST_F(ValidateTest, NodesWithoutScopeMayCarryAnyModulesTag) {
+  // What --propagate does to Constant_1 (no scope).
+  Retag(1, testing::LayerTag(0));
+  EXPECT_THAT(Validate(), IsEmpty());
+}
+
+TEST_F(ValidateTest, MalformedEntriesAreReported) {
+  Set(2, kTagKey, "");
+  EXPECT_THAT(Validate(),
+              Contains("node '/encoder/layer.0/dense/MatMul' (MatMul) in main: "
+                       "empty tag"));
+}
+
+TEST_F(ValidateTest, TwoKeptModulesWithOneTagAreReported) {
+  TagResult computed = computed_;
+  for (ModuleInfo& module : computed.modules) {
+    if (module.path == "encoder.layer.10") module.tag = testing::LayerTag(1);
+  }
+  EXPECT_THAT(ValidateStoredTags(Stored(), computed),
+              Contains("tag '/TinyBert/BertEncoder/BertLayer.1' is shared by "
+                       "module instances 'encoder.layer.1' and "
+                       "'encoder.layer.10'"));
+}
+
+TEST_F(ValidateTest, ASidecarOfThisModelAgrees) {
+  Sidecar sidecar;
+  sidecar.output_model_sha256 = "abc";
+  sidecar.nodes = computed_.nodes;
+  EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", Stored(), computed_, "abc"),
+              IsEmpty());
+}
+
+TEST_F(ValidateTest, ASidecarOfAnotherModelIsNamed) {
+  Sidecar sidecar;
+  sidecar.output_model_sha256 = "def";
+  sidecar.nodes = computed_.nodes;
+  sidecar.nodes[5].tag = "/Other";
+  sidecar.nodes.pop_back();
+  EXPECT_THAT(
+      CompareWithSidecar(sidecar, "s.json", Stored(), computed_, "abc"),
+      ElementsAre(HasSubstr("s.json describes a model of sha256 def, this one "
+                            "has sha256 abc"),
+                  "s.json lists 25 nodes, the model has 26",
+                  HasSubstr("node '/encoder/layer.1/Add' (Add) in main: tagged "
+                            "'/TinyBert/BertEncoder/BertLayer.1', s.json says "
+                            "'/Other'")));
+}
+
+}  // namespace
+}  // namespace hp
