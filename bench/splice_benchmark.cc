@@ -1,0 +1,158 @@
+// In-process stages of `converter tag`, each timed alone: scan + skeleton
+// parse (ModelSplice::Open), trace parse, ComputeTags, TagModel, the spliced
+// write (with fsync) and the SHA-256 digest check's hashing. Models come from
+// $HP_BENCH_DIR (default /tmp/hp-bench), made there by make_models' code when
+// missing.
+//
+//   bazel run -c opt //bench:splice_benchmark -- --benchmark_filter=nodes_1m
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "bench/synthetic_models.h"
+#include "benchmark/benchmark.h"
+#include "hp/hp.h"
+#include "hp/io/model_splice.h"
+#include "hp/trace/scope_trace.h"
+#include "hp/util/sha256.h"
+
+namespace hp {
+namespace {
+
+std::string BenchDir() {
+  const char* dir = std::getenv("HP_BENCH_DIR");
+  return dir != nullptr ? dir : "/tmp/hp-bench";
+}
+
+// The model's path, made first if missing.
+std::string ModelPath(const std::string& name) {
+  const std::string path = BenchDir() + "/" + name + ".onnx";
+  if (std::filesystem::exists(path)) return path;
+  std::filesystem::create_directories(BenchDir());
+  absl::Status made = name == "nodes_1m"
+                          ? bench::WriteManyNodesModel(path, 1000000)
+                          : bench::WriteInlineWeightsModel(path, 400000000);
+  if (!made.ok()) std::abort();
+  return path;
+}
+
+std::string TracePath(const std::string& model) {
+  std::filesystem::path path(model);
+  path.replace_extension(".trace.json");
+  return path.string();
+}
+
+void Check(const absl::Status& status, benchmark::State& state) {
+  if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+}
+
+void BM_Open(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  for (auto _ : state) {
+    absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+    Check(splice.status(), state);
+    benchmark::DoNotOptimize(splice);
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          std::filesystem::file_size(path));
+}
+
+void BM_LoadTrace(benchmark::State& state, const std::string& name) {
+  const std::string path = TracePath(ModelPath(name));
+  for (auto _ : state) {
+    absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(path);
+    Check(trace.status(), state);
+    benchmark::DoNotOptimize(trace);
+  }
+}
+
+void BM_ComputeTags(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(TracePath(path));
+  Check(splice.status(), state);
+  Check(trace.status(), state);
+  if (!splice.ok() || !trace.ok()) return;
+  for (auto _ : state) {
+    absl::StatusOr<TagResult> tags =
+        ComputeTags(splice->skeleton(), &*trace, TagOptions());
+    Check(tags.status(), state);
+    benchmark::DoNotOptimize(tags);
+  }
+}
+
+void BM_TagModel(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(TracePath(path));
+  Check(trace.status(), state);
+  if (!trace.ok()) return;
+  for (auto _ : state) {
+    state.PauseTiming();
+    absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+    state.ResumeTiming();
+    absl::StatusOr<TagResult> tags =
+        TagModel(&splice->skeleton(), &*trace, TagOptions());
+    Check(tags.status(), state);
+    state.PauseTiming();
+    splice = absl::InternalError("freed outside the timing");
+    state.ResumeTiming();
+  }
+}
+
+void BM_Write(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  const std::string output = BenchDir() + "/benchmark_output.onnx";
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+  absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(TracePath(path));
+  Check(splice.status(), state);
+  Check(trace.status(), state);
+  if (!splice.ok() || !trace.ok()) return;
+  Check(TagModel(&splice->skeleton(), &*trace, TagOptions()).status(), state);
+  for (auto _ : state) Check(splice->Save(output), state);
+  state.SetBytesProcessed(state.iterations() *
+                          std::filesystem::file_size(output));
+  std::filesystem::remove(output);
+}
+
+void BM_Sha256File(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  for (auto _ : state) {
+    absl::StatusOr<std::string> digest = Sha256FileHex(path);
+    Check(digest.status(), state);
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          std::filesystem::file_size(path));
+}
+
+void Register() {
+  for (const char* name : {"nodes_1m", "inline_400m"}) {
+    const std::string model = name;
+    benchmark::RegisterBenchmark(("Open/" + model).c_str(), BM_Open, model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("LoadTrace/" + model).c_str(), BM_LoadTrace,
+                                 model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("ComputeTags/" + model).c_str(),
+                                 BM_ComputeTags, model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("TagModel/" + model).c_str(), BM_TagModel,
+                                 model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Write/" + model).c_str(), BM_Write, model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Sha256File/" + model).c_str(), BM_Sha256File,
+                                 model)
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+}  // namespace hp
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  hp::Register();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

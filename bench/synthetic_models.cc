@@ -1,0 +1,231 @@
+#include "bench/synthetic_models.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "hp/io/atomic_file.h"
+#include "hp/util/sha256.h"
+#include "hp/util/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+namespace bench {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Weights that do not compress or deduplicate: xorshift64.
+std::string NoiseBytes(size_t size, uint64_t seed) {
+  std::string bytes(size, '\0');
+  uint64_t state = seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (size_t i = 0; i + 8 <= size; i += 8) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    std::memcpy(&bytes[i], &state, 8);
+  }
+  return bytes;
+}
+
+onnx::ModelProto NewModel(const std::string& graph_name) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.set_producer_name("pytorch");
+  model.set_producer_version("1.13.1");
+  model.add_opset_import()->set_version(17);
+  model.mutable_graph()->set_name(graph_name);
+  return model;
+}
+
+onnx::NodeProto* AddNode(onnx::GraphProto* graph, const std::string& name,
+                         const std::string& op_type,
+                         std::vector<std::string> inputs) {
+  onnx::NodeProto* node = graph->add_node();
+  node->set_name(name);
+  node->set_op_type(op_type);
+  for (std::string& input : inputs) node->add_input(std::move(input));
+  node->add_output(absl::StrCat(name, "_output_0"));
+  return node;
+}
+
+onnx::TensorProto* AddWeight(onnx::GraphProto* graph, const std::string& name,
+                             int64_t rows, int64_t columns, uint64_t seed) {
+  onnx::TensorProto* tensor = graph->add_initializer();
+  tensor->set_name(name);
+  tensor->set_data_type(onnx::TensorProto::FLOAT);
+  if (rows > 0) tensor->add_dims(rows);
+  tensor->add_dims(columns);
+  tensor->set_raw_data(NoiseBytes(
+      static_cast<size_t>((rows > 0 ? rows : 1) * columns * 4), seed));
+  return tensor;
+}
+
+// A trace module entry; `order` 0 means it never ran.
+Json Module(const std::string& path, const std::string& class_name,
+            const std::string& qualified, int64_t order) {
+  Json module;
+  module["path"] = path;
+  module["class"] = class_name;
+  module["qualified_class"] = qualified;
+  module["is_torch_nn"] = qualified.rfind("torch.nn.", 0) == 0;
+  module["executed"] = order > 0 || path.empty();
+  module["call_count"] = order > 0 || path.empty() ? 1 : 0;
+  module["first_call_order"] = order > 0 || path.empty() ? Json(order) : Json();
+  module["tag"] = Json();
+  return module;
+}
+
+absl::Status Save(const onnx::ModelProto& model, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat(path, ": cannot create"));
+  const bool ok = model.SerializeToFileDescriptor(fd);
+  ::close(fd);
+  if (!ok) return absl::InternalError(absl::StrCat(path, ": cannot write"));
+  return absl::OkStatus();
+}
+
+// Writes <stem>.trace.json for the model at `path` (which must exist: its
+// digest goes into the trace).
+absl::Status WriteTrace(const std::string& path, const std::string& root_class,
+                        Json modules) {
+  HP_ASSIGN_OR_RETURN(std::string sha256, Sha256FileHex(path));
+  Json trace;
+  trace["format"] = "hp-scope-trace";
+  trace["format_version"] = 1;
+  trace["producer"] = {{"name", "hp_bench"}, {"torch_version", "1.13.1"}};
+  trace["model"] = {
+      {"onnx_file", std::filesystem::path(path).filename().string()},
+      {"onnx_sha256", sha256},
+      {"opset", 17}};
+  trace["root"] = {{"class", root_class},
+                   {"qualified_class", absl::StrCat("bench.", root_class)}};
+  trace["modules"] = std::move(modules);
+  std::filesystem::path trace_path(path);
+  trace_path.replace_extension(".trace.json");
+  return WriteFileAtomically(trace_path.string(), trace.dump(1) + "\n");
+}
+
+}  // namespace
+
+absl::Status WriteInlineWeightsModel(const std::string& path,
+                                     uint64_t target_bytes, int hidden) {
+  onnx::ModelProto model = NewModel("main_graph");
+  onnx::GraphProto* graph = model.mutable_graph();
+  graph->add_input()->set_name("input");
+  const uint64_t layer_bytes = uint64_t{8} * hidden * hidden * 4;
+  const int layers =
+      static_cast<int>((target_bytes + layer_bytes - 1) / layer_bytes);
+  Json modules = Json::array();
+  int64_t order = 0;
+  modules.push_back(Module("", "SyntheticMLP", "bench.SyntheticMLP", 0));
+  modules.push_back(Module("layers", "ModuleList",
+                           "torch.nn.modules.container.ModuleList", 0));
+  std::string x = "input";
+  for (int i = 0; i < layers; ++i) {
+    const std::string layer = absl::StrCat("layers.", i);
+    const std::string scope = absl::StrCat("/layers.", i);
+    modules.push_back(Module(layer, "Block", "bench.Block", ++order));
+    modules.push_back(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
+    modules.push_back(Module(layer + ".mlp.fc1", "Linear",
+                             "torch.nn.modules.linear.Linear", ++order));
+    modules.push_back(Module(layer + ".mlp.act", "ReLU",
+                             "torch.nn.modules.activation.ReLU", ++order));
+    modules.push_back(Module(layer + ".mlp.fc2", "Linear",
+                             "torch.nn.modules.linear.Linear", ++order));
+    const std::string w1 = layer + ".mlp.fc1.weight";
+    const std::string b1 = layer + ".mlp.fc1.bias";
+    const std::string w2 = layer + ".mlp.fc2.weight";
+    const std::string b2 = layer + ".mlp.fc2.bias";
+    AddWeight(graph, w1, hidden, 4 * hidden, 4 * i + 1);
+    AddWeight(graph, b1, 0, 4 * hidden, 4 * i + 2);
+    AddWeight(graph, w2, 4 * hidden, hidden, 4 * i + 3);
+    AddWeight(graph, b2, 0, hidden, 4 * i + 4);
+    const std::string mlp = scope + "/mlp";
+    auto* mm1 = AddNode(graph, mlp + "/fc1/MatMul", "MatMul", {x, w1});
+    auto* add1 = AddNode(graph, mlp + "/fc1/Add", "Add", {mm1->output(0), b1});
+    auto* relu = AddNode(graph, mlp + "/act/Relu", "Relu", {add1->output(0)});
+    auto* mm2 =
+        AddNode(graph, mlp + "/fc2/MatMul", "MatMul", {relu->output(0), w2});
+    auto* add2 = AddNode(graph, mlp + "/fc2/Add", "Add", {mm2->output(0), b2});
+    x = AddNode(graph, scope + "/Add", "Add", {x, add2->output(0)})->output(0);
+  }
+  graph->add_output()->set_name(x);
+  HP_RETURN_IF_ERROR(Save(model, path));
+  return WriteTrace(path, "SyntheticMLP", std::move(modules));
+}
+
+absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes) {
+  constexpr int kNodesPerLayer = 100;
+  // (module under the layer, class, qualified class, op) in call order.
+  struct Step {
+    const char* module;
+    const char* class_name;
+    const char* qualified;
+    const char* op;
+  };
+  static constexpr Step kSteps[] = {
+      {"norm1", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
+       "LayerNormalization"},
+      {"attn.q", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+      {"attn.k", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+      {"attn.v", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+      {"attn", "Attention", "bench.Attention", "Softmax"},
+      {"attn.o", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+      {"norm2", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
+       "LayerNormalization"},
+      {"mlp.fc1", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
+      {"mlp.act", "GELU", "torch.nn.modules.activation.GELU", "Gelu"},
+      {"mlp.fc2", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
+  };
+  constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
+  onnx::ModelProto model = NewModel("main_graph");
+  onnx::GraphProto* graph = model.mutable_graph();
+  graph->add_input()->set_name("input");
+  const int64_t layers = (nodes + kNodesPerLayer - 1) / kNodesPerLayer;
+  Json modules = Json::array();
+  int64_t order = 0;
+  modules.push_back(
+      Module("", "SyntheticTransformer", "bench.SyntheticTransformer", 0));
+  modules.push_back(Module("layers", "ModuleList",
+                           "torch.nn.modules.container.ModuleList", 0));
+  std::string x = "input";
+  int64_t made = 0;
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string layer = absl::StrCat("layers.", i);
+    modules.push_back(Module(layer, "Block", "bench.Block", ++order));
+    modules.push_back(
+        Module(layer + ".attn", "Attention", "bench.Attention", ++order));
+    modules.push_back(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
+    for (const Step& step : kSteps) {
+      if (std::string(step.class_name) == "Attention") continue;
+      modules.push_back(Module(absl::StrCat(layer, ".", step.module),
+                               step.class_name, step.qualified, ++order));
+    }
+    for (int k = 0; k < kNodesPerLayer && made < nodes; ++k, ++made) {
+      const Step& step = kSteps[k % kStepCount];
+      // torch names: the layer atom keeps its dot, later atoms are
+      // separated by slashes ("/layers.3/attn/q/MatMul").
+      std::string module = step.module;
+      std::replace(module.begin(), module.end(), '.', '/');
+      const std::string scope = absl::StrCat("/", layer, "/", module);
+      const int round = k / kStepCount;
+      const std::string name =
+          round == 0 ? absl::StrCat(scope, "/", step.op)
+                     : absl::StrCat(scope, "/", step.op, "_", round);
+      x = AddNode(graph, name, step.op, {x})->output(0);
+    }
+  }
+  graph->add_output()->set_name(x);
+  HP_RETURN_IF_ERROR(Save(model, path));
+  return WriteTrace(path, "SyntheticTransformer", std::move(modules));
+}
+
+}  // namespace bench
+}  // namespace hp

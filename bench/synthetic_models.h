@@ -1,0 +1,31 @@
+// Synthetic models for hp's benchmarks, built with hp's own ONNX schema:
+// torch-style node names (/layers.N/mlp/fc1/MatMul) and a matching scope
+// trace (docs/scope-trace.md), so that `converter tag` finds every node's
+// module as it would on a real export.
+#ifndef HP_BENCH_SYNTHETIC_MODELS_H_
+#define HP_BENCH_SYNTHETIC_MODELS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace hp {
+namespace bench {
+
+// An MLP stack with inline float weights: per layer fc1 [hidden, 4*hidden]
+// and fc2 [4*hidden, hidden] (raw_data) with biases; nodes MatMul, Add, Relu,
+// MatMul, Add and a residual Add. Layers are added until the file holds at
+// least `target_bytes`. Writes `path` and <stem>.trace.json beside it.
+absl::Status WriteInlineWeightsModel(const std::string& path,
+                                     uint64_t target_bytes, int hidden = 1024);
+
+// A transformer-like stack without weights: `nodes` nodes, 100 per layer,
+// spread over 12 modules per layer (attention q/k/v/o, MLP fc1/act/fc2,
+// two LayerNorms). Writes `path` and <stem>.trace.json beside it.
+absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes);
+
+}  // namespace bench
+}  // namespace hp
+
+#endif  // HP_BENCH_SYNTHETIC_MODELS_H_

@@ -1,0 +1,67 @@
+// Tagging one model file end to end: open it through the splice path (weights
+// are copied, never parsed), read its trace and check that the trace belongs
+// to it, tag, and write the result atomically. The unit of work of
+// `converter tag`, for a single model and for every model of a batch.
+#ifndef HP_BATCH_TAG_FILE_H_
+#define HP_BATCH_TAG_FILE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hp/hp.h"
+#include "hp/io/model_io.h"
+#include "hp/trace/scope_trace.h"
+
+namespace hp {
+
+// The trace a model is tagged with when none is named: <model stem>.trace.json
+// beside the model (the name hp_record writes), or "" when there is no such
+// file.
+std::string DefaultTracePath(const std::string& model_path);
+
+struct TagFileRequest {
+  std::string model_path;
+  std::string trace_path;  // "": tag without a trace
+  std::string output_path;
+  // Writing onto model_path itself is refused unless this is set.
+  bool overwrite_input = false;
+  // The model file's SHA-256 when the caller has it already; else it is
+  // computed when the trace check needs it.
+  std::string model_sha256;
+  // Return the tagged model (TagFileResult::model).
+  bool keep_model = false;
+};
+
+struct TagFileOptions {
+  TagOptions tag;
+  DigestCheck digest_check = DigestCheck::kError;
+};
+
+struct TagFileResult {
+  TagResult tags;
+  // Whole lines, in the order found: a model tagged from a trace before and
+  // now without one, a trace recorded for another model (DigestCheck::kWarn),
+  // then the tagger's warnings prefixed with the model path.
+  std::vector<std::string> warnings;
+  // With keep_model: the model as written, except that initializers carry
+  // no data (names, types and dims only), and the trace it was tagged with.
+  onnx::ModelProto model;
+  std::optional<ScopeTrace> trace;
+  // The options as applied (model_sha256 filled in from the digest check).
+  TagOptions options;
+  uint64_t input_bytes = 0;
+  uint64_t output_bytes = 0;
+};
+
+// The steps and checks of `converter tag`, in its order; nothing is left at
+// output_path on any error. A trace is checked against the digest the model
+// records from an earlier hp run, else against the file's SHA-256.
+absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
+                                      const TagFileOptions& options);
+
+}  // namespace hp
+
+#endif  // HP_BATCH_TAG_FILE_H_

@@ -1,0 +1,222 @@
+#include "hp/io/atomic_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace hp {
+namespace {
+
+// Appends smaller than this are gathered before one write(2).
+constexpr size_t kBufferBytes = size_t{1} << 20;
+
+std::string TemporaryPathBeside(const std::string& path) {
+  std::random_device seed;
+  std::mt19937_64 random(seed());
+  std::filesystem::path target(path);
+  return (target.parent_path() / absl::StrCat(".", target.filename().string(),
+                                              ".hp-tmp-",
+                                              random() % 1000000000))
+      .string();
+}
+
+}  // namespace
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  const int err = errno;
+  std::string message =
+      absl::StrCat(path, ": ", what, ": ", std::strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == EACCES || err == EPERM)
+    return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer before the
+  // check below could refuse it. Reads of a regular file ignore the flag.
+  OpenedFile file;
+  file.fd =
+      FileDescriptor(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (file.fd.get() < 0) return ErrnoError("cannot open", path);
+  struct stat info;
+  if (::fstat(file.fd.get(), &info) != 0)
+    return ErrnoError("cannot stat", path);
+  if (S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is a directory, not a file"));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is not a regular file"));
+  }
+  file.size = static_cast<uint64_t>(info.st_size);
+  return file;
+}
+
+absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
+    const std::string& path) {
+  std::string temporary = TemporaryPathBeside(path);
+  FileDescriptor fd(
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return ErrnoError("cannot create output", path);
+  return AtomicFileWriter(path, std::move(temporary), std::move(fd));
+}
+
+AtomicFileWriter::AtomicFileWriter(std::string path, std::string temporary,
+                                   FileDescriptor fd)
+    : path_(std::move(path)),
+      temporary_(std::move(temporary)),
+      fd_(std::move(fd)) {
+  buffer_.reserve(kBufferBytes);
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      temporary_(std::move(other.temporary_)),
+      fd_(std::move(other.fd_)),
+      buffer_(std::move(other.buffer_)),
+      bytes_written_(other.bytes_written_),
+      committed_(other.committed_) {
+  other.temporary_.clear();
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (committed_ || temporary_.empty()) return;
+  fd_ = FileDescriptor();
+  ::unlink(temporary_.c_str());
+}
+
+absl::Status AtomicFileWriter::Fail(absl::string_view what) {
+  absl::Status status = ErrnoError(what, path_);
+  fd_ = FileDescriptor();
+  ::unlink(temporary_.c_str());
+  temporary_.clear();
+  return status;
+}
+
+absl::Status AtomicFileWriter::WriteAll(const char* data, size_t size) {
+  if (fd_.get() < 0)
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, ": output already failed or committed"));
+  while (size > 0) {
+    const ssize_t wrote = ::write(fd_.get(), data, size);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return Fail("cannot write");
+    }
+    data += wrote;
+    size -= static_cast<size_t>(wrote);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Flush() {
+  absl::Status status = WriteAll(buffer_.data(), buffer_.size());
+  buffer_.clear();
+  return status;
+}
+
+absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
+  bytes_written_ += bytes.size();
+  if (buffer_.size() + bytes.size() <= kBufferBytes) {
+    buffer_.append(bytes.data(), bytes.size());
+    return absl::OkStatus();
+  }
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  if (bytes.size() >= kBufferBytes) return WriteAll(bytes.data(), bytes.size());
+  buffer_.append(bytes.data(), bytes.size());
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
+                                               uint64_t length,
+                                               const std::string& source) {
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  bytes_written_ += length;
+  auto shrank = [&] {
+    return absl::DataLossError(
+        absl::StrCat(source, ": the file shrank while it was being copied"));
+  };
+  // In-kernel copy: the bytes never enter this process.
+  loff_t in_offset = static_cast<loff_t>(offset);
+  while (length > 0) {
+    const size_t chunk =
+        static_cast<size_t>(std::min<uint64_t>(length, uint64_t{1} << 30));
+    const ssize_t copied =
+        ::copy_file_range(fd, &in_offset, fd_.get(), nullptr, chunk, 0);
+    if (copied < 0) {
+      if (errno == EINTR) continue;
+      // Not supported between these files (other file systems, old
+      // kernels): fall back to read + write below.
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+          errno == EOPNOTSUPP || errno == EBADF) {
+        break;
+      }
+      return Fail(absl::StrCat("cannot copy from ", source));
+    }
+    if (copied == 0) return shrank();
+    length -= static_cast<uint64_t>(copied);
+  }
+  std::vector<char> chunk;
+  if (length > 0)
+    chunk.resize(static_cast<size_t>(std::min<uint64_t>(length, kBufferBytes)));
+  while (length > 0) {
+    const ssize_t got = ::pread(
+        fd, chunk.data(), std::min<uint64_t>(length, chunk.size()), in_offset);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot read", source);
+    }
+    if (got == 0) return shrank();
+    absl::Status wrote = WriteAll(chunk.data(), static_cast<size_t>(got));
+    if (!wrote.ok()) return wrote;
+    in_offset += got;
+    length -= static_cast<uint64_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  if (::fsync(fd_.get()) != 0) return Fail("cannot fsync");
+  if (::close(fd_.release()) != 0) return Fail("cannot close");
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    return Fail("cannot rename temporary file onto");
+  }
+  committed_ = true;
+  // Make the rename itself durable.
+  std::string folder = std::filesystem::path(path_).parent_path().string();
+  if (folder.empty()) folder = ".";
+  FileDescriptor dir(
+      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) ::fsync(dir.get());
+  return absl::OkStatus();
+}
+
+}  // namespace hp

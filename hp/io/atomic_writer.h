@@ -1,0 +1,95 @@
+// Files at the system-call level. Reading: descriptors that close
+// themselves, regular files only. Writing: streaming crash-safe writes, where
+// bytes and ranges of other files go into a temporary file beside the target,
+// which Commit() fsyncs and renames over it. Until then the target is
+// untouched; an abandoned writer leaves nothing.
+#ifndef HP_IO_ATOMIC_WRITER_H_
+#define HP_IO_ATOMIC_WRITER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace hp {
+
+// The status for a failed system call: "<path>: <what>: <strerror(errno)>",
+// NotFound / PermissionDenied / Internal after errno.
+absl::Status ErrnoError(absl::string_view what, const std::string& path);
+
+// Closes a descriptor on every path out of a scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.release()) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+  int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// A regular file opened for reading, and its size.
+struct OpenedFile {
+  FileDescriptor fd;
+  uint64_t size = 0;
+};
+
+// Opens `path` for reading. Errors name the path: missing, unreadable, a
+// directory, or not a regular file (a FIFO is refused without waiting for a
+// writer).
+absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
+
+class AtomicFileWriter {
+ public:
+  // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path`.
+  static absl::StatusOr<AtomicFileWriter> Create(const std::string& path);
+
+  AtomicFileWriter(AtomicFileWriter&& other) noexcept;
+  AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  // Removes the temporary file unless Commit() succeeded.
+  ~AtomicFileWriter();
+
+  // Appends bytes; small appends are buffered.
+  absl::Status Append(absl::string_view bytes);
+  // Appends `length` bytes of the open file `fd` from `offset`, in the kernel
+  // (copy_file_range) where it can. `source` names that file in errors.
+  absl::Status AppendFileRange(int fd, uint64_t offset, uint64_t length,
+                               const std::string& source);
+  // Flushes, fsyncs, renames onto the target and fsyncs its folder.
+  absl::Status Commit();
+
+  // The target path.
+  const std::string& path() const { return path_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  AtomicFileWriter(std::string path, std::string temporary, FileDescriptor fd);
+  absl::Status Flush();
+  absl::Status WriteAll(const char* data, size_t size);
+  absl::Status Fail(absl::string_view what);
+
+  std::string path_;
+  std::string temporary_;
+  FileDescriptor fd_;
+  std::string buffer_;
+  uint64_t bytes_written_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace hp
+
+#endif  // HP_IO_ATOMIC_WRITER_H_

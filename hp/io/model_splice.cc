@@ -1,0 +1,554 @@
+#include "hp/io/model_splice.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "hp/io/atomic_file.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+namespace {
+
+using ::google::protobuf::io::CodedOutputStream;
+
+// Wire types (protobuf encoding spec).
+constexpr uint32_t kVarint = 0;
+constexpr uint32_t kFixed64 = 1;
+constexpr uint32_t kLengthDelimited = 2;
+constexpr uint32_t kStartGroup = 3;
+constexpr uint32_t kEndGroup = 4;
+constexpr uint32_t kFixed32 = 5;
+// protobuf's own default nesting limit.
+constexpr int kMaxGroupDepth = 100;
+
+// Field numbers this file splices on (proto/onnx.proto).
+constexpr uint32_t kModelGraph = 7;
+constexpr uint32_t kGraphNode = 1;
+constexpr uint32_t kGraphInitializer = 5;
+constexpr uint32_t kGraphSparseInitializer = 15;
+constexpr uint32_t kSparseValues = 1;
+constexpr uint32_t kSparseIndices = 2;
+
+constexpr uint8_t TagByte(uint32_t field) {
+  return static_cast<uint8_t>(field << 3 | kLengthDelimited);
+}
+
+// One field record: [begin, payload) is the tag (and length), [payload, end)
+// the value.
+struct WireRecord {
+  uint32_t field = 0;
+  uint32_t wire_type = 0;
+  uint64_t begin = 0;
+  uint64_t payload = 0;
+  uint64_t end = 0;
+};
+
+// Steps through the records of one message with 64-bit offsets, so that
+// files past 2 GB can be scanned. Every read is bounds-checked.
+class WireReader {
+ public:
+  WireReader(const uint8_t* data, uint64_t begin, uint64_t end)
+      : data_(data), pos_(begin), end_(end) {}
+
+  bool done() const { return pos_ >= end_; }
+
+  // False when the bytes are not well-formed protobuf.
+  bool Next(WireRecord* record) { return Next(record, 0); }
+
+ private:
+  bool ReadVarint(uint64_t* value) {
+    *value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= end_) return false;
+      const uint8_t byte = data_[pos_++];
+      *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  bool Skip(uint64_t bytes) {
+    if (bytes > end_ - pos_) return false;
+    pos_ += bytes;
+    return true;
+  }
+
+  bool Next(WireRecord* record, int depth) {
+    record->begin = pos_;
+    uint64_t tag = 0;
+    if (!ReadVarint(&tag) || tag > UINT32_MAX || (tag >> 3) == 0) return false;
+    record->field = static_cast<uint32_t>(tag >> 3);
+    record->wire_type = static_cast<uint32_t>(tag & 7);
+    uint64_t value = 0;
+    bool ok = false;
+    switch (record->wire_type) {
+      case kVarint:
+        record->payload = pos_;
+        ok = ReadVarint(&value);
+        break;
+      case kFixed64:
+        record->payload = pos_;
+        ok = Skip(8);
+        break;
+      case kFixed32:
+        record->payload = pos_;
+        ok = Skip(4);
+        break;
+      case kLengthDelimited:
+        ok = ReadVarint(&value);
+        record->payload = pos_;
+        ok = ok && Skip(value);
+        break;
+      case kStartGroup: {
+        record->payload = pos_;
+        if (depth >= kMaxGroupDepth) return false;
+        WireRecord inner;
+        while (true) {
+          if (!Next(&inner, depth + 1)) return false;
+          if (inner.wire_type == kEndGroup) break;
+        }
+        ok = inner.field == record->field;
+        break;
+      }
+      case kEndGroup:
+        // Only valid as the closing record of a group (depth > 0).
+        record->payload = pos_;
+        ok = depth > 0;
+        break;
+      default:
+        ok = false;
+    }
+    record->end = pos_;
+    return ok;
+  }
+
+  const uint8_t* data_;
+  uint64_t pos_;
+  uint64_t end_;
+};
+
+absl::Status ParseError(const std::string& path) {
+  // LoadModel's words for the same file.
+  return absl::InvalidArgumentError(
+      absl::StrCat(path,
+                   ": not an ONNX model (protobuf parse failed: the file is "
+                   "truncated, corrupt or of another format)"));
+}
+
+// The bytes that make up the skeleton: ranges of the file and a few bytes
+// written anew (the graph's tag and shortened length).
+class SkeletonPieces {
+ public:
+  void AddRange(uint64_t begin, uint64_t end) {
+    if (begin == end) return;
+    size_ += end - begin;
+    if (!pieces_.empty() && pieces_.back().literal.empty() &&
+        pieces_.back().end == begin) {
+      pieces_.back().end = end;
+      return;
+    }
+    pieces_.push_back({begin, end, ""});
+  }
+  void AddLiteral(std::string bytes) {
+    size_ += bytes.size();
+    pieces_.push_back({0, 0, std::move(bytes)});
+  }
+  void AddAll(const SkeletonPieces& other) {
+    for (const Piece& piece : other.pieces_) {
+      if (piece.literal.empty()) {
+        AddRange(piece.begin, piece.end);
+      } else {
+        AddLiteral(piece.literal);
+      }
+    }
+  }
+  uint64_t size() const { return size_; }
+
+  std::string Assemble(const uint8_t* data) const {
+    std::string bytes;
+    bytes.reserve(size_);
+    for (const Piece& piece : pieces_) {
+      if (!piece.literal.empty()) {
+        bytes.append(piece.literal);
+      } else {
+        bytes.append(reinterpret_cast<const char*>(data + piece.begin),
+                     piece.end - piece.begin);
+      }
+    }
+    return bytes;
+  }
+
+ private:
+  struct Piece {
+    uint64_t begin;
+    uint64_t end;
+    std::string literal;
+  };
+  std::vector<Piece> pieces_;
+  uint64_t size_ = 0;
+};
+
+std::string LengthHeader(uint32_t field, uint64_t length) {
+  std::string header(1 + CodedOutputStream::VarintSize64(length), '\0');
+  uint8_t* target = reinterpret_cast<uint8_t*>(&header[0]);
+  *target++ = TagByte(field);
+  CodedOutputStream::WriteVarint64ToArray(length, target);
+  return header;
+}
+
+bool IsTensorPayloadField(uint32_t field) {
+  // TensorProto float_data, int32_data, string_data, int64_data, raw_data,
+  // double_data, uint64_data.
+  return (field >= 4 && field <= 7) || (field >= 9 && field <= 11);
+}
+
+// The tensor without its data fields: enough to check where external data
+// lives, as LoadModel does, without reading the weights.
+bool ParseTensorHeader(const uint8_t* data, uint64_t begin, uint64_t end,
+                       onnx::TensorProto* header) {
+  std::string kept;
+  WireReader reader(data, begin, end);
+  WireRecord record;
+  while (!reader.done()) {
+    if (!reader.Next(&record)) return false;
+    if (IsTensorPayloadField(record.field)) continue;
+    kept.append(reinterpret_cast<const char*>(data + record.begin),
+                record.end - record.begin);
+  }
+  return header->ParseFromString(kept);
+}
+
+bool ParseSparseHeader(const uint8_t* data, uint64_t begin, uint64_t end,
+                       onnx::SparseTensorProto* header) {
+  std::string kept;
+  onnx::TensorProto values;
+  onnx::TensorProto indices;
+  bool has_values = false;
+  bool has_indices = false;
+  WireReader reader(data, begin, end);
+  WireRecord record;
+  while (!reader.done()) {
+    if (!reader.Next(&record)) return false;
+    const bool tensor =
+        record.wire_type == kLengthDelimited &&
+        (record.field == kSparseValues || record.field == kSparseIndices);
+    if (!tensor) {
+      kept.append(reinterpret_cast<const char*>(data + record.begin),
+                  record.end - record.begin);
+      continue;
+    }
+    onnx::TensorProto part;
+    if (!ParseTensorHeader(data, record.payload, record.end, &part))
+      return false;
+    (record.field == kSparseValues ? values : indices).MergeFrom(part);
+    (record.field == kSparseValues ? has_values : has_indices) = true;
+  }
+  if (!header->ParseFromString(kept)) return false;
+  if (has_values) header->mutable_values()->MergeFrom(values);
+  if (has_indices) header->mutable_indices()->MergeFrom(indices);
+  return true;
+}
+
+// SerializeModel() for the graph's fields other than nodes.
+absl::StatusOr<std::string> SerializeGraphRest(const onnx::GraphProto& message,
+                                               const std::string& destination) {
+  const size_t size = message.ByteSizeLong();
+  if (size > kMaxProtobufBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(destination,
+                     ": the graph's fields other than nodes and initializers "
+                     "take ",
+                     size,
+                     " bytes, over protobuf's 2 GB limit for one "
+                     "message"));
+  }
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    CodedOutputStream output(&stream);
+    output.SetSerializationDeterministic(true);
+    message.SerializeWithCachedSizes(&output);
+    if (output.HadError()) {
+      return absl::InternalError(
+          absl::StrCat(destination, ": serializing the graph failed"));
+    }
+  }
+  return bytes;
+}
+
+// Where protobuf's serializer would have put `field` into the serialized
+// message `bytes` that lacks it: before the first record of a higher known
+// field or of an unknown field (those always come last).
+size_t InsertionPoint(absl::string_view bytes, uint32_t field,
+                      const google::protobuf::Descriptor* descriptor) {
+  const uint8_t* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  WireReader reader(data, 0, bytes.size());
+  WireRecord record;
+  while (!reader.done() && reader.Next(&record)) {
+    if (record.field > field || descriptor->FindFieldByNumber(static_cast<int>(
+                                    record.field)) == nullptr) {
+      return static_cast<size_t>(record.begin);
+    }
+  }
+  return bytes.size();
+}
+
+// Takes the graph out of the model and the nodes out of the graph for the
+// scope's length, without copying either (same arena), and puts them back.
+class GraphDetacher {
+ public:
+  using Nodes = google::protobuf::RepeatedPtrField<onnx::NodeProto>;
+
+  explicit GraphDetacher(onnx::ModelProto* model)
+      : model_(model), nodes_(model->GetArena()) {
+    if (model_->has_graph()) graph_ = model_->unsafe_arena_release_graph();
+    if (graph_ != nullptr) nodes_.UnsafeArenaSwap(graph_->mutable_node());
+  }
+  ~GraphDetacher() {
+    if (graph_ == nullptr) return;
+    nodes_.UnsafeArenaSwap(graph_->mutable_node());
+    model_->unsafe_arena_set_allocated_graph(graph_);
+  }
+  GraphDetacher(const GraphDetacher&) = delete;
+  GraphDetacher& operator=(const GraphDetacher&) = delete;
+
+  // Null when the model has no graph.
+  const onnx::GraphProto* graph_without_nodes() const { return graph_; }
+  const Nodes& nodes() const { return nodes_; }
+
+ private:
+  onnx::ModelProto* model_;
+  onnx::GraphProto* graph_ = nullptr;
+  Nodes nodes_;  // on the model's arena, so that swapping copies nothing
+};
+
+// ParseModel() into an arena-allocated message. The checks are ParseModel's;
+// on failure ParseModel itself gives the error, in LoadModel's words.
+absl::Status ParseSkeleton(const std::string& bytes, const std::string& path,
+                           onnx::ModelProto* model) {
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  input.SetTotalBytesLimit(static_cast<int>(kMaxProtobufBytes));
+  if (!bytes.empty() && model->ParseFromCodedStream(&input) &&
+      input.ConsumedEntireMessage() && model->has_ir_version() &&
+      model->ir_version() > 0) {
+    return absl::OkStatus();
+  }
+  absl::Status error = ParseModel(bytes, path).status();
+  if (!error.ok()) return error;
+  return ParseError(path);
+}
+
+// A read-only mapping of a whole file, unmapped on every path out.
+class Mapping {
+ public:
+  Mapping(int fd, uint64_t size) : size_(size) {
+    if (size == 0) return;
+    void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (address != MAP_FAILED) data_ = static_cast<const uint8_t*>(address);
+  }
+  ~Mapping() {
+    if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  const uint8_t* data() const { return data_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  uint64_t size_;
+};
+
+}  // namespace
+
+absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
+                                              const SpliceOptions& options) {
+  ModelSplice splice;
+  splice.path_ = path;
+  HP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
+  splice.fd_ = std::move(file.fd);
+  splice.file_bytes_ = file.size;
+  Mapping mapping(splice.fd_.get(), splice.file_bytes_);
+  const uint8_t* data = mapping.data();
+  if (splice.file_bytes_ > 0 && data == nullptr) {
+    return ErrnoError("cannot map", path);
+  }
+
+  // Pass 1: find the initializer records and what stays in the skeleton.
+  SkeletonPieces pieces;
+  WireReader top(data, 0, splice.file_bytes_);
+  WireRecord record;
+  while (!top.done()) {
+    if (!top.Next(&record)) return ParseError(path);
+    if (record.field != kModelGraph || record.wire_type != kLengthDelimited) {
+      pieces.AddRange(record.begin, record.end);
+      continue;
+    }
+    SkeletonPieces graph;
+    WireReader reader(data, record.payload, record.end);
+    WireRecord field;
+    while (!reader.done()) {
+      if (!reader.Next(&field)) return ParseError(path);
+      const bool skipped = field.wire_type == kLengthDelimited &&
+                           (field.field == kGraphInitializer ||
+                            field.field == kGraphSparseInitializer);
+      if (!skipped) {
+        graph.AddRange(field.begin, field.end);
+      } else if (field.field == kGraphInitializer) {
+        splice.initializers_.push_back({field.begin, field.end});
+        if (!ParseTensorHeader(data, field.payload, field.end,
+                               splice.headers_.add_initializer())) {
+          return ParseError(path);
+        }
+      } else {
+        splice.sparse_initializers_.push_back({field.begin, field.end});
+        if (!ParseSparseHeader(data, field.payload, field.end,
+                               splice.headers_.add_sparse_initializer())) {
+          return ParseError(path);
+        }
+      }
+    }
+    pieces.AddLiteral(LengthHeader(kModelGraph, graph.size()));
+    pieces.AddAll(graph);
+  }
+  if (pieces.size() > options.max_skeleton_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the model without its graph initializers is ", pieces.size(),
+        " bytes, over protobuf's ", options.max_skeleton_bytes,
+        "-byte limit for one message. hp tags models of any size as long as "
+        "the weights are graph initializers; here nodes (e.g. Constant "
+        "tensors in attributes), subgraphs or functions hold too much: move "
+        "large constants into initializers or ONNX external data"));
+  }
+
+  // Pass 2: parse the skeleton and check it as LoadModel checks a model.
+  // Large blocks: a big skeleton takes thousands of them, not millions.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = size_t{64} << 10;
+  arena_options.max_block_size = size_t{4} << 20;
+  splice.arena_ = std::make_unique<google::protobuf::Arena>(arena_options);
+  splice.skeleton_ = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(
+      splice.arena_.get());
+  HP_RETURN_IF_ERROR(
+      ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
+  onnx::ModelProto initializers;
+  *initializers.mutable_graph() = splice.headers_;
+  HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
+  HP_RETURN_IF_ERROR(CheckExternalDataLocations(*splice.skeleton_, path));
+  return splice;
+}
+
+onnx::ModelProto ModelSplice::SkeletonWithHeaders() const {
+  onnx::ModelProto model = *skeleton_;
+  if (headers_.initializer_size() + headers_.sparse_initializer_size() > 0) {
+    onnx::GraphProto* graph = model.mutable_graph();
+    *graph->mutable_initializer() = headers_.initializer();
+    *graph->mutable_sparse_initializer() = headers_.sparse_initializer();
+  }
+  return model;
+}
+
+int64_t ModelSplice::initializer_count() const {
+  return static_cast<int64_t>(initializers_.size() +
+                              sparse_initializers_.size());
+}
+
+uint64_t ModelSplice::initializer_bytes() const {
+  uint64_t total = 0;
+  for (const Range& range : initializers_) total += range.end - range.begin;
+  for (const Range& range : sparse_initializers_)
+    total += range.end - range.begin;
+  return total;
+}
+
+absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
+  GraphDetacher detached(skeleton_);
+  HP_ASSIGN_OR_RETURN(const std::string top,
+                      SerializeModel(*skeleton_, writer->path()));
+  const onnx::GraphProto* graph = detached.graph_without_nodes();
+  if (graph == nullptr) return writer->Append(top);
+  HP_ASSIGN_OR_RETURN(const std::string rest,
+                      SerializeGraphRest(*graph, writer->path()));
+
+  // The graph's length: node records, the other fields, the copied records.
+  uint64_t graph_bytes = rest.size() + initializer_bytes();
+  size_t largest_node = 0;
+  for (const onnx::NodeProto& node : detached.nodes()) {
+    const size_t size = node.ByteSizeLong();  // caches sizes for below
+    largest_node = std::max(largest_node, size);
+    graph_bytes += 1 + CodedOutputStream::VarintSize64(size) + size;
+  }
+
+  const google::protobuf::Descriptor* model_type =
+      onnx::ModelProto::descriptor();
+  const google::protobuf::Descriptor* graph_type =
+      onnx::GraphProto::descriptor();
+  const absl::string_view top_view(top);
+  const absl::string_view rest_view(rest);
+  const size_t graph_at = InsertionPoint(top_view, kModelGraph, model_type);
+  const size_t initializers_at =
+      InsertionPoint(rest_view, kGraphInitializer, graph_type);
+  const size_t sparse_at =
+      InsertionPoint(rest_view, kGraphSparseInitializer, graph_type);
+
+  HP_RETURN_IF_ERROR(writer->Append(top_view.substr(0, graph_at)));
+  HP_RETURN_IF_ERROR(writer->Append(LengthHeader(kModelGraph, graph_bytes)));
+  // Each node record: tag, length, message; built in one reused buffer.
+  std::string record(1 + 10 + largest_node, '\0');
+  uint8_t* const start = reinterpret_cast<uint8_t*>(&record[0]);
+  for (const onnx::NodeProto& node : detached.nodes()) {
+    uint8_t* target = start;
+    *target++ = TagByte(kGraphNode);
+    target = CodedOutputStream::WriteVarint64ToArray(
+        static_cast<uint64_t>(node.GetCachedSize()), target);
+    target = node.SerializeWithCachedSizesToArray(target);
+    HP_RETURN_IF_ERROR(writer->Append(
+        absl::string_view(record.data(), static_cast<size_t>(target - start))));
+  }
+  HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(0, initializers_at)));
+  for (const Range& range : initializers_) {
+    HP_RETURN_IF_ERROR(writer->AppendFileRange(fd_.get(), range.begin,
+                                               range.end - range.begin, path_));
+  }
+  HP_RETURN_IF_ERROR(writer->Append(
+      rest_view.substr(initializers_at, sparse_at - initializers_at)));
+  for (const Range& range : sparse_initializers_) {
+    HP_RETURN_IF_ERROR(writer->AppendFileRange(fd_.get(), range.begin,
+                                               range.end - range.begin, path_));
+  }
+  HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(sparse_at)));
+  return writer->Append(top_view.substr(graph_at));
+}
+
+absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
+    const std::string& output, const SaveOptions& options) {
+  if (!options.input_path.empty() && !options.overwrite_input &&
+      SameFile(options.input_path, output)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(output,
+                     ": refusing to overwrite the input model; choose another "
+                     "output path or ask for in-place writing explicitly"));
+  }
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+                      AtomicFileWriter::Create(output));
+  HP_RETURN_IF_ERROR(WriteTo(&writer));
+  return writer;
+}
+
+absl::Status ModelSplice::Save(const std::string& output,
+                               const SaveOptions& options) {
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+                      SaveUncommitted(output, options));
+  return writer.Commit();
+}
+
+}  // namespace hp

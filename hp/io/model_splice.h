@@ -1,0 +1,98 @@
+// Re-writing a model's node metadata without handling its weights: the file
+// is mapped and scanned at the protobuf wire level, everything but the main
+// graph's initializer records is parsed into a skeleton ModelProto, and
+// saving streams the skeleton back out with the initializer records copied
+// byte for byte from the input (in the kernel, without entering memory).
+//
+//   HP_ASSIGN_OR_RETURN(hp::ModelSplice splice, hp::ModelSplice::Open(path));
+//   HP_RETURN_IF_ERROR(hp::TagModel(&splice.skeleton(), trace,
+//   options).status()); HP_RETURN_IF_ERROR(splice.Save(output));
+//
+// For a canonically serialized input (as protobuf writes it) the output
+// equals SerializeModel() of the fully loaded, equally edited model, byte for
+// byte. The 2 GB protobuf limit applies to the skeleton only, so models with
+// inline weights past 2 GB can be tagged.
+#ifndef HP_IO_MODEL_SPLICE_H_
+#define HP_IO_MODEL_SPLICE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/arena.h"
+#include "hp/io/atomic_writer.h"
+#include "hp/io/model_io.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+struct SpliceOptions {
+  // The largest skeleton accepted; protobuf cannot parse more. Tests lower it.
+  uint64_t max_skeleton_bytes = kMaxProtobufBytes;
+};
+
+class ModelSplice {
+ public:
+  // Maps and scans `path`, parses the skeleton and checks external-data
+  // locations as LoadModel does (initializers included). Errors are
+  // LoadModel's for the same file.
+  static absl::StatusOr<ModelSplice> Open(const std::string& path,
+                                          const SpliceOptions& options = {});
+
+  ModelSplice(ModelSplice&&) = default;
+  ModelSplice& operator=(ModelSplice&&) = default;
+
+  // The model without the main graph's initializer and sparse_initializer
+  // entries; edit it freely (nodes, metadata, ...), but adding initializers
+  // to the main graph is not supported: Save() takes them from the input.
+  onnx::ModelProto& skeleton() { return *skeleton_; }
+  const onnx::ModelProto& skeleton() const { return *skeleton_; }
+
+  // A copy of the skeleton with the initializers put back without their
+  // data (names, types, dims, external-data entries): a summary of the
+  // model as saved.
+  onnx::ModelProto SkeletonWithHeaders() const;
+
+  const std::string& path() const { return path_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+  // Initializer records left in the file, and their bytes.
+  int64_t initializer_count() const;
+  uint64_t initializer_bytes() const;
+
+  // Writes the edited skeleton with the input's initializer records to
+  // `output` atomically. Saving onto the input needs
+  // options.overwrite_input, as for SaveModel.
+  absl::Status Save(const std::string& output, const SaveOptions& options = {});
+  // The same up to the commit: the caller commits the returned writer, or
+  // drops it to leave nothing behind. The skeleton is left as it was.
+  absl::StatusOr<AtomicFileWriter> SaveUncommitted(
+      const std::string& output, const SaveOptions& options = {});
+
+ private:
+  struct Range {
+    uint64_t begin = 0;
+    uint64_t end = 0;
+  };
+  ModelSplice() = default;
+  absl::Status WriteTo(AtomicFileWriter* writer);
+
+  std::string path_;
+  FileDescriptor fd_;  // the input, kept open to copy from
+  uint64_t file_bytes_ = 0;
+  // On an arena: a million nodes are allocated, and freed, in bulk.
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  onnx::ModelProto* skeleton_ = nullptr;
+  // Whole records (tag, length, payload) of GraphProto fields 5 and 15, in
+  // file order.
+  std::vector<Range> initializers_;
+  std::vector<Range> sparse_initializers_;
+  // The same initializers without their data.
+  onnx::GraphProto headers_;
+};
+
+}  // namespace hp
+
+#endif  // HP_IO_MODEL_SPLICE_H_

@@ -1,0 +1,361 @@
+// Batches: every model gets its own result, failures (file and reason) do
+// not stop the others, good outputs are those a single run writes, bad ones
+// leave nothing; items come from folders, lists and manifests.
+#include "hp/batch/batch_tagger.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/batch/batch_inputs.h"
+#include "hp/batch/progress.h"
+#include "hp/batch/tag_file.h"
+#include "nlohmann/json.hpp"
+#include "tests/batch/test_folder.h"
+
+namespace hp {
+namespace {
+
+using ::hp::testing_batch::ListTree;
+using ::hp::testing_batch::MakeMixedFolder;
+using ::hp::testing_batch::ReadBytes;
+using ::hp::testing_batch::TestFolder;
+using ::hp::testing_batch::WriteBytes;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+const BatchItemResult& ResultFor(const BatchResult& batch,
+                                 const std::string& model_suffix) {
+  for (const BatchItemResult& item : batch.items) {
+    if (absl::EndsWith(item.item.model, model_suffix)) return item;
+  }
+  ADD_FAILURE() << "no result for " << model_suffix;
+  static const BatchItemResult* none = new BatchItemResult();
+  return *none;
+}
+
+BatchLayout IntoFolder(const std::string& output_dir) {
+  BatchLayout layout;
+  layout.output_dir = output_dir;
+  return layout;
+}
+
+TEST(BatchTaggerTest, FailuresAreReportedPerFileAndTheOthersAreWritten) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromFolder(folder + "/in", false, IntoFolder(folder + "/out"));
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 5u);
+
+  BatchOptions options;
+  options.jobs = 3;
+  std::vector<int> done_counts;
+  BatchResult batch = TagBatch(
+      *items, options, [&](const BatchItemResult&, int done, int total) {
+        EXPECT_EQ(total, 5);
+        done_counts.push_back(done);
+      });
+  EXPECT_THAT(done_counts, ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_EQ(batch.failed, 3);
+  EXPECT_EQ(batch.jobs, 3);
+
+  EXPECT_TRUE(ResultFor(batch, "/tiny_bert.onnx").status.ok());
+  EXPECT_TRUE(ResultFor(batch, "/tiny_resnet.onnx").status.ok());
+  EXPECT_EQ(ResultFor(batch, "/tiny_bert.onnx").statistics.nodes, 102);
+  EXPECT_EQ(ResultFor(batch, "/tiny_bert.onnx").source,
+            HierarchySource::kTrace);
+  for (const char* bad : {"/truncated.onnx", "/random.onnx"}) {
+    const absl::Status& status = ResultFor(batch, bad).status;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(bad));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("not an ONNX model"));
+  }
+  const absl::Status& mismatch = ResultFor(batch, "/mismatch.onnx").status;
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(mismatch.message()),
+              HasSubstr("mismatch.trace.json"));
+  EXPECT_THAT(std::string(mismatch.message()), HasSubstr("does not match"));
+
+  // Good outputs only, nothing half-written.
+  EXPECT_THAT(ListTree(folder + "/out"),
+              ElementsAre("tiny_bert.onnx", "tiny_resnet.onnx"));
+  // Each equals what tagging that one model writes.
+  TagFileRequest single;
+  single.model_path = folder + "/in/tiny_bert.onnx";
+  single.trace_path = folder + "/in/tiny_bert.trace.json";
+  single.output_path = folder + "/single.onnx";
+  ASSERT_TRUE(TagFile(single, TagFileOptions()).ok());
+  EXPECT_TRUE(ReadBytes(folder + "/out/tiny_bert.onnx") ==
+              ReadBytes(folder + "/single.onnx"));
+}
+
+TEST(BatchTaggerTest, OneWorkerAndManyGiveTheSameResults) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  BatchOptions options;
+  std::vector<std::string> outputs;
+  for (int jobs : {1, 4}) {
+    const std::string out = absl::StrCat(folder, "/out", jobs);
+    absl::StatusOr<std::vector<BatchItem>> items =
+        ItemsFromFolder(folder + "/in", true, IntoFolder(out));
+    ASSERT_TRUE(items.ok()) << items.status();
+    options.jobs = jobs;
+    BatchResult batch = TagBatch(*items, options);
+    ASSERT_EQ(batch.items.size(), 6u);
+    // Results are in the order of the items, whatever finished first.
+    for (size_t i = 0; i < items->size(); ++i) {
+      EXPECT_EQ(batch.items[i].item.model, (*items)[i].model);
+    }
+    EXPECT_EQ(batch.failed, 3);
+    EXPECT_THAT(
+        ListTree(out),
+        ElementsAre("sub/tiny_gpt.onnx", "tiny_bert.onnx", "tiny_resnet.onnx"));
+    outputs.push_back(ReadBytes(out + "/sub/tiny_gpt.onnx"));
+  }
+  EXPECT_TRUE(outputs[0] == outputs[1]);
+}
+
+TEST(BatchTaggerTest, InPlaceOverwritesEachGoodModelOnly) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder);
+  const std::string truncated = ReadBytes(folder + "/truncated.onnx");
+  BatchLayout layout;
+  layout.in_place = true;
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromFolder(folder, false, layout);
+  ASSERT_TRUE(items.ok());
+  BatchOptions options;
+  options.overwrite_input = true;
+  BatchResult batch = TagBatch(*items, options);
+  EXPECT_EQ(batch.failed, 3);
+  EXPECT_THAT(ReadBytes(folder + "/tiny_bert.onnx"), HasSubstr("pkg.hp.tag"));
+  EXPECT_EQ(ReadBytes(folder + "/truncated.onnx"), truncated);
+  EXPECT_EQ(ListTree(folder).size(), 10u);  // no temporary files left
+}
+
+TEST(BatchTaggerTest, WithoutInPlaceAnOutputOntoItsModelIsRefused) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder);
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromFolder(folder, false, IntoFolder(folder));
+  ASSERT_TRUE(items.ok());
+  BatchResult batch = TagBatch(*items, BatchOptions());
+  EXPECT_THAT(std::string(ResultFor(batch, "/tiny_bert.onnx").status.message()),
+              HasSubstr("refusing to overwrite the input"));
+}
+
+// ----------------------------------------------------------------------------
+// Where items come from.
+
+TEST(BatchInputsTest, FolderFindsModelsAndTheirTraces) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  absl::StatusOr<std::vector<BatchItem>> flat =
+      ItemsFromFolder(folder + "/in", false, IntoFolder(folder + "/out"));
+  ASSERT_TRUE(flat.ok());
+  std::vector<std::string> models;
+  for (const BatchItem& item : *flat) models.push_back(item.model);
+  EXPECT_EQ(models.size(), 5u);
+  EXPECT_EQ((*flat)[2].model, folder + "/in/tiny_bert.onnx");
+  EXPECT_EQ((*flat)[2].trace, folder + "/in/tiny_bert.trace.json");
+  EXPECT_EQ((*flat)[2].output, folder + "/out/tiny_bert.onnx");
+  EXPECT_EQ((*flat)[1].trace, "");  // random.onnx: no trace beside it
+
+  BatchLayout no_traces = IntoFolder(folder + "/in/out");
+  no_traces.no_traces = true;
+  absl::StatusOr<std::vector<BatchItem>> deep =
+      ItemsFromFolder(folder + "/in", true, no_traces);
+  ASSERT_TRUE(deep.ok());
+  ASSERT_EQ(deep->size(), 6u);
+  EXPECT_EQ((*deep)[2].output, folder + "/in/out/sub/tiny_gpt.onnx");
+  for (const BatchItem& item : *deep) EXPECT_EQ(item.trace, "");
+  // An output folder inside the models' is not read as models.
+  testing_batch::WriteBytes(folder + "/in/out/old.onnx", "x");
+  deep = ItemsFromFolder(folder + "/in", true, no_traces);
+  ASSERT_TRUE(deep.ok());
+  EXPECT_EQ(deep->size(), 6u);
+}
+
+TEST(BatchInputsTest, FolderErrors) {
+  const std::string folder = TestFolder();
+  EXPECT_THAT(
+      std::string(ItemsFromFolder(folder, false, IntoFolder(folder + "/out"))
+                      .status()
+                      .message()),
+      HasSubstr("no *.onnx files"));
+  EXPECT_EQ(ItemsFromFolder(folder + "/absent", false, IntoFolder("out"))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(ItemsFromFolder(folder, false, BatchLayout()).ok());
+}
+
+TEST(BatchInputsTest, ListResolvesPathsAgainstItsFolder) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  WriteBytes(folder + "/in/list.txt",
+             "# models to tag\n"
+             "tiny_bert.onnx\n"
+             "\n"
+             "  sub/tiny_gpt.onnx  \n" +
+                 folder + "/in/tiny_resnet.onnx\n");
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromList(folder + "/in/list.txt", IntoFolder(folder + "/out"));
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 3u);
+  EXPECT_EQ((*items)[0].model, folder + "/in/tiny_bert.onnx");
+  EXPECT_EQ((*items)[0].trace, folder + "/in/tiny_bert.trace.json");
+  EXPECT_EQ((*items)[1].output, folder + "/out/sub/tiny_gpt.onnx");
+  EXPECT_EQ((*items)[2].output, folder + "/out/tiny_resnet.onnx");
+
+  WriteBytes(folder + "/in/twice.txt", "tiny_bert.onnx\n./tiny_bert.onnx\n");
+  absl::Status twice =
+      ItemsFromList(folder + "/in/twice.txt", IntoFolder(folder + "/out"))
+          .status();
+  EXPECT_THAT(std::string(twice.message()),
+              HasSubstr("would both be written to"));
+  EXPECT_THAT(
+      std::string(ItemsFromList(folder + "/absent.txt", IntoFolder("out"))
+                      .status()
+                      .message()),
+      HasSubstr("absent.txt"));
+}
+
+TEST(BatchInputsTest, ManifestPairsModelsTracesAndOutputs) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  WriteBytes(folder + "/in/manifest.json", R"({"models": [
+    {"model": "tiny_bert.onnx"},
+    {"model": "mismatch.onnx", "trace": "tiny_bert.trace.json",
+     "output": "renamed.onnx"},
+    {"model": "tiny_resnet.onnx", "trace": null},
+    {"model": "sub/tiny_gpt.onnx", "trace": "none"}
+  ]})");
+  absl::StatusOr<std::vector<BatchItem>> items = ItemsFromManifest(
+      folder + "/in/manifest.json", IntoFolder(folder + "/out"));
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 4u);
+  EXPECT_EQ((*items)[0].trace, folder + "/in/tiny_bert.trace.json");
+  EXPECT_EQ((*items)[0].output, folder + "/out/tiny_bert.onnx");
+  EXPECT_EQ((*items)[1].trace, folder + "/in/tiny_bert.trace.json");
+  EXPECT_EQ((*items)[1].output, folder + "/out/renamed.onnx");
+  EXPECT_EQ((*items)[2].trace, "");
+  EXPECT_EQ((*items)[3].trace, "");
+  EXPECT_EQ((*items)[3].output, folder + "/out/sub/tiny_gpt.onnx");
+
+  // Without an output folder, outputs are relative to the manifest.
+  WriteBytes(
+      folder + "/in/own.json",
+      R"({"models": [{"model": "tiny_bert.onnx", "output": "t.onnx"}]})");
+  items = ItemsFromManifest(folder + "/in/own.json", BatchLayout());
+  ASSERT_TRUE(items.ok()) << items.status();
+  EXPECT_EQ((*items)[0].output, folder + "/in/t.onnx");
+}
+
+TEST(BatchInputsTest, ManifestErrorsNameTheEntry) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/manifest.json";
+  const BatchLayout layout = IntoFolder(folder + "/out");
+  WriteBytes(path, R"({"models": [{"model": "a.onnx"}, {"model": 3}]})");
+  EXPECT_THAT(
+      std::string(ItemsFromManifest(path, layout).status().message()),
+      HasSubstr("models[1].model: expected a non-empty path string, got 3"));
+  WriteBytes(path, R"({"models": [{"model": "a.onnx", "trace": 1}]})");
+  EXPECT_THAT(std::string(ItemsFromManifest(path, layout).status().message()),
+              HasSubstr("models[0].trace"));
+  WriteBytes(path, R"([1, 2])");
+  EXPECT_THAT(std::string(ItemsFromManifest(path, layout).status().message()),
+              HasSubstr("\"models\" array"));
+  WriteBytes(path, "{\"models\": [\n  {\"model\": \"a.onnx\",}\n]}");
+  absl::Status syntax = ItemsFromManifest(path, layout).status();
+  EXPECT_THAT(std::string(syntax.message()),
+              StartsWith(path + ": JSON syntax error at byte offset"));
+  WriteBytes(path, R"({"models": [{"model": "a.onnx"}]})");
+  EXPECT_THAT(
+      std::string(ItemsFromManifest(path, BatchLayout()).status().message()),
+      HasSubstr("models[0]: no \"output\""));
+  WriteBytes(path, R"({"models": []})");
+  EXPECT_THAT(std::string(ItemsFromManifest(path, layout).status().message()),
+              HasSubstr("no models to tag"));
+}
+
+// ----------------------------------------------------------------------------
+// What a user sees.
+
+TEST(BatchReportTest, SummaryJsonHasTotalsAndOneEntryPerModel) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromFolder(folder + "/in", false, IntoFolder(folder + "/out"));
+  ASSERT_TRUE(items.ok());
+  const BatchResult batch = TagBatch(*items, BatchOptions());
+  const nlohmann::json summary = nlohmann::json::parse(BatchSummaryJson(batch));
+  EXPECT_EQ(summary["models"], 5);
+  EXPECT_EQ(summary["succeeded"], 2);
+  EXPECT_EQ(summary["failed"], 3);
+  ASSERT_EQ(summary["files"].size(), 5u);
+  const nlohmann::json& bert = summary["files"][2];
+  EXPECT_EQ(bert["model"], folder + "/in/tiny_bert.onnx");
+  EXPECT_EQ(bert["status"], "ok");
+  EXPECT_EQ(bert["nodes"], 102);
+  EXPECT_EQ(bert["source"], "trace");
+  EXPECT_TRUE(bert["seconds"].is_number());
+  EXPECT_FALSE(bert.contains("error"));
+  const nlohmann::json& random = summary["files"][1];
+  EXPECT_EQ(random["status"], "failed");
+  EXPECT_THAT(random["error"].get<std::string>(),
+              HasSubstr("not an ONNX model"));
+  EXPECT_TRUE(random["trace"].is_null());
+}
+
+std::string Printed(ProgressStyle style,
+                    const std::vector<BatchItemResult>& results) {
+  char* buffer = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&buffer, &size);
+  ProgressPrinter printer(out, style);
+  for (size_t i = 0; i < results.size(); ++i) {
+    printer.Report(results[i], static_cast<int>(i + 1),
+                   static_cast<int>(results.size()));
+  }
+  printer.Finish();
+  std::fclose(out);
+  std::string text(buffer, size);
+  std::free(buffer);
+  return text;
+}
+
+TEST(BatchReportTest, ProgressNamesEveryFailureWithItsReason) {
+  BatchItemResult good;
+  good.item = {"m/a.onnx", "", "out/a.onnx"};
+  good.statistics.nodes = 12;
+  good.warnings = {"m/a.onnx: no node name carries a module scope"};
+  BatchItemResult bad;
+  bad.item = {"m/b.onnx", "", "out/b.onnx"};
+  bad.status = absl::InvalidArgumentError("m/b.onnx: not an ONNX model");
+
+  const std::string lines = Printed(ProgressStyle::kLines, {good, bad});
+  EXPECT_THAT(lines, HasSubstr("[1/2] ok m/a.onnx -> out/a.onnx (12 nodes"));
+  EXPECT_THAT(lines, HasSubstr("warning: m/a.onnx: no node name"));
+  EXPECT_THAT(lines, HasSubstr("[2/2] FAILED m/b.onnx: not an ONNX model\n"));
+  EXPECT_EQ(lines.find('\r'), std::string::npos);
+
+  const std::string bar = Printed(ProgressStyle::kBar, {good, bad});
+  EXPECT_THAT(bar, HasSubstr("\r[###############...............] 1/2 done"));
+  EXPECT_THAT(bar, HasSubstr("FAILED m/b.onnx: not an ONNX model\n"));
+  EXPECT_THAT(bar, HasSubstr("2/2 done, 1 failed\n"));
+
+  const std::string quiet = Printed(ProgressStyle::kNone, {good, bad});
+  EXPECT_THAT(quiet, Not(HasSubstr("ok m/a.onnx")));
+  EXPECT_THAT(quiet, HasSubstr("FAILED m/b.onnx"));
+}
+
+}  // namespace
+}  // namespace hp
