@@ -12,6 +12,7 @@
 #define HP_HP_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,10 @@ struct TagResult {
   std::string root_tag;
   std::vector<std::string> warnings;
 };
+
+// The options a tagged model was tagged with (pkg.hp.options and
+// pkg.hp.tag_format), or nullopt when it records none.
+std::optional<TagOptions> RecordedTagOptions(const onnx::ModelProto& model);
 
 // Computes every node's tag without changing the model. `trace` may be
 // null: the hierarchy then comes from dynamo metadata or node names.

@@ -14,6 +14,7 @@
 #include "hp/tag/module_tags.h"
 #include "hp/tag/propagation.h"
 #include "hp/util/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace hp {
 namespace {
@@ -93,7 +94,44 @@ std::string StatisticsJson(const TagStatistics& s) {
       s.coverage);
 }
 
+// The options that decide which tag a node gets, so that analyze and
+// validate can recompute the same tags from the tagged model alone.
+std::string TagOptionsJson(const TagOptions& options) {
+  nlohmann::ordered_json json;
+  json["keep_all_torch_nn"] = options.keep_all_torch_nn;
+  json["keep_torch_nn_classes"] = options.keep_torch_nn_classes;
+  json["propagate"] = options.propagate;
+  json["root_name"] = options.root_name;
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
+
+std::optional<TagOptions> RecordedTagOptions(const onnx::ModelProto& model) {
+  std::optional<std::string> text = ModelMetadataValue(model, kOptionsKey);
+  if (!text) return std::nullopt;
+  const nlohmann::json json =
+      nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) return std::nullopt;
+  TagOptions options;
+  options.format = ParseTagFormat(ModelMetadataValue(model, kFormatKey).value_or(""))
+                       .value_or(TagFormat::kMetadata);
+  if (auto it = json.find("keep_all_torch_nn"); it != json.end() && it->is_boolean()) {
+    options.keep_all_torch_nn = it->get<bool>();
+  }
+  if (auto it = json.find("keep_torch_nn_classes"); it != json.end() && it->is_array()) {
+    for (const nlohmann::json& name : *it) {
+      if (name.is_string()) options.keep_torch_nn_classes.push_back(name.get<std::string>());
+    }
+  }
+  if (auto it = json.find("propagate"); it != json.end() && it->is_boolean()) {
+    options.propagate = it->get<bool>();
+  }
+  if (auto it = json.find("root_name"); it != json.end() && it->is_string()) {
+    options.root_name = it->get<std::string>();
+  }
+  return options;
+}
 
 absl::string_view MatchKindName(MatchKind kind) {
   switch (kind) {
@@ -204,6 +242,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
     entries.push_back({"pkg.hp.trace_sha256", trace->text_sha256()});
   }
   entries.push_back({"pkg.hp.statistics", StatisticsJson(result.statistics)});
+  entries.push_back({kOptionsKey, TagOptionsJson(options)});
   WriteModelMetadata(model, entries);
   return result;
 }

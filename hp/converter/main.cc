@@ -437,6 +437,11 @@ absl::StatusOr<InspectedModel> InspectModel(bool require_tagged) {
   HP_ASSIGN_OR_RETURN(hp::DigestCheck digest_check,
                       hp::ParseDigestCheck(absl::GetFlag(FLAGS_trace_digest)));
   HP_ASSIGN_OR_RETURN(inspected.model, hp::LoadModel(inspected.path));
+  // A tagged model is recomputed with the options it was tagged with.
+  if (std::optional<hp::TagOptions> recorded =
+          hp::RecordedTagOptions(inspected.model)) {
+    options = *std::move(recorded);
+  }
   if (require_tagged || hp::IsTagged(inspected.model)) {
     HP_ASSIGN_OR_RETURN(inspected.stored,
                         hp::ReadStoredTags(inspected.model, inspected.path));

@@ -42,6 +42,8 @@ inline constexpr char kFormatKey[] = "pkg.hp.tag_format";
 inline constexpr char kModelSha256Key[] = "pkg.hp.model_sha256";
 // Where the hierarchy came from: "trace", "dynamo-metadata", "node-names".
 inline constexpr char kSourceKey[] = "pkg.hp.source";
+// The tagging options that decide tags, as JSON.
+inline constexpr char kOptionsKey[] = "pkg.hp.options";
 
 struct WriteOptions {
   TagFormat format = TagFormat::kMetadata;
