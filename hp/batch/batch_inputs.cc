@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "hp/io/atomic_file.h"
+#include "hp/util/json_parse.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -79,52 +80,6 @@ absl::StatusOr<std::vector<BatchItem>> CheckOutputs(
 
 absl::Status ReadError(const std::string& path, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", what));
-}
-
-// Records where nlohmann's parser stopped, without exceptions (those are
-// caught only in the trace reader).
-class ErrorPosition : public nlohmann::json_sax<Json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t position, const std::string& token,
-                   const nlohmann::detail::exception& error) override {
-    position_ = position;
-    detail_ = error.what();
-    const size_t colon = detail_.find(": ");
-    if (colon != std::string::npos) detail_ = detail_.substr(colon + 2);
-    (void)token;
-    return false;
-  }
-  std::size_t position() const { return position_; }
-  const std::string& detail() const { return detail_; }
-
- private:
-  std::size_t position_ = 0;
-  std::string detail_;
-};
-
-absl::StatusOr<Json> ParseManifestJson(const std::string& text,
-                                       const std::string& path) {
-  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_discarded()) return json;
-  ErrorPosition error;
-  Json::sax_parse(text, &error, nlohmann::detail::input_format_t::json,
-                  /*strict=*/true);
-  return ReadError(
-      path, absl::StrCat("JSON syntax error at byte offset ",
-                         error.position() > 0 ? error.position() - 1 : 0, ": ",
-                         error.detail()));
 }
 
 absl::StatusOr<std::string> StringField(const Json& entry, const char* key,
@@ -218,7 +173,7 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
     const std::string& manifest_path, const BatchLayout& layout) {
   if (layout.in_place && !layout.output_dir.empty()) return CheckLayout(layout);
   HP_ASSIGN_OR_RETURN(std::string text, ReadFile(manifest_path));
-  HP_ASSIGN_OR_RETURN(Json manifest, ParseManifestJson(text, manifest_path));
+  HP_ASSIGN_OR_RETURN(Json manifest, ParseJson(text, manifest_path));
   if (!manifest.is_object() || !manifest.contains("models") ||
       !manifest["models"].is_array()) {
     return ReadError(manifest_path,

@@ -16,13 +16,6 @@ namespace {
 using Entries =
     google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>;
 
-// doc_string format: the JSON object's keys.
-constexpr char kDocTagKey[] = "hierarchy_tag";
-constexpr char kDocModulePathKey[] = "module_path";
-constexpr char kDocOriginalKey[] = "original_doc_string";
-constexpr char kDocOriginalBase64Key[] = "original_doc_string_base64";
-constexpr char kDocMarkerKey[] = "hp";
-
 int FindEntry(const Entries& entries, absl::string_view key, int from = 0) {
   for (int i = from; i < entries.size(); ++i) {
     if (entries[i].key() == key) return i;
@@ -139,18 +132,34 @@ absl::Status WriteDocString(onnx::NodeProto* node, absl::string_view tag,
   return absl::OkStatus();
 }
 
-void StripDocString(onnx::NodeProto* node) {
-  if (!node->has_doc_string()) return;
-  nlohmann::json doc = nlohmann::json::parse(node->doc_string(), nullptr,
+// The node's doc_string as hp's JSON object; null when it is not one.
+nlohmann::json HpDocStringJson(const onnx::NodeProto& node) {
+  if (!node.has_doc_string()) return nullptr;
+  // Non-throwing parse: a doc_string that is not JSON is not hp's.
+  nlohmann::json doc = nlohmann::json::parse(node.doc_string(), nullptr,
                                              /*allow_exceptions=*/false);
-  if (!doc.is_object() || !doc.contains(kDocMarkerKey)) return;
-  auto original = doc.find(kDocOriginalKey);
-  auto original_base64 = doc.find(kDocOriginalBase64Key);
+  if (!doc.is_object() || !doc.contains(kDocMarkerKey)) return nullptr;
+  return doc;
+}
+
+std::optional<std::string> StringMember(const nlohmann::json& object,
+                                        const char* key) {
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+void StripDocString(onnx::NodeProto* node) {
+  const nlohmann::json doc = HpDocStringJson(*node);
+  if (doc.is_null()) return;
+  std::optional<std::string> original = StringMember(doc, kDocOriginalKey);
+  std::optional<std::string> original_base64 =
+      StringMember(doc, kDocOriginalBase64Key);
   std::string bytes;
-  if (original != doc.end() && original->is_string()) {
-    node->set_doc_string(original->get<std::string>());
-  } else if (original_base64 != doc.end() && original_base64->is_string() &&
-             absl::Base64Unescape(original_base64->get<std::string>(), &bytes)) {
+  if (original.has_value()) {
+    node->set_doc_string(*original);
+  } else if (original_base64.has_value() &&
+             absl::Base64Unescape(*original_base64, &bytes)) {
     node->set_doc_string(bytes);
   } else {
     node->clear_doc_string();
@@ -194,6 +203,37 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
   return absl::InternalError("unhandled tag format");
 }
 
+WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format) {
+  WrittenTag written;
+  switch (format) {
+    case TagFormat::kMetadata: {
+      const int tag_at = FindEntry(node.metadata_props(), kTagKey);
+      if (tag_at >= 0) written.tag = node.metadata_props(tag_at).value();
+      const int path_at = FindEntry(node.metadata_props(), kModulePathKey);
+      if (path_at >= 0) written.module_path = node.metadata_props(path_at).value();
+      break;
+    }
+    case TagFormat::kAttribute:
+      for (const onnx::AttributeProto& attribute : node.attribute()) {
+        if (attribute.name() != kTagAttributeName) continue;
+        if (attribute.type() == onnx::AttributeProto::STRING) {
+          written.tag = attribute.s();
+        }
+        break;
+      }
+      break;
+    case TagFormat::kDocString: {
+      const nlohmann::json doc = HpDocStringJson(node);
+      if (doc.is_null()) break;
+      written.doc_string_json = true;
+      written.tag = StringMember(doc, kDocTagKey);
+      written.module_path = StringMember(doc, kDocModulePathKey);
+      break;
+    }
+  }
+  return written;
+}
+
 void WriteModelMetadata(
     onnx::ModelProto* model,
     const std::vector<std::pair<std::string, std::string>>& entries) {
@@ -211,6 +251,11 @@ std::optional<std::string> ModelMetadataValue(const onnx::ModelProto& model,
   const int at = FindEntry(model.metadata_props(), key);
   if (at < 0) return std::nullopt;
   return model.metadata_props(at).value();
+}
+
+TagFormat RecordedTagFormat(const onnx::ModelProto& model) {
+  return ParseTagFormat(ModelMetadataValue(model, kFormatKey).value_or(""))
+      .value_or(TagFormat::kMetadata);
 }
 
 std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model) {

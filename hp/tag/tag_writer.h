@@ -44,6 +44,19 @@ inline constexpr char kModelSha256Key[] = "pkg.hp.model_sha256";
 inline constexpr char kSourceKey[] = "pkg.hp.source";
 // The tagging options that decide tags, as JSON.
 inline constexpr char kOptionsKey[] = "pkg.hp.options";
+// Written by TagModel (hp/tagger.cc, which still spells them as literals and
+// is to use these): the hp version, the trace's SHA-256 (source "trace"
+// only) and the match statistics as JSON.
+inline constexpr char kVersionKey[] = "pkg.hp.version";
+inline constexpr char kTraceSha256Key[] = "pkg.hp.trace_sha256";
+inline constexpr char kStatisticsKey[] = "pkg.hp.statistics";
+// doc_string format: the keys of the JSON object hp writes into
+// NodeProto.doc_string. kDocMarkerKey marks the object as hp's.
+inline constexpr char kDocMarkerKey[] = "hp";
+inline constexpr char kDocTagKey[] = "hierarchy_tag";
+inline constexpr char kDocModulePathKey[] = "module_path";
+inline constexpr char kDocOriginalKey[] = "original_doc_string";
+inline constexpr char kDocOriginalBase64Key[] = "original_doc_string_base64";
 
 struct WriteOptions {
   TagFormat format = TagFormat::kMetadata;
@@ -59,6 +72,19 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
                           absl::string_view module_path,
                           const WriteOptions& options);
 
+// One node's tag as hp wrote it, read back in `format`. An absent member is
+// not there (or, in the doc_string and attribute formats, not a string).
+struct WrittenTag {
+  std::optional<std::string> tag;
+  std::optional<std::string> module_path;  // the attribute format has none
+  // doc_string format: the doc_string is hp's JSON object (kDocMarkerKey).
+  bool doc_string_json = false;
+};
+
+// Reads what WriteNodeTag wrote: the first pkg.hp.tag / pkg.hp.module_path
+// entry, the first hierarchy_tag attribute, or the doc_string JSON's members.
+WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format);
+
 // Appends model-level entries (keys should start with pkg.hp.).
 void WriteModelMetadata(
     onnx::ModelProto* model,
@@ -70,6 +96,10 @@ bool IsTagged(const onnx::ModelProto& model);
 // The value of a model-level metadata entry, if the model has it.
 std::optional<std::string> ModelMetadataValue(const onnx::ModelProto& model,
                                               absl::string_view key);
+
+// The model's pkg.hp.tag_format; kMetadata when it has none or an unknown
+// one (a reader that must refuse those parses the value itself).
+TagFormat RecordedTagFormat(const onnx::ModelProto& model);
 
 // The untagged model's SHA-256 an earlier hp run recorded, if any.
 std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model);

@@ -12,66 +12,10 @@
 #include "hp/model/graph_walk.h"
 #include "hp/scope/node_names.h"
 #include "hp/tag/tag_writer.h"
-#include "nlohmann/json.hpp"
 
 namespace hp {
 namespace testing {
 namespace {
-
-// The doc_string format's JSON keys (hp/tag/tag_writer.cc writes them).
-constexpr char kDocMarkerKey[] = "hp";
-constexpr char kDocTagKey[] = "hierarchy_tag";
-constexpr char kDocModulePathKey[] = "module_path";
-
-const std::string* FindEntry(
-    const google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>&
-        entries,
-    absl::string_view key) {
-  for (const onnx::StringStringEntryProto& entry : entries) {
-    if (entry.key() == key) return &entry.value();
-  }
-  return nullptr;
-}
-
-TagFormat RecordedFormat(const onnx::ModelProto& model) {
-  const std::string* name = FindEntry(model.metadata_props(), kFormatKey);
-  if (name == nullptr) return TagFormat::kMetadata;
-  return ParseTagFormat(*name).value_or(TagFormat::kMetadata);
-}
-
-void ReadNodeTag(const onnx::NodeProto& node, TagFormat format,
-                 CarriedTag* carried) {
-  switch (format) {
-    case TagFormat::kMetadata:
-      if (const std::string* tag = FindEntry(node.metadata_props(), kTagKey)) {
-        carried->tag = *tag;
-      }
-      if (const std::string* path =
-              FindEntry(node.metadata_props(), kModulePathKey)) {
-        carried->module_path = *path;
-      }
-      break;
-    case TagFormat::kAttribute:
-      for (const onnx::AttributeProto& attribute : node.attribute()) {
-        if (attribute.name() == kTagAttributeName) carried->tag = attribute.s();
-      }
-      break;
-    case TagFormat::kDocString: {
-      const nlohmann::json doc = nlohmann::json::parse(
-          node.doc_string(), nullptr, /*allow_exceptions=*/false);
-      if (!doc.is_object() || !doc.contains(kDocMarkerKey)) break;
-      if (auto tag = doc.find(kDocTagKey); tag != doc.end() && tag->is_string()) {
-        carried->tag = tag->get<std::string>();
-      }
-      if (auto path = doc.find(kDocModulePathKey);
-          path != doc.end() && path->is_string()) {
-        carried->module_path = path->get<std::string>();
-      }
-      break;
-    }
-  }
-  carried->tagged = !carried->tag.empty();
-}
 
 std::string Describe(const CarriedTag& node) {
   return absl::StrCat("'", node.node_name, "' (", node.op_type, ") in ",
@@ -98,7 +42,7 @@ class EveryNodeIsTaggedMatcher
     for (const CarriedTag& node : nodes) {
       if (!node.tagged) untagged.push_back(Describe(node));
     }
-    const std::string format(TagFormatName(RecordedFormat(model)));
+    const std::string format(TagFormatName(RecordedTagFormat(model)));
     if (untagged.empty()) {
       *listener << "all " << nodes.size() << " nodes carry a tag (" << format
                 << " format)";
@@ -280,14 +224,17 @@ class NoSharedTagInModelMatcher
 }  // namespace
 
 std::vector<CarriedTag> ReadCarriedTags(const onnx::ModelProto& model) {
-  const TagFormat format = RecordedFormat(model);
+  const TagFormat format = RecordedTagFormat(model);
   std::vector<CarriedTag> result;
   for (const NodeRef& ref : CollectNodes(model)) {
+    WrittenTag written = ReadNodeTag(*ref.node, format);
     CarriedTag carried;
     carried.graph_path = ref.graph_path;
     carried.node_name = ref.node->name();
     carried.op_type = ref.node->op_type();
-    ReadNodeTag(*ref.node, format, &carried);
+    carried.tag = std::move(written.tag).value_or("");
+    carried.module_path = std::move(written.module_path).value_or("");
+    carried.tagged = !carried.tag.empty();
     result.push_back(std::move(carried));
   }
   return result;

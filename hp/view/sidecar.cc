@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "hp/io/atomic_file.h"
 #include "hp/scope/node_names.h"
+#include "hp/util/json_parse.h"
 #include "hp/util/status_macros.h"
 #include "hp/view/data_edges.h"
 #include "nlohmann/json.hpp"
@@ -123,53 +124,6 @@ class ModuleTreeJson {
   absl::flat_hash_map<std::string, int64_t> own_nodes_;
 };
 
-// Finds where JSON text stops being JSON, without exceptions: nlohmann's
-// parser reports the error to this handler instead of throwing.
-class SyntaxErrorFinder final : public nlohmann::json_sax<nlohmann::json> {
- public:
-  using Base = nlohmann::json_sax<nlohmann::json>;
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t position, const std::string& last_token,
-                   const nlohmann::detail::exception&) override {
-    position_ = position;
-    last_token_ = last_token;
-    return false;
-  }
-
-  size_t position() const { return position_; }
-  const std::string& last_token() const { return last_token_; }
-
- private:
-  size_t position_ = 0;
-  std::string last_token_;
-};
-
-absl::StatusOr<nlohmann::json> ParseJsonText(absl::string_view text,
-                                             absl::string_view source) {
-  nlohmann::json json = nlohmann::json::parse(text.begin(), text.end(), nullptr,
-                                              /*allow_exceptions=*/false);
-  if (!json.is_discarded()) return json;
-  SyntaxErrorFinder finder;
-  nlohmann::json::sax_parse(text.begin(), text.end(), &finder);
-  return absl::InvalidArgumentError(absl::StrCat(
-      source, ": not valid JSON: syntax error at byte offset ",
-      finder.position() > 0 ? finder.position() - 1 : 0, " (near '",
-      nlohmann::json(finder.last_token())
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      "')"));
-}
-
 // Typed member access with errors naming the JSON path.
 class Reader {
  public:
@@ -252,7 +206,7 @@ std::string SidecarJson(const onnx::ModelProto& model, const TagResult& result,
 
 absl::StatusOr<Sidecar> ParseSidecar(absl::string_view json_text,
                                      absl::string_view source) {
-  HP_ASSIGN_OR_RETURN(nlohmann::json json, ParseJsonText(json_text, source));
+  HP_ASSIGN_OR_RETURN(nlohmann::json json, ParseJson(json_text, source));
   Reader reader(source);
   if (!json.is_object()) {
     return absl::InvalidArgumentError(

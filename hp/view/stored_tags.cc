@@ -1,12 +1,12 @@
 #include "hp/view/stored_tags.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "hp/util/hex_digest.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
@@ -16,29 +16,12 @@ using Json = nlohmann::json;
 using Entries =
     google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>;
 
-// Model metadata keys TagModel writes (hp/tagger.cc) that tag_writer.h does
-// not name yet.
-constexpr char kVersionKey[] = "pkg.hp.version";
-constexpr char kTraceSha256Key[] = "pkg.hp.trace_sha256";
-constexpr char kStatisticsKey[] = "pkg.hp.statistics";
-// The doc_string format's JSON keys, as tag/tag_writer.cc writes them (its
-// tag key is kTagAttributeName).
-constexpr char kDocMarkerKey[] = "hp";
-constexpr char kDocModulePathKey[] = "module_path";
-
 std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
   std::vector<int> found;
   for (int i = 0; i < entries.size(); ++i) {
     if (entries[i].key() == key) found.push_back(i);
   }
   return found;
-}
-
-bool IsLowercaseHex64(absl::string_view text) {
-  return text.size() == 64 &&
-         std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
 }
 
 // What one node holds, before the checks that need all nodes.
@@ -52,10 +35,10 @@ struct NodeReading {
 // `namespace` after pkg.hp.tag is hp's (tag_writer.cc puts its entries last),
 // one before it is the node's own unless pkg.hp.original_namespace says hp
 // overwrote it.
-NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems) {
+void CheckMetadata(const NodeRef& ref, NodeReading* reading,
+                   std::vector<std::string>* problems) {
   const onnx::NodeProto& node = *ref.node;
   const Entries& entries = node.metadata_props();
-  NodeReading reading;
   auto once = [&](absl::string_view key) -> int {
     std::vector<int> at = FindAll(entries, key);
     if (at.empty()) {
@@ -69,9 +52,7 @@ NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems)
     return at.front();
   };
   const int tag_at = once(kTagKey);
-  const int path_at = once(kModulePathKey);
-  if (tag_at >= 0) reading.tag.tag = entries[tag_at].value();
-  if (path_at >= 0) reading.tag.module_path = entries[path_at].value();
+  once(kModulePathKey);
 
   const std::vector<int> namespaces = FindAll(entries, kNamespaceKey);
   const bool overwritten = !FindAll(entries, kOriginalNamespaceKey).empty();
@@ -81,7 +62,7 @@ NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems)
     if (after_tag || overwritten) {
       hp_namespace_at = at;
     } else {
-      reading.own_namespace = true;
+      reading->own_namespace = true;
     }
   }
   if (overwritten && namespaces.empty()) {
@@ -89,16 +70,16 @@ NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems)
                                      kOriginalNamespaceKey, " but no ",
                                      kNamespaceKey));
   }
+  const std::optional<std::string>& tag = reading->tag.tag;
   if (hp_namespace_at >= 0) {
-    reading.hp_namespace = true;
+    reading->hp_namespace = true;
     const std::string& value = entries[hp_namespace_at].value();
     // An empty tag is reported as such; its namespace cannot match it.
-    if (reading.tag.tag.has_value() && !reading.tag.tag->empty() &&
-        value != absl::StripPrefix(*reading.tag.tag, "/")) {
+    if (tag.has_value() && !tag->empty() &&
+        value != absl::StripPrefix(*tag, "/")) {
       problems->push_back(absl::StrCat(
           DescribeNode(ref), ": ", kNamespaceKey, " '", value,
-          "' is not its tag without the leading '/' ('", *reading.tag.tag,
-          "')"));
+          "' is not its tag without the leading '/' ('", *tag, "')"));
     }
   }
   for (const onnx::AttributeProto& attribute : node.attribute()) {
@@ -108,23 +89,19 @@ NodeReading ReadMetadata(const NodeRef& ref, std::vector<std::string>* problems)
           " although the model's tag format is metadata"));
     }
   }
-  return reading;
 }
 
-NodeReading ReadAttribute(const NodeRef& ref,
-                          std::vector<std::string>* problems) {
-  NodeReading reading;
+void CheckAttribute(const NodeRef& ref, std::vector<std::string>* problems) {
   int found = 0;
   for (const onnx::AttributeProto& attribute : ref.node->attribute()) {
     if (attribute.name() != kTagAttributeName) continue;
+    // Only the first counts (ReadNodeTag reads that one).
     if (++found > 1) continue;
     if (attribute.type() != onnx::AttributeProto::STRING) {
       problems->push_back(absl::StrCat(DescribeNode(ref), ": attribute ",
                                        kTagAttributeName,
                                        " is not of type STRING"));
-      continue;
     }
-    reading.tag.tag = attribute.s();
   }
   if (found == 0) {
     problems->push_back(absl::StrCat(DescribeNode(ref), ": has no attribute ",
@@ -139,32 +116,21 @@ NodeReading ReadAttribute(const NodeRef& ref,
                                      " metadata although the model's tag "
                                      "format is attribute"));
   }
-  return reading;
 }
 
-NodeReading ReadDocString(const NodeRef& ref,
-                          std::vector<std::string>* problems) {
-  NodeReading reading;
-  // Non-throwing parse: a doc_string that is not JSON is discarded.
-  const Json doc = Json::parse(ref.node->doc_string(), nullptr,
-                               /*allow_exceptions=*/false);
-  if (!doc.is_object() || !doc.contains(kDocMarkerKey)) {
+void CheckDocString(const NodeRef& ref, const StoredTag& tag,
+                    std::vector<std::string>* problems) {
+  if (!tag.doc_string_json) {
     problems->push_back(
         absl::StrCat(DescribeNode(ref), ": its doc_string holds no hp JSON"));
-    return reading;
+    return;
   }
-  auto string_member = [&](const char* key) -> std::optional<std::string> {
-    auto it = doc.find(key);
-    if (it == doc.end() || !it->is_string()) {
-      problems->push_back(absl::StrCat(DescribeNode(ref), ": doc_string JSON: \"",
-                                       key, "\" is missing or not a string"));
-      return std::nullopt;
-    }
-    return it->get<std::string>();
+  auto missing = [&](const char* key) {
+    problems->push_back(absl::StrCat(DescribeNode(ref), ": doc_string JSON: \"",
+                                     key, "\" is missing or not a string"));
   };
-  reading.tag.tag = string_member(kTagAttributeName);
-  reading.tag.module_path = string_member(kDocModulePathKey);
-  return reading;
+  if (!tag.tag.has_value()) missing(kDocTagKey);
+  if (!tag.module_path.has_value()) missing(kDocModulePathKey);
 }
 
 // The model-level entries: present once, values of the right form.
@@ -203,7 +169,7 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
   }
   const bool from_trace =
       stored->source == HierarchySourceName(HierarchySource::kTrace);
-  if (from_trace && !IsLowercaseHex64(stored->trace_sha256)) {
+  if (from_trace && !IsSha256HexDigest(stored->trace_sha256)) {
     problems.push_back(absl::StrCat("model metadata: ", kTraceSha256Key, " '",
                                     stored->trace_sha256,
                                     "' is not 64 lowercase hex digits"));
@@ -267,14 +233,8 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
         source, ": not tagged by hp (its metadata has no ", kFormatKey,
         "); run converter tag first"));
   }
-  std::string format_name;
-  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
-    if (entry.key() == kFormatKey) {
-      format_name = entry.value();
-      break;
-    }
-  }
-  absl::StatusOr<TagFormat> format = ParseTagFormat(format_name);
+  absl::StatusOr<TagFormat> format =
+      ParseTagFormat(ModelMetadataValue(model, kFormatKey).value_or(""));
   if (!format.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": model metadata ", kFormatKey, ": ", format.status().message()));
@@ -289,19 +249,21 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   readings.reserve(nodes.size());
   int64_t with_hp_namespace = 0;
   for (const NodeRef& node : nodes) {
+    NodeReading& reading = readings.emplace_back();
+    reading.tag = ReadNodeTag(*node.node, stored.format);
     switch (stored.format) {
       case TagFormat::kMetadata:
-        readings.push_back(ReadMetadata(node, &stored.problems));
+        CheckMetadata(node, &reading, &stored.problems);
         break;
       case TagFormat::kAttribute:
-        readings.push_back(ReadAttribute(node, &stored.problems));
+        CheckAttribute(node, &stored.problems);
         break;
       case TagFormat::kDocString:
-        readings.push_back(ReadDocString(node, &stored.problems));
+        CheckDocString(node, reading.tag, &stored.problems);
         break;
     }
-    with_hp_namespace += readings.back().hp_namespace ? 1 : 0;
-    if (readings.back().tag.tag.has_value() && readings.back().tag.tag->empty()) {
+    with_hp_namespace += reading.hp_namespace ? 1 : 0;
+    if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
       stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
     }
   }

@@ -19,10 +19,9 @@
 
 namespace hp {
 
-struct StoredTag {
-  std::optional<std::string> tag;          // absent: the node carries none
-  std::optional<std::string> module_path;  // the attribute format has none
-};
+// A node's tag and module path as hp wrote them; absent: the node carries
+// none.
+using StoredTag = WrittenTag;
 
 struct StoredTags {
   TagFormat format = TagFormat::kMetadata;

@@ -4,6 +4,7 @@
 #include "hp/batch/batch_tagger.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -16,15 +17,16 @@
 #include "hp/batch/tag_file.h"
 #include "nlohmann/json.hpp"
 #include "tests/batch/test_folder.h"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
 
-using ::hp::testing_batch::ListTree;
+using ::hp::test_files::ListTree;
+using ::hp::test_files::ReadBytes;
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
 using ::hp::testing_batch::MakeMixedFolder;
-using ::hp::testing_batch::ReadBytes;
-using ::hp::testing_batch::TestFolder;
-using ::hp::testing_batch::WriteBytes;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -177,7 +179,8 @@ TEST(BatchInputsTest, FolderFindsModelsAndTheirTraces) {
   EXPECT_EQ((*deep)[2].output, folder + "/in/out/sub/tiny_gpt.onnx");
   for (const BatchItem& item : *deep) EXPECT_EQ(item.trace, "");
   // An output folder inside the models' is not read as models.
-  testing_batch::WriteBytes(folder + "/in/out/old.onnx", "x");
+  std::filesystem::create_directories(folder + "/in/out");
+  WriteBytes(folder + "/in/out/old.onnx", "x");
   deep = ItemsFromFolder(folder + "/in", true, no_traces);
   ASSERT_TRUE(deep.ok());
   EXPECT_EQ(deep->size(), 6u);
@@ -276,7 +279,8 @@ TEST(BatchInputsTest, ManifestErrorsNameTheEntry) {
   WriteBytes(path, "{\"models\": [\n  {\"model\": \"a.onnx\",}\n]}");
   absl::Status syntax = ItemsFromManifest(path, layout).status();
   EXPECT_THAT(std::string(syntax.message()),
-              StartsWith(path + ": JSON syntax error at byte offset"));
+              StartsWith(path + ": JSON syntax error at line 2, column 22 "
+                                "(byte offset 34): "));
   WriteBytes(path, R"({"models": [{"model": "a.onnx"}]})");
   EXPECT_THAT(
       std::string(ItemsFromManifest(path, BatchLayout()).status().message()),

@@ -10,15 +10,16 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/batch/test_folder.h"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
 
-using ::hp::testing_batch::ListTree;
+using ::hp::test_files::ListTree;
+using ::hp::test_files::ReadBytes;
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
 using ::hp::testing_batch::MakeMixedFolder;
-using ::hp::testing_batch::ReadBytes;
-using ::hp::testing_batch::TestFolder;
-using ::hp::testing_batch::WriteBytes;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -152,6 +153,31 @@ TEST(ConverterBatchTest, FlagMistakesAreRefusedBeforeAnyWork) {
     EXPECT_THAT(run.err, HasSubstr(message));
   }
   EXPECT_THAT(ListTree(folder), Not(::testing::Contains(HasSubstr("o/"))));
+}
+
+TEST(ConverterBatchTest, NoFsyncWritesWhatTheDefaultWrites) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  const std::string bert = folder + "/in/tiny_bert.onnx";
+  for (const char* flag : {"", " --nofsync"}) {
+    SCOPED_TRACE(flag);
+    const std::string out = folder + (*flag ? "/nofsync" : "/default");
+    const RunResult single = Converter(
+        folder, absl::StrCat("tag --model ", bert, " --output ", out,
+                             ".onnx", flag));
+    EXPECT_EQ(single.exit_code, 0) << single.err;
+    const RunResult batch = Converter(
+        folder, absl::StrCat("tag --models_dir ", folder, "/in --output_dir ",
+                             out, flag));
+    EXPECT_EQ(batch.exit_code, 1) << batch.err;  // the mixed folder's bad files
+  }
+  EXPECT_TRUE(ReadBytes(folder + "/default.onnx") ==
+              ReadBytes(folder + "/nofsync.onnx"));
+  EXPECT_EQ(ListTree(folder + "/default"), ListTree(folder + "/nofsync"));
+  EXPECT_TRUE(ReadBytes(folder + "/default/tiny_bert.onnx") ==
+              ReadBytes(folder + "/nofsync/tiny_bert.onnx"));
+  EXPECT_TRUE(ReadBytes(folder + "/nofsync.onnx") ==
+              ReadBytes(folder + "/nofsync/tiny_bert.onnx"));
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 // the fixture generator derived from the live torch model (torch's own
 // scopes and named_modules()), never from hp's output.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,17 +12,15 @@
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 #include "nlohmann/json.hpp"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
 
-constexpr char kModels[] = "testdata/models";
+using ::hp::test_files::kModels;
 
 nlohmann::json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return nlohmann::json::parse(text.str());
+  return nlohmann::json::parse(::hp::test_files::ReadBytes(path));
 }
 
 class FixtureTest : public ::testing::TestWithParam<std::string> {

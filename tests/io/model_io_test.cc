@@ -7,23 +7,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/onnx.pb.h"
+#include "tests/util/test_files.h"
+#include "tests/util/wire_format.h"
 
 namespace hp {
 namespace {
@@ -31,40 +28,14 @@ namespace {
 namespace fs = std::filesystem;
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using ::hp::test_files::ListFolder;
+using ::hp::test_files::ReadBytes;
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
+using ::hp::wire_format::BytesField;
+using ::hp::wire_format::Fixed64Field;
+using ::hp::wire_format::VarintField;
 using ::testing::HasSubstr;
-
-// A fresh, empty folder for the running test under Bazel's TEST_TMPDIR.
-std::string TestFolder() {
-  const char* root = std::getenv("TEST_TMPDIR");
-  fs::path folder = fs::path(root != nullptr ? root : "/tmp") /
-                    ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder.string();
-}
-
-// Names in `folder`, sorted.
-std::vector<std::string> ListFolder(const std::string& folder) {
-  std::vector<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
 
 std::string Diff(const google::protobuf::Message& a,
                  const google::protobuf::Message& b) {
@@ -141,30 +112,6 @@ onnx::ModelProto MakeExternalDataModel(const char* location) {
   length->set_key("length");
   length->set_value("256");
   return model;
-}
-
-// Protobuf wire format, written by hand so that tests control the exact
-// bytes, including fields the schema does not know.
-std::string Varint(uint64_t value) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  {
-    google::protobuf::io::CodedOutputStream output(&stream);
-    output.WriteVarint64(value);
-  }
-  return bytes;
-}
-std::string VarintField(int number, uint64_t value) {
-  return Varint(static_cast<uint64_t>(number) << 3 | 0) + Varint(value);
-}
-std::string BytesField(int number, const std::string& bytes) {
-  return Varint(static_cast<uint64_t>(number) << 3 | 2) + Varint(bytes.size()) +
-         bytes;
-}
-std::string Fixed64Field(int number, uint64_t value) {
-  std::string bytes = Varint(static_cast<uint64_t>(number) << 3 | 1);
-  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>(value >> (8 * i)));
-  return bytes;
 }
 
 // A model in canonical field order that carries unknown fields at three

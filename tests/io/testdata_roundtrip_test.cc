@@ -25,6 +25,7 @@
 #include "hp/io/atomic_file.h"
 #include "hp/io/model_io.h"
 #include "proto/onnx.pb.h"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
@@ -34,21 +35,8 @@ using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::Message;
 using ::google::protobuf::Reflection;
 using ::google::protobuf::util::MessageDifferencer;
-
-constexpr char kTestdataFolder[] = "/usr/share/libonnx-testdata/data";
-
-// Every *.onnx file under `folder`, sorted.
-std::vector<std::string> FindModels(const std::string& folder) {
-  std::vector<std::string> paths;
-  for (const fs::directory_entry& entry :
-       fs::recursive_directory_iterator(folder)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".onnx") {
-      paths.push_back(entry.path().string());
-    }
-  }
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
+using ::hp::test_files::FindModels;
+using ::hp::test_files::kLibonnxTestdata;
 
 // The path of the first field proto/onnx.proto does not know, e.g.
 // "ModelProto.graph.node.42"; empty when there is none. The testdata was
@@ -86,13 +74,13 @@ size_t FirstDifference(const std::string& a, const std::string& b) {
 }
 
 TEST(TestdataRoundtripTest, EveryModelRoundTripsByteForByte) {
-  ASSERT_TRUE(fs::is_directory(kTestdataFolder))
-      << kTestdataFolder
+  ASSERT_TRUE(fs::is_directory(kLibonnxTestdata))
+      << kLibonnxTestdata
       << " is missing: install Debian's libonnx-testdata "
          "(apt-get install libonnx-testdata); this test needs its models";
-  const std::vector<std::string> paths = FindModels(kTestdataFolder);
+  const std::vector<std::string> paths = FindModels(kLibonnxTestdata);
   // The package holds 1072 models; far fewer means a broken walk.
-  ASSERT_GE(paths.size(), 1000u) << "models found under " << kTestdataFolder;
+  ASSERT_GE(paths.size(), 1000u) << "models found under " << kLibonnxTestdata;
 
   int models = 0;
   int byte_identical = 0;

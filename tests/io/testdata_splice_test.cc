@@ -2,9 +2,7 @@
 // with initializers, some with sparse ones or subgraphs) tagged through the
 // splice path equals the fully loaded model tagged and saved, byte for byte,
 // and stripping the result gives the original file back.
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -15,36 +13,24 @@
 #include "hp/io/model_io.h"
 #include "hp/io/model_splice.h"
 #include "proto/onnx.pb.h"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr char kTestdataFolder[] = "/usr/share/libonnx-testdata/data";
-
-std::vector<std::string> FindModels(const std::string& folder) {
-  std::vector<std::string> paths;
-  for (const fs::directory_entry& entry :
-       fs::recursive_directory_iterator(folder)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".onnx") {
-      paths.push_back(entry.path().string());
-    }
-  }
-  std::sort(paths.begin(), paths.end());
-  return paths;
-}
+using ::hp::test_files::FindModels;
+using ::hp::test_files::kLibonnxTestdata;
+using ::hp::test_files::TestFolder;
 
 TEST(TestdataSpliceTest, SpliceTaggingEqualsFullLoadTaggingOnEveryModel) {
-  ASSERT_TRUE(fs::is_directory(kTestdataFolder))
-      << kTestdataFolder
+  ASSERT_TRUE(fs::is_directory(kLibonnxTestdata))
+      << kLibonnxTestdata
       << " is missing: install Debian's libonnx-testdata "
          "(apt-get install libonnx-testdata); this test needs its models";
-  const std::vector<std::string> paths = FindModels(kTestdataFolder);
-  ASSERT_GE(paths.size(), 1000u) << "models found under " << kTestdataFolder;
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  const std::string output =
-      (fs::path(tmp != nullptr ? tmp : "/tmp") / "spliced.onnx").string();
+  const std::vector<std::string> paths = FindModels(kLibonnxTestdata);
+  ASSERT_GE(paths.size(), 1000u) << "models found under " << kLibonnxTestdata;
+  const std::string output = TestFolder() + "/spliced.onnx";
 
   int identical = 0;
   int with_initializers = 0;

@@ -8,11 +8,14 @@
 #include "hp/hp.h"
 #include "hp/io/model_io.h"
 #include "hp/testing/matchers.h"
+#include "hp/tag/tag_writer.h"
 #include "hp/trace/scope_trace.h"
+#include "tests/util/test_files.h"
 
 namespace hp {
 namespace {
 
+using ::hp::test_files::kModels;
 using ::hp::testing::EveryNodeIsTagged;
 using ::hp::testing::NodeHasTag;
 using ::hp::testing::NoTagSharedByTwoModules;
@@ -21,20 +24,12 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 // Tests run in the runfiles root of workspace `hp`.
-constexpr char kModels[] = "testdata/models";
 constexpr char kRuleOutputs[] = "tests/testing";
 
 onnx::ModelProto Load(const std::string& path) {
   absl::StatusOr<onnx::ModelProto> model = LoadModel(path);
   EXPECT_TRUE(model.ok()) << model.status();
   return model.ok() ? *std::move(model) : onnx::ModelProto();
-}
-
-std::string ModelValue(const onnx::ModelProto& model, absl::string_view key) {
-  for (const onnx::StringStringEntryProto& entry : model.metadata_props()) {
-    if (entry.key() == key) return entry.value();
-  }
-  return "";
 }
 
 ScopeTrace LoadTrace(absl::string_view name) {
@@ -57,8 +52,8 @@ TEST(TaggedModelTest, DefaultOptionsGiveTheFixturesExpectedTags) {
   EXPECT_THAT(model, NodeHasTag("/embeddings/LayerNorm/LayerNormalization",
                                 "/TinyBertModel/BertEmbeddings"));
   EXPECT_THAT(model, NodeHasTag("/Cast", "/TinyBertModel"));
-  EXPECT_EQ(ModelValue(model, kFormatKey), "metadata");
-  EXPECT_EQ(ModelValue(model, "pkg.hp.source"), "trace");
+  EXPECT_EQ(ModelMetadataValue(model, kFormatKey), "metadata");
+  EXPECT_EQ(ModelMetadataValue(model, "pkg.hp.source"), "trace");
 }
 
 TEST(TaggedModelTest, EveryOptionReachesTheConverter) {
@@ -75,7 +70,7 @@ TEST(TaggedModelTest, EveryOptionReachesTheConverter) {
   // Otherwise this test could not tell whether `propagate` was passed on.
   ASSERT_GT(expected->statistics.propagated, 0);
 
-  EXPECT_EQ(ModelValue(model, kFormatKey), "doc_string");
+  EXPECT_EQ(ModelMetadataValue(model, kFormatKey), "doc_string");
   EXPECT_THAT(model, EveryNodeIsTagged());
   EXPECT_THAT(model, NoTagSharedByTwoModules(&trace, options));
   EXPECT_THAT(model, NodeHasTag("/head/Gemm", "/ControlFlowModel/Linear"));
@@ -90,7 +85,7 @@ TEST(TaggedModelTest, WithoutATraceTheTraceBesideTheModelIsNotRead) {
   onnx::ModelProto model =
       Load(absl::StrCat(kRuleOutputs, "/tiny_resnet_without_trace.onnx"));
   EXPECT_THAT(model, EveryNodeIsTagged());
-  EXPECT_EQ(ModelValue(model, "pkg.hp.source"), "node-names");
+  EXPECT_EQ(ModelMetadataValue(model, "pkg.hp.source"), "node-names");
   EXPECT_THAT(model, NodeHasTag("/layer1/layer1.0/conv1/Conv", StartsWith("/Net/")));
   EXPECT_THAT(model, NoTagSharedByTwoModules(nullptr));
 }

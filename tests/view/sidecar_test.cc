@@ -14,15 +14,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class SidecarTest : public ::testing::Test {
+class SidecarTest : public testing::TaggedTwelveLayers {
  protected:
   void SetUp() override {
-    absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
-    ASSERT_TRUE(trace.ok()) << trace.status();
-    trace_ = std::move(trace).value();
-    absl::StatusOr<TagResult> result = TagModel(&model_, &*trace_, TagOptions());
-    ASSERT_TRUE(result.ok()) << result.status();
-    result_ = *result;
+    ASSERT_NO_FATAL_FAILURE(TaggedTwelveLayers::SetUp());
     context_.input_model = {"in.onnx", std::string(64, 'a')};
     context_.trace = FileDigest{"in.trace.json", trace_->text_sha256()};
     context_.output_model = {"out.onnx", std::string(64, 'b')};
@@ -31,9 +26,6 @@ class SidecarTest : public ::testing::Test {
     ASSERT_TRUE(json_.is_object()) << text_;
   }
 
-  onnx::ModelProto model_ = testing::TwelveLayerModel();
-  std::optional<ScopeTrace> trace_;
-  TagResult result_;
   SidecarContext context_;
   std::string text_;
   nlohmann::json json_;
@@ -95,7 +87,8 @@ TEST_F(SidecarTest, WithoutATraceCallsAreUnknown) {
 
 TEST(ParseSidecarTest, ErrorsNameTheFileAndWhere) {
   EXPECT_THAT(ParseSidecar("{\"format\": ", "s.json").status().message(),
-              HasSubstr("s.json: not valid JSON: syntax error at byte offset"));
+              HasSubstr("s.json: JSON syntax error at line 1, column 12 "
+                        "(byte offset 11): "));
   EXPECT_THAT(ParseSidecar("{\"format\": \"hp-scope-trace\"}", "s.json")
                   .status()
                   .message(),

@@ -1,5 +1,7 @@
 #include "tests/view/twelve_layers.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "hp/testing/model_builder.h"
 
@@ -57,6 +59,15 @@ absl::StatusOr<ScopeTrace> TwelveLayerTrace() {
     trace.Module(path, "BertLayer").TorchNn(path + ".dense", "Linear");
   }
   return trace.Build();
+}
+
+void TaggedTwelveLayers::SetUp() {
+  absl::StatusOr<ScopeTrace> trace = TwelveLayerTrace();
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  trace_ = std::move(trace).value();
+  absl::StatusOr<TagResult> result = TagModel(&model_, &*trace_, TagOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  result_ = *result;
 }
 
 }  // namespace testing

@@ -4,9 +4,12 @@
 #ifndef HP_TESTS_VIEW_TWELVE_LAYERS_H_
 #define HP_TESTS_VIEW_TWELVE_LAYERS_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "hp/hp.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
 
@@ -25,6 +28,17 @@ std::string LayerTag(int layer);
 // MatMul output (value_info).
 onnx::ModelProto TwelveLayerModel();
 absl::StatusOr<ScopeTrace> TwelveLayerTrace();
+
+// A test fixture: the model tagged by TagModel with its trace and default
+// options. A subclass's SetUp calls this one first.
+class TaggedTwelveLayers : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  onnx::ModelProto model_ = TwelveLayerModel();
+  std::optional<ScopeTrace> trace_;
+  TagResult result_;
+};
 
 }  // namespace testing
 }  // namespace hp

@@ -17,14 +17,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class ValidateTest : public ::testing::Test {
+class ValidateTest : public testing::TaggedTwelveLayers {
  protected:
   void SetUp() override {
-    absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
-    ASSERT_TRUE(trace.ok()) << trace.status();
-    trace_ = std::move(trace).value();
-    absl::StatusOr<TagResult> result = TagModel(&model_, &*trace_, TagOptions());
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_NO_FATAL_FAILURE(TaggedTwelveLayers::SetUp());
     absl::StatusOr<TagResult> computed =
         ComputeTags(model_, &*trace_, TagOptions());
     ASSERT_TRUE(computed.ok()) << computed.status();
@@ -55,8 +51,6 @@ class ValidateTest : public ::testing::Test {
     Set(node, kNamespaceKey, tag.substr(1));
   }
 
-  onnx::ModelProto model_ = testing::TwelveLayerModel();
-  std::optional<ScopeTrace> trace_;
   TagResult computed_;
 };
 
