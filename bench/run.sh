@@ -10,6 +10,11 @@
 # already in the page cache (warmed first); each output is deleted and
 # `sync` run before the next run, so that no run pays for another's
 # writeback.
+#
+# The binaries are built with -c opt in their own Bazel output base
+# ($OUTPUT_BASE, default /tmp/hp-bench-ob; its server exits after a minute
+# idle), so that the workspace's usual fastbuild server keeps its analysis
+# cache. The first build there takes a few minutes.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,9 +24,11 @@ MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(inline_1g nodes_1m inline_400m)
 PYTHON=/usr/bin/python3
 
+OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
 mkdir -p "$BENCH_DIR/bin"
-bazel build -c opt //hp:converter //bench:make_models >&2
-BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
+bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
+bench_bazel build -c opt //hp:converter //bench:make_models >&2
+BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
 cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
 for model in "${MODELS[@]}"; do
   [ -f "$BENCH_DIR/$model.onnx" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" "$model" >&2
@@ -29,32 +36,49 @@ done
 
 RESULTS="$BENCH_DIR/results.tsv"
 : > "$RESULTS"
-# measure MODEL TOOL COMMAND...: RUNS timed runs, one "model tool wall rss" line each.
-measure() {
-  local model=$1 tool=$2
-  shift 2
-  for _ in $(seq "$RUNS"); do
-    rm -f "$BENCH_DIR/out.onnx"
-    sync
-    /usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
-      echo "failed: $*" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
-    printf '%s\t%s\t%s\n' "$model" "$tool" "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$RESULTS"
-  done
+CONVERTER="$BENCH_DIR/bin/converter"
+TOOLS=(cp cp+sync hp hp-nofsync hp-no-trace hp-no-trace-nofsync python)
+# command_of TOOL IN OUT: sets COMMAND to what the tool runs.
+command_of() {
+  local in=$2 out=$3
+  case $1 in
+    cp) COMMAND=(cp "$in" "$out") ;;
+    cp+sync) COMMAND=(sh -c "cp '$in' '$out' && sync '$out'") ;;
+    hp) COMMAND=("$CONVERTER" tag --model "$in" --output "$out") ;;
+    hp-nofsync) COMMAND=("$CONVERTER" tag --model "$in" --output "$out" --nofsync) ;;
+    hp-no-trace) COMMAND=("$CONVERTER" tag --model "$in" --output "$out" --trace none) ;;
+    hp-no-trace-nofsync)
+      COMMAND=("$CONVERTER" tag --model "$in" --output "$out" --trace none --nofsync) ;;
+    python) COMMAND=("$PYTHON" bench/python_retag.py "$in" "$out") ;;
+  esac
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# The tools take turns, run after run, so that a burst of other work on a
+# shared machine slows them alike. One "model tool wall rss" line per run.
 for model in "${MODELS[@]}"; do
   in="$BENCH_DIR/$model.onnx"
   out="$BENCH_DIR/out.onnx"
   cat "$in" "$BENCH_DIR/$model.trace.json" > /dev/null  # warm the page cache
-  echo "measuring $model ($RUNS runs each)" >&2
-  measure "$model" cp cp "$in" "$out"
-  measure "$model" cp+sync sh -c "cp '$in' '$out' && sync '$out'"
-  measure "$model" hp "$BENCH_DIR/bin/converter" tag --model "$in" --output "$out"
-  measure "$model" hp-no-trace "$BENCH_DIR/bin/converter" tag --model "$in" --output "$out" --trace none
-  measure "$model" python "$PYTHON" bench/python_retag.py "$in" "$out"
+  echo "measuring $model ($RUNS runs of each tool)" >&2
+  for _ in $(seq "$RUNS"); do
+    for tool in "${TOOLS[@]}"; do
+      rm -f "$out"
+      sync
+      command_of "$tool" "$in" "$out"
+      /usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
+          >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+        echo "failed: ${COMMAND[*]}" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
+      printf '%s\t%s\t%s\n' "$model" "$tool" \
+          "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$RESULTS"
+    done
+  done
 done
 rm -f "$BENCH_DIR/out.onnx" "$BENCH_DIR/time.txt" "$BENCH_DIR/stderr.txt"
 
+# What was measured: the tree (the commit, and files changed since) and how
+# busy the machine was.
+echo "tree: $(git rev-parse --short HEAD 2>/dev/null || echo '?') + $(git status --short 2>/dev/null | wc -l) changed files; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PYTHON" - "$RESULTS" "$BENCH_DIR" <<'PY'
 import collections, os, statistics, sys
 results, folder = sys.argv[1], sys.argv[2]
@@ -63,20 +87,32 @@ for line in open(results):
     model, tool, wall, rss_kb = line.split("\t")
     runs[model, tool].append((float(wall), int(rss_kb) * 1024))
 models = list(dict.fromkeys(model for model, _ in runs))
-tools = ["cp", "cp+sync", "hp", "hp-no-trace", "python"]
+tools = list(dict.fromkeys(tool for _, tool in runs))  # as run.sh lists them
 def median(model, tool, i):
     return statistics.median(r[i] for r in runs[model, tool])
-print("median of %d runs; wall in s, peak RSS in MB" % len(runs[models[0], "cp"]))
-print("| model | size MB | " + " | ".join("%s wall" % t for t in tools) +
-      " | hp/cp | hp/(cp+sync) | python/hp | hp RSS MB | hp RSS/size | python RSS MB |")
-print("|---" * (2 + len(tools) + 6) + "|")
-for model in models:
-    size = os.path.getsize(os.path.join(folder, model + ".onnx"))
-    wall = {t: median(model, t, 0) for t in tools}
-    rss = {t: median(model, t, 1) for t in tools}
-    print("| %s | %.0f | %s | %.2f | %.2f | %.1f | %.0f | %.3f | %.0f |" % (
-        model, size / 1e6, " | ".join("%.2f" % wall[t] for t in tools),
-        wall["hp"] / wall["cp"], wall["hp"] / wall["cp+sync"],
-        wall["python"] / wall["hp"], rss["hp"] / 1e6, rss["hp"] / size,
-        rss["python"] / 1e6))
+wall = {m: {t: median(m, t, 0) for t in tools} for m in models}
+rss = {m: {t: median(m, t, 1) for t in tools} for m in models}
+size = {m: os.path.getsize(os.path.join(folder, m + ".onnx")) for m in models}
+print("median of %d runs; wall time in s" % len(runs[models[0], "cp"]))
+print()
+print("| model | size MB | " + " | ".join(tools) + " |")
+print("|---" * (2 + len(tools)) + "|")
+for m in models:
+    print("| %s | %.0f | %s |" % (m, size[m] / 1e6,
+          " | ".join("%.2f" % wall[m][t] for t in tools)))
+print()
+print("ratios of median wall times; peak RSS")
+print()
+ratios = [("hp/cp", "hp", "cp"), ("hp-nofsync/cp", "hp-nofsync", "cp"),
+          ("hp/(cp+sync)", "hp", "cp+sync"),
+          ("hp-no-trace-nofsync/cp", "hp-no-trace-nofsync", "cp"),
+          ("python/hp", "python", "hp"),
+          ("python/hp-nofsync", "python", "hp-nofsync")]
+print("| model | " + " | ".join(r[0] for r in ratios) +
+      " | hp RSS MB | hp RSS/size | python RSS MB |")
+print("|---" * (1 + len(ratios) + 3) + "|")
+for m in models:
+    print("| %s | %s | %.0f | %.3f | %.0f |" % (
+        m, " | ".join("%.2f" % (wall[m][a] / wall[m][b]) for _, a, b in ratios),
+        rss[m]["hp"] / 1e6, rss[m]["hp"] / size[m], rss[m]["python"] / 1e6))
 PY

@@ -1,6 +1,7 @@
 #include "hp/batch/tag_file.h"
 
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <utility>
 
@@ -27,7 +28,6 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   result.input_bytes = splice.file_bytes();
   TagOptions tag_options = options.tag;
 
-  std::optional<ScopeTrace> trace;
   if (request.trace_path.empty() &&
       ModelMetadataValue(splice.skeleton(), kSourceKey) ==
           std::string("trace")) {
@@ -36,8 +36,13 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
         " was tagged from a scope trace before; without --trace its tags now "
         "come from node names alone"));
   }
+  std::optional<ScopeTrace> trace;
+  std::vector<std::string> digest_warnings;
+  // The file's SHA-256 when the trace check needs it: hashed on a second
+  // thread while the model is tagged and written, and checked before the
+  // output is committed.
+  std::future<absl::StatusOr<std::string>> file_sha256;
   if (!request.trace_path.empty()) {
-    HP_ASSIGN_OR_RETURN(trace, LoadScopeTrace(request.trace_path));
     // A file hp tagged before is checked against the digest of the export
     // it came from, which it records.
     std::string model_sha256 = request.model_sha256;
@@ -45,30 +50,66 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
             RecordedModelSha256(splice.skeleton())) {
       model_sha256 = *recorded;
     } else if (model_sha256.empty()) {
-      HP_ASSIGN_OR_RETURN(model_sha256, Sha256FileHex(model_path));
+      file_sha256 = std::async(std::launch::async, Sha256FileHex, model_path);
     }
-    tag_options.model_sha256 = model_sha256;
-    HP_ASSIGN_OR_RETURN(std::vector<std::string> digest_warnings,
-                        CheckTraceDigest(*trace, model_path, model_sha256,
-                                         options.digest_check));
-    for (std::string& warning : digest_warnings) {
-      result.warnings.push_back(std::move(warning));
+    HP_ASSIGN_OR_RETURN(trace, LoadScopeTrace(request.trace_path));
+    if (file_sha256.valid()) {
+      // Written as if the check will pass: the model is then the one the
+      // trace records.
+      tag_options.model_sha256 = trace->onnx_sha256();
+    } else {
+      tag_options.model_sha256 = model_sha256;
+      HP_ASSIGN_OR_RETURN(digest_warnings,
+                          CheckTraceDigest(*trace, model_path, model_sha256,
+                                           options.digest_check));
     }
   }
 
   HP_ASSIGN_OR_RETURN(
       result.tags,
       TagModel(&splice.skeleton(), trace ? &*trace : nullptr, tag_options));
-  for (const std::string& warning : result.tags.warnings) {
-    result.warnings.push_back(absl::StrCat(model_path, ": ", warning));
-  }
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;
-  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+  // Optional, to be dropped and written again below.
+  std::optional<AtomicFileWriter> writer;
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter written,
                       splice.SaveUncommitted(request.output_path, save));
-  HP_RETURN_IF_ERROR(writer.Commit());
-  result.output_bytes = writer.bytes_written();
+  writer.emplace(std::move(written));
+  if (file_sha256.valid()) {
+    // The flush to disk, too, overlaps with the hashing.
+    if (options.durability == Durability::kFsync) {
+      HP_RETURN_IF_ERROR(writer->Sync());
+    }
+    HP_ASSIGN_OR_RETURN(const std::string model_sha256, file_sha256.get());
+    // With DigestCheck::kError a mismatch returns here, and the uncommitted
+    // output is removed.
+    HP_ASSIGN_OR_RETURN(digest_warnings,
+                        CheckTraceDigest(*trace, model_path, model_sha256,
+                                         options.digest_check));
+    if (model_sha256 != tag_options.model_sha256) {
+      // Tagged anyway (kWarn): the output records this file's own digest,
+      // so it is written again. Rare, and never on the default path.
+      tag_options.model_sha256 = model_sha256;
+      for (onnx::StringStringEntryProto& entry :
+           *splice.skeleton().mutable_metadata_props()) {
+        if (entry.key() == kModelSha256Key) entry.set_value(model_sha256);
+      }
+      writer.reset();
+      HP_ASSIGN_OR_RETURN(AtomicFileWriter rewritten,
+                          splice.SaveUncommitted(request.output_path, save));
+      writer.emplace(std::move(rewritten));
+    }
+  }
+  HP_RETURN_IF_ERROR(writer->Commit(options.durability));
+  result.output_bytes = writer->bytes_written();
+
+  for (std::string& warning : digest_warnings) {
+    result.warnings.push_back(std::move(warning));
+  }
+  for (const std::string& warning : result.tags.warnings) {
+    result.warnings.push_back(absl::StrCat(model_path, ": ", warning));
+  }
   result.options = std::move(tag_options);
   if (request.keep_model) {
     result.model = splice.SkeletonWithHeaders();

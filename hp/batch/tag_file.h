@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "hp/hp.h"
+#include "hp/io/atomic_writer.h"
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 
@@ -38,6 +39,9 @@ struct TagFileRequest {
 struct TagFileOptions {
   TagOptions tag;
   DigestCheck digest_check = DigestCheck::kError;
+  // kNoFsync: the output is still renamed into place whole, but not flushed
+  // to disk first (see Durability).
+  Durability durability = Durability::kFsync;
 };
 
 struct TagFileResult {
@@ -58,7 +62,9 @@ struct TagFileResult {
 
 // The steps and checks of `converter tag`, in its order; nothing is left at
 // output_path on any error. A trace is checked against the digest the model
-// records from an earlier hp run, else against the file's SHA-256.
+// records from an earlier hp run, else against the file's SHA-256, which is
+// computed on a second thread while the model is tagged and written, and
+// checked before the output is renamed into place.
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options);
 

@@ -99,6 +99,7 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
       fd_(std::move(other.fd_)),
       buffer_(std::move(other.buffer_)),
       bytes_written_(other.bytes_written_),
+      synced_(other.synced_),
       committed_(other.committed_) {
   other.temporary_.clear();
 }
@@ -140,6 +141,7 @@ absl::Status AtomicFileWriter::Flush() {
 }
 
 absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
+  synced_ = false;
   bytes_written_ += bytes.size();
   if (buffer_.size() + bytes.size() <= kBufferBytes) {
     buffer_.append(bytes.data(), bytes.size());
@@ -157,6 +159,7 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
                                                const std::string& source) {
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
+  synced_ = false;
   bytes_written_ += length;
   auto shrank = [&] {
     return absl::DataLossError(
@@ -201,15 +204,25 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
   return absl::OkStatus();
 }
 
-absl::Status AtomicFileWriter::Commit() {
+absl::Status AtomicFileWriter::Sync() {
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
   if (::fsync(fd_.get()) != 0) return Fail("cannot fsync");
+  synced_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit(Durability durability) {
+  absl::Status flushed = Flush();
+  if (!flushed.ok()) return flushed;
+  const bool sync = durability == Durability::kFsync;
+  if (sync && !synced_ && ::fsync(fd_.get()) != 0) return Fail("cannot fsync");
   if (::close(fd_.release()) != 0) return Fail("cannot close");
   if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
     return Fail("cannot rename temporary file onto");
   }
   committed_ = true;
+  if (!sync) return absl::OkStatus();
   // Make the rename itself durable.
   std::string folder = std::filesystem::path(path_).parent_path().string();
   if (folder.empty()) folder = ".";

@@ -1,8 +1,8 @@
 // Files at the system-call level. Reading: descriptors that close
-// themselves, regular files only. Writing: streaming crash-safe writes, where
+// themselves, regular files only. Writing: streaming atomic writes, where
 // bytes and ranges of other files go into a temporary file beside the target,
-// which Commit() fsyncs and renames over it. Until then the target is
-// untouched; an abandoned writer leaves nothing.
+// which Commit() fsyncs (by default) and renames over it. Until then the
+// target is untouched; an abandoned writer leaves nothing.
 #ifndef HP_IO_ATOMIC_WRITER_H_
 #define HP_IO_ATOMIC_WRITER_H_
 
@@ -51,6 +51,19 @@ struct OpenedFile {
 // writer).
 absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
 
+// How far Commit() goes to make the new file survive a crash of the machine.
+enum class Durability {
+  // fsync the file before the rename and its folder after: once Commit()
+  // returns, the new file survives a power loss or OS crash. The default.
+  kFsync,
+  // Rename without fsync, as cp writes. Still atomic: readers see the old
+  // file or the whole new one, never a partial file, and a failed or killed
+  // process leaves the target as it was. But after a power loss or OS crash
+  // soon after, the target may be missing, empty or hold part of the data.
+  // Saves a flush to disk per file.
+  kNoFsync,
+};
+
 class AtomicFileWriter {
  public:
   // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path`.
@@ -69,8 +82,13 @@ class AtomicFileWriter {
   // (copy_file_range) where it can. `source` names that file in errors.
   absl::Status AppendFileRange(int fd, uint64_t offset, uint64_t length,
                                const std::string& source);
-  // Flushes, fsyncs, renames onto the target and fsyncs its folder.
-  absl::Status Commit();
+  // Writes out buffered bytes and fsyncs the temporary file, leaving the
+  // target untouched: for a caller with other work to overlap with the flush
+  // to disk. A Commit() with nothing appended since skips that fsync.
+  absl::Status Sync();
+  // Flushes, fsyncs, renames onto the target and fsyncs its folder; with
+  // kNoFsync only flushes and renames.
+  absl::Status Commit(Durability durability = Durability::kFsync);
 
   // The target path.
   const std::string& path() const { return path_; }
@@ -87,6 +105,7 @@ class AtomicFileWriter {
   FileDescriptor fd_;
   std::string buffer_;
   uint64_t bytes_written_ = 0;
+  bool synced_ = false;  // fsynced, nothing appended since
   bool committed_ = false;
 };
 

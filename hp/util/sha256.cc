@@ -8,6 +8,11 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -32,52 +37,165 @@ inline uint32_t RotateRight(uint32_t x, int n) {
   return (x >> n) | (x << (32 - n));
 }
 
+inline uint32_t LoadBigEndian32(const uint8_t* bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) |
+         (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
+}
+
+// One round of FIPS 180-4 section 6.2.2 step 3. Instead of moving all eight
+// working variables along each round, the caller renames them: a round
+// changes only d (to the next e) and h (to the next a).
+inline void Round(uint32_t a, uint32_t b, uint32_t c, uint32_t& d, uint32_t e,
+                  uint32_t f, uint32_t g, uint32_t& h, uint32_t k_plus_w) {
+  const uint32_t t1 = h +
+                      (RotateRight(e, 6) ^ RotateRight(e, 11) ^
+                       RotateRight(e, 25)) +
+                      (g ^ (e & (f ^ g))) + k_plus_w;  // Ch(e, f, g)
+  const uint32_t t2 =
+      (RotateRight(a, 2) ^ RotateRight(a, 13) ^ RotateRight(a, 22)) +
+      ((a & b) | (c & (a | b)));  // Maj(a, b, c)
+  d += t1;
+  h = t1 + t2;
+}
+
+void CompressPortable(uint32_t* state, const uint8_t* blocks, size_t count) {
+  for (; count > 0; --count, blocks += 64) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i) w[i] = LoadBigEndian32(blocks + 4 * i);
+    for (int i = 16; i < 64; ++i) {
+      const uint32_t s0 = RotateRight(w[i - 15], 7) ^
+                          RotateRight(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const uint32_t s1 = RotateRight(w[i - 2], 17) ^
+                          RotateRight(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+    for (int i = 0; i < 64; i += 8) {
+      Round(a, b, c, d, e, f, g, h, kRoundConstants[i] + w[i]);
+      Round(h, a, b, c, d, e, f, g, kRoundConstants[i + 1] + w[i + 1]);
+      Round(g, h, a, b, c, d, e, f, kRoundConstants[i + 2] + w[i + 2]);
+      Round(f, g, h, a, b, c, d, e, kRoundConstants[i + 3] + w[i + 3]);
+      Round(e, f, g, h, a, b, c, d, kRoundConstants[i + 4] + w[i + 4]);
+      Round(d, e, f, g, h, a, b, c, kRoundConstants[i + 5] + w[i + 5]);
+      Round(c, d, e, f, g, h, a, b, kRoundConstants[i + 6] + w[i + 6]);
+      Round(b, c, d, e, f, g, h, a, kRoundConstants[i + 7] + w[i + 7]);
+    }
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+    state[4] += e;
+    state[5] += f;
+    state[6] += g;
+    state[7] += h;
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HP_SHA256_X86 1
+
+bool CpuHasShaExtensions() {
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const bool ssse3 = (ecx & (1u << 9)) != 0;
+  const bool sse41 = (ecx & (1u << 19)) != 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool sha = (ebx & (1u << 29)) != 0;
+  return sha && ssse3 && sse41;
+}
+
+// The same compression with the SHA extensions (Intel SDM; "Intel SHA
+// Extensions", 2013). Compiled for them here only: the rest of hp needs no
+// special flags, and this runs only where CpuHasShaExtensions().
+__attribute__((target("sha,sse4.1,ssse3"))) void CompressShaExtensions(
+    uint32_t* state, const uint8_t* blocks, size_t count) {
+  // sha256rnds2 holds the working variables in two registers, lanes from
+  // high to low: (a, b, e, f) and (c, d, g, h).
+  __m128i abef = _mm_set_epi32(static_cast<int>(state[0]),
+                               static_cast<int>(state[1]),
+                               static_cast<int>(state[4]),
+                               static_cast<int>(state[5]));
+  __m128i cdgh = _mm_set_epi32(static_cast<int>(state[2]),
+                               static_cast<int>(state[3]),
+                               static_cast<int>(state[6]),
+                               static_cast<int>(state[7]));
+  // Message words are big-endian.
+  const __m128i byte_swap =
+      _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+  for (; count > 0; --count, blocks += 64) {
+    const __m128i abef_before = abef;
+    const __m128i cdgh_before = cdgh;
+    // The schedule, four words a register: w[q % 4] holds W[4q..4q+3].
+    __m128i w[4];
+#pragma GCC unroll 16
+    for (int q = 0; q < 16; ++q) {
+      if (q < 4) {
+        w[q] = _mm_shuffle_epi8(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * q)),
+            byte_swap);
+      } else {
+        // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]: msg1 gives
+        // W[t-16] + s0(W[t-15]), alignr the words W[t-7..t-4], and msg2 adds
+        // s1(W[t-2]), two of those being words it computes itself.
+        const __m128i last = w[(q + 3) % 4];  // W[4q-4..4q-1]
+        w[q % 4] = _mm_sha256msg2_epu32(
+            _mm_add_epi32(_mm_sha256msg1_epu32(w[q % 4], w[(q + 1) % 4]),
+                          _mm_alignr_epi8(last, w[(q + 2) % 4], 4)),
+            last);
+      }
+      const __m128i k_plus_w = _mm_add_epi32(
+          w[q % 4], _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                        kRoundConstants.data() + 4 * q)));
+      // Two rounds each, with the low two words then the high two. After
+      // the first, cdgh holds the new (a, b, e, f) and abef the new
+      // (c, d, g, h); the second swaps them back.
+      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, k_plus_w);
+      abef = _mm_sha256rnds2_epu32(abef, cdgh,
+                                   _mm_shuffle_epi32(k_plus_w, 0x0e));
+    }
+    abef = _mm_add_epi32(abef, abef_before);
+    cdgh = _mm_add_epi32(cdgh, cdgh_before);
+  }
+  alignas(16) uint32_t lanes[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), abef);
+  state[0] = lanes[3];
+  state[1] = lanes[2];
+  state[4] = lanes[1];
+  state[5] = lanes[0];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), cdgh);
+  state[2] = lanes[3];
+  state[3] = lanes[2];
+  state[6] = lanes[1];
+  state[7] = lanes[0];
+}
+#endif  // x86
+
 }  // namespace
 
-Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
-             0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
-      buffer_{} {}
+bool Sha256::ShaExtensionsAvailable() {
+#ifdef HP_SHA256_X86
+  static const bool available = CpuHasShaExtensions();
+  return available;
+#else
+  return false;
+#endif
+}
 
-void Sha256::Compress(const uint8_t* block) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i) {
-    w[i] = (uint32_t{block[4 * i]} << 24) | (uint32_t{block[4 * i + 1]} << 16) |
-           (uint32_t{block[4 * i + 2]} << 8) | uint32_t{block[4 * i + 3]};
+Sha256::Sha256(Engine engine)
+    : engine_(Engine::kPortable),
+      compress_(&CompressPortable),
+      state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
+             0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
+      buffer_{} {
+#ifdef HP_SHA256_X86
+  if (engine != Engine::kPortable && ShaExtensionsAvailable()) {
+    engine_ = Engine::kShaExtensions;
+    compress_ = &CompressShaExtensions;
   }
-  for (int i = 16; i < 64; ++i) {
-    const uint32_t s0 =
-        RotateRight(w[i - 15], 7) ^ RotateRight(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const uint32_t s1 =
-        RotateRight(w[i - 2], 17) ^ RotateRight(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-  uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-  for (int i = 0; i < 64; ++i) {
-    const uint32_t s1 = RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25);
-    const uint32_t choose = (e & f) ^ (~e & g);
-    const uint32_t t1 = h + s1 + choose + kRoundConstants[i] + w[i];
-    const uint32_t s0 = RotateRight(a, 2) ^ RotateRight(a, 13) ^ RotateRight(a, 22);
-    const uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
-    const uint32_t t2 = s0 + majority;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  state_[0] += a;
-  state_[1] += b;
-  state_[2] += c;
-  state_[3] += d;
-  state_[4] += e;
-  state_[5] += f;
-  state_[6] += g;
-  state_[7] += h;
+#else
+  static_cast<void>(engine);
+#endif
 }
 
 void Sha256::Update(absl::string_view bytes) {
@@ -91,12 +209,13 @@ void Sha256::Update(absl::string_view bytes) {
     data += take;
     size -= take;
     if (buffer_size_ < buffer_.size()) return;
-    Compress(buffer_.data());
+    compress_(state_.data(), buffer_.data(), 1);
     buffer_size_ = 0;
   }
-  for (; size >= buffer_.size(); data += buffer_.size(), size -= buffer_.size()) {
-    Compress(data);
-  }
+  const size_t blocks = size / buffer_.size();
+  compress_(state_.data(), data, blocks);
+  data += blocks * buffer_.size();
+  size -= blocks * buffer_.size();
   std::memcpy(buffer_.data(), data, size);
   buffer_size_ = size;
 }
@@ -109,7 +228,7 @@ std::array<uint8_t, Sha256::kDigestSize> Sha256::Digest() const {
   if (padded.buffer_size_ > 56) {
     std::memset(padded.buffer_.data() + padded.buffer_size_, 0,
                 64 - padded.buffer_size_);
-    padded.Compress(padded.buffer_.data());
+    padded.compress_(padded.state_.data(), padded.buffer_.data(), 1);
     padded.buffer_size_ = 0;
   }
   std::memset(padded.buffer_.data() + padded.buffer_size_, 0,
@@ -117,7 +236,7 @@ std::array<uint8_t, Sha256::kDigestSize> Sha256::Digest() const {
   for (int i = 0; i < 8; ++i) {
     padded.buffer_[56 + i] = static_cast<uint8_t>(bit_length >> (56 - 8 * i));
   }
-  padded.Compress(padded.buffer_.data());
+  padded.compress_(padded.state_.data(), padded.buffer_.data(), 1);
 
   std::array<uint8_t, kDigestSize> digest;
   for (int i = 0; i < 8; ++i) {

@@ -1,10 +1,13 @@
 // SHA-256 (FIPS 180-4): bytes in, 32-byte digest out. Written here because
 // Debian's build machines are not guaranteed an OpenSSL development library;
 // hp needs it only to tie a scope trace to the model it was recorded with.
+// On x86 CPUs with the SHA extensions (SHA-NI) blocks are compressed with
+// those instructions, chosen at run time; elsewhere by portable C++.
 #ifndef HP_UTIL_SHA256_H_
 #define HP_UTIL_SHA256_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -20,7 +23,17 @@ class Sha256 {
  public:
   static constexpr size_t kDigestSize = 32;
 
-  Sha256();
+  // The code that compresses blocks. Both give the same digests; kAuto picks
+  // kShaExtensions where the CPU has them, else kPortable. Tests name one to
+  // check each.
+  enum class Engine { kAuto, kPortable, kShaExtensions };
+
+  // Whether this CPU runs kShaExtensions (x86 SHA, SSSE3 and SSE4.1).
+  static bool ShaExtensionsAvailable();
+
+  // kShaExtensions on a CPU without them falls back to kPortable; engine()
+  // says which runs.
+  explicit Sha256(Engine engine = Engine::kAuto);
 
   void Update(absl::string_view bytes);
 
@@ -28,9 +41,15 @@ class Sha256 {
   // 64 lowercase hex digits, as `sha256sum` prints them.
   std::string HexDigest() const;
 
- private:
-  void Compress(const uint8_t* block);
+  Engine engine() const { return engine_; }
 
+ private:
+  // Compresses `count` consecutive 64-byte blocks into `state`.
+  using CompressFunction = void (*)(uint32_t* state, const uint8_t* blocks,
+                                    size_t count);
+
+  Engine engine_;
+  CompressFunction compress_;
   std::array<uint32_t, 8> state_;
   std::array<uint8_t, 64> buffer_;
   size_t buffer_size_ = 0;
