@@ -1,10 +1,13 @@
 // In-process stages of `converter tag`, each timed alone: scan + skeleton
 // parse (ModelSplice::Open), trace parse, ComputeTags, TagModel, the spliced
-// write (with fsync) and the SHA-256 digest check's hashing. Models come from
+// write (with fsync) and the SHA-256 digest check's hashing; and all of them
+// in a row as `converter tag` runs them (Stages: one counter per stage, in
+// ms, freeing the model and the results included). Models come from
 // $HP_BENCH_DIR (default /tmp/hp-bench), made there by make_models' code when
 // missing.
 //
 //   bazel run -c opt //bench:splice_benchmark -- --benchmark_filter=nodes_1m
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -114,6 +117,50 @@ void BM_Write(benchmark::State& state, const std::string& name) {
   std::filesystem::remove(output);
 }
 
+// The stages in `converter tag`'s order (the digest check left out), each
+// timed once per run; the counters are the means over the runs.
+void BM_Stages(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  const std::string output = BenchDir() + "/benchmark_output.onnx";
+  double open = 0, trace_parse = 0, tag = 0, save = 0, free = 0;
+  for (auto _ : state) {
+    auto start = std::chrono::steady_clock::now();
+    // Seconds since the previous lap.
+    auto lap = [&start] {
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - start).count();
+      start = now;
+      return seconds;
+    };
+    absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+    open += lap();
+    absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(TracePath(path));
+    trace_parse += lap();
+    Check(splice.status(), state);
+    Check(trace.status(), state);
+    if (!splice.ok() || !trace.ok()) return;
+    absl::StatusOr<TagResult> tags =
+        TagModel(&splice->skeleton(), &*trace, TagOptions());
+    tag += lap();
+    Check(tags.status(), state);
+    Check(splice->Save(output), state);
+    save += lap();
+    splice = absl::CancelledError();
+    tags = absl::CancelledError();
+    trace = absl::CancelledError();
+    free += lap();
+  }
+  const auto mean_ms = [&state](double seconds) {
+    return benchmark::Counter(1e3 * seconds / state.iterations());
+  };
+  state.counters["open_ms"] = mean_ms(open);
+  state.counters["trace_ms"] = mean_ms(trace_parse);
+  state.counters["tag_ms"] = mean_ms(tag);
+  state.counters["save_ms"] = mean_ms(save);
+  state.counters["free_ms"] = mean_ms(free);
+  std::filesystem::remove(output);
+}
+
 void BM_Sha256File(benchmark::State& state, const std::string& name) {
   const std::string path = ModelPath(name);
   for (auto _ : state) {
@@ -142,6 +189,8 @@ void Register() {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("Sha256File/" + model).c_str(), BM_Sha256File,
                                  model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Stages/" + model).c_str(), BM_Stages, model)
         ->Unit(benchmark::kMillisecond);
   }
 }

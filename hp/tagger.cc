@@ -1,9 +1,11 @@
 // The tagging pipeline, top to bottom: modules -> scopes -> tags ->
 // propagation -> statistics -> writing.
 #include <algorithm>
+#include <limits>
+#include <mutex>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "hp/hp.h"
@@ -13,6 +15,7 @@
 #include "hp/scope/scope_reconstruction.h"
 #include "hp/tag/module_tags.h"
 #include "hp/tag/propagation.h"
+#include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -28,6 +31,10 @@ ModuleTable MakeModuleTable(const std::vector<NodeRef>& nodes,
   }
   return ModuleTable(ModuleTable::Source::kNodeNames, options.root_name, "");
 }
+
+// Graphs this big fill their nodes' strings on all cores: that is mostly
+// allocation and page faults, which two cores do in about half the time.
+constexpr size_t kMinSlice = 10000;
 
 HierarchySource SourceOf(const ModuleTable& modules) {
   switch (modules.source()) {
@@ -55,14 +62,31 @@ MatchKind MatchOf(const NodeScope& scope, const ModuleTags& tags) {
   return MatchKind::kRoot;
 }
 
-TagStatistics CountMatches(const TagResult& result) {
+// One id per distinct tag: the first module that carries it. Nodes are
+// compared and counted by these ids rather than by their tag strings.
+std::vector<int> TagIds(const ModuleTags& module_tags) {
+  absl::flat_hash_map<absl::string_view, int> first;
+  std::vector<int> ids(module_tags.tag.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ids[i] = first.try_emplace(module_tags.tag[i], static_cast<int>(i))
+                 .first->second;
+  }
+  return ids;
+}
+
+// Per node, how its tag was found and its tag's id (TagIds).
+TagStatistics CountMatches(const std::vector<MatchKind>& matches,
+                           const std::vector<int>& tags, int modules) {
   TagStatistics statistics;
-  statistics.nodes = static_cast<int64_t>(result.nodes.size());
-  statistics.modules = static_cast<int64_t>(result.modules.size());
-  absl::flat_hash_set<absl::string_view> distinct;
-  for (const NodeTag& node : result.nodes) {
-    distinct.insert(node.tag);
-    switch (node.match) {
+  statistics.nodes = static_cast<int64_t>(matches.size());
+  statistics.modules = modules;
+  std::vector<bool> seen(modules);
+  for (int id : tags) {
+    if (!seen[id]) ++statistics.tags;
+    seen[id] = true;
+  }
+  for (MatchKind match : matches) {
+    switch (match) {
       case MatchKind::kDirect:
         ++statistics.direct;
         break;
@@ -77,7 +101,6 @@ TagStatistics CountMatches(const TagResult& result) {
         break;
     }
   }
-  statistics.tags = static_cast<int64_t>(distinct.size());
   statistics.coverage =
       statistics.nodes == 0
           ? 1.0
@@ -181,36 +204,43 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
         "1.13?): every node gets the root tag");
   }
 
-  std::vector<std::string> tags(nodes.size());
+  const std::vector<int> tag_ids = TagIds(module_tags);
+  std::vector<int> tags(nodes.size());  // tag ids
+  std::vector<MatchKind> matches(nodes.size());
   std::vector<bool> unscoped(nodes.size());
-  result.nodes.resize(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeScope& scope = scopes.nodes[i];
-    NodeTag& node = result.nodes[i];
-    node.graph_path = nodes[i].graph_path;
-    node.node_name = nodes[i].node->name();
-    node.op_type = nodes[i].node->op_type();
-    node.module_path = modules.at(scope.module).path;
-    node.match = MatchOf(scope, module_tags);
-    tags[i] = module_tags.tag[scope.module];
-    unscoped[i] = node.match == MatchKind::kRoot;
+    matches[i] = MatchOf(scope, module_tags);
+    tags[i] = tag_ids[scope.module];
+    unscoped[i] = matches[i] == MatchKind::kRoot;
   }
   if (options.propagate) {
     std::vector<bool> moved = PropagateTags(nodes, unscoped, &tags);
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (moved[i]) result.nodes[i].match = MatchKind::kPropagated;
+      if (moved[i]) matches[i] = MatchKind::kPropagated;
     }
   }
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    result.nodes[i].tag = std::move(tags[i]);
-  }
 
+  result.nodes.resize(nodes.size());
+  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      NodeTag& node = result.nodes[i];
+      node.graph_path = std::move(nodes[i].graph_path);  // not needed below
+      node.node_name = nodes[i].node->name();
+      node.op_type = nodes[i].node->op_type();
+      node.module_path = modules.at(scopes.nodes[i].module).path;
+      node.tag = module_tags.tag[tags[i]];
+      node.match = matches[i];
+    }
+  });
+
+  result.modules.reserve(modules.size());
   for (int i = 0; i < modules.size(); ++i) {
     const Module& module = modules.at(i);
     result.modules.push_back({module.path, module.class_name,
                               module_tags.tag[i], bool(module_tags.kept[i])});
   }
-  result.statistics = CountMatches(result);
+  result.statistics = CountMatches(matches, tags, modules.size());
   return result;
 }
 
@@ -224,14 +254,28 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};
   std::vector<onnx::NodeProto*> nodes = MutableNodes(model);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeTag& tag = result.nodes[i];
-    absl::Status written = WriteNodeTag(nodes[i], tag.tag, tag.module_path, write);
-    if (!written.ok()) {
-      return absl::Status(written.code(),
-                          absl::StrCat(tag.graph_path, ": ", written.message()));
+  // Each node is its own message (the arena is thread-safe): slices are
+  // written in parallel, and the first node in graph order that fails is
+  // the one reported.
+  std::mutex failure_mutex;
+  size_t failed_at = std::numeric_limits<size_t>::max();
+  absl::Status failure;
+  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const NodeTag& tag = result.nodes[i];
+      absl::Status written =
+          WriteNodeTag(nodes[i], tag.tag, tag.module_path, write);
+      if (written.ok()) continue;
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (i < failed_at) {
+        failed_at = i;
+        failure = absl::Status(written.code(), absl::StrCat(tag.graph_path, ": ",
+                                                            written.message()));
+      }
+      return;
     }
-  }
+  });
+  HP_RETURN_IF_ERROR(failure);
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
       {"pkg.hp.version", kVersion},

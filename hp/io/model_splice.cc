@@ -5,13 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "hp/io/atomic_file.h"
+#include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
 
 namespace hp {
@@ -332,7 +335,7 @@ class GraphDetacher {
 
 // ParseModel() into an arena-allocated message. The checks are ParseModel's;
 // on failure ParseModel itself gives the error, in LoadModel's words.
-absl::Status ParseSkeleton(const std::string& bytes, const std::string& path,
+absl::Status ParseSkeleton(absl::string_view bytes, const std::string& path,
                            onnx::ModelProto* model) {
   google::protobuf::io::CodedInputStream input(
       reinterpret_cast<const uint8_t*>(bytes.data()),
@@ -346,6 +349,51 @@ absl::Status ParseSkeleton(const std::string& bytes, const std::string& path,
   absl::Status error = ParseModel(bytes, path).status();
   if (!error.ok()) return error;
   return ParseError(path);
+}
+
+// Graphs with this many nodes per core are parsed, sized and serialized on
+// all cores.
+constexpr size_t kMinSlice = 10000;
+
+// Where a record's payload lies in the file.
+struct Payload {
+  uint64_t begin;
+  uint64_t end;
+};
+
+// Appends the main graph's node records (payloads, in file order) to
+// `model`'s graph as protobuf parses them inside the whole model: a
+// million nodes are parsed on all cores, as arena allocation is thread-safe.
+// False when one fails to parse.
+bool ParseNodes(const uint8_t* data, const std::vector<Payload>& records,
+                onnx::ModelProto* model) {
+  if (records.empty()) return true;
+  google::protobuf::Arena* arena = model->GetArena();
+  std::vector<onnx::NodeProto*> nodes(records.size());
+  std::atomic<bool> parsed{true};
+  ForSlices(records.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && parsed; ++i) {
+      google::protobuf::io::CodedInputStream input(
+          data + records[i].begin,
+          static_cast<int>(records[i].end - records[i].begin));
+      // Inside the model a node is two messages deep (model, graph).
+      input.SetRecursionLimit(
+          google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit() -
+          2);
+      nodes[i] = google::protobuf::Arena::CreateMessage<onnx::NodeProto>(arena);
+      if (!nodes[i]->MergeFromCodedStream(&input) ||
+          !input.ConsumedEntireMessage()) {
+        parsed = false;
+      }
+    }
+  });
+  if (!parsed) return false;
+  auto* graph_nodes = model->mutable_graph()->mutable_node();
+  graph_nodes->Reserve(static_cast<int>(nodes.size()));
+  for (onnx::NodeProto* node : nodes) {
+    graph_nodes->UnsafeArenaAddAllocated(node);
+  }
+  return true;
 }
 
 // A read-only mapping of a whole file, unmapped on every path out.
@@ -370,6 +418,16 @@ class Mapping {
 
 }  // namespace
 
+void ModelSplice::NewSkeleton() {
+  // Large blocks: a big skeleton takes thousands of them, not millions.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = size_t{64} << 10;
+  arena_options.max_block_size = size_t{4} << 20;
+  arena_ = std::make_unique<google::protobuf::Arena>(arena_options);
+  skeleton_ =
+      google::protobuf::Arena::CreateMessage<onnx::ModelProto>(arena_.get());
+}
+
 absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
                                               const SpliceOptions& options) {
   ModelSplice splice;
@@ -383,17 +441,22 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
     return ErrnoError("cannot map", path);
   }
 
-  // Pass 1: find the initializer records and what stays in the skeleton.
+  // Pass 1: find the initializer records and what stays in the skeleton:
+  // `pieces`, or the main graph's node records and `rest`, the others.
   SkeletonPieces pieces;
+  SkeletonPieces rest;
+  std::vector<Payload> node_records;
   WireReader top(data, 0, splice.file_bytes_);
   WireRecord record;
   while (!top.done()) {
     if (!top.Next(&record)) return ParseError(path);
     if (record.field != kModelGraph || record.wire_type != kLengthDelimited) {
       pieces.AddRange(record.begin, record.end);
+      rest.AddRange(record.begin, record.end);
       continue;
     }
     SkeletonPieces graph;
+    SkeletonPieces graph_rest;
     WireReader reader(data, record.payload, record.end);
     WireRecord field;
     while (!reader.done()) {
@@ -401,8 +464,14 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
       const bool skipped = field.wire_type == kLengthDelimited &&
                            (field.field == kGraphInitializer ||
                             field.field == kGraphSparseInitializer);
-      if (!skipped) {
+      const bool node =
+          field.wire_type == kLengthDelimited && field.field == kGraphNode;
+      if (node) {
         graph.AddRange(field.begin, field.end);
+        node_records.push_back({field.payload, field.end});
+      } else if (!skipped) {
+        graph.AddRange(field.begin, field.end);
+        graph_rest.AddRange(field.begin, field.end);
       } else if (field.field == kGraphInitializer) {
         splice.initializers_.push_back({field.begin, field.end});
         if (!ParseTensorHeader(data, field.payload, field.end,
@@ -419,6 +488,8 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
     }
     pieces.AddLiteral(LengthHeader(kModelGraph, graph.size()));
     pieces.AddAll(graph);
+    rest.AddLiteral(LengthHeader(kModelGraph, graph_rest.size()));
+    rest.AddAll(graph_rest);
   }
   if (pieces.size() > options.max_skeleton_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -430,16 +501,16 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
         "large constants into initializers or ONNX external data"));
   }
 
-  // Pass 2: parse the skeleton and check it as LoadModel checks a model.
-  // Large blocks: a big skeleton takes thousands of them, not millions.
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = size_t{64} << 10;
-  arena_options.max_block_size = size_t{4} << 20;
-  splice.arena_ = std::make_unique<google::protobuf::Arena>(arena_options);
-  splice.skeleton_ = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(
-      splice.arena_.get());
-  HP_RETURN_IF_ERROR(
-      ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
+  // Pass 2: parse the skeleton and check it as LoadModel checks a model:
+  // the rest, then the node records in place and in parallel. Where that
+  // fails, the skeleton is parsed again as one message for LoadModel's error.
+  splice.NewSkeleton();
+  if (!ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() ||
+      !ParseNodes(data, node_records, splice.skeleton_)) {
+    splice.NewSkeleton();
+    HP_RETURN_IF_ERROR(
+        ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
+  }
   onnx::ModelProto initializers;
   *initializers.mutable_graph() = splice.headers_;
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
@@ -480,13 +551,19 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
                       SerializeGraphRest(*graph, writer->path()));
 
   // The graph's length: node records, the other fields, the copied records.
+  // Sizing caches each node's size for the serialization below.
+  const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes =
+      detached.nodes();
+  std::vector<uint32_t> record_bytes(nodes.size());  // tag, length, message
+  ForSlices(record_bytes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const size_t size = nodes.Get(static_cast<int>(i)).ByteSizeLong();
+      record_bytes[i] = static_cast<uint32_t>(
+          1 + CodedOutputStream::VarintSize64(size) + size);
+    }
+  });
   uint64_t graph_bytes = rest.size() + initializer_bytes();
-  size_t largest_node = 0;
-  for (const onnx::NodeProto& node : detached.nodes()) {
-    const size_t size = node.ByteSizeLong();  // caches sizes for below
-    largest_node = std::max(largest_node, size);
-    graph_bytes += 1 + CodedOutputStream::VarintSize64(size) + size;
-  }
+  for (uint32_t bytes : record_bytes) graph_bytes += bytes;
 
   const google::protobuf::Descriptor* model_type =
       onnx::ModelProto::descriptor();
@@ -502,17 +579,33 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
 
   HP_RETURN_IF_ERROR(writer->Append(top_view.substr(0, graph_at)));
   HP_RETURN_IF_ERROR(writer->Append(LengthHeader(kModelGraph, graph_bytes)));
-  // Each node record: tag, length, message; built in one reused buffer.
-  std::string record(1 + 10 + largest_node, '\0');
-  uint8_t* const start = reinterpret_cast<uint8_t*>(&record[0]);
-  for (const onnx::NodeProto& node : detached.nodes()) {
-    uint8_t* target = start;
-    *target++ = TagByte(kGraphNode);
-    target = CodedOutputStream::WriteVarint64ToArray(
-        static_cast<uint64_t>(node.GetCachedSize()), target);
-    target = node.SerializeWithCachedSizesToArray(target);
-    HP_RETURN_IF_ERROR(writer->Append(
-        absl::string_view(record.data(), static_cast<size_t>(target - start))));
+  // Node records a batch at a time, each serialized at its offset in the
+  // batch's buffer (a big batch on all cores); then the batch is written.
+  constexpr size_t kBatchBytes = size_t{8} << 20;
+  std::string batch;
+  std::vector<size_t> offsets;
+  for (size_t first = 0; first < record_bytes.size();) {
+    size_t last = first;
+    size_t bytes = 0;
+    offsets.clear();
+    while (last < record_bytes.size() &&
+           (last == first || bytes + record_bytes[last] <= kBatchBytes)) {
+      offsets.push_back(bytes);
+      bytes += record_bytes[last++];
+    }
+    batch.resize(bytes);
+    ForSlices(last - first, kMinSlice, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        const onnx::NodeProto& node = nodes.Get(static_cast<int>(first + i));
+        uint8_t* target = reinterpret_cast<uint8_t*>(&batch[offsets[i]]);
+        *target++ = TagByte(kGraphNode);
+        target = CodedOutputStream::WriteVarint64ToArray(
+            static_cast<uint64_t>(node.GetCachedSize()), target);
+        node.SerializeWithCachedSizesToArray(target);
+      }
+    });
+    HP_RETURN_IF_ERROR(writer->Append(batch));
+    first = last;
   }
   HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(0, initializers_at)));
   for (const Range& range : initializers_) {

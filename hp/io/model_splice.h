@@ -77,6 +77,8 @@ class ModelSplice {
     uint64_t end = 0;
   };
   ModelSplice() = default;
+  // A new arena holding an empty skeleton.
+  void NewSkeleton();
   absl::Status WriteTo(AtomicFileWriter* writer);
 
   std::string path_;

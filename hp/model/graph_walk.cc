@@ -11,6 +11,7 @@ void CollectGraph(const onnx::GraphProto& graph, const std::string& graph_path,
     const int index = static_cast<int>(nodes->size());
     nodes->push_back({&node, graph_path, owner});
     for (const onnx::AttributeProto& attribute : node.attribute()) {
+      if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
       const std::string prefix =
           absl::StrCat(graph_path, "/", node.name(), "/", attribute.name());
       if (attribute.has_g()) CollectGraph(attribute.g(), prefix, index, nodes);
@@ -39,12 +40,14 @@ void CollectMutable(onnx::GraphProto* graph,
 
 std::vector<NodeRef> CollectNodes(const onnx::ModelProto& model) {
   std::vector<NodeRef> nodes;
+  nodes.reserve(model.graph().node_size());  // subgraph bodies may add more
   CollectGraph(model.graph(), "main", -1, &nodes);
   return nodes;
 }
 
 std::vector<onnx::NodeProto*> MutableNodes(onnx::ModelProto* model) {
   std::vector<onnx::NodeProto*> nodes;
+  nodes.reserve(model->graph().node_size());  // subgraph bodies may add more
   CollectMutable(model->mutable_graph(), &nodes);
   return nodes;
 }

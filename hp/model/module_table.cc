@@ -31,6 +31,11 @@ int ModuleTable::Add(Module module) {
   return index;
 }
 
+void ModuleTable::Reserve(int count) {
+  modules_.reserve(count);
+  index_.reserve(count);
+}
+
 int ModuleTable::Find(absl::string_view path) const {
   auto it = index_.find(path);
   return it == index_.end() ? -1 : it->second;
@@ -39,6 +44,7 @@ int ModuleTable::Find(absl::string_view path) const {
 ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
   ModuleTable table(ModuleTable::Source::kTrace, trace.root_class(),
                     trace.root_qualified_class());
+  table.Reserve(static_cast<int>(trace.modules().size()));
   for (const TracedModule& traced : trace.modules()) {
     if (traced.path.empty()) continue;  // The root is already there.
     Module module;

@@ -40,6 +40,9 @@ class ModuleTable {
   // ancestors first.
   int Add(Module module);
 
+  // Room for `count` modules in all, so that adding them moves nothing.
+  void Reserve(int count);
+
   // Index of the module with this path, or -1.
   int Find(absl::string_view path) const;
 

@@ -116,6 +116,95 @@ bool DynamoChain(const onnx::NodeProto& node, ModuleTable* modules,
   return true;
 }
 
+// A scope of node names resolved against the table: the call chain (root
+// first) and how it was found.
+struct NamedScope {
+  std::vector<int> chain{0};
+  ScopeOrigin origin = ScopeOrigin::kNodeName;
+  // The last component resolved; views a node name.
+  absl::string_view last_component;
+  // The first component the table lacks (origin kNearestAncestor).
+  absl::string_view unknown_component;
+  // The table's size when this resolution started. It holds while the
+  // table keeps that size: one that added modules is redone once, against
+  // the grown table, as the next node with that scope would have been.
+  int table_size = -1;
+};
+
+// The scope part of a torch-style node name: all before the op's "/"
+// ("/encoder/fc/MatMul" -> "/encoder/fc"; "/Cast" -> ""). nullopt for
+// names without a scope.
+std::optional<absl::string_view> ScopeOfName(absl::string_view name) {
+  if (name.empty() || name.front() != '/') return std::nullopt;
+  return name.substr(0, name.rfind('/'));
+}
+
+// Node-name scopes resolved once each. A module's ops all carry its scope
+// ("/layers.3/attn/q/MatMul", ".../Add") and scopes share their prefixes,
+// so a big graph has far fewer scopes than nodes: a scope is its parent
+// scope's result plus one component (empty components are skipped, as
+// ParseNodeName skips them).
+class NamedScopes {
+ public:
+  explicit NamedScopes(ModuleTable* modules)
+      : modules_(modules), resolver_(modules) {}
+
+  // `scope` (ScopeOfName) must outlive this object: keys view it. The
+  // result stays valid until the next call.
+  const NamedScope& Resolve(absl::string_view scope) {
+    // Walk back to the longest prefix known for the table as it is now.
+    std::vector<size_t> pending;  // prefix lengths still to resolve
+    const NamedScope* known = &root_;
+    for (size_t end = scope.size(); end > 0; end = scope.rfind('/', end - 1)) {
+      auto it = index_.find(scope.substr(0, end));
+      if (it != index_.end() &&
+          scopes_[it->second].table_size == modules_->size()) {
+        known = &scopes_[it->second];
+        break;
+      }
+      pending.push_back(end);
+    }
+    if (pending.empty()) return *known;
+    // Then forward, one component per prefix, as ParseNodeName + Resolve
+    // would have walked them.
+    const int table_size = modules_->size();
+    NamedScope resolved = *known;
+    int index = -1;
+    for (auto end = pending.rbegin(); end != pending.rend(); ++end) {
+      absl::string_view prefix = scope.substr(0, *end);
+      absl::string_view component = prefix.substr(prefix.rfind('/') + 1);
+      if (!component.empty() && resolved.origin == ScopeOrigin::kNodeName) {
+        const int next = resolver_.Resolve(resolved.chain.back(),
+                                           resolved.last_component, component);
+        if (next < 0) {
+          resolved.origin = ScopeOrigin::kNearestAncestor;
+          resolved.unknown_component = component;
+        } else {
+          resolved.chain.push_back(next);
+          resolved.last_component = component;
+        }
+      }
+      resolved.table_size = table_size;
+      auto [it, inserted] =
+          index_.try_emplace(prefix, static_cast<int>(scopes_.size()));
+      index = it->second;
+      if (inserted) {
+        scopes_.push_back(resolved);
+      } else {
+        scopes_[index] = resolved;
+      }
+    }
+    return scopes_[index];  // the last prefix resolved is `scope` itself
+  }
+
+ private:
+  ModuleTable* modules_;
+  ComponentResolver resolver_;
+  const NamedScope root_;  // "": the root's own ops
+  absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
+  std::vector<NamedScope> scopes_;
+};
+
 }  // namespace
 
 void ScopeStack::Align(const std::vector<int>& chain) {
@@ -132,15 +221,16 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
                                       ModuleTable* modules) {
   ScopeReconstruction result;
   result.nodes.resize(nodes.size());
-  ComponentResolver resolver(modules);
   ScopeStack stack(0);
   // Call chains of nodes owning subgraphs, for their scope-less body nodes.
   absl::flat_hash_map<int, std::vector<int>> owner_chains;
+  NamedScopes named_scopes(modules);
   std::vector<int> chain;
 
   for (size_t i = 0; i < nodes.size(); ++i) {
     const onnx::NodeProto& node = *nodes[i].node;
     NodeScope& scope = result.nodes[i];
+    const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
     std::string missing;
     if (DynamoChain(node, modules, &chain, &missing)) {
@@ -154,30 +244,26 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
             " is not a module of the trace; tagged as its nearest traced "
             "ancestor '", modules->at(chain.back()).path, "'"));
       }
-    } else if (NodeNameScope named = ParseNodeName(node.name()); named.has_scope) {
+    } else if (std::optional<absl::string_view> key =
+                   ScopeOfName(node.name())) {
       result.any_scope = true;
-      scope.origin = ScopeOrigin::kNodeName;
-      absl::string_view previous;
-      for (const std::string& component : named.components) {
-        int next = resolver.Resolve(chain.back(), previous, component);
-        if (next < 0) {
-          scope.origin = ScopeOrigin::kNearestAncestor;
-          result.warnings.push_back(absl::StrCat(
-              "node '", node.name(), "' (", node.op_type(), "): scope '",
-              component, "' under '", modules->at(chain.back()).path,
-              "' is not a module of the trace; tagged as its nearest traced "
-              "ancestor"));
-          break;
-        }
-        chain.push_back(next);
-        previous = component;
+      const NamedScope& named = named_scopes.Resolve(*key);
+      scope.origin = named.origin;
+      aligned = &named.chain;
+      if (named.origin == ScopeOrigin::kNearestAncestor) {
+        result.warnings.push_back(absl::StrCat(
+            "node '", node.name(), "' (", node.op_type(), "): scope '",
+            named.unknown_component, "' under '",
+            modules->at(named.chain.back()).path,
+            "' is not a module of the trace; tagged as its nearest traced "
+            "ancestor"));
       }
     } else if (nodes[i].owner >= 0) {
       scope.origin = ScopeOrigin::kEnclosingNode;
       auto owner_chain = owner_chains.find(nodes[i].owner);
-      if (owner_chain != owner_chains.end()) chain = owner_chain->second;
+      if (owner_chain != owner_chains.end()) aligned = &owner_chain->second;
     }
-    stack.Align(chain);
+    stack.Align(*aligned);
     scope.module = stack.top();
     if (node.attribute_size() > 0 &&
         std::any_of(node.attribute().begin(), node.attribute().end(),

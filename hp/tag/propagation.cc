@@ -1,20 +1,24 @@
 #include "hp/tag/propagation.h"
 
+#include <optional>
+#include <utility>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 namespace hp {
 namespace {
 
-// The tag every node in `neighbours` agrees on, or nullptr when they are
+// The tag every node in `neighbours` agrees on, or nullopt when they are
 // none, disagree, or include a node still waiting for its own tag.
-const std::string* AgreedTag(const std::vector<int>& neighbours,
+std::optional<int> AgreedTag(const std::vector<int>& neighbours,
                              const std::vector<bool>& pending,
-                             const std::vector<std::string>& tags) {
-  const std::string* agreed = nullptr;
+                             const std::vector<int>& tags) {
+  std::optional<int> agreed;
   for (int neighbour : neighbours) {
-    if (pending[neighbour]) return nullptr;
-    if (agreed != nullptr && *agreed != tags[neighbour]) return nullptr;
-    agreed = &tags[neighbour];
+    if (pending[neighbour]) return std::nullopt;
+    if (agreed.has_value() && *agreed != tags[neighbour]) return std::nullopt;
+    agreed = tags[neighbour];
   }
   return agreed;
 }
@@ -23,12 +27,12 @@ const std::string* AgreedTag(const std::vector<int>& neighbours,
 
 std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
                                 const std::vector<bool>& movable,
-                                std::vector<std::string>* tags) {
+                                std::vector<int>* tags) {
   const int count = static_cast<int>(nodes.size());
-  // Value names are scoped by graph: key them by graph path too.
-  absl::flat_hash_map<std::pair<std::string, std::string>, int> producer;
-  absl::flat_hash_map<std::pair<std::string, std::string>, std::vector<int>>
-      consumers;
+  // Value names are scoped by graph: key them by graph path too. The keys
+  // view strings of `nodes` and the model.
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, int>
+      producer;
   for (int i = 0; i < count; ++i) {
     for (const std::string& output : nodes[i].node->output()) {
       if (!output.empty()) producer[{nodes[i].graph_path, output}] = i;
@@ -50,7 +54,7 @@ std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
   // scope-less nodes (Constant -> Shape -> Gather -> ...) resolve in one go.
   for (int i = count - 1; i >= 0; --i) {
     if (!pending[i]) continue;
-    if (const std::string* tag = AgreedTag(consumers_of[i], pending, *tags)) {
+    if (std::optional<int> tag = AgreedTag(consumers_of[i], pending, *tags)) {
       (*tags)[i] = *tag;
       pending[i] = false;
       moved[i] = true;
@@ -58,7 +62,7 @@ std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
   }
   for (int i = 0; i < count; ++i) {
     if (!pending[i]) continue;
-    if (const std::string* tag = AgreedTag(producers_of[i], pending, *tags)) {
+    if (std::optional<int> tag = AgreedTag(producers_of[i], pending, *tags)) {
       (*tags)[i] = *tag;
       pending[i] = false;
       moved[i] = true;

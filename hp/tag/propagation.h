@@ -4,19 +4,19 @@
 #ifndef HP_TAG_PROPAGATION_H_
 #define HP_TAG_PROPAGATION_H_
 
-#include <string>
 #include <vector>
 
 #include "hp/model/graph_walk.h"
 
 namespace hp {
 
-// `tags` is parallel to `nodes`; `movable[i]` marks the nodes that may take
-// a neighbour's tag. Returns which nodes got a new tag. Consumers and
-// producers are looked up within each node's own graph.
+// `tags` is parallel to `nodes`, one id per tag (equal ids, equal tags);
+// `movable[i]` marks the nodes that may take a neighbour's tag. Returns which
+// nodes got a new tag. Consumers and producers are looked up within each
+// node's own graph.
 std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
                                 const std::vector<bool>& movable,
-                                std::vector<std::string>* tags);
+                                std::vector<int>* tags);
 
 }  // namespace hp
 

@@ -117,6 +117,46 @@ TEST(ScopeReconstructionTest, ADedupNameOfAModuleCalledOnceIsNotThatModule) {
                         "'block'"));
 }
 
+TEST(ScopeReconstructionTest, ARepeatedScopeWarnsForEveryNode) {
+  // Scopes are resolved once each; every node still gets its own warning.
+  ModuleTable table = TableOf(TraceBuilder("Net").Module("block", "Block"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/block/gone/Relu", "/block/Add",
+                                          "/block/gone/Relu_1"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules, ElementsAre("block", "block", "block"));
+  EXPECT_THAT(placed.origins, ElementsAre(ScopeOrigin::kNearestAncestor,
+                                          ScopeOrigin::kNodeName,
+                                          ScopeOrigin::kNearestAncestor));
+  ASSERT_EQ(placed.reconstruction.warnings.size(), 2u);
+  EXPECT_THAT(placed.reconstruction.warnings[0],
+              HasSubstr("'/block/gone/Relu' (Relu): scope 'gone' under "
+                        "'block'"));
+  EXPECT_THAT(placed.reconstruction.warnings[1],
+              HasSubstr("'/block/gone/Relu_1' (Relu): scope 'gone' under "
+                        "'block'"));
+}
+
+TEST(ScopeReconstructionTest, AScopeSeenBeforeIsResolvedAgainOnceTheTableGrew) {
+  // Without a trace, "relu_1" is relu's second call until dynamo metadata
+  // adds a module really named relu_1: from then on the scope names it.
+  ModuleTable table(ModuleTable::Source::kDynamoMetadata, "Net", "m.Net");
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/a/relu/Relu", "/a/relu_1/Relu"})
+          .Node("gelu", "Gelu")
+          .NodeMetadata("pkg.torch.onnx.name_scopes",
+                        "['', 'a', 'a.relu_1', 'gelu']")
+          .NodeMetadata("pkg.torch.onnx.class_hierarchy",
+                        "['m.Net', 'm.A', 'torch.nn.GELU', 'aten.gelu']")
+          .Chain({"/a/relu_1/Relu_1"})
+          .Build(),
+      &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("a.relu", "a.relu", "a.relu_1", "a.relu_1"));
+}
+
 TEST(ScopeReconstructionTest, SequentialChildrenRepeatTheirParentsComponent) {
   ModuleTable table = TableOf(TraceBuilder("ResNet")
                                   .TorchNn("layer1", "Sequential")

@@ -6,25 +6,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
+#include "tests/util/test_files.h"
+#include "tests/util/wire_format.h"
 
 namespace hp {
 namespace {
@@ -32,59 +28,15 @@ namespace {
 namespace fs = std::filesystem;
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using ::hp::test_files::kModels;
+using ::hp::test_files::ListFolder;
+using ::hp::test_files::ReadBytes;
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
+using ::hp::wire_format::BytesField;
+using ::hp::wire_format::Varint;
+using ::hp::wire_format::VarintField;
 using ::testing::HasSubstr;
-
-constexpr char kModels[] = "testdata/models";
-
-std::string TestFolder() {
-  const char* root = std::getenv("TEST_TMPDIR");
-  fs::path folder =
-      fs::path(root != nullptr ? root : "/tmp") /
-      ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder.string();
-}
-
-std::vector<std::string> ListFolder(const std::string& folder) {
-  std::vector<std::string> names;
-  for (const fs::directory_entry& entry : fs::directory_iterator(folder)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// Protobuf wire format by hand, for inputs protobuf itself would not write.
-std::string Varint(uint64_t value) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream output(&stream);
-    output.WriteVarint64(value);
-  }
-  return bytes;
-}
-std::string VarintField(int number, uint64_t value) {
-  return Varint(static_cast<uint64_t>(number) << 3 | 0) + Varint(value);
-}
-std::string BytesField(int number, const std::string& bytes) {
-  return Varint(static_cast<uint64_t>(number) << 3 | 2) + Varint(bytes.size()) +
-         bytes;
-}
 
 std::string Bytes(size_t size, uint32_t seed) {
   std::mt19937 random(seed);
@@ -368,6 +320,102 @@ void ExpectSameErrorAsLoadModel(const std::string& path,
   EXPECT_EQ(spliced.status(), loaded.status());
   EXPECT_THAT(spliced.status().message(), HasSubstr(expected_text));
   EXPECT_THAT(spliced.status().message(), HasSubstr(path));
+}
+
+// A graph of `count` nodes in torch's naming, with a subgraph, unknown
+// fields and an attribute here and there: enough nodes to be parsed in
+// slices on several threads. One node of 9 MB makes the splice write the
+// nodes in several batches.
+onnx::ModelProto ManyNodesModel(int count) {
+  onnx::ModelProto model = MakeModel();
+  onnx::GraphProto* graph = model.mutable_graph();
+  for (int i = 0; i < count; ++i) {
+    const std::string scope = absl::StrCat("/layers.", i / 10, "/fc");
+    onnx::NodeProto* node =
+        AddNode(graph, absl::StrCat(scope, "/MatMul_", i % 10), "MatMul",
+                absl::StrCat("v", i), absl::StrCat("v", i + 1));
+    if (i % 1000 == 7) {
+      onnx::AttributeProto* attribute = node->add_attribute();
+      attribute->set_name("alpha");
+      attribute->set_f(0.5f);
+    }
+    if (i % 1000 == 8) {
+      node->mutable_unknown_fields()->AddVarint(99, i);
+    }
+    if (i == count / 3) {
+      onnx::AttributeProto* blob = node->add_attribute();
+      blob->set_name("blob");
+      blob->set_s(Bytes(9 << 20, 3));
+    }
+    if (i == count / 2) {
+      onnx::AttributeProto* body = node->add_attribute();
+      body->set_name("then_branch");
+      AddNode(body->mutable_g(), "Inner", "Identity", "a", "b");
+    }
+  }
+  return model;
+}
+
+TEST(ModelSpliceTest, ManyNodesAreParsedAsInTheWholeModel) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/model.onnx";
+  const onnx::ModelProto model = ManyNodesModel(50000);
+  WriteBytes(path, model.SerializeAsString());
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+  ASSERT_TRUE(splice.ok()) << splice.status();
+  onnx::ModelProto expected = model;
+  expected.mutable_graph()->clear_initializer();
+  expected.mutable_graph()->clear_sparse_initializer();
+  EXPECT_TRUE(MessageDifferencer::Equals(splice->skeleton(), expected));
+  ExpectSpliceEqualsFullLoad(path, nullptr, TagOptions(), folder);
+}
+
+TEST(ModelSpliceTest, ACorruptNodeAmongManyFailsAsLoadModelFails) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/model.onnx";
+  onnx::ModelProto model = ManyNodesModel(50000);
+  model.mutable_graph()->mutable_node(40000)->set_name("corrupt me");
+  std::string bytes = model.SerializeAsString();
+  // The name's length byte now runs past the end of its node.
+  bytes[bytes.find("corrupt me") - 1] = 0x7f;
+  WriteBytes(path, bytes);
+  ExpectSameErrorAsLoadModel(path, "not an ONNX model");
+}
+
+TEST(ModelSpliceTest, NestingAtProtobufsDepthLimitFailsAsLoadModelFails) {
+  // If nodes nested in each other's then_branch (3 messages a level), the
+  // innermost branch holding 0, 1 or 2 more: the deepest nesting LoadModel
+  // parses, the splice parses; one level more, both refuse.
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/model.onnx";
+  auto nested = [](int depth, int tail) {
+    onnx::ModelProto model = MakeModel();
+    onnx::GraphProto* graph = model.mutable_graph();
+    for (int level = 0; level < depth; ++level) {
+      onnx::NodeProto* node =
+          AddNode(graph, absl::StrCat("If_", level), "If", "c", "y");
+      onnx::AttributeProto* branch = node->add_attribute();
+      branch->set_name("then_branch");
+      graph = branch->mutable_g();
+    }
+    if (tail >= 1) {
+      onnx::NodeProto* node = AddNode(graph, "Inner", "Identity", "a", "b");
+      if (tail >= 2) node->add_attribute()->set_name("inner");
+    }
+    return model.SerializeAsString();
+  };
+  for (int tail = 0; tail <= 2; ++tail) {
+    SCOPED_TRACE(tail);
+    int depth = 1;
+    while (true) {
+      WriteBytes(path, nested(depth, tail));
+      if (!LoadModel(path).ok()) break;
+      ASSERT_TRUE(ModelSplice::Open(path).ok()) << depth;
+      ++depth;
+      ASSERT_LT(depth, 100);
+    }
+    ExpectSameErrorAsLoadModel(path, "not an ONNX model");
+  }
 }
 
 TEST(ModelSpliceTest, BadInputsFailAsLoadModelFails) {

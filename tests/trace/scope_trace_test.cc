@@ -149,6 +149,92 @@ TEST(ScopeTraceTest, ModulesMayListChildrenBeforeParents) {
   EXPECT_THAT(trace->modules()[4].children, ElementsAre(3, 5));
 }
 
+// Plain traces (what hp_record writes) take a fast path; any other JSON text
+// is read as a document. Both must give the same trace.
+void ExpectSameTrace(const ScopeTrace& a, const ScopeTrace& b) {
+  EXPECT_EQ(a.source(), b.source());
+  EXPECT_EQ(a.format_version(), b.format_version());
+  EXPECT_EQ(a.producer().name, b.producer().name);
+  EXPECT_EQ(a.producer().torch_version, b.producer().torch_version);
+  EXPECT_EQ(a.onnx_file(), b.onnx_file());
+  EXPECT_EQ(a.onnx_sha256(), b.onnx_sha256());
+  EXPECT_EQ(a.opset(), b.opset());
+  EXPECT_EQ(a.root_class(), b.root_class());
+  EXPECT_EQ(a.root_qualified_class(), b.root_qualified_class());
+  ASSERT_EQ(a.modules().size(), b.modules().size());
+  for (size_t i = 0; i < a.modules().size(); ++i) {
+    const TracedModule& x = a.modules()[i];
+    const TracedModule& y = b.modules()[i];
+    EXPECT_EQ(x.path, y.path) << i;
+    EXPECT_EQ(x.class_name, y.class_name) << i;
+    EXPECT_EQ(x.qualified_class, y.qualified_class) << i;
+    EXPECT_EQ(x.is_torch_nn, y.is_torch_nn) << i;
+    EXPECT_EQ(x.executed, y.executed) << i;
+    EXPECT_EQ(x.call_count, y.call_count) << i;
+    EXPECT_EQ(x.first_call_order, y.first_call_order) << i;
+    EXPECT_EQ(x.recorded_tag, y.recorded_tag) << i;
+    EXPECT_EQ(x.parent, y.parent) << i;
+    EXPECT_EQ(x.children, y.children) << i;
+    EXPECT_EQ(a.IndexOf(x.path), b.IndexOf(y.path)) << i;
+  }
+}
+
+// kGoodTrace with `insert` added as the top level's first member.
+std::string GoodTraceWith(absl::string_view insert) {
+  std::string text = kGoodTrace;
+  text.insert(text.find('{') + 1, absl::StrCat(insert, ","));
+  return text;
+}
+
+TEST(ScopeTraceTest, NonPlainJsonGivesTheSameTraceAsPlainJson) {
+  absl::StatusOr<ScopeTrace> plain = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  // Each is valid JSON outside the fast path's subset.
+  for (const char* insert :
+       {R"("fraction": 1.5)", R"("escaped": "\u00e9\n")",
+        R"("big": 12345678901234567890)", R"("exponent": 1e3)",
+        "\"utf8\": \"caf\xc3\xa9\""}) {
+    absl::StatusOr<ScopeTrace> other =
+        ParseScopeTrace(GoodTraceWith(insert), "t.json");
+    ASSERT_TRUE(other.ok()) << insert << ": " << other.status();
+    ExpectSameTrace(*plain, *other);
+  }
+}
+
+TEST(ScopeTraceTest, EscapesInValuesAreDecoded) {
+  std::string text = kGoodTrace;
+  const std::string from = R"("class": "Embeddings")";
+  text.replace(text.find(from), from.size(), R"("class": "Emb\u0065ddings\t")");
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->modules()[1].class_name, "Embeddings\t");
+}
+
+TEST(ScopeTraceTest, ADuplicateKeyTakesItsLastValue) {
+  // As JSON documents read them: the last of duplicate members wins.
+  absl::StatusOr<ScopeTrace> trace =
+      ParseScopeTrace(GoodTraceWith(R"("format_version": 7)"), "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->format_version(), 1);
+  std::string text = kGoodTrace;
+  const std::string from = R"("call_count": 2,)";
+  text.replace(text.find(from), from.size(),
+               R"("call_count": 5, "call_count": 2,)");
+  trace = ParseScopeTrace(text, "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->modules()[4].call_count, 2);
+}
+
+TEST(ScopeTraceTest, PlainTextWithAFailedCheckGivesTheDocumentReadersError) {
+  std::string text = kGoodTrace;
+  const std::string from = R"("call_count": 2,)";
+  text.replace(text.find(from), from.size(), R"("call_count": -2,)");
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "t.json");
+  EXPECT_EQ(trace.status().message(),
+            "t.json: modules[4].call_count: expected a count >= 0, got -2 "
+            "(module \"encoder.layer.0\")");
+}
+
 TEST(ScopeTraceTest, MissingFileIsNotFoundAndNamesThePath) {
   absl::StatusOr<ScopeTrace> trace = LoadScopeTrace("no/such/trace.json");
   EXPECT_EQ(trace.status().code(), absl::StatusCode::kNotFound);

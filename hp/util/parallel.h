@@ -1,0 +1,39 @@
+// Splitting a loop over many graph nodes across the machine's cores.
+#ifndef HP_UTIL_PARALLEL_H_
+#define HP_UTIL_PARALLEL_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+namespace hp {
+
+// Runs work(begin, end) over [0, count) in contiguous slices of at least
+// `min_slice` items, one per hardware thread (at most 8), the first slice on
+// the calling thread; returns when all are done. Fewer than 2 * min_slice
+// items run on the calling thread alone. `work` must be safe to run on
+// disjoint slices at once.
+template <typename Work>
+void ForSlices(size_t count, size_t min_slice, const Work& work) {
+  constexpr size_t kMaxThreads = 8;
+  const size_t threads =
+      std::min({size_t{std::thread::hardware_concurrency()}, kMaxThreads,
+                count / std::max<size_t>(min_slice, 1)});
+  if (threads <= 1) {
+    work(size_t{0}, count);
+    return;
+  }
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) {
+    workers.emplace_back([&work, count, threads, t] {
+      work(count * t / threads, count * (t + 1) / threads);
+    });
+  }
+  work(size_t{0}, count / threads);
+  for (std::thread& worker : workers) worker.join();
+}
+
+}  // namespace hp
+
+#endif  // HP_UTIL_PARALLEL_H_
