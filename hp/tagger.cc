@@ -137,8 +137,7 @@ std::optional<TagOptions> RecordedTagOptions(const onnx::ModelProto& model) {
       nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return std::nullopt;
   TagOptions options;
-  options.format = ParseTagFormat(ModelMetadataValue(model, kFormatKey).value_or(""))
-                       .value_or(TagFormat::kMetadata);
+  options.format = RecordedTagFormat(model);
   if (auto it = json.find("keep_all_torch_nn"); it != json.end() && it->is_boolean()) {
     options.keep_all_torch_nn = it->get<bool>();
   }
@@ -278,14 +277,14 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   HP_RETURN_IF_ERROR(failure);
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
-      {"pkg.hp.version", kVersion},
+      {kVersionKey, kVersion},
       {kSourceKey, std::string(HierarchySourceName(result.source))},
   };
   if (!model_sha256.empty()) entries.push_back({kModelSha256Key, model_sha256});
   if (trace != nullptr) {
-    entries.push_back({"pkg.hp.trace_sha256", trace->text_sha256()});
+    entries.push_back({kTraceSha256Key, trace->text_sha256()});
   }
-  entries.push_back({"pkg.hp.statistics", StatisticsJson(result.statistics)});
+  entries.push_back({kStatisticsKey, StatisticsJson(result.statistics)});
   entries.push_back({kOptionsKey, TagOptionsJson(options)});
   WriteModelMetadata(model, entries);
   return result;

@@ -14,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "hp/io/atomic_file.h"
+#include "hp/util/hex_digest.h"
+#include "hp/util/json_parse.h"
 #include "hp/util/sha256.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -41,83 +43,6 @@ std::string Describe(const Json& value) {
     shown = absl::StrCat(shown.substr(0, kMaxShown - 3), "...");
   }
   return shown;
-}
-
-bool IsLowercaseHexDigest(absl::string_view text) {
-  return text.size() == 64 &&
-         std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-// 1-based line and column of a 0-based byte offset.
-struct TextPosition {
-  size_t line;
-  size_t column;
-};
-
-TextPosition PositionOf(absl::string_view text, size_t offset) {
-  offset = std::min(offset, text.size());
-  TextPosition position{1, 1};
-  for (size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++position.line;
-      position.column = 1;
-    } else {
-      ++position.column;
-    }
-  }
-  return position;
-}
-
-// nlohmann reports the last character it read, which for an unexpected
-// token is its end; people look for a token's start. Steps back over a
-// string literal (from its closing quote) or a number or bare word.
-size_t TokenStart(absl::string_view text, size_t offset) {
-  if (offset >= text.size()) return offset;
-  auto is_word = [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
-           c == '-' || c == '.';
-  };
-  if (text[offset] == '"') {
-    for (size_t i = offset; i-- > 0;) {
-      if (text[i] != '"') continue;
-      size_t backslashes = 0;
-      while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
-      if (backslashes % 2 == 0) return i;
-    }
-    return offset;
-  }
-  if (!is_word(text[offset])) return offset;
-  while (offset > 0 && is_word(text[offset - 1])) --offset;
-  return offset;
-}
-
-// The only place nlohmann's exceptions are caught.
-absl::StatusOr<Json> ParseJson(absl::string_view text,
-                               absl::string_view source) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& error) {
-    // error.byte counts the characters read, the offending one included.
-    const size_t offset =
-        TokenStart(text, error.byte > 0 ? error.byte - 1 : 0);
-    const TextPosition position = PositionOf(text, offset);
-    // what() is "[json.exception.parse_error.N] parse error at ...: detail".
-    absl::string_view detail = error.what();
-    const size_t colon = detail.find(": ");
-    if (colon != absl::string_view::npos) detail.remove_prefix(colon + 2);
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": JSON syntax error at line ", position.line, ", column ",
-        position.column, " (byte offset ", offset, "): ", detail));
-  } catch (const Json::exception& error) {
-    // E.g. a number too large for a double, which has no position.
-    absl::string_view detail = error.what();
-    const size_t bracket = detail.find("] ");
-    if (bracket != absl::string_view::npos) detail.remove_prefix(bracket + 2);
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": invalid JSON: ", detail));
-  }
 }
 
 // Typed access to JSON fields with errors of the form
@@ -275,7 +200,7 @@ absl::Status CheckFormatVersion(const FieldReader& reader, int64_t version) {
 
 absl::Status CheckOnnxSha256(const FieldReader& reader,
                              const std::string& onnx_sha256) {
-  if (IsLowercaseHexDigest(onnx_sha256)) return absl::OkStatus();
+  if (IsSha256HexDigest(onnx_sha256)) return absl::OkStatus();
   return reader.Error("model.onnx_sha256",
                       absl::StrCat("expected 64 lowercase hex digits, got ",
                                    Quote(onnx_sha256)));
@@ -843,7 +768,7 @@ absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
     const ScopeTrace& trace, absl::string_view model_path,
     absl::string_view model_sha256, DigestCheck mode) {
   const std::string model_digest = absl::AsciiStrToLower(model_sha256);
-  if (!IsLowercaseHexDigest(model_digest)) {
+  if (!IsSha256HexDigest(model_digest)) {
     return absl::InvalidArgumentError(
         absl::StrCat(model_path, ": expected a SHA-256 of 64 hex digits, got ",
                      Quote(model_sha256)));
