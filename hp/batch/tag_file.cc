@@ -23,8 +23,17 @@ std::string DefaultTracePath(const std::string& model_path) {
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options) {
   const std::string& model_path = request.model_path;
-  HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(model_path));
+  // The trace does not depend on the model: read it on a second thread
+  // while the model is opened. A model error still comes first.
+  std::future<absl::StatusOr<ScopeTrace>> loading_trace;
+  if (!request.trace_path.empty()) {
+    loading_trace =
+        std::async(std::launch::async, LoadScopeTrace, request.trace_path);
+  }
+  HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path));
   TagFileResult result;
+  result.splice = std::make_unique<ModelSplice>(std::move(opened));
+  ModelSplice& splice = *result.splice;
   result.input_bytes = splice.file_bytes();
   TagOptions tag_options = options.tag;
 
@@ -52,7 +61,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     } else if (model_sha256.empty()) {
       file_sha256 = std::async(std::launch::async, Sha256FileHex, model_path);
     }
-    HP_ASSIGN_OR_RETURN(trace, LoadScopeTrace(request.trace_path));
+    HP_ASSIGN_OR_RETURN(trace, loading_trace.get());
     if (file_sha256.valid()) {
       // Written as if the check will pass: the model is then the one the
       // trace records.
@@ -111,10 +120,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     result.warnings.push_back(absl::StrCat(model_path, ": ", warning));
   }
   result.options = std::move(tag_options);
-  if (request.keep_model) {
-    result.model = splice.SkeletonWithHeaders();
-    result.trace = std::move(trace);
-  }
+  if (request.keep_model) result.model = splice.SkeletonWithHeaders();
+  result.trace = std::move(trace);
   return result;
 }
 

@@ -6,6 +6,7 @@
 #define HP_BATCH_TAG_FILE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "hp/hp.h"
 #include "hp/io/atomic_writer.h"
 #include "hp/io/model_io.h"
+#include "hp/io/model_splice.h"
 #include "hp/trace/scope_trace.h"
 
 namespace hp {
@@ -51,9 +53,13 @@ struct TagFileResult {
   // then the tagger's warnings prefixed with the model path.
   std::vector<std::string> warnings;
   // With keep_model: the model as written, except that initializers carry
-  // no data (names, types and dims only), and the trace it was tagged with.
+  // no data (names, types and dims only).
   onnx::ModelProto model;
+  // The trace it was tagged with, if any.
   std::optional<ScopeTrace> trace;
+  // The opened input and its tagged skeleton: handed over so that a caller
+  // about to exit may skip freeing millions of small allocations.
+  std::unique_ptr<ModelSplice> splice;
   // The options as applied (model_sha256 filled in from the digest check).
   TagOptions options;
   uint64_t input_bytes = 0;

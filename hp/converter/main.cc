@@ -395,7 +395,12 @@ absl::Status RunTag() {
         tagged.options));
   }
 
-  const hp::TagStatistics& s = result.statistics;
+  // The process ends right after this command: handing the tagged model's
+  // millions of small allocations back to the OS at exit beats freeing them
+  // one by one (about 0.45 s for a 1M-node graph).
+  static const hp::TagFileResult* const kept_until_exit =
+      new hp::TagFileResult(std::move(tagged));
+  const hp::TagStatistics& s = kept_until_exit->tags.statistics;
   std::printf(
       "tagged %s -> %s: %lld nodes (%lld direct, %lld parent, %lld root, "
       "%lld propagated), coverage %.1f%%, %lld modules, %lld tags, from %s\n",
@@ -404,7 +409,7 @@ absl::Status RunTag() {
       static_cast<long long>(s.root), static_cast<long long>(s.propagated),
       100.0 * s.coverage, static_cast<long long>(s.modules),
       static_cast<long long>(s.tags),
-      std::string(hp::HierarchySourceName(result.source)).c_str());
+      std::string(hp::HierarchySourceName(kept_until_exit->tags.source)).c_str());
   return absl::OkStatus();
 }
 
