@@ -27,7 +27,9 @@ PYTHON=/usr/bin/python3
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
 mkdir -p "$BENCH_DIR/bin"
 bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-bench_bazel build -c opt //hp:converter //bench:make_models >&2
+# No convenience symlinks: they would repoint bazel-bin and bazel-<workspace>
+# away from the usual build.
+bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
 BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
 cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
 for model in "${MODELS[@]}"; do
