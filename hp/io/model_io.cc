@@ -155,15 +155,21 @@ absl::StatusOr<std::string> SerializeModel(const onnx::ModelProto& model,
                                            absl::string_view destination) {
   const size_t size = model.ByteSizeLong();
   if (size > kMaxProtobufBytes) return TooLargeError(destination, size);
+  return SerializeSized(model, destination, "model");
+}
+
+absl::StatusOr<std::string> SerializeSized(
+    const google::protobuf::MessageLite& message, absl::string_view destination,
+    absl::string_view what) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream output(&stream);
     output.SetSerializationDeterministic(true);
-    model.SerializeWithCachedSizes(&output);
+    message.SerializeWithCachedSizes(&output);
     if (output.HadError()) {
       return absl::InternalError(
-          absl::StrCat(destination, ": serializing the model failed"));
+          absl::StrCat(destination, ": serializing the ", what, " failed"));
     }
   }
   return bytes;

@@ -40,6 +40,13 @@ absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
 absl::StatusOr<std::string> SerializeModel(const onnx::ModelProto& model,
                                            absl::string_view destination);
 
+// Deterministic serialization of any message whose size the caller has
+// just computed (ByteSizeLong) and checked against kMaxProtobufBytes.
+// `what` names the message in the error ("model", "graph").
+absl::StatusOr<std::string> SerializeSized(
+    const google::protobuf::MessageLite& message, absl::string_view destination,
+    absl::string_view what);
+
 // Every tensor stored as external data must name a file inside the model's
 // folder: a relative `location` without `..` components. `model_path` is used
 // for messages and to resolve symbolic links that would lead outside.

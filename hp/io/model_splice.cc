@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "hp/io/atomic_file.h"
 #include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
@@ -273,18 +272,7 @@ absl::StatusOr<std::string> SerializeGraphRest(const onnx::GraphProto& message,
                      " bytes, over protobuf's 2 GB limit for one "
                      "message"));
   }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    CodedOutputStream output(&stream);
-    output.SetSerializationDeterministic(true);
-    message.SerializeWithCachedSizes(&output);
-    if (output.HadError()) {
-      return absl::InternalError(
-          absl::StrCat(destination, ": serializing the graph failed"));
-    }
-  }
-  return bytes;
+  return SerializeSized(message, destination, "graph");
 }
 
 // Where protobuf's serializer would have put `field` into the serialized
