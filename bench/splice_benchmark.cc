@@ -1,6 +1,7 @@
 // In-process stages of `converter tag`, each timed alone: scan + skeleton
 // parse (ModelSplice::Open), trace parse, ComputeTags, TagModel, the spliced
-// write (with fsync) and the SHA-256 digest check's hashing; and all of them
+// write (with fsync) and the digest check's hashing (whole file, and the
+// structure digest that traces now carry); and all of them
 // in a row as `converter tag` runs them (Stages: one counter per stage, in
 // ms, freeing the model and the results included). Models come from
 // $HP_BENCH_DIR (default /tmp/hp-bench), made there by make_models' code when
@@ -16,6 +17,7 @@
 #include "benchmark/benchmark.h"
 #include "hp/hp.h"
 #include "hp/io/model_splice.h"
+#include "hp/io/structure_digest.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/util/sha256.h"
 
@@ -171,6 +173,18 @@ void BM_Sha256File(benchmark::State& state, const std::string& name) {
                           std::filesystem::file_size(path));
 }
 
+// The digest a trace with onnx_structure_sha256 is checked by: the same
+// file without its initializer records.
+void BM_StructureSha256File(benchmark::State& state, const std::string& name) {
+  const std::string path = ModelPath(name);
+  for (auto _ : state) {
+    absl::StatusOr<std::string> digest = StructureSha256FileHex(path);
+    Check(digest.status(), state);
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          std::filesystem::file_size(path));
+}
+
 void Register() {
   for (const char* name : {"nodes_1m", "inline_400m"}) {
     const std::string model = name;
@@ -189,6 +203,9 @@ void Register() {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("Sha256File/" + model).c_str(), BM_Sha256File,
                                  model)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("StructureSha256File/" + model).c_str(),
+                                 BM_StructureSha256File, model)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("Stages/" + model).c_str(), BM_Stages, model)
         ->Unit(benchmark::kMillisecond);

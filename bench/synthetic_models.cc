@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "hp/io/atomic_file.h"
+#include "hp/io/structure_digest.h"
 #include "hp/util/sha256.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -96,6 +97,8 @@ absl::Status Save(const onnx::ModelProto& model, const std::string& path) {
 absl::Status WriteTrace(const std::string& path, const std::string& root_class,
                         Json modules) {
   HP_ASSIGN_OR_RETURN(std::string sha256, Sha256FileHex(path));
+  HP_ASSIGN_OR_RETURN(std::string structure_sha256,
+                      StructureSha256FileHex(path));
   Json trace;
   trace["format"] = "hp-scope-trace";
   trace["format_version"] = 1;
@@ -103,6 +106,7 @@ absl::Status WriteTrace(const std::string& path, const std::string& root_class,
   trace["model"] = {
       {"onnx_file", std::filesystem::path(path).filename().string()},
       {"onnx_sha256", sha256},
+      {"onnx_structure_sha256", structure_sha256},
       {"opset", 17}};
   trace["root"] = {{"class", root_class},
                    {"qualified_class", absl::StrCat("bench.", root_class)}};

@@ -45,6 +45,8 @@ struct TagOptions {
   // pkg.hp.model_sha256 when given. A tagged input keeps the digest it
   // already records, so re-tagging finds the trace's digest again.
   std::string model_sha256;
+  // The same for its structure digest (pkg.hp.model_structure_sha256).
+  std::string model_structure_sha256;
 };
 
 // How a node's tag was found.

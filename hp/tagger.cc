@@ -248,6 +248,9 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const TagOptions& options) {
   const std::string model_sha256 =
       RecordedModelSha256(*model).value_or(options.model_sha256);
+  const std::string model_structure_sha256 =
+      RecordedModelStructureSha256(*model).value_or(
+          options.model_structure_sha256);
   HP_RETURN_IF_ERROR(StripTags(model));
   HP_ASSIGN_OR_RETURN(TagResult result, ComputeTags(*model, trace, options));
   const WriteOptions write{options.format, options.write_namespace,
@@ -281,6 +284,9 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       {kSourceKey, std::string(HierarchySourceName(result.source))},
   };
   if (!model_sha256.empty()) entries.push_back({kModelSha256Key, model_sha256});
+  if (!model_structure_sha256.empty()) {
+    entries.push_back({kModelStructureSha256Key, model_structure_sha256});
+  }
   if (trace != nullptr) {
     entries.push_back({kTraceSha256Key, trace->text_sha256()});
   }

@@ -47,29 +47,48 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   }
   std::optional<ScopeTrace> trace;
   std::vector<std::string> digest_warnings;
-  // The file's SHA-256 when the trace check needs it: hashed on a second
-  // thread while the model is tagged and written, and checked before the
-  // output is committed.
-  std::future<absl::StatusOr<std::string>> file_sha256;
+  // The digest the trace check needs when the model records none: hashed
+  // on a second thread while the model is tagged and written, and checked
+  // before the output is committed.
+  std::future<absl::StatusOr<std::string>> computing;
+  DigestKind computed_kind = DigestKind::kFile;
   if (!request.trace_path.empty()) {
-    // A file hp tagged before is checked against the digest of the export
-    // it came from, which it records.
-    std::string model_sha256 = request.model_sha256;
-    if (std::optional<std::string> recorded =
-            RecordedModelSha256(splice.skeleton())) {
-      model_sha256 = *recorded;
-    } else if (model_sha256.empty()) {
-      file_sha256 = std::async(std::launch::async, Sha256FileHex, model_path);
-    }
     HP_ASSIGN_OR_RETURN(trace, loading_trace.get());
-    if (file_sha256.valid()) {
+    // A file hp tagged before is checked against the digests of the export
+    // it came from, which it records.
+    ModelDigests model;
+    std::optional<std::string> recorded_sha256 =
+        RecordedModelSha256(splice.skeleton());
+    std::optional<std::string> recorded_structure =
+        RecordedModelStructureSha256(splice.skeleton());
+    computed_kind = DigestToCheck(*trace);
+    // The output records the digest that was checked, and only that one:
+    // its bytes do not depend on whether the caller knew the file's digest.
+    model.sha256 = recorded_sha256.value_or(
+        computed_kind == DigestKind::kFile ? request.model_sha256 : "");
+    model.structure_sha256 = recorded_structure.value_or("");
+    const bool recorded =
+        recorded_sha256.has_value() || recorded_structure.has_value();
+    if (!recorded && computed_kind == DigestKind::kStructure) {
+      computing = std::async(std::launch::async, [&splice] {
+        return splice.StructureSha256Hex();
+      });
+    } else if (!recorded && model.sha256.empty()) {
+      computing = std::async(std::launch::async, Sha256FileHex, model_path);
+    }
+    tag_options.model_sha256 = model.sha256;
+    tag_options.model_structure_sha256 = model.structure_sha256;
+    if (computing.valid()) {
       // Written as if the check will pass: the model is then the one the
       // trace records.
-      tag_options.model_sha256 = trace->onnx_sha256();
+      if (computed_kind == DigestKind::kStructure) {
+        tag_options.model_structure_sha256 = trace->onnx_structure_sha256();
+      } else {
+        tag_options.model_sha256 = trace->onnx_sha256();
+      }
     } else {
-      tag_options.model_sha256 = model_sha256;
       HP_ASSIGN_OR_RETURN(digest_warnings,
-                          CheckTraceDigest(*trace, model_path, model_sha256,
+                          CheckTraceDigest(*trace, model_path, model,
                                            options.digest_check));
     }
   }
@@ -85,24 +104,30 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   HP_ASSIGN_OR_RETURN(AtomicFileWriter written,
                       splice.SaveUncommitted(request.output_path, save));
   writer.emplace(std::move(written));
-  if (file_sha256.valid()) {
+  if (computing.valid()) {
     // The flush to disk, too, overlaps with the hashing.
     if (options.durability == Durability::kFsync) {
       HP_RETURN_IF_ERROR(writer->Sync());
     }
-    HP_ASSIGN_OR_RETURN(const std::string model_sha256, file_sha256.get());
+    HP_ASSIGN_OR_RETURN(const std::string digest, computing.get());
+    const bool structure = computed_kind == DigestKind::kStructure;
+    ModelDigests model;
+    (structure ? model.structure_sha256 : model.sha256) = digest;
     // With DigestCheck::kError a mismatch returns here, and the uncommitted
     // output is removed.
     HP_ASSIGN_OR_RETURN(digest_warnings,
-                        CheckTraceDigest(*trace, model_path, model_sha256,
+                        CheckTraceDigest(*trace, model_path, model,
                                          options.digest_check));
-    if (model_sha256 != tag_options.model_sha256) {
+    std::string& assumed = structure ? tag_options.model_structure_sha256
+                                     : tag_options.model_sha256;
+    if (digest != assumed) {
       // Tagged anyway (kWarn): the output records this file's own digest,
       // so it is written again. Rare, and never on the default path.
-      tag_options.model_sha256 = model_sha256;
+      assumed = digest;
+      const char* key = structure ? kModelStructureSha256Key : kModelSha256Key;
       for (onnx::StringStringEntryProto& entry :
            *splice.skeleton().mutable_metadata_props()) {
-        if (entry.key() == kModelSha256Key) entry.set_value(model_sha256);
+        if (entry.key() == key) entry.set_value(digest);
       }
       writer.reset();
       HP_ASSIGN_OR_RETURN(AtomicFileWriter rewritten,

@@ -32,7 +32,8 @@ struct TagFileRequest {
   // Writing onto model_path itself is refused unless this is set.
   bool overwrite_input = false;
   // The model file's SHA-256 when the caller has it already; else it is
-  // computed when the trace check needs it.
+  // computed when the trace check needs it (a trace without a structure
+  // digest).
   std::string model_sha256;
   // Return the tagged model (TagFileResult::model).
   bool keep_model = false;
@@ -60,17 +61,18 @@ struct TagFileResult {
   // The opened input and its tagged skeleton: handed over so that a caller
   // about to exit may skip freeing millions of small allocations.
   std::unique_ptr<ModelSplice> splice;
-  // The options as applied (model_sha256 filled in from the digest check).
+  // The options as applied (model digests filled in from the digest check).
   TagOptions options;
   uint64_t input_bytes = 0;
   uint64_t output_bytes = 0;
 };
 
 // The steps and checks of `converter tag`, in its order; nothing is left at
-// output_path on any error. A trace is checked against the digest the model
-// records from an earlier hp run, else against the file's SHA-256, which is
-// computed on a second thread while the model is tagged and written, and
-// checked before the output is renamed into place.
+// output_path on any error. A trace is checked against the digests the
+// model records from an earlier hp run, else against the model's structure
+// digest (the file's SHA-256 for a trace without one), which is computed on
+// a second thread while the model is tagged and written, and checked before
+// the output is renamed into place.
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options);
 

@@ -29,6 +29,7 @@
 #include "hp/io/atomic_file.h"
 #include "hp/io/atomic_writer.h"
 #include "hp/io/model_io.h"
+#include "hp/io/structure_digest.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/util/sha256.h"
 #include "hp/util/status_macros.h"
@@ -61,7 +62,9 @@ ABSL_FLAG(std::string, trace, "",
           "dynamo metadata or node names, no class names.");
 ABSL_FLAG(std::string, trace_digest, "error",
           "What a trace recorded for another model is: 'error' (stop) or "
-          "'warn' (tag anyway, with a warning).");
+          "'warn' (tag anyway, with a warning). The trace's structure digest "
+          "(the model file without its weights) is compared, or the whole "
+          "file's SHA-256 for a trace without one.");
 ABSL_FLAG(std::string, keep_torch_nn, "",
           "torch.nn modules to keep in tags: 'all', or a comma-separated list "
           "of class names (e.g. LayerNorm,Embedding). Default: none; ops in a "
@@ -480,11 +483,16 @@ absl::StatusOr<InspectedModel> InspectModel(bool require_tagged) {
                                               *inspected.trace, inspected.path,
                                               digest_check));
     } else {
-      HP_ASSIGN_OR_RETURN(std::string model_sha256,
-                          hp::Sha256FileHex(inspected.path));
+      hp::ModelDigests digests;
+      if (hp::DigestToCheck(*inspected.trace) == hp::DigestKind::kStructure) {
+        HP_ASSIGN_OR_RETURN(digests.structure_sha256,
+                            hp::StructureSha256FileHex(inspected.path));
+      } else {
+        HP_ASSIGN_OR_RETURN(digests.sha256, hp::Sha256FileHex(inspected.path));
+      }
       HP_ASSIGN_OR_RETURN(warnings,
                           hp::CheckTraceDigest(*inspected.trace, inspected.path,
-                                               model_sha256, digest_check));
+                                               digests, digest_check));
     }
     for (const std::string& warning : warnings) {
       std::fprintf(stderr, "warning: %s\n", warning.c_str());

@@ -1,11 +1,7 @@
 #include "hp/io/model_splice.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -13,6 +9,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "hp/io/atomic_file.h"
+#include "hp/io/structure_digest.h"
+#include "hp/io/wire_format.h"
 #include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
 
@@ -21,121 +19,9 @@ namespace {
 
 using ::google::protobuf::io::CodedOutputStream;
 
-// Wire types (protobuf encoding spec).
-constexpr uint32_t kVarint = 0;
-constexpr uint32_t kFixed64 = 1;
-constexpr uint32_t kLengthDelimited = 2;
-constexpr uint32_t kStartGroup = 3;
-constexpr uint32_t kEndGroup = 4;
-constexpr uint32_t kFixed32 = 5;
-// protobuf's own default nesting limit.
-constexpr int kMaxGroupDepth = 100;
-
-// Field numbers this file splices on (proto/onnx.proto).
-constexpr uint32_t kModelGraph = 7;
-constexpr uint32_t kGraphNode = 1;
-constexpr uint32_t kGraphInitializer = 5;
-constexpr uint32_t kGraphSparseInitializer = 15;
+// Field numbers inside a SparseTensorProto.
 constexpr uint32_t kSparseValues = 1;
 constexpr uint32_t kSparseIndices = 2;
-
-constexpr uint8_t TagByte(uint32_t field) {
-  return static_cast<uint8_t>(field << 3 | kLengthDelimited);
-}
-
-// One field record: [begin, payload) is the tag (and length), [payload, end)
-// the value.
-struct WireRecord {
-  uint32_t field = 0;
-  uint32_t wire_type = 0;
-  uint64_t begin = 0;
-  uint64_t payload = 0;
-  uint64_t end = 0;
-};
-
-// Steps through the records of one message with 64-bit offsets, so that
-// files past 2 GB can be scanned. Every read is bounds-checked.
-class WireReader {
- public:
-  WireReader(const uint8_t* data, uint64_t begin, uint64_t end)
-      : data_(data), pos_(begin), end_(end) {}
-
-  bool done() const { return pos_ >= end_; }
-
-  // False when the bytes are not well-formed protobuf.
-  bool Next(WireRecord* record) { return Next(record, 0); }
-
- private:
-  bool ReadVarint(uint64_t* value) {
-    *value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= end_) return false;
-      const uint8_t byte = data_[pos_++];
-      *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return true;
-    }
-    return false;
-  }
-
-  bool Skip(uint64_t bytes) {
-    if (bytes > end_ - pos_) return false;
-    pos_ += bytes;
-    return true;
-  }
-
-  bool Next(WireRecord* record, int depth) {
-    record->begin = pos_;
-    uint64_t tag = 0;
-    if (!ReadVarint(&tag) || tag > UINT32_MAX || (tag >> 3) == 0) return false;
-    record->field = static_cast<uint32_t>(tag >> 3);
-    record->wire_type = static_cast<uint32_t>(tag & 7);
-    uint64_t value = 0;
-    bool ok = false;
-    switch (record->wire_type) {
-      case kVarint:
-        record->payload = pos_;
-        ok = ReadVarint(&value);
-        break;
-      case kFixed64:
-        record->payload = pos_;
-        ok = Skip(8);
-        break;
-      case kFixed32:
-        record->payload = pos_;
-        ok = Skip(4);
-        break;
-      case kLengthDelimited:
-        ok = ReadVarint(&value);
-        record->payload = pos_;
-        ok = ok && Skip(value);
-        break;
-      case kStartGroup: {
-        record->payload = pos_;
-        if (depth >= kMaxGroupDepth) return false;
-        WireRecord inner;
-        while (true) {
-          if (!Next(&inner, depth + 1)) return false;
-          if (inner.wire_type == kEndGroup) break;
-        }
-        ok = inner.field == record->field;
-        break;
-      }
-      case kEndGroup:
-        // Only valid as the closing record of a group (depth > 0).
-        record->payload = pos_;
-        ok = depth > 0;
-        break;
-      default:
-        ok = false;
-    }
-    record->end = pos_;
-    return ok;
-  }
-
-  const uint8_t* data_;
-  uint64_t pos_;
-  uint64_t end_;
-};
 
 absl::Status ParseError(const std::string& path) {
   // LoadModel's words for the same file.
@@ -384,26 +270,6 @@ bool ParseNodes(const uint8_t* data, const std::vector<Payload>& records,
   return true;
 }
 
-// A read-only mapping of a whole file, unmapped on every path out.
-class Mapping {
- public:
-  Mapping(int fd, uint64_t size) : size_(size) {
-    if (size == 0) return;
-    void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (address != MAP_FAILED) data_ = static_cast<const uint8_t*>(address);
-  }
-  ~Mapping() {
-    if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  const uint8_t* data() const { return data_; }
-
- private:
-  const uint8_t* data_ = nullptr;
-  uint64_t size_;
-};
-
 }  // namespace
 
 void ModelSplice::NewSkeleton() {
@@ -423,7 +289,7 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   HP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
   splice.fd_ = std::move(file.fd);
   splice.file_bytes_ = file.size;
-  Mapping mapping(splice.fd_.get(), splice.file_bytes_);
+  FileMapping mapping(splice.fd_.get(), splice.file_bytes_);
   const uint8_t* data = mapping.data();
   if (splice.file_bytes_ > 0 && data == nullptr) {
     return ErrnoError("cannot map", path);
@@ -514,6 +380,17 @@ onnx::ModelProto ModelSplice::SkeletonWithHeaders() const {
     *graph->mutable_sparse_initializer() = headers_.sparse_initializer();
   }
   return model;
+}
+
+absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
+  FileMapping mapping(fd_.get(), file_bytes_);
+  if (file_bytes_ > 0 && mapping.data() == nullptr) {
+    return ErrnoError("cannot map", path_);
+  }
+  std::optional<std::string> digest =
+      hp::StructureSha256Hex(mapping.data(), file_bytes_);
+  if (!digest.has_value()) return ParseError(path_);
+  return *std::move(digest);
 }
 
 int64_t ModelSplice::initializer_count() const {

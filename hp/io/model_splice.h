@@ -62,6 +62,10 @@ class ModelSplice {
   int64_t initializer_count() const;
   uint64_t initializer_bytes() const;
 
+  // The input's structure digest (hp/io/structure_digest.h), hashed from
+  // the open file: the initializer bytes are never read.
+  absl::StatusOr<std::string> StructureSha256Hex() const;
+
   // Writes the edited skeleton with the input's initializer records to
   // `output` atomically. Saving onto the input needs
   // options.overwrite_input, as for SaveModel.

@@ -262,6 +262,11 @@ std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model) {
   return ModelMetadataValue(model, kModelSha256Key);
 }
 
+std::optional<std::string> RecordedModelStructureSha256(
+    const onnx::ModelProto& model) {
+  return ModelMetadataValue(model, kModelStructureSha256Key);
+}
+
 absl::Status StripTags(onnx::ModelProto* model) {
   if (!IsTagged(*model)) return absl::OkStatus();
   HP_ASSIGN_OR_RETURN(TagFormat format,

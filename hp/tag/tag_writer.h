@@ -40,6 +40,10 @@ inline constexpr char kFormatKey[] = "pkg.hp.tag_format";
 // SHA-256 of the model file as exported, before hp tagged it: what a scope
 // trace's digest is compared with, also when re-tagging a tagged file.
 inline constexpr char kModelSha256Key[] = "pkg.hp.model_sha256";
+// The same for the structure digest (hp/io/structure_digest.h), which is
+// what traces that carry one are compared with.
+inline constexpr char kModelStructureSha256Key[] =
+    "pkg.hp.model_structure_sha256";
 // Where the hierarchy came from: "trace", "dynamo-metadata", "node-names".
 inline constexpr char kSourceKey[] = "pkg.hp.source";
 // The tagging options that decide tags, as JSON.
@@ -103,6 +107,9 @@ TagFormat RecordedTagFormat(const onnx::ModelProto& model);
 
 // The untagged model's SHA-256 an earlier hp run recorded, if any.
 std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model);
+// The same for its structure digest.
+std::optional<std::string> RecordedModelStructureSha256(
+    const onnx::ModelProto& model);
 
 // Removes everything hp wrote, restoring what it replaced, so that
 // StripTags(Tag(m)) == m. A model hp never tagged is left unchanged.

@@ -206,6 +206,17 @@ absl::Status CheckOnnxSha256(const FieldReader& reader,
                                    Quote(onnx_sha256)));
 }
 
+// Optional: traces recorded before it was added have none ("").
+absl::Status CheckOnnxStructureSha256(const FieldReader& reader,
+                                      const std::optional<std::string>& digest) {
+  if (!digest.has_value() || IsSha256HexDigest(*digest)) {
+    return absl::OkStatus();
+  }
+  return reader.Error("model.onnx_structure_sha256",
+                      absl::StrCat("expected 64 lowercase hex digits, got ",
+                                   Quote(*digest)));
+}
+
 absl::Status CheckOpset(const FieldReader& reader, int64_t opset) {
   if (opset >= 1) return absl::OkStatus();
   return reader.Error("model.opset",
@@ -506,7 +517,8 @@ class FieldSet {
     seen_ |= bit;
     return true;
   }
-  bool Complete() const { return seen_ == all_; }
+  // Fields numbered `count` and up are optional.
+  bool Complete() const { return (seen_ & all_) == all_; }
 
  private:
   uint32_t all_;
@@ -519,6 +531,7 @@ struct PlainTrace {
   TraceProducer producer;
   std::string onnx_file;
   std::string onnx_sha256;
+  std::optional<std::string> onnx_structure_sha256;
   int64_t opset = 0;
   std::string root_class;
   std::string root_qualified_class;
@@ -604,6 +617,10 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
                if (key == "opset") {
                  return model.First(2) && json.Integer(&trace->opset);
                }
+               if (key == "onnx_structure_sha256") {
+                 return model.First(3) &&
+                        json.String(&trace->onnx_structure_sha256.emplace());
+               }
                return json.Skip();
              }) &&
              model.Complete();
@@ -642,6 +659,7 @@ std::optional<PlainTrace> ReadPlainTrace(absl::string_view text,
       !CheckFormat(reader, trace.format).ok() ||
       !CheckFormatVersion(reader, trace.format_version).ok() ||
       !CheckOnnxSha256(reader, trace.onnx_sha256).ok() ||
+      !CheckOnnxStructureSha256(reader, trace.onnx_structure_sha256).ok() ||
       !CheckOpset(reader, trace.opset).ok() ||
       !CheckModulesNotEmpty(reader, trace.modules.size()).ok()) {
     return std::nullopt;
@@ -677,6 +695,8 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
     trace.producer_ = std::move(plain->producer);
     trace.onnx_file_ = std::move(plain->onnx_file);
     trace.onnx_sha256_ = std::move(plain->onnx_sha256);
+    trace.onnx_structure_sha256_ =
+        std::move(plain->onnx_structure_sha256).value_or("");
     trace.opset_ = plain->opset;
     trace.root_class_ = std::move(plain->root_class);
     trace.root_qualified_class_ = std::move(plain->root_qualified_class);
@@ -727,6 +747,13 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
   HP_ASSIGN_OR_RETURN(trace.onnx_sha256_,
                       reader.String(*model, "model", "onnx_sha256"));
   HP_RETURN_IF_ERROR(CheckOnnxSha256(reader, trace.onnx_sha256_));
+  if (model->contains("onnx_structure_sha256")) {
+    HP_ASSIGN_OR_RETURN(
+        trace.onnx_structure_sha256_,
+        reader.String(*model, "model", "onnx_structure_sha256"));
+    HP_RETURN_IF_ERROR(
+        CheckOnnxStructureSha256(reader, trace.onnx_structure_sha256_));
+  }
   HP_ASSIGN_OR_RETURN(trace.opset_, reader.Integer(*model, "model", "opset"));
   HP_RETURN_IF_ERROR(CheckOpset(reader, trace.opset_));
 
@@ -764,21 +791,38 @@ absl::StatusOr<DigestCheck> ParseDigestCheck(absl::string_view text) {
                    Quote(text)));
 }
 
+DigestKind DigestToCheck(const ScopeTrace& trace) {
+  return trace.onnx_structure_sha256().empty() ? DigestKind::kFile
+                                               : DigestKind::kStructure;
+}
+
 absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
     const ScopeTrace& trace, absl::string_view model_path,
-    absl::string_view model_sha256, DigestCheck mode) {
-  const std::string model_digest = absl::AsciiStrToLower(model_sha256);
+    const ModelDigests& model, DigestCheck mode) {
+  const bool structure = !trace.onnx_structure_sha256().empty() &&
+                         !model.structure_sha256.empty();
+  const std::string& recorded =
+      structure ? trace.onnx_structure_sha256() : trace.onnx_sha256();
+  const std::string& given = structure ? model.structure_sha256 : model.sha256;
+  if (given.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path, ": no digest to check ", trace.source(),
+        " against: the model's structure sha256 is not known and its sha256 "
+        "is not given"));
+  }
+  const std::string model_digest = absl::AsciiStrToLower(given);
   if (!IsSha256HexDigest(model_digest)) {
     return absl::InvalidArgumentError(
         absl::StrCat(model_path, ": expected a SHA-256 of 64 hex digits, got ",
-                     Quote(model_sha256)));
+                     Quote(given)));
   }
-  if (model_digest == trace.onnx_sha256()) return std::vector<std::string>();
+  if (model_digest == recorded) return std::vector<std::string>();
 
+  const char* name = structure ? "structure sha256 " : "sha256 ";
   const std::string mismatch = absl::StrCat(
-      model_path, ": sha256 ", model_digest, " does not match ",
+      model_path, ": ", name, model_digest, " does not match ",
       trace.source(), ", which was recorded for ", Quote(trace.onnx_file()),
-      " with sha256 ", trace.onnx_sha256(),
+      " with ", name, recorded,
       "; the trace belongs to another model (or to an earlier export of it)");
   if (mode == DigestCheck::kWarn) {
     return std::vector<std::string>{absl::StrCat(

@@ -50,6 +50,11 @@ class ScopeTrace {
   // The model the trace was recorded with.
   const std::string& onnx_file() const { return onnx_file_; }
   const std::string& onnx_sha256() const { return onnx_sha256_; }
+  // The model's structure digest (hp/io/structure_digest.h); "" in traces
+  // recorded before it was added.
+  const std::string& onnx_structure_sha256() const {
+    return onnx_structure_sha256_;
+  }
   // SHA-256 of the trace text itself, recorded in models tagged with it.
   const std::string& text_sha256() const { return text_sha256_; }
   int64_t opset() const { return opset_; }
@@ -74,6 +79,7 @@ class ScopeTrace {
   TraceProducer producer_;
   std::string onnx_file_;
   std::string onnx_sha256_;
+  std::string onnx_structure_sha256_;
   std::string text_sha256_;
   int64_t opset_ = 0;
   std::string root_class_;
@@ -104,13 +110,25 @@ inline constexpr char kDigestCheckFlag[] = "trace_digest";
 // "error" or "warn" (the flag's values).
 absl::StatusOr<DigestCheck> ParseDigestCheck(absl::string_view text);
 
-// Compares the digest recorded in the trace with `model_sha256` (hex, as
-// Sha256FileHex gives it) of the model at `model_path`. Returns the warnings
-// to show (empty when the digests match); with kError a mismatch is a
-// FailedPrecondition naming both files and both digests.
+// A model's digests, lowercase or uppercase hex; "" where not known.
+struct ModelDigests {
+  std::string sha256;            // the whole file (Sha256FileHex)
+  std::string structure_sha256;  // without the weights (StructureSha256Hex)
+};
+
+// The digest a trace is checked by: the structure digest when the trace
+// has one (hashing it never reads the weights), else the file's.
+enum class DigestKind { kFile, kStructure };
+DigestKind DigestToCheck(const ScopeTrace& trace);
+
+// Compares the trace's digest with the model's at `model_path`: the
+// structure digests where both are known, else the file digests. Returns
+// the warnings to show (empty when the digests match); with kError a
+// mismatch is a FailedPrecondition naming both files and both digests. A
+// model with neither digest the trace has is an InvalidArgument.
 absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
     const ScopeTrace& trace, absl::string_view model_path,
-    absl::string_view model_sha256, DigestCheck mode = DigestCheck::kError);
+    const ModelDigests& model, DigestCheck mode = DigestCheck::kError);
 
 }  // namespace hp
 

@@ -16,6 +16,7 @@ its forward hook.
 
 import hashlib
 import json
+import mmap
 import os
 import re
 import tempfile
@@ -132,6 +133,7 @@ def _build_trace(model, recorder, onnx_path, export_kwargs):
         "model": {
             "onnx_file": os.path.basename(onnx_path),
             "onnx_sha256": _sha256_of_file(onnx_path),
+            "onnx_structure_sha256": structure_sha256(onnx_path),
             "opset": _opset(export_kwargs),
         },
         "root": {"class": type(model).__name__, "qualified_class": qualified_class(model)},
@@ -153,6 +155,108 @@ def _sha256_of_file(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# Protobuf wire format (https://protobuf.dev/programming-guides/encoding/).
+_VARINT, _FIXED64, _LENGTH_DELIMITED, _GROUP_START, _GROUP_END, _FIXED32 = range(6)
+_MODEL_GRAPH = 7  # ModelProto.graph
+_GRAPH_WEIGHTS = (5, 15)  # GraphProto.initializer, GraphProto.sparse_initializer
+
+
+def structure_sha256(path):
+    """Lowercase hex SHA-256 of an .onnx file without its weights: the file's
+    bytes with every initializer and sparse_initializer record of the main
+    graph cut out (the graph's own length prefix stays as in the file).
+    Exporting the same graph with other weights gives the same digest.
+
+    The file is mapped, not read: weight payloads are skipped, never hashed.
+    Raises ValueError naming the file when its bytes are not a protobuf
+    message (a truncated file, random bytes)."""
+    path = os.fspath(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return digest.hexdigest()  # no records; mmap cannot map an empty file
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data, memoryview(data) as view:
+            for start, end in _coalesced(_structure_spans(data, path)):
+                digest.update(view[start:end])
+    return digest.hexdigest()
+
+
+def _structure_spans(data, path):
+    """(start, end) of the byte spans that structure_sha256 hashes, in file order."""
+    for field, wire_type, start, payload, end in _records(data, 0, len(data), path):
+        if (field, wire_type) != (_MODEL_GRAPH, _LENGTH_DELIMITED):
+            yield start, end
+            continue
+        yield start, payload  # the graph's tag and length
+        for inner, inner_type, inner_start, _, inner_end in _records(data, payload, end, path):
+            if inner_type != _LENGTH_DELIMITED or inner not in _GRAPH_WEIGHTS:
+                yield inner_start, inner_end
+
+
+def _coalesced(spans):
+    """Joins spans that touch, so that runs of kept records hash in one update."""
+    pending = None
+    for start, end in spans:
+        if pending and pending[1] == start:
+            pending = (pending[0], end)
+            continue
+        if pending:
+            yield pending
+        pending = (start, end)
+    if pending:
+        yield pending
+
+
+def _records(data, pos, end, path):
+    """Yields (field number, wire type, record start, value start, record end)
+    for each protobuf record laid end to end in data[pos:end]; the value of a
+    length-delimited record starts after its length."""
+    while pos < end:
+        start = pos
+        tag, pos = _varint(data, pos, end, path)
+        field, wire_type = tag >> 3, tag & 7
+        if field == 0 or tag > 0xFFFFFFFF:  # protobuf tags are 32-bit
+            raise _not_onnx(path, start, "field number %d" % field)
+        if wire_type == _VARINT:
+            value = pos
+            _, pos = _varint(data, pos, end, path)
+        elif wire_type == _LENGTH_DELIMITED:
+            length, value = _varint(data, pos, end, path)
+            pos = value + length
+        elif wire_type in (_FIXED64, _FIXED32):
+            value = pos
+            pos += 8 if wire_type == _FIXED64 else 4
+        elif wire_type in (_GROUP_START, _GROUP_END):
+            raise _not_onnx(path, start, "field %d is a group (wire type %d), which ONNX never writes"
+                            % (field, wire_type))
+        else:
+            raise _not_onnx(path, start, "field %d has wire type %d, which protobuf does not have"
+                            % (field, wire_type))
+        if pos > end:
+            raise _not_onnx(path, start, "field %d needs %d bytes, %d are left"
+                            % (field, pos - start, end - start))
+        yield field, wire_type, start, value, pos
+
+
+def _varint(data, pos, end, path):
+    """(value, position after it) of the varint at data[pos]."""
+    start, value, shift = pos, 0, 0
+    while pos < end:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift >= 70:
+            raise _not_onnx(path, start, "varint longer than 10 bytes")
+    raise _not_onnx(path, start, "varint cut off by the end of its message")
+
+
+def _not_onnx(path, offset, what):
+    return ValueError("%s: not an ONNX model: byte %d: %s" % (path, offset, what))
 
 
 def dumps(trace):

@@ -406,11 +406,13 @@ def make_crafted(out):
             expected = expected_json(name, model, no_scope, base_trace)
         for entry, node in zip(expected["nodes"], crafted.graph.node):
             entry["name"] = node.name
-        with open(os.path.join(out, name + ".onnx"), "wb") as f:
+        onnx_path = os.path.join(out, name + ".onnx")
+        with open(onnx_path, "wb") as f:
             f.write(data)
         trace = copy.deepcopy(base_trace)
         trace["model"]["onnx_file"] = name + ".onnx"
         trace["model"]["onnx_sha256"] = hashlib.sha256(data).hexdigest()
+        trace["model"]["onnx_structure_sha256"] = hp_record.structure_sha256(onnx_path)
         write_text(os.path.join(out, name + ".trace.json"), hp_record.dumps(trace))
         results[name] = (expected, onnx.load_from_string(data))
     return results

@@ -1,6 +1,7 @@
 // Tagging one file: the model's digest, hashed while the model is written,
-// decides the trace check before anything is committed; a refused model
-// leaves nothing behind; writing without fsync writes the same bytes.
+// decides the trace check before anything is committed (the structure
+// digest for traces that have one, the file's for older traces); a refused
+// model leaves nothing behind; writing without fsync writes the same bytes.
 #include "hp/batch/tag_file.h"
 
 #include <string>
@@ -8,7 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
+#include "hp/io/atomic_file.h"
 #include "hp/io/model_io.h"
+#include "hp/io/structure_digest.h"
 #include "hp/util/sha256.h"
 #include "tests/util/test_files.h"
 
@@ -28,15 +31,22 @@ std::string Fixture(const std::string& name) {
   return std::string(kModels) + "/" + name;
 }
 
-// The digest a tagged file records for the export it came from.
-std::string RecordedDigest(const std::string& path) {
+// The digests a tagged file records for the export it came from.
+ModelDigests RecordedDigests(const std::string& path) {
   absl::StatusOr<onnx::ModelProto> model = LoadModel(path);
   EXPECT_TRUE(model.ok()) << model.status();
-  if (!model.ok()) return "";
-  return RecordedModelSha256(*model).value_or("");
+  if (!model.ok()) return {};
+  return {RecordedModelSha256(*model).value_or(""),
+          RecordedModelStructureSha256(*model).value_or("")};
 }
 
-TEST(TagFileTest, MatchingTraceRecordsTheModelsDigest) {
+std::string StructureDigest(const std::string& path) {
+  absl::StatusOr<std::string> digest = StructureSha256FileHex(path);
+  EXPECT_TRUE(digest.ok()) << digest.status();
+  return digest.value_or("");
+}
+
+TEST(TagFileTest, MatchingTraceRecordsTheModelsStructureDigest) {
   const std::string folder = TestFolder();
   TagFileRequest request;
   request.model_path = Fixture("tiny_bert.onnx");
@@ -45,11 +55,50 @@ TEST(TagFileTest, MatchingTraceRecordsTheModelsDigest) {
   absl::StatusOr<TagFileResult> result = TagFile(request, TagFileOptions());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(result->warnings, IsEmpty());
+  const std::string digest = StructureDigest(request.model_path);
+  // The file is not hashed whole: no file digest is recorded.
+  const ModelDigests recorded = RecordedDigests(request.output_path);
+  EXPECT_EQ(recorded.structure_sha256, digest);
+  EXPECT_EQ(recorded.sha256, "");
+  EXPECT_EQ(result->options.model_structure_sha256, digest);
+  EXPECT_THAT(ListFolder(folder), ElementsAre("out.onnx"));
+
+  // Tagged again with the same trace: the check finds the recorded digest.
+  request.model_path = request.output_path;
+  request.output_path = folder + "/again.onnx";
+  absl::StatusOr<TagFileResult> again = TagFile(request, TagFileOptions());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(RecordedDigests(request.output_path).structure_sha256, digest);
+  EXPECT_TRUE(ReadBytes(request.output_path) == ReadBytes(request.model_path));
+}
+
+TEST(TagFileTest, TraceWithoutStructureDigestIsCheckedByTheFilesDigest) {
+  const std::string folder = TestFolder();
+  // A trace as recorded before the structure digest existed.
+  std::string text = ReadBytes(Fixture("tiny_bert.trace.json"));
+  const std::string key = "\"onnx_structure_sha256\": \"";
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, key.size() + 64 + 4);  // the digest, `",` and a newline
+  const std::string trace = folder + "/old.trace.json";
+  test_files::WriteBytes(trace, text);
+  ASSERT_TRUE(LoadScopeTrace(trace).ok());
+  ASSERT_EQ(LoadScopeTrace(trace)->onnx_structure_sha256(), "");
+
+  TagFileRequest request;
+  request.model_path = Fixture("tiny_bert.onnx");
+  request.trace_path = trace;
+  request.output_path = folder + "/out.onnx";
+  absl::StatusOr<TagFileResult> result = TagFile(request, TagFileOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
   absl::StatusOr<std::string> digest = Sha256FileHex(request.model_path);
   ASSERT_TRUE(digest.ok());
-  EXPECT_EQ(RecordedDigest(request.output_path), *digest);
+  EXPECT_EQ(RecordedDigests(request.output_path).sha256, *digest);
   EXPECT_EQ(result->options.model_sha256, *digest);
-  EXPECT_THAT(ListFolder(folder), ElementsAre("out.onnx"));
+
+  request.model_path = Fixture("tiny_t5.onnx");
+  EXPECT_EQ(TagFile(request, TagFileOptions()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(TagFileTest, TraceOfAnotherModelIsRefusedAndNothingIsLeft) {
@@ -95,10 +144,9 @@ TEST(TagFileTest, TaggedAnywayTheOutputRecordsTheFilesOwnDigest) {
   // The digest warning first, then the tagger's.
   ASSERT_THAT(result->warnings, Not(IsEmpty()));
   EXPECT_THAT(result->warnings[0], HasSubstr("does not match"));
-  absl::StatusOr<std::string> digest = Sha256FileHex(request.model_path);
-  ASSERT_TRUE(digest.ok());
-  EXPECT_EQ(RecordedDigest(request.output_path), *digest);
-  EXPECT_EQ(result->options.model_sha256, *digest);
+  const std::string digest = StructureDigest(request.model_path);
+  EXPECT_EQ(RecordedDigests(request.output_path).structure_sha256, digest);
+  EXPECT_EQ(result->options.model_structure_sha256, digest);
   // The first write, which recorded the trace's digest, is gone.
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.onnx"));
 }

@@ -171,9 +171,25 @@ class RecorderTest(unittest.TestCase):
         import hashlib
         from torch.onnx import _constants
         trace = hp_record.export(Net(), self.x, self.path("net.onnx"))
+        self.assertEqual(sorted(trace["model"]),
+                         ["onnx_file", "onnx_sha256", "onnx_structure_sha256", "opset"])
         with open(self.path("net.onnx"), "rb") as f:
             self.assertEqual(trace["model"]["onnx_sha256"], hashlib.sha256(f.read()).hexdigest())
+        self.assertEqual(trace["model"]["onnx_structure_sha256"],
+                         hp_record.structure_sha256(self.path("net.onnx")))
+        # The Linear weights are initializers: the structure digest leaves them out.
+        self.assertNotEqual(trace["model"]["onnx_structure_sha256"], trace["model"]["onnx_sha256"])
         self.assertEqual(trace["model"]["opset"], _constants.ONNX_DEFAULT_OPSET)
+
+    def test_structure_digest_ignores_the_weights(self):
+        model = Net()
+        first = hp_record.export(model, self.x, self.path("a.onnx"), opset_version=17)
+        with torch.no_grad():
+            for param in model.parameters():
+                param.add_(1.0)
+        second = hp_record.export(model, self.x, self.path("b.onnx"), opset_version=17)
+        self.assertNotEqual(first["model"]["onnx_sha256"], second["model"]["onnx_sha256"])
+        self.assertEqual(first["model"]["onnx_structure_sha256"], second["model"]["onnx_structure_sha256"])
 
     def test_default_trace_path(self):
         self.assertEqual(hp_record.default_trace_path("x/bert.onnx"), "x/bert.trace.json")
@@ -199,6 +215,12 @@ class RecorderTest(unittest.TestCase):
         validator.validate(hp_record.export(Net(), self.x, self.path("net.onnx")))
         with self.assertRaises(jsonschema.ValidationError):  # the schema does reject things
             validator.validate({"format": "hp-scope-trace", "format_version": 2})
+        trace = hp_record.export(Net(), self.x, self.path("net.onnx"))
+        del trace["model"]["onnx_structure_sha256"]
+        validator.validate(trace)  # traces written before the field stay valid
+        trace["model"]["onnx_structure_sha256"] = "A" * 64
+        with self.assertRaises(jsonschema.ValidationError):
+            validator.validate(trace)
 
 
 class FixtureTraceTest(unittest.TestCase):
@@ -217,6 +239,8 @@ class FixtureTraceTest(unittest.TestCase):
                 self.assertEqual(hp_record.default_trace_path(onnx_path), path)
                 with open(onnx_path, "rb") as f:
                     self.assertEqual(trace["model"]["onnx_sha256"], hashlib.sha256(f.read()).hexdigest())
+                self.assertEqual(trace["model"]["onnx_structure_sha256"],
+                                 hp_record.structure_sha256(onnx_path))
 
 
 if __name__ == "__main__":

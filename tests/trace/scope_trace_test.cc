@@ -158,6 +158,7 @@ void ExpectSameTrace(const ScopeTrace& a, const ScopeTrace& b) {
   EXPECT_EQ(a.producer().torch_version, b.producer().torch_version);
   EXPECT_EQ(a.onnx_file(), b.onnx_file());
   EXPECT_EQ(a.onnx_sha256(), b.onnx_sha256());
+  EXPECT_EQ(a.onnx_structure_sha256(), b.onnx_structure_sha256());
   EXPECT_EQ(a.opset(), b.opset());
   EXPECT_EQ(a.root_class(), b.root_class());
   EXPECT_EQ(a.root_qualified_class(), b.root_qualified_class());
@@ -325,6 +326,9 @@ const BadTrace kBadTraceCases[] = {
     {"bad_digest.json",
      "model.onnx_sha256: expected 64 lowercase hex digits, got "
      "\"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\""},
+    {"bad_structure_digest.json",
+     "model.onnx_structure_sha256: expected 64 lowercase hex digits, got "
+     "\"e3b0c442\""},
     {"empty_modules.json",
      "modules: expected at least the root module, got an empty array"},
     {"root_not_first.json",
@@ -386,13 +390,13 @@ TEST(DigestCheckTest, MatchingDigestGivesNoWarnings) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "m.onnx", kDigest);
+      CheckTraceDigest(*trace, "m.onnx", {kDigest, ""});
   ASSERT_TRUE(warnings.ok()) << warnings.status();
   EXPECT_THAT(*warnings, IsEmpty());
   // sha256sum prints lowercase; other tools may not.
   std::string upper = kDigest;
   for (char& c : upper) c = static_cast<char>(std::toupper(c));
-  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", upper).ok());
+  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {upper, ""}).ok());
 }
 
 constexpr char kOtherDigest[] =
@@ -402,7 +406,7 @@ TEST(DigestCheckTest, MismatchIsAnErrorNamingBothFilesAndDigests) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", kOtherDigest);
+      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""});
   EXPECT_EQ(warnings.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(std::string(warnings.status().message()),
             absl::StrCat("other.onnx: sha256 ", kOtherDigest,
@@ -419,7 +423,8 @@ TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", kOtherDigest, DigestCheck::kWarn);
+      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""},
+                       DigestCheck::kWarn);
   ASSERT_TRUE(warnings.ok()) << warnings.status();
   ASSERT_EQ(warnings->size(), 1u);
   EXPECT_THAT((*warnings)[0], StartsWith("other.onnx: sha256 "));
@@ -430,8 +435,79 @@ TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
 TEST(DigestCheckTest, MalformedModelDigestIsRejected) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", "abc").status().code(),
+  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {"abc", ""}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// kGoodTrace with a structure digest, as hp_record writes it now.
+constexpr char kStructureDigest[] =
+    "5f0c1d2e3a4b59687786950a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e";
+
+std::string TraceWithStructureDigest() {
+  std::string text = kGoodTrace;
+  const std::string opset = R"("opset": 17,)";
+  text.insert(text.find(opset),
+              absl::StrCat(R"("onnx_structure_sha256": ")", kStructureDigest,
+                           R"(", )"));
+  return text;
+}
+
+TEST(DigestCheckTest, StructureDigestIsReadAndOptional) {
+  absl::StatusOr<ScopeTrace> old = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->onnx_structure_sha256(), "");
+  EXPECT_EQ(DigestToCheck(*old), DigestKind::kFile);
+  absl::StatusOr<ScopeTrace> trace =
+      ParseScopeTrace(TraceWithStructureDigest(), "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_EQ(trace->onnx_structure_sha256(), kStructureDigest);
+  EXPECT_EQ(DigestToCheck(*trace), DigestKind::kStructure);
+  // The document reader (outside the plain fast path) reads it too.
+  std::string non_plain = TraceWithStructureDigest();
+  non_plain.insert(non_plain.find('{') + 1, R"("fraction": 1.5,)");
+  absl::StatusOr<ScopeTrace> document = ParseScopeTrace(non_plain, "t.json");
+  ASSERT_TRUE(document.ok()) << document.status();
+  ExpectSameTrace(*trace, *document);
+}
+
+TEST(DigestCheckTest, StructureDigestDecidesWhenBothSidesHaveIt) {
+  absl::StatusOr<ScopeTrace> trace =
+      ParseScopeTrace(TraceWithStructureDigest(), "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  // The file digest is not consulted when the structure digests are known:
+  // other weights, same graph.
+  absl::StatusOr<std::vector<std::string>> same =
+      CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, kStructureDigest});
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_THAT(*same, IsEmpty());
+
+  absl::StatusOr<std::vector<std::string>> other =
+      CheckTraceDigest(*trace, "other.onnx", {kDigest, kOtherDigest});
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(other.status().message()),
+              StartsWith(absl::StrCat(
+                  "other.onnx: structure sha256 ", kOtherDigest,
+                  " does not match t.json, which was recorded for "
+                  "\"tiny_bert.onnx\" with structure sha256 ",
+                  kStructureDigest, ";")));
+}
+
+TEST(DigestCheckTest, FileDigestServesWhenTheModelHasNoStructureDigest) {
+  // A model tagged by an earlier hp records only its file digest.
+  absl::StatusOr<ScopeTrace> trace =
+      ParseScopeTrace(TraceWithStructureDigest(), "t.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {kDigest, ""}).ok());
+  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, ""})
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  // With neither digest there is nothing to compare.
+  absl::StatusOr<std::vector<std::string>> none =
+      CheckTraceDigest(*trace, "m.onnx", {"", ""});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(none.status().message()),
+              StartsWith("m.onnx: no digest to check t.json against"));
 }
 
 TEST(DigestCheckTest, ParsesFlagValues) {

@@ -1,0 +1,29 @@
+// The structure digest: SHA-256 of a model file with the main graph's
+// initializer and sparse_initializer records cut out. It names the graph a
+// scope trace was recorded for, not its weights, so checking a trace never
+// reads the weights: the same graph exported with other weights has the
+// same structure digest. The recorder (recorder/hp_record) computes the
+// same bytes; docs/scope-trace.md defines them.
+#ifndef HP_IO_STRUCTURE_DIGEST_H_
+#define HP_IO_STRUCTURE_DIGEST_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace hp {
+
+// Lowercase hex structure digest of the serialized model in [data,
+// data + size); nullopt when the bytes are not well-formed protobuf.
+std::optional<std::string> StructureSha256Hex(const uint8_t* data,
+                                              uint64_t size);
+
+// The same for a file, mapped rather than read: the initializer bytes are
+// never touched. Errors name the path.
+absl::StatusOr<std::string> StructureSha256FileHex(const std::string& path);
+
+}  // namespace hp
+
+#endif  // HP_IO_STRUCTURE_DIGEST_H_

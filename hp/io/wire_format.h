@@ -1,0 +1,78 @@
+// Reading protobuf records straight from a mapped model file, without
+// parsing messages: what the splice path and the structure digest walk.
+// Offsets are 64-bit, so that files past protobuf's 2 GB limit can be read.
+#ifndef HP_IO_WIRE_FORMAT_H_
+#define HP_IO_WIRE_FORMAT_H_
+
+#include <cstdint>
+
+namespace hp {
+
+// Wire types (protobuf encoding spec).
+inline constexpr uint32_t kVarint = 0;
+inline constexpr uint32_t kFixed64 = 1;
+inline constexpr uint32_t kLengthDelimited = 2;
+inline constexpr uint32_t kStartGroup = 3;
+inline constexpr uint32_t kEndGroup = 4;
+inline constexpr uint32_t kFixed32 = 5;
+
+// Field numbers read at the wire level (proto/onnx.proto).
+inline constexpr uint32_t kModelGraph = 7;
+inline constexpr uint32_t kGraphNode = 1;
+inline constexpr uint32_t kGraphInitializer = 5;
+inline constexpr uint32_t kGraphSparseInitializer = 15;
+
+// The tag byte of a length-delimited field numbered below 16.
+constexpr uint8_t TagByte(uint32_t field) {
+  return static_cast<uint8_t>(field << 3 | kLengthDelimited);
+}
+
+// One field record: [begin, payload) is the tag (and length), [payload, end)
+// the value.
+struct WireRecord {
+  uint32_t field = 0;
+  uint32_t wire_type = 0;
+  uint64_t begin = 0;
+  uint64_t payload = 0;
+  uint64_t end = 0;
+};
+
+// Steps through the records of one message. Every read is bounds-checked.
+class WireReader {
+ public:
+  WireReader(const uint8_t* data, uint64_t begin, uint64_t end)
+      : data_(data), pos_(begin), end_(end) {}
+
+  bool done() const { return pos_ >= end_; }
+
+  // False when the bytes are not well-formed protobuf.
+  bool Next(WireRecord* record) { return Next(record, 0); }
+
+ private:
+  bool ReadVarint(uint64_t* value);
+  bool Skip(uint64_t bytes);
+  bool Next(WireRecord* record, int depth);
+
+  const uint8_t* data_;
+  uint64_t pos_;
+  uint64_t end_;
+};
+
+// A read-only mapping of a whole file, unmapped on every path out. data()
+// is null for an empty file or when mmap failed (errno says why).
+class FileMapping {
+ public:
+  FileMapping(int fd, uint64_t size);
+  ~FileMapping();
+  FileMapping(const FileMapping&) = delete;
+  FileMapping& operator=(const FileMapping&) = delete;
+  const uint8_t* data() const { return data_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  uint64_t size_;
+};
+
+}  // namespace hp
+
+#endif  // HP_IO_WIRE_FORMAT_H_
