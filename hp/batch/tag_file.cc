@@ -99,6 +99,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;
+  save.write_back_early = options.durability == Durability::kFsync;
   // Optional, to be dropped and written again below.
   std::optional<AtomicFileWriter> writer;
   HP_ASSIGN_OR_RETURN(AtomicFileWriter written,

@@ -82,6 +82,17 @@ class AtomicFileWriter {
   // (copy_file_range) where it can. `source` names that file in errors.
   absl::Status AppendFileRange(int fd, uint64_t offset, uint64_t length,
                                const std::string& source);
+  // Allocates disk space for a file of `bytes` in one go (fallocate,
+  // keeping the size): a full disk is reported before anything is written,
+  // and large appends skip allocating block by block. A file system without
+  // fallocate allocates as the bytes come.
+  absl::Status Reserve(uint64_t bytes);
+  // From now on, starts the disk writes of every 64 MiB appended without
+  // waiting for them (sync_file_range), so that the fsync before the rename
+  // waits for the last part only, not for the whole file: for a large file
+  // that will be committed with kFsync. Without it the kernel starts them
+  // when it likes, often only at that fsync.
+  void WriteBackEarly() { write_back_early_ = true; }
   // Writes out buffered bytes and fsyncs the temporary file, leaving the
   // target untouched: for a caller with other work to overlap with the flush
   // to disk. A Commit() with nothing appended since skips that fsync.
@@ -99,6 +110,9 @@ class AtomicFileWriter {
   absl::Status Flush();
   absl::Status WriteAll(const char* data, size_t size);
   absl::Status Fail(absl::string_view what);
+  // Counts bytes that reached the file; with WriteBackEarly() starts their
+  // disk writes a batch at a time.
+  void Wrote(uint64_t bytes);
 
   std::string path_;
   std::string temporary_;
@@ -106,6 +120,9 @@ class AtomicFileWriter {
   std::string buffer_;
   uint64_t bytes_written_ = 0;
   bool synced_ = false;  // fsynced, nothing appended since
+  bool write_back_early_ = false;
+  uint64_t in_file_ = 0;     // bytes written to the file (not buffered)
+  uint64_t submitted_ = 0;   // bytes whose disk writes were started
   bool committed_ = false;
 };
 

@@ -30,6 +30,9 @@ struct SaveOptions {
   // `overwrite_input` is set.
   std::string input_path;
   bool overwrite_input = false;
+  // The output will be fsynced before it is renamed into place: start its
+  // disk writes while it is written (AtomicFileWriter::WriteBackEarly).
+  bool write_back_early = false;
 };
 
 // Serializes the model and writes it atomically to `path`.

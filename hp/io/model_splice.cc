@@ -442,8 +442,11 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
   const size_t sparse_at =
       InsertionPoint(rest_view, kGraphSparseInitializer, graph_type);
 
+  const std::string graph_header = LengthHeader(kModelGraph, graph_bytes);
+  HP_RETURN_IF_ERROR(
+      writer->Reserve(top.size() + graph_header.size() + graph_bytes));
   HP_RETURN_IF_ERROR(writer->Append(top_view.substr(0, graph_at)));
-  HP_RETURN_IF_ERROR(writer->Append(LengthHeader(kModelGraph, graph_bytes)));
+  HP_RETURN_IF_ERROR(writer->Append(graph_header));
   // Node records a batch at a time, each serialized at its offset in the
   // batch's buffer (a big batch on all cores); then the batch is written.
   constexpr size_t kBatchBytes = size_t{8} << 20;
@@ -498,6 +501,7 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
   }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       AtomicFileWriter::Create(output));
+  if (options.write_back_early) writer.WriteBackEarly();
   HP_RETURN_IF_ERROR(WriteTo(&writer));
   return writer;
 }

@@ -63,6 +63,47 @@ TEST_P(AtomicFileWriterTest, SyncLeavesTheTargetAloneAndLaterBytesCount) {
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin"));
 }
 
+// A reservation larger than what is written leaves the file at the bytes
+// written: it allocates space, it does not size the file.
+TEST(AtomicFileWriterTest, ReserveKeepsTheSizeOfWhatIsWritten) {
+  const std::string folder = TestFolder();
+  const std::string target = folder + "/out.bin";
+  absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Create(target);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Reserve(uint64_t{1} << 20).ok());
+  ASSERT_TRUE(writer->Append("abc").ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_EQ(ReadBytes(target), "abc");
+}
+
+// Starting disk writes early (in 64 MiB batches, here three and a part)
+// changes when bytes reach the disk, never which bytes.
+TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
+  const std::string folder = TestFolder();
+  std::string pattern(size_t{150} << 20, '\0');
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    pattern[i] = static_cast<char>(i * 2654435761u >> 24);
+  }
+  const std::string source = folder + "/source.bin";
+  WriteBytes(source, pattern);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+
+  const std::string target = folder + "/out.bin";
+  absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Create(target);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  writer->WriteBackEarly();
+  ASSERT_TRUE(writer->Reserve(2 * pattern.size() + 5).ok());
+  ASSERT_TRUE(writer->Append("head:").ok());
+  ASSERT_TRUE(writer->Append(pattern).ok());
+  ASSERT_TRUE(
+      writer->AppendFileRange(opened->fd.get(), 0, pattern.size(), source)
+          .ok());
+  ASSERT_TRUE(writer->Commit(Durability::kFsync).ok());
+  EXPECT_TRUE(ReadBytes(target) == "head:" + pattern + pattern);
+  EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
+}
+
 TEST(AtomicFileWriterTest, AbandonedWriterLeavesNothing) {
   const std::string folder = TestFolder();
   {
