@@ -118,6 +118,28 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options);
 
+// Main-graph node tags kept out of the node messages, as the bytes to
+// append to each node's record: for a writer that copies node records as
+// read instead of serializing them again (ModelSplice).
+struct AppendedNodeTags {
+  // Per main-graph node, in graph order, the end of its bytes in `records`
+  // (its start is the previous node's end). A node with no bytes there
+  // carries its tag in its message. Empty when no tag was kept out.
+  std::vector<uint64_t> ends;
+  std::string records;
+};
+
+// TagModel, except that each main-graph node for which writing the tag
+// would only append metadata entries (WriteOnlyAppends) is left unchanged
+// and its entries go to `appended`. A model tagged before is stripped,
+// which changes its nodes: then every tag goes onto the messages. For a
+// writer of large files, the result lists no nodes (`nodes` is empty; its
+// statistics count them): ComputeTags lists them.
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended);
+
 }  // namespace hp
 
 #endif  // HP_HP_H_

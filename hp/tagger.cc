@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -35,6 +36,14 @@ ModuleTable MakeModuleTable(const std::vector<NodeRef>& nodes,
 // Graphs this big fill their nodes' strings on all cores: that is mostly
 // allocation and page faults, which two cores do in about half the time.
 constexpr size_t kMinSlice = 10000;
+
+// A node whose subgraph bodies get tags is itself changed by that.
+bool HasSubgraphs(const onnx::NodeProto& node) {
+  for (const onnx::AttributeProto& attribute : node.attribute()) {
+    if (attribute.has_g() || attribute.graphs_size() > 0) return true;
+  }
+  return false;
+}
 
 HierarchySource SourceOf(const ModuleTable& modules) {
   switch (modules.source()) {
@@ -181,17 +190,40 @@ absl::string_view HierarchySourceName(HierarchySource source) {
   return "node-names";
 }
 
-absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
-                                      const ScopeTrace* trace,
-                                      const TagOptions& options) {
+namespace {
+
+// ComputeTags' work with every node's tag kept as indices into the tables
+// (a million nodes' strings are the costliest part of a result).
+struct NodeTagIds {
+  std::vector<NodeRef> nodes;
+  std::optional<ModuleTable> modules;  // set by ComputeTagIds
+  ModuleTags module_tags;
+  std::vector<int> module;  // per node: the module that ran it
+  std::vector<int> tag;     // per node: its tag, an index into module_tags
+  std::vector<MatchKind> matches;
+
+  absl::string_view TagOf(size_t node) const {
+    return module_tags.tag[tag[node]];
+  }
+  absl::string_view ModulePathOf(size_t node) const {
+    return modules->at(module[node]).path;
+  }
+};
+
+// Everything of a TagResult but its nodes, which FillNodeTags adds.
+TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
+                        const TagOptions& options, NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
-  std::vector<NodeRef> nodes = CollectNodes(model);
+  std::vector<NodeRef>& nodes = ids->nodes;
+  nodes = CollectNodes(model);
 
-  ModuleTable modules = MakeModuleTable(nodes, trace, options);
-  ScopeReconstruction scopes = ReconstructScopes(nodes, &modules);
-  ModuleTags module_tags = ResolveModuleTags(
+  ids->modules.emplace(MakeModuleTable(nodes, trace, options));
+  const ModuleTable& modules = *ids->modules;
+  ScopeReconstruction scopes = ReconstructScopes(nodes, &*ids->modules);
+  ids->module_tags = ResolveModuleTags(
       modules, {options.keep_all_torch_nn, options.keep_torch_nn_classes});
+  const ModuleTags& module_tags = ids->module_tags;
 
   TagResult result;
   result.source = SourceOf(modules);
@@ -204,11 +236,15 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
   }
 
   const std::vector<int> tag_ids = TagIds(module_tags);
-  std::vector<int> tags(nodes.size());  // tag ids
-  std::vector<MatchKind> matches(nodes.size());
+  std::vector<int>& tags = ids->tag;
+  std::vector<MatchKind>& matches = ids->matches;
+  tags.resize(nodes.size());
+  matches.resize(nodes.size());
+  ids->module.resize(nodes.size());
   std::vector<bool> unscoped(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeScope& scope = scopes.nodes[i];
+    ids->module[i] = scope.module;
     matches[i] = MatchOf(scope, module_tags);
     tags[i] = tag_ids[scope.module];
     unscoped[i] = matches[i] == MatchKind::kRoot;
@@ -220,19 +256,6 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
     }
   }
 
-  result.nodes.resize(nodes.size());
-  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      NodeTag& node = result.nodes[i];
-      node.graph_path = std::move(nodes[i].graph_path);  // not needed below
-      node.node_name = nodes[i].node->name();
-      node.op_type = nodes[i].node->op_type();
-      node.module_path = modules.at(scopes.nodes[i].module).path;
-      node.tag = module_tags.tag[tags[i]];
-      node.match = matches[i];
-    }
-  });
-
   result.modules.reserve(modules.size());
   for (int i = 0; i < modules.size(); ++i) {
     const Module& module = modules.at(i);
@@ -243,19 +266,70 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
   return result;
 }
 
+void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
+  result->nodes.resize(ids.nodes.size());
+  ForSlices(ids.nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      NodeTag& node = result->nodes[i];
+      node.graph_path = ids.nodes[i].graph_path;
+      node.node_name = ids.nodes[i].node->name();
+      node.op_type = ids.nodes[i].node->op_type();
+      node.module_path = std::string(ids.ModulePathOf(i));
+      node.tag = std::string(ids.TagOf(i));
+      node.match = ids.matches[i];
+    }
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
+                                      const ScopeTrace* trace,
+                                      const TagOptions& options) {
+  NodeTagIds ids;
+  TagResult result = ComputeTagIds(model, trace, options, &ids);
+  FillNodeTags(ids, &result);
+  return result;
+}
+
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options) {
+  return TagModel(model, trace, options, nullptr);
+}
+
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended) {
   const std::string model_sha256 =
       RecordedModelSha256(*model).value_or(options.model_sha256);
   const std::string model_structure_sha256 =
       RecordedModelStructureSha256(*model).value_or(
           options.model_structure_sha256);
+  // Stripping changes the nodes of a model tagged before: their bytes as
+  // read are then no longer theirs.
+  const bool append = appended != nullptr && !IsTagged(*model);
   HP_RETURN_IF_ERROR(StripTags(model));
-  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTags(*model, trace, options));
+  NodeTagIds ids;
+  TagResult result = ComputeTagIds(*model, trace, options, &ids);
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};
   std::vector<onnx::NodeProto*> nodes = MutableNodes(model);
+  // main_node[i]: the main-graph position of nodes[i], -1 in a subgraph.
+  std::vector<int> main_node;
+  std::vector<uint64_t> appended_bytes;
+  if (append) {
+    main_node.assign(nodes.size(), -1);
+    const int main_count = model->graph().node_size();
+    int next = 0;
+    for (size_t i = 0; i < nodes.size() && next < main_count; ++i) {
+      if (nodes[i] == model->mutable_graph()->mutable_node(next)) {
+        main_node[i] = next++;
+      }
+    }
+    appended_bytes.assign(static_cast<size_t>(main_count), 0);
+  }
   // Each node is its own message (the arena is thread-safe): slices are
   // written in parallel, and the first node in graph order that fails is
   // the one reported.
@@ -264,20 +338,48 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   absl::Status failure;
   ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const NodeTag& tag = result.nodes[i];
-      absl::Status written =
-          WriteNodeTag(nodes[i], tag.tag, tag.module_path, write);
+      const absl::string_view tag = ids.TagOf(i);
+      const absl::string_view module_path = ids.ModulePathOf(i);
+      if (append && main_node[i] >= 0 && WriteOnlyAppends(*nodes[i], write) &&
+          !HasSubgraphs(*nodes[i])) {
+        appended_bytes[main_node[i]] =
+            NodeTagRecordsSize(*nodes[i], tag, module_path, write);
+        continue;
+      }
+      absl::Status written = WriteNodeTag(nodes[i], tag, module_path, write);
       if (written.ok()) continue;
       std::lock_guard<std::mutex> lock(failure_mutex);
       if (i < failed_at) {
         failed_at = i;
-        failure = absl::Status(written.code(), absl::StrCat(tag.graph_path, ": ",
-                                                            written.message()));
+        failure = absl::Status(
+            written.code(),
+            absl::StrCat(ids.nodes[i].graph_path, ": ", written.message()));
       }
       return;
     }
   });
   HP_RETURN_IF_ERROR(failure);
+  if (appended != nullptr) {
+    appended->ends.clear();
+    appended->records.clear();
+  }
+  if (append) {
+    std::vector<uint64_t>& ends = appended->ends;
+    ends.resize(appended_bytes.size());
+    uint64_t total = 0;
+    for (size_t k = 0; k < ends.size(); ++k) ends[k] = total += appended_bytes[k];
+    if (total == 0) ends.clear();
+    appended->records.resize(total);
+    ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        const int k = main_node[i];
+        if (k < 0 || appended_bytes[k] == 0) continue;
+        EncodeNodeTagRecords(*nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
+                             write,
+                             &appended->records[ends[k] - appended_bytes[k]]);
+      }
+    });
+  }
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
       {kVersionKey, kVersion},
@@ -293,6 +395,9 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   entries.push_back({kStatisticsKey, StatisticsJson(result.statistics)});
   entries.push_back({kOptionsKey, TagOptionsJson(options)});
   WriteModelMetadata(model, entries);
+  // Callers that keep node tags out of the messages write files at scale
+  // and do not list the nodes.
+  if (appended == nullptr) FillNodeTags(ids, &result);
   return result;
 }
 

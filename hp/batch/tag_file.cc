@@ -93,17 +93,24 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     }
   }
 
-  HP_ASSIGN_OR_RETURN(
-      result.tags,
-      TagModel(&splice.skeleton(), trace ? &*trace : nullptr, tag_options));
+  // Node tags are appended to the node records as read, which are copied
+  // rather than serialized again, unless the caller wants the tagged
+  // model itself (its nodes then carry their tags).
+  AppendedNodeTags appended;
+  const bool append = splice.can_copy_nodes() && !request.keep_model;
+  HP_ASSIGN_OR_RETURN(result.tags,
+                      TagModel(&splice.skeleton(), trace ? &*trace : nullptr,
+                               tag_options, append ? &appended : nullptr));
+  const NodeRecordSuffixes suffixes{&appended.ends, appended.records};
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;
   save.write_back_early = options.durability == Durability::kFsync;
   // Optional, to be dropped and written again below.
   std::optional<AtomicFileWriter> writer;
-  HP_ASSIGN_OR_RETURN(AtomicFileWriter written,
-                      splice.SaveUncommitted(request.output_path, save));
+  HP_ASSIGN_OR_RETURN(
+      AtomicFileWriter written,
+      splice.SaveUncommitted(request.output_path, save, suffixes));
   writer.emplace(std::move(written));
   if (computing.valid()) {
     // The flush to disk, too, overlaps with the hashing.
@@ -131,8 +138,9 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
         if (entry.key() == key) entry.set_value(digest);
       }
       writer.reset();
-      HP_ASSIGN_OR_RETURN(AtomicFileWriter rewritten,
-                          splice.SaveUncommitted(request.output_path, save));
+      HP_ASSIGN_OR_RETURN(
+          AtomicFileWriter rewritten,
+          splice.SaveUncommitted(request.output_path, save, suffixes));
       writer.emplace(std::move(rewritten));
     }
   }

@@ -35,7 +35,8 @@ struct TagFileRequest {
   // computed when the trace check needs it (a trace without a structure
   // digest).
   std::string model_sha256;
-  // Return the tagged model (TagFileResult::model).
+  // Return the tagged model (TagFileResult::model) and every node's tag
+  // (TagFileResult::tags.nodes).
   bool keep_model = false;
 };
 
@@ -48,6 +49,9 @@ struct TagFileOptions {
 };
 
 struct TagFileResult {
+  // Statistics, modules and warnings; the node list only with keep_model
+  // (without it, tags are appended to node records as read: TagModel's
+  // AppendedNodeTags form, which lists no nodes).
   TagResult tags;
   // Whole lines, in the order found: a model tagged from a trace before and
   // now without one, a trace recorded for another model (DigestCheck::kWarn),

@@ -1,6 +1,8 @@
 #include "hp/io/model_splice.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -359,8 +361,13 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   // the rest, then the node records in place and in parallel. Where that
   // fails, the skeleton is parsed again as one message for LoadModel's error.
   splice.NewSkeleton();
-  if (!ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() ||
-      !ParseNodes(data, node_records, splice.skeleton_)) {
+  if (ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
+      ParseNodes(data, node_records, splice.skeleton_)) {
+    splice.node_records_.reserve(node_records.size());
+    for (const Payload& record : node_records) {
+      splice.node_records_.push_back({record.begin, record.end});
+    }
+  } else {
     splice.NewSkeleton();
     HP_RETURN_IF_ERROR(
         ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
@@ -406,7 +413,8 @@ uint64_t ModelSplice::initializer_bytes() const {
   return total;
 }
 
-absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
+absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
+                                  const NodeRecordSuffixes& suffixes) {
   GraphDetacher detached(skeleton_);
   HP_ASSIGN_OR_RETURN(const std::string top,
                       SerializeModel(*skeleton_, writer->path()));
@@ -415,14 +423,42 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
   HP_ASSIGN_OR_RETURN(const std::string rest,
                       SerializeGraphRest(*graph, writer->path()));
 
-  // The graph's length: node records, the other fields, the copied records.
-  // Sizing caches each node's size for the serialization below.
   const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes =
       detached.nodes();
+  // Nodes with suffixes are copied from the input, which is mapped for
+  // that; their bytes as read are [node_records_[i], suffix_begin(i)).
+  const std::vector<uint64_t>* ends = suffixes.ends;
+  const bool copy_nodes = ends != nullptr && !ends->empty();
+  if (copy_nodes && (ends->size() != static_cast<size_t>(nodes.size()) ||
+                     ends->size() != node_records_.size() ||
+                     ends->back() != suffixes.bytes.size())) {
+    // Dropping them would drop tags: refuse instead.
+    return absl::FailedPreconditionError(absl::StrCat(
+        writer->path(), ": ", ends->size(),
+        " node record suffixes do not match the skeleton's ", nodes.size(),
+        " nodes (", node_records_.size(), " read one by one)"));
+  }
+  std::optional<FileMapping> input;
+  if (copy_nodes) {
+    input.emplace(fd_.get(), file_bytes_);
+    if (input->data() == nullptr) return ErrnoError("cannot map", path_);
+  }
+  auto suffix_begin = [&](size_t i) -> uint64_t {
+    return i == 0 ? 0 : (*ends)[i - 1];
+  };
+  auto suffix_size = [&](size_t i) -> uint64_t {
+    return copy_nodes ? (*ends)[i] - suffix_begin(i) : 0;
+  };
+
+  // The graph's length: node records, the other fields, the copied records.
+  // Sizing caches each serialized node's size for the serialization below.
   std::vector<uint32_t> record_bytes(nodes.size());  // tag, length, message
   ForSlices(record_bytes.size(), kMinSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const size_t size = nodes.Get(static_cast<int>(i)).ByteSizeLong();
+      const uint64_t suffix = suffix_size(i);
+      const size_t size =
+          suffix > 0 ? node_records_[i].end - node_records_[i].begin + suffix
+                     : nodes.Get(static_cast<int>(i)).ByteSizeLong();
       record_bytes[i] = static_cast<uint32_t>(
           1 + CodedOutputStream::VarintSize64(size) + size);
     }
@@ -464,9 +500,21 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
     batch.resize(bytes);
     ForSlices(last - first, kMinSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
-        const onnx::NodeProto& node = nodes.Get(static_cast<int>(first + i));
+        const size_t index = first + i;
         uint8_t* target = reinterpret_cast<uint8_t*>(&batch[offsets[i]]);
         *target++ = TagByte(kGraphNode);
+        const uint64_t suffix = suffix_size(index);
+        if (suffix > 0) {
+          const Range& read = node_records_[index];
+          target = CodedOutputStream::WriteVarint64ToArray(
+              read.end - read.begin + suffix, target);
+          target = std::copy(input->data() + read.begin,
+                             input->data() + read.end, target);
+          std::memcpy(target, suffixes.bytes.data() + suffix_begin(index),
+                      suffix);
+          continue;
+        }
+        const onnx::NodeProto& node = nodes.Get(static_cast<int>(index));
         target = CodedOutputStream::WriteVarint64ToArray(
             static_cast<uint64_t>(node.GetCachedSize()), target);
         node.SerializeWithCachedSizesToArray(target);
@@ -491,7 +539,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer) {
 }
 
 absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
-    const std::string& output, const SaveOptions& options) {
+    const std::string& output, const SaveOptions& options,
+    const NodeRecordSuffixes& suffixes) {
   if (!options.input_path.empty() && !options.overwrite_input &&
       SameFile(options.input_path, output)) {
     return absl::FailedPreconditionError(
@@ -502,14 +551,15 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       AtomicFileWriter::Create(output));
   if (options.write_back_early) writer.WriteBackEarly();
-  HP_RETURN_IF_ERROR(WriteTo(&writer));
+  HP_RETURN_IF_ERROR(WriteTo(&writer, suffixes));
   return writer;
 }
 
 absl::Status ModelSplice::Save(const std::string& output,
-                               const SaveOptions& options) {
+                               const SaveOptions& options,
+                               const NodeRecordSuffixes& suffixes) {
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
-                      SaveUncommitted(output, options));
+                      SaveUncommitted(output, options, suffixes));
   return writer.Commit();
 }
 

@@ -34,6 +34,18 @@ struct SpliceOptions {
   uint64_t max_skeleton_bytes = kMaxProtobufBytes;
 };
 
+// Bytes to append to main-graph node records as read from the input, so
+// that those nodes are copied rather than serialized again (TagModel's
+// AppendedNodeTags). Per node in graph order, `ends` holds the end of its
+// bytes in `bytes`, its start being the previous node's end; a node with
+// none is serialized from its message. Nodes with bytes must be unchanged
+// in the skeleton since Open, and the skeleton's nodes neither added,
+// removed nor reordered.
+struct NodeRecordSuffixes {
+  const std::vector<uint64_t>* ends = nullptr;
+  absl::string_view bytes;
+};
+
 class ModelSplice {
  public:
   // Maps and scans `path`, parses the skeleton and checks external-data
@@ -57,6 +69,9 @@ class ModelSplice {
   onnx::ModelProto SkeletonWithHeaders() const;
 
   const std::string& path() const { return path_; }
+  // Whether Save() can copy node records as read (NodeRecordSuffixes):
+  // the nodes were parsed from them one by one.
+  bool can_copy_nodes() const { return !node_records_.empty(); }
   uint64_t file_bytes() const { return file_bytes_; }
   // Initializer records left in the file, and their bytes.
   int64_t initializer_count() const;
@@ -69,11 +84,13 @@ class ModelSplice {
   // Writes the edited skeleton with the input's initializer records to
   // `output` atomically. Saving onto the input needs
   // options.overwrite_input, as for SaveModel.
-  absl::Status Save(const std::string& output, const SaveOptions& options = {});
+  absl::Status Save(const std::string& output, const SaveOptions& options = {},
+                    const NodeRecordSuffixes& suffixes = {});
   // The same up to the commit: the caller commits the returned writer, or
   // drops it to leave nothing behind. The skeleton is left as it was.
   absl::StatusOr<AtomicFileWriter> SaveUncommitted(
-      const std::string& output, const SaveOptions& options = {});
+      const std::string& output, const SaveOptions& options = {},
+      const NodeRecordSuffixes& suffixes = {});
 
  private:
   struct Range {
@@ -83,7 +100,8 @@ class ModelSplice {
   ModelSplice() = default;
   // A new arena holding an empty skeleton.
   void NewSkeleton();
-  absl::Status WriteTo(AtomicFileWriter* writer);
+  absl::Status WriteTo(AtomicFileWriter* writer,
+                       const NodeRecordSuffixes& suffixes);
 
   std::string path_;
   FileDescriptor fd_;  // the input, kept open to copy from
@@ -95,6 +113,9 @@ class ModelSplice {
   // file order.
   std::vector<Range> initializers_;
   std::vector<Range> sparse_initializers_;
+  // The payloads of the main graph's node records, in file order; empty
+  // when the skeleton's nodes were not parsed from them one by one.
+  std::vector<Range> node_records_;
   // The same initializers without their data.
   onnx::GraphProto headers_;
 };

@@ -69,6 +69,59 @@ absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
   return absl::OkStatus();
 }
 
+// The entries WriteMetadata adds to a node that has no pkg.hp.tag, in order.
+template <typename Visit>
+void ForEachAddedEntry(const onnx::NodeProto& node, absl::string_view tag,
+                       absl::string_view module_path,
+                       const WriteOptions& options, Visit visit) {
+  visit(kTagKey, tag);
+  visit(kModulePathKey, module_path);
+  if (options.write_namespace &&
+      FindEntry(node.metadata_props(), kNamespaceKey) < 0) {
+    visit(kNamespaceKey, absl::StripPrefix(tag, "/"));
+  }
+}
+
+// Wire format (protobuf encoding spec): NodeProto.metadata_props is field 9,
+// StringStringEntryProto key 1 and value 2, all length-delimited. proto2
+// writes a set string even when empty (a root node's module path).
+constexpr uint8_t kMetadataPropsTag = 9 << 3 | 2;
+constexpr uint8_t kEntryKeyTag = 1 << 3 | 2;
+constexpr uint8_t kEntryValueTag = 2 << 3 | 2;
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+char* EncodeVarint(uint64_t value, char* target) {
+  while (value >= 0x80) {
+    *target++ = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *target++ = static_cast<char>(value);
+  return target;
+}
+
+char* EncodeString(uint8_t field_tag, absl::string_view text, char* target) {
+  *target++ = static_cast<char>(field_tag);
+  target = EncodeVarint(text.size(), target);
+  std::copy(text.begin(), text.end(), target);
+  return target + text.size();
+}
+
+size_t StringFieldSize(absl::string_view text) {
+  return 1 + VarintSize(text.size()) + text.size();
+}
+
+size_t EntrySize(absl::string_view key, absl::string_view value) {
+  return StringFieldSize(key) + StringFieldSize(value);
+}
+
 void StripMetadata(onnx::NodeProto* node) {
   Entries* entries = node->mutable_metadata_props();
   const int tag_at = FindEntry(*entries, kTagKey);
@@ -167,6 +220,40 @@ void StripDocString(onnx::NodeProto* node) {
 }
 
 }  // namespace
+
+bool WriteOnlyAppends(const onnx::NodeProto& node,
+                      const WriteOptions& options) {
+  if (options.format != TagFormat::kMetadata) return false;
+  if (!node.unknown_fields().empty()) return false;
+  if (FindEntry(node.metadata_props(), kTagKey) >= 0) return false;
+  return !(options.write_namespace && options.overwrite_namespace &&
+           FindEntry(node.metadata_props(), kNamespaceKey) >= 0);
+}
+
+size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
+                          absl::string_view module_path,
+                          const WriteOptions& options) {
+  size_t size = 0;
+  ForEachAddedEntry(node, tag, module_path, options,
+                    [&](absl::string_view key, absl::string_view value) {
+                      const size_t entry = EntrySize(key, value);
+                      size += 1 + VarintSize(entry) + entry;
+                    });
+  return size;
+}
+
+char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
+                           absl::string_view module_path,
+                           const WriteOptions& options, char* target) {
+  ForEachAddedEntry(node, tag, module_path, options,
+                    [&](absl::string_view key, absl::string_view value) {
+                      *target++ = static_cast<char>(kMetadataPropsTag);
+                      target = EncodeVarint(EntrySize(key, value), target);
+                      target = EncodeString(kEntryKeyTag, key, target);
+                      target = EncodeString(kEntryValueTag, value, target);
+                    });
+  return target;
+}
 
 absl::string_view TagFormatName(TagFormat format) {
   switch (format) {

@@ -76,6 +76,24 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
                           absl::string_view module_path,
                           const WriteOptions& options);
 
+// Whether WriteNodeTag(node, ...) would only add metadata_props entries
+// after the node's own: the metadata format, no pkg.hp.tag yet, no
+// `namespace` to overwrite, and no unknown fields. protobuf writes
+// metadata_props (field 9) last, so such a node serializes as its bytes
+// before the write followed by the bytes of the added entries.
+bool WriteOnlyAppends(const onnx::NodeProto& node, const WriteOptions& options);
+
+// The size of the entries' bytes (NodeProto field 9 records) that
+// WriteNodeTag adds to a node for which WriteOnlyAppends holds.
+size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
+                          absl::string_view module_path,
+                          const WriteOptions& options);
+// Writes those bytes at `target`, which must have NodeTagRecordsSize()
+// bytes; returns the end of what it wrote.
+char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
+                           absl::string_view module_path,
+                           const WriteOptions& options, char* target);
+
 // One node's tag as hp wrote it, read back in `format`. An absent member is
 // not there (or, in the doc_string and attribute formats, not a string).
 struct WrittenTag {

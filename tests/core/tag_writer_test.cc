@@ -115,6 +115,76 @@ TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// What the splice writer relies on: for a node WriteOnlyAppends accepts,
+// the bytes after WriteNodeTag are the bytes before, then the encoded
+// records.
+void ExpectEncodingEqualsWriting(const onnx::NodeProto& node,
+                                 absl::string_view tag,
+                                 absl::string_view module_path,
+                                 const WriteOptions& options) {
+  ASSERT_TRUE(WriteOnlyAppends(node, options));
+  std::string records(NodeTagRecordsSize(node, tag, module_path, options),
+                      '\0');
+  char* end = EncodeNodeTagRecords(node, tag, module_path, options,
+                                   records.data());
+  EXPECT_EQ(end, records.data() + records.size());
+  onnx::NodeProto written = node;
+  ASSERT_TRUE(WriteNodeTag(&written, tag, module_path, options).ok());
+  EXPECT_TRUE(written.SerializeAsString() == node.SerializeAsString() + records)
+      << tag;
+}
+
+TEST(EncodeNodeTagRecordsTest, EqualsWritingTheTagOntoTheNode) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  node.add_input("x");
+  node.add_output("y");
+  ExpectEncodingEqualsWriting(node, "/Net/Encoder", "encoder", WriteOptions());
+  // A root node: empty module path, still written.
+  ExpectEncodingEqualsWriting(node, "/Net", "", WriteOptions());
+  // Lengths past 127 take two-byte varints.
+  const std::string deep = "/Net" + std::string(300, 'x');
+  ExpectEncodingEqualsWriting(node, deep, std::string(200, 'p'),
+                              WriteOptions());
+  WriteOptions no_namespace;
+  no_namespace.write_namespace = false;
+  ExpectEncodingEqualsWriting(node, "/Net/Encoder", "encoder", no_namespace);
+  // Entries the node has (dynamo's, a namespace of its own) stay first.
+  onnx::NodeProto dynamo = node;
+  AddMetadata(&dynamo, "pkg.torch.onnx.name_scopes", "['', 'encoder']");
+  AddMetadata(&dynamo, kNamespaceKey, "theirs");
+  ExpectEncodingEqualsWriting(dynamo, "/Net/Encoder", "encoder",
+                              WriteOptions());
+}
+
+TEST(EncodeNodeTagRecordsTest, OnlyForWritesThatAppend) {
+  onnx::NodeProto node = NodeNamed("/encoder/Relu");
+  EXPECT_TRUE(WriteOnlyAppends(node, WriteOptions()));
+  WriteOptions attribute;
+  attribute.format = TagFormat::kAttribute;
+  EXPECT_FALSE(WriteOnlyAppends(node, attribute));
+  WriteOptions doc_string;
+  doc_string.format = TagFormat::kDocString;
+  EXPECT_FALSE(WriteOnlyAppends(node, doc_string));
+
+  onnx::NodeProto tagged = node;
+  AddMetadata(&tagged, kTagKey, "/Other");
+  EXPECT_FALSE(WriteOnlyAppends(tagged, WriteOptions()));
+
+  // Overwriting a namespace changes an entry in place.
+  onnx::NodeProto named = node;
+  AddMetadata(&named, kNamespaceKey, "theirs");
+  WriteOptions overwrite;
+  overwrite.overwrite_namespace = true;
+  EXPECT_FALSE(WriteOnlyAppends(named, overwrite));
+  EXPECT_TRUE(WriteOnlyAppends(node, overwrite));
+
+  // Unknown fields serialize after metadata_props.
+  onnx::NodeProto unknown;
+  ASSERT_TRUE(unknown.ParseFromString(node.SerializeAsString() +
+                                      std::string("\xa0\x06\x01", 3)));
+  EXPECT_FALSE(WriteOnlyAppends(unknown, WriteOptions()));
+}
+
 TEST(WriteNodeTagTest, AttributeFormatWritesAStringAttribute) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
   WriteOptions options;

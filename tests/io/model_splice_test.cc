@@ -115,16 +115,21 @@ absl::StatusOr<std::string> TagFullyLoaded(const std::string& path,
   return SerializeModel(*model, path);
 }
 
+// With `append`, main-graph node tags are appended to the node records as
+// read (AppendedNodeTags), as `converter tag` writes them.
 absl::StatusOr<std::string> TagSpliced(const std::string& path,
                                        const std::string& output,
                                        const ScopeTrace* trace,
-                                       const TagOptions& options) {
+                                       const TagOptions& options,
+                                       bool append = false) {
   absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
   if (!splice.ok()) return splice.status();
-  absl::StatusOr<TagResult> result =
-      TagModel(&splice->skeleton(), trace, options);
+  AppendedNodeTags appended;
+  absl::StatusOr<TagResult> result = TagModel(
+      &splice->skeleton(), trace, options, append ? &appended : nullptr);
   if (!result.ok()) return result.status();
-  absl::Status saved = splice->Save(output);
+  absl::Status saved =
+      splice->Save(output, {}, {&appended.ends, appended.records});
   if (!saved.ok()) return saved;
   return ReadBytes(output);
 }
@@ -144,6 +149,12 @@ void ExpectSpliceEqualsFullLoad(const std::string& path,
   ASSERT_TRUE(spliced.ok()) << spliced.status();
   EXPECT_TRUE(*spliced == *expected)
       << "splice output differs from SerializeModel(TagModel(LoadModel()))";
+  absl::StatusOr<std::string> appended =
+      TagSpliced(path, output, trace, options, /*append=*/true);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_TRUE(*appended == *expected)
+      << "splice output with node tags appended to the records as read "
+         "differs from SerializeModel(TagModel(LoadModel()))";
 
   absl::StatusOr<onnx::ModelProto> tagged = LoadModel(output);
   ASSERT_TRUE(tagged.ok()) << tagged.status();
