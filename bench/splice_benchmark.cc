@@ -119,7 +119,7 @@ void BM_Write(benchmark::State& state, const std::string& name) {
             .status(),
         state);
   for (auto _ : state) {
-    Check(splice->Save(output, {}, {&appended.ends, appended.records}), state);
+    Check(splice->Save(output, {}, {&appended.ends, appended.records()}), state);
   }
   state.SetBytesProcessed(state.iterations() *
                           std::filesystem::file_size(output));
@@ -153,7 +153,7 @@ void BM_Stages(benchmark::State& state, const std::string& name) {
         TagModel(&splice->skeleton(), &*trace, TagOptions(), &appended);
     tag += lap();
     Check(tags.status(), state);
-    Check(splice->Save(output, {}, {&appended.ends, appended.records}), state);
+    Check(splice->Save(output, {}, {&appended.ends, appended.records()}), state);
     save += lap();
     splice = absl::CancelledError();
     tags = absl::CancelledError();

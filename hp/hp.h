@@ -12,12 +12,14 @@
 #define HP_HP_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
@@ -122,11 +124,18 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
 // append to each node's record: for a writer that copies node records as
 // read instead of serializing them again (ModelSplice).
 struct AppendedNodeTags {
-  // Per main-graph node, in graph order, the end of its bytes in `records`
+  // Per main-graph node, in graph order, the end of its bytes in records()
   // (its start is the previous node's end). A node with no bytes there
   // carries its tag in its message. Empty when no tag was kept out.
   std::vector<uint64_t> ends;
-  std::string records;
+  // ends.back() bytes, allocated without being zeroed first: they are
+  // written once, on all cores.
+  std::unique_ptr<char[]> buffer;
+
+  absl::string_view records() const {
+    return ends.empty() ? absl::string_view()
+                        : absl::string_view(buffer.get(), ends.back());
+  }
 };
 
 // TagModel, except that each main-graph node for which writing the tag

@@ -359,24 +359,21 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
     }
   });
   HP_RETURN_IF_ERROR(failure);
-  if (appended != nullptr) {
-    appended->ends.clear();
-    appended->records.clear();
-  }
+  if (appended != nullptr) *appended = AppendedNodeTags();
   if (append) {
     std::vector<uint64_t>& ends = appended->ends;
     ends.resize(appended_bytes.size());
     uint64_t total = 0;
     for (size_t k = 0; k < ends.size(); ++k) ends[k] = total += appended_bytes[k];
     if (total == 0) ends.clear();
-    appended->records.resize(total);
+    appended->buffer.reset(new char[total]);
     ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         const int k = main_node[i];
         if (k < 0 || appended_bytes[k] == 0) continue;
         EncodeNodeTagRecords(*nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
                              write,
-                             &appended->records[ends[k] - appended_bytes[k]]);
+                             &appended->buffer[ends[k] - appended_bytes[k]]);
       }
     });
   }

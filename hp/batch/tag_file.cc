@@ -101,7 +101,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   HP_ASSIGN_OR_RETURN(result.tags,
                       TagModel(&splice.skeleton(), trace ? &*trace : nullptr,
                                tag_options, append ? &appended : nullptr));
-  const NodeRecordSuffixes suffixes{&appended.ends, appended.records};
+  const NodeRecordSuffixes suffixes{&appended.ends, appended.records()};
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;

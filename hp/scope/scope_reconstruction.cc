@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "hp/scope/node_names.h"
+#include "hp/util/parallel.h"
 
 namespace hp {
 namespace {
@@ -205,6 +206,35 @@ class NamedScopes {
   std::vector<NamedScope> scopes_;
 };
 
+// What a node's scope is read from, gathered on all cores before the walk:
+// the walk itself is serial (the stack, a table that may grow) and then
+// reads these in order instead of node messages scattered through memory.
+struct NodeFacts {
+  bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
+  bool owns_subgraphs = false;
+  std::optional<absl::string_view> scope;  // ScopeOfName
+};
+
+// Graphs this big gather their facts on all cores.
+constexpr size_t kMinSlice = 10000;
+
+std::vector<NodeFacts> GatherFacts(const std::vector<NodeRef>& nodes) {
+  std::vector<NodeFacts> facts(nodes.size());
+  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const onnx::NodeProto& node = *nodes[i].node;
+      facts[i].dynamo = FindMetadata(node, kDynamoNameScopesKey) != nullptr;
+      facts[i].owns_subgraphs =
+          std::any_of(node.attribute().begin(), node.attribute().end(),
+                      [](const onnx::AttributeProto& a) {
+                        return a.has_g() || a.graphs_size() > 0;
+                      });
+      facts[i].scope = ScopeOfName(node.name());
+    }
+  });
+  return facts;
+}
+
 }  // namespace
 
 void ScopeStack::Align(const std::vector<int>& chain) {
@@ -226,6 +256,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
   absl::flat_hash_map<int, std::vector<int>> owner_chains;
   NamedScopes named_scopes(modules);
   std::vector<int> chain;
+  const std::vector<NodeFacts> facts = GatherFacts(nodes);
 
   for (size_t i = 0; i < nodes.size(); ++i) {
     const onnx::NodeProto& node = *nodes[i].node;
@@ -233,7 +264,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
     std::string missing;
-    if (DynamoChain(node, modules, &chain, &missing)) {
+    if (facts[i].dynamo && DynamoChain(node, modules, &chain, &missing)) {
       scope.origin = ScopeOrigin::kDynamoMetadata;
       result.any_scope = true;
       if (!missing.empty()) {
@@ -244,10 +275,9 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
             " is not a module of the trace; tagged as its nearest traced "
             "ancestor '", modules->at(chain.back()).path, "'"));
       }
-    } else if (std::optional<absl::string_view> key =
-                   ScopeOfName(node.name())) {
+    } else if (facts[i].scope.has_value()) {
       result.any_scope = true;
-      const NamedScope& named = named_scopes.Resolve(*key);
+      const NamedScope& named = named_scopes.Resolve(*facts[i].scope);
       scope.origin = named.origin;
       aligned = &named.chain;
       if (named.origin == ScopeOrigin::kNearestAncestor) {
@@ -265,11 +295,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
     }
     stack.Align(*aligned);
     scope.module = stack.top();
-    if (node.attribute_size() > 0 &&
-        std::any_of(node.attribute().begin(), node.attribute().end(),
-                    [](const onnx::AttributeProto& a) {
-                      return a.has_g() || a.graphs_size() > 0;
-                    })) {
+    if (facts[i].owns_subgraphs) {
       owner_chains[static_cast<int>(i)] = stack.frames();
     }
   }

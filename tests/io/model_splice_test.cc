@@ -129,7 +129,7 @@ absl::StatusOr<std::string> TagSpliced(const std::string& path,
       &splice->skeleton(), trace, options, append ? &appended : nullptr);
   if (!result.ok()) return result.status();
   absl::Status saved =
-      splice->Save(output, {}, {&appended.ends, appended.records});
+      splice->Save(output, {}, {&appended.ends, appended.records()});
   if (!saved.ok()) return saved;
   return ReadBytes(output);
 }

@@ -64,7 +64,7 @@ TEST(TestdataSpliceTest, SpliceTaggingEqualsFullLoadTaggingOnEveryModel) {
         TagModel(&copying->skeleton(), nullptr, TagOptions(), &appended).ok());
     if (!appended.ends.empty()) ++appending;
     ASSERT_TRUE(
-        copying->Save(output, {}, {&appended.ends, appended.records}).ok());
+        copying->Save(output, {}, {&appended.ends, appended.records()}).ok());
     absl::StatusOr<std::string> copied = ReadFile(output);
     ASSERT_TRUE(copied.ok());
     if (*copied != *expected) {
