@@ -38,7 +38,8 @@ inline constexpr char kTagAttributeName[] = "hierarchy_tag";
 inline constexpr char kKeyPrefix[] = "pkg.hp.";
 inline constexpr char kFormatKey[] = "pkg.hp.tag_format";
 // SHA-256 of the model file as exported, before hp tagged it: what a scope
-// trace's digest is compared with, also when re-tagging a tagged file.
+// trace without a structure digest is compared with, also when re-tagging a
+// tagged file. Recorded only when that digest was the one checked.
 inline constexpr char kModelSha256Key[] = "pkg.hp.model_sha256";
 // The same for the structure digest (hp/io/structure_digest.h), which is
 // what traces that carry one are compared with.
