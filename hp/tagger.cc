@@ -1,6 +1,8 @@
 // The tagging pipeline, top to bottom: modules -> scopes -> tags ->
 // propagation -> statistics -> writing.
 #include <algorithm>
+#include <functional>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -215,10 +217,19 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
                         const TagOptions& options, NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
+  // A trace's module table does not depend on the model: it is built on a
+  // second thread while the nodes are collected.
+  std::future<ModuleTable> traced_modules;
+  if (trace != nullptr) {
+    traced_modules =
+        std::async(std::launch::async, ModuleTableFromTrace, std::cref(*trace));
+  }
   std::vector<NodeRef>& nodes = ids->nodes;
   nodes = CollectNodes(model);
 
-  ids->modules.emplace(MakeModuleTable(nodes, trace, options));
+  ids->modules.emplace(traced_modules.valid()
+                           ? traced_modules.get()
+                           : MakeModuleTable(nodes, trace, options));
   const ModuleTable& modules = *ids->modules;
   ScopeReconstruction scopes = ReconstructScopes(nodes, &*ids->modules);
   ids->module_tags = ResolveModuleTags(
