@@ -172,22 +172,14 @@ void BM_Stages(benchmark::State& state, const std::string& name) {
   std::filesystem::remove(output);
 }
 
-void BM_Sha256File(benchmark::State& state, const std::string& name) {
+// The digest check's hashing: Sha256FileHex (traces without a structure
+// digest) or StructureSha256FileHex (the file without its initializer
+// records).
+void BM_Digest(benchmark::State& state, const std::string& name,
+               absl::StatusOr<std::string> (*digest_of)(const std::string&)) {
   const std::string path = ModelPath(name);
   for (auto _ : state) {
-    absl::StatusOr<std::string> digest = Sha256FileHex(path);
-    Check(digest.status(), state);
-  }
-  state.SetBytesProcessed(state.iterations() *
-                          std::filesystem::file_size(path));
-}
-
-// The digest a trace with onnx_structure_sha256 is checked by: the same
-// file without its initializer records.
-void BM_StructureSha256File(benchmark::State& state, const std::string& name) {
-  const std::string path = ModelPath(name);
-  for (auto _ : state) {
-    absl::StatusOr<std::string> digest = StructureSha256FileHex(path);
+    absl::StatusOr<std::string> digest = digest_of(path);
     Check(digest.status(), state);
   }
   state.SetBytesProcessed(state.iterations() *
@@ -210,11 +202,11 @@ void Register() {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("Write/" + model).c_str(), BM_Write, model)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("Sha256File/" + model).c_str(), BM_Sha256File,
-                                 model)
+    benchmark::RegisterBenchmark(("Sha256File/" + model).c_str(), BM_Digest,
+                                 model, Sha256FileHex)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("StructureSha256File/" + model).c_str(),
-                                 BM_StructureSha256File, model)
+                                 BM_Digest, model, StructureSha256FileHex)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("Stages/" + model).c_str(), BM_Stages, model)
         ->Unit(benchmark::kMillisecond);

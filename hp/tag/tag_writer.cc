@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "hp/model/graph_walk.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -13,6 +14,7 @@
 namespace hp {
 namespace {
 
+using ::google::protobuf::io::CodedOutputStream;
 using Entries =
     google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>;
 
@@ -90,21 +92,12 @@ constexpr uint8_t kEntryKeyTag = 1 << 3 | 2;
 constexpr uint8_t kEntryValueTag = 2 << 3 | 2;
 
 size_t VarintSize(uint64_t value) {
-  size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
+  return CodedOutputStream::VarintSize64(value);
 }
 
 char* EncodeVarint(uint64_t value, char* target) {
-  while (value >= 0x80) {
-    *target++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *target++ = static_cast<char>(value);
-  return target;
+  return reinterpret_cast<char*>(CodedOutputStream::WriteVarint64ToArray(
+      value, reinterpret_cast<uint8_t*>(target)));
 }
 
 char* EncodeString(uint8_t field_tag, absl::string_view text, char* target) {
