@@ -582,6 +582,27 @@ TEST(ModelSpliceTest, FailedSaveLeavesNothing) {
   EXPECT_THAT(ListFolder(folder), ElementsAre("dir.onnx", "model.onnx"));
 }
 
+// Appended tags that no longer match the skeleton's nodes would be lost or
+// land on the wrong nodes: the save is refused and nothing is left.
+TEST(ModelSpliceTest, AppendedTagsForOtherNodesAreRefused) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/model.onnx";
+  WriteBytes(path, MakeModel().SerializeAsString());
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+  ASSERT_TRUE(splice.ok()) << splice.status();
+  ASSERT_TRUE(splice->can_copy_nodes());
+  AppendedNodeTags appended;
+  ASSERT_TRUE(
+      TagModel(&splice->skeleton(), nullptr, TagOptions(), &appended).ok());
+  ASSERT_EQ(appended.ends.size(), 3u);
+  splice->skeleton().mutable_graph()->add_node()->set_name("added");
+  absl::Status saved = splice->Save(folder + "/out.onnx", {},
+                                    {&appended.ends, appended.records()});
+  EXPECT_EQ(saved.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(saved.message(), HasSubstr("do not match the skeleton's 4 nodes"));
+  EXPECT_THAT(ListFolder(folder), ElementsAre("model.onnx"));
+}
+
 TEST(ModelSpliceTest, WriterAbandonedBeforeCommitLeavesNothing) {
   const std::string folder = TestFolder();
   const std::string path = folder + "/model.onnx";
