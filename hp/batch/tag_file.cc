@@ -20,6 +20,89 @@ std::string DefaultTracePath(const std::string& model_path) {
   return std::filesystem::is_regular_file(beside, error) ? beside.string() : "";
 }
 
+namespace {
+
+// Checking the trace against the model: at once against the digests a
+// model hp tagged before records (those of the export it came from), or
+// against a digest hashed on a second thread while the model is tagged and
+// written, and checked before the output is committed.
+struct TraceCheck {
+  std::vector<std::string> warnings;  // from the check, once done
+  DigestKind kind = DigestKind::kFile;
+  // Valid while the model's digest of `kind` is being hashed.
+  std::future<absl::StatusOr<std::string>> hashing;
+};
+
+// Starts the check and sets the digests the output will record: with a
+// digest still hashing, the trace's own (the model is the trace's if the
+// check passes). The output records the digest that was checked, and only
+// that one: its bytes do not depend on whether the caller knew the file's.
+absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
+                                           const ScopeTrace& trace,
+                                           const TagFileRequest& request,
+                                           DigestCheck mode,
+                                           TagOptions* tag_options) {
+  TraceCheck check;
+  check.kind = DigestToCheck(trace);
+  std::optional<std::string> recorded_sha256 =
+      RecordedModelSha256(splice.skeleton());
+  std::optional<std::string> recorded_structure =
+      RecordedModelStructureSha256(splice.skeleton());
+  ModelDigests model;
+  model.sha256 = recorded_sha256.value_or(
+      check.kind == DigestKind::kFile ? request.model_sha256 : "");
+  model.structure_sha256 = recorded_structure.value_or("");
+  tag_options->model_sha256 = model.sha256;
+  tag_options->model_structure_sha256 = model.structure_sha256;
+
+  const bool recorded =
+      recorded_sha256.has_value() || recorded_structure.has_value();
+  if (!recorded && check.kind == DigestKind::kStructure) {
+    check.hashing = std::async(std::launch::async, [&splice] {
+      return splice.StructureSha256Hex();
+    });
+    tag_options->model_structure_sha256 = trace.onnx_structure_sha256();
+  } else if (!recorded && model.sha256.empty()) {
+    check.hashing =
+        std::async(std::launch::async, Sha256FileHex, request.model_path);
+    tag_options->model_sha256 = trace.onnx_sha256();
+  } else {
+    HP_ASSIGN_OR_RETURN(check.warnings,
+                        CheckTraceDigest(trace, request.model_path, model,
+                                         mode));
+  }
+  return check;
+}
+
+// Waits for the hashed digest and checks it. With DigestCheck::kError a
+// mismatch is the error, and the caller's uncommitted output is removed.
+// Returns true when the model was tagged anyway (kWarn): the output then
+// records this file's own digest, and the skeleton's entry is set to it.
+absl::StatusOr<bool> FinishTraceCheck(const ScopeTrace& trace,
+                                      const std::string& model_path,
+                                      DigestCheck mode, TraceCheck* check,
+                                      ModelSplice* splice,
+                                      TagOptions* tag_options) {
+  HP_ASSIGN_OR_RETURN(const std::string digest, check->hashing.get());
+  const bool structure = check->kind == DigestKind::kStructure;
+  ModelDigests model;
+  (structure ? model.structure_sha256 : model.sha256) = digest;
+  HP_ASSIGN_OR_RETURN(check->warnings,
+                      CheckTraceDigest(trace, model_path, model, mode));
+  std::string& assumed = structure ? tag_options->model_structure_sha256
+                                   : tag_options->model_sha256;
+  if (digest == assumed) return false;
+  assumed = digest;
+  const char* key = structure ? kModelStructureSha256Key : kModelSha256Key;
+  for (onnx::StringStringEntryProto& entry :
+       *splice->skeleton().mutable_metadata_props()) {
+    if (entry.key() == key) entry.set_value(digest);
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options) {
   const std::string& model_path = request.model_path;
@@ -46,51 +129,12 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
         "come from node names alone"));
   }
   std::optional<ScopeTrace> trace;
-  std::vector<std::string> digest_warnings;
-  // The digest the trace check needs when the model records none: hashed
-  // on a second thread while the model is tagged and written, and checked
-  // before the output is committed.
-  std::future<absl::StatusOr<std::string>> computing;
-  DigestKind computed_kind = DigestKind::kFile;
+  TraceCheck check;
   if (!request.trace_path.empty()) {
     HP_ASSIGN_OR_RETURN(trace, loading_trace.get());
-    // A file hp tagged before is checked against the digests of the export
-    // it came from, which it records.
-    ModelDigests model;
-    std::optional<std::string> recorded_sha256 =
-        RecordedModelSha256(splice.skeleton());
-    std::optional<std::string> recorded_structure =
-        RecordedModelStructureSha256(splice.skeleton());
-    computed_kind = DigestToCheck(*trace);
-    // The output records the digest that was checked, and only that one:
-    // its bytes do not depend on whether the caller knew the file's digest.
-    model.sha256 = recorded_sha256.value_or(
-        computed_kind == DigestKind::kFile ? request.model_sha256 : "");
-    model.structure_sha256 = recorded_structure.value_or("");
-    const bool recorded =
-        recorded_sha256.has_value() || recorded_structure.has_value();
-    if (!recorded && computed_kind == DigestKind::kStructure) {
-      computing = std::async(std::launch::async, [&splice] {
-        return splice.StructureSha256Hex();
-      });
-    } else if (!recorded && model.sha256.empty()) {
-      computing = std::async(std::launch::async, Sha256FileHex, model_path);
-    }
-    tag_options.model_sha256 = model.sha256;
-    tag_options.model_structure_sha256 = model.structure_sha256;
-    if (computing.valid()) {
-      // Written as if the check will pass: the model is then the one the
-      // trace records.
-      if (computed_kind == DigestKind::kStructure) {
-        tag_options.model_structure_sha256 = trace->onnx_structure_sha256();
-      } else {
-        tag_options.model_sha256 = trace->onnx_sha256();
-      }
-    } else {
-      HP_ASSIGN_OR_RETURN(digest_warnings,
-                          CheckTraceDigest(*trace, model_path, model,
-                                           options.digest_check));
-    }
+    HP_ASSIGN_OR_RETURN(check,
+                        StartTraceCheck(splice, *trace, request,
+                                        options.digest_check, &tag_options));
   }
 
   // Node tags are appended to the node records as read, which are copied
@@ -112,31 +156,17 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
       AtomicFileWriter written,
       splice.SaveUncommitted(request.output_path, save, suffixes));
   writer.emplace(std::move(written));
-  if (computing.valid()) {
+  if (check.hashing.valid()) {
     // The flush to disk, too, overlaps with the hashing.
     if (options.durability == Durability::kFsync) {
       HP_RETURN_IF_ERROR(writer->Sync());
     }
-    HP_ASSIGN_OR_RETURN(const std::string digest, computing.get());
-    const bool structure = computed_kind == DigestKind::kStructure;
-    ModelDigests model;
-    (structure ? model.structure_sha256 : model.sha256) = digest;
-    // With DigestCheck::kError a mismatch returns here, and the uncommitted
-    // output is removed.
-    HP_ASSIGN_OR_RETURN(digest_warnings,
-                        CheckTraceDigest(*trace, model_path, model,
-                                         options.digest_check));
-    std::string& assumed = structure ? tag_options.model_structure_sha256
-                                     : tag_options.model_sha256;
-    if (digest != assumed) {
-      // Tagged anyway (kWarn): the output records this file's own digest,
-      // so it is written again. Rare, and never on the default path.
-      assumed = digest;
-      const char* key = structure ? kModelStructureSha256Key : kModelSha256Key;
-      for (onnx::StringStringEntryProto& entry :
-           *splice.skeleton().mutable_metadata_props()) {
-        if (entry.key() == key) entry.set_value(digest);
-      }
+    HP_ASSIGN_OR_RETURN(const bool rewrite,
+                        FinishTraceCheck(*trace, model_path,
+                                         options.digest_check, &check, &splice,
+                                         &tag_options));
+    if (rewrite) {
+      // Rare, and never on the default path.
       writer.reset();
       HP_ASSIGN_OR_RETURN(
           AtomicFileWriter rewritten,
@@ -147,7 +177,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   HP_RETURN_IF_ERROR(writer->Commit(options.durability));
   result.output_bytes = writer->bytes_written();
 
-  for (std::string& warning : digest_warnings) {
+  for (std::string& warning : check.warnings) {
     result.warnings.push_back(std::move(warning));
   }
   for (const std::string& warning : result.tags.warnings) {
