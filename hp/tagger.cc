@@ -35,17 +35,6 @@ ModuleTable MakeModuleTable(const std::vector<NodeRef>& nodes,
   return ModuleTable(ModuleTable::Source::kNodeNames, options.root_name, "");
 }
 
-// Graphs this big fill their nodes' strings on all cores: that is mostly
-// allocation and page faults, which two cores do in about half the time.
-constexpr size_t kMinSlice = 10000;
-
-// A node whose subgraph bodies get tags is itself changed by that.
-bool HasSubgraphs(const onnx::NodeProto& node) {
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.has_g() || attribute.graphs_size() > 0) return true;
-  }
-  return false;
-}
 
 HierarchySource SourceOf(const ModuleTable& modules) {
   switch (modules.source()) {
@@ -279,7 +268,7 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
 
 void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
   result->nodes.resize(ids.nodes.size());
-  ForSlices(ids.nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+  ForSlices(ids.nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       NodeTag& node = result->nodes[i];
       node.graph_path = ids.nodes[i].graph_path;
@@ -332,14 +321,11 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   std::vector<uint64_t> appended_bytes;
   if (append) {
     main_node.assign(nodes.size(), -1);
-    const int main_count = model->graph().node_size();
     int next = 0;
-    for (size_t i = 0; i < nodes.size() && next < main_count; ++i) {
-      if (nodes[i] == model->mutable_graph()->mutable_node(next)) {
-        main_node[i] = next++;
-      }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (ids.nodes[i].owner < 0) main_node[i] = next++;
     }
-    appended_bytes.assign(static_cast<size_t>(main_count), 0);
+    appended_bytes.assign(static_cast<size_t>(next), 0);
   }
   // Each node is its own message (the arena is thread-safe): slices are
   // written in parallel, and the first node in graph order that fails is
@@ -347,12 +333,13 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   std::mutex failure_mutex;
   size_t failed_at = std::numeric_limits<size_t>::max();
   absl::Status failure;
-  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const absl::string_view tag = ids.TagOf(i);
       const absl::string_view module_path = ids.ModulePathOf(i);
+      // A node whose subgraph bodies get tags is itself changed by that.
       if (append && main_node[i] >= 0 && WriteOnlyAppends(*nodes[i], write) &&
-          !HasSubgraphs(*nodes[i])) {
+          !OwnsSubgraphs(*nodes[i])) {
         appended_bytes[main_node[i]] =
             NodeTagRecordsSize(*nodes[i], tag, module_path, write);
         continue;
@@ -378,7 +365,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
     for (size_t k = 0; k < ends.size(); ++k) ends[k] = total += appended_bytes[k];
     if (total == 0) ends.clear();
     appended->buffer.reset(new char[total]);
-    ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+    ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         const int k = main_node[i];
         if (k < 0 || appended_bytes[k] == 0) continue;

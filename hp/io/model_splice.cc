@@ -227,10 +227,6 @@ absl::Status ParseSkeleton(absl::string_view bytes, const std::string& path,
   return ParseError(path);
 }
 
-// Graphs with this many nodes per core are parsed, sized and serialized on
-// all cores.
-constexpr size_t kMinSlice = 10000;
-
 // Where a record's payload lies in the file.
 struct Payload {
   uint64_t begin;
@@ -247,7 +243,7 @@ bool ParseNodes(const uint8_t* data, const std::vector<Payload>& records,
   google::protobuf::Arena* arena = model->GetArena();
   std::vector<onnx::NodeProto*> nodes(records.size());
   std::atomic<bool> parsed{true};
-  ForSlices(records.size(), kMinSlice, [&](size_t begin, size_t end) {
+  ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end && parsed; ++i) {
       google::protobuf::io::CodedInputStream input(
           data + records[i].begin,
@@ -453,7 +449,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // The graph's length: node records, the other fields, the copied records.
   // Sizing caches each serialized node's size for the serialization below.
   std::vector<uint32_t> record_bytes(nodes.size());  // tag, length, message
-  ForSlices(record_bytes.size(), kMinSlice, [&](size_t begin, size_t end) {
+  ForSlices(record_bytes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const uint64_t suffix = suffix_size(i);
       const size_t size =
@@ -498,7 +494,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       bytes += record_bytes[last++];
     }
     batch.resize(bytes);
-    ForSlices(last - first, kMinSlice, [&](size_t begin, size_t end) {
+    ForSlices(last - first, kNodesPerSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         const size_t index = first + i;
         uint8_t* target = reinterpret_cast<uint8_t*>(&batch[offsets[i]]);

@@ -38,6 +38,13 @@ void CollectMutable(onnx::GraphProto* graph,
 
 }  // namespace
 
+bool OwnsSubgraphs(const onnx::NodeProto& node) {
+  for (const onnx::AttributeProto& attribute : node.attribute()) {
+    if (attribute.has_g() || attribute.graphs_size() > 0) return true;
+  }
+  return false;
+}
+
 std::vector<NodeRef> CollectNodes(const onnx::ModelProto& model) {
   std::vector<NodeRef> nodes;
   nodes.reserve(model.graph().node_size());  // subgraph bodies may add more

@@ -22,6 +22,9 @@ struct NodeRef {
 
 std::vector<NodeRef> CollectNodes(const onnx::ModelProto& model);
 
+// Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
+bool OwnsSubgraphs(const onnx::NodeProto& node);
+
 // The same nodes in the same order, for writing.
 std::vector<onnx::NodeProto*> MutableNodes(onnx::ModelProto* model);
 

@@ -215,20 +215,13 @@ struct NodeFacts {
   std::optional<absl::string_view> scope;  // ScopeOfName
 };
 
-// Graphs this big gather their facts on all cores.
-constexpr size_t kMinSlice = 10000;
-
 std::vector<NodeFacts> GatherFacts(const std::vector<NodeRef>& nodes) {
   std::vector<NodeFacts> facts(nodes.size());
-  ForSlices(nodes.size(), kMinSlice, [&](size_t begin, size_t end) {
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const onnx::NodeProto& node = *nodes[i].node;
       facts[i].dynamo = FindMetadata(node, kDynamoNameScopesKey) != nullptr;
-      facts[i].owns_subgraphs =
-          std::any_of(node.attribute().begin(), node.attribute().end(),
-                      [](const onnx::AttributeProto& a) {
-                        return a.has_g() || a.graphs_size() > 0;
-                      });
+      facts[i].owns_subgraphs = OwnsSubgraphs(node);
       facts[i].scope = ScopeOfName(node.name());
     }
   });
