@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -227,17 +228,11 @@ absl::Status ParseSkeleton(absl::string_view bytes, const std::string& path,
   return ParseError(path);
 }
 
-// Where a record's payload lies in the file.
-struct Payload {
-  uint64_t begin;
-  uint64_t end;
-};
-
 // Appends the main graph's node records (payloads, in file order) to
 // `model`'s graph as protobuf parses them inside the whole model: a
 // million nodes are parsed on all cores, as arena allocation is thread-safe.
 // False when one fails to parse.
-bool ParseNodes(const uint8_t* data, const std::vector<Payload>& records,
+bool ParseNodes(const uint8_t* data, const std::vector<ByteRange>& records,
                 onnx::ModelProto* model) {
   if (records.empty()) return true;
   google::protobuf::Arena* arena = model->GetArena();
@@ -297,7 +292,7 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   // `pieces`, or the main graph's node records and `rest`, the others.
   SkeletonPieces pieces;
   SkeletonPieces rest;
-  std::vector<Payload> node_records;
+  std::vector<ByteRange> node_records;
   WireReader top(data, 0, splice.file_bytes_);
   WireRecord record;
   while (!top.done()) {
@@ -359,10 +354,7 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   splice.NewSkeleton();
   if (ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
       ParseNodes(data, node_records, splice.skeleton_)) {
-    splice.node_records_.reserve(node_records.size());
-    for (const Payload& record : node_records) {
-      splice.node_records_.push_back({record.begin, record.end});
-    }
+    splice.node_records_ = std::move(node_records);
   } else {
     splice.NewSkeleton();
     HP_RETURN_IF_ERROR(
@@ -390,10 +382,15 @@ absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
   if (file_bytes_ > 0 && mapping.data() == nullptr) {
     return ErrnoError("cannot map", path_);
   }
-  std::optional<std::string> digest =
-      hp::StructureSha256Hex(mapping.data(), file_bytes_);
-  if (!digest.has_value()) return ParseError(path_);
-  return *std::move(digest);
+  std::vector<ByteRange> cut;
+  cut.reserve(initializers_.size() + sparse_initializers_.size());
+  std::merge(initializers_.begin(), initializers_.end(),
+             sparse_initializers_.begin(), sparse_initializers_.end(),
+             std::back_inserter(cut),
+             [](const ByteRange& a, const ByteRange& b) {
+               return a.begin < b.begin;
+             });
+  return Sha256HexWithout(mapping.data(), file_bytes_, cut);
 }
 
 int64_t ModelSplice::initializer_count() const {
@@ -403,8 +400,8 @@ int64_t ModelSplice::initializer_count() const {
 
 uint64_t ModelSplice::initializer_bytes() const {
   uint64_t total = 0;
-  for (const Range& range : initializers_) total += range.end - range.begin;
-  for (const Range& range : sparse_initializers_)
+  for (const ByteRange& range : initializers_) total += range.end - range.begin;
+  for (const ByteRange& range : sparse_initializers_)
     total += range.end - range.begin;
   return total;
 }
@@ -501,7 +498,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
         *target++ = TagByte(kGraphNode);
         const uint64_t suffix = suffix_size(index);
         if (suffix > 0) {
-          const Range& read = node_records_[index];
+          const ByteRange& read = node_records_[index];
           target = CodedOutputStream::WriteVarint64ToArray(
               read.end - read.begin + suffix, target);
           target = std::copy(input->data() + read.begin,
@@ -520,13 +517,13 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
     first = last;
   }
   HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(0, initializers_at)));
-  for (const Range& range : initializers_) {
+  for (const ByteRange& range : initializers_) {
     HP_RETURN_IF_ERROR(writer->AppendFileRange(fd_.get(), range.begin,
                                                range.end - range.begin, path_));
   }
   HP_RETURN_IF_ERROR(writer->Append(
       rest_view.substr(initializers_at, sparse_at - initializers_at)));
-  for (const Range& range : sparse_initializers_) {
+  for (const ByteRange& range : sparse_initializers_) {
     HP_RETURN_IF_ERROR(writer->AppendFileRange(fd_.get(), range.begin,
                                                range.end - range.begin, path_));
   }

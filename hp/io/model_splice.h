@@ -25,6 +25,7 @@
 #include "google/protobuf/arena.h"
 #include "hp/io/atomic_writer.h"
 #include "hp/io/model_io.h"
+#include "hp/io/wire_format.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -78,7 +79,8 @@ class ModelSplice {
   uint64_t initializer_bytes() const;
 
   // The input's structure digest (hp/io/structure_digest.h), hashed from
-  // the open file: the initializer bytes are never read.
+  // the open file around the initializer records Open found: their bytes
+  // are never read.
   absl::StatusOr<std::string> StructureSha256Hex() const;
 
   // Writes the edited skeleton with the input's initializer records to
@@ -93,10 +95,6 @@ class ModelSplice {
       const NodeRecordSuffixes& suffixes = {});
 
  private:
-  struct Range {
-    uint64_t begin = 0;
-    uint64_t end = 0;
-  };
   ModelSplice() = default;
   // A new arena holding an empty skeleton.
   void NewSkeleton();
@@ -111,11 +109,11 @@ class ModelSplice {
   onnx::ModelProto* skeleton_ = nullptr;
   // Whole records (tag, length, payload) of GraphProto fields 5 and 15, in
   // file order.
-  std::vector<Range> initializers_;
-  std::vector<Range> sparse_initializers_;
+  std::vector<ByteRange> initializers_;
+  std::vector<ByteRange> sparse_initializers_;
   // The payloads of the main graph's node records, in file order; empty
   // when the skeleton's nodes were not parsed from them one by one.
-  std::vector<Range> node_records_;
+  std::vector<ByteRange> node_records_;
   // The same initializers without their data.
   onnx::GraphProto headers_;
 };

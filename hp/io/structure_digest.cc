@@ -8,64 +8,46 @@
 #include "hp/util/status_macros.h"
 
 namespace hp {
-namespace {
-
-// Hashes the kept byte ranges, joining adjacent ones into one update.
-class KeptBytes {
- public:
-  explicit KeptBytes(const uint8_t* data) : data_(data) {}
-
-  void Keep(uint64_t begin, uint64_t end) {
-    if (begin != run_end_) Flush();
-    if (run_begin_ == run_end_) run_begin_ = begin;
-    run_end_ = end;
-  }
-  std::string HexDigest() {
-    Flush();
-    return hasher_.HexDigest();
-  }
-
- private:
-  void Flush() {
-    if (run_end_ > run_begin_) {
-      hasher_.Update(absl::string_view(
-          reinterpret_cast<const char*>(data_ + run_begin_),
-          run_end_ - run_begin_));
+std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
+                             const std::vector<ByteRange>& cut) {
+  Sha256 hasher;
+  auto hash = [&](uint64_t begin, uint64_t end) {
+    if (end > begin) {
+      hasher.Update(absl::string_view(
+          reinterpret_cast<const char*>(data + begin), end - begin));
     }
-    run_begin_ = run_end_ = 0;
+  };
+  uint64_t kept_from = 0;
+  for (const ByteRange& range : cut) {
+    hash(kept_from, range.begin);
+    kept_from = range.end;
   }
-
-  const uint8_t* data_;
-  Sha256 hasher_;
-  uint64_t run_begin_ = 0;
-  uint64_t run_end_ = 0;
-};
-
-}  // namespace
+  hash(kept_from, size);
+  return hasher.HexDigest();
+}
 
 std::optional<std::string> StructureSha256Hex(const uint8_t* data,
                                               uint64_t size) {
-  KeptBytes kept(data);
+  std::vector<ByteRange> initializers;
   WireReader top(data, 0, size);
   WireRecord record;
   while (!top.done()) {
     if (!top.Next(&record)) return std::nullopt;
     if (record.field != kModelGraph || record.wire_type != kLengthDelimited) {
-      kept.Keep(record.begin, record.end);
       continue;
     }
-    kept.Keep(record.begin, record.payload);  // the graph's tag and length
     WireReader graph(data, record.payload, record.end);
     WireRecord field;
     while (!graph.done()) {
       if (!graph.Next(&field)) return std::nullopt;
-      const bool initializer = field.wire_type == kLengthDelimited &&
-                               (field.field == kGraphInitializer ||
-                                field.field == kGraphSparseInitializer);
-      if (!initializer) kept.Keep(field.begin, field.end);
+      if (field.wire_type == kLengthDelimited &&
+          (field.field == kGraphInitializer ||
+           field.field == kGraphSparseInitializer)) {
+        initializers.push_back({field.begin, field.end});
+      }
     }
   }
-  return kept.HexDigest();
+  return Sha256HexWithout(data, size, initializers);
 }
 
 absl::StatusOr<std::string> StructureSha256FileHex(const std::string& path) {

@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "hp/io/wire_format.h"
 
 namespace hp {
 
@@ -19,6 +21,12 @@ namespace hp {
 // data + size); nullopt when the bytes are not well-formed protobuf.
 std::optional<std::string> StructureSha256Hex(const uint8_t* data,
                                               uint64_t size);
+
+// Lowercase hex SHA-256 of [data, data + size) without the `cut` ranges
+// (in file order, not overlapping): the structure digest once the
+// initializer records are known, as ModelSplice knows them.
+std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
+                             const std::vector<ByteRange>& cut);
 
 // The same for a file, mapped rather than read: the initializer bytes are
 // never touched. Errors name the path.

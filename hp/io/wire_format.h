@@ -27,6 +27,12 @@ constexpr uint8_t TagByte(uint32_t field) {
   return static_cast<uint8_t>(field << 3 | kLengthDelimited);
 }
 
+// A span [begin, end) of a file.
+struct ByteRange {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
 // One field record: [begin, payload) is the tag (and length), [payload, end)
 // the value.
 struct WireRecord {

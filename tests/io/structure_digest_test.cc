@@ -61,6 +61,15 @@ TEST(StructureDigestTest, LeavesOutExactlyTheInitializerRecords) {
                            parts.node + parts.input + parts.opset;
   EXPECT_EQ(DigestOf(parts.File()), Sha256Hex(kept));
   EXPECT_NE(DigestOf(parts.File()), Sha256Hex(parts.File()));
+  // The splice path hashes around the records it found when opening.
+  const std::string path = TestFolder() + "/model.onnx";
+  WriteBytes(path, parts.File());
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+  ASSERT_TRUE(splice.ok()) << splice.status();
+  EXPECT_EQ(splice->initializer_count(), 2);
+  absl::StatusOr<std::string> from_splice = splice->StructureSha256Hex();
+  ASSERT_TRUE(from_splice.ok()) << from_splice.status();
+  EXPECT_EQ(*from_splice, Sha256Hex(kept));
 }
 
 TEST(StructureDigestTest, OtherWeightsOfTheSameSizeKeepIt) {
