@@ -16,6 +16,7 @@
 #include "bench/synthetic_models.h"
 #include "benchmark/benchmark.h"
 #include "hp/hp.h"
+#include "hp/tag/appended_tags.h"
 #include "hp/io/model_splice.h"
 #include "hp/io/structure_digest.h"
 #include "hp/trace/scope_trace.h"

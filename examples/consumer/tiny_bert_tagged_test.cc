@@ -1,7 +1,7 @@
 // A user's test of a model hp tagged during the build.
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hp/io/model_io.h"
+#include "hp/hp.h"
 #include "hp/testing/matchers.h"
 
 namespace {

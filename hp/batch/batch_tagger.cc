@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "hp/tag/tag_codec.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
@@ -95,16 +96,8 @@ std::string BatchSummaryJson(const BatchResult& result) {
     file["output"] = item.item.output;
     file["status"] = item.status.ok() ? "ok" : "failed";
     if (item.status.ok()) {
-      const TagStatistics& s = item.statistics;
       file["source"] = std::string(HierarchySourceName(item.source));
-      file["nodes"] = s.nodes;
-      file["direct"] = s.direct;
-      file["parent"] = s.parent;
-      file["root"] = s.root;
-      file["propagated"] = s.propagated;
-      file["modules"] = s.modules;
-      file["tags"] = s.tags;
-      file["coverage"] = s.coverage;
+      AddStatisticsJson(item.statistics, &file);
       file["bytes"] = item.input_bytes;
     } else {
       file["error"] = std::string(item.status.message());

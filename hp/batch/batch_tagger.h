@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "hp/batch/tag_file.h"
+#include "hp/pipeline/tag_file.h"
 
 namespace hp {
 

@@ -1,6 +1,7 @@
 #include "hp/batch/progress.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 
 namespace hp {
@@ -19,7 +20,7 @@ std::string FailureLine(const BatchItemResult& result) {
 
 void ProgressPrinter::ClearBar() {
   if (!bar_shown_) return;
-  std::fprintf(out_, "\r\033[K");
+  out_ << "\r\033[K";
   bar_shown_ = false;
 }
 
@@ -29,35 +30,32 @@ void ProgressPrinter::Report(const BatchItemResult& result, int done,
   ClearBar();
   const std::string counter = absl::StrCat("[", done, "/", total, "] ");
   if (!result.status.ok()) {
-    std::fprintf(out_, "%s%s\n",
-                 style_ == ProgressStyle::kLines ? counter.c_str() : "",
-                 FailureLine(result).c_str());
+    out_ << (style_ == ProgressStyle::kLines ? counter : "")
+         << FailureLine(result) << "\n";
   } else if (style_ == ProgressStyle::kLines) {
-    std::fprintf(out_, "%sok %s -> %s (%lld nodes, %.2f s)\n", counter.c_str(),
-                 result.item.model.c_str(), result.item.output.c_str(),
-                 static_cast<long long>(result.statistics.nodes),
-                 result.seconds);
+    out_ << absl::StrFormat("%sok %s -> %s (%d nodes, %.2f s)\n", counter,
+                            result.item.model, result.item.output,
+                            result.statistics.nodes, result.seconds);
   }
   for (const std::string& warning : result.warnings) {
-    std::fprintf(out_, "warning: %s\n", warning.c_str());
+    out_ << "warning: " << warning << "\n";
   }
   if (style_ == ProgressStyle::kBar) {
     const int filled = total == 0 ? kBarWidth : kBarWidth * done / total;
     const std::string failed =
         failed_ > 0 ? absl::StrCat(", ", failed_, " failed") : "";
-    std::fprintf(out_, "\r[%s%s] %d/%d done%s",
-                 std::string(filled, '#').c_str(),
-                 std::string(kBarWidth - filled, '.').c_str(), done, total,
-                 failed.c_str());
+    out_ << absl::StrFormat("\r[%s%s] %d/%d done%s", std::string(filled, '#'),
+                            std::string(kBarWidth - filled, '.'), done, total,
+                            failed);
     bar_shown_ = true;
   }
-  std::fflush(out_);
+  out_.flush();
 }
 
 void ProgressPrinter::Finish() {
-  if (bar_shown_) std::fprintf(out_, "\n");
+  if (bar_shown_) out_ << "\n";
   bar_shown_ = false;
-  std::fflush(out_);
+  out_.flush();
 }
 
 }  // namespace hp

@@ -4,7 +4,7 @@
 #ifndef HP_BATCH_PROGRESS_H_
 #define HP_BATCH_PROGRESS_H_
 
-#include <cstdio>
+#include <ostream>
 #include <string>
 
 #include "hp/batch/batch_tagger.h"
@@ -19,7 +19,7 @@ enum class ProgressStyle {
 
 class ProgressPrinter {
  public:
-  ProgressPrinter(std::FILE* out, ProgressStyle style)
+  ProgressPrinter(std::ostream& out, ProgressStyle style)
       : out_(out), style_(style) {}
 
   // Matches BatchProgress; calls come one at a time.
@@ -30,7 +30,7 @@ class ProgressPrinter {
  private:
   void ClearBar();
 
-  std::FILE* out_;
+  std::ostream& out_;
   ProgressStyle style_;
   bool bar_shown_ = false;
   int failed_ = 0;

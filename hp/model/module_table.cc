@@ -2,11 +2,11 @@
 
 #include <utility>
 
-#include "hp/scope/node_names.h"
+#include "hp/trace/module_path.h"
 
 namespace hp {
 
-ModuleTable::ModuleTable(Source source, std::string root_class,
+ModuleTable::ModuleTable(HierarchySource source, std::string root_class,
                          std::string root_qualified_class)
     : source_(source) {
   Module root;
@@ -42,7 +42,7 @@ int ModuleTable::Find(absl::string_view path) const {
 }
 
 ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
-  ModuleTable table(ModuleTable::Source::kTrace, trace.root_class(),
+  ModuleTable table(HierarchySource::kTrace, trace.root_class(),
                     trace.root_qualified_class());
   table.Reserve(static_cast<int>(trace.modules().size()));
   for (const TracedModule& traced : trace.modules()) {

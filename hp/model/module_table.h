@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "hp/model/hierarchy_source.h"
 #include "hp/trace/scope_trace.h"
 
 namespace hp {
@@ -25,15 +26,14 @@ struct Module {
 
 class ModuleTable {
  public:
-  // Where the modules came from, in decreasing order of detail.
-  enum class Source { kTrace, kDynamoMetadata, kNodeNames };
-
   // A table holding only the root module.
-  ModuleTable(Source source, std::string root_class,
+  ModuleTable(HierarchySource source, std::string root_class,
               std::string root_qualified_class);
 
-  Source source() const { return source_; }
-  bool classes_known() const { return source_ != Source::kNodeNames; }
+  HierarchySource source() const { return source_; }
+  bool classes_known() const {
+    return source_ != HierarchySource::kNodeNames;
+  }
 
   // Adds a module (or returns the existing one with that path). Its parent
   // is the nearest dotted-prefix ancestor already in the table, so add
@@ -51,7 +51,7 @@ class ModuleTable {
   const std::vector<Module>& modules() const { return modules_; }
 
  private:
-  Source source_;
+  HierarchySource source_;
   std::vector<Module> modules_;
   absl::flat_hash_map<std::string, int> index_;
 };

@@ -46,18 +46,6 @@ absl::string_view ScopeComponent(absl::string_view path) {
   return path.substr(start);
 }
 
-std::string JoinPath(absl::string_view parent, absl::string_view child) {
-  if (parent.empty()) return std::string(child);
-  if (child.empty()) return std::string(parent);
-  return absl::StrCat(parent, ".", child);
-}
-
-absl::string_view ParentPath(absl::string_view path) {
-  const size_t dot = path.rfind('.');
-  return dot == absl::string_view::npos ? absl::string_view()
-                                        : path.substr(0, dot);
-}
-
 absl::string_view WithoutDedupSuffix(absl::string_view component) {
   const size_t underscore = component.rfind('_');
   if (underscore == absl::string_view::npos || underscore == 0) return {};

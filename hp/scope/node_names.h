@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "hp/trace/module_path.h"
 
 namespace hp {
 
@@ -31,13 +32,6 @@ absl::string_view LastAtom(absl::string_view path);
 // torch's scope component for a module path: its last non-numeric atom and
 // any numeric tail ("encoder.layer.0" -> "layer.0", "a.b" -> "b").
 absl::string_view ScopeComponent(absl::string_view path);
-
-// Joins a dotted parent path and a relative path ("" is the root).
-std::string JoinPath(absl::string_view parent, absl::string_view child);
-
-// The dotted parent of a path ("a.b.c" -> "a.b", "a" -> ""). The root has
-// no parent: returns "" for "" too.
-absl::string_view ParentPath(absl::string_view path);
 
 // The exporter makes repeated scope names unique by appending "_N" to the
 // last component ("relu" called twice gives "relu_1"). Returns the component

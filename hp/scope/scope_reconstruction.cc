@@ -35,7 +35,7 @@ class ComponentResolver {
   int Resolve(int current, absl::string_view previous,
               absl::string_view component) {
     const std::string& current_path = modules_->at(current).path;
-    const bool traced = modules_->source() == ModuleTable::Source::kTrace;
+    const bool traced = modules_->source() == HierarchySource::kTrace;
     // A component that is a real module wins over a de-duplicated name, so
     // a module really named "relu_1" is told apart from a second "relu" call.
     for (bool overlap : {true, false}) {
@@ -98,7 +98,7 @@ bool DynamoChain(const onnx::NodeProto& node, ModuleTable* modules,
   // The last entry is the FX node, not a module.
   for (size_t i = 1; i + 1 < paths->size(); ++i) {
     int index = modules->Find((*paths)[i]);
-    if (index < 0 && modules->source() != ModuleTable::Source::kTrace) {
+    if (index < 0 && modules->source() != HierarchySource::kTrace) {
       Module module;
       module.path = (*paths)[i];
       if (i < classes.size()) {

@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "hp/model/graph_walk.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -246,27 +247,6 @@ char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
                       target = EncodeString(kEntryValueTag, value, target);
                     });
   return target;
-}
-
-absl::string_view TagFormatName(TagFormat format) {
-  switch (format) {
-    case TagFormat::kMetadata:
-      return "metadata";
-    case TagFormat::kAttribute:
-      return "attribute";
-    case TagFormat::kDocString:
-      return "doc_string";
-  }
-  return "metadata";
-}
-
-absl::StatusOr<TagFormat> ParseTagFormat(absl::string_view name) {
-  for (TagFormat format :
-       {TagFormat::kMetadata, TagFormat::kAttribute, TagFormat::kDocString}) {
-    if (name == TagFormatName(format)) return format;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown tag format '", name, "' (expected metadata, attribute or doc_string)"));
 }
 
 absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,

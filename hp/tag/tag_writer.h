@@ -12,20 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/tag/tag_types.h"
+#include "hp/tag/tagged_model.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
-
-enum class TagFormat {
-  kMetadata,   // NodeProto.metadata_props: pkg.hp.tag, pkg.hp.module_path,
-               // and `namespace` for Google's Model Explorer
-  kAttribute,  // a string attribute `hierarchy_tag`: onnx.checker and
-               // onnxruntime reject such models
-  kDocString,  // JSON in NodeProto.doc_string
-};
-
-absl::string_view TagFormatName(TagFormat format);
-absl::StatusOr<TagFormat> ParseTagFormat(absl::string_view name);
 
 // Node metadata keys. ONNX asks for prefixed keys for anything non-standard;
 // `namespace` is the key Model Explorer nests nodes by.
@@ -49,9 +40,8 @@ inline constexpr char kModelStructureSha256Key[] =
 inline constexpr char kSourceKey[] = "pkg.hp.source";
 // The tagging options that decide tags, as JSON.
 inline constexpr char kOptionsKey[] = "pkg.hp.options";
-// Written by TagModel (hp/tagger.cc, which still spells them as literals and
-// is to use these): the hp version, the trace's SHA-256 (source "trace"
-// only) and the match statistics as JSON.
+// Written by TagModel: the hp version, the trace's SHA-256 (source "trace"
+// only) and the match statistics as JSON (hp/tag/tag_codec.h).
 inline constexpr char kVersionKey[] = "pkg.hp.version";
 inline constexpr char kTraceSha256Key[] = "pkg.hp.trace_sha256";
 inline constexpr char kStatisticsKey[] = "pkg.hp.statistics";
@@ -113,9 +103,6 @@ void WriteModelMetadata(
     onnx::ModelProto* model,
     const std::vector<std::pair<std::string, std::string>>& entries);
 
-// True when the model carries hp's tags.
-bool IsTagged(const onnx::ModelProto& model);
-
 // The value of a model-level metadata entry, if the model has it.
 std::optional<std::string> ModelMetadataValue(const onnx::ModelProto& model,
                                               absl::string_view key);
@@ -129,10 +116,6 @@ std::optional<std::string> RecordedModelSha256(const onnx::ModelProto& model);
 // The same for its structure digest.
 std::optional<std::string> RecordedModelStructureSha256(
     const onnx::ModelProto& model);
-
-// Removes everything hp wrote, restoring what it replaced, so that
-// StripTags(Tag(m)) == m. A model hp never tagged is left unchanged.
-absl::Status StripTags(onnx::ModelProto* model);
 
 }  // namespace hp
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "hp/model/graph_walk.h"
 #include "hp/scope/node_names.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_writer.h"
 
 namespace hp {

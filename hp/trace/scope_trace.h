@@ -1,6 +1,6 @@
 // Stage 2 of the pipeline: reads the scope trace that hp_record writes at
 // export time (JSON text in; a validated ScopeTrace with parent/child links
-// out) and checks that it was recorded for the model being converted.
+// out). Whether it belongs to a model is trace_binding's question.
 #ifndef HP_TRACE_SCOPE_TRACE_H_
 #define HP_TRACE_SCOPE_TRACE_H_
 
@@ -96,39 +96,6 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
 
 // Reads `path` and parses it with `path` as the source.
 absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path);
-
-// What a digest mismatch between trace and model means.
-enum class DigestCheck {
-  kError,  // the default: the trace belongs to another model
-  kWarn,   // convert anyway, reporting a warning
-};
-
-// The converter flag that selects the DigestCheck; named in the mismatch
-// message so that the user knows how to downgrade it.
-inline constexpr char kDigestCheckFlag[] = "trace_digest";
-
-// "error" or "warn" (the flag's values).
-absl::StatusOr<DigestCheck> ParseDigestCheck(absl::string_view text);
-
-// A model's digests, lowercase or uppercase hex; "" where not known.
-struct ModelDigests {
-  std::string sha256;            // the whole file (Sha256FileHex)
-  std::string structure_sha256;  // without the weights (StructureSha256Hex)
-};
-
-// The digest a trace is checked by: the structure digest when the trace
-// has one (hashing it never reads the weights), else the file's.
-enum class DigestKind { kFile, kStructure };
-DigestKind DigestToCheck(const ScopeTrace& trace);
-
-// Compares the trace's digest with the model's at `model_path`: the
-// structure digests where both are known, else the file digests. Returns
-// the warnings to show (empty when the digests match); with kError a
-// mismatch is a FailedPrecondition naming both files and both digests. A
-// model with neither digest the trace has is an InvalidArgument.
-absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
-    const ScopeTrace& trace, absl::string_view model_path,
-    const ModelDigests& model, DigestCheck mode = DigestCheck::kError);
 
 }  // namespace hp
 

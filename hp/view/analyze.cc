@@ -2,12 +2,14 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "hp/tag/tag_codec.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
@@ -15,20 +17,24 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// How nodes were matched, MatchKind's four and "unknown" (a stored tag that
-// differs from the computed one).
-constexpr std::array<const char*, 5> kMatchNames = {
-    "direct", "parent", "root", "propagated", "unknown"};
+// How nodes were matched: one bucket per MatchKind, in kMatchKinds order,
+// then "unknown" (a stored tag that differs from the computed one).
+constexpr size_t kKinds = std::size(kMatchKinds);
+constexpr size_t kUnknownBucket = kKinds;
 
 size_t MatchBucket(const ShownNode& node) {
-  if (!node.match_known) return 4;
-  for (size_t i = 0; i < 4; ++i) {
-    if (MatchKindName(node.node.match) == kMatchNames[i]) return i;
+  if (!node.match_known) return kUnknownBucket;
+  for (size_t i = 0; i < kKinds; ++i) {
+    if (node.node.match == kMatchKinds[i]) return i;
   }
-  return 4;
+  return kUnknownBucket;
 }
 
-using MatchCounts = std::array<int64_t, kMatchNames.size()>;
+absl::string_view BucketName(size_t bucket) {
+  return bucket == kUnknownBucket ? "unknown" : MatchKindName(kMatchKinds[bucket]);
+}
+
+using MatchCounts = std::array<int64_t, kKinds + 1>;
 using OpCounts = std::map<std::string, int64_t>;  // sorted by op type
 
 struct ModuleCounts {
@@ -80,7 +86,7 @@ std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) 
 std::string MatchesText(const MatchCounts& matches) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < matches.size(); ++i) {
-    if (matches[i] > 0) parts.push_back(absl::StrCat(kMatchNames[i], " ", matches[i]));
+    if (matches[i] > 0) parts.push_back(absl::StrCat(BucketName(i), " ", matches[i]));
   }
   return absl::StrJoin(parts, ", ");
 }
@@ -120,7 +126,7 @@ Json OpsJson(const OpCounts& ops) {
 
 Json MatchesJson(const MatchCounts& matches) {
   Json json = Json::object();
-  for (size_t i = 0; i < matches.size(); ++i) json[kMatchNames[i]] = matches[i];
+  for (size_t i = 0; i < matches.size(); ++i) json[std::string(BucketName(i))] = matches[i];
   return json;
 }
 

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "hp/model/graph_walk.h"
-#include "hp/view/data_edges.h"
+#include "hp/model/data_edges.h"
 #include "hp/util/status_macros.h"
 #include "hp/view/text_escape.h"
 

@@ -6,8 +6,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "hp/model/graph_walk.h"
-#include "hp/view/data_edges.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/util/status_macros.h"
+#include "hp/model/data_edges.h"
 #include "hp/view/text_escape.h"
 
 namespace hp {

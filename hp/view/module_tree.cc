@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "hp/scope/node_names.h"
+#include "hp/tag/tag_codec.h"
 
 namespace hp {
 namespace {

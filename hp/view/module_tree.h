@@ -15,7 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hp/hp.h"
+#include "hp/tag/tag_types.h"
 #include "hp/model/graph_walk.h"
 #include "hp/view/stored_tags.h"
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/util/hex_digest.h"
 #include "nlohmann/json.hpp"
 
@@ -180,9 +181,9 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
   }
 
   const Json counts = Json::parse(statistics, nullptr, false);
-  auto count = [&](const char* key) -> std::optional<int64_t> {
+  auto count = [&](absl::string_view key) -> std::optional<int64_t> {
     if (!counts.is_object()) return std::nullopt;
-    auto it = counts.find(key);
+    auto it = counts.find(std::string(key));
     if (it == counts.end() || !it->is_number_integer()) return std::nullopt;
     return it->get<int64_t>();
   };
@@ -197,8 +198,8 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
                                     " nodes, the model has ", node_count));
   } else {
     int64_t matched = 0;
-    for (const char* kind : {"direct", "parent", "root", "propagated"}) {
-      matched += count(kind).value_or(0);
+    for (MatchKind kind : kMatchKinds) {
+      matched += count(MatchKindName(kind)).value_or(0);
     }
     if (matched != *nodes) {
       problems.push_back(absl::StrCat(
@@ -281,25 +282,6 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     stored.nodes.push_back(std::move(reading.tag));
   }
   return stored;
-}
-
-absl::StatusOr<std::vector<std::string>> CheckTaggedModelTrace(
-    const StoredTags& stored, const ScopeTrace& trace,
-    absl::string_view model_path, DigestCheck mode) {
-  if (stored.trace_sha256.empty() ||
-      stored.trace_sha256 == trace.text_sha256()) {
-    return std::vector<std::string>();
-  }
-  const std::string mismatch = absl::StrCat(
-      model_path, " was tagged with a trace of sha256 ", stored.trace_sha256,
-      ", but ", trace.source(), " has sha256 ", trace.text_sha256());
-  if (mode == DigestCheck::kWarn) {
-    return std::vector<std::string>{absl::StrCat(
-        mismatch, "; going on anyway (--", kDigestCheckFlag, "=warn)")};
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      mismatch, "; pass the trace it was tagged with, or --", kDigestCheckFlag,
-      "=warn"));
 }
 
 }  // namespace hp

@@ -11,10 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hp/hp.h"
+#include "hp/tag/tag_types.h"
 #include "hp/model/graph_walk.h"
 #include "hp/tag/tag_writer.h"
-#include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -46,14 +45,6 @@ std::string DescribeNode(const NodeTag& node);
 // but `problems`, so that the views still show what is there.
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           absl::string_view source);
-
-// A tagged model records the digest of the trace it was tagged with
-// (pkg.hp.trace_sha256), not of the model the trace was recorded for, so
-// CheckTraceDigest does not apply to it. Returns the warnings (with kWarn)
-// or a FailedPrecondition (with kError) when `trace` is another trace.
-absl::StatusOr<std::vector<std::string>> CheckTaggedModelTrace(
-    const StoredTags& stored, const ScopeTrace& trace,
-    absl::string_view model_path, DigestCheck mode);
 
 }  // namespace hp
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "hp/hp.h"
-#include "hp/view/sidecar.h"
+#include "hp/tag/tag_types.h"
+#include "hp/pipeline/sidecar.h"
 #include "hp/view/stored_tags.h"
 
 namespace hp {

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,10 @@
 #include "gtest/gtest.h"
 #include "hp/batch/batch_inputs.h"
 #include "hp/batch/progress.h"
-#include "hp/batch/tag_file.h"
+#include "hp/pipeline/tag_file.h"
 #include "nlohmann/json.hpp"
-#include "tests/batch/test_folder.h"
-#include "tests/util/test_files.h"
+#include "tests/support/test_folder.h"
+#include "tests/support/test_files.h"
 
 namespace hp {
 namespace {
@@ -321,19 +322,14 @@ TEST(BatchReportTest, SummaryJsonHasTotalsAndOneEntryPerModel) {
 
 std::string Printed(ProgressStyle style,
                     const std::vector<BatchItemResult>& results) {
-  char* buffer = nullptr;
-  size_t size = 0;
-  std::FILE* out = open_memstream(&buffer, &size);
+  std::ostringstream out;
   ProgressPrinter printer(out, style);
   for (size_t i = 0; i < results.size(); ++i) {
     printer.Report(results[i], static_cast<int>(i + 1),
                    static_cast<int>(results.size()));
   }
   printer.Finish();
-  std::fclose(out);
-  std::string text(buffer, size);
-  std::free(buffer);
-  return text;
+  return out.str();
 }
 
 TEST(BatchReportTest, ProgressNamesEveryFailureWithItsReason) {

@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/util/test_files.h"
+#include "tests/support/test_files.h"
 
 namespace hp {
 namespace {

@@ -19,8 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/onnx.pb.h"
-#include "tests/util/test_files.h"
-#include "tests/util/wire_format.h"
+#include "tests/support/test_files.h"
+#include "tests/support/wire_format.h"
 
 namespace hp {
 namespace {

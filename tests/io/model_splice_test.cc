@@ -16,11 +16,12 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
+#include "hp/tag/appended_tags.h"
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
-#include "tests/util/test_files.h"
-#include "tests/util/wire_format.h"
+#include "tests/support/test_files.h"
+#include "tests/support/wire_format.h"
 
 namespace hp {
 namespace {

@@ -11,8 +11,8 @@
 #include "hp/io/model_splice.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/util/sha256.h"
-#include "tests/util/test_files.h"
-#include "tests/util/wire_format.h"
+#include "tests/support/test_files.h"
+#include "tests/support/wire_format.h"
 
 namespace hp {
 namespace {

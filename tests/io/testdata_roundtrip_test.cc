@@ -25,7 +25,7 @@
 #include "hp/io/atomic_file.h"
 #include "hp/io/model_io.h"
 #include "proto/onnx.pb.h"
-#include "tests/util/test_files.h"
+#include "tests/support/test_files.h"
 
 namespace hp {
 namespace {

@@ -10,7 +10,7 @@
 #include "hp/testing/matchers.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/trace/scope_trace.h"
-#include "tests/util/test_files.h"
+#include "tests/support/test_files.h"
 
 namespace hp {
 namespace {

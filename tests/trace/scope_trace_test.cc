@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/trace/good_trace.h"
 
 namespace hp {
 namespace {
@@ -19,46 +20,6 @@ using ::testing::StartsWith;
 
 // Tests run in the runfiles root of workspace `hp`.
 constexpr char kBadTraces[] = "testdata/bad_traces";
-
-constexpr char kDigest[] =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-// A valid trace with an unknown key at every level: readers must ignore them.
-constexpr char kGoodTrace[] = R"json({
-  "format": "hp-scope-trace",
-  "format_version": 1,
-  "added_later": {"anything": [1, 2, 3]},
-  "producer": {"name": "hp_record", "torch_version": "1.13.0", "host": "x"},
-  "model": {"onnx_file": "tiny_bert.onnx",
-            "onnx_sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            "opset": 17, "exporter": null},
-  "root": {"class": "TinyBertModel", "qualified_class": "fixture_models.TinyBertModel",
-           "extra": true},
-  "modules": [
-    {"path": "", "class": "TinyBertModel", "qualified_class": "fixture_models.TinyBertModel",
-     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 0,
-     "tag": "/TinyBertModel", "future": {"x": 1}},
-    {"path": "embeddings", "class": "Embeddings", "qualified_class": "fixture_models.Embeddings",
-     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 1,
-     "tag": "/TinyBertModel/Embeddings"},
-    {"path": "encoder", "class": "Encoder", "qualified_class": "fixture_models.Encoder",
-     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 2,
-     "tag": "/TinyBertModel/Encoder"},
-    {"path": "encoder.layer", "class": "ModuleList",
-     "qualified_class": "torch.nn.modules.container.ModuleList",
-     "is_torch_nn": true, "executed": false, "call_count": 0, "first_call_order": null,
-     "tag": null},
-    {"path": "encoder.layer.0", "class": "Layer", "qualified_class": "fixture_models.Layer",
-     "is_torch_nn": false, "executed": true, "call_count": 2, "first_call_order": 3,
-     "tag": "/TinyBertModel/Encoder/Layer.0"},
-    {"path": "encoder.layer.1", "class": "Layer", "qualified_class": "fixture_models.Layer",
-     "is_torch_nn": false, "executed": true, "call_count": 1, "first_call_order": 4,
-     "tag": "/TinyBertModel/Encoder/Layer.1"},
-    {"path": "unused", "class": "Dropout", "qualified_class": "torch.nn.modules.dropout.Dropout",
-     "is_torch_nn": true, "executed": false, "call_count": 0, "first_call_order": null,
-     "tag": null}
-  ]
-})json";
 
 TEST(ScopeTraceTest, ParsesHeaderFields) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
@@ -386,136 +347,20 @@ TEST(BadTraceFixturesTest, EveryFixtureHasACaseAndEveryCaseAFixture) {
   EXPECT_EQ(on_disk, in_table);
 }
 
-TEST(DigestCheckTest, MatchingDigestGivesNoWarnings) {
-  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "m.onnx", {kDigest, ""});
-  ASSERT_TRUE(warnings.ok()) << warnings.status();
-  EXPECT_THAT(*warnings, IsEmpty());
-  // sha256sum prints lowercase; other tools may not.
-  std::string upper = kDigest;
-  for (char& c : upper) c = static_cast<char>(std::toupper(c));
-  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {upper, ""}).ok());
-}
-
-constexpr char kOtherDigest[] =
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-
-TEST(DigestCheckTest, MismatchIsAnErrorNamingBothFilesAndDigests) {
-  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""});
-  EXPECT_EQ(warnings.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(std::string(warnings.status().message()),
-            absl::StrCat("other.onnx: sha256 ", kOtherDigest,
-                         " does not match t.json, which was recorded for "
-                         "\"tiny_bert.onnx\" with sha256 ",
-                         kDigest,
-                         "; the trace belongs to another model (or to an "
-                         "earlier export of it); re-record the trace for this "
-                         "model, or pass --trace_digest=warn to convert "
-                         "anyway"));
-}
-
-TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
-  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""},
-                       DigestCheck::kWarn);
-  ASSERT_TRUE(warnings.ok()) << warnings.status();
-  ASSERT_EQ(warnings->size(), 1u);
-  EXPECT_THAT((*warnings)[0], StartsWith("other.onnx: sha256 "));
-  EXPECT_THAT((*warnings)[0],
-              HasSubstr("; converting anyway (--trace_digest=warn)"));
-}
-
-TEST(DigestCheckTest, MalformedModelDigestIsRejected) {
-  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {"abc", ""}).status().code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
-// kGoodTrace with a structure digest, as hp_record writes it now.
-constexpr char kStructureDigest[] =
-    "5f0c1d2e3a4b59687786950a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e";
-
-std::string TraceWithStructureDigest() {
-  std::string text = kGoodTrace;
-  const std::string opset = R"("opset": 17,)";
-  text.insert(text.find(opset),
-              absl::StrCat(R"("onnx_structure_sha256": ")", kStructureDigest,
-                           R"(", )"));
-  return text;
-}
-
-TEST(DigestCheckTest, StructureDigestIsReadAndOptional) {
+TEST(ScopeTraceTest, StructureDigestIsReadAndOptional) {
   absl::StatusOr<ScopeTrace> old = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(old.ok()) << old.status();
   EXPECT_EQ(old->onnx_structure_sha256(), "");
-  EXPECT_EQ(DigestToCheck(*old), DigestKind::kFile);
   absl::StatusOr<ScopeTrace> trace =
       ParseScopeTrace(TraceWithStructureDigest(), "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   EXPECT_EQ(trace->onnx_structure_sha256(), kStructureDigest);
-  EXPECT_EQ(DigestToCheck(*trace), DigestKind::kStructure);
   // The document reader (outside the plain fast path) reads it too.
   std::string non_plain = TraceWithStructureDigest();
   non_plain.insert(non_plain.find('{') + 1, R"("fraction": 1.5,)");
   absl::StatusOr<ScopeTrace> document = ParseScopeTrace(non_plain, "t.json");
   ASSERT_TRUE(document.ok()) << document.status();
   ExpectSameTrace(*trace, *document);
-}
-
-TEST(DigestCheckTest, StructureDigestDecidesWhenBothSidesHaveIt) {
-  absl::StatusOr<ScopeTrace> trace =
-      ParseScopeTrace(TraceWithStructureDigest(), "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  // The file digest is not consulted when the structure digests are known:
-  // other weights, same graph.
-  absl::StatusOr<std::vector<std::string>> same =
-      CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, kStructureDigest});
-  ASSERT_TRUE(same.ok()) << same.status();
-  EXPECT_THAT(*same, IsEmpty());
-
-  absl::StatusOr<std::vector<std::string>> other =
-      CheckTraceDigest(*trace, "other.onnx", {kDigest, kOtherDigest});
-  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(other.status().message()),
-              StartsWith(absl::StrCat(
-                  "other.onnx: structure sha256 ", kOtherDigest,
-                  " does not match t.json, which was recorded for "
-                  "\"tiny_bert.onnx\" with structure sha256 ",
-                  kStructureDigest, ";")));
-}
-
-TEST(DigestCheckTest, FileDigestServesWhenTheModelHasNoStructureDigest) {
-  // A model tagged by an earlier hp records only its file digest.
-  absl::StatusOr<ScopeTrace> trace =
-      ParseScopeTrace(TraceWithStructureDigest(), "t.json");
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {kDigest, ""}).ok());
-  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, ""})
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
-  // With neither digest there is nothing to compare.
-  absl::StatusOr<std::vector<std::string>> none =
-      CheckTraceDigest(*trace, "m.onnx", {"", ""});
-  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(none.status().message()),
-              StartsWith("m.onnx: no digest to check t.json against"));
-}
-
-TEST(DigestCheckTest, ParsesFlagValues) {
-  EXPECT_EQ(ParseDigestCheck("error").value(), DigestCheck::kError);
-  EXPECT_EQ(ParseDigestCheck("warn").value(), DigestCheck::kWarn);
-  absl::StatusOr<DigestCheck> bad = ParseDigestCheck("ignore");
-  EXPECT_EQ(std::string(bad.status().message()),
-            "--trace_digest: expected \"error\" or \"warn\", got \"ignore\"");
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "hp/hp.h"
 #include "nlohmann/json.hpp"
-#include "tests/view/twelve_layers.h"
+#include "tests/support/twelve_layers.h"
 
 namespace hp {
 namespace {

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
-#include "tests/view/twelve_layers.h"
+#include "tests/support/twelve_layers.h"
 
 namespace hp {
 namespace {
@@ -164,27 +164,6 @@ TEST(ReadStoredTagsTest, NotesDocStringsThatAreNotHps) {
               Contains(HasSubstr("node 'Constant_1' (Constant) in main: "
                                  "doc_string JSON: \"hierarchy_tag\"")));
   EXPECT_EQ(stored->nodes[0].tag, std::nullopt);
-}
-
-TEST(CheckTaggedModelTraceTest, ComparesWithTheRecordedTraceDigest) {
-  Tagged tagged = TagTwelveLayers(TagFormat::kMetadata);
-  absl::StatusOr<StoredTags> stored = ReadStoredTags(tagged.model, "m.onnx");
-  ASSERT_TRUE(stored.ok());
-  absl::StatusOr<ScopeTrace> same = testing::TwelveLayerTrace();
-  ASSERT_TRUE(same.ok());
-  EXPECT_THAT(*CheckTaggedModelTrace(*stored, *same, "m.onnx", DigestCheck::kError),
-              IsEmpty());
-
-  stored->trace_sha256 = std::string(64, '0');
-  absl::StatusOr<std::vector<std::string>> error =
-      CheckTaggedModelTrace(*stored, *same, "m.onnx", DigestCheck::kError);
-  EXPECT_EQ(error.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(error.status().message(),
-              HasSubstr("m.onnx was tagged with a trace of sha256 000"));
-  absl::StatusOr<std::vector<std::string>> warning =
-      CheckTaggedModelTrace(*stored, *same, "m.onnx", DigestCheck::kWarn);
-  ASSERT_TRUE(warning.ok());
-  EXPECT_EQ(warning->size(), 1u);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
-#include "tests/view/twelve_layers.h"
+#include "tests/support/twelve_layers.h"
 
 namespace hp {
 namespace {

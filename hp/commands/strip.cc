@@ -1,0 +1,22 @@
+#include "hp/commands/strip.h"
+
+#include "hp/io/model_io.h"
+#include "hp/tag/tagged_model.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+
+absl::Status RunStrip(const StripArgs& args, std::ostream& out,
+                      std::ostream& /*err*/) {
+  HP_ASSIGN_OR_RETURN(std::string model_path, RequiredFlag(args.model, "model"));
+  HP_ASSIGN_OR_RETURN(auto target, OutputTarget(model_path, args.output));
+  HP_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(model_path));
+  const bool was_tagged = IsTagged(model);
+  HP_RETURN_IF_ERROR(StripTags(&model));
+  HP_RETURN_IF_ERROR(SaveModel(model, target.first, target.second));
+  out << (was_tagged ? "stripped " : "no hp tags in ") << model_path << " -> "
+      << target.first << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace hp

@@ -1,0 +1,24 @@
+#include "hp/commands/summary.h"
+
+#include "absl/strings/str_format.h"
+#include "hp/commands/command_args.h"
+#include "hp/io/model_io.h"
+#include "hp/tag/tagged_model.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+
+absl::Status RunSummary(const SummaryArgs& args, std::ostream& out,
+                        std::ostream& /*err*/) {
+  HP_ASSIGN_OR_RETURN(std::string path, RequiredFlag(args.model, "model"));
+  HP_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(path));
+  out << absl::StrFormat(
+      "%s: ir_version %d, producer %s %s, %d nodes, %d initializers, %s\n",
+      path, model.ir_version(), model.producer_name(),
+      model.producer_version(), model.graph().node_size(),
+      model.graph().initializer_size(),
+      IsTagged(model) ? "tagged by hp" : "not tagged by hp");
+  return absl::OkStatus();
+}
+
+}  // namespace hp

@@ -1,0 +1,195 @@
+#include "hp/pipeline/tag_file.h"
+
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "hp/io/atomic_writer.h"
+#include "hp/io/model_splice.h"
+#include "hp/tag/appended_tags.h"
+#include "hp/tag/tag_writer.h"
+#include "hp/trace/trace_binding.h"
+#include "hp/util/sha256.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+
+std::string DefaultTracePath(const std::string& model_path) {
+  std::filesystem::path beside(model_path);
+  beside.replace_extension(".trace.json");
+  std::error_code error;
+  return std::filesystem::is_regular_file(beside, error) ? beside.string() : "";
+}
+
+TagFileResult::TagFileResult() = default;
+TagFileResult::TagFileResult(TagFileResult&&) = default;
+TagFileResult& TagFileResult::operator=(TagFileResult&&) = default;
+TagFileResult::~TagFileResult() = default;
+
+namespace {
+
+// Checking the trace against the model: at once against the digests a
+// model hp tagged before records (those of the export it came from), or
+// against a digest hashed on a second thread while the model is tagged and
+// written, and checked before the output is committed.
+struct TraceCheck {
+  std::vector<std::string> warnings;  // from the check, once done
+  DigestKind kind = DigestKind::kFile;
+  // Valid while the model's digest of `kind` is being hashed.
+  std::future<absl::StatusOr<std::string>> hashing;
+};
+
+// Starts the check and sets the digests the output will record: with a
+// digest still hashing, the trace's own (the model is the trace's if the
+// check passes). The output records the digest that was checked, and only
+// that one: its bytes do not depend on whether the caller knew the file's.
+absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
+                                           const ScopeTrace& trace,
+                                           const TagFileRequest& request,
+                                           const DigestPolicy& policy,
+                                           TagOptions* tag_options) {
+  TraceCheck check;
+  check.kind = DigestToCheck(trace);
+  const DigestPlan plan = PlanDigestCheck(
+      trace,
+      {RecordedModelSha256(splice.skeleton()),
+       RecordedModelStructureSha256(splice.skeleton())},
+      request.model_sha256);
+  tag_options->model_sha256 = plan.known.sha256;
+  tag_options->model_structure_sha256 = plan.known.structure_sha256;
+  if (plan.to_hash == DigestKind::kStructure) {
+    check.hashing = std::async(std::launch::async, [&splice] {
+      return splice.StructureSha256Hex();
+    });
+    tag_options->model_structure_sha256 = trace.onnx_structure_sha256();
+  } else if (plan.to_hash == DigestKind::kFile) {
+    check.hashing =
+        std::async(std::launch::async, Sha256FileHex, request.model_path);
+    tag_options->model_sha256 = trace.onnx_sha256();
+  } else {
+    HP_ASSIGN_OR_RETURN(check.warnings,
+                        CheckTraceDigest(trace, request.model_path,
+                                         plan.known, policy));
+  }
+  return check;
+}
+
+// Waits for the hashed digest and checks it. With DigestCheck::kError a
+// mismatch is the error, and the caller's uncommitted output is removed.
+// Returns true when the model was tagged anyway (kWarn): the output then
+// records this file's own digest, and the skeleton's entry is set to it.
+absl::StatusOr<bool> FinishTraceCheck(const ScopeTrace& trace,
+                                      const std::string& model_path,
+                                      const DigestPolicy& policy,
+                                      TraceCheck* check,
+                                      ModelSplice* splice,
+                                      TagOptions* tag_options) {
+  HP_ASSIGN_OR_RETURN(const std::string digest, check->hashing.get());
+  const bool structure = check->kind == DigestKind::kStructure;
+  ModelDigests model;
+  (structure ? model.structure_sha256 : model.sha256) = digest;
+  HP_ASSIGN_OR_RETURN(check->warnings,
+                      CheckTraceDigest(trace, model_path, model, policy));
+  std::string& assumed = structure ? tag_options->model_structure_sha256
+                                   : tag_options->model_sha256;
+  if (digest == assumed) return false;
+  assumed = digest;
+  const char* key = structure ? kModelStructureSha256Key : kModelSha256Key;
+  for (onnx::StringStringEntryProto& entry :
+       *splice->skeleton().mutable_metadata_props()) {
+    if (entry.key() == key) entry.set_value(digest);
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
+                                      const TagFileOptions& options) {
+  const std::string& model_path = request.model_path;
+  // The trace does not depend on the model: read it on a second thread
+  // while the model is opened. A model error still comes first.
+  std::future<absl::StatusOr<ScopeTrace>> loading_trace;
+  if (!request.trace_path.empty()) {
+    loading_trace =
+        std::async(std::launch::async, LoadScopeTrace, request.trace_path);
+  }
+  HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path));
+  TagFileResult result;
+  result.splice = std::make_unique<ModelSplice>(std::move(opened));
+  ModelSplice& splice = *result.splice;
+  result.input_bytes = splice.file_bytes();
+  TagOptions tag_options = options.tag;
+
+  if (request.trace_path.empty() &&
+      ModelMetadataValue(splice.skeleton(), kSourceKey) ==
+          std::string("trace")) {
+    result.warnings.push_back(absl::StrCat(
+        model_path,
+        " was tagged from a scope trace before; without --trace its tags now "
+        "come from node names alone"));
+  }
+  std::optional<ScopeTrace> trace;
+  TraceCheck check;
+  if (!request.trace_path.empty()) {
+    HP_ASSIGN_OR_RETURN(trace, loading_trace.get());
+    HP_ASSIGN_OR_RETURN(check,
+                        StartTraceCheck(splice, *trace, request,
+                                        options.digest_policy, &tag_options));
+  }
+
+  // Node tags are appended to the node records as read, which are copied
+  // rather than serialized again, unless the caller wants the tagged
+  // model itself (its nodes then carry their tags).
+  AppendedNodeTags appended;
+  const bool append = splice.can_copy_nodes() && !request.keep_model;
+  HP_ASSIGN_OR_RETURN(result.tags,
+                      TagModel(&splice.skeleton(), trace ? &*trace : nullptr,
+                               tag_options, append ? &appended : nullptr));
+  const NodeRecordSuffixes suffixes{&appended.ends, appended.records()};
+  SaveOptions save;
+  save.input_path = model_path;
+  save.overwrite_input = request.overwrite_input;
+  save.write_back_early = options.durability == Durability::kFsync;
+  // Optional, to be dropped and written again below.
+  std::optional<AtomicFileWriter> writer;
+  HP_ASSIGN_OR_RETURN(
+      AtomicFileWriter written,
+      splice.SaveUncommitted(request.output_path, save, suffixes));
+  writer.emplace(std::move(written));
+  if (check.hashing.valid()) {
+    // The flush to disk, too, overlaps with the hashing.
+    if (options.durability == Durability::kFsync) {
+      HP_RETURN_IF_ERROR(writer->Sync());
+    }
+    HP_ASSIGN_OR_RETURN(const bool rewrite,
+                        FinishTraceCheck(*trace, model_path,
+                                         options.digest_policy, &check, &splice,
+                                         &tag_options));
+    if (rewrite) {
+      // Rare, and never on the default path.
+      writer.reset();
+      HP_ASSIGN_OR_RETURN(
+          AtomicFileWriter rewritten,
+          splice.SaveUncommitted(request.output_path, save, suffixes));
+      writer.emplace(std::move(rewritten));
+    }
+  }
+  HP_RETURN_IF_ERROR(writer->Commit(options.durability));
+  result.output_bytes = writer->bytes_written();
+
+  for (std::string& warning : check.warnings) {
+    result.warnings.push_back(std::move(warning));
+  }
+  for (const std::string& warning : result.tags.warnings) {
+    result.warnings.push_back(absl::StrCat(model_path, ": ", warning));
+  }
+  result.options = std::move(tag_options);
+  if (request.keep_model) result.model = splice.SkeletonWithHeaders();
+  result.trace = std::move(trace);
+  return result;
+}
+
+}  // namespace hp

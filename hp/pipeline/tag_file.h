@@ -1,0 +1,93 @@
+// Tagging one model file end to end: open it through the splice path (weights
+// are copied, never parsed), read its trace and check that the trace belongs
+// to it, tag, and write the result atomically. The unit of work of
+// `converter tag`, for a single model and for every model of a batch.
+#ifndef HP_PIPELINE_TAG_FILE_H_
+#define HP_PIPELINE_TAG_FILE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "hp/io/atomic_writer.h"
+#include "hp/tag/tag_types.h"
+#include "hp/trace/scope_trace.h"
+#include "hp/trace/trace_binding.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+class ModelSplice;  // hp/io/model_splice.h: the wire-level reader
+
+// The trace a model is tagged with when none is named: <model stem>.trace.json
+// beside the model (the name hp_record writes), or "" when there is no such
+// file.
+std::string DefaultTracePath(const std::string& model_path);
+
+struct TagFileRequest {
+  std::string model_path;
+  std::string trace_path;  // "": tag without a trace
+  std::string output_path;
+  // Writing onto model_path itself is refused unless this is set.
+  bool overwrite_input = false;
+  // The model file's SHA-256 when the caller has it already; else it is
+  // computed when the trace check needs it (a trace without a structure
+  // digest).
+  std::string model_sha256;
+  // Return the tagged model (TagFileResult::model) and every node's tag
+  // (TagFileResult::tags.nodes).
+  bool keep_model = false;
+};
+
+struct TagFileOptions {
+  TagOptions tag;
+  // A trace recorded for another model: an error, or a warning.
+  DigestPolicy digest_policy;
+  // kNoFsync: the output is still renamed into place whole, but not flushed
+  // to disk first (see Durability).
+  Durability durability = Durability::kFsync;
+};
+
+struct TagFileResult {
+  // Statistics, modules and warnings; the node list only with keep_model
+  // (without it, tags are appended to node records as read: TagModel's
+  // AppendedNodeTags form, which lists no nodes).
+  TagResult tags;
+  // Whole lines, in the order found: a model tagged from a trace before and
+  // now without one, a trace recorded for another model (DigestCheck::kWarn),
+  // then the tagger's warnings prefixed with the model path.
+  std::vector<std::string> warnings;
+  // With keep_model: the model as written, except that initializers carry
+  // no data (names, types and dims only).
+  onnx::ModelProto model;
+  // The trace it was tagged with, if any.
+  std::optional<ScopeTrace> trace;
+  // The opened input and its tagged skeleton: handed over so that a caller
+  // about to exit may skip freeing millions of small allocations.
+  std::unique_ptr<ModelSplice> splice;
+
+  TagFileResult();
+  TagFileResult(TagFileResult&&);
+  TagFileResult& operator=(TagFileResult&&);
+  ~TagFileResult();
+  // The options as applied (model digests filled in from the digest check).
+  TagOptions options;
+  uint64_t input_bytes = 0;
+  uint64_t output_bytes = 0;
+};
+
+// The steps and checks of `converter tag`, in its order; nothing is left at
+// output_path on any error. A trace is checked against the digests the
+// model records from an earlier hp run, else against the model's structure
+// digest (the file's SHA-256 for a trace without one), which is computed on
+// a second thread while the model is tagged and written, and checked before
+// the output is renamed into place.
+absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
+                                      const TagFileOptions& options);
+
+}  // namespace hp
+
+#endif  // HP_PIPELINE_TAG_FILE_H_

@@ -1,0 +1,50 @@
+// TagModel for a writer that copies node records as read instead of
+// serializing them again (hp/io/model_splice.h): the tags of most nodes are
+// handed back as the bytes to append to each node's record. Internal to
+// the splice path; users call TagModel (hp/tag/tagger.h).
+#ifndef HP_TAG_APPENDED_TAGS_H_
+#define HP_TAG_APPENDED_TAGS_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hp/tag/tag_types.h"
+#include "hp/trace/scope_trace.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+// Main-graph node tags kept out of the node messages, as the bytes to
+// append to each node's record.
+struct AppendedNodeTags {
+  // Per main-graph node, in graph order, the end of its bytes in records()
+  // (its start is the previous node's end). A node with no bytes there
+  // carries its tag in its message. Empty when no tag was kept out.
+  std::vector<uint64_t> ends;
+  // ends.back() bytes, allocated without being zeroed first: they are
+  // written once, on all cores.
+  std::unique_ptr<char[]> buffer;
+
+  absl::string_view records() const {
+    return ends.empty() ? absl::string_view()
+                        : absl::string_view(buffer.get(), ends.back());
+  }
+};
+
+// TagModel, except that each main-graph node for which writing the tag
+// would only append metadata entries (WriteOnlyAppends) is left unchanged
+// and its entries go to `appended`. A model tagged before is stripped,
+// which changes its nodes: then every tag goes onto the messages. For a
+// writer of large files, the result lists no nodes (`nodes` is empty; its
+// statistics count them): ComputeTags lists them.
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended);
+
+}  // namespace hp
+
+#endif  // HP_TAG_APPENDED_TAGS_H_

@@ -1,0 +1,182 @@
+// The converter's commands called in-process, as main() calls them: their
+// arguments in, their printed lines and files out.
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/commands/analyze.h"
+#include "hp/commands/command_args.h"
+#include "hp/commands/dot.h"
+#include "hp/commands/graphml.h"
+#include "hp/commands/strip.h"
+#include "hp/commands/summary.h"
+#include "hp/commands/tag.h"
+#include "hp/commands/validate.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/test_files.h"
+
+namespace hp {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+using test_files::kModels;
+using test_files::ListFolder;
+using test_files::ReadBytes;
+using test_files::TestFolder;
+
+std::string Fixture(const std::string& name) {
+  return absl::StrCat(kModels, "/", name);
+}
+
+// What a command printed, and what it returned.
+struct Ran {
+  absl::Status status;
+  std::string out;
+  std::string err;
+};
+
+template <typename Args, typename Run>
+Ran RunCommand(Run run, const Args& args) {
+  std::ostringstream out;
+  std::ostringstream err;
+  Ran ran;
+  ran.status = run(args, out, err);
+  ran.out = out.str();
+  ran.err = err.str();
+  return ran;
+}
+
+TEST(CommandArgsTest, ParsesTraceDigestValues) {
+  EXPECT_EQ(DigestPolicyFromFlag("error")->check, DigestCheck::kError);
+  EXPECT_EQ(DigestPolicyFromFlag("warn")->check, DigestCheck::kWarn);
+  EXPECT_EQ(DigestPolicyFromFlag("warn")->override_hint, "--trace_digest=warn");
+  absl::StatusOr<DigestPolicy> bad = DigestPolicyFromFlag("ignore");
+  EXPECT_EQ(std::string(bad.status().message()),
+            "--trace_digest: expected \"error\" or \"warn\", got \"ignore\"");
+}
+
+TEST(CommandArgsTest, TraceFlagNamesTheTraceToRead) {
+  const std::string model = Fixture("tiny_bert.onnx");
+  EXPECT_EQ(TracePathFor("", model), Fixture("tiny_bert.trace.json"));
+  EXPECT_EQ(TracePathFor("none", model), "");
+  EXPECT_EQ(TracePathFor("other.json", model), "other.json");
+}
+
+TEST(TagCommandTest, TagsStripsAnalyzesAndValidatesAFixture) {
+  const std::string folder = TestFolder();
+  TagArgs tag;
+  tag.model = Fixture("tiny_bert.onnx");
+  tag.output.output = folder + "/tagged.onnx";
+  tag.durability = Durability::kNoFsync;
+  const Ran tagged = RunCommand(RunTag, tag);
+  ASSERT_TRUE(tagged.status.ok()) << tagged.status;
+  EXPECT_EQ(tagged.out,
+            absl::StrCat("tagged ", tag.model, " -> ", tag.output.output,
+                         ": 102 nodes (53 direct, 49 parent, 0 root, 0 "
+                         "propagated), coverage 100.0%, 41 modules, 11 tags, "
+                         "from trace\n"));
+  EXPECT_THAT(tagged.err, IsEmpty());
+
+  const Ran summary = RunCommand(RunSummary, SummaryArgs{tag.output.output});
+  ASSERT_TRUE(summary.status.ok()) << summary.status;
+  EXPECT_THAT(summary.out, HasSubstr("102 nodes"));
+  EXPECT_THAT(summary.out, HasSubstr("tagged by hp"));
+
+  // The tagged model needs nothing beside it: its trace is the one it
+  // records, checked by the export digest it records.
+  AnalyzeArgs analyze;
+  analyze.inspect.model = tag.output.output;
+  analyze.inspect.trace = Fixture("tiny_bert.trace.json");
+  analyze.json = true;
+  const Ran analyzed = RunCommand(RunAnalyze, analyze);
+  ASSERT_TRUE(analyzed.status.ok()) << analyzed.status;
+  const nlohmann::json report = nlohmann::json::parse(analyzed.out);
+  EXPECT_EQ(report["tags_from"], "model");
+  EXPECT_EQ(report["statistics"]["matches"]["direct"], 53);
+  EXPECT_EQ(report["statistics"]["matches"]["unknown"], 0);
+
+  ValidateArgs validate;
+  validate.inspect = analyze.inspect;
+  const Ran validated = RunCommand(RunValidate, validate);
+  ASSERT_TRUE(validated.status.ok()) << validated.status;
+  EXPECT_THAT(validated.out, HasSubstr(": valid: 102 nodes"));
+
+  StripArgs strip;
+  strip.model = tag.output.output;
+  strip.output.output = folder + "/stripped.onnx";
+  const Ran stripped = RunCommand(RunStrip, strip);
+  ASSERT_TRUE(stripped.status.ok()) << stripped.status;
+  EXPECT_THAT(stripped.out, StartsWith("stripped "));
+  EXPECT_TRUE(ReadBytes(strip.output.output) == ReadBytes(tag.model));
+}
+
+TEST(TagCommandTest, ATaggedModelWithAnotherModelsTraceIsRefused) {
+  const std::string folder = TestFolder();
+  TagArgs tag;
+  tag.model = Fixture("tiny_bert.onnx");
+  tag.output.output = folder + "/tagged.onnx";
+  ASSERT_TRUE(RunCommand(RunTag, tag).status.ok());
+  ValidateArgs validate;
+  validate.inspect.model = tag.output.output;
+  validate.inspect.trace = Fixture("tiny_t5.trace.json");
+  validate.inspect.digest_policy = DigestPolicyFromFlag("error");
+  const Ran refused = RunCommand(RunValidate, validate);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr("does not match " + validate.inspect.trace));
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr("or pass --trace_digest=warn to convert anyway"));
+
+  validate.inspect.digest_policy = DigestPolicyFromFlag("warn");
+  const Ran warned = RunCommand(RunValidate, validate);
+  EXPECT_THAT(warned.err, StartsWith("warning: "));
+  EXPECT_THAT(warned.err, HasSubstr("(--trace_digest=warn)"));
+}
+
+TEST(TagCommandTest, BadArgumentsWriteNothing) {
+  const std::string folder = TestFolder();
+  TagArgs missing;
+  missing.output.output = folder + "/out.onnx";
+  EXPECT_EQ(RunCommand(RunTag, missing).status.message(),
+            "--model is required");
+
+  TagArgs both;
+  both.model = Fixture("tiny_bert.onnx");
+  both.output = {folder + "/out.onnx", true};
+  EXPECT_EQ(RunCommand(RunTag, both).status.message(),
+            "--in_place and --output exclude each other");
+
+  TagArgs bad_options;
+  bad_options.model = Fixture("tiny_bert.onnx");
+  bad_options.output.output = folder + "/out.onnx";
+  bad_options.tag_options = absl::InvalidArgumentError("unknown tag format");
+  EXPECT_EQ(RunCommand(RunTag, bad_options).status.message(),
+            "unknown tag format");
+  EXPECT_THAT(ListFolder(folder), IsEmpty());
+}
+
+TEST(DrawingCommandTest, WritesTheDrawingAndRefusesTheInput) {
+  const std::string folder = TestFolder();
+  GraphmlArgs graphml;
+  graphml.inspect.model = Fixture("tiny_resnet.onnx");
+  graphml.output = folder + "/m.graphml";
+  const Ran drawn = RunCommand(RunGraphml, graphml);
+  ASSERT_TRUE(drawn.status.ok()) << drawn.status;
+  EXPECT_THAT(drawn.out, StartsWith("wrote " + graphml.output + ": "));
+  EXPECT_THAT(ReadBytes(graphml.output), HasSubstr("<graphml"));
+
+  DotArgs dot;
+  dot.inspect.model = Fixture("tiny_resnet.onnx");
+  dot.output = dot.inspect.model;
+  const Ran refused = RunCommand(RunDot, dot);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr("refusing to overwrite the input model"));
+}
+
+}  // namespace
+}  // namespace hp

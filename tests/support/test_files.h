@@ -1,0 +1,41 @@
+// Files for tests: a fresh folder per test, whole-file reads and writes, the
+// fixtures' paths, and folder listings.
+#ifndef HP_TESTS_SUPPORT_TEST_FILES_H_
+#define HP_TESTS_SUPPORT_TEST_FILES_H_
+
+#include <string>
+#include <vector>
+
+namespace hp {
+namespace test_files {
+
+// The fixture models and traces (//testdata:models), relative to the
+// runfiles root of workspace `hp`, where tests run.
+inline constexpr char kModels[] = "testdata/models";
+
+// Debian's libonnx-testdata (outside Bazel's view).
+inline constexpr char kLibonnxTestdata[] = "/usr/share/libonnx-testdata/data";
+
+// A fresh, empty folder for the running test under Bazel's TEST_TMPDIR
+// (/tmp outside Bazel), named after the test.
+std::string TestFolder();
+
+// The file's bytes; "" when it cannot be read.
+std::string ReadBytes(const std::string& path);
+
+// Replaces the file with `bytes`; a failed write fails the test.
+void WriteBytes(const std::string& path, const std::string& bytes);
+
+// The names in `folder` (not below), sorted.
+std::vector<std::string> ListFolder(const std::string& folder);
+
+// Every regular file below `folder`, relative to it, sorted.
+std::vector<std::string> ListTree(const std::string& folder);
+
+// Every *.onnx file below `folder`, as paths that start with it, sorted.
+std::vector<std::string> FindModels(const std::string& folder);
+
+}  // namespace test_files
+}  // namespace hp
+
+#endif  // HP_TESTS_SUPPORT_TEST_FILES_H_
