@@ -224,8 +224,9 @@ absl::Status RunTag(const TagArgs& args, std::ostream& out,
   if (args.exit_after) {
     // Handing the tagged model's millions of small allocations back to the
     // OS at exit beats freeing them one by one.
-    static const TagFileResult* kept_until_exit = nullptr;
-    kept_until_exit = new TagFileResult(std::move(tagged));
+    static const TagFileResult* const kept_until_exit =
+        new TagFileResult(std::move(tagged));
+    (void)kept_until_exit;
   }
   return absl::OkStatus();
 }
