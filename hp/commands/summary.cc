@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "hp/commands/command_args.h"
-#include "hp/io/model_io.h"
+#include "hp/io/model_splice.h"
 #include "hp/tag/tagged_model.h"
 #include "hp/util/status_macros.h"
 
@@ -11,12 +11,14 @@ namespace hp {
 absl::Status RunSummary(const SummaryArgs& args, std::ostream& out,
                         std::ostream& /*err*/) {
   HP_ASSIGN_OR_RETURN(std::string path, RequiredFlag(args.model, "model"));
-  HP_ASSIGN_OR_RETURN(onnx::ModelProto model, LoadModel(path));
+  // The weights are not read: any size of model.
+  HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path));
+  const onnx::ModelProto& model = splice.skeleton();
   out << absl::StrFormat(
       "%s: ir_version %d, producer %s %s, %d nodes, %d initializers, %s\n",
       path, model.ir_version(), model.producer_name(),
       model.producer_version(), model.graph().node_size(),
-      model.graph().initializer_size(),
+      splice.dense_initializer_count(),
       IsTagged(model) ? "tagged by hp" : "not tagged by hp");
   return absl::OkStatus();
 }

@@ -76,6 +76,11 @@ class ModelSplice {
   uint64_t file_bytes() const { return file_bytes_; }
   // Initializer records left in the file, and their bytes.
   int64_t initializer_count() const;
+  // Of those, the dense ones (GraphProto.initializer), as
+  // graph().initializer_size() counts them in a fully loaded model.
+  int64_t dense_initializer_count() const {
+    return static_cast<int64_t>(initializers_.size());
+  }
   uint64_t initializer_bytes() const;
 
   // The input's structure digest (hp/io/structure_digest.h), hashed from

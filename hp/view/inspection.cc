@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "hp/io/model_io.h"
+#include "hp/io/model_splice.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/tag/tagger.h"
 #include "hp/util/status_macros.h"
@@ -13,7 +13,13 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   Inspection inspection;
   inspection.path = request.model_path;
   TagOptions options = request.options;
-  HP_ASSIGN_OR_RETURN(inspection.model, LoadModel(inspection.path));
+  {
+    // The views need the graph, not the weights: read through the splice
+    // path, any size of model loads, and initializers keep only their
+    // names, types and dims.
+    HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(inspection.path));
+    inspection.model = splice.SkeletonWithHeaders();
+  }
   if (std::optional<TagOptions> recorded =
           RecordedTagOptions(inspection.model)) {
     options = *std::move(recorded);

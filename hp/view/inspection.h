@@ -31,6 +31,7 @@ struct InspectRequest {
 
 struct Inspection {
   std::string path;
+  // The model as read: initializers without their data.
   onnx::ModelProto model;
   std::string trace_path;  // "" without a trace
   std::optional<ScopeTrace> trace;
