@@ -8,7 +8,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-want_version="1.20.1"
+want_version="1.30.0"
 installed="$here/node_modules/onnxruntime-node/package.json"
 
 installed_version() {
