@@ -11,6 +11,7 @@ hp_debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata
   python3-torch python3-onnx python3-jsonschema python3-networkx
+  python3-venv python3-pip python3-setuptools python3-wheel
   graphviz time
 )
 

@@ -1,5 +1,7 @@
 #include "hp/batch/batch_inputs.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <utility>
@@ -28,14 +30,69 @@ std::string Resolve(const fs::path& base, const std::string& relative) {
   return (base / path).lexically_normal().string();
 }
 
-// The name an output keeps under the output folder: the path as written
-// when it stays below its base, else the file name.
-std::string OutputName(const std::string& written) {
-  fs::path path = fs::path(written).lexically_normal();
-  if (path.is_absolute() || path.empty() || *path.begin() == "..") {
-    return path.filename().string();
+// `path` made absolute against the working folder and normalized, without
+// asking the file system (symbolic links are kept as written).
+fs::path AbsolutePath(const fs::path& path) {
+  std::error_code error;
+  fs::path absolute = fs::absolute(path.empty() ? fs::path(".") : path, error);
+  if (error) absolute = path;
+  absolute = absolute.lexically_normal();
+  // "/a/b/" (from "/a/b/.") and "/a/b" are one folder.
+  if (!absolute.has_filename() && absolute.has_relative_path()) {
+    absolute = absolute.parent_path();
   }
-  return path.string();
+  return absolute;
+}
+
+// Whether `path` lies below `folder` (is not the folder itself); both
+// absolute and normalized.
+bool LiesBelow(const fs::path& path, const fs::path& folder) {
+  const fs::path relative = path.lexically_relative(folder);
+  return !relative.empty() && relative != "." && *relative.begin() != "..";
+}
+
+// The folder outputs are named relative to: `own_folder` (the list's or
+// manifest's) when every model lies below it, else the deepest folder that
+// holds them all. Decided on absolute paths, lexically.
+fs::path OutputBase(const fs::path& own_folder,
+                    const std::vector<fs::path>& models) {
+  const bool below_own = std::all_of(
+      models.begin(), models.end(),
+      [&](const fs::path& model) { return LiesBelow(model, own_folder); });
+  if (below_own || models.empty()) return own_folder;
+  fs::path common = models.front().parent_path();
+  for (const fs::path& model : models) {
+    while (!LiesBelow(model, common) && common != common.parent_path()) {
+      common = common.parent_path();
+    }
+  }
+  return common;
+}
+
+// Each model's name under the output folder: its path relative to the
+// OutputBase of `own_folder` and all the models.
+std::vector<std::string> OutputNames(const std::string& own_folder,
+                                     const std::vector<std::string>& models) {
+  std::vector<fs::path> absolute;
+  for (const std::string& model : models) {
+    absolute.push_back(AbsolutePath(model));
+  }
+  const fs::path base = OutputBase(AbsolutePath(own_folder), absolute);
+  std::vector<std::string> names;
+  for (const fs::path& model : absolute) {
+    names.push_back(model.lexically_relative(base).string());
+  }
+  return names;
+}
+
+// What identifies a model file: its device and inode when it exists (hard
+// and symbolic links to one file agree), else its absolute path.
+std::string FileIdentity(const std::string& path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) == 0) {
+    return absl::StrCat("inode ", info.st_dev, ":", info.st_ino);
+  }
+  return AbsolutePath(path).string();
 }
 
 absl::Status CheckLayout(const BatchLayout& layout) {
@@ -59,20 +116,22 @@ BatchItem MakeItem(std::string model, const std::string& output_name,
   return item;
 }
 
-// No two items may write the same file.
+// No two items may write the same file. `entries[i]` says where item i came
+// from ("line 3 (a.onnx)"), for the message.
 absl::StatusOr<std::vector<BatchItem>> CheckOutputs(
-    std::vector<BatchItem> items, absl::string_view source) {
+    std::vector<BatchItem> items, const std::vector<std::string>& entries,
+    absl::string_view source) {
   if (items.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": no models to tag"));
   }
-  absl::flat_hash_map<std::string, const BatchItem*> writers;
-  for (const BatchItem& item : items) {
-    auto [it, inserted] = writers.emplace(item.output, &item);
+  absl::flat_hash_map<std::string, size_t> writers;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, inserted] = writers.emplace(items[i].output, i);
     if (!inserted) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": ", it->second->model, " and ", item.model,
-                       " would both be written to ", item.output));
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": ", entries[it->second], " and ", entries[i],
+          " would both be written to ", items[i].output));
     }
   }
   return items;
@@ -142,31 +201,50 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromFolder(
   }
   std::sort(relative.begin(), relative.end());
   std::vector<BatchItem> items;
+  std::vector<std::string> entries;
   for (const std::string& name : relative) {
     items.push_back(MakeItem((fs::path(folder) / name).string(), name, layout));
+    entries.push_back(items.back().model);
   }
   if (items.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(folder, ": no *.onnx files",
                      recursive ? " (searched recursively)" : "", " to tag"));
   }
-  return CheckOutputs(std::move(items), folder);
+  return CheckOutputs(std::move(items), entries, folder);
 }
 
 absl::StatusOr<std::vector<BatchItem>> ItemsFromList(
     const std::string& list_path, const BatchLayout& layout) {
   HP_RETURN_IF_ERROR(CheckLayout(layout));
   HP_ASSIGN_OR_RETURN(std::string text, ReadFile(list_path));
-  const fs::path base = fs::path(list_path).parent_path();
-  std::vector<BatchItem> items;
+  const std::string base = fs::path(list_path).parent_path().string();
+  std::vector<std::string> models;
+  std::vector<std::string> entries;
+  // A model listed twice (also through a link) is a mistake in the list,
+  // whatever its outputs would be.
+  absl::flat_hash_map<std::string, size_t> listed;
+  int line_number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || absl::StartsWith(line, "#")) continue;
-    const std::string written(line);
-    items.push_back(
-        MakeItem(Resolve(base, written), OutputName(written), layout));
+    entries.push_back(absl::StrCat("line ", line_number, " (", line, ")"));
+    models.push_back(Resolve(base, std::string(line)));
+    auto [it, inserted] =
+        listed.emplace(FileIdentity(models.back()), models.size() - 1);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          list_path, ": ", entries[it->second], " and ", entries.back(),
+          " are the same file, ", models.back(), "; list each model once"));
+    }
   }
-  return CheckOutputs(std::move(items), list_path);
+  const std::vector<std::string> names = OutputNames(base, models);
+  std::vector<BatchItem> items;
+  for (size_t i = 0; i < models.size(); ++i) {
+    items.push_back(MakeItem(models[i], names[i], layout));
+  }
+  return CheckOutputs(std::move(items), entries, list_path);
 }
 
 absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
@@ -181,6 +259,10 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
   }
   const fs::path base = fs::path(manifest_path).parent_path();
   std::vector<BatchItem> items;
+  std::vector<std::string> entries;
+  // The items without an "output", named under the output folder as a
+  // list's models are once all are read.
+  std::vector<size_t> unnamed;
   const Json& models = manifest["models"];
   for (size_t i = 0; i < models.size(); ++i) {
     const Json& entry = models[i];
@@ -192,6 +274,7 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
     }
     HP_ASSIGN_OR_RETURN(std::string model,
                         StringField(entry, "model", where, manifest_path));
+    entries.push_back(absl::StrCat(where, " (", model, ")"));
     BatchItem item;
     item.model = Resolve(base, model);
     if (entry.contains("output")) {
@@ -203,9 +286,7 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
     } else if (layout.in_place) {
       item.output = item.model;
     } else if (!layout.output_dir.empty()) {
-      item.output = (fs::path(layout.output_dir) / OutputName(model))
-                        .lexically_normal()
-                        .string();
+      unnamed.push_back(items.size());
     } else {
       return ReadError(manifest_path,
                        absl::StrCat(where,
@@ -223,7 +304,15 @@ absl::StatusOr<std::vector<BatchItem>> ItemsFromManifest(
     }
     items.push_back(std::move(item));
   }
-  return CheckOutputs(std::move(items), manifest_path);
+  std::vector<std::string> unnamed_models;
+  for (size_t i : unnamed) unnamed_models.push_back(items[i].model);
+  const std::vector<std::string> names =
+      OutputNames(base.string(), unnamed_models);
+  for (size_t k = 0; k < unnamed.size(); ++k) {
+    items[unnamed[k]].output =
+        (fs::path(layout.output_dir) / names[k]).lexically_normal().string();
+  }
+  return CheckOutputs(std::move(items), entries, manifest_path);
 }
 
 }  // namespace hp

@@ -99,16 +99,21 @@ ABSL_FLAG(bool, recursive, false,
           "folder is skipped if it is inside).");
 ABSL_FLAG(std::string, models_list, "",
           "tag, batch: a text file with one model path per line ('#' starts "
-          "a comment line); relative paths are relative to the list's folder "
-          "and keep that relative name under --output_dir, others keep their "
-          "file name. Traces as for --models_dir. Default: none.");
+          "a comment line); relative paths are relative to the list's folder. "
+          "Outputs keep each model's path relative to the list's common "
+          "folder under --output_dir: the list's own folder when every model "
+          "lies below it, else the deepest folder holding all the models "
+          "(compared as absolute paths, links not followed), so "
+          ".../test_abs/model.onnx and .../test_acos/model.onnx are written "
+          "to test_abs/model.onnx and test_acos/model.onnx. A model listed "
+          "twice is refused. Traces as for --models_dir. Default: none.");
 ABSL_FLAG(std::string, manifest, "",
           "tag, batch: a JSON file {\"models\": [{\"model\": PATH, \"trace\": "
           "PATH or null, \"output\": PATH}, ...]} pairing each model with its "
           "trace and output. Paths are relative to the manifest's folder, "
           "\"output\" to --output_dir when given. Left out: \"trace\" is found "
-          "beside the model, \"output\" is the model's relative name under "
-          "--output_dir. Default: none.");
+          "beside the model, \"output\" is named under --output_dir as for "
+          "--models_list. Default: none.");
 ABSL_FLAG(std::string, output_dir, "",
           "tag, batch: the folder outputs go to (created if missing), under "
           "the models' relative names. Required for a batch unless --in_place.");

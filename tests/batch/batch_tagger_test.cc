@@ -23,6 +23,7 @@
 namespace hp {
 namespace {
 
+using ::hp::test_files::kLibonnxTestdata;
 using ::hp::test_files::ListTree;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
@@ -219,17 +220,153 @@ TEST(BatchInputsTest, ListResolvesPathsAgainstItsFolder) {
   EXPECT_EQ((*items)[1].output, folder + "/out/sub/tiny_gpt.onnx");
   EXPECT_EQ((*items)[2].output, folder + "/out/tiny_resnet.onnx");
 
-  WriteBytes(folder + "/in/twice.txt", "tiny_bert.onnx\n./tiny_bert.onnx\n");
-  absl::Status twice =
-      ItemsFromList(folder + "/in/twice.txt", IntoFolder(folder + "/out"))
-          .status();
-  EXPECT_THAT(std::string(twice.message()),
-              HasSubstr("would both be written to"));
   EXPECT_THAT(
       std::string(ItemsFromList(folder + "/absent.txt", IntoFolder("out"))
                       .status()
                       .message()),
       HasSubstr("absent.txt"));
+}
+
+// The layout of ONNX's own test data: every model is called model.onnx, in
+// a folder of its own.
+const char* const kNamedAlike[] = {"node/test_abs", "node/test_acos",
+                                   "node/test_add"};
+
+std::string Outputs(const std::vector<BatchItem>& items,
+                    const std::string& output_dir) {
+  std::string outputs;
+  for (const BatchItem& item : items) {
+    absl::StrAppend(&outputs, outputs.empty() ? "" : " ",
+                    std::filesystem::path(item.output)
+                        .lexically_relative(output_dir)
+                        .string());
+  }
+  return outputs;
+}
+
+TEST(BatchInputsTest, ListOfModelsNamedAlikeKeepsTheirFolders) {
+  const std::string folder = TestFolder();
+  std::string list;
+  for (const char* test : kNamedAlike) {
+    absl::StrAppend(&list, kLibonnxTestdata, "/", test, "/model.onnx\n");
+  }
+  WriteBytes(folder + "/list.txt", list);
+  const std::string out = folder + "/out";
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromList(folder + "/list.txt", IntoFolder(out));
+  ASSERT_TRUE(items.ok()) << items.status();
+  // Named relative to the deepest folder holding all three: .../data/node.
+  EXPECT_EQ(Outputs(*items, out),
+            "test_abs/model.onnx test_acos/model.onnx test_add/model.onnx");
+  EXPECT_EQ((*items)[0].model,
+            absl::StrCat(kLibonnxTestdata, "/node/test_abs/model.onnx"));
+  EXPECT_EQ((*items)[0].trace, "");  // none beside it
+
+  BatchResult batch = TagBatch(*items, BatchOptions());
+  EXPECT_EQ(batch.failed, 0);
+  EXPECT_THAT(ListTree(out),
+              ElementsAre("test_abs/model.onnx", "test_acos/model.onnx",
+                          "test_add/model.onnx"));
+  // Each output is its own model tagged, as a single run writes it.
+  for (const char* test : kNamedAlike) {
+    TagFileRequest single;
+    single.model_path = absl::StrCat(kLibonnxTestdata, "/", test, "/model.onnx");
+    single.output_path = folder + "/single.onnx";
+    ASSERT_TRUE(TagFile(single, TagFileOptions()).ok()) << test;
+    EXPECT_TRUE(ReadBytes(single.output_path) ==
+                ReadBytes(absl::StrCat(out, "/", std::string(test).substr(5),
+                                       "/model.onnx")))
+        << test;
+  }
+}
+
+TEST(BatchInputsTest, ListCommonFolderOfRelativeAndAbsoluteEntries) {
+  const std::string folder = TestFolder();
+  for (const char* test : kNamedAlike) {
+    std::filesystem::create_directories(folder + "/data/" + test);
+    WriteBytes(absl::StrCat(folder, "/data/", test, "/model.onnx"), test);
+  }
+  std::filesystem::create_directories(folder + "/lists");
+  const std::string out = folder + "/out";
+  auto outputs_of = [&](const std::string& list) {
+    WriteBytes(folder + "/lists/list.txt", list);
+    absl::StatusOr<std::vector<BatchItem>> items =
+        ItemsFromList(folder + "/lists/list.txt", IntoFolder(out));
+    EXPECT_TRUE(items.ok()) << items.status();
+    return items.ok() ? Outputs(*items, out) : "";
+  };
+  // Climbing out with '..': the deepest folder holding the models.
+  EXPECT_EQ(outputs_of("../data/node/test_abs/model.onnx\n"
+                       "../data/node/test_acos/model.onnx\n"),
+            "test_abs/model.onnx test_acos/model.onnx");
+  // A relative entry and an absolute one: the same rule on absolute paths.
+  EXPECT_EQ(outputs_of("../data/node/test_abs/model.onnx\n" + folder +
+                       "/data/node/test_add/model.onnx\n"),
+            "test_abs/model.onnx test_add/model.onnx");
+  // One model alone keeps its file name.
+  EXPECT_EQ(outputs_of(folder + "/data/node/test_add/model.onnx\n"),
+            "model.onnx");
+
+  // Entries below the list's folder keep the path as written, also when
+  // they all share a subfolder; an absolute one below it is named alike.
+  WriteBytes(folder + "/data/list.txt",
+             "node/test_abs/model.onnx\n" + folder +
+                 "/data/node/test_acos/model.onnx\n");
+  absl::StatusOr<std::vector<BatchItem>> below =
+      ItemsFromList(folder + "/data/list.txt", IntoFolder(out));
+  ASSERT_TRUE(below.ok()) << below.status();
+  EXPECT_EQ(Outputs(*below, out),
+            "node/test_abs/model.onnx node/test_acos/model.onnx");
+
+  // A list named by a relative path: the same outputs, models relative too.
+  const std::filesystem::path working = std::filesystem::current_path();
+  std::filesystem::current_path(folder);
+  absl::StatusOr<std::vector<BatchItem>> relative =
+      ItemsFromList("data/list.txt", IntoFolder("out"));
+  std::filesystem::current_path(working);
+  ASSERT_TRUE(relative.ok()) << relative.status();
+  EXPECT_EQ((*relative)[0].model, "data/node/test_abs/model.onnx");
+  EXPECT_EQ(Outputs(*relative, "out"),
+            "node/test_abs/model.onnx node/test_acos/model.onnx");
+}
+
+TEST(BatchInputsTest, ListRefusesAModelListedTwiceNamingBothLines) {
+  const std::string folder = TestFolder();
+  MakeMixedFolder(folder + "/in");
+  const BatchLayout layout = IntoFolder(folder + "/out");
+  auto error_of = [&](const std::string& list) {
+    WriteBytes(folder + "/in/list.txt", list);
+    return std::string(
+        ItemsFromList(folder + "/in/list.txt", layout).status().message());
+  };
+  const std::string message =
+      error_of("tiny_bert.onnx\n# again\n./tiny_bert.onnx\n");
+  EXPECT_EQ(message,
+            absl::StrCat(folder, "/in/list.txt: line 1 (tiny_bert.onnx) and "
+                         "line 3 (./tiny_bert.onnx) are the same file, ",
+                         folder, "/in/tiny_bert.onnx; list each model once"));
+  // The same file by its absolute path, through a hard link and through a
+  // symbolic link to its folder: each a different output name, one file.
+  EXPECT_THAT(error_of("sub/tiny_gpt.onnx\n" + folder +
+                       "/in/sub/tiny_gpt.onnx\n"),
+              HasSubstr("line 1 (sub/tiny_gpt.onnx) and line 2 ("));
+  std::filesystem::create_hard_link(folder + "/in/tiny_bert.onnx",
+                                    folder + "/in/bert_link.onnx");
+  EXPECT_THAT(error_of("tiny_bert.onnx\nbert_link.onnx\n"),
+              HasSubstr("line 1 (tiny_bert.onnx) and line 2 (bert_link.onnx) "
+                        "are the same file"));
+  std::filesystem::create_directory_symlink("sub", folder + "/in/linked");
+  EXPECT_THAT(error_of("linked/tiny_gpt.onnx\n\nsub/tiny_gpt.onnx\n"),
+              HasSubstr("line 1 (linked/tiny_gpt.onnx) and line 3 "
+                        "(sub/tiny_gpt.onnx) are the same file"));
+  // With --in_place too.
+  BatchLayout in_place;
+  in_place.in_place = true;
+  WriteBytes(folder + "/in/list.txt", "tiny_bert.onnx\ntiny_bert.onnx\n");
+  EXPECT_THAT(std::string(ItemsFromList(folder + "/in/list.txt", in_place)
+                              .status()
+                              .message()),
+              HasSubstr("are the same file"));
 }
 
 TEST(BatchInputsTest, ManifestPairsModelsTracesAndOutputs) {
