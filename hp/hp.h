@@ -24,7 +24,9 @@
 #ifndef HP_HP_H_
 #define HP_HP_H_
 
-// Loading and saving models: LoadModel, SaveModel, SaveOptions.
+// Loading and saving models: LoadModel, SaveModel, SaveOptions; the side
+// files of external data: ExternalDataFiles, PlaceExternalData,
+// ExternalDataPolicy.
 #include "hp/io/model_io.h"
 // The scope trace: ScopeTrace, LoadScopeTrace, ParseScopeTrace.
 #include "hp/trace/scope_trace.h"

@@ -22,6 +22,24 @@ absl::StatusOr<DigestPolicy> DigestPolicyFromFlag(absl::string_view value) {
   return policy;
 }
 
+absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
+    absl::string_view value) {
+  ExternalDataPolicy policy;
+  policy.allow_hint = "use --external_data=link or copy to place them there";
+  if (value == "link") {
+    policy.mode = ExternalDataMode::kLink;
+  } else if (value == "copy") {
+    policy.mode = ExternalDataMode::kCopy;
+  } else if (value == "error") {
+    policy.mode = ExternalDataMode::kError;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--external_data: expected \"link\", \"copy\" or \"error\", got ",
+        QuoteJson(value)));
+  }
+  return policy;
+}
+
 absl::StatusOr<std::string> RequiredFlag(const std::string& value,
                                          absl::string_view flag) {
   if (value.empty()) {

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/external_data.h"
 #include "hp/io/model_io.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/trace_binding.h"
@@ -39,10 +40,18 @@ absl::StatusOr<std::string> RequiredFlag(const std::string& value,
 std::string TracePathFor(const std::string& trace_flag,
                          const std::string& model_path);
 
-// --output / --in_place, for commands that write a model.
+// --external_data's values ("link", "copy", "error") as a policy whose
+// refusal tells the user about the flag.
+absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
+    absl::string_view value);
+
+// --output / --in_place / --external_data, for commands that write a model.
 struct OutputArgs {
   std::string output;
   bool in_place = false;
+  // How the side files of external data get beside an output in another
+  // folder.
+  absl::StatusOr<ExternalDataPolicy> external_data = ExternalDataPolicy();
 };
 
 // The path to write and the save options that go with it.

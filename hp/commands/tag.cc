@@ -13,6 +13,7 @@
 #include "hp/batch/batch_tagger.h"
 #include "hp/batch/progress.h"
 #include "hp/io/atomic_file.h"
+#include "hp/io/external_data.h"
 #include "hp/pipeline/sidecar.h"
 #include "hp/pipeline/tag_file.h"
 #include "hp/tag/tag_codec.h"
@@ -141,6 +142,8 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
   BatchOptions options;
   HP_ASSIGN_OR_RETURN(options.tag_file.tag, args.tag_options);
   HP_ASSIGN_OR_RETURN(options.tag_file.digest_policy, args.digest_policy);
+  HP_ASSIGN_OR_RETURN(options.tag_file.external_data,
+                      args.output.external_data);
   options.tag_file.durability = args.durability;
   options.jobs = batch_args.jobs > 0
                      ? batch_args.jobs
@@ -197,6 +200,7 @@ absl::Status RunTag(const TagArgs& args, std::ostream& out,
   TagFileOptions options;
   HP_ASSIGN_OR_RETURN(options.tag, args.tag_options);
   HP_ASSIGN_OR_RETURN(options.digest_policy, args.digest_policy);
+  HP_ASSIGN_OR_RETURN(options.external_data, args.output.external_data);
   options.durability = args.durability;
   // Through the splice path: weights are copied, never parsed
   // (hp/io/model_splice.h); the checks and warnings are those of the library.
@@ -221,6 +225,9 @@ absl::Status RunTag(const TagArgs& args, std::ostream& out,
       model_path, target.first, s.nodes, s.direct, s.parent, s.root,
       s.propagated, 100.0 * s.coverage, s.modules, s.tags,
       HierarchySourceName(tagged.tags.source));
+  const std::string placed =
+      ExternalDataSummary(tagged.external_data, target.first);
+  if (!placed.empty()) out << placed << "\n";
   if (args.exit_after) {
     // Handing the tagged model's millions of small allocations back to the
     // OS at exit beats freeing them one by one.

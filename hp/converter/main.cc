@@ -36,6 +36,18 @@ ABSL_FLAG(std::string, output, "",
           "atomically: a failed run leaves no file behind.");
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
+ABSL_FLAG(std::string, external_data, "link",
+          "tag, strip, batch: a model that keeps tensors in side files (ONNX "
+          "external data, as every model over 2 GB does) and is written to "
+          "another folder gets those files beside the output under the same "
+          "relative names, placed before the output is renamed into place: "
+          "'link' (a hard link, no bytes copied; a copy where the file system "
+          "cannot link, e.g. across file systems), 'copy' (always a file of "
+          "its own: a reflink where the file system can, else an in-kernel "
+          "copy), 'error' (refuse the output instead). A file of that name "
+          "already there is used when it is the same file or holds the same "
+          "bytes; a different one is never replaced (an error). An output in "
+          "the model's folder needs nothing.");
 ABSL_FLAG(bool, fsync, true,
           "tag, batch: flush each tagged model to disk (fsync) before "
           "renaming it into place, so that it survives a power loss or OS "
@@ -154,7 +166,8 @@ absl::StatusOr<hp::TagOptions> TagOptionsFromFlags() {
 }
 
 hp::OutputArgs OutputFromFlags() {
-  return {absl::GetFlag(FLAGS_output), absl::GetFlag(FLAGS_in_place)};
+  return {absl::GetFlag(FLAGS_output), absl::GetFlag(FLAGS_in_place),
+          hp::ExternalDataPolicyFromFlag(absl::GetFlag(FLAGS_external_data))};
 }
 
 hp::InspectArgs InspectFromFlags() {

@@ -1,6 +1,10 @@
 #include "hp/io/atomic_writer.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>  // FICLONE
+#include <stdio.h>     // renameat2
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +81,14 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path) {
   }
   file.size = static_cast<uint64_t>(info.st_size);
   return file;
+}
+
+void SyncFolderOf(const std::string& path) {
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  if (folder.empty()) folder = ".";
+  FileDescriptor dir(
+      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) ::fsync(dir.get());
 }
 
 absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
@@ -204,7 +216,7 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
     if (copied < 0) {
       if (errno == EINTR) continue;
       // Not supported between these files (other file systems, old
-      // kernels): fall back to read + write below.
+      // kernels): fall back to sendfile, then read + write below.
       if (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
           errno == EOPNOTSUPP || errno == EBADF) {
         break;
@@ -214,6 +226,23 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
     if (copied == 0) return shrank();
     length -= static_cast<uint64_t>(copied);
     Wrote(static_cast<uint64_t>(copied));
+  }
+  // Between file systems, where copy_file_range refuses (Linux 5.19 on):
+  // sendfile, still in the kernel.
+  while (length > 0) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(
+        length, write_back_early_ ? kWriteBackBytes : uint64_t{1} << 30));
+    off_t sent_offset = static_cast<off_t>(in_offset);
+    const ssize_t sent = ::sendfile(fd_.get(), fd, &sent_offset, chunk);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+      return Fail(absl::StrCat("cannot copy from ", source));
+    }
+    if (sent == 0) return shrank();
+    in_offset = static_cast<loff_t>(sent_offset);
+    length -= static_cast<uint64_t>(sent);
+    Wrote(static_cast<uint64_t>(sent));
   }
   std::vector<char> chunk;
   if (length > 0)
@@ -234,6 +263,23 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
   return absl::OkStatus();
 }
 
+absl::Status AtomicFileWriter::AppendWholeFile(int fd, uint64_t size,
+                                               const std::string& source) {
+  if (fd_.get() >= 0 && bytes_written_ == 0 &&
+      ::ioctl(fd_.get(), FICLONE, fd) == 0) {
+    // The clone is the file's whole content; it may still be appended to.
+    if (::lseek(fd_.get(), 0, SEEK_END) < 0) return Fail("cannot seek");
+    synced_ = false;
+    bytes_written_ = size;
+    in_file_ = submitted_ = size;
+    return absl::OkStatus();
+  }
+  // Not on this file system, or between two of them: a copy.
+  absl::Status reserved = Reserve(size);
+  if (!reserved.ok()) return reserved;
+  return AppendFileRange(fd, 0, size, source);
+}
+
 absl::Status AtomicFileWriter::Sync() {
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
@@ -243,22 +289,54 @@ absl::Status AtomicFileWriter::Sync() {
 }
 
 absl::Status AtomicFileWriter::Commit(Durability durability) {
+  return CommitAs(durability, /*replace=*/true);
+}
+
+absl::Status AtomicFileWriter::CommitWithoutReplacing(Durability durability) {
+  return CommitAs(durability, /*replace=*/false);
+}
+
+absl::Status AtomicFileWriter::Rename(bool replace) {
+  if (replace) {
+    if (::rename(temporary_.c_str(), path_.c_str()) == 0) {
+      return absl::OkStatus();
+    }
+    return Fail("cannot rename temporary file onto");
+  }
+  auto exists = [&] {
+    ::unlink(temporary_.c_str());
+    temporary_.clear();
+    return absl::AlreadyExistsError(absl::StrCat(path_, ": already exists"));
+  };
+  if (::renameat2(AT_FDCWD, temporary_.c_str(), AT_FDCWD, path_.c_str(),
+                  RENAME_NOREPLACE) == 0) {
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST) return exists();
+  if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+    return Fail("cannot rename temporary file onto");
+  }
+  // A file system without RENAME_NOREPLACE: a link fails as well when the
+  // target exists.
+  if (::link(temporary_.c_str(), path_.c_str()) != 0) {
+    if (errno == EEXIST) return exists();
+    return Fail("cannot link temporary file onto");
+  }
+  ::unlink(temporary_.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::CommitAs(Durability durability, bool replace) {
   absl::Status flushed = Flush();
   if (!flushed.ok()) return flushed;
   const bool sync = durability == Durability::kFsync;
   if (sync && !synced_ && ::fsync(fd_.get()) != 0) return Fail("cannot fsync");
   if (::close(fd_.release()) != 0) return Fail("cannot close");
-  if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
-    return Fail("cannot rename temporary file onto");
-  }
+  absl::Status renamed = Rename(replace);
+  if (!renamed.ok()) return renamed;
   committed_ = true;
-  if (!sync) return absl::OkStatus();
   // Make the rename itself durable.
-  std::string folder = std::filesystem::path(path_).parent_path().string();
-  if (folder.empty()) folder = ".";
-  FileDescriptor dir(
-      ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) ::fsync(dir.get());
+  if (sync) SyncFolderOf(path_);
   return absl::OkStatus();
 }
 

@@ -51,6 +51,10 @@ struct OpenedFile {
 // writer).
 absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
 
+// fsyncs the folder `path` is in, making a rename or link into it durable.
+// Best effort: a folder that cannot be opened is left as it is.
+void SyncFolderOf(const std::string& path);
+
 // How far Commit() goes to make the new file survive a crash of the machine.
 enum class Durability {
   // fsync the file before the rename and its folder after: once Commit()
@@ -79,8 +83,15 @@ class AtomicFileWriter {
   // Appends bytes; small appends are buffered.
   absl::Status Append(absl::string_view bytes);
   // Appends `length` bytes of the open file `fd` from `offset`, in the kernel
-  // (copy_file_range) where it can. `source` names that file in errors.
+  // (copy_file_range, else sendfile between file systems) where it can.
+  // `source` names that file in errors.
   absl::Status AppendFileRange(int fd, uint64_t offset, uint64_t length,
+                               const std::string& source);
+  // Appends the whole open file `fd` of `size` bytes: as a reflink (FICLONE:
+  // the new file shares the source's disk blocks, copied on write) when
+  // nothing was appended yet and the file system can, else as
+  // AppendFileRange after reserving the space.
+  absl::Status AppendWholeFile(int fd, uint64_t size,
                                const std::string& source);
   // Allocates disk space for a file of `bytes` in one go (fallocate,
   // keeping the size): a full disk is reported before anything is written,
@@ -100,6 +111,12 @@ class AtomicFileWriter {
   // Flushes, fsyncs, renames onto the target and fsyncs its folder; with
   // kNoFsync only flushes and renames.
   absl::Status Commit(Durability durability = Durability::kFsync);
+  // As Commit(), but never replaces a file at the target, also one that
+  // appeared while this one was written (rename with RENAME_NOREPLACE, else
+  // link and unlink): if there is one, returns AlreadyExists and removes the
+  // temporary file, leaving the target as it was.
+  absl::Status CommitWithoutReplacing(
+      Durability durability = Durability::kFsync);
 
   // The target path.
   const std::string& path() const { return path_; }
@@ -110,6 +127,10 @@ class AtomicFileWriter {
   absl::Status Flush();
   absl::Status WriteAll(const char* data, size_t size);
   absl::Status Fail(absl::string_view what);
+  // Commit() and CommitWithoutReplacing().
+  absl::Status CommitAs(Durability durability, bool replace);
+  // Puts the closed temporary file at the target.
+  absl::Status Rename(bool replace);
   // Counts bytes that reached the file; with WriteBackEarly() starts their
   // disk writes a batch at a time.
   void Wrote(uint64_t bytes);

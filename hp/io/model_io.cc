@@ -1,13 +1,12 @@
 #include "hp/io/model_io.h"
 
-#include <algorithm>
 #include <filesystem>
-#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "hp/io/atomic_file.h"
+#include "hp/io/external_data.h"
 #include "hp/util/status_macros.h"
 
 namespace hp {
@@ -18,98 +17,6 @@ absl::Status TooLargeError(absl::string_view source, uint64_t size) {
       source, ": ", size,
       " bytes is over protobuf's 2 GB limit for one message; store the "
       "weights as ONNX external data (tensors in side files) instead"));
-}
-
-// Calls `visit` on every tensor of a graph, its nodes' attributes and their
-// subgraphs.
-void ForEachTensorInGraph(const onnx::GraphProto& graph,
-                          const std::function<void(const onnx::TensorProto&)>& visit);
-
-void ForEachTensorInNode(const onnx::NodeProto& node,
-                         const std::function<void(const onnx::TensorProto&)>& visit) {
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.has_t()) visit(attribute.t());
-    for (const onnx::TensorProto& tensor : attribute.tensors()) visit(tensor);
-    if (attribute.has_sparse_tensor()) {
-      visit(attribute.sparse_tensor().values());
-      visit(attribute.sparse_tensor().indices());
-    }
-    for (const onnx::SparseTensorProto& sparse : attribute.sparse_tensors()) {
-      visit(sparse.values());
-      visit(sparse.indices());
-    }
-    if (attribute.has_g()) ForEachTensorInGraph(attribute.g(), visit);
-    for (const onnx::GraphProto& graph : attribute.graphs()) {
-      ForEachTensorInGraph(graph, visit);
-    }
-  }
-}
-
-void ForEachTensorInGraph(const onnx::GraphProto& graph,
-                          const std::function<void(const onnx::TensorProto&)>& visit) {
-  for (const onnx::TensorProto& tensor : graph.initializer()) visit(tensor);
-  for (const onnx::SparseTensorProto& sparse : graph.sparse_initializer()) {
-    visit(sparse.values());
-    visit(sparse.indices());
-  }
-  for (const onnx::NodeProto& node : graph.node()) ForEachTensorInNode(node, visit);
-}
-
-void ForEachTensorInModel(const onnx::ModelProto& model,
-                          const std::function<void(const onnx::TensorProto&)>& visit) {
-  ForEachTensorInGraph(model.graph(), visit);
-  for (const onnx::TrainingInfoProto& info : model.training_info()) {
-    ForEachTensorInGraph(info.initialization(), visit);
-    ForEachTensorInGraph(info.algorithm(), visit);
-  }
-  for (const onnx::FunctionProto& function : model.functions()) {
-    for (const onnx::NodeProto& node : function.node()) {
-      ForEachTensorInNode(node, visit);
-    }
-  }
-}
-
-absl::Status CheckOneLocation(const onnx::TensorProto& tensor,
-                              const std::string& model_path) {
-  std::string location;
-  bool found = false;
-  for (const onnx::StringStringEntryProto& entry : tensor.external_data()) {
-    if (entry.key() == "location") {
-      location = entry.value();
-      found = true;
-    }
-  }
-  auto error = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": tensor '", tensor.name(),
-                     "': external data location '", location, "' ", why));
-  };
-  if (!found || location.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": tensor '", tensor.name(),
-                     "': external data has no 'location' entry"));
-  }
-  std::filesystem::path relative(location);
-  if (relative.is_absolute()) return error("is an absolute path");
-  for (const std::filesystem::path& part : relative) {
-    if (part == "..") return error("contains '..'");
-  }
-  // A symbolic link inside the folder may still lead out of it.
-  std::filesystem::path folder =
-      std::filesystem::path(model_path).parent_path();
-  if (folder.empty()) folder = ".";
-  std::error_code ignored;
-  std::filesystem::path real_folder =
-      std::filesystem::weakly_canonical(folder, ignored);
-  std::filesystem::path real_target =
-      std::filesystem::weakly_canonical(folder / relative, ignored);
-  auto [folder_end, target_it] = std::mismatch(
-      real_folder.begin(), real_folder.end(), real_target.begin(),
-      real_target.end());
-  if (folder_end != real_folder.end()) {
-    return error("leads outside the model's folder");
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -175,8 +82,9 @@ absl::StatusOr<std::string> SerializeSized(
   return bytes;
 }
 
-absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
-                       const SaveOptions& options) {
+absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
+    const onnx::ModelProto& model, const std::string& path,
+    const SaveOptions& options) {
   if (!options.input_path.empty() && !options.overwrite_input &&
       SameFile(options.input_path, path)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -184,20 +92,16 @@ absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
               "output path or ask for in-place writing explicitly"));
   }
   HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
-  return WriteFileAtomically(path, bytes);
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
+  HP_RETURN_IF_ERROR(writer.Append(bytes));
+  return writer;
 }
 
-absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
-                                        const std::string& model_path) {
-  absl::Status first_problem;
-  ForEachTensorInModel(model, [&](const onnx::TensorProto& tensor) {
-    if (!first_problem.ok() ||
-        tensor.data_location() != onnx::TensorProto::EXTERNAL) {
-      return;
-    }
-    first_problem = CheckOneLocation(tensor, model_path);
-  });
-  return first_problem;
+absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
+                       const SaveOptions& options) {
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+                      SaveModelUncommitted(model, path, options));
+  return writer.Commit();
 }
 
 }  // namespace hp

@@ -9,6 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/atomic_writer.h"
+// CheckExternalDataLocations and the side files of external data.
+#include "hp/io/external_data.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -38,6 +41,12 @@ struct SaveOptions {
 // Serializes the model and writes it atomically to `path`.
 absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
                        const SaveOptions& options = {});
+// The same up to the commit: the caller commits the returned writer (after
+// placing what must be there first, such as side files), or drops it to
+// leave nothing behind.
+absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
+    const onnx::ModelProto& model, const std::string& path,
+    const SaveOptions& options = {});
 
 // Serializes the model deterministically (same message, same bytes).
 absl::StatusOr<std::string> SerializeModel(const onnx::ModelProto& model,
@@ -49,12 +58,6 @@ absl::StatusOr<std::string> SerializeModel(const onnx::ModelProto& model,
 absl::StatusOr<std::string> SerializeSized(
     const google::protobuf::MessageLite& message, absl::string_view destination,
     absl::string_view what);
-
-// Every tensor stored as external data must name a file inside the model's
-// folder: a relative `location` without `..` components. `model_path` is used
-// for messages and to resolve symbolic links that would lead outside.
-absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
-                                        const std::string& model_path);
 
 }  // namespace hp
 

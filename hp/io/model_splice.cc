@@ -15,6 +15,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "hp/io/atomic_file.h"
+#include "hp/io/external_data.h"
 #include "hp/io/structure_digest.h"
 #include "hp/io/wire_format.h"
 #include "hp/util/parallel.h"
@@ -367,6 +368,8 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   *initializers.mutable_graph() = splice.headers_;
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(*splice.skeleton_, path));
+  AddExternalDataFiles(initializers, &splice.external_data_files_);
+  AddExternalDataFiles(*splice.skeleton_, &splice.external_data_files_);
   return splice;
 }
 

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/arena.h"
 #include "hp/io/atomic_writer.h"
+#include "hp/io/external_data.h"
 #include "hp/io/model_io.h"
 #include "hp/io/wire_format.h"
 #include "proto/onnx.pb.h"
@@ -82,6 +83,12 @@ class ModelSplice {
     return static_cast<int64_t>(initializers_.size());
   }
   uint64_t initializer_bytes() const;
+  // The side files the model's tensors are stored in (ExternalDataFiles),
+  // main-graph initializers included: what an output in another folder
+  // needs beside it (PlaceExternalData).
+  const std::vector<std::string>& external_data_files() const {
+    return external_data_files_;
+  }
 
   // The input's structure digest (hp/io/structure_digest.h), hashed from
   // the open file around the initializer records Open found: their bytes
@@ -121,6 +128,7 @@ class ModelSplice {
   std::vector<ByteRange> node_records_;
   // The same initializers without their data.
   onnx::GraphProto headers_;
+  std::vector<std::string> external_data_files_;
 };
 
 }  // namespace hp

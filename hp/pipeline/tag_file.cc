@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "hp/io/atomic_writer.h"
+#include "hp/io/external_data.h"
 #include "hp/io/model_splice.h"
 #include "hp/tag/appended_tags.h"
 #include "hp/tag/tag_writer.h"
@@ -177,7 +178,14 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
       writer.emplace(std::move(rewritten));
     }
   }
+  HP_ASSIGN_OR_RETURN(
+      PlacedExternalData placed,
+      PlaceExternalData(splice.external_data_files(), model_path,
+                        request.output_path, options.external_data,
+                        options.durability));
   HP_RETURN_IF_ERROR(writer->Commit(options.durability));
+  placed.Keep();
+  result.external_data = placed.counts();
   result.output_bytes = writer->bytes_written();
 
   for (std::string& warning : check.warnings) {

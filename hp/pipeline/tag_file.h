@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "hp/io/atomic_writer.h"
+#include "hp/io/external_data.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/trace/trace_binding.h"
@@ -49,6 +50,10 @@ struct TagFileOptions {
   // kNoFsync: the output is still renamed into place whole, but not flushed
   // to disk first (see Durability).
   Durability durability = Durability::kFsync;
+  // An output in another folder than the model's gets the side files of
+  // the model's external data beside it (hard links by default), placed
+  // before the output is committed (hp/io/external_data.h).
+  ExternalDataPolicy external_data;
 };
 
 struct TagFileResult {
@@ -77,6 +82,8 @@ struct TagFileResult {
   TagOptions options;
   uint64_t input_bytes = 0;
   uint64_t output_bytes = 0;
+  // The side files placed beside the output.
+  ExternalDataCounts external_data;
 };
 
 // The steps and checks of `converter tag`, in its order; nothing is left at
@@ -84,7 +91,8 @@ struct TagFileResult {
 // model records from an earlier hp run, else against the model's structure
 // digest (the file's SHA-256 for a trace without one), which is computed on
 // a second thread while the model is tagged and written, and checked before
-// the output is renamed into place.
+// the output is renamed into place. Then the side files of external data
+// are placed beside an output in another folder, and the output committed.
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options);
 

@@ -23,6 +23,8 @@
 namespace hp {
 namespace {
 
+using ::hp::test_files::CopyExternalDataFixture;
+using ::hp::test_files::Inode;
 using ::hp::test_files::kLibonnxTestdata;
 using ::hp::test_files::ListTree;
 using ::hp::test_files::ReadBytes;
@@ -98,6 +100,65 @@ TEST(BatchTaggerTest, FailuresAreReportedPerFileAndTheOthersAreWritten) {
   ASSERT_TRUE(TagFile(single, TagFileOptions()).ok());
   EXPECT_TRUE(ReadBytes(folder + "/out/tiny_bert.onnx") ==
               ReadBytes(folder + "/single.onnx"));
+}
+
+// in/: the external-data fixture, twin.onnx (a copy of its model sharing
+// its side file) and sub/ (another copy of both). Outputs go to out/.
+std::vector<BatchItem> ExternalDataItems(const std::string& folder) {
+  CopyExternalDataFixture(folder + "/in");
+  CopyExternalDataFixture(folder + "/in/sub");
+  WriteBytes(folder + "/in/twin.onnx", ReadBytes(folder + "/in/mlp.onnx"));
+  absl::StatusOr<std::vector<BatchItem>> items =
+      ItemsFromFolder(folder + "/in", true, IntoFolder(folder + "/out"));
+  EXPECT_TRUE(items.ok()) << items.status();
+  EXPECT_EQ(items.ok() ? items->size() : 0, 3u);
+  return items.value_or(std::vector<BatchItem>());
+}
+
+TEST(BatchTaggerTest, ExternalDataModelsKeepTheirSideFilesInTheLayout) {
+  for (ExternalDataMode mode :
+       {ExternalDataMode::kLink, ExternalDataMode::kCopy}) {
+    const std::string folder = TestFolder();
+    const std::vector<BatchItem> items = ExternalDataItems(folder);
+    BatchOptions options;
+    options.jobs = 3;  // mlp.onnx and twin.onnx place one file at once
+    options.tag_file.external_data.mode = mode;
+    BatchResult batch = TagBatch(items, options);
+    for (const BatchItemResult& item : batch.items) {
+      EXPECT_TRUE(item.status.ok()) << item.item.model << ": " << item.status;
+    }
+    EXPECT_THAT(ListTree(folder + "/out"),
+                ElementsAre("mlp.onnx", "mlp.onnx.data", "sub/mlp.onnx",
+                            "sub/mlp.onnx.data", "twin.onnx"));
+    for (const char* side : {"/mlp.onnx.data", "/sub/mlp.onnx.data"}) {
+      const std::string in = folder + "/in" + side;
+      const std::string out = folder + "/out" + side;
+      EXPECT_TRUE(ReadBytes(out) == ReadBytes(in)) << side;
+      if (mode == ExternalDataMode::kLink) {
+        EXPECT_EQ(Inode(out), Inode(in)) << side;
+      } else {
+        EXPECT_NE(Inode(out), Inode(in)) << side;
+      }
+    }
+    EXPECT_THAT(ListTree(folder + "/in"),
+                ElementsAre("mlp.onnx", "mlp.onnx.data", "sub/mlp.onnx",
+                            "sub/mlp.onnx.data", "twin.onnx"));
+  }
+}
+
+TEST(BatchTaggerTest, ExternalDataErrorModeFailsEachModelAndWritesNothing) {
+  const std::string folder = TestFolder();
+  const std::vector<BatchItem> items = ExternalDataItems(folder);
+  BatchOptions options;
+  options.tag_file.external_data.mode = ExternalDataMode::kError;
+  BatchResult batch = TagBatch(items, options);
+  EXPECT_EQ(batch.failed, 3);
+  for (const BatchItemResult& item : batch.items) {
+    EXPECT_EQ(item.status.code(), absl::StatusCode::kFailedPrecondition)
+        << item.item.model;
+    EXPECT_THAT(std::string(item.status.message()), HasSubstr("mlp.onnx.data"));
+  }
+  EXPECT_THAT(ListTree(folder + "/out"), ElementsAre());
 }
 
 TEST(BatchTaggerTest, OneWorkerAndManyGiveTheSameResults) {

@@ -1,5 +1,6 @@
 // The converter's commands called in-process, as main() calls them: their
 // arguments in, their printed lines and files out.
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -20,13 +21,20 @@
 namespace hp {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
+using test_files::CopyExternalDataFixture;
+using test_files::Inode;
+using test_files::kExternalData;
+using test_files::kExternalDataFile;
+using test_files::kExternalDataModel;
 using test_files::kModels;
 using test_files::ListFolder;
 using test_files::ReadBytes;
 using test_files::TestFolder;
+using test_files::WriteBytes;
 
 std::string Fixture(const std::string& name) {
   return absl::StrCat(kModels, "/", name);
@@ -57,6 +65,19 @@ TEST(CommandArgsTest, ParsesTraceDigestValues) {
   absl::StatusOr<DigestPolicy> bad = DigestPolicyFromFlag("ignore");
   EXPECT_EQ(std::string(bad.status().message()),
             "--trace_digest: expected \"error\" or \"warn\", got \"ignore\"");
+}
+
+TEST(CommandArgsTest, ParsesExternalDataValues) {
+  EXPECT_EQ(ExternalDataPolicyFromFlag("link")->mode, ExternalDataMode::kLink);
+  EXPECT_EQ(ExternalDataPolicyFromFlag("copy")->mode, ExternalDataMode::kCopy);
+  EXPECT_EQ(ExternalDataPolicyFromFlag("error")->mode,
+            ExternalDataMode::kError);
+  EXPECT_THAT(ExternalDataPolicyFromFlag("error")->allow_hint,
+              HasSubstr("--external_data=link or copy"));
+  absl::StatusOr<ExternalDataPolicy> bad = ExternalDataPolicyFromFlag("move");
+  EXPECT_EQ(std::string(bad.status().message()),
+            "--external_data: expected \"link\", \"copy\" or \"error\", got "
+            "\"move\"");
 }
 
 TEST(CommandArgsTest, TraceFlagNamesTheTraceToRead) {
@@ -157,6 +178,113 @@ TEST(TagCommandTest, BadArgumentsWriteNothing) {
   EXPECT_EQ(RunCommand(RunTag, bad_options).status.message(),
             "unknown tag format");
   EXPECT_THAT(ListFolder(folder), IsEmpty());
+}
+
+// The external-data fixture copied into in/; outputs go to other folders.
+class ExternalDataCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = TestFolder();
+    CopyExternalDataFixture(root_ + "/in");
+  }
+  std::string In(const std::string& name) const {
+    return root_ + "/in/" + name;
+  }
+  // root/<folder>/<name>, the folder made.
+  std::string Out(const std::string& folder, const std::string& name) const {
+    std::filesystem::create_directories(root_ + "/" + folder);
+    return root_ + "/" + folder + "/" + name;
+  }
+  std::string Folder(const std::string& folder) const {
+    return root_ + "/" + folder;
+  }
+  void ExpectInputUnchanged() const {
+    EXPECT_THAT(ListFolder(root_ + "/in"),
+                ElementsAre(kExternalDataModel, kExternalDataFile));
+    EXPECT_TRUE(ReadBytes(In(kExternalDataFile)) ==
+                ReadBytes(absl::StrCat(kExternalData, "/", kExternalDataFile)));
+  }
+
+  std::string root_;
+};
+
+TEST_F(ExternalDataCommandTest, TagAndStripPlaceTheSideFileBesideTheirOutput) {
+  TagArgs tag;
+  tag.model = In(kExternalDataModel);
+  tag.output.output = Out("tagged", kExternalDataModel);
+  const Ran tagged = RunCommand(RunTag, tag);
+  ASSERT_TRUE(tagged.status.ok()) << tagged.status;
+  EXPECT_THAT(tagged.out,
+              HasSubstr(absl::StrCat("\nexternal data for ", tag.output.output,
+                                     ": 1 side file hard-linked\n")));
+  EXPECT_EQ(Inode(Out("tagged", kExternalDataFile)),
+            Inode(In(kExternalDataFile)));
+
+  // Stripped into a third folder, the side file follows again.
+  StripArgs strip;
+  strip.model = tag.output.output;
+  strip.output.output = Out("stripped", kExternalDataModel);
+  const Ran stripped = RunCommand(RunStrip, strip);
+  ASSERT_TRUE(stripped.status.ok()) << stripped.status;
+  EXPECT_EQ(stripped.out,
+            absl::StrCat("stripped ", strip.model, " -> ", strip.output.output,
+                         "\nexternal data for ", strip.output.output,
+                         ": 1 side file hard-linked\n"));
+  EXPECT_TRUE(ReadBytes(strip.output.output) ==
+              ReadBytes(In(kExternalDataModel)));
+  EXPECT_EQ(Inode(Out("stripped", kExternalDataFile)),
+            Inode(In(kExternalDataFile)));
+
+  strip.output.output = Out("copied", kExternalDataModel);
+  strip.output.external_data = ExternalDataPolicyFromFlag("copy");
+  const Ran copied = RunCommand(RunStrip, strip);
+  ASSERT_TRUE(copied.status.ok()) << copied.status;
+  EXPECT_THAT(copied.out, HasSubstr(": 1 side file copied\n"));
+  EXPECT_NE(Inode(Out("copied", kExternalDataFile)),
+            Inode(In(kExternalDataFile)));
+  EXPECT_TRUE(ReadBytes(Out("copied", kExternalDataFile)) ==
+              ReadBytes(In(kExternalDataFile)));
+  ExpectInputUnchanged();
+}
+
+TEST_F(ExternalDataCommandTest, ErrorModeRefusesAndWritesNothing) {
+  TagArgs tag;
+  tag.model = In(kExternalDataModel);
+  tag.output.output = Out("tagged", kExternalDataModel);
+  tag.output.external_data = ExternalDataPolicyFromFlag("error");
+  const Ran refused_tag = RunCommand(RunTag, tag);
+  EXPECT_EQ(refused_tag.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused_tag.status.message()),
+              HasSubstr("use --external_data=link or copy to place them "
+                        "there"));
+  EXPECT_THAT(ListFolder(Folder("tagged")), IsEmpty());
+
+  StripArgs strip;
+  strip.model = In(kExternalDataModel);
+  strip.output = tag.output;
+  const Ran refused_strip = RunCommand(RunStrip, strip);
+  EXPECT_EQ(refused_strip.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ListFolder(Folder("tagged")), IsEmpty());
+
+  strip.output.external_data = absl::InvalidArgumentError("bad flag");
+  EXPECT_EQ(RunCommand(RunStrip, strip).status.message(), "bad flag");
+  ExpectInputUnchanged();
+}
+
+TEST_F(ExternalDataCommandTest, StripRefusesToReplaceADifferentSideFile) {
+  const std::string clash = Out("out", kExternalDataFile);
+  WriteBytes(clash, "not these weights");
+  StripArgs strip;
+  strip.model = In(kExternalDataModel);
+  strip.output.output = Out("out", kExternalDataModel);
+  const Ran refused = RunCommand(RunStrip, strip);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(refused.status.message()), HasSubstr(clash));
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr(In(kExternalDataFile)));
+  EXPECT_THAT(ListFolder(Folder("out")), ElementsAre(kExternalDataFile));
+  EXPECT_EQ(ReadBytes(clash), "not these weights");
+  ExpectInputUnchanged();
 }
 
 TEST(DrawingCommandTest, WritesTheDrawingAndRefusesTheInput) {

@@ -3,7 +3,9 @@
 For every fixture in testdata/models, the converter's `tag` output is checked
 with onnx's own checker (onnx 1.12, Debian's python3-onnx) and run with
 onnxruntime-node (scripts/npm, via tests/integration/ort_run.js), and
-`strip` / re-`tag` / bad input are checked byte for byte.
+`strip` / re-`tag` / bad input are checked byte for byte. The external-data
+fixture (testdata/external_data) is tagged, stripped and batch-tagged into
+other folders and must load there with the untagged model's outputs.
 
 Run with Debian's python from the repository root (tests/integration/run.sh):
 
@@ -25,6 +27,7 @@ import unittest
 import numpy as np
 import onnx
 import onnx.checker
+import onnx.numpy_helper
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(REPO, "testdata", "models")
@@ -339,6 +342,110 @@ for _name in FIXTURES:
     _class_name = "Tagged_" + _name
     globals()[_class_name] = type(_class_name, (FixtureTests, unittest.TestCase), {"NAME": _name})
 del _name, _class_name
+
+
+# --- external data ------------------------------------------------------------------
+
+EXTERNAL_DATA = os.path.join(REPO, "testdata", "external_data")
+EXTERNAL_MODEL = "mlp.onnx"
+EXTERNAL_FILE = "mlp.onnx.data"
+
+
+class ExternalDataTests(unittest.TestCase):
+    """testdata/external_data/mlp.onnx keeps its weights in mlp.onnx.data, as
+    every model over 2 GB does. Tagged or stripped into another folder, the
+    output must load there: onnx's checker (given the path, so that it reads
+    the side files) and onnxruntime find the weights beside it."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hp_integration_external_")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # A copy of its own: the default hard link must not reach the repository.
+        self.input_dir = os.path.join(self.tmp, "in")
+        shutil.copytree(EXTERNAL_DATA, self.input_dir)
+        self.original = os.path.join(self.input_dir, EXTERNAL_MODEL)
+        self.spec = os.path.join(self.tmp, "inputs.json")
+        write_spec(random_inputs(onnx.load(self.original), 0), self.spec)
+
+    def folder(self, name):
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def run_ort(self, model_path):
+        require_consumer(self)
+        returncode, outputs, stderr = ort_run(model_path, self.spec)
+        self.assertEqual(returncode, 0, "%s: onnxruntime-node failed:\n%s" % (model_path, stderr))
+        return outputs
+
+    def assert_loads_like_original(self, model_path):
+        onnx.checker.check_model(model_path, full_check=True)
+        loaded = onnx.load(model_path)  # reads the side file beside it
+        original = onnx.load(self.original)
+        self.assertEqual([onnx.numpy_helper.to_array(t).tobytes() for t in loaded.graph.initializer],
+                         [onnx.numpy_helper.to_array(t).tobytes() for t in original.graph.initializer])
+        want = self.run_ort(self.original)
+        got = self.run_ort(model_path)
+        self.assertEqual([(o["name"], o["dtype"], o["dims"]) for o in got],
+                         [(o["name"], o["dtype"], o["dims"]) for o in want])
+        for w, g in zip(want, got):
+            self.assertTrue(g["data"] == w["data"], "output %s differs from the untagged model's"
+                            % w["name"])
+
+    def test_the_side_file_decides_whether_onnxruntime_loads_the_model(self):
+        # Precondition of the tests below: the model alone, without its side
+        # file, does not load.
+        alone = os.path.join(self.folder("alone"), EXTERNAL_MODEL)
+        shutil.copyfile(self.original, alone)
+        require_consumer(self)
+        returncode, _, _ = ort_run(alone, self.spec)
+        self.assertNotEqual(returncode, 0, "onnxruntime loaded the model without its side file")
+
+    def test_tagged_into_another_folder_loads_with_the_same_outputs(self):
+        tagged = os.path.join(self.folder("tagged"), EXTERNAL_MODEL)
+        result = tag(self.original, tagged)
+        self.assertIn("external data for %s: 1 side file hard-linked" % tagged, result.stdout)
+        side = os.path.join(self.tmp, "tagged", EXTERNAL_FILE)
+        self.assertEqual(os.stat(side).st_ino,
+                         os.stat(os.path.join(self.input_dir, EXTERNAL_FILE)).st_ino)
+        self.assertTrue(all(dict(node_metadata(n)).get(TAG_KEY)
+                            for n in onnx.load(tagged, load_external_data=False).graph.node))
+        self.assert_loads_like_original(tagged)
+        self.assertEqual(sorted(os.listdir(self.input_dir)),
+                         sorted(os.listdir(EXTERNAL_DATA)))
+
+    def test_copy_mode_gives_a_file_of_its_own(self):
+        tagged = os.path.join(self.folder("copied"), EXTERNAL_MODEL)
+        tag(self.original, tagged, "--external_data=copy")
+        side = os.path.join(self.tmp, "copied", EXTERNAL_FILE)
+        self.assertNotEqual(os.stat(side).st_ino,
+                            os.stat(os.path.join(self.input_dir, EXTERNAL_FILE)).st_ino)
+        self.assert_loads_like_original(tagged)
+
+    def test_stripped_into_a_third_folder_loads_and_has_the_original_bytes(self):
+        tagged = os.path.join(self.folder("tagged"), EXTERNAL_MODEL)
+        tag(self.original, tagged)
+        stripped = os.path.join(self.folder("stripped"), EXTERNAL_MODEL)
+        result = run_converter("strip", "--model", tagged, "--output", stripped)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(read_bytes(stripped) == read_bytes(self.original))
+        self.assert_loads_like_original(stripped)
+
+    def test_batch_into_another_folder_loads(self):
+        out = os.path.join(self.tmp, "batch")
+        result = run_converter("tag", "--models_dir", self.input_dir, "--output_dir", out,
+                               "--progress", "none")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(out)), [EXTERNAL_MODEL, EXTERNAL_FILE])
+        self.assert_loads_like_original(os.path.join(out, EXTERNAL_MODEL))
+
+    def test_error_mode_refuses_and_writes_nothing(self):
+        out = self.folder("refused")
+        result = run_converter("tag", "--model", self.original, "--output",
+                               os.path.join(out, EXTERNAL_MODEL), "--external_data=error")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("--external_data=link or copy", result.stderr)
+        self.assertEqual(os.listdir(out), [])
 
 
 # --- bad input --------------------------------------------------------------------

@@ -104,6 +104,53 @@ TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
 }
 
+TEST_P(AtomicFileWriterTest, CommitWithoutReplacingLeavesAnExistingTarget) {
+  const std::string folder = TestFolder();
+  const std::string target = folder + "/out.bin";
+  absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Create(target);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Append("new").ok());
+  // Appears while the new file is written.
+  WriteBytes(target, "there first");
+  absl::Status committed = writer->CommitWithoutReplacing(GetParam());
+  EXPECT_EQ(committed.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ReadBytes(target), "there first");
+  EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin"));
+
+  absl::StatusOr<AtomicFileWriter> other =
+      AtomicFileWriter::Create(folder + "/free.bin");
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(other->Append("placed").ok());
+  ASSERT_TRUE(other->CommitWithoutReplacing(GetParam()).ok());
+  EXPECT_EQ(ReadBytes(folder + "/free.bin"), "placed");
+}
+
+// A whole file appended as a reflink where the file system shares blocks,
+// else copied: the same bytes either way, and later appends follow them.
+TEST(AtomicFileWriterTest, AppendWholeFileGivesItsBytes) {
+  const std::string folder = TestFolder();
+  const std::string source = folder + "/source.bin";
+  std::string pattern(3 << 20, '\0');
+  for (size_t i = 0; i < pattern.size(); ++i)
+    pattern[i] = static_cast<char>(i * 7);
+  WriteBytes(source, pattern);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  for (const bool first : {true, false}) {
+    absl::StatusOr<AtomicFileWriter> writer =
+        AtomicFileWriter::Create(folder + "/out.bin");
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    const std::string head = first ? "" : "head:";
+    ASSERT_TRUE(writer->Append(head).ok());
+    ASSERT_TRUE(
+        writer->AppendWholeFile(opened->fd.get(), opened->size, source).ok());
+    ASSERT_TRUE(writer->Append(":tail").ok());
+    EXPECT_EQ(writer->bytes_written(), head.size() + pattern.size() + 5);
+    ASSERT_TRUE(writer->Commit().ok());
+    EXPECT_TRUE(ReadBytes(folder + "/out.bin") == head + pattern + ":tail");
+  }
+}
+
 TEST(AtomicFileWriterTest, AbandonedWriterLeavesNothing) {
   const std::string folder = TestFolder();
   {

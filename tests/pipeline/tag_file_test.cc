@@ -1,10 +1,14 @@
 // Tagging one file: the model's digest, hashed while the model is written,
 // decides the trace check before anything is committed (the structure
 // digest for traces that have one, the file's for older traces); a refused
-// model leaves nothing behind; writing without fsync writes the same bytes.
+// model leaves nothing behind; writing without fsync writes the same bytes;
+// an output in another folder gets the side files of external data.
 #include "hp/pipeline/tag_file.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,15 +17,26 @@
 #include "hp/io/model_io.h"
 #include "hp/io/structure_digest.h"
 #include "hp/util/sha256.h"
+#include "tests/support/external_data_models.h"
 #include "tests/support/test_files.h"
 
 namespace hp {
 namespace {
 
+using ::hp::test_files::CopyExternalDataFixture;
+using ::hp::test_files::Inode;
+using ::hp::test_files::kExternalData;
+using ::hp::test_files::kExternalDataFile;
+using ::hp::test_files::kExternalDataModel;
 using ::hp::test_files::kModels;
 using ::hp::test_files::ListFolder;
+using ::hp::test_files::ListTree;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
+using ::hp::testing_external_data::EverywhereFiles;
+using ::hp::testing_external_data::ModelWithExternalDataEverywhere;
+using ::hp::testing_external_data::WriteEverywhereFiles;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -165,6 +180,149 @@ TEST(TagFileTest, WithoutFsyncTheSameBytesAreRenamedIntoPlace) {
   EXPECT_TRUE(ReadBytes(folder + "/synced.onnx") ==
               ReadBytes(folder + "/unsynced.onnx"));
   EXPECT_THAT(ListFolder(folder), ElementsAre("synced.onnx", "unsynced.onnx"));
+}
+
+// --- External data: side files beside an output in another folder. ---
+
+// in/ holds the external-data fixture (mlp.onnx, mlp.onnx.data), out/ is
+// empty; the request tags in/mlp.onnx into out/.
+struct ExternalDataRun {
+  std::string in;
+  std::string out;
+  TagFileRequest request;
+};
+
+ExternalDataRun MakeExternalDataRun() {
+  ExternalDataRun run;
+  const std::string root = TestFolder();
+  run.in = root + "/in";
+  run.out = root + "/out";
+  CopyExternalDataFixture(run.in);
+  std::filesystem::create_directories(run.out);
+  run.request.model_path = run.in + "/" + kExternalDataModel;
+  run.request.output_path = run.out + "/" + kExternalDataModel;
+  return run;
+}
+
+TagFileOptions WithExternalData(ExternalDataMode mode) {
+  TagFileOptions options;
+  options.external_data.mode = mode;
+  return options;
+}
+
+// The input folder holds what the fixture holds, byte for byte.
+void ExpectInputUnchanged(const std::string& in) {
+  EXPECT_THAT(ListFolder(in),
+              ElementsAre(kExternalDataModel, kExternalDataFile));
+  for (const char* name : {kExternalDataModel, kExternalDataFile}) {
+    EXPECT_TRUE(ReadBytes(in + "/" + name) ==
+                ReadBytes(std::string(kExternalData) + "/" + name))
+        << name;
+  }
+}
+
+TEST(TagFileExternalDataTest, TheSideFileIsHardLinkedBesideTheOutput) {
+  const ExternalDataRun run = MakeExternalDataRun();
+  absl::StatusOr<TagFileResult> result = TagFile(run.request, TagFileOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->external_data.linked, 1);
+  EXPECT_EQ(result->external_data.total(), 1);
+  EXPECT_THAT(ListFolder(run.out),
+              ElementsAre(kExternalDataModel, kExternalDataFile));
+  EXPECT_EQ(Inode(run.out + "/" + kExternalDataFile),
+            Inode(run.in + "/" + kExternalDataFile));
+  // The output names the file beside it, as the input did.
+  absl::StatusOr<onnx::ModelProto> tagged = LoadModel(run.request.output_path);
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_THAT(ExternalDataFiles(*tagged), ElementsAre(kExternalDataFile));
+  ExpectInputUnchanged(run.in);
+}
+
+TEST(TagFileExternalDataTest, CopyModeGivesTheOutputAFileOfItsOwn) {
+  const ExternalDataRun run = MakeExternalDataRun();
+  absl::StatusOr<TagFileResult> result =
+      TagFile(run.request, WithExternalData(ExternalDataMode::kCopy));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->external_data.copied, 1);
+  const std::string copy = run.out + "/" + kExternalDataFile;
+  EXPECT_NE(Inode(copy), Inode(run.in + "/" + kExternalDataFile));
+  EXPECT_TRUE(ReadBytes(copy) == ReadBytes(run.in + "/" + kExternalDataFile));
+  EXPECT_THAT(ListFolder(run.out),
+              ElementsAre(kExternalDataModel, kExternalDataFile));
+  ExpectInputUnchanged(run.in);
+}
+
+TEST(TagFileExternalDataTest,
+     ADifferentFileOfThatNameIsRefusedAndNothingWritten) {
+  for (ExternalDataMode mode :
+       {ExternalDataMode::kLink, ExternalDataMode::kCopy}) {
+    const ExternalDataRun run = MakeExternalDataRun();
+    const std::string clash = run.out + "/" + kExternalDataFile;
+    WriteBytes(clash, "another model's weights");
+    absl::StatusOr<TagFileResult> result =
+        TagFile(run.request, WithExternalData(mode));
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kAlreadyExists);
+    EXPECT_THAT(result.status().message(), HasSubstr(clash));
+    EXPECT_THAT(result.status().message(),
+                HasSubstr(run.in + "/" + kExternalDataFile));
+    EXPECT_THAT(ListFolder(run.out), ElementsAre(kExternalDataFile));
+    EXPECT_EQ(ReadBytes(clash), "another model's weights");
+    ExpectInputUnchanged(run.in);
+  }
+}
+
+TEST(TagFileExternalDataTest, ErrorModeRefusesAnotherFolderOnly) {
+  const ExternalDataRun run = MakeExternalDataRun();
+  absl::StatusOr<TagFileResult> result =
+      TagFile(run.request, WithExternalData(ExternalDataMode::kError));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr(kExternalDataFile));
+  EXPECT_THAT(ListFolder(run.out), IsEmpty());
+  ExpectInputUnchanged(run.in);
+
+  // Beside the model, the side file is there already.
+  TagFileRequest beside = run.request;
+  beside.output_path = run.in + "/tagged.onnx";
+  result = TagFile(beside, WithExternalData(ExternalDataMode::kError));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->external_data.total(), 0);
+}
+
+TEST(TagFileExternalDataTest, ARefusedTraceLeavesNoSideFile) {
+  ExternalDataRun run = MakeExternalDataRun();
+  run.request.trace_path = Fixture("tiny_bert.trace.json");
+  absl::StatusOr<TagFileResult> result = TagFile(run.request, TagFileOptions());
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(result.status().message(), HasSubstr("does not match"));
+  EXPECT_THAT(ListFolder(run.out), IsEmpty());
+}
+
+// The splice path keeps main-graph initializers out of its skeleton; the
+// side files of those, of sparse initializers, subgraphs, attributes and
+// functions are all placed.
+TEST(TagFileExternalDataTest, SideFilesOfEveryKindOfTensorArePlaced) {
+  const std::string root = TestFolder();
+  WriteEverywhereFiles(root + "/in");
+  ASSERT_TRUE(
+      SaveModel(ModelWithExternalDataEverywhere(), root + "/in/model.onnx")
+          .ok());
+  std::filesystem::create_directories(root + "/out");
+  TagFileRequest request;
+  request.model_path = root + "/in/model.onnx";
+  request.output_path = root + "/out/model.onnx";
+  absl::StatusOr<TagFileResult> result = TagFile(request, TagFileOptions());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->external_data.linked, 5);
+  std::vector<std::string> expected = EverywhereFiles();
+  expected.push_back("model.onnx");
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ListTree(root + "/out"), expected);
+  for (const std::string& file : EverywhereFiles()) {
+    EXPECT_EQ(Inode(root + "/out/" + file), Inode(root + "/in/" + file))
+        << file;
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-"""The committed fixtures in testdata/models are what the generator writes,
-and their expected.json files are self-consistent."""
+"""The committed fixtures in testdata/models and testdata/external_data are
+what their generators write, and the expected.json files are self-consistent."""
 
 import json
 import os
@@ -29,6 +29,22 @@ class RegenerationTest(unittest.TestCase):
             for name in sorted(os.listdir(MODELS)):
                 with self.subTest(file=name):
                     with open(os.path.join(MODELS, name), "rb") as committed, \
+                            open(os.path.join(out, name), "rb") as fresh:
+                        self.assertTrue(committed.read() == fresh.read(),
+                                        "%s differs from a fresh run of the generator" % name)
+
+
+class ExternalDataRegenerationTest(unittest.TestCase):
+    def test_generator_reproduces_the_external_data_fixture(self):
+        committed_dir = os.path.join(REPO, "testdata", "external_data")
+        generator = os.path.join(REPO, "testdata", "generator", "make_external_data.py")
+        with tempfile.TemporaryDirectory() as out:
+            subprocess.run([sys.executable, "-B", generator, "--out", out], check=True,
+                           stdout=subprocess.DEVNULL)
+            self.assertEqual(sorted(os.listdir(out)), ["mlp.onnx", "mlp.onnx.data"])
+            for name in sorted(os.listdir(out)):
+                with self.subTest(file=name):
+                    with open(os.path.join(committed_dir, name), "rb") as committed, \
                             open(os.path.join(out, name), "rb") as fresh:
                         self.assertTrue(committed.read() == fresh.read(),
                                         "%s differs from a fresh run of the generator" % name)

@@ -1,5 +1,7 @@
 #include "tests/support/test_files.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -21,6 +23,22 @@ std::string TestFolder() {
   fs::remove_all(folder);
   fs::create_directories(folder);
   return folder.string();
+}
+
+void CopyExternalDataFixture(const std::string& folder) {
+  fs::create_directories(folder);
+  for (const char* name : {kExternalDataModel, kExternalDataFile}) {
+    WriteBytes(folder + "/" + name,
+               ReadBytes(std::string(kExternalData) + "/" + name));
+  }
+  ASSERT_FALSE(ReadBytes(folder + "/" + kExternalDataFile).empty())
+      << kExternalData << ": fixture missing (data = //testdata:external_data)";
+}
+
+uint64_t Inode(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_ino)
+                                          : 0;
 }
 
 std::string ReadBytes(const std::string& path) {

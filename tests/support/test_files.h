@@ -3,6 +3,7 @@
 #ifndef HP_TESTS_SUPPORT_TEST_FILES_H_
 #define HP_TESTS_SUPPORT_TEST_FILES_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,20 @@ namespace test_files {
 // The fixture models and traces (//testdata:models), relative to the
 // runfiles root of workspace `hp`, where tests run.
 inline constexpr char kModels[] = "testdata/models";
+
+// mlp.onnx and its side file mlp.onnx.data (//testdata:external_data): a
+// model whose weights are ONNX external data.
+inline constexpr char kExternalData[] = "testdata/external_data";
+inline constexpr char kExternalDataModel[] = "mlp.onnx";
+inline constexpr char kExternalDataFile[] = "mlp.onnx.data";
+
+// Copies mlp.onnx and mlp.onnx.data into `folder` (made if missing), as
+// files of their own: runfiles are links into the source tree, which hard
+// links made by the code under test must not reach.
+void CopyExternalDataFixture(const std::string& folder);
+
+// The file's inode number; 0 when it cannot be read.
+uint64_t Inode(const std::string& path);
 
 // Debian's libonnx-testdata (outside Bazel's view).
 inline constexpr char kLibonnxTestdata[] = "/usr/share/libonnx-testdata/data";
