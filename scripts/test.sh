@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of hp on a fresh Debian 12 machine: installs what is
-# missing, then the Bazel suite, the converter's output bytes against
+# missing, then the Bazel suite (plain, then under ASan+UBSan and TSan,
+# docs/reliability.md), the converter's output bytes against
 # tests/outputs/manifest.tsv, the recorder and fixture tests (Debian's
 # torch), the end-to-end checks with onnx.checker and onnxruntime, and the
 # example consumer workspace. Ends with one "N passed, N failed" line.
@@ -30,6 +31,8 @@ run_suite() {
 trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
 
 run_suite bazel bazel test //...
+run_suite bazel-asan bazel test --config=asan //...
+run_suite bazel-tsan bazel test --config=tsan //...
 run_suite outputs tests/outputs/record.sh --check
 run_suite recorder-and-fixtures /usr/bin/python3 -m unittest discover -s tests/python
 if [[ -x tests/integration/run.sh ]]; then
