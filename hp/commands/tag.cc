@@ -186,6 +186,10 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
 
 }  // namespace
 
+// The result left to the OS at exit (TagArgs::exit_after). A global of
+// external linkage, so the store is kept and leak checkers see it reachable.
+const TagFileResult* kept_until_exit = nullptr;
+
 absl::Status RunTag(const TagArgs& args, std::ostream& out,
                     std::ostream& err) {
   if (!args.batch.models_dir.empty() || !args.batch.models_list.empty() ||
@@ -231,9 +235,7 @@ absl::Status RunTag(const TagArgs& args, std::ostream& out,
   if (args.exit_after) {
     // Handing the tagged model's millions of small allocations back to the
     // OS at exit beats freeing them one by one.
-    static const TagFileResult* const kept_until_exit =
-        new TagFileResult(std::move(tagged));
-    (void)kept_until_exit;
+    kept_until_exit = new TagFileResult(std::move(tagged));
   }
   return absl::OkStatus();
 }
