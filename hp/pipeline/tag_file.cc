@@ -52,7 +52,6 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
                                            const DigestPolicy& policy,
                                            TagOptions* tag_options) {
   TraceCheck check;
-  check.kind = DigestToCheck(trace);
   const DigestPlan plan = PlanDigestCheck(
       trace,
       {RecordedModelSha256(splice.skeleton()),
@@ -60,6 +59,7 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
       request.model_sha256);
   tag_options->model_sha256 = plan.known.sha256;
   tag_options->model_structure_sha256 = plan.known.structure_sha256;
+  if (plan.to_hash.has_value()) check.kind = *plan.to_hash;
   if (plan.to_hash == DigestKind::kStructure) {
     check.hashing = std::async(std::launch::async, [&splice] {
       return splice.StructureSha256Hex();

@@ -58,13 +58,6 @@ constexpr CountField kCountFields[] = {
 };
 constexpr char kCoverageName[] = "coverage";
 
-void AddCounts(const TagStatistics& statistics, Json* object) {
-  for (const CountField& field : kCountFields) {
-    (*object)[field.name] = statistics.*field.count;
-  }
-  (*object)[kCoverageName] = statistics.coverage;
-}
-
 }  // namespace
 
 absl::string_view MatchKindName(MatchKind kind) {
@@ -175,21 +168,10 @@ std::string RecordedStatisticsJson(const TagStatistics& statistics) {
 }
 
 void AddStatisticsJson(const TagStatistics& statistics, Json* object) {
-  AddCounts(statistics, object);
-}
-
-int64_t MatchCount(const TagStatistics& statistics, MatchKind kind) {
-  switch (kind) {
-    case MatchKind::kDirect:
-      return statistics.direct;
-    case MatchKind::kParent:
-      return statistics.parent;
-    case MatchKind::kRoot:
-      return statistics.root;
-    case MatchKind::kPropagated:
-      return statistics.propagated;
+  for (const CountField& field : kCountFields) {
+    (*object)[field.name] = statistics.*field.count;
   }
-  return 0;
+  (*object)[kCoverageName] = statistics.coverage;
 }
 
 }  // namespace hp

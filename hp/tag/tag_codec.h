@@ -53,8 +53,6 @@ std::string RecordedStatisticsJson(const TagStatistics& statistics);
 // summary) in the order of RecordedStatisticsJson.
 void AddStatisticsJson(const TagStatistics& statistics,
                        nlohmann::ordered_json* object);
-// The count of nodes matched as `kind`.
-int64_t MatchCount(const TagStatistics& statistics, MatchKind kind);
 
 }  // namespace hp
 
