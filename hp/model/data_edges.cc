@@ -6,7 +6,7 @@
 namespace hp {
 namespace {
 
-std::string ValueKey(const std::string& graph_path, const std::string& name) {
+std::string ValueKey(absl::string_view graph_path, absl::string_view name) {
   return absl::StrCat(graph_path, "\n", name);
 }
 
@@ -21,12 +21,12 @@ void AddDeclared(const onnx::GraphProto& graph,
 
 }  // namespace
 
-std::vector<DataEdge> CollectDataEdges(const std::vector<NodeRef>& nodes) {
+std::vector<DataEdge> CollectDataEdges(const NodeList& nodes) {
   // Producers by (graph, value): ONNX scopes names per graph, and a subgraph
   // sees the values of the graphs enclosing it.
   absl::flat_hash_map<std::string, int> producer;
   for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
-    for (const std::string& output : nodes[i].node->output()) {
+    for (absl::string_view output : nodes[i].outputs) {
       if (!output.empty()) {
         producer.emplace(ValueKey(nodes[i].graph_path, output), i);
       }
@@ -34,12 +34,12 @@ std::vector<DataEdge> CollectDataEdges(const std::vector<NodeRef>& nodes) {
   }
   std::vector<DataEdge> edges;
   for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
-    for (const std::string& input : nodes[i].node->input()) {
+    for (absl::string_view input : nodes[i].inputs) {
       if (input.empty()) continue;  // an omitted optional input
       for (int scope = i; scope >= 0; scope = nodes[scope].owner) {
         auto it = producer.find(ValueKey(nodes[scope].graph_path, input));
         if (it != producer.end()) {
-          edges.push_back({it->second, i, input});
+          edges.push_back({it->second, i, std::string(input)});
           break;
         }
       }
@@ -77,11 +77,12 @@ TensorType TensorTypeOf(const onnx::TypeProto& type) {
 }
 
 absl::flat_hash_map<std::string, TensorType> DeclaredTensorTypes(
-    const onnx::ModelProto& model, const std::vector<NodeRef>& nodes) {
+    const onnx::ModelProto& model, const NodeList& nodes) {
   absl::flat_hash_map<std::string, TensorType> types;
   AddDeclared(model.graph(), &types);
   // Subgraphs hang off node attributes; CollectNodes has found their owners.
   for (const NodeRef& node : nodes) {
+    if (!node.owns_subgraphs) continue;
     for (const onnx::AttributeProto& attribute : node.node->attribute()) {
       if (attribute.has_g()) AddDeclared(attribute.g(), &types);
       for (const onnx::GraphProto& graph : attribute.graphs()) {

@@ -23,7 +23,7 @@ struct DataEdge {
 
 // Edges in consumer order, then input order. A value fed twice into one node
 // (Mul(x, x)) gives two edges; graph inputs and initializers give none.
-std::vector<DataEdge> CollectDataEdges(const std::vector<NodeRef>& nodes);
+std::vector<DataEdge> CollectDataEdges(const NodeList& nodes);
 
 struct TensorType {
   std::string elem_type;  // "FLOAT", "INT64"; "" when not declared
@@ -36,7 +36,7 @@ TensorType TensorTypeOf(const onnx::TypeProto& type);
 // The declared type of every value named by a graph input, output or
 // value_info entry, of the main graph and of every subgraph.
 absl::flat_hash_map<std::string, TensorType> DeclaredTensorTypes(
-    const onnx::ModelProto& model, const std::vector<NodeRef>& nodes);
+    const onnx::ModelProto& model, const NodeList& nodes);
 
 }  // namespace hp
 

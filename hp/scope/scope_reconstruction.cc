@@ -12,14 +12,6 @@
 namespace hp {
 namespace {
 
-const std::string* FindMetadata(const onnx::NodeProto& node,
-                                absl::string_view key) {
-  for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
-    if (entry.key() == key) return &entry.value();
-  }
-  return nullptr;
-}
-
 absl::string_view ClassNameOf(absl::string_view qualified_class) {
   return LastAtom(qualified_class);
 }
@@ -84,14 +76,15 @@ class ComponentResolver {
 // The call chain (root first) named by a node's dynamo metadata, adding its
 // modules to the table when it may grow. A table that may not grow cuts the
 // chain before the first path it lacks, which goes to `missing`.
-bool DynamoChain(const onnx::NodeProto& node, ModuleTable* modules,
+bool DynamoChain(const NodeRef& node, ModuleTable* modules,
                  std::vector<int>* chain, std::string* missing) {
-  const std::string* scopes = FindMetadata(node, kDynamoNameScopesKey);
+  const absl::string_view* scopes = node.FindMetadata(kDynamoNameScopesKey);
   if (scopes == nullptr) return false;
   std::optional<std::vector<std::string>> paths = ParsePythonStringList(*scopes);
   if (!paths || paths->empty()) return false;
   std::vector<std::string> classes;
-  if (const std::string* hierarchy = FindMetadata(node, kDynamoClassHierarchyKey)) {
+  if (const absl::string_view* hierarchy =
+          node.FindMetadata(kDynamoClassHierarchyKey)) {
     classes = ParsePythonStringList(*hierarchy).value_or(std::vector<std::string>{});
   }
   chain->assign(1, 0);
@@ -215,14 +208,14 @@ struct NodeFacts {
   std::optional<absl::string_view> scope;  // ScopeOfName
 };
 
-std::vector<NodeFacts> GatherFacts(const std::vector<NodeRef>& nodes) {
+std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
   std::vector<NodeFacts> facts(nodes.size());
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const onnx::NodeProto& node = *nodes[i].node;
-      facts[i].dynamo = FindMetadata(node, kDynamoNameScopesKey) != nullptr;
-      facts[i].owns_subgraphs = OwnsSubgraphs(node);
-      facts[i].scope = ScopeOfName(node.name());
+      const NodeRef& node = nodes[i];
+      facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
+      facts[i].owns_subgraphs = node.owns_subgraphs;
+      facts[i].scope = ScopeOfName(node.name);
     }
   });
   return facts;
@@ -240,7 +233,7 @@ void ScopeStack::Align(const std::vector<int>& chain) {
   stack_.insert(stack_.end(), chain.begin() + common, chain.end());
 }
 
-ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
+ScopeReconstruction ReconstructScopes(const NodeList& nodes,
                                       ModuleTable* modules) {
   ScopeReconstruction result;
   result.nodes.resize(nodes.size());
@@ -252,7 +245,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
   const std::vector<NodeFacts> facts = GatherFacts(nodes);
 
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const onnx::NodeProto& node = *nodes[i].node;
+    const NodeRef& node = nodes[i];
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
@@ -263,7 +256,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
       if (!missing.empty()) {
         scope.origin = ScopeOrigin::kNearestAncestor;
         result.warnings.push_back(absl::StrCat(
-            "node '", node.name(), "' (", node.op_type(), "): module '",
+            "node '", node.name, "' (", node.op_type, "): module '",
             missing, "' of ", kDynamoNameScopesKey,
             " is not a module of the trace; tagged as its nearest traced "
             "ancestor '", modules->at(chain.back()).path, "'"));
@@ -275,7 +268,7 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
       aligned = &named.chain;
       if (named.origin == ScopeOrigin::kNearestAncestor) {
         result.warnings.push_back(absl::StrCat(
-            "node '", node.name(), "' (", node.op_type(), "): scope '",
+            "node '", node.name, "' (", node.op_type, "): scope '",
             named.unknown_component, "' under '",
             modules->at(named.chain.back()).path,
             "' is not a module of the trace; tagged as its nearest traced "
@@ -295,10 +288,10 @@ ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
   return result;
 }
 
-std::optional<std::string> DynamoRootClass(const std::vector<NodeRef>& nodes) {
+std::optional<std::string> DynamoRootClass(const NodeList& nodes) {
   for (const NodeRef& ref : nodes) {
-    const std::string* hierarchy =
-        FindMetadata(*ref.node, kDynamoClassHierarchyKey);
+    const absl::string_view* hierarchy =
+        ref.FindMetadata(kDynamoClassHierarchyKey);
     if (hierarchy == nullptr) continue;
     std::optional<std::vector<std::string>> classes =
         ParsePythonStringList(*hierarchy);

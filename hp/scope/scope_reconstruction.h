@@ -57,13 +57,13 @@ struct ScopeReconstruction {
 // Finds each node's module in `modules`. With a table from node names or
 // dynamo metadata, modules met in the nodes are added to it; a table from a
 // trace is only read, and scopes it lacks resolve to their nearest ancestor.
-ScopeReconstruction ReconstructScopes(const std::vector<NodeRef>& nodes,
+ScopeReconstruction ReconstructScopes(const NodeList& nodes,
                                       ModuleTable* modules);
 
 // The root's qualified class as the dynamo exporter's metadata names it
 // (first entry of pkg.torch.onnx.class_hierarchy), or nullopt when no node
 // carries that metadata.
-std::optional<std::string> DynamoRootClass(const std::vector<NodeRef>& nodes);
+std::optional<std::string> DynamoRootClass(const NodeList& nodes);
 
 // Parses a Python list of string literals as repr() writes it:
 // "['', 'blocks.0']". nullopt on anything else.

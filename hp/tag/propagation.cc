@@ -25,7 +25,7 @@ std::optional<int> AgreedTag(const std::vector<int>& neighbours,
 
 }  // namespace
 
-std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
+std::vector<bool> PropagateTags(const NodeList& nodes,
                                 const std::vector<bool>& movable,
                                 std::vector<int>* tags) {
   const int count = static_cast<int>(nodes.size());
@@ -34,13 +34,13 @@ std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, int>
       producer;
   for (int i = 0; i < count; ++i) {
-    for (const std::string& output : nodes[i].node->output()) {
+    for (absl::string_view output : nodes[i].outputs) {
       if (!output.empty()) producer[{nodes[i].graph_path, output}] = i;
     }
   }
   std::vector<std::vector<int>> consumers_of(count), producers_of(count);
   for (int i = 0; i < count; ++i) {
-    for (const std::string& input : nodes[i].node->input()) {
+    for (absl::string_view input : nodes[i].inputs) {
       auto it = producer.find({nodes[i].graph_path, input});
       if (it == producer.end()) continue;
       consumers_of[it->second].push_back(i);

@@ -14,7 +14,7 @@ namespace hp {
 // `movable[i]` marks the nodes that may take a neighbour's tag. Returns which
 // nodes got a new tag. Consumers and producers are looked up within each
 // node's own graph.
-std::vector<bool> PropagateTags(const std::vector<NodeRef>& nodes,
+std::vector<bool> PropagateTags(const NodeList& nodes,
                                 const std::vector<bool>& movable,
                                 std::vector<int>* tags);
 

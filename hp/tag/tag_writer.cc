@@ -74,13 +74,13 @@ absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
 
 // The entries WriteMetadata adds to a node that has no pkg.hp.tag, in order.
 template <typename Visit>
-void ForEachAddedEntry(const onnx::NodeProto& node, absl::string_view tag,
+void ForEachAddedEntry(const NodeRef& node, absl::string_view tag,
                        absl::string_view module_path,
                        const WriteOptions& options, Visit visit) {
   visit(kTagKey, tag);
   visit(kModulePathKey, module_path);
   if (options.write_namespace &&
-      FindEntry(node.metadata_props(), kNamespaceKey) < 0) {
+      node.FindMetadata(kNamespaceKey) == nullptr) {
     visit(kNamespaceKey, absl::StripPrefix(tag, "/"));
   }
 }
@@ -215,16 +215,15 @@ void StripDocString(onnx::NodeProto* node) {
 
 }  // namespace
 
-bool WriteOnlyAppends(const onnx::NodeProto& node,
-                      const WriteOptions& options) {
+bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options) {
   if (options.format != TagFormat::kMetadata) return false;
-  if (!node.unknown_fields().empty()) return false;
-  if (FindEntry(node.metadata_props(), kTagKey) >= 0) return false;
+  if (node.has_unknown_fields) return false;
+  if (node.FindMetadata(kTagKey) != nullptr) return false;
   return !(options.write_namespace && options.overwrite_namespace &&
-           FindEntry(node.metadata_props(), kNamespaceKey) >= 0);
+           node.FindMetadata(kNamespaceKey) != nullptr);
 }
 
-size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
+size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
                           absl::string_view module_path,
                           const WriteOptions& options) {
   size_t size = 0;
@@ -236,7 +235,7 @@ size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
   return size;
 }
 
-char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
+char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
                            absl::string_view module_path,
                            const WriteOptions& options, char* target) {
   ForEachAddedEntry(node, tag, module_path, options,

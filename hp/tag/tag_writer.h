@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/node_list.h"
 #include "hp/tag/tag_types.h"
 #include "hp/tag/tagged_model.h"
 #include "proto/onnx.pb.h"
@@ -72,16 +73,16 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
 // `namespace` to overwrite, and no unknown fields. protobuf writes
 // metadata_props (field 9) last, so such a node serializes as its bytes
 // before the write followed by the bytes of the added entries.
-bool WriteOnlyAppends(const onnx::NodeProto& node, const WriteOptions& options);
+bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options);
 
 // The size of the entries' bytes (NodeProto field 9 records) that
 // WriteNodeTag adds to a node for which WriteOnlyAppends holds.
-size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
+size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
                           absl::string_view module_path,
                           const WriteOptions& options);
 // Writes those bytes at `target`, which must have NodeTagRecordsSize()
 // bytes; returns the end of what it wrote.
-char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
+char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
                            absl::string_view module_path,
                            const WriteOptions& options, char* target);
 

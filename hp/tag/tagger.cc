@@ -27,7 +27,7 @@
 namespace hp {
 namespace {
 
-ModuleTable MakeModuleTable(const std::vector<NodeRef>& nodes,
+ModuleTable MakeModuleTable(const NodeList& nodes,
                             const ScopeTrace* trace, const TagOptions& options) {
   if (trace != nullptr) return ModuleTableFromTrace(*trace);
   if (std::optional<std::string> root = DynamoRootClass(nodes)) {
@@ -114,7 +114,7 @@ namespace {
 // ComputeTags' work with every node's tag kept as indices into the tables
 // (a million nodes' strings are the costliest part of a result).
 struct NodeTagIds {
-  std::vector<NodeRef> nodes;
+  NodeList nodes;
   std::optional<ModuleTable> modules;  // set by ComputeTagIds
   ModuleTags module_tags;
   std::vector<int> module;  // per node: the module that ran it
@@ -141,7 +141,7 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
     traced_modules =
         std::async(std::launch::async, ModuleTableFromTrace, std::cref(*trace));
   }
-  std::vector<NodeRef>& nodes = ids->nodes;
+  NodeList& nodes = ids->nodes;
   nodes = CollectNodes(model);
 
   ids->modules.emplace(traced_modules.valid()
@@ -200,8 +200,8 @@ void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
     for (size_t i = begin; i < end; ++i) {
       NodeTag& node = result->nodes[i];
       node.graph_path = ids.nodes[i].graph_path;
-      node.node_name = ids.nodes[i].node->name();
-      node.op_type = ids.nodes[i].node->op_type();
+      node.node_name = std::string(ids.nodes[i].name);
+      node.op_type = std::string(ids.nodes[i].op_type);
       node.module_path = std::string(ids.ModulePathOf(i));
       node.tag = std::string(ids.TagOf(i));
       node.match = ids.matches[i];
@@ -266,10 +266,10 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       const absl::string_view tag = ids.TagOf(i);
       const absl::string_view module_path = ids.ModulePathOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
-      if (append && main_node[i] >= 0 && WriteOnlyAppends(*nodes[i], write) &&
-          !OwnsSubgraphs(*nodes[i])) {
+      if (append && main_node[i] >= 0 && WriteOnlyAppends(ids.nodes[i], write) &&
+          !ids.nodes[i].owns_subgraphs) {
         appended_bytes[main_node[i]] =
-            NodeTagRecordsSize(*nodes[i], tag, module_path, write);
+            NodeTagRecordsSize(ids.nodes[i], tag, module_path, write);
         continue;
       }
       absl::Status written = WriteNodeTag(nodes[i], tag, module_path, write);
@@ -297,7 +297,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       for (size_t i = begin; i < end; ++i) {
         const int k = main_node[i];
         if (k < 0 || appended_bytes[k] == 0) continue;
-        EncodeNodeTagRecords(*nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
+        EncodeNodeTagRecords(ids.nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
                              write,
                              &appended->buffer[ends[k] - appended_bytes[k]]);
       }

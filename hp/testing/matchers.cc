@@ -231,8 +231,8 @@ std::vector<CarriedTag> ReadCarriedTags(const onnx::ModelProto& model) {
     WrittenTag written = ReadNodeTag(*ref.node, format);
     CarriedTag carried;
     carried.graph_path = ref.graph_path;
-    carried.node_name = ref.node->name();
-    carried.op_type = ref.node->op_type();
+    carried.node_name = std::string(ref.name);
+    carried.op_type = std::string(ref.op_type);
     carried.tag = std::move(written.tag).value_or("");
     carried.module_path = std::move(written.module_path).value_or("");
     carried.tagged = !carried.tag.empty();

@@ -17,7 +17,7 @@ class DotWriter {
   DotWriter(const TagsToShow& shown, const ModuleTree& tree)
       : shown_(shown), tree_(tree) {}
 
-  std::string Write(const std::vector<NodeRef>& nodes) {
+  std::string Write(const NodeList& nodes) {
     out_ =
         "digraph model {\n"
         "  graph [rankdir=TB, fontname=\"Helvetica\", fontsize=11];\n"
@@ -76,7 +76,7 @@ class DotWriter {
 absl::StatusOr<std::string> DotText(const onnx::ModelProto& model,
                                     const TagsToShow& shown,
                                     const ModuleTree& tree) {
-  const std::vector<NodeRef> nodes = CollectNodes(model);
+  const NodeList nodes = CollectNodes(model);
   HP_RETURN_IF_ERROR(CheckSameNodes(nodes, shown));
   return DotWriter(shown, tree).Write(nodes);
 }

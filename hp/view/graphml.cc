@@ -40,7 +40,7 @@ constexpr Key kKeys[] = {
 class GraphmlWriter {
  public:
   GraphmlWriter(const TagsToShow& shown, const ModuleTree& tree,
-                const std::vector<NodeRef>& nodes)
+                const NodeList& nodes)
       : shown_(shown), tree_(tree), nodes_(nodes) {}
 
   std::string Write(const onnx::ModelProto& model) {
@@ -133,7 +133,7 @@ class GraphmlWriter {
 
   const TagsToShow& shown_;
   const ModuleTree& tree_;
-  const std::vector<NodeRef>& nodes_;
+  const NodeList& nodes_;
   std::string out_;
 };
 
@@ -142,7 +142,7 @@ class GraphmlWriter {
 absl::StatusOr<std::string> GraphmlText(const onnx::ModelProto& model,
                                         const TagsToShow& shown,
                                         const ModuleTree& tree) {
-  const std::vector<NodeRef> nodes = CollectNodes(model);
+  const NodeList nodes = CollectNodes(model);
   HP_RETURN_IF_ERROR(CheckSameNodes(nodes, shown));
   return GraphmlWriter(shown, tree, nodes).Write(model);
 }

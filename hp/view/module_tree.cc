@@ -82,7 +82,7 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
   return shown;
 }
 
-absl::Status CheckSameNodes(const std::vector<NodeRef>& nodes,
+absl::Status CheckSameNodes(const NodeList& nodes,
                             const TagsToShow& shown) {
   if (nodes.size() != shown.nodes.size()) {
     return absl::InvalidArgumentError(
@@ -91,8 +91,8 @@ absl::Status CheckSameNodes(const std::vector<NodeRef>& nodes,
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeTag& tagged = shown.nodes[i].node;
-    if (nodes[i].node->name() != tagged.node_name ||
-        nodes[i].node->op_type() != tagged.op_type ||
+    if (nodes[i].name != tagged.node_name ||
+        nodes[i].op_type != tagged.op_type ||
         nodes[i].graph_path != tagged.graph_path) {
       return absl::InvalidArgumentError(absl::StrCat(
           DescribeNode(nodes[i]), ": the tags describe ",

@@ -48,7 +48,7 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
 
 // OK when `shown` describes exactly these nodes (same count, names and op
 // types, in order); InvalidArgument naming the first difference otherwise.
-absl::Status CheckSameNodes(const std::vector<NodeRef>& nodes,
+absl::Status CheckSameNodes(const NodeList& nodes,
                             const TagsToShow& shown);
 
 // A module instance of the tree: one tag.

@@ -243,7 +243,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
 
   StoredTags stored;
   stored.format = *format;
-  const std::vector<NodeRef> nodes = CollectNodes(model);
+  const NodeList nodes = CollectNodes(model);
   ReadModelEntries(model, static_cast<int64_t>(nodes.size()), &stored);
 
   std::vector<NodeReading> readings;

@@ -28,7 +28,7 @@ struct Placed {
 };
 
 Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table) {
-  const std::vector<NodeRef> nodes = CollectNodes(model);
+  const NodeList nodes = CollectNodes(model);
   Placed placed;
   placed.reconstruction = ReconstructScopes(nodes, table);
   for (const NodeScope& scope : placed.reconstruction.nodes) {

@@ -115,6 +115,29 @@ TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// The splice path reads nodes as NodeRefs (hp/io/node_list.h); these take
+// a message's.
+NodeList Listed(const onnx::NodeProto& node) {
+  NodeListBuilder nodes;
+  nodes.AddMessage(node, "main", -1);
+  return nodes.Finish();
+}
+bool WriteOnlyAppends(const onnx::NodeProto& node,
+                      const WriteOptions& options) {
+  return hp::WriteOnlyAppends(Listed(node)[0], options);
+}
+size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
+                          absl::string_view module_path,
+                          const WriteOptions& options) {
+  return hp::NodeTagRecordsSize(Listed(node)[0], tag, module_path, options);
+}
+char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
+                           absl::string_view module_path,
+                           const WriteOptions& options, char* target) {
+  return hp::EncodeNodeTagRecords(Listed(node)[0], tag, module_path, options,
+                                  target);
+}
+
 // What the splice writer relies on: for a node WriteOnlyAppends accepts,
 // the bytes after WriteNodeTag are the bytes before, then the encoded
 // records.

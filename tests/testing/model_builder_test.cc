@@ -1,6 +1,7 @@
 // The builders make what their comments promise.
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/model/graph_walk.h"
@@ -49,7 +50,7 @@ TEST(ModelBuilderTest, BuildsGraphsWithSubgraphsInWalkOrder) {
 
   std::vector<std::string> walked;
   for (const NodeRef& ref : CollectNodes(model)) {
-    walked.push_back(ref.graph_path + ":" + ref.node->name());
+    walked.push_back(absl::StrCat(ref.graph_path, ":", ref.name));
   }
   EXPECT_THAT(walked, ElementsAre("main:/a/Relu", "main:/a/Relu_1",
                                   "main:/Loop", "main//Loop/body:Add_4"));

@@ -138,7 +138,7 @@ TEST(ModuleTreeTest, StoredTagsOfAnotherModelAreRefused) {
 TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
   const onnx::ModelProto model = testing::TwelveLayerModel();
   TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
-  const std::vector<NodeRef> nodes = CollectNodes(model);
+  const NodeList nodes = CollectNodes(model);
   EXPECT_TRUE(CheckSameNodes(nodes, shown).ok());
   shown.nodes[3].node.node_name = "/elsewhere/Add";
   absl::Status status = CheckSameNodes(nodes, shown);

@@ -1,0 +1,216 @@
+#include "hp/io/node_list.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+
+namespace hp {
+namespace {
+
+// NodeProto fields (proto/onnx.proto); all are length-delimited.
+constexpr uint32_t kNodeInput = 1;
+constexpr uint32_t kNodeOutput = 2;
+constexpr uint32_t kNodeName = 3;
+constexpr uint32_t kNodeOpType = 4;
+constexpr uint32_t kNodeAttribute = 5;
+constexpr uint32_t kNodeDomain = 7;
+constexpr uint32_t kNodeMetadataProps = 9;
+constexpr uint32_t kLastNodeField = 9;
+// AttributeProto's graph fields, and StringStringEntryProto's.
+constexpr uint32_t kAttributeGraph = 6;
+constexpr uint32_t kAttributeGraphs = 11;
+constexpr uint32_t kEntryKey = 1;
+constexpr uint32_t kEntryValue = 2;
+
+absl::string_view View(const uint8_t* data, const WireRecord& record) {
+  return absl::string_view(reinterpret_cast<const char*>(data + record.payload),
+                           record.end - record.payload);
+}
+
+// An attribute record's payload, checked as protobuf parses it inside a
+// node (node, graph, model: three messages deep), into one message per
+// thread that is reused; true when it holds a graph.
+bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph) {
+  thread_local onnx::AttributeProto attribute;
+  google::protobuf::io::CodedInputStream input(
+      data + record.payload, static_cast<int>(record.end - record.payload));
+  input.SetRecursionLimit(
+      google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit() - 3);
+  attribute.Clear();
+  if (!attribute.MergeFromCodedStream(&input) ||
+      !input.ConsumedEntireMessage()) {
+    return false;
+  }
+  *graph = *graph || attribute.has_g() || attribute.graphs_size() > 0;
+  return true;
+}
+
+}  // namespace
+
+const absl::string_view* NodeRef::FindMetadata(absl::string_view key) const {
+  for (const MetadataView& entry : metadata) {
+    if (entry.key == key) return &entry.value;
+  }
+  return nullptr;
+}
+
+bool OwnsSubgraphs(const onnx::NodeProto& node) {
+  for (const onnx::AttributeProto& attribute : node.attribute()) {
+    if (attribute.has_g() || attribute.graphs_size() > 0) return true;
+  }
+  return false;
+}
+
+NodeRef& NodeListBuilder::Start(const std::string& graph_path, int owner,
+                                const onnx::NodeProto* message) {
+  list_.nodes_.emplace_back();
+  NodeRef& node = list_.nodes_.back();
+  node.graph_path = graph_path;
+  node.owner = owner;
+  node.node = message;
+  return node;
+}
+
+void NodeListBuilder::Close() {
+  ends_.push_back({static_cast<uint32_t>(list_.inputs_.size()),
+                   static_cast<uint32_t>(list_.outputs_.size()),
+                   static_cast<uint32_t>(list_.metadata_.size())});
+}
+
+void NodeListBuilder::AddMessage(const onnx::NodeProto& node,
+                                 const std::string& graph_path, int owner) {
+  const int index = static_cast<int>(size());
+  NodeRef& ref = Start(graph_path, owner, &node);
+  ref.name = node.name();
+  ref.op_type = node.op_type();
+  ref.domain = node.domain();
+  ref.owns_subgraphs = OwnsSubgraphs(node);
+  ref.has_unknown_fields = !node.unknown_fields().empty();
+  for (const std::string& input : node.input()) list_.inputs_.push_back(input);
+  for (const std::string& output : node.output()) {
+    list_.outputs_.push_back(output);
+  }
+  for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
+    list_.metadata_.push_back({entry.key(), entry.value()});
+  }
+  Close();
+  if (!ref.owns_subgraphs) return;
+  for (const onnx::AttributeProto& attribute : node.attribute()) {
+    if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
+    const std::string prefix =
+        absl::StrCat(graph_path, "/", node.name(), "/", attribute.name());
+    if (attribute.has_g()) AddGraph(attribute.g(), prefix, index);
+    for (int i = 0; i < attribute.graphs_size(); ++i) {
+      AddGraph(attribute.graphs(i), absl::StrCat(prefix, "[", i, "]"), index);
+    }
+  }
+}
+
+void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
+                               const std::string& graph_path, int owner) {
+  for (const onnx::NodeProto& node : graph.node()) {
+    AddMessage(node, graph_path, owner);
+  }
+}
+
+bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record) {
+  const size_t inputs = list_.inputs_.size();
+  const size_t outputs = list_.outputs_.size();
+  const size_t metadata = list_.metadata_.size();
+  NodeRef& node = Start("main", -1, nullptr);
+  auto fail = [&] {
+    list_.nodes_.pop_back();
+    list_.inputs_.resize(inputs);
+    list_.outputs_.resize(outputs);
+    list_.metadata_.resize(metadata);
+    return false;
+  };
+  WireReader reader(data, record.begin, record.end);
+  WireRecord field;
+  while (!reader.done()) {
+    if (!reader.Next(&field)) return fail();
+    if (field.wire_type != kLengthDelimited || field.field == 0 ||
+        field.field > kLastNodeField) {
+      node.has_unknown_fields = true;
+      continue;
+    }
+    switch (field.field) {
+      case kNodeInput:
+        list_.inputs_.push_back(View(data, field));
+        break;
+      case kNodeOutput:
+        list_.outputs_.push_back(View(data, field));
+        break;
+      case kNodeName:
+        node.name = View(data, field);
+        break;
+      case kNodeOpType:
+        node.op_type = View(data, field);
+        break;
+      case kNodeDomain:
+        node.domain = View(data, field);
+        break;
+      case kNodeAttribute:
+        if (!ReadAttribute(data, field, &node.owns_subgraphs)) return fail();
+        break;
+      case kNodeMetadataProps: {
+        MetadataView entry;
+        WireReader entry_reader(data, field.payload, field.end);
+        WireRecord part;
+        while (!entry_reader.done()) {
+          if (!entry_reader.Next(&part)) return fail();
+          if (part.wire_type != kLengthDelimited) continue;
+          if (part.field == kEntryKey) entry.key = View(data, part);
+          if (part.field == kEntryValue) entry.value = View(data, part);
+        }
+        list_.metadata_.push_back(entry);
+        break;
+      }
+      default:  // doc_string, overload
+        break;
+    }
+  }
+  Close();
+  return true;
+}
+
+void NodeListBuilder::Append(NodeListBuilder&& other) {
+  const int shift = static_cast<int>(size());
+  const Ends base = ends_.empty() ? Ends() : ends_.back();
+  for (NodeRef& node : other.list_.nodes_) {
+    if (node.owner >= 0) node.owner += shift;
+    list_.nodes_.push_back(std::move(node));
+  }
+  for (const Ends& ends : other.ends_) {
+    ends_.push_back({base.inputs + ends.inputs, base.outputs + ends.outputs,
+                     base.metadata + ends.metadata});
+  }
+  list_.inputs_.insert(list_.inputs_.end(), other.list_.inputs_.begin(),
+                       other.list_.inputs_.end());
+  list_.outputs_.insert(list_.outputs_.end(), other.list_.outputs_.begin(),
+                        other.list_.outputs_.end());
+  list_.metadata_.insert(list_.metadata_.end(), other.list_.metadata_.begin(),
+                         other.list_.metadata_.end());
+  other = NodeListBuilder();
+}
+
+NodeList NodeListBuilder::Finish() {
+  Ends begin;
+  for (size_t i = 0; i < list_.nodes_.size(); ++i) {
+    NodeRef& node = list_.nodes_[i];
+    const Ends& end = ends_[i];
+    node.inputs = absl::MakeConstSpan(list_.inputs_.data() + begin.inputs,
+                                      end.inputs - begin.inputs);
+    node.outputs = absl::MakeConstSpan(list_.outputs_.data() + begin.outputs,
+                                       end.outputs - begin.outputs);
+    node.metadata = absl::MakeConstSpan(list_.metadata_.data() + begin.metadata,
+                                        end.metadata - begin.metadata);
+    begin = end;
+  }
+  NodeList list = std::move(list_);
+  *this = NodeListBuilder();
+  return list;
+}
+
+}  // namespace hp
