@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstring>
 #include <iterator>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -232,6 +234,23 @@ absl::Status ParseSkeleton(absl::string_view bytes, const std::string& path,
   return ParseError(path);
 }
 
+// One main-graph node parsed from its record onto `arena`, or null when
+// the record does not parse.
+onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
+                                 google::protobuf::Arena* arena) {
+  google::protobuf::io::CodedInputStream input(
+      data + record.begin, static_cast<int>(record.end - record.begin));
+  // Inside the model a node is two messages deep (model, graph).
+  input.SetRecursionLimit(
+      google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit() - 2);
+  onnx::NodeProto* node =
+      google::protobuf::Arena::CreateMessage<onnx::NodeProto>(arena);
+  if (!node->MergeFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
+    return nullptr;
+  }
+  return node;
+}
+
 // Appends the main graph's node records (payloads, in file order) to
 // `model`'s graph as protobuf parses them inside the whole model: a
 // million nodes are parsed on all cores, as arena allocation is thread-safe.
@@ -244,18 +263,8 @@ bool ParseNodes(const uint8_t* data, const std::vector<ByteRange>& records,
   std::atomic<bool> parsed{true};
   ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end && parsed; ++i) {
-      google::protobuf::io::CodedInputStream input(
-          data + records[i].begin,
-          static_cast<int>(records[i].end - records[i].begin));
-      // Inside the model a node is two messages deep (model, graph).
-      input.SetRecursionLimit(
-          google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit() -
-          2);
-      nodes[i] = google::protobuf::Arena::CreateMessage<onnx::NodeProto>(arena);
-      if (!nodes[i]->MergeFromCodedStream(&input) ||
-          !input.ConsumedEntireMessage()) {
-        parsed = false;
-      }
+      nodes[i] = ParseNodeRecord(data, records[i], arena);
+      if (nodes[i] == nullptr) parsed = false;
     }
   });
   if (!parsed) return false;
@@ -264,6 +273,43 @@ bool ParseNodes(const uint8_t* data, const std::vector<ByteRange>& records,
   for (onnx::NodeProto* node : nodes) {
     graph_nodes->UnsafeArenaAddAllocated(node);
   }
+  return true;
+}
+
+// Reads the main graph's node records as views (NodeListBuilder::AddRecord)
+// on all cores; a node that owns subgraphs is parsed onto `arena`, and its
+// bodies' nodes follow it. False when a record does not parse.
+bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
+                     google::protobuf::Arena* arena, NodeList* nodes,
+                     std::vector<onnx::NodeProto*>* parsed) {
+  parsed->assign(records.size(), nullptr);
+  std::mutex mutex;
+  std::map<size_t, NodeListBuilder> slices;  // by first record
+  std::atomic<bool> read{true};
+  ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    NodeListBuilder slice;
+    for (size_t i = begin; i < end && read; ++i) {
+      bool needs_message = false;
+      if (!slice.AddRecord(data, records[i], &needs_message)) {
+        read = false;
+        break;
+      }
+      if (!needs_message) continue;
+      slice.RemoveLast();
+      (*parsed)[i] = ParseNodeRecord(data, records[i], arena);
+      if ((*parsed)[i] == nullptr) {
+        read = false;
+        break;
+      }
+      slice.AddMessage(*(*parsed)[i], "main", -1);
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    slices.emplace(begin, std::move(slice));
+  });
+  if (!read) return false;
+  NodeListBuilder all;
+  for (auto& [begin, slice] : slices) all.Append(std::move(slice));
+  *nodes = all.Finish();
   return true;
 }
 
@@ -286,8 +332,9 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   HP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
   splice.fd_ = std::move(file.fd);
   splice.file_bytes_ = file.size;
-  FileMapping mapping(splice.fd_.get(), splice.file_bytes_);
-  const uint8_t* data = mapping.data();
+  auto mapping =
+      std::make_unique<FileMapping>(splice.fd_.get(), splice.file_bytes_);
+  const uint8_t* data = mapping->data();
   if (splice.file_bytes_ > 0 && data == nullptr) {
     return ErrnoError("cannot map", path);
   }
@@ -356,8 +403,20 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   // the rest, then the node records in place and in parallel. Where that
   // fails, the skeleton is parsed again as one message for LoadModel's error.
   splice.NewSkeleton();
-  if (ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
-      ParseNodes(data, node_records, splice.skeleton_)) {
+  if (options.read_node_records &&
+      ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
+      ReadNodeRecords(data, node_records, splice.arena_.get(), &splice.nodes_,
+                      &splice.parsed_)) {
+    splice.reads_records_ = true;
+    splice.node_records_ = std::move(node_records);
+    splice.record_of_.reserve(splice.nodes_.size());
+    int64_t next = 0;
+    for (const NodeRef& node : splice.nodes_) {
+      splice.record_of_.push_back(node.owner < 0 ? next++ : -1);
+    }
+  } else if (!options.read_node_records &&
+             ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
+             ParseNodes(data, node_records, splice.skeleton_)) {
     splice.node_records_ = std::move(node_records);
   } else {
     splice.NewSkeleton();
@@ -366,11 +425,66 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   }
   onnx::ModelProto initializers;
   *initializers.mutable_graph() = splice.headers_;
+  if (splice.reads_records_) {
+    // The views point into the file: it stays mapped. Of the main-graph
+    // nodes, only those parsed can hold external data.
+    splice.mapping_ = std::move(mapping);
+    for (onnx::NodeProto* node : splice.parsed_) {
+      if (node != nullptr) *initializers.mutable_graph()->add_node() = *node;
+    }
+  }
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(*splice.skeleton_, path));
   AddExternalDataFiles(initializers, &splice.external_data_files_);
   AddExternalDataFiles(*splice.skeleton_, &splice.external_data_files_);
   return splice;
+}
+
+absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
+  const int64_t record = record_of_[i];
+  if (record < 0) {
+    // A subgraph body's node, inside a message this splice parsed and owns.
+    return const_cast<onnx::NodeProto*>(nodes_[i].node);
+  }
+  onnx::NodeProto*& parsed = parsed_[static_cast<size_t>(record)];
+  if (parsed == nullptr) {
+    parsed = ParseNodeRecord(mapping_->data(),
+                             node_records_[static_cast<size_t>(record)],
+                             arena_.get());
+  }
+  if (parsed == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path_, ": node record ", record, " ('", nodes_[i].name,
+        "') does not parse as a NodeProto"));
+  }
+  return parsed;
+}
+
+absl::Status ModelSplice::ParseAllNodes() {
+  if (!reads_records_) return absl::OkStatus();
+  std::atomic<bool> parsed{true};
+  ForSlices(parsed_.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && parsed; ++i) {
+      if (parsed_[i] != nullptr) continue;
+      parsed_[i] = ParseNodeRecord(mapping_->data(), node_records_[i],
+                                   arena_.get());
+      if (parsed_[i] == nullptr) parsed = false;
+    }
+  });
+  if (!parsed) return ParseError(path_);
+  if (!parsed_.empty()) {
+    auto* graph_nodes = skeleton_->mutable_graph()->mutable_node();
+    graph_nodes->Reserve(static_cast<int>(parsed_.size()));
+    for (onnx::NodeProto* node : parsed_) {
+      graph_nodes->UnsafeArenaAddAllocated(node);
+    }
+  }
+  reads_records_ = false;
+  nodes_ = NodeList();
+  parsed_.clear();
+  record_of_.clear();
+  mapping_.reset();
+  return absl::OkStatus();
 }
 
 onnx::ModelProto ModelSplice::SkeletonWithHeaders() const {
@@ -424,21 +538,29 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
 
   const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes =
       detached.nodes();
+  // Read as records, node i is saved from parsed_[i] where that was
+  // parsed, else copied; otherwise from the skeleton's node i.
+  const size_t count =
+      reads_records_ ? node_records_.size() : static_cast<size_t>(nodes.size());
+  auto message = [&](size_t i) -> const onnx::NodeProto* {
+    if (reads_records_) return parsed_[i];
+    return &nodes.Get(static_cast<int>(i));
+  };
   // Nodes with suffixes are copied from the input, which is mapped for
   // that; their bytes as read are [node_records_[i], suffix_begin(i)).
   const std::vector<uint64_t>* ends = suffixes.ends;
   const bool copy_nodes = ends != nullptr && !ends->empty();
-  if (copy_nodes && (ends->size() != static_cast<size_t>(nodes.size()) ||
+  if (copy_nodes && (ends->size() != count ||
                      ends->size() != node_records_.size() ||
                      ends->back() != suffixes.bytes.size())) {
     // Dropping them would drop tags: refuse instead.
     return absl::FailedPreconditionError(absl::StrCat(
         writer->path(), ": ", ends->size(),
-        " node record suffixes do not match the skeleton's ", nodes.size(),
+        " node record suffixes do not match the skeleton's ", count,
         " nodes (", node_records_.size(), " read one by one)"));
   }
   std::optional<FileMapping> input;
-  if (copy_nodes) {
+  if (copy_nodes || reads_records_) {
     input.emplace(fd_.get(), file_bytes_);
     if (input->data() == nullptr) return ErrnoError("cannot map", path_);
   }
@@ -451,13 +573,15 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
 
   // The graph's length: node records, the other fields, the copied records.
   // Sizing caches each serialized node's size for the serialization below.
-  std::vector<uint32_t> record_bytes(nodes.size());  // tag, length, message
+  std::vector<uint32_t> record_bytes(count);  // tag, length, message
   ForSlices(record_bytes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       const uint64_t suffix = suffix_size(i);
+      const onnx::NodeProto* node = suffix > 0 ? nullptr : message(i);
       const size_t size =
-          suffix > 0 ? node_records_[i].end - node_records_[i].begin + suffix
-                     : nodes.Get(static_cast<int>(i)).ByteSizeLong();
+          node == nullptr
+              ? node_records_[i].end - node_records_[i].begin + suffix
+              : node->ByteSizeLong();
       record_bytes[i] = static_cast<uint32_t>(
           1 + CodedOutputStream::VarintSize64(size) + size);
     }
@@ -503,20 +627,22 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
         uint8_t* target = reinterpret_cast<uint8_t*>(&batch[offsets[i]]);
         *target++ = TagByte(kGraphNode);
         const uint64_t suffix = suffix_size(index);
-        if (suffix > 0) {
+        const onnx::NodeProto* node = suffix > 0 ? nullptr : message(index);
+        if (node == nullptr) {
           const ByteRange& read = node_records_[index];
           target = CodedOutputStream::WriteVarint64ToArray(
               read.end - read.begin + suffix, target);
           target = std::copy(input->data() + read.begin,
                              input->data() + read.end, target);
-          std::memcpy(target, suffixes.bytes.data() + suffix_begin(index),
-                      suffix);
+          if (suffix > 0) {
+            std::memcpy(target, suffixes.bytes.data() + suffix_begin(index),
+                        suffix);
+          }
           continue;
         }
-        const onnx::NodeProto& node = nodes.Get(static_cast<int>(index));
         target = CodedOutputStream::WriteVarint64ToArray(
-            static_cast<uint64_t>(node.GetCachedSize()), target);
-        node.SerializeWithCachedSizesToArray(target);
+            static_cast<uint64_t>(node->GetCachedSize()), target);
+        node->SerializeWithCachedSizesToArray(target);
       }
     });
     HP_RETURN_IF_ERROR(writer->Append(batch));

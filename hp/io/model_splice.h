@@ -26,6 +26,7 @@
 #include "hp/io/atomic_writer.h"
 #include "hp/io/external_data.h"
 #include "hp/io/model_io.h"
+#include "hp/io/node_list.h"
 #include "hp/io/wire_format.h"
 #include "proto/onnx.pb.h"
 
@@ -34,6 +35,11 @@ namespace hp {
 struct SpliceOptions {
   // The largest skeleton accepted; protobuf cannot parse more. Tests lower it.
   uint64_t max_skeleton_bytes = kMaxProtobufBytes;
+  // Read the main graph's nodes as records (nodes()), parsing into messages
+  // only the nodes that own subgraphs and those asked for (MutableNode):
+  // the skeleton then holds no main-graph nodes. Otherwise every node is
+  // parsed into the skeleton.
+  bool read_node_records = false;
 };
 
 // Bytes to append to main-graph node records as read from the input, so
@@ -64,6 +70,21 @@ class ModelSplice {
   // to the main graph is not supported: Save() takes them from the input.
   onnx::ModelProto& skeleton() { return *skeleton_; }
   const onnx::ModelProto& skeleton() const { return *skeleton_; }
+
+  // With read_node_records: whether the main graph's nodes are read as
+  // records (false once ParseAllNodes ran, or when the records could not
+  // be read one by one).
+  bool reads_node_records() const { return reads_records_; }
+  // Those nodes, subgraph bodies included, in graph order; views into the
+  // mapped file and into the messages of nodes that own subgraphs.
+  const NodeList& nodes() const { return nodes_; }
+  // The message of nodes()[i], to edit; a main-graph node is parsed from
+  // its record the first time, and then saved from the message. Safe to
+  // call for different nodes at once.
+  absl::StatusOr<onnx::NodeProto*> MutableNode(size_t i);
+  // Parses every main-graph node into the skeleton, as Open does without
+  // read_node_records; nodes() is then empty.
+  absl::Status ParseAllNodes();
 
   // A copy of the skeleton with the initializers put back without their
   // data (names, types, dims, external-data entries): a summary of the
@@ -126,6 +147,15 @@ class ModelSplice {
   // The payloads of the main graph's node records, in file order; empty
   // when the skeleton's nodes were not parsed from them one by one.
   std::vector<ByteRange> node_records_;
+  // With read_node_records: the file, mapped while the splice lives;
+  // the nodes read from it; per main-graph node its message once parsed
+  // (else null); per entry of nodes_ its main-graph position (-1 in a
+  // subgraph).
+  bool reads_records_ = false;
+  std::unique_ptr<FileMapping> mapping_;
+  NodeList nodes_;
+  std::vector<onnx::NodeProto*> parsed_;
+  std::vector<int64_t> record_of_;
   // The same initializers without their data.
   onnx::GraphProto headers_;
   std::vector<std::string> external_data_files_;

@@ -28,10 +28,20 @@ absl::string_view View(const uint8_t* data, const WireRecord& record) {
                            record.end - record.payload);
 }
 
+bool External(const onnx::TensorProto& tensor) {
+  return tensor.data_location() == onnx::TensorProto::EXTERNAL;
+}
+
+bool External(const onnx::SparseTensorProto& tensor) {
+  return External(tensor.values()) || External(tensor.indices());
+}
+
 // An attribute record's payload, checked as protobuf parses it inside a
 // node (node, graph, model: three messages deep), into one message per
-// thread that is reused; true when it holds a graph.
-bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph) {
+// thread that is reused. Sets `graph` when it holds a graph, `external`
+// when it holds a tensor stored as external data.
+bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph,
+                   bool* external) {
   thread_local onnx::AttributeProto attribute;
   google::protobuf::io::CodedInputStream input(
       data + record.payload, static_cast<int>(record.end - record.payload));
@@ -43,6 +53,15 @@ bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph) {
     return false;
   }
   *graph = *graph || attribute.has_g() || attribute.graphs_size() > 0;
+  *external = *external || (attribute.has_t() && External(attribute.t())) ||
+              (attribute.has_sparse_tensor() &&
+               External(attribute.sparse_tensor()));
+  for (const onnx::TensorProto& tensor : attribute.tensors()) {
+    *external = *external || External(tensor);
+  }
+  for (const onnx::SparseTensorProto& tensor : attribute.sparse_tensors()) {
+    *external = *external || External(tensor);
+  }
   return true;
 }
 
@@ -114,7 +133,9 @@ void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
   }
 }
 
-bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record) {
+bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
+                                bool* needs_message) {
+  bool external = false;
   const size_t inputs = list_.inputs_.size();
   const size_t outputs = list_.outputs_.size();
   const size_t metadata = list_.metadata_.size();
@@ -152,7 +173,9 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record) {
         node.domain = View(data, field);
         break;
       case kNodeAttribute:
-        if (!ReadAttribute(data, field, &node.owns_subgraphs)) return fail();
+        if (!ReadAttribute(data, field, &node.owns_subgraphs, &external)) {
+          return fail();
+        }
         break;
       case kNodeMetadataProps: {
         MetadataView entry;
@@ -172,7 +195,17 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record) {
     }
   }
   Close();
+  *needs_message = node.owns_subgraphs || external;
   return true;
+}
+
+void NodeListBuilder::RemoveLast() {
+  list_.nodes_.pop_back();
+  ends_.pop_back();
+  const Ends last = ends_.empty() ? Ends() : ends_.back();
+  list_.inputs_.resize(last.inputs);
+  list_.outputs_.resize(last.outputs);
+  list_.metadata_.resize(last.metadata);
 }
 
 void NodeListBuilder::Append(NodeListBuilder&& other) {

@@ -88,9 +88,14 @@ class NodeListBuilder {
   void AddGraph(const onnx::GraphProto& graph, const std::string& graph_path,
                 int owner);
   // A main-graph node from its record's payload [record.begin, record.end)
-  // in `data`, without parsing it into a message. False when the record is
-  // not well-formed; then nothing is added.
-  bool AddRecord(const uint8_t* data, ByteRange record);
+  // in `data`, without parsing it into a message (its attributes are
+  // checked as protobuf would). False when the record is not well-formed;
+  // then nothing is added. Sets `needs_message` when only a message can
+  // stand for the node: it owns subgraphs (whose nodes a record does not
+  // list) or holds a tensor stored as external data (to be checked).
+  bool AddRecord(const uint8_t* data, ByteRange record, bool* needs_message);
+  // Takes the last node back out.
+  void RemoveLast();
 
   // Appends another builder's nodes; their owner indices move with them.
   void Append(NodeListBuilder&& other);

@@ -117,12 +117,20 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     loading_trace =
         std::async(std::launch::async, LoadScopeTrace, request.trace_path);
   }
-  HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path));
+  // Nodes are read as records and tagged without being parsed, unless the
+  // caller wants the tagged model itself.
+  SpliceOptions open;
+  open.read_node_records = !request.keep_model;
+  HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path, open));
   TagFileResult result;
   result.splice = std::make_unique<ModelSplice>(std::move(opened));
   ModelSplice& splice = *result.splice;
   result.input_bytes = splice.file_bytes();
   TagOptions tag_options = options.tag;
+  // Re-tagging strips the old tags first, which edits the nodes.
+  if (splice.reads_node_records() && IsTagged(splice.skeleton())) {
+    HP_RETURN_IF_ERROR(splice.ParseAllNodes());
+  }
 
   if (request.trace_path.empty() &&
       ModelMetadataValue(splice.skeleton(), kSourceKey) ==
@@ -145,10 +153,20 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // rather than serialized again, unless the caller wants the tagged
   // model itself (its nodes then carry their tags).
   AppendedNodeTags appended;
-  const bool append = splice.can_copy_nodes() && !request.keep_model;
-  HP_ASSIGN_OR_RETURN(result.tags,
-                      TagModel(&splice.skeleton(), trace ? &*trace : nullptr,
-                               tag_options, append ? &appended : nullptr));
+  const ScopeTrace* traced = trace ? &*trace : nullptr;
+  if (splice.reads_node_records()) {
+    HP_ASSIGN_OR_RETURN(
+        result.tags,
+        TagModel(
+            &splice.skeleton(), splice.nodes(),
+            [&splice](size_t i) { return splice.MutableNode(i); }, traced,
+            tag_options, &appended));
+  } else {
+    const bool append = splice.can_copy_nodes() && !request.keep_model;
+    HP_ASSIGN_OR_RETURN(result.tags,
+                        TagModel(&splice.skeleton(), traced, tag_options,
+                                 append ? &appended : nullptr));
+  }
   const NodeRecordSuffixes suffixes{&appended.ends, appended.records()};
   SaveOptions save;
   save.input_path = model_path;

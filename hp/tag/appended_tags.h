@@ -6,11 +6,13 @@
 #define HP_TAG_APPENDED_TAGS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/node_list.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
@@ -41,6 +43,22 @@ struct AppendedNodeTags {
 // writer of large files, the result lists no nodes (`nodes` is empty; its
 // statistics count them): ComputeTags lists them.
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended);
+
+// The message to write node i's tag into, for a node whose tag cannot be
+// appended to its record. Called for different nodes at once.
+using NodeMessageOf =
+    std::function<absl::StatusOr<onnx::NodeProto*>(size_t node)>;
+
+// The same for an untagged model whose main-graph nodes are not in `model`
+// but read as records (ModelSplice with read_node_records): `nodes` lists
+// them, and `message_of` parses one when its tag cannot be appended. The
+// model's own entries are written into `model`.
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const NodeList& nodes,
+                                   const NodeMessageOf& message_of,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,
                                    AppendedNodeTags* appended);

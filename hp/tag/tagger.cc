@@ -114,13 +114,15 @@ namespace {
 // ComputeTags' work with every node's tag kept as indices into the tables
 // (a million nodes' strings are the costliest part of a result).
 struct NodeTagIds {
-  NodeList nodes;
+  NodeList owned_nodes;  // when the nodes were collected here
+  const NodeList* nodes_read = nullptr;
   std::optional<ModuleTable> modules;  // set by ComputeTagIds
   ModuleTags module_tags;
   std::vector<int> module;  // per node: the module that ran it
   std::vector<int> tag;     // per node: its tag, an index into module_tags
   std::vector<MatchKind> matches;
 
+  const NodeList& nodes() const { return *nodes_read; }
   absl::string_view TagOf(size_t node) const {
     return module_tags.tag[tag[node]];
   }
@@ -130,8 +132,9 @@ struct NodeTagIds {
 };
 
 // Everything of a TagResult but its nodes, which FillNodeTags adds.
-TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
-                        const TagOptions& options, NodeTagIds* ids) {
+// ids->nodes_read must be set.
+TagResult ComputeTagIds(const ScopeTrace* trace, const TagOptions& options,
+                        NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
   // A trace's module table does not depend on the model: it is built on a
@@ -141,8 +144,7 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
     traced_modules =
         std::async(std::launch::async, ModuleTableFromTrace, std::cref(*trace));
   }
-  NodeList& nodes = ids->nodes;
-  nodes = CollectNodes(model);
+  const NodeList& nodes = ids->nodes();
 
   ids->modules.emplace(traced_modules.valid()
                            ? traced_modules.get()
@@ -195,13 +197,13 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
 }
 
 void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
-  result->nodes.resize(ids.nodes.size());
-  ForSlices(ids.nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+  result->nodes.resize(ids.nodes().size());
+  ForSlices(ids.nodes().size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       NodeTag& node = result->nodes[i];
-      node.graph_path = ids.nodes[i].graph_path;
-      node.node_name = std::string(ids.nodes[i].name);
-      node.op_type = std::string(ids.nodes[i].op_type);
+      node.graph_path = ids.nodes()[i].graph_path;
+      node.node_name = std::string(ids.nodes()[i].name);
+      node.op_type = std::string(ids.nodes()[i].op_type);
       node.module_path = std::string(ids.ModulePathOf(i));
       node.tag = std::string(ids.TagOf(i));
       node.match = ids.matches[i];
@@ -215,7 +217,9 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
                                       const ScopeTrace* trace,
                                       const TagOptions& options) {
   NodeTagIds ids;
-  TagResult result = ComputeTagIds(model, trace, options, &ids);
+  ids.owned_nodes = CollectNodes(model);
+  ids.nodes_read = &ids.owned_nodes;
+  TagResult result = ComputeTagIds(trace, options, &ids);
   FillNodeTags(ids, &result);
   return result;
 }
@@ -226,24 +230,36 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   return TagModel(model, trace, options, nullptr);
 }
 
-absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
-                                   const ScopeTrace* trace,
-                                   const TagOptions& options,
-                                   AppendedNodeTags* appended) {
-  const std::string model_sha256 =
-      RecordedModelSha256(*model).value_or(options.model_sha256);
-  const std::string model_structure_sha256 =
-      RecordedModelStructureSha256(*model).value_or(
-          options.model_structure_sha256);
-  // Stripping changes the nodes of a model tagged before: their bytes as
-  // read are then no longer theirs.
-  const bool append = appended != nullptr && !IsTagged(*model);
-  HP_RETURN_IF_ERROR(StripTags(model));
+namespace {
+
+// The digests the output records (taken before a re-tag strips them).
+struct KnownDigests {
+  std::string sha256;
+  std::string structure_sha256;
+};
+
+KnownDigests KnownDigestsOf(const onnx::ModelProto& model,
+                            const TagOptions& options) {
+  return {RecordedModelSha256(model).value_or(options.model_sha256),
+          RecordedModelStructureSha256(model).value_or(
+              options.model_structure_sha256)};
+}
+
+// Tags `nodes` (untagged by now) and writes the model's entries: a node's
+// tag is appended to its record where `append` allows (AppendedNodeTags),
+// else written into the message `message_of` gives for it.
+absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model,
+                                    const NodeList& nodes,
+                                    const NodeMessageOf& message_of,
+                                    const KnownDigests& digests,
+                                    const ScopeTrace* trace,
+                                    const TagOptions& options, bool append,
+                                    AppendedNodeTags* appended) {
   NodeTagIds ids;
-  TagResult result = ComputeTagIds(*model, trace, options, &ids);
+  ids.nodes_read = &nodes;
+  TagResult result = ComputeTagIds(trace, options, &ids);
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};
-  std::vector<onnx::NodeProto*> nodes = MutableNodes(model);
   // main_node[i]: the main-graph position of nodes[i], -1 in a subgraph.
   std::vector<int> main_node;
   std::vector<uint64_t> appended_bytes;
@@ -251,7 +267,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
     main_node.assign(nodes.size(), -1);
     int next = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (ids.nodes[i].owner < 0) main_node[i] = next++;
+      if (nodes[i].owner < 0) main_node[i] = next++;
     }
     appended_bytes.assign(static_cast<size_t>(next), 0);
   }
@@ -266,20 +282,23 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       const absl::string_view tag = ids.TagOf(i);
       const absl::string_view module_path = ids.ModulePathOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
-      if (append && main_node[i] >= 0 && WriteOnlyAppends(ids.nodes[i], write) &&
-          !ids.nodes[i].owns_subgraphs) {
+      if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
+          !nodes[i].owns_subgraphs) {
         appended_bytes[main_node[i]] =
-            NodeTagRecordsSize(ids.nodes[i], tag, module_path, write);
+            NodeTagRecordsSize(nodes[i], tag, module_path, write);
         continue;
       }
-      absl::Status written = WriteNodeTag(nodes[i], tag, module_path, write);
+      absl::StatusOr<onnx::NodeProto*> message = message_of(i);
+      absl::Status written =
+          message.ok() ? WriteNodeTag(*message, tag, module_path, write)
+                       : message.status();
       if (written.ok()) continue;
       std::lock_guard<std::mutex> lock(failure_mutex);
       if (i < failed_at) {
         failed_at = i;
         failure = absl::Status(
             written.code(),
-            absl::StrCat(ids.nodes[i].graph_path, ": ", written.message()));
+            absl::StrCat(nodes[i].graph_path, ": ", written.message()));
       }
       return;
     }
@@ -297,7 +316,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       for (size_t i = begin; i < end; ++i) {
         const int k = main_node[i];
         if (k < 0 || appended_bytes[k] == 0) continue;
-        EncodeNodeTagRecords(ids.nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
+        EncodeNodeTagRecords(nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
                              write,
                              &appended->buffer[ends[k] - appended_bytes[k]]);
       }
@@ -308,9 +327,11 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
       {kVersionKey, kVersion},
       {kSourceKey, std::string(HierarchySourceName(result.source))},
   };
-  if (!model_sha256.empty()) entries.push_back({kModelSha256Key, model_sha256});
-  if (!model_structure_sha256.empty()) {
-    entries.push_back({kModelStructureSha256Key, model_structure_sha256});
+  if (!digests.sha256.empty()) {
+    entries.push_back({kModelSha256Key, digests.sha256});
+  }
+  if (!digests.structure_sha256.empty()) {
+    entries.push_back({kModelStructureSha256Key, digests.structure_sha256});
   }
   if (trace != nullptr) {
     entries.push_back({kTraceSha256Key, trace->text_sha256()});
@@ -322,6 +343,40 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   // and do not list the nodes.
   if (appended == nullptr) FillNodeTags(ids, &result);
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended) {
+  const KnownDigests digests = KnownDigestsOf(*model, options);
+  // Stripping changes the nodes of a model tagged before: their bytes as
+  // read are then no longer theirs.
+  const bool append = appended != nullptr && !IsTagged(*model);
+  HP_RETURN_IF_ERROR(StripTags(model));
+  const NodeList nodes = CollectNodes(*model);
+  const std::vector<onnx::NodeProto*> messages = MutableNodes(model);
+  return WriteTags(
+      model, nodes,
+      [&](size_t i) -> absl::StatusOr<onnx::NodeProto*> { return messages[i]; },
+      digests, trace, options, append, appended);
+}
+
+absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
+                                   const NodeList& nodes,
+                                   const NodeMessageOf& message_of,
+                                   const ScopeTrace* trace,
+                                   const TagOptions& options,
+                                   AppendedNodeTags* appended) {
+  if (IsTagged(*model)) {
+    return absl::FailedPreconditionError(
+        "tagging nodes read as records needs an untagged model: a tagged "
+        "one is stripped, which changes its node records");
+  }
+  return WriteTags(model, nodes, message_of, KnownDigestsOf(*model, options),
+                   trace, options, /*append=*/true, appended);
 }
 
 }  // namespace hp
