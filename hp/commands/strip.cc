@@ -4,6 +4,7 @@
 #include "hp/io/external_data.h"
 #include "hp/io/model_io.h"
 #include "hp/io/model_splice.h"
+#include "hp/tag/tag_writer.h"
 #include "hp/tag/tagged_model.h"
 #include "hp/util/status_macros.h"
 
@@ -17,9 +18,12 @@ absl::Status RunStrip(const StripArgs& args, std::ostream& out,
                       args.output.external_data);
   // Through the splice path: the weights are copied, never parsed, so a
   // model past protobuf's 2 GB limit strips too.
-  HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(model_path));
+  // Node records are read, not parsed: hp's entries at their ends are cut.
+  SpliceOptions open;
+  open.read_node_records = true;
+  HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(model_path, open));
   const bool was_tagged = IsTagged(splice.skeleton());
-  HP_RETURN_IF_ERROR(StripTags(&splice.skeleton()));
+  HP_RETURN_IF_ERROR(StripTags(&splice));
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       splice.SaveUncommitted(target.first, target.second));
   // The side files before the model; removed again if it is not committed.

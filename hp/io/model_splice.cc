@@ -460,6 +460,23 @@ absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
   return parsed;
 }
 
+std::optional<absl::string_view> ModelSplice::NodeRecord(size_t i) const {
+  if (!reads_records_ || record_of_[i] < 0) return std::nullopt;
+  const size_t record = static_cast<size_t>(record_of_[i]);
+  if (parsed_[record] != nullptr) return std::nullopt;
+  const ByteRange& range = node_records_[record];
+  return absl::string_view(
+      reinterpret_cast<const char*>(mapping_->data() + range.begin),
+      range.end - range.begin);
+}
+
+void ModelSplice::TruncateNodeRecord(size_t i, uint64_t keep,
+                                     size_t metadata_entries) {
+  ByteRange& range = node_records_[static_cast<size_t>(record_of_[i])];
+  range.end = std::min(range.end, range.begin + keep);
+  nodes_.KeepMetadata(i, metadata_entries);
+}
+
 absl::Status ModelSplice::ParseAllNodes() {
   if (!reads_records_) return absl::OkStatus();
   std::atomic<bool> parsed{true};

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,12 @@ class ModelSplice {
   // its record the first time, and then saved from the message. Safe to
   // call for different nodes at once.
   absl::StatusOr<onnx::NodeProto*> MutableNode(size_t i);
+  // The payload of nodes()[i]'s record as it will be saved, for a
+  // main-graph node not parsed into a message; nullopt otherwise.
+  std::optional<absl::string_view> NodeRecord(size_t i) const;
+  // Saves only the first `keep` bytes of that record (entries at its end
+  // are dropped), and keeps the node's first `metadata_entries` views.
+  void TruncateNodeRecord(size_t i, uint64_t keep, size_t metadata_entries);
   // Parses every main-graph node into the skeleton, as Open does without
   // read_node_records; nodes() is then empty.
   absl::Status ParseAllNodes();

@@ -67,6 +67,12 @@ class NodeList {
   std::vector<NodeRef>::const_iterator begin() const { return nodes_.begin(); }
   std::vector<NodeRef>::const_iterator end() const { return nodes_.end(); }
 
+  // Keeps node i's first `count` metadata entries: for the owner of the
+  // record or message the views point into, once it dropped the rest.
+  void KeepMetadata(size_t i, size_t count) {
+    nodes_[i].metadata = nodes_[i].metadata.subspan(0, count);
+  }
+
  private:
   friend class NodeListBuilder;
   std::vector<NodeRef> nodes_;

@@ -127,10 +127,6 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   ModelSplice& splice = *result.splice;
   result.input_bytes = splice.file_bytes();
   TagOptions tag_options = options.tag;
-  // Re-tagging strips the old tags first, which edits the nodes.
-  if (splice.reads_node_records() && IsTagged(splice.skeleton())) {
-    HP_RETURN_IF_ERROR(splice.ParseAllNodes());
-  }
 
   if (request.trace_path.empty() &&
       ModelMetadataValue(splice.skeleton(), kSourceKey) ==
@@ -154,17 +150,30 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // model itself (its nodes then carry their tags).
   AppendedNodeTags appended;
   const ScopeTrace* traced = trace ? &*trace : nullptr;
+  // A model tagged before keeps the export digests it records (TagModel
+  // would read them before stripping).
+  const onnx::ModelProto& model = splice.skeleton();
+  TagOptions kept_digests = tag_options;
+  kept_digests.model_sha256 =
+      RecordedModelSha256(model).value_or(tag_options.model_sha256);
+  kept_digests.model_structure_sha256 =
+      RecordedModelStructureSha256(model).value_or(
+          tag_options.model_structure_sha256);
+  // Read as records, it loses its old tags first: mostly by cutting them
+  // off the node records they were appended to, else by parsing its nodes
+  // (after which it is tagged as parsed).
+  if (splice.reads_node_records()) HP_RETURN_IF_ERROR(StripTags(&splice));
   if (splice.reads_node_records()) {
     HP_ASSIGN_OR_RETURN(
         result.tags,
         TagModel(
             &splice.skeleton(), splice.nodes(),
             [&splice](size_t i) { return splice.MutableNode(i); }, traced,
-            tag_options, &appended));
+            kept_digests, &appended));
   } else {
     const bool append = splice.can_copy_nodes() && !request.keep_model;
     HP_ASSIGN_OR_RETURN(result.tags,
-                        TagModel(&splice.skeleton(), traced, tag_options,
+                        TagModel(&splice.skeleton(), traced, kept_digests,
                                  append ? &appended : nullptr));
   }
   const NodeRecordSuffixes suffixes{&appended.ends, appended.records()};

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/model_splice.h"
 #include "hp/io/node_list.h"
 #include "hp/tag/tag_types.h"
 #include "hp/tag/tagged_model.h"
@@ -85,6 +86,11 @@ size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
 char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
                            absl::string_view module_path,
                            const WriteOptions& options, char* target);
+
+// StripTags for a model whose main-graph nodes a splice reads as records:
+// a record whose stripped entries all sit at its end (where hp appends
+// them) is cut short; any other node is parsed and stripped as a message.
+absl::Status StripTags(ModelSplice* splice);
 
 // One node's tag as hp wrote it, read back in `format`. An absent member is
 // not there (or, in the doc_string and attribute formats, not a string).

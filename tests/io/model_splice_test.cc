@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "hp/hp.h"
 #include "hp/tag/appended_tags.h"
+#include "hp/tag/tag_writer.h"
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
@@ -105,6 +106,30 @@ onnx::ModelProto MakeModel() {
   return model;
 }
 
+// Options carrying the digests a tagged model records, as TagFile keeps
+// them before stripping the model.
+TagOptions KeptDigests(const onnx::ModelProto& model, TagOptions options) {
+  options.model_sha256 =
+      RecordedModelSha256(model).value_or(options.model_sha256);
+  options.model_structure_sha256 = RecordedModelStructureSha256(model).value_or(
+      options.model_structure_sha256);
+  return options;
+}
+
+// Strips a model read as records and saves it.
+absl::StatusOr<std::string> StripSpliced(const std::string& path,
+                                         const std::string& output) {
+  SpliceOptions open;
+  open.read_node_records = true;
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path, open);
+  if (!splice.ok()) return splice.status();
+  absl::Status stripped = StripTags(&*splice);
+  if (!stripped.ok()) return stripped;
+  absl::Status saved = splice->Save(output);
+  if (!saved.ok()) return saved;
+  return ReadBytes(output);
+}
+
 // What hp did before the splice path: load all, tag, serialize.
 absl::StatusOr<std::string> TagFullyLoaded(const std::string& path,
                                            const ScopeTrace* trace,
@@ -116,18 +141,38 @@ absl::StatusOr<std::string> TagFullyLoaded(const std::string& path,
   return SerializeModel(*model, path);
 }
 
-// With `append`, main-graph node tags are appended to the node records as
-// read (AppendedNodeTags), as `converter tag` writes them.
+// How the splice is tagged: every node parsed into the skeleton, with
+// main-graph node tags serialized or appended to the node records as read
+// (AppendedNodeTags); or nodes read as records, never parsed unless they
+// must be, as `converter tag` does.
+enum class SpliceMode { kParsed, kAppended, kRecords };
+
 absl::StatusOr<std::string> TagSpliced(const std::string& path,
                                        const std::string& output,
                                        const ScopeTrace* trace,
                                        const TagOptions& options,
-                                       bool append = false) {
-  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path);
+                                       SpliceMode mode = SpliceMode::kParsed) {
+  SpliceOptions open;
+  open.read_node_records = mode == SpliceMode::kRecords;
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path, open);
   if (!splice.ok()) return splice.status();
   AppendedNodeTags appended;
-  absl::StatusOr<TagResult> result = TagModel(
-      &splice->skeleton(), trace, options, append ? &appended : nullptr);
+  absl::StatusOr<TagResult> result;
+  const TagOptions kept = KeptDigests(splice->skeleton(), options);
+  if (mode == SpliceMode::kRecords) {
+    absl::Status stripped = StripTags(&*splice);
+    if (!stripped.ok()) return stripped;
+  }
+  if (splice->reads_node_records()) {
+    ModelSplice* opened = &*splice;
+    result = TagModel(
+        &splice->skeleton(), splice->nodes(),
+        [opened](size_t i) { return opened->MutableNode(i); }, trace, kept,
+        &appended);
+  } else {
+    result = TagModel(&splice->skeleton(), trace, kept,
+                      mode == SpliceMode::kAppended ? &appended : nullptr);
+  }
   if (!result.ok()) return result.status();
   absl::Status saved =
       splice->Save(output, {}, {&appended.ends, appended.records()});
@@ -151,11 +196,27 @@ void ExpectSpliceEqualsFullLoad(const std::string& path,
   EXPECT_TRUE(*spliced == *expected)
       << "splice output differs from SerializeModel(TagModel(LoadModel()))";
   absl::StatusOr<std::string> appended =
-      TagSpliced(path, output, trace, options, /*append=*/true);
+      TagSpliced(path, output, trace, options, SpliceMode::kAppended);
   ASSERT_TRUE(appended.ok()) << appended.status();
   EXPECT_TRUE(*appended == *expected)
       << "splice output with node tags appended to the records as read "
          "differs from SerializeModel(TagModel(LoadModel()))";
+  // Read as records: tagged, tagged again, and stripped.
+  absl::StatusOr<std::string> records =
+      TagSpliced(path, output, trace, options, SpliceMode::kRecords);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_TRUE(*records == *expected)
+      << "tagging nodes read as records differs from "
+         "SerializeModel(TagModel(LoadModel()))";
+  const std::string again = folder + "/again.onnx";
+  absl::StatusOr<std::string> retagged =
+      TagSpliced(output, again, trace, options, SpliceMode::kRecords);
+  ASSERT_TRUE(retagged.ok()) << retagged.status();
+  EXPECT_TRUE(*retagged == *expected) << "re-tagging records differs";
+  absl::StatusOr<std::string> record_stripped = StripSpliced(output, again);
+  ASSERT_TRUE(record_stripped.ok()) << record_stripped.status();
+  EXPECT_TRUE(*record_stripped == ReadBytes(path))
+      << "strip of records (splice-tag(x)) != x";
 
   absl::StatusOr<onnx::ModelProto> tagged = LoadModel(output);
   ASSERT_TRUE(tagged.ok()) << tagged.status();
@@ -327,9 +388,14 @@ void ExpectSameErrorAsLoadModel(const std::string& path,
                                 absl::string_view expected_text) {
   absl::StatusOr<onnx::ModelProto> loaded = LoadModel(path);
   absl::StatusOr<ModelSplice> spliced = ModelSplice::Open(path);
+  SpliceOptions records;
+  records.read_node_records = true;
+  absl::StatusOr<ModelSplice> read = ModelSplice::Open(path, records);
   ASSERT_FALSE(loaded.ok());
   ASSERT_FALSE(spliced.ok());
+  ASSERT_FALSE(read.ok());
   EXPECT_EQ(spliced.status(), loaded.status());
+  EXPECT_EQ(read.status(), loaded.status());
   EXPECT_THAT(spliced.status().message(), HasSubstr(expected_text));
   EXPECT_THAT(spliced.status().message(), HasSubstr(path));
 }

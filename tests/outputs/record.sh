@@ -178,6 +178,12 @@ fixture_cases() {  # fixture_cases testdata/models/NAME.onnx
     if [[ " ${flags[*]} " == *" --trace none "* ]]; then trace_args=(); fi
     add "$key/$variant/strip" "$model" "$out/$variant.stripped.onnx" - \
       strip --model "$tagged" --output "$out/$variant.stripped.onnx"
+    # Tagging the tagged model again with the same flags gives its bytes.
+    if [[ $variant != tag && $variant != tag-metadata ]]; then
+      add "$key/$variant/retag" "$model" "$out/$variant.retag.onnx" - \
+        tag --model "$tagged" --output "$out/$variant.retag.onnx" "${flags[@]}" \
+        "${trace_args[@]}"
+    fi
     add "$key/$variant/validate" "$model" - - validate --model "$tagged" "${trace_args[@]}"
     add "$key/$variant/analyze-json" "$model" - - \
       analyze --json --model "$tagged" "${trace_args[@]}"

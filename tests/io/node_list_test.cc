@@ -1,0 +1,188 @@
+// A node read from its record gives the same views as the node parsed into
+// a message; a malformed record is refused and leaves nothing behind.
+#include "hp/io/node_list.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/onnx.pb.h"
+#include "tests/support/wire_format.h"
+
+namespace hp {
+namespace {
+
+using ::hp::wire_format::BytesField;
+using ::hp::wire_format::VarintField;
+using ::testing::ElementsAre;
+
+std::vector<std::string> Strings(absl::Span<const absl::string_view> views) {
+  return std::vector<std::string>(views.begin(), views.end());
+}
+
+const uint8_t* Data(const std::string& bytes) {
+  return reinterpret_cast<const uint8_t*>(bytes.data());
+}
+
+// Both readings of `node`, serialized as `bytes`.
+void ExpectRecordReadsAsMessage(const onnx::NodeProto& node,
+                                const std::string& bytes) {
+  NodeListBuilder from_message;
+  from_message.AddMessage(node, "main", -1);
+  NodeListBuilder from_record;
+  bool needs_message = true;
+  ASSERT_TRUE(from_record.AddRecord(Data(bytes), {0, bytes.size()},
+                                    &needs_message));
+  EXPECT_FALSE(needs_message);
+  const NodeList expected = from_message.Finish();
+  const NodeList read = from_record.Finish();
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].name, expected[0].name);
+  EXPECT_EQ(read[0].op_type, expected[0].op_type);
+  EXPECT_EQ(read[0].domain, expected[0].domain);
+  EXPECT_EQ(Strings(read[0].inputs), Strings(expected[0].inputs));
+  EXPECT_EQ(Strings(read[0].outputs), Strings(expected[0].outputs));
+  ASSERT_EQ(read[0].metadata.size(), expected[0].metadata.size());
+  for (size_t i = 0; i < read[0].metadata.size(); ++i) {
+    EXPECT_EQ(read[0].metadata[i].key, expected[0].metadata[i].key);
+    EXPECT_EQ(read[0].metadata[i].value, expected[0].metadata[i].value);
+  }
+  EXPECT_EQ(read[0].has_unknown_fields, expected[0].has_unknown_fields);
+  EXPECT_EQ(read[0].owns_subgraphs, expected[0].owns_subgraphs);
+  EXPECT_EQ(read[0].node, nullptr);
+  EXPECT_EQ(read[0].graph_path, "main");
+}
+
+onnx::NodeProto Node() {
+  onnx::NodeProto node;
+  node.set_name("/encoder/layer.0/MatMul");
+  node.set_op_type("MatMul");
+  node.set_domain("ai.onnx");
+  node.add_input("x");
+  node.add_input("");  // an omitted optional input
+  node.add_input("w");
+  node.add_output("y");
+  node.set_doc_string("doc");
+  onnx::AttributeProto* attribute = node.add_attribute();
+  attribute->set_name("alpha");
+  attribute->set_type(onnx::AttributeProto::FLOAT);
+  attribute->set_f(0.5f);
+  onnx::StringStringEntryProto* entry = node.add_metadata_props();
+  entry->set_key("namespace");
+  entry->set_value("theirs");
+  entry = node.add_metadata_props();
+  entry->set_key("pkg.torch.onnx.name_scopes");
+  entry->set_value("['', 'encoder']");
+  return node;
+}
+
+TEST(NodeListTest, ARecordReadsAsItsMessage) {
+  const onnx::NodeProto node = Node();
+  ExpectRecordReadsAsMessage(node, node.SerializeAsString());
+  ExpectRecordReadsAsMessage(onnx::NodeProto(), "");
+}
+
+TEST(NodeListTest, FieldOrderAndRepeatsReadAsProtobufParsesThem) {
+  // Out of field order, the name twice (the last one counts), outputs
+  // between inputs.
+  const std::string bytes = BytesField(3, "first") + BytesField(1, "a") +
+                            BytesField(2, "out") + BytesField(1, "b") +
+                            BytesField(4, "Add") + BytesField(3, "/x/Add");
+  onnx::NodeProto node;
+  ASSERT_TRUE(node.ParseFromString(bytes));
+  ExpectRecordReadsAsMessage(node, bytes);
+  NodeListBuilder builder;
+  bool needs_message = false;
+  ASSERT_TRUE(builder.AddRecord(Data(bytes), {0, bytes.size()},
+                                &needs_message));
+  const NodeList read = builder.Finish();
+  EXPECT_EQ(read[0].name, "/x/Add");
+  EXPECT_THAT(Strings(read[0].inputs), ElementsAre("a", "b"));
+}
+
+TEST(NodeListTest, UnknownFieldsAreNoted) {
+  const onnx::NodeProto node = Node();
+  // Field 20 (unknown), and field 1 as a varint: protobuf keeps both as
+  // unknown fields.
+  for (const std::string& extra : {VarintField(20, 1), VarintField(1, 7)}) {
+    const std::string bytes = node.SerializeAsString() + extra;
+    onnx::NodeProto parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes));
+    ExpectRecordReadsAsMessage(parsed, bytes);
+  }
+}
+
+TEST(NodeListTest, SubgraphsAndExternalTensorsNeedTheMessage) {
+  onnx::NodeProto owner = Node();
+  onnx::AttributeProto* branch = owner.add_attribute();
+  branch->set_name("then_branch");
+  branch->set_type(onnx::AttributeProto::GRAPH);
+  branch->mutable_g()->add_node()->set_name("/inner/Relu");
+  onnx::NodeProto constant = Node();
+  onnx::TensorProto* tensor = constant.add_attribute()->mutable_t();
+  tensor->set_data_location(onnx::TensorProto::EXTERNAL);
+  for (const onnx::NodeProto& node : {owner, constant}) {
+    const std::string bytes = node.SerializeAsString();
+    NodeListBuilder builder;
+    bool needs_message = false;
+    ASSERT_TRUE(builder.AddRecord(Data(bytes), {0, bytes.size()},
+                                  &needs_message));
+    EXPECT_TRUE(needs_message);
+  }
+  // As a message, the owner's body follows it.
+  NodeListBuilder builder;
+  builder.AddMessage(owner, "main", -1);
+  const NodeList nodes = builder.Finish();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_TRUE(nodes[0].owns_subgraphs);
+  EXPECT_EQ(nodes[1].name, "/inner/Relu");
+  EXPECT_EQ(nodes[1].owner, 0);
+  EXPECT_EQ(nodes[1].graph_path,
+            "main//encoder/layer.0/MatMul/then_branch");
+}
+
+TEST(NodeListTest, AMalformedRecordIsRefusedAndLeavesNothing) {
+  const std::string good = Node().SerializeAsString();
+  std::vector<std::string> bad = {
+      good.substr(0, good.size() - 1),     // cut inside the last entry
+      BytesField(1, "x").substr(0, 2),     // a length past the end
+      BytesField(5, BytesField(1, "a").substr(0, 2)),  // a broken attribute
+      BytesField(9, BytesField(1, "k").substr(0, 2)),  // a broken entry
+      std::string("\x0f", 1),              // wire type 7
+  };
+  for (const std::string& bytes : bad) {
+    onnx::NodeProto parsed;
+    EXPECT_FALSE(parsed.ParseFromString(bytes));
+    NodeListBuilder builder;
+    bool needs_message = false;
+    ASSERT_TRUE(builder.AddRecord(Data(good), {0, good.size()},
+                                  &needs_message));
+    EXPECT_FALSE(builder.AddRecord(Data(bytes), {0, bytes.size()},
+                                   &needs_message));
+    const NodeList nodes = builder.Finish();
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_EQ(nodes[0].inputs.size(), 3u);
+    EXPECT_EQ(nodes[0].metadata.size(), 2u);
+  }
+}
+
+TEST(NodeListTest, AppendedListsKeepTheirOwnersAndViews) {
+  onnx::NodeProto owner = Node();
+  owner.add_attribute()->mutable_g()->add_node()->set_name("body");
+  NodeListBuilder first;
+  first.AddMessage(Node(), "main", -1);
+  NodeListBuilder second;
+  second.AddMessage(owner, "main", -1);
+  first.Append(std::move(second));
+  const NodeList nodes = first.Finish();
+  ASSERT_EQ(nodes.size(), 3u);
+  EXPECT_EQ(nodes[2].owner, 1);
+  EXPECT_THAT(Strings(nodes[1].inputs), ElementsAre("x", "", "w"));
+  EXPECT_TRUE(nodes[2].inputs.empty());
+  EXPECT_EQ(nodes[1].FindMetadata("namespace")->compare("theirs"), 0);
+  EXPECT_EQ(nodes[2].FindMetadata("namespace"), nullptr);
+}
+
+}  // namespace
+}  // namespace hp
