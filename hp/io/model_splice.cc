@@ -564,15 +564,15 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
     return &nodes.Get(static_cast<int>(i));
   };
   // Nodes with suffixes are copied from the input, which is mapped for
-  // that; their bytes as read are [node_records_[i], suffix_begin(i)).
-  const std::vector<uint64_t>* ends = suffixes.ends;
-  const bool copy_nodes = ends != nullptr && !ends->empty();
-  if (copy_nodes && (ends->size() != count ||
-                     ends->size() != node_records_.size() ||
-                     ends->back() != suffixes.bytes.size())) {
+  // that, and their suffixes encoded after them.
+  const std::vector<uint32_t>* sizes = suffixes.sizes;
+  const bool copy_nodes = sizes != nullptr && !sizes->empty();
+  if (copy_nodes && (sizes->size() != count ||
+                     sizes->size() != node_records_.size() ||
+                     !suffixes.encode)) {
     // Dropping them would drop tags: refuse instead.
     return absl::FailedPreconditionError(absl::StrCat(
-        writer->path(), ": ", ends->size(),
+        writer->path(), ": ", sizes->size(),
         " node record suffixes do not match the skeleton's ", count,
         " nodes (", node_records_.size(), " read one by one)"));
   }
@@ -581,11 +581,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
     input.emplace(fd_.get(), file_bytes_);
     if (input->data() == nullptr) return ErrnoError("cannot map", path_);
   }
-  auto suffix_begin = [&](size_t i) -> uint64_t {
-    return i == 0 ? 0 : (*ends)[i - 1];
-  };
   auto suffix_size = [&](size_t i) -> uint64_t {
-    return copy_nodes ? (*ends)[i] - suffix_begin(i) : 0;
+    return copy_nodes ? (*sizes)[i] : 0;
   };
 
   // The graph's length: node records, the other fields, the copied records.
@@ -651,10 +648,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
               read.end - read.begin + suffix, target);
           target = std::copy(input->data() + read.begin,
                              input->data() + read.end, target);
-          if (suffix > 0) {
-            std::memcpy(target, suffixes.bytes.data() + suffix_begin(index),
-                        suffix);
-          }
+          if (suffix > 0) suffixes.encode(index, reinterpret_cast<char*>(target));
           continue;
         }
         target = CodedOutputStream::WriteVarint64ToArray(

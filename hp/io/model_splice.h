@@ -16,6 +16,7 @@
 #define HP_IO_MODEL_SPLICE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,14 +46,16 @@ struct SpliceOptions {
 
 // Bytes to append to main-graph node records as read from the input, so
 // that those nodes are copied rather than serialized again (TagModel's
-// AppendedNodeTags). Per node in graph order, `ends` holds the end of its
-// bytes in `bytes`, its start being the previous node's end; a node with
-// none is serialized from its message. Nodes with bytes must be unchanged
-// in the skeleton since Open, and the skeleton's nodes neither added,
-// removed nor reordered.
+// AppendedNodeTags). Per node in graph order, `sizes` holds how many; a
+// node with none is saved from its message (or, read as a record and never
+// parsed, copied as read). `encode(i, target)` writes node i's bytes while
+// the batch holding it is written, so that they are never all in memory at
+// once; it is called for different nodes at once. Nodes with bytes must be
+// unchanged in the skeleton since Open, and the skeleton's nodes neither
+// added, removed nor reordered.
 struct NodeRecordSuffixes {
-  const std::vector<uint64_t>* ends = nullptr;
-  absl::string_view bytes;
+  const std::vector<uint32_t>* sizes = nullptr;
+  std::function<void(size_t node, char* target)> encode;
 };
 
 class ModelSplice {

@@ -176,7 +176,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                         TagModel(&splice.skeleton(), traced, kept_digests,
                                  append ? &appended : nullptr));
   }
-  const NodeRecordSuffixes suffixes{&appended.ends, appended.records()};
+  const NodeRecordSuffixes suffixes{&appended.sizes, appended.encode};
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;

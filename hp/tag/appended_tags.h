@@ -22,18 +22,13 @@ namespace hp {
 // Main-graph node tags kept out of the node messages, as the bytes to
 // append to each node's record.
 struct AppendedNodeTags {
-  // Per main-graph node, in graph order, the end of its bytes in records()
-  // (its start is the previous node's end). A node with no bytes there
-  // carries its tag in its message. Empty when no tag was kept out.
-  std::vector<uint64_t> ends;
-  // ends.back() bytes, allocated without being zeroed first: they are
-  // written once, on all cores.
-  std::unique_ptr<char[]> buffer;
-
-  absl::string_view records() const {
-    return ends.empty() ? absl::string_view()
-                        : absl::string_view(buffer.get(), ends.back());
-  }
+  // Per main-graph node, in graph order, the size of its bytes; a node with
+  // none carries its tag in its message. Empty when no tag was kept out.
+  std::vector<uint32_t> sizes;
+  // Writes main-graph node i's bytes at `target`, when they are written out
+  // (NodeRecordSuffixes): a million nodes' tags are never all in memory as
+  // bytes. Holds what it needs; callable from several threads at once.
+  std::function<void(size_t node, char* target)> encode;
 };
 
 // TagModel, except that each main-graph node for which writing the tag

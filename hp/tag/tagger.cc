@@ -114,15 +114,19 @@ namespace {
 // ComputeTags' work with every node's tag kept as indices into the tables
 // (a million nodes' strings are the costliest part of a result).
 struct NodeTagIds {
-  NodeList owned_nodes;  // when the nodes were collected here
+  // The nodes: read elsewhere (kept alive by the caller), else collected
+  // here and owned.
   const NodeList* nodes_read = nullptr;
+  NodeList owned_nodes;
   std::optional<ModuleTable> modules;  // set by ComputeTagIds
   ModuleTags module_tags;
   std::vector<int> module;  // per node: the module that ran it
   std::vector<int> tag;     // per node: its tag, an index into module_tags
   std::vector<MatchKind> matches;
 
-  const NodeList& nodes() const { return *nodes_read; }
+  const NodeList& nodes() const {
+    return nodes_read != nullptr ? *nodes_read : owned_nodes;
+  }
   absl::string_view TagOf(size_t node) const {
     return module_tags.tag[tag[node]];
   }
@@ -132,7 +136,6 @@ struct NodeTagIds {
 };
 
 // Everything of a TagResult but its nodes, which FillNodeTags adds.
-// ids->nodes_read must be set.
 TagResult ComputeTagIds(const ScopeTrace* trace, const TagOptions& options,
                         NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
@@ -218,7 +221,6 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
                                       const TagOptions& options) {
   NodeTagIds ids;
   ids.owned_nodes = CollectNodes(model);
-  ids.nodes_read = &ids.owned_nodes;
   TagResult result = ComputeTagIds(trace, options, &ids);
   FillNodeTags(ids, &result);
   return result;
@@ -248,21 +250,19 @@ KnownDigests KnownDigestsOf(const onnx::ModelProto& model,
 // Tags `nodes` (untagged by now) and writes the model's entries: a node's
 // tag is appended to its record where `append` allows (AppendedNodeTags),
 // else written into the message `message_of` gives for it.
-absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model,
-                                    const NodeList& nodes,
+absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
                                     const NodeMessageOf& message_of,
                                     const KnownDigests& digests,
                                     const ScopeTrace* trace,
                                     const TagOptions& options, bool append,
                                     AppendedNodeTags* appended) {
-  NodeTagIds ids;
-  ids.nodes_read = &nodes;
   TagResult result = ComputeTagIds(trace, options, &ids);
+  const NodeList& nodes = ids.nodes();
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};
   // main_node[i]: the main-graph position of nodes[i], -1 in a subgraph.
   std::vector<int> main_node;
-  std::vector<uint64_t> appended_bytes;
+  std::vector<uint32_t> appended_bytes;
   if (append) {
     main_node.assign(nodes.size(), -1);
     int next = 0;
@@ -284,8 +284,8 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model,
       // A node whose subgraph bodies get tags is itself changed by that.
       if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
           !nodes[i].owns_subgraphs) {
-        appended_bytes[main_node[i]] =
-            NodeTagRecordsSize(nodes[i], tag, module_path, write);
+        appended_bytes[main_node[i]] = static_cast<uint32_t>(
+            NodeTagRecordsSize(nodes[i], tag, module_path, write));
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
@@ -305,22 +305,25 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model,
   });
   HP_RETURN_IF_ERROR(failure);
   if (appended != nullptr) *appended = AppendedNodeTags();
-  if (append) {
-    std::vector<uint64_t>& ends = appended->ends;
-    ends.resize(appended_bytes.size());
-    uint64_t total = 0;
-    for (size_t k = 0; k < ends.size(); ++k) ends[k] = total += appended_bytes[k];
-    if (total == 0) ends.clear();
-    appended->buffer.reset(new char[total]);
-    ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-      for (size_t i = begin; i < end; ++i) {
-        const int k = main_node[i];
-        if (k < 0 || appended_bytes[k] == 0) continue;
-        EncodeNodeTagRecords(nodes[i], ids.TagOf(i), ids.ModulePathOf(i),
-                             write,
-                             &appended->buffer[ends[k] - appended_bytes[k]]);
-      }
-    });
+  const bool any_appended =
+      std::any_of(appended_bytes.begin(), appended_bytes.end(),
+                  [](uint32_t size) { return size > 0; });
+  if (append && any_appended) {
+    // The encoder keeps the tag ids and the nodes' views it reads.
+    std::vector<int> node_of_main;
+    node_of_main.reserve(appended_bytes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (main_node[i] >= 0) node_of_main.push_back(static_cast<int>(i));
+    }
+    auto kept = std::make_shared<const std::pair<NodeTagIds, std::vector<int>>>(
+        std::move(ids), std::move(node_of_main));
+    appended->sizes = std::move(appended_bytes);
+    appended->encode = [kept, write](size_t k, char* target) {
+      const NodeTagIds& tags = kept->first;
+      const size_t i = static_cast<size_t>(kept->second[k]);
+      EncodeNodeTagRecords(tags.nodes()[i], tags.TagOf(i), tags.ModulePathOf(i),
+                           write, target);
+    };
   }
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
@@ -356,10 +359,11 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   // read are then no longer theirs.
   const bool append = appended != nullptr && !IsTagged(*model);
   HP_RETURN_IF_ERROR(StripTags(model));
-  const NodeList nodes = CollectNodes(*model);
+  NodeTagIds ids;
+  ids.owned_nodes = CollectNodes(*model);
   const std::vector<onnx::NodeProto*> messages = MutableNodes(model);
   return WriteTags(
-      model, nodes,
+      model, std::move(ids),
       [&](size_t i) -> absl::StatusOr<onnx::NodeProto*> { return messages[i]; },
       digests, trace, options, append, appended);
 }
@@ -375,7 +379,10 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
         "tagging nodes read as records needs an untagged model: a tagged "
         "one is stripped, which changes its node records");
   }
-  return WriteTags(model, nodes, message_of, KnownDigestsOf(*model, options),
+  NodeTagIds ids;
+  ids.nodes_read = &nodes;
+  return WriteTags(model, std::move(ids), message_of,
+                   KnownDigestsOf(*model, options),
                    trace, options, /*append=*/true, appended);
 }
 

@@ -175,7 +175,7 @@ absl::StatusOr<std::string> TagSpliced(const std::string& path,
   }
   if (!result.ok()) return result.status();
   absl::Status saved =
-      splice->Save(output, {}, {&appended.ends, appended.records()});
+      splice->Save(output, {}, {&appended.sizes, appended.encode});
   if (!saved.ok()) return saved;
   return ReadBytes(output);
 }
@@ -661,10 +661,10 @@ TEST(ModelSpliceTest, AppendedTagsForOtherNodesAreRefused) {
   AppendedNodeTags appended;
   ASSERT_TRUE(
       TagModel(&splice->skeleton(), nullptr, TagOptions(), &appended).ok());
-  ASSERT_EQ(appended.ends.size(), 3u);
+  ASSERT_EQ(appended.sizes.size(), 3u);
   splice->skeleton().mutable_graph()->add_node()->set_name("added");
   absl::Status saved = splice->Save(folder + "/out.onnx", {},
-                                    {&appended.ends, appended.records()});
+                                    {&appended.sizes, appended.encode});
   EXPECT_EQ(saved.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(saved.message(), HasSubstr("do not match the skeleton's 4 nodes"));
   EXPECT_THAT(ListFolder(folder), ElementsAre("model.onnx"));

@@ -63,9 +63,9 @@ TEST(TestdataSpliceTest, SpliceTaggingEqualsFullLoadTaggingOnEveryModel) {
     AppendedNodeTags appended;
     ASSERT_TRUE(
         TagModel(&copying->skeleton(), nullptr, TagOptions(), &appended).ok());
-    if (!appended.ends.empty()) ++appending;
+    if (!appended.sizes.empty()) ++appending;
     ASSERT_TRUE(
-        copying->Save(output, {}, {&appended.ends, appended.records()}).ok());
+        copying->Save(output, {}, {&appended.sizes, appended.encode}).ok());
     absl::StatusOr<std::string> copied = ReadFile(output);
     ASSERT_TRUE(copied.ok());
     if (*copied != *expected) {
