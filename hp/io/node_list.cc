@@ -8,6 +8,8 @@
 namespace hp {
 namespace {
 
+constexpr char kMainGraph[] = "main";
+
 // NodeProto fields (proto/onnx.proto); all are length-delimited.
 constexpr uint32_t kNodeInput = 1;
 constexpr uint32_t kNodeOutput = 2;
@@ -81,10 +83,10 @@ bool OwnsSubgraphs(const onnx::NodeProto& node) {
   return false;
 }
 
-NodeRef& NodeListBuilder::Start(const std::string& graph_path, int owner,
+NodeRef& NodeListBuilder::Start(absl::string_view graph_path, int owner,
                                 const onnx::NodeProto* message) {
-  list_.nodes_.emplace_back();
-  NodeRef& node = list_.nodes_.back();
+  segment_->nodes.emplace_back();
+  NodeRef& node = segment_->nodes.back();
   node.graph_path = graph_path;
   node.owner = owner;
   node.node = message;
@@ -92,13 +94,29 @@ NodeRef& NodeListBuilder::Start(const std::string& graph_path, int owner,
 }
 
 void NodeListBuilder::Close() {
-  ends_.push_back({static_cast<uint32_t>(list_.inputs_.size()),
-                   static_cast<uint32_t>(list_.outputs_.size()),
-                   static_cast<uint32_t>(list_.metadata_.size())});
+  ends_.push_back({static_cast<uint32_t>(segment_->inputs.size()),
+                   static_cast<uint32_t>(segment_->outputs.size()),
+                   static_cast<uint32_t>(segment_->metadata.size())});
 }
 
 void NodeListBuilder::AddMessage(const onnx::NodeProto& node,
-                                 const std::string& graph_path, int owner) {
+                                 absl::string_view graph_path, int owner) {
+  AddKeptMessage(node, KeepPath(graph_path), owner);
+}
+
+void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
+                               absl::string_view graph_path, int owner) {
+  AddKeptGraph(graph, KeepPath(graph_path), owner);
+}
+
+absl::string_view NodeListBuilder::KeepPath(absl::string_view path) {
+  if (path == kMainGraph) return kMainGraph;
+  segment_->graph_paths.push_back(std::make_unique<std::string>(path));
+  return *segment_->graph_paths.back();
+}
+
+void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
+                                     absl::string_view graph_path, int owner) {
   const int index = static_cast<int>(size());
   NodeRef& ref = Start(graph_path, owner, &node);
   ref.name = node.name();
@@ -106,12 +124,12 @@ void NodeListBuilder::AddMessage(const onnx::NodeProto& node,
   ref.domain = node.domain();
   ref.owns_subgraphs = OwnsSubgraphs(node);
   ref.has_unknown_fields = !node.unknown_fields().empty();
-  for (const std::string& input : node.input()) list_.inputs_.push_back(input);
+  for (const std::string& input : node.input()) segment_->inputs.push_back(input);
   for (const std::string& output : node.output()) {
-    list_.outputs_.push_back(output);
+    segment_->outputs.push_back(output);
   }
   for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
-    list_.metadata_.push_back({entry.key(), entry.value()});
+    segment_->metadata.push_back({entry.key(), entry.value()});
   }
   Close();
   if (!ref.owns_subgraphs) return;
@@ -119,32 +137,33 @@ void NodeListBuilder::AddMessage(const onnx::NodeProto& node,
     if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
     const std::string prefix =
         absl::StrCat(graph_path, "/", node.name(), "/", attribute.name());
-    if (attribute.has_g()) AddGraph(attribute.g(), prefix, index);
+    if (attribute.has_g()) AddKeptGraph(attribute.g(), KeepPath(prefix), index);
     for (int i = 0; i < attribute.graphs_size(); ++i) {
-      AddGraph(attribute.graphs(i), absl::StrCat(prefix, "[", i, "]"), index);
+      AddKeptGraph(attribute.graphs(i),
+                   KeepPath(absl::StrCat(prefix, "[", i, "]")), index);
     }
   }
 }
 
-void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
-                               const std::string& graph_path, int owner) {
+void NodeListBuilder::AddKeptGraph(const onnx::GraphProto& graph,
+                                   absl::string_view graph_path, int owner) {
   for (const onnx::NodeProto& node : graph.node()) {
-    AddMessage(node, graph_path, owner);
+    AddKeptMessage(node, graph_path, owner);
   }
 }
 
 bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
                                 bool* needs_message) {
   bool external = false;
-  const size_t inputs = list_.inputs_.size();
-  const size_t outputs = list_.outputs_.size();
-  const size_t metadata = list_.metadata_.size();
-  NodeRef& node = Start("main", -1, nullptr);
+  const size_t inputs = segment_->inputs.size();
+  const size_t outputs = segment_->outputs.size();
+  const size_t metadata = segment_->metadata.size();
+  NodeRef& node = Start(kMainGraph, -1, nullptr);
   auto fail = [&] {
-    list_.nodes_.pop_back();
-    list_.inputs_.resize(inputs);
-    list_.outputs_.resize(outputs);
-    list_.metadata_.resize(metadata);
+    segment_->nodes.pop_back();
+    segment_->inputs.resize(inputs);
+    segment_->outputs.resize(outputs);
+    segment_->metadata.resize(metadata);
     return false;
   };
   WireReader reader(data, record.begin, record.end);
@@ -158,10 +177,10 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
     }
     switch (field.field) {
       case kNodeInput:
-        list_.inputs_.push_back(View(data, field));
+        segment_->inputs.push_back(View(data, field));
         break;
       case kNodeOutput:
-        list_.outputs_.push_back(View(data, field));
+        segment_->outputs.push_back(View(data, field));
         break;
       case kNodeName:
         node.name = View(data, field);
@@ -187,7 +206,7 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
           if (part.field == kEntryKey) entry.key = View(data, part);
           if (part.field == kEntryValue) entry.value = View(data, part);
         }
-        list_.metadata_.push_back(entry);
+        segment_->metadata.push_back(entry);
         break;
       }
       default:  // doc_string, overload
@@ -200,49 +219,54 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
 }
 
 void NodeListBuilder::RemoveLast() {
-  list_.nodes_.pop_back();
+  segment_->nodes.pop_back();
   ends_.pop_back();
   const Ends last = ends_.empty() ? Ends() : ends_.back();
-  list_.inputs_.resize(last.inputs);
-  list_.outputs_.resize(last.outputs);
-  list_.metadata_.resize(last.metadata);
+  segment_->inputs.resize(last.inputs);
+  segment_->outputs.resize(last.outputs);
+  segment_->metadata.resize(last.metadata);
 }
 
-void NodeListBuilder::Append(NodeListBuilder&& other) {
-  const int shift = static_cast<int>(size());
-  const Ends base = ends_.empty() ? Ends() : ends_.back();
-  for (NodeRef& node : other.list_.nodes_) {
-    if (node.owner >= 0) node.owner += shift;
-    list_.nodes_.push_back(std::move(node));
+void NodeListBuilder::SetSpans() {
+  NodeList::Segment& segment = *segment_;
+  Ends begin;
+  for (size_t i = 0; i < segment.nodes.size(); ++i) {
+    NodeRef& node = segment.nodes[i];
+    const Ends& end = ends_[i];
+    node.inputs = absl::MakeConstSpan(segment.inputs.data() + begin.inputs,
+                                      end.inputs - begin.inputs);
+    node.outputs = absl::MakeConstSpan(segment.outputs.data() + begin.outputs,
+                                       end.outputs - begin.outputs);
+    node.metadata = absl::MakeConstSpan(
+        segment.metadata.data() + begin.metadata, end.metadata - begin.metadata);
+    begin = end;
   }
-  for (const Ends& ends : other.ends_) {
-    ends_.push_back({base.inputs + ends.inputs, base.outputs + ends.outputs,
-                     base.metadata + ends.metadata});
-  }
-  list_.inputs_.insert(list_.inputs_.end(), other.list_.inputs_.begin(),
-                       other.list_.inputs_.end());
-  list_.outputs_.insert(list_.outputs_.end(), other.list_.outputs_.begin(),
-                        other.list_.outputs_.end());
-  list_.metadata_.insert(list_.metadata_.end(), other.list_.metadata_.begin(),
-                         other.list_.metadata_.end());
-  other = NodeListBuilder();
+  ends_.clear();
+  ends_.shrink_to_fit();
 }
 
 NodeList NodeListBuilder::Finish() {
-  Ends begin;
-  for (size_t i = 0; i < list_.nodes_.size(); ++i) {
-    NodeRef& node = list_.nodes_[i];
-    const Ends& end = ends_[i];
-    node.inputs = absl::MakeConstSpan(list_.inputs_.data() + begin.inputs,
-                                      end.inputs - begin.inputs);
-    node.outputs = absl::MakeConstSpan(list_.outputs_.data() + begin.outputs,
-                                       end.outputs - begin.outputs);
-    node.metadata = absl::MakeConstSpan(list_.metadata_.data() + begin.metadata,
-                                        end.metadata - begin.metadata);
-    begin = end;
-  }
-  NodeList list = std::move(list_);
+  std::vector<NodeListBuilder> parts;
+  parts.push_back(std::move(*this));
   *this = NodeListBuilder();
+  return Join(&parts);
+}
+
+NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts) {
+  NodeList list;
+  size_t count = 0;
+  for (const NodeListBuilder& part : *parts) count += part.size();
+  list.index_.reserve(count);
+  for (NodeListBuilder& part : *parts) {
+    part.SetSpans();
+    const int shift = static_cast<int>(list.index_.size());
+    for (NodeRef& node : part.segment_->nodes) {
+      if (node.owner >= 0) node.owner += shift;
+      list.index_.push_back(&node);
+    }
+    list.segments_.push_back(std::move(part.segment_));
+  }
+  parts->clear();
   return list;
 }
 

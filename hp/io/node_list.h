@@ -8,7 +8,10 @@
 #ifndef HP_IO_NODE_LIST_H_
 #define HP_IO_NODE_LIST_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,7 +40,7 @@ struct NodeRef {
   const onnx::NodeProto* node = nullptr;
   // "main" for the model's graph; "main/<node name>/<attribute>" for a
   // subgraph, with "[i]" appended for the i-th graph of a GRAPHS attribute.
-  std::string graph_path;
+  absl::string_view graph_path;
   // Index into the same list of the node owning this subgraph; -1 at the
   // top level.
   int owner = -1;
@@ -54,44 +57,81 @@ struct NodeRef {
 // The nodes, read-only once built. Moving keeps the views valid; the
 // messages or file they point into must outlive the list.
 class NodeList {
+  // Nodes and the values their spans view, as one builder made them.
+  struct Segment {
+    std::vector<NodeRef> nodes;
+    std::vector<absl::string_view> inputs;
+    std::vector<absl::string_view> outputs;
+    std::vector<MetadataView> metadata;
+    // The subgraph paths the nodes' graph_path views; "main" is static.
+    std::vector<std::unique_ptr<std::string>> graph_paths;
+  };
+
  public:
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = NodeRef;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const NodeRef*;
+    using reference = const NodeRef&;
+    explicit const_iterator(std::vector<NodeRef*>::const_iterator at)
+        : at_(at) {}
+    const NodeRef& operator*() const { return **at_; }
+    const NodeRef* operator->() const { return *at_; }
+    const_iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    bool operator==(const const_iterator& other) const {
+      return at_ == other.at_;
+    }
+    bool operator!=(const const_iterator& other) const {
+      return at_ != other.at_;
+    }
+
+   private:
+    std::vector<NodeRef*>::const_iterator at_;
+  };
+
   NodeList() = default;
   NodeList(NodeList&&) = default;
   NodeList& operator=(NodeList&&) = default;
   NodeList(const NodeList&) = delete;
   NodeList& operator=(const NodeList&) = delete;
 
-  size_t size() const { return nodes_.size(); }
-  bool empty() const { return nodes_.empty(); }
-  const NodeRef& operator[](size_t i) const { return nodes_[i]; }
-  std::vector<NodeRef>::const_iterator begin() const { return nodes_.begin(); }
-  std::vector<NodeRef>::const_iterator end() const { return nodes_.end(); }
+  size_t size() const { return index_.size(); }
+  bool empty() const { return index_.empty(); }
+  const NodeRef& operator[](size_t i) const { return *index_[i]; }
+  const_iterator begin() const { return const_iterator(index_.begin()); }
+  const_iterator end() const { return const_iterator(index_.end()); }
 
   // Keeps node i's first `count` metadata entries: for the owner of the
   // record or message the views point into, once it dropped the rest.
   void KeepMetadata(size_t i, size_t count) {
-    nodes_[i].metadata = nodes_[i].metadata.subspan(0, count);
+    index_[i]->metadata = index_[i]->metadata.subspan(0, count);
   }
 
  private:
   friend class NodeListBuilder;
-  std::vector<NodeRef> nodes_;
-  std::vector<absl::string_view> inputs_;
-  std::vector<absl::string_view> outputs_;
-  std::vector<MetadataView> metadata_;
+  // Segments are kept as built, never copied into one: the nodes of a
+  // large graph are read in parallel chunks and held only once.
+  std::vector<std::unique_ptr<Segment>> segments_;
+  std::vector<NodeRef*> index_;  // the nodes in order, across segments
 };
 
 // Builds a NodeList node by node; lists built apart (on several threads)
-// are joined with Append.
+// are joined with Join.
 class NodeListBuilder {
  public:
-  size_t size() const { return list_.nodes_.size(); }
+  NodeListBuilder() : segment_(std::make_unique<NodeList::Segment>()) {}
+  size_t size() const { return segment_->nodes.size(); }
 
   // A node message and, after it, the nodes of its subgraph bodies.
-  void AddMessage(const onnx::NodeProto& node, const std::string& graph_path,
+  void AddMessage(const onnx::NodeProto& node, absl::string_view graph_path,
                   int owner);
   // Every node of a graph, subgraph bodies included.
-  void AddGraph(const onnx::GraphProto& graph, const std::string& graph_path,
+  void AddGraph(const onnx::GraphProto& graph, absl::string_view graph_path,
                 int owner);
   // A main-graph node from its record's payload [record.begin, record.end)
   // in `data`, without parsing it into a message (its attributes are
@@ -103,11 +143,11 @@ class NodeListBuilder {
   // Takes the last node back out.
   void RemoveLast();
 
-  // Appends another builder's nodes; their owner indices move with them.
-  void Append(NodeListBuilder&& other);
-
   // The list, its views set. The builder is left empty.
   NodeList Finish();
+  // The nodes of `parts` in order, as one list; owner indices move with
+  // their nodes. `parts` is left empty.
+  static NodeList Join(std::vector<NodeListBuilder>* parts);
 
  private:
   // Where each node's values end in the value vectors (they start where
@@ -117,11 +157,20 @@ class NodeListBuilder {
     uint32_t outputs = 0;
     uint32_t metadata = 0;
   };
-  NodeRef& Start(const std::string& graph_path, int owner,
+  NodeRef& Start(absl::string_view graph_path, int owner,
                  const onnx::NodeProto* message);
+  // The same with a graph path the list keeps already.
+  void AddKeptMessage(const onnx::NodeProto& node, absl::string_view graph_path,
+                      int owner);
+  void AddKeptGraph(const onnx::GraphProto& graph, absl::string_view graph_path,
+                    int owner);
   void Close();
+  // Sets the spans of the segment's nodes.
+  void SetSpans();
+  // A graph path kept by the list, for its nodes to view.
+  absl::string_view KeepPath(absl::string_view path);
 
-  NodeList list_;
+  std::unique_ptr<NodeList::Segment> segment_;
   std::vector<Ends> ends_;
 };
 

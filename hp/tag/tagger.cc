@@ -204,7 +204,7 @@ void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
   ForSlices(ids.nodes().size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       NodeTag& node = result->nodes[i];
-      node.graph_path = ids.nodes()[i].graph_path;
+      node.graph_path = std::string(ids.nodes()[i].graph_path);
       node.node_name = std::string(ids.nodes()[i].name);
       node.op_type = std::string(ids.nodes()[i].op_type);
       node.module_path = std::string(ids.ModulePathOf(i));

@@ -230,7 +230,7 @@ std::vector<CarriedTag> ReadCarriedTags(const onnx::ModelProto& model) {
   for (const NodeRef& ref : CollectNodes(model)) {
     WrittenTag written = ReadNodeTag(*ref.node, format);
     CarriedTag carried;
-    carried.graph_path = ref.graph_path;
+    carried.graph_path = std::string(ref.graph_path);
     carried.node_name = std::string(ref.name);
     carried.op_type = std::string(ref.op_type);
     carried.tag = std::move(written.tag).value_or("");

@@ -170,12 +170,11 @@ TEST(NodeListTest, AMalformedRecordIsRefusedAndLeavesNothing) {
 TEST(NodeListTest, AppendedListsKeepTheirOwnersAndViews) {
   onnx::NodeProto owner = Node();
   owner.add_attribute()->mutable_g()->add_node()->set_name("body");
-  NodeListBuilder first;
-  first.AddMessage(Node(), "main", -1);
-  NodeListBuilder second;
-  second.AddMessage(owner, "main", -1);
-  first.Append(std::move(second));
-  const NodeList nodes = first.Finish();
+  std::vector<NodeListBuilder> parts(2);
+  parts[0].AddMessage(Node(), "main", -1);
+  parts[1].AddMessage(owner, "main", -1);
+  const NodeList nodes = NodeListBuilder::Join(&parts);
+  EXPECT_TRUE(parts.empty());
   ASSERT_EQ(nodes.size(), 3u);
   EXPECT_EQ(nodes[2].owner, 1);
   EXPECT_THAT(Strings(nodes[1].inputs), ElementsAre("x", "", "w"));
