@@ -130,7 +130,7 @@ struct NodeTagIds {
 };
 
 // Everything of a TagResult but its nodes, which FillNodeTags adds.
-TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
+absl::StatusOr<TagResult> ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
                         const TagOptions& options, NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
@@ -148,7 +148,9 @@ TagResult ComputeTagIds(const onnx::ModelProto& model, const ScopeTrace* trace,
                            ? traced_modules.get()
                            : MakeModuleTable(nodes, trace, options));
   const ModuleTable& modules = *ids->modules;
-  ScopeReconstruction scopes = ReconstructScopes(nodes, &*ids->modules);
+  HP_ASSIGN_OR_RETURN(
+      ScopeReconstruction scopes,
+      ReconstructScopes(nodes, &*ids->modules, {options.first_candidate}));
   ids->module_tags = ResolveModuleTags(
       modules, {options.keep_all_torch_nn, options.keep_torch_nn_classes});
   const ModuleTags& module_tags = ids->module_tags;
@@ -215,7 +217,8 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
                                       const ScopeTrace* trace,
                                       const TagOptions& options) {
   NodeTagIds ids;
-  TagResult result = ComputeTagIds(model, trace, options, &ids);
+  HP_ASSIGN_OR_RETURN(TagResult result,
+                      ComputeTagIds(model, trace, options, &ids));
   FillNodeTags(ids, &result);
   return result;
 }
@@ -240,7 +243,8 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   const bool append = appended != nullptr && !IsTagged(*model);
   HP_RETURN_IF_ERROR(StripTags(model));
   NodeTagIds ids;
-  TagResult result = ComputeTagIds(*model, trace, options, &ids);
+  HP_ASSIGN_OR_RETURN(TagResult result,
+                      ComputeTagIds(*model, trace, options, &ids));
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};
   std::vector<onnx::NodeProto*> nodes = MutableNodes(model);
