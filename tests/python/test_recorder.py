@@ -244,7 +244,7 @@ class FixtureTraceTest(unittest.TestCase):
         with open(SCHEMA_PATH, encoding="utf-8") as f:
             validator = jsonschema.Draft202012Validator(json.load(f))
         traces = sorted(glob.glob(os.path.join(MODELS, "*.trace.json")))
-        self.assertEqual(len(traces), 7)
+        self.assertEqual(len(traces), 9)
         for path in traces:
             with self.subTest(trace=os.path.basename(path)):
                 with open(path, encoding="utf-8") as f:

@@ -314,6 +314,14 @@ const BadTrace kBadTraceCases[] = {
     {"not_executed_with_order.json",
      "modules[2].first_call_order: expected null for a module that was not "
      "executed, got 4 (module \"encoder.layer\")"},
+    {"call_of_unknown_module.json",
+     "calls[1].path: \"encoder.layer.1\" is not the path of a module in "
+     "modules"},
+    {"call_inside_later_call.json",
+     "calls[1].parent: expected the index of an earlier call (0 to 0) or "
+     "null, got 1 (call of \"encoder.layer.0\")"},
+    {"call_of_the_root.json",
+     "calls[0].path: the root is not a call (its forward is not hooked)"},
 };
 
 class BadTraceTest : public ::testing::TestWithParam<BadTrace> {};
