@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "hp/scope/call_matching.h"
 #include "hp/scope/node_names.h"
@@ -28,8 +29,7 @@ absl::string_view ClassNameOf(absl::string_view qualified_class) {
 // A scope component resolved against the table.
 struct Resolution {
   int module = -1;  // -1: the table has none and may not grow
-  // Every module that fitted, when more than one did (`module` is the
-  // first): the trace cannot tell which one the component names.
+  // Every module that fitted, when several did (`module` is the first).
   std::vector<int> candidates;
 };
 
@@ -47,9 +47,8 @@ class ComponentResolver {
     absl::string_view base = WithoutDedupSuffix(component);
     if (traced) {
       // A module that ran, reached from `current` through containers that
-      // never ran. A component that is a real module's wins over a
-      // de-duplicated name, so a module really named "relu_1" is told apart
-      // from a second "relu" call; the trace says which modules ran twice.
+      // never ran. A module really named "relu_1" wins over a second "relu"
+      // call; the trace says which modules ran twice.
       Resolution found = Reached(current, component, 1);
       if (found.module < 0 && !base.empty()) found = Reached(current, base, 2);
       if (found.module >= 0) return found;
@@ -57,24 +56,23 @@ class ComponentResolver {
     for (bool overlap : {true, false}) {
       int found = modules_->Find(
           CandidatePath(current_path, previous, component, overlap));
-      if (found >= 0) return {found, {}};
+      if (found >= 0) return {found};
     }
-    // Without a trace, a "_N" name whose base module already ran is taken
-    // as its next call, since the exporter numbers repeated scopes in call
-    // order.
+    // A trace says which modules ran more than once; without one, a "_N"
+    // name whose base module already ran is taken as its next call, since
+    // the exporter numbers repeated scopes in call order.
     if (!base.empty()) {
       for (bool overlap : {true, false}) {
         int found = modules_->Find(
             CandidatePath(current_path, previous, base, overlap));
         if (found >= 0 && (!traced || modules_->at(found).call_count > 1)) {
-          return {found, {}};
+          return {found};
         }
       }
     }
     if (traced) return {};
     return {modules_->Add(
-                {CandidatePath(current_path, previous, component, true)}),
-            {}};
+        {CandidatePath(current_path, previous, component, true)})};
   }
 
  private:
@@ -93,8 +91,9 @@ class ComponentResolver {
         resolution.candidates.push_back(module);
       }
     }
-    if (resolution.candidates.empty()) return resolution;
-    resolution.module = resolution.candidates.front();
+    if (!resolution.candidates.empty()) {
+      resolution.module = resolution.candidates.front();
+    }
     if (resolution.candidates.size() == 1) resolution.candidates.clear();
     return resolution;
   }
@@ -296,24 +295,29 @@ std::vector<NodeFacts> GatherFacts(const std::vector<NodeRef>& nodes) {
   return facts;
 }
 
-// The message for a node whose scope segment fits several modules.
+// The error (or, when the first candidate is taken, the warning) for a node
+// whose scope segment fits several modules.
 std::string AmbiguityMessage(const onnx::NodeProto& node,
                              const NamedScope& named,
-                             const ModuleTable& modules) {
+                             const ModuleTable& modules, bool take_first) {
   const std::string& under = modules.at(named.ambiguous_under).path;
-  std::string candidates;
-  for (int module : named.candidates) {
-    absl::StrAppend(&candidates, candidates.empty() ? "" : ", ", "'",
-                    modules.at(module).path, "'");
-  }
+  const std::string candidates = absl::StrJoin(
+      named.candidates, ", ", [&](std::string* out, int module) {
+        absl::StrAppend(out, "'", modules.at(module).path, "'");
+      });
   return absl::StrCat(
       "node '", node.name(), "' (", node.op_type(), "): scope segment '",
       named.ambiguous_component, "' under ",
-      under.empty() ? std::string("the root")
-                    : absl::StrCat("'", under, "'"),
+      under.empty() ? std::string("the root") : absl::StrCat("'", under, "'"),
       " could be any of the modules ", candidates,
       " (reached through containers that never ran), and the trace cannot "
-      "tell which");
+      "tell which; ",
+      take_first ? absl::StrCat("took the first, '",
+                                modules.at(named.candidates.front()).path,
+                                "' (first_candidate)")
+                 : "record the trace again with an hp_record that writes the "
+                   "call sequence, or take the first of them (option "
+                   "first_candidate)");
 }
 
 }  // namespace
@@ -362,8 +366,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       }
     } else if (facts[i].scope.has_value()) {
       result.any_scope = true;
-      // The call that made the node, when the trace records calls and one
-      // fits; else the modules its scope names.
+      // The call that made it (a trace's calls), else its scope's modules.
       const std::vector<int>* call_chain =
           calls ? calls->Match(*facts[i].scope, facts[i].op_type) : nullptr;
       const NamedScope& named = call_chain != nullptr
@@ -372,18 +375,10 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       scope.origin = named.origin;
       aligned = call_chain != nullptr ? call_chain : &named.chain;
       if (!named.candidates.empty()) {
-        std::string message = AmbiguityMessage(node, named, *modules);
-        if (!options.first_candidate) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              message,
-              "; record the trace again with an hp_record that writes the "
-              "call sequence, or take the first of them (option "
-              "first_candidate)"));
-        }
-        result.warnings.push_back(absl::StrCat(
-            message, "; took the first, '",
-            modules->at(named.candidates.front()).path,
-            "' (first_candidate)"));
+        std::string what = AmbiguityMessage(node, named, *modules,
+                                            options.first_candidate);
+        if (!options.first_candidate) return absl::InvalidArgumentError(what);
+        result.warnings.push_back(std::move(what));
       }
       if (named.origin == ScopeOrigin::kNearestAncestor) {
         result.warnings.push_back(absl::StrCat(
