@@ -13,10 +13,15 @@ CallMatcher::CallMatcher(const ModuleTable& modules) {
   const std::vector<TracedCall>& traced = modules.calls();
   calls_.resize(traced.size());
   named_call_.assign(traced.size(), false);
+  absl::flat_hash_map<absl::string_view, int> kinds;
   for (size_t k = 0; k < traced.size(); ++k) {
     Call& call = calls_[k];
     call.module = traced[k].module;
     call.parent = traced[k].parent;
+    call.kind = kinds
+                    .try_emplace(modules.at(call.module).qualified_class,
+                                 static_cast<int>(kinds.size()))
+                    .first->second;
     if (call.parent >= 0) {
       const Call& parent = calls_[call.parent];
       call.depth = parent.depth + 1;
@@ -35,7 +40,9 @@ CallMatcher::CallMatcher(const ModuleTable& modules) {
 
 bool CallMatcher::IsAncestorOrSelf(int ancestor, int call) const {
   if (ancestor < 0 || call < 0) return false;
-  while (calls_[call].depth > calls_[ancestor].depth) call = calls_[call].parent;
+  while (calls_[call].depth > calls_[ancestor].depth) {
+    call = calls_[call].parent;
+  }
   return call == ancestor;
 }
 
@@ -83,17 +90,17 @@ int CallMatcher::NewCall(absl::string_view scope) const {
 bool CallMatcher::PreferNew(int open, int fresh,
                             absl::string_view op_type) const {
   // Names cannot tell these apart ("relu_1" is both a module's name and
-  // another module's second call). A call of a module that ran before
-  // begins as that call began; a call that has made as many nodes as its
-  // module's previous call did is taken to be done.
-  auto previous = last_call_of_module_.find(calls_[fresh].module);
-  if (previous != last_call_of_module_.end() &&
-      calls_[previous->second].first_op == op_type) {
-    return true;
-  }
+  // another module's second call). A call is taken to be done once it has
+  // made as many nodes as the last call of its module (else of its class)
+  // did; without such a call, a new call of a module that ran before
+  // begins as that call began.
   const Call& running = calls_[open];
-  return running.previous_of_module >= 0 &&
-         running.nodes >= calls_[running.previous_of_module].nodes;
+  if (running.model_call >= 0) {
+    return running.nodes >= calls_[running.model_call].nodes;
+  }
+  auto previous = last_call_of_module_.find(calls_[fresh].module);
+  return previous != last_call_of_module_.end() &&
+         calls_[previous->second].first_op == op_type;
 }
 
 void CallMatcher::Assign(int call, absl::string_view scope,
@@ -108,11 +115,15 @@ void CallMatcher::Assign(int call, absl::string_view scope,
     matched.contested = calls_by_base_.contains(scope) &&
                         SplitNumber(scope, &base, &number) &&
                         calls_by_base_.contains(base);
-    auto previous = last_call_of_module_.find(matched.module);
-    if (previous != last_call_of_module_.end()) {
-      matched.previous_of_module = previous->second;
+    auto same_module = last_call_of_module_.find(matched.module);
+    auto same_kind = last_call_of_kind_.find(matched.kind);
+    if (same_module != last_call_of_module_.end()) {
+      matched.model_call = same_module->second;
+    } else if (same_kind != last_call_of_kind_.end()) {
+      matched.model_call = same_kind->second;
     }
     last_call_of_module_[matched.module] = call;
+    last_call_of_kind_[matched.kind] = call;
     matched.first_op = std::string(op_type);
   }
   ++matched.nodes;

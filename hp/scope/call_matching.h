@@ -42,7 +42,10 @@ class CallMatcher {
     std::vector<int> chain;         // modules, root first
     int nodes = 0;                  // nodes matched so far
     std::string first_op;           // op type of its first node
-    int previous_of_module = -1;    // the module's last call with nodes before
+    int kind = 0;                   // its module's class, numbered
+    // The last call with nodes before it of the same module, else of a
+    // module of the same class: what it is likely to make again.
+    int model_call = -1;
     // Its name is also one another call may take (a module named "relu_1"
     // beside relu's second call): each node of it is matched in full.
     bool contested = false;
@@ -68,6 +71,7 @@ class CallMatcher {
   // The call that holds each scope name given so far (the latest one).
   absl::flat_hash_map<std::string, int> holder_;
   absl::flat_hash_map<int, int> last_call_of_module_;
+  absl::flat_hash_map<int, int> last_call_of_kind_;
   std::vector<bool> named_call_;
   int cursor_ = -1;     // the latest call known to have begun
   int previous_ = -1;   // the call of the previous scoped node; -1: the root

@@ -452,8 +452,9 @@ DESCRIPTIONS = {
                   "heads.left), an indexed nn.ModuleList (`/blocks.3/...`), an nn.ModuleList in an "
                   "nn.ModuleDict (`/x.1/...` is towers.x.1), a bare nn.Module namespace whose child has "
                   "its name (`/block/...` is block.block); each called twice (`proj_1`, `block_1`).",
-    "recalls": "Re-calls whose scope names collide with real names: `relu` runs twice beside a "
-               "real `relu_1` (both named `/relu_1/...`); `block` with submodules runs twice "
+    "recalls": "Re-calls whose scope names collide with real names: `relu` (six nodes, two of "
+               "them Relu) runs twice beside a real `relu_1` (both named `/relu_1/...`); "
+               "`block` with submodules runs twice "
                "(`/block/fc_1`, `/block_1/Add`); `gate`'s first call leaves no node and takes no "
                "number; Dropout (eval) never leaves a node.",
     "dynamo_style": "TinyMLP renamed to dynamo-style node_<Op>_<i>, values val_<k>; hierarchy only in "

@@ -390,6 +390,28 @@ TEST(CallMatchingTest, ASecondCallNamedLikeARealModuleGoesToItsCall) {
   EXPECT_THAT(placed.modules, ElementsAre("relu", "relu_1", "relu"));
 }
 
+TEST(CallMatchingTest, ACallOfManyNodesKeepsThemUpToItsClasssCount) {
+  // act and act_1 are one class of four nodes each, one of them repeated
+  // (Constant); act's second call is named "act_1" too.
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .Module("act", "Gelu", 2)
+                                  .Module("act_1", "Gelu", 1)
+                                  .Call("act")
+                                  .Call("act_1")
+                                  .Call("act"));
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/act/Constant", "/act/Div", "/act/Constant_1", "/act/Mul",
+                  "/act_1/Constant", "/act_1/Div", "/act_1/Constant_1",
+                  "/act_1/Mul", "/act_1/Constant_2", "/act_1/Div_1",
+                  "/act_1/Constant_3", "/act_1/Mul_1"})
+          .Build(),
+      &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("act", "act", "act", "act", "act_1", "act_1",
+                          "act_1", "act_1", "act", "act", "act", "act"));
+}
+
 TEST(CallMatchingTest, WithoutACallSequenceTheRealModuleWins) {
   // An old trace: the module-level rule, as before calls were recorded.
   ModuleTable table = TableOf(ReluAndRelu1());

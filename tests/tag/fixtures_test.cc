@@ -91,8 +91,8 @@ TEST(RecallsTest, WithoutCallsTheReCallCollidingWithRelu1GoesToRelu1) {
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<TagResult> result = ComputeTags(*model, &*trace, TagOptions());
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->nodes[2].node_name, "/relu_1/Relu_1");
-  EXPECT_EQ(result->nodes[2].module_path, "relu_1");
+  ASSERT_EQ(result->nodes[12].node_name, "/relu_1/Relu_2");
+  EXPECT_EQ(result->nodes[12].module_path, "relu_1");
 }
 
 // Without a trace the containers that never ran are unknown, so module
