@@ -7,7 +7,8 @@
 // is named, and adds "_N" to the N-th call named with the same scope string:
 // so a module's second call and a real module of that name look alike
 // ("relu_1"), and a call that left no node takes no number. The matcher
-// follows the same rule on the recorded calls (docs/tag-rules.md, "Calls").
+// follows the same rule on the recorded calls (docs/tag-rules.md, "Scopes and
+// calls").
 #ifndef HP_SCOPE_CALL_MATCHING_H_
 #define HP_SCOPE_CALL_MATCHING_H_
 
