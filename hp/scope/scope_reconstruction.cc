@@ -76,10 +76,9 @@ class ComponentResolver {
   }
 
  private:
-  // The modules called at least `min_calls` times whose scope component
-  // (ScopeComponent) is `component` and whose nearest ancestor that ran is
-  // `current`: torch leaves containers that never ran (nn.ModuleDict, an
-  // indexed nn.ModuleList, a bare nn.Module) out of scope names.
+  // The modules called `min_calls` times or more whose ScopeComponent is
+  // `component` and whose nearest ancestor that ran is `current`: torch
+  // leaves containers that never ran (nn.ModuleDict ...) out of scopes.
   Resolution Reached(int current, absl::string_view component,
                      int64_t min_calls) {
     if (!indexed_) IndexReached();
@@ -180,8 +179,8 @@ struct NamedScope {
   absl::string_view last_component;
   // The first component the table lacks (origin kNearestAncestor).
   absl::string_view unknown_component;
-  // The first component that fitted several modules, which the chain took
-  // the first of; where it was met, and the modules.
+  // The first component that fitted several modules (the chain took the
+  // first), the module it was met under, and the modules.
   absl::string_view ambiguous_component;
   int ambiguous_under = -1;
   std::vector<int> candidates;
@@ -297,7 +296,7 @@ std::vector<NodeFacts> GatherFacts(const std::vector<NodeRef>& nodes) {
 
 // The error (or, when the first candidate is taken, the warning) for a node
 // whose scope segment fits several modules.
-std::string AmbiguityMessage(const onnx::NodeProto& node,
+std::string AmbiguityMessage(absl::string_view name, absl::string_view op_type,
                              const NamedScope& named,
                              const ModuleTable& modules, bool take_first) {
   const std::string& under = modules.at(named.ambiguous_under).path;
@@ -306,7 +305,7 @@ std::string AmbiguityMessage(const onnx::NodeProto& node,
         absl::StrAppend(out, "'", modules.at(module).path, "'");
       });
   return absl::StrCat(
-      "node '", node.name(), "' (", node.op_type(), "): scope segment '",
+      "node '", name, "' (", op_type, "): scope segment '",
       named.ambiguous_component, "' under ",
       under.empty() ? std::string("the root") : absl::StrCat("'", under, "'"),
       " could be any of the modules ", candidates,
@@ -314,7 +313,7 @@ std::string AmbiguityMessage(const onnx::NodeProto& node,
       "tell which; ",
       take_first ? absl::StrCat("took the first, '",
                                 modules.at(named.candidates.front()).path,
-                                "' (first_candidate)")
+                                "' (option first_candidate)")
                  : "record the trace again with an hp_record that writes the "
                    "call sequence, or take the first of them (option "
                    "first_candidate)");
@@ -375,8 +374,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       scope.origin = named.origin;
       aligned = call_chain != nullptr ? call_chain : &named.chain;
       if (!named.candidates.empty()) {
-        std::string what = AmbiguityMessage(node, named, *modules,
-                                            options.first_candidate);
+        std::string what =
+            AmbiguityMessage(node.name(), node.op_type(), named, *modules,
+                             options.first_candidate);
         if (!options.first_candidate) return absl::InvalidArgumentError(what);
         result.warnings.push_back(std::move(what));
       }
