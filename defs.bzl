@@ -26,6 +26,8 @@ def _hp_tagged_model_impl(ctx):
     args.add(ctx.attr.trace_digest, format = "--trace_digest=%s")
     args.add(ctx.attr.keep_torch_nn, format = "--keep_torch_nn=%s")
     args.add("--propagate=" + ("true" if ctx.attr.propagate else "false"))
+    args.add("--first_candidate=" +
+             ("true" if ctx.attr.first_candidate else "false"))
     args.add(ctx.attr.tag_format, format = "--tag_format=%s")
     args.add("--namespace=" + ("true" if ctx.attr.namespace else "false"))
     args.add("--overwrite_namespace=" +
@@ -86,6 +88,12 @@ flags (`converter --help`).""",
         "propagate": attr.bool(
             doc = "Give nodes without a module scope the tag their " +
                   "consumers (else producers) share instead of the root tag.",
+            default = False,
+        ),
+        "first_candidate": attr.bool(
+            doc = "Where a scope segment could name several modules the " +
+                  "trace cannot tell apart, take the first with a warning " +
+                  "instead of failing.",
             default = False,
         ),
         "tag_format": attr.string(

@@ -74,6 +74,12 @@ ABSL_FLAG(bool, propagate, false,
           "Give nodes without a module scope (constants, shape arithmetic) "
           "the tag all their consumers share, else the one all their "
           "producers share, instead of the root tag.");
+ABSL_FLAG(bool, first_candidate, false,
+          "A scope segment that names no module directly is looked up "
+          "through the containers that never ran (nn.ModuleDict, an indexed "
+          "nn.ModuleList, a bare nn.Module): where several modules fit and "
+          "the trace cannot tell which (a trace without a call sequence), "
+          "take the first in trace order with a warning instead of failing.");
 ABSL_FLAG(std::string, tag_format, "metadata",
           "Where tags go. 'metadata': NodeProto.metadata_props keys "
           "pkg.hp.tag, pkg.hp.module_path and namespace (valid ONNX). "
@@ -145,8 +151,8 @@ ABSL_FLAG(std::string, progress, "auto",
 
 namespace {
 
-// --keep_torch_nn, --propagate, --tag_format, --namespace,
-// --overwrite_namespace and --root_name as TagOptions.
+// --keep_torch_nn, --propagate, --first_candidate, --tag_format,
+// --namespace, --overwrite_namespace and --root_name as TagOptions.
 absl::StatusOr<hp::TagOptions> TagOptionsFromFlags() {
   hp::TagOptions options;
   const std::string keep = absl::GetFlag(FLAGS_keep_torch_nn);
@@ -157,6 +163,7 @@ absl::StatusOr<hp::TagOptions> TagOptionsFromFlags() {
         absl::StrSplit(keep, ',', absl::SkipWhitespace());
   }
   options.propagate = absl::GetFlag(FLAGS_propagate);
+  options.first_candidate = absl::GetFlag(FLAGS_first_candidate);
   HP_ASSIGN_OR_RETURN(options.format,
                       hp::ParseTagFormat(absl::GetFlag(FLAGS_tag_format)));
   options.write_namespace = absl::GetFlag(FLAGS_namespace);

@@ -55,6 +55,13 @@ ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
     module.call_count = traced.call_count;
     table.Add(std::move(module));
   }
+  if (trace.has_calls()) {
+    std::vector<TracedCall> calls = trace.calls();
+    for (TracedCall& call : calls) {
+      call.module = table.Find(trace.modules()[call.module].path);
+    }
+    table.SetCalls(std::move(calls));
+  }
   return table;
 }
 

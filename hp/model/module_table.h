@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,9 +51,21 @@ class ModuleTable {
   int size() const { return static_cast<int>(modules_.size()); }
   const std::vector<Module>& modules() const { return modules_; }
 
+  // The trace's calls in the order they began, `module` indexing this
+  // table; has_calls() is false for tables from anything but a trace that
+  // records them.
+  bool has_calls() const { return has_calls_; }
+  const std::vector<TracedCall>& calls() const { return calls_; }
+  void SetCalls(std::vector<TracedCall> calls) {
+    has_calls_ = true;
+    calls_ = std::move(calls);
+  }
+
  private:
   HierarchySource source_;
   std::vector<Module> modules_;
+  bool has_calls_ = false;
+  std::vector<TracedCall> calls_;
   absl::flat_hash_map<std::string, int> index_;
 };
 

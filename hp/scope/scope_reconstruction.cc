@@ -5,7 +5,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "hp/scope/call_matching.h"
 #include "hp/scope/node_names.h"
 #include "hp/util/parallel.h"
 
@@ -16,44 +18,91 @@ absl::string_view ClassNameOf(absl::string_view qualified_class) {
   return LastAtom(qualified_class);
 }
 
+// A scope component resolved against the table.
+struct Resolution {
+  int module = -1;  // -1: the table has none and may not grow
+  // Every module that fitted, when several did (`module` is the first).
+  std::vector<int> candidates;
+};
+
 // Resolves node-name scopes against a module table, one component at a time.
 class ComponentResolver {
  public:
   explicit ComponentResolver(ModuleTable* modules) : modules_(modules) {}
 
   // The module the component names, called from `current` (reached through
-  // the component `previous`), or -1 when the table has none and may not
-  // grow.
-  int Resolve(int current, absl::string_view previous,
-              absl::string_view component) {
+  // the component `previous`).
+  Resolution Resolve(int current, absl::string_view previous,
+                     absl::string_view component) {
     const std::string& current_path = modules_->at(current).path;
     const bool traced = modules_->source() == HierarchySource::kTrace;
-    // A component that is a real module wins over a de-duplicated name, so
-    // a module really named "relu_1" is told apart from a second "relu" call.
+    absl::string_view base = WithoutDedupSuffix(component);
+    if (traced) {
+      // A module that ran, reached from `current` through containers that
+      // never ran. A module really named "relu_1" wins over a second "relu"
+      // call; the trace says which modules ran twice.
+      Resolution found = Reached(current, component, 1);
+      if (found.module < 0 && !base.empty()) found = Reached(current, base, 2);
+      if (found.module >= 0) return found;
+    }
     for (bool overlap : {true, false}) {
       int found = modules_->Find(
           CandidatePath(current_path, previous, component, overlap));
-      if (found >= 0) return found;
+      if (found >= 0) return {found};
     }
     // A trace says which modules ran more than once; without one, a "_N"
     // name whose base module already ran is taken as its next call, since
     // the exporter numbers repeated scopes in call order.
-    absl::string_view base = WithoutDedupSuffix(component);
     if (!base.empty()) {
       for (bool overlap : {true, false}) {
         int found = modules_->Find(
             CandidatePath(current_path, previous, base, overlap));
         if (found >= 0 && (!traced || modules_->at(found).call_count > 1)) {
-          return found;
+          return {found};
         }
       }
     }
-    if (traced) return -1;
-    return modules_->Add(
-        {CandidatePath(current_path, previous, component, true)});
+    if (traced) return {};
+    return {modules_->Add(
+        {CandidatePath(current_path, previous, component, true)})};
   }
 
  private:
+  // The modules called `min_calls` times or more whose ScopeComponent is
+  // `component` and whose nearest ancestor that ran is `current`: torch
+  // leaves containers that never ran (nn.ModuleDict ...) out of scopes.
+  Resolution Reached(int current, absl::string_view component,
+                     int64_t min_calls) {
+    if (!indexed_) IndexReached();
+    auto it = reached_.find(absl::StrCat(current, "/", component));
+    Resolution resolution;
+    if (it == reached_.end()) return resolution;
+    for (int module : it->second) {
+      if (modules_->at(module).call_count >= min_calls) {
+        resolution.candidates.push_back(module);
+      }
+    }
+    if (!resolution.candidates.empty()) {
+      resolution.module = resolution.candidates.front();
+    }
+    if (resolution.candidates.size() == 1) resolution.candidates.clear();
+    return resolution;
+  }
+
+  void IndexReached() {
+    indexed_ = true;
+    for (int i = 1; i < modules_->size(); ++i) {
+      const Module& module = modules_->at(i);
+      if (module.call_count <= 0) continue;
+      int ran = module.parent;
+      while (ran > 0 && modules_->at(ran).call_count <= 0) {
+        ran = modules_->at(ran).parent;
+      }
+      reached_[absl::StrCat(ran, "/", ScopeComponent(module.path))]
+          .push_back(i);
+    }
+  }
+
   // nn.Sequential / nn.ModuleList children repeat their parent's component
   // ("/layer1/layer1.0"): such a component replaces the previous one.
   static std::string CandidatePath(absl::string_view current_path,
@@ -71,6 +120,10 @@ class ComponentResolver {
   }
 
   ModuleTable* modules_;
+  // "<ancestor that ran>/<scope component>" -> modules, in table order;
+  // built at the first lookup.
+  bool indexed_ = false;
+  absl::flat_hash_map<std::string, std::vector<int>> reached_;
 };
 
 // The call chain (root first) named by a node's dynamo metadata, adding its
@@ -119,6 +172,11 @@ struct NamedScope {
   absl::string_view last_component;
   // The first component the table lacks (origin kNearestAncestor).
   absl::string_view unknown_component;
+  // The first component that fitted several modules (the chain took the
+  // first), the module it was met under, and the modules.
+  absl::string_view ambiguous_component;
+  int ambiguous_under = -1;
+  std::vector<int> candidates;
   // The table's size when this resolution started. It holds while the
   // table keeps that size: one that added modules is redone once, against
   // the grown table, as the next node with that scope would have been.
@@ -168,8 +226,14 @@ class NamedScopes {
       absl::string_view prefix = scope.substr(0, *end);
       absl::string_view component = prefix.substr(prefix.rfind('/') + 1);
       if (!component.empty() && resolved.origin == ScopeOrigin::kNodeName) {
-        const int next = resolver_.Resolve(resolved.chain.back(),
-                                           resolved.last_component, component);
+        Resolution resolution = resolver_.Resolve(
+            resolved.chain.back(), resolved.last_component, component);
+        const int next = resolution.module;
+        if (!resolution.candidates.empty() && resolved.candidates.empty()) {
+          resolved.ambiguous_component = component;
+          resolved.ambiguous_under = resolved.chain.back();
+          resolved.candidates = std::move(resolution.candidates);
+        }
         if (next < 0) {
           resolved.origin = ScopeOrigin::kNearestAncestor;
           resolved.unknown_component = component;
@@ -206,6 +270,7 @@ struct NodeFacts {
   bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
   bool owns_subgraphs = false;
   std::optional<absl::string_view> scope;  // ScopeOfName
+  absl::string_view op_type;
 };
 
 std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
@@ -216,9 +281,35 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
       facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
       facts[i].owns_subgraphs = node.owns_subgraphs;
       facts[i].scope = ScopeOfName(node.name);
+      facts[i].op_type = node.op_type;
     }
   });
   return facts;
+}
+
+// The error (or, when the first candidate is taken, the warning) for a node
+// whose scope segment fits several modules.
+std::string AmbiguityMessage(absl::string_view name, absl::string_view op_type,
+                             const NamedScope& named,
+                             const ModuleTable& modules, bool take_first) {
+  const std::string& under = modules.at(named.ambiguous_under).path;
+  const std::string candidates = absl::StrJoin(
+      named.candidates, ", ", [&](std::string* out, int module) {
+        absl::StrAppend(out, "'", modules.at(module).path, "'");
+      });
+  return absl::StrCat(
+      "node '", name, "' (", op_type, "): scope segment '",
+      named.ambiguous_component, "' under ",
+      under.empty() ? std::string("the root") : absl::StrCat("'", under, "'"),
+      " could be any of the modules ", candidates,
+      " (reached through containers that never ran), and the trace cannot "
+      "tell which; ",
+      take_first ? absl::StrCat("took the first, '",
+                                modules.at(named.candidates.front()).path,
+                                "' (option first_candidate)")
+                 : "record the trace again with an hp_record that writes the "
+                   "call sequence, or take the first of them (option "
+                   "first_candidate)");
 }
 
 }  // namespace
@@ -233,8 +324,8 @@ void ScopeStack::Align(const std::vector<int>& chain) {
   stack_.insert(stack_.end(), chain.begin() + common, chain.end());
 }
 
-ScopeReconstruction ReconstructScopes(const NodeList& nodes,
-                                      ModuleTable* modules) {
+absl::StatusOr<ScopeReconstruction> ReconstructScopes(
+    const NodeList& nodes, ModuleTable* modules, const ScopeOptions& options) {
   ScopeReconstruction result;
   result.nodes.resize(nodes.size());
   ScopeStack stack(0);
@@ -243,6 +334,9 @@ ScopeReconstruction ReconstructScopes(const NodeList& nodes,
   NamedScopes named_scopes(modules);
   std::vector<int> chain;
   const std::vector<NodeFacts> facts = GatherFacts(nodes);
+  std::optional<CallMatcher> calls;
+  if (modules->has_calls()) calls.emplace(*modules);
+  const NamedScope call_scope;  // a scope a call resolved: origin only
 
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeRef& node = nodes[i];
@@ -263,9 +357,21 @@ ScopeReconstruction ReconstructScopes(const NodeList& nodes,
       }
     } else if (facts[i].scope.has_value()) {
       result.any_scope = true;
-      const NamedScope& named = named_scopes.Resolve(*facts[i].scope);
+      // The call that made it (a trace's calls), else its scope's modules.
+      const std::vector<int>* call_chain =
+          calls ? calls->Match(*facts[i].scope, facts[i].op_type) : nullptr;
+      const NamedScope& named = call_chain != nullptr
+                                    ? call_scope
+                                    : named_scopes.Resolve(*facts[i].scope);
       scope.origin = named.origin;
-      aligned = &named.chain;
+      aligned = call_chain != nullptr ? call_chain : &named.chain;
+      if (!named.candidates.empty()) {
+        std::string what =
+            AmbiguityMessage(node.name, node.op_type, named, *modules,
+                             options.first_candidate);
+        if (!options.first_candidate) return absl::InvalidArgumentError(what);
+        result.warnings.push_back(std::move(what));
+      }
       if (named.origin == ScopeOrigin::kNearestAncestor) {
         result.warnings.push_back(absl::StrCat(
             "node '", node.name, "' (", node.op_type, "): scope '",

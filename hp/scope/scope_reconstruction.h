@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "hp/model/graph_walk.h"
 #include "hp/model/module_table.h"
 
@@ -47,6 +48,15 @@ class ScopeStack {
   std::vector<int> stack_;
 };
 
+struct ScopeOptions {
+  // A scope segment that names no module directly is looked for through
+  // the containers that never ran (nn.ModuleDict, an indexed nn.ModuleList,
+  // a bare nn.Module): where several modules fit and the trace cannot tell
+  // which, reconstruction fails, unless this is set: then the first of them
+  // in trace order is taken, with a warning.
+  bool first_candidate = false;
+};
+
 struct ScopeReconstruction {
   std::vector<NodeScope> nodes;  // parallel to the walked nodes
   std::vector<std::string> warnings;
@@ -57,8 +67,11 @@ struct ScopeReconstruction {
 // Finds each node's module in `modules`. With a table from node names or
 // dynamo metadata, modules met in the nodes are added to it; a table from a
 // trace is only read, and scopes it lacks resolve to their nearest ancestor.
-ScopeReconstruction ReconstructScopes(const NodeList& nodes,
-                                      ModuleTable* modules);
+// A trace's call sequence, when it has one, places each node in the call
+// that made it (hp/scope/call_matching.h). Fails (InvalidArgument) on a
+// scope segment the trace leaves ambiguous (ScopeOptions::first_candidate).
+absl::StatusOr<ScopeReconstruction> ReconstructScopes(
+    const NodeList& nodes, ModuleTable* modules, const ScopeOptions& options);
 
 // The root's qualified class as the dynamo exporter's metadata names it
 // (first entry of pkg.torch.onnx.class_hierarchy), or nullopt when no node

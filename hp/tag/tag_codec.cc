@@ -26,6 +26,7 @@ constexpr OptionField kOptionFields[] = {
     {"keep_torch_nn_classes", true, nullptr, nullptr,
      &TagOptions::keep_torch_nn_classes},
     {"propagate", true, &TagOptions::propagate, nullptr, nullptr},
+    {"first_candidate", true, &TagOptions::first_candidate, nullptr, nullptr},
     {"write_namespace", false, &TagOptions::write_namespace, nullptr, nullptr},
     {"overwrite_namespace", false, &TagOptions::overwrite_namespace, nullptr,
      nullptr},

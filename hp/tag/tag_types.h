@@ -32,6 +32,10 @@ struct TagOptions {
   // Give nodes without a scope the tag their consumers (else producers)
   // agree on, instead of the root tag.
   bool propagate = false;
+  // Where a scope segment could name several modules reached through
+  // containers that never ran, and the trace cannot tell which, take the
+  // first in trace order (with a warning) instead of failing.
+  bool first_candidate = false;
   // Where tags go; see TagFormat.
   TagFormat format = TagFormat::kMetadata;
   bool write_namespace = true;

@@ -136,8 +136,9 @@ struct NodeTagIds {
 };
 
 // Everything of a TagResult but its nodes, which FillNodeTags adds.
-TagResult ComputeTagIds(const ScopeTrace* trace, const TagOptions& options,
-                        NodeTagIds* ids) {
+absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
+                                        const TagOptions& options,
+                                        NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
   // A trace's module table does not depend on the model: it is built on a
@@ -153,7 +154,9 @@ TagResult ComputeTagIds(const ScopeTrace* trace, const TagOptions& options,
                            ? traced_modules.get()
                            : MakeModuleTable(nodes, trace, options));
   const ModuleTable& modules = *ids->modules;
-  ScopeReconstruction scopes = ReconstructScopes(nodes, &*ids->modules);
+  HP_ASSIGN_OR_RETURN(
+      ScopeReconstruction scopes,
+      ReconstructScopes(nodes, &*ids->modules, {options.first_candidate}));
   ids->module_tags = ResolveModuleTags(
       modules, {options.keep_all_torch_nn, options.keep_torch_nn_classes});
   const ModuleTags& module_tags = ids->module_tags;
@@ -221,7 +224,7 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
                                       const TagOptions& options) {
   NodeTagIds ids;
   ids.owned_nodes = CollectNodes(model);
-  TagResult result = ComputeTagIds(trace, options, &ids);
+  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
   FillNodeTags(ids, &result);
   return result;
 }
@@ -256,7 +259,7 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
                                     const ScopeTrace* trace,
                                     const TagOptions& options, bool append,
                                     AppendedNodeTags* appended) {
-  TagResult result = ComputeTagIds(trace, options, &ids);
+  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
   const NodeList& nodes = ids.nodes();
   const WriteOptions write{options.format, options.write_namespace,
                            options.overwrite_namespace};

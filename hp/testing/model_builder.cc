@@ -148,6 +148,11 @@ TraceBuilder& TraceBuilder::Add(Entry entry) {
   return *this;
 }
 
+TraceBuilder& TraceBuilder::Call(absl::string_view path, int parent) {
+  calls_.emplace_back(std::string(path), parent);
+  return *this;
+}
+
 std::string TraceBuilder::Json() const {
   const Entry& root = modules_.front();
   nlohmann::ordered_json modules = nlohmann::ordered_json::array();
@@ -180,6 +185,14 @@ std::string TraceBuilder::Json() const {
        {{"class", root.class_name}, {"qualified_class", root.qualified_class}}},
       {"modules", std::move(modules)},
   };
+  if (!calls_.empty()) {
+    nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+    for (const auto& [path, parent] : calls_) {
+      calls.push_back({{"path", path}, {"parent", nullptr}});
+      if (parent >= 0) calls.back()["parent"] = parent;
+    }
+    trace["calls"] = std::move(calls);
+  }
   return trace.dump(2);
 }
 

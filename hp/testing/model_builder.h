@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -166,6 +167,11 @@ class TraceBuilder {
   // A torch.nn module (qualified class torch.nn.modules.*).
   TraceBuilder& TorchNn(absl::string_view path, absl::string_view class_name,
                         int64_t call_count = 1);
+  // A call of the module at `path`, made inside call number `parent` (in
+  // the order added, from 0), or by the root's own forward (-1). A trace
+  // with at least one call records the call sequence; one without has no
+  // `calls` field, as traces recorded before it existed.
+  TraceBuilder& Call(absl::string_view path, int parent = -1);
   // The trace's JSON text.
   std::string Json() const;
   // Json() through hp::ParseScopeTrace, with source "<TraceBuilder>".
@@ -181,6 +187,7 @@ class TraceBuilder {
   };
   TraceBuilder& Add(Entry entry);
   std::vector<Entry> modules_;
+  std::vector<std::pair<std::string, int>> calls_;  // path, parent
 };
 
 }  // namespace testing

@@ -64,6 +64,20 @@ bool ReadPlainModule(PlainJsonReader* json, TracedModule* module) {
   return read && fields.Complete();
 }
 
+bool ReadPlainCall(PlainJsonReader* json, PlainCall* call) {
+  FieldSet fields(2);
+  const bool read = json->Object([&](absl::string_view key) {
+    if (key == "path") return fields.First(0) && json->String(&call->path);
+    if (key == "parent") {
+      if (!fields.First(1)) return false;
+      if (json->Null()) return true;
+      return json->Integer(&call->parent.emplace());
+    }
+    return json->Skip();
+  });
+  return read && fields.Complete();
+}
+
 }  // namespace
 
 bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
@@ -132,6 +146,12 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
       return fields.First(kModules) && json.Array([&] {
         return ReadPlainModule(&json, &trace->modules.emplace_back());
       });
+    }
+    if (key == "calls") {
+      if (trace->calls.has_value()) return false;
+      std::vector<PlainCall>& calls = trace->calls.emplace();
+      return json.Array(
+          [&] { return ReadPlainCall(&json, &calls.emplace_back()); });
     }
     return json.Skip();
   });

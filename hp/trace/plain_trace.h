@@ -19,6 +19,12 @@
 
 namespace hp {
 
+// A `calls` entry as written, not yet checked.
+struct PlainCall {
+  std::string path;
+  std::optional<int64_t> parent;
+};
+
 // A trace's fields as written, not yet checked.
 struct PlainTrace {
   std::string format;
@@ -31,6 +37,7 @@ struct PlainTrace {
   std::string root_class;
   std::string root_qualified_class;
   std::vector<TracedModule> modules;
+  std::optional<std::vector<PlainCall>> calls;  // absent in older traces
 };
 
 // Reads `text` into `trace`; false when it is not plain JSON of the

@@ -201,6 +201,52 @@ absl::Status LinkParents(
   return absl::OkStatus();
 }
 
+// Checks the `calls` entries against the modules and adds them: each names
+// a module of the trace other than the root, and runs inside an earlier
+// call or the root's forward.
+absl::Status AddCalls(const FieldReader& reader,
+                      const std::vector<PlainCall>& entries,
+                      const absl::flat_hash_map<std::string, int>& index_by_path,
+                      std::vector<TracedCall>* calls) {
+  calls->reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string at = absl::StrCat("calls[", i, "]");
+    const PlainCall& entry = entries[i];
+    auto module = index_by_path.find(entry.path);
+    if (module == index_by_path.end()) {
+      return reader.Error(FieldReader::Join(at, "path"),
+                          absl::StrCat(QuoteJson(entry.path),
+                                       " is not the path of a module in "
+                                       "modules"));
+    }
+    if (module->second == 0) {
+      return reader.Error(FieldReader::Join(at, "path"),
+                          "the root is not a call (its forward is not hooked)");
+    }
+    const int64_t parent = entry.parent.value_or(-1);
+    if (entry.parent.has_value() &&
+        (parent < 0 || parent >= static_cast<int64_t>(i))) {
+      return reader.Error(
+          FieldReader::Join(at, "parent"),
+          absl::StrCat("expected the index of an earlier call (0 to ",
+                       static_cast<int64_t>(i) - 1, ") or null, got ", parent,
+                       " (call of ", QuoteJson(entry.path), ")"));
+    }
+    calls->push_back({module->second, static_cast<int>(parent)});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PlainCall> ParseCall(const FieldReader& reader,
+                                    const Json& entry, size_t index) {
+  const std::string at = absl::StrCat("calls[", index, "]");
+  if (!entry.is_object()) return reader.Expected(at, "an object", entry);
+  PlainCall call;
+  HP_ASSIGN_OR_RETURN(call.path, reader.String(entry, at, "path"));
+  HP_ASSIGN_OR_RETURN(call.parent, reader.NullableInteger(entry, at, "parent"));
+  return call;
+}
+
 absl::StatusOr<TracedModule> ParseModule(const FieldReader& reader,
                                          const Json& entry, size_t index) {
   const std::string at = ModuleIndexPath(index);
@@ -282,8 +328,12 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
                         &trace.modules_, &trace.index_by_path_)
                   .ok();
     }
+    trace.has_calls_ = plain->calls.has_value();
     if (added &&
-        LinkParents(reader, trace.index_by_path_, &trace.modules_).ok()) {
+        LinkParents(reader, trace.index_by_path_, &trace.modules_).ok() &&
+        (!trace.has_calls_ || AddCalls(reader, *plain->calls,
+                                       trace.index_by_path_, &trace.calls_)
+                                  .ok())) {
       return trace;
     }
     // The document reader below words what is wrong.
@@ -348,6 +398,20 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
   }
   HP_RETURN_IF_ERROR(
       LinkParents(reader, trace.index_by_path_, &trace.modules_));
+
+  // Optional: traces recorded before it was added have none.
+  if (document.contains("calls")) {
+    HP_ASSIGN_OR_RETURN(const Json* calls, reader.Array(document, "", "calls"));
+    std::vector<PlainCall> entries;
+    entries.reserve(calls->size());
+    for (size_t i = 0; i < calls->size(); ++i) {
+      HP_ASSIGN_OR_RETURN(PlainCall call, ParseCall(reader, (*calls)[i], i));
+      entries.push_back(std::move(call));
+    }
+    trace.has_calls_ = true;
+    HP_RETURN_IF_ERROR(
+        AddCalls(reader, entries, trace.index_by_path_, &trace.calls_));
+  }
   return trace;
 }
 

@@ -34,6 +34,12 @@ struct TracedModule {
   std::vector<int> children;  // indices, in trace order
 };
 
+// One entry of the trace's `calls`: a forward call of a submodule.
+struct TracedCall {
+  int module = 0;   // index into ScopeTrace::modules(); never the root
+  int parent = -1;  // index of the call it ran inside; -1: the root's forward
+};
+
 struct TraceProducer {
   std::string name;
   std::string torch_version;
@@ -64,6 +70,10 @@ class ScopeTrace {
   }
 
   const std::vector<TracedModule>& modules() const { return modules_; }
+  // Every call in the order the calls began. Traces recorded before the
+  // field existed have none: has_calls() is false.
+  bool has_calls() const { return has_calls_; }
+  const std::vector<TracedCall>& calls() const { return calls_; }
   const TracedModule& root() const { return modules_.front(); }
   // nullptr / -1 when no module has that path.
   const TracedModule* Find(absl::string_view path) const;
@@ -85,6 +95,8 @@ class ScopeTrace {
   std::string root_class_;
   std::string root_qualified_class_;
   std::vector<TracedModule> modules_;
+  bool has_calls_ = false;
+  std::vector<TracedCall> calls_;
   absl::flat_hash_map<std::string, int> index_by_path_;
 };
 

@@ -72,6 +72,10 @@ class _ScopeRecorder:
         self.calls = 0  # global pre-hook counter, gives first_call_order
         self.call_count = {}  # path -> number of pre-hook calls
         self.first_call = {}  # path -> (first_call_order, tag)
+        # Every call in pre-hook order: its module path and the index of the
+        # call it ran inside (None: the root's own forward).
+        self.call_log = []
+        self.open_calls = []  # indices into call_log, parallel to stack[1:]
         self._handles = []
 
     def attach(self):
@@ -97,12 +101,16 @@ class _ScopeRecorder:
             tag += "." + last_atom
         self.stack.append(tag)
         self.first_call.setdefault(path, (self.calls, tag))
+        caller = self.open_calls[-1] if self.open_calls else None
+        self.open_calls.append(len(self.call_log))
+        self.call_log.append({"path": path, "parent": caller})
 
     def _post_hook(self):
         # The root entry is never popped: only the root is unhooked, so a
         # balanced pre/post sequence always leaves it in place.
         assert len(self.stack) > 1, "scope stack underflow: post-hook would pop the root"
         self.stack.pop()
+        self.open_calls.pop()
 
 
 def _build_trace(model, recorder, onnx_path, export_kwargs):
@@ -138,6 +146,7 @@ def _build_trace(model, recorder, onnx_path, export_kwargs):
         },
         "root": {"class": type(model).__name__, "qualified_class": qualified_class(model)},
         "modules": modules,
+        "calls": recorder.call_log,
     }
 
 

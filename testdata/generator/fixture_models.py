@@ -463,3 +463,99 @@ class TinyMLP(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(x)
+
+
+# --- (h) modules reached through containers that never run -----------------------
+
+class Head(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.proj = nn.Linear(hidden, hidden)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.proj(x))
+
+
+class Squash(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden))
+
+    def forward(self, x):
+        return torch.tanh(x * self.weight)
+
+
+class ContainersModel(nn.Module):
+    """Modules called through containers whose own forward never runs, so
+    torch's scope names leave the container out: `heads["left"]` is
+    `/left/...` (nn.ModuleDict), `towers["x"][1]` is `/x.1/...` (an
+    nn.ModuleList in an nn.ModuleDict), `block.block` is `/block/...` (a bare
+    nn.Module used as a namespace). Each is called twice."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.heads = nn.ModuleDict({"left": Head(hidden), "right": Head(hidden)})
+        self.blocks = nn.ModuleList([Head(hidden) for _ in range(4)])
+        self.towers = nn.ModuleDict({"x": nn.ModuleList([Head(hidden), Head(hidden)])})
+        self.block = nn.Module()
+        self.block.block = Squash(hidden)
+
+    def forward(self, x):
+        x = self.heads["left"](x) + self.heads["right"](x)
+        x = self.heads["left"](x)
+        x = self.blocks[1](self.blocks[3](x))
+        x = self.blocks[3](x)
+        x = self.towers["x"][1](self.towers["x"][1](x))
+        return self.block.block(self.block.block(x))
+
+
+# --- (i) re-calls whose scope names collide with real module names ---------------
+
+class Gate(nn.Module):
+    """Scales its input when given a scale; without one it returns its input
+    and leaves no node."""
+
+    def forward(self, x, scale=None):
+        return x if scale is None else x * scale
+
+
+class Act(nn.Module):
+    """A leaky ReLU of the model's own code, so that its tag shows which
+    instance ran a node; it makes several nodes, Relu twice."""
+
+    def forward(self, x):
+        return torch.relu(x) - 0.1 * torch.relu(-x)
+
+
+class Residual(nn.Module):
+    def __init__(self, hidden):
+        super().__init__()
+        self.fc = nn.Linear(hidden, hidden)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, x):
+        return x + self.norm(self.fc(x))
+
+
+class RecallsModel(nn.Module):
+    """`relu` runs twice, so torch names its second call `relu_1`, the name of
+    the real sibling `relu_1`; `block` (with submodules) runs twice; `gate`'s
+    first call leaves no node, so torch does not count it; `drop` (Dropout,
+    eval mode) never leaves a node."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.relu = Act()
+        self.relu_1 = Act()
+        self.block = Residual(hidden)
+        self.gate = Gate()
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x):
+        x = self.relu_1(self.relu(x))
+        x = self.relu(x)
+        x = self.gate(self.drop(x))
+        x = self.block(self.block(x))
+        x = self.gate(self.drop(x), 0.5)
+        return self.gate(x, 2.0)

@@ -279,12 +279,26 @@ def tiny_mlp():
     return built(model, (x,), ["x"], ["logits"])
 
 
+def containers():
+    model = seeded(fm.ContainersModel)
+    x = torch.randn(2, 8, generator=torch.Generator().manual_seed(7))
+    return built(model, (x,), ["x"], ["y"])
+
+
+def recalls():
+    model = seeded(fm.RecallsModel)
+    x = torch.randn(2, 8, generator=torch.Generator().manual_seed(8))
+    return built(model, (x,), ["x"], ["y"])
+
+
 REAL_FIXTURES = [
     ("tiny_bert", tiny_bert),
     ("tiny_resnet", tiny_resnet),
     ("tiny_gpt", tiny_gpt),
     ("tiny_t5", tiny_t5),
     ("control_flow", control_flow),
+    ("containers", containers),
+    ("recalls", recalls),
 ]
 
 
@@ -433,6 +447,16 @@ DESCRIPTIONS = {
     "control_flow": "ONNX If and Loop subgraphs: scoped ones (EmbeddingBag Loop, diagonal If) and "
                     "scope-free ones (`If_73`, `Constant_68`) from a torch.jit.script function "
                     "called in the root's forward.",
+    "containers": "Modules called through containers that never run, so their scope names "
+                  "leave the container out: nn.ModuleDict heads of one class (`/left/...` is "
+                  "heads.left), an indexed nn.ModuleList (`/blocks.3/...`), an nn.ModuleList in an "
+                  "nn.ModuleDict (`/x.1/...` is towers.x.1), a bare nn.Module namespace whose child has "
+                  "its name (`/block/...` is block.block); each called twice (`proj_1`, `block_1`).",
+    "recalls": "Re-calls whose scope names collide with real names: `relu` (six nodes, two of "
+               "them Relu) runs twice beside a real `relu_1` (both named `/relu_1/...`); "
+               "`block` with submodules runs twice "
+               "(`/block/fc_1`, `/block_1/Add`); `gate`'s first call leaves no node and takes no "
+               "number; Dropout (eval) never leaves a node.",
     "dynamo_style": "TinyMLP renamed to dynamo-style node_<Op>_<i>, values val_<k>; hierarchy only in "
                     "NodeProto.metadata_props (field 9, pkg.torch.onnx.name_scopes/class_hierarchy), "
                     "none on Constant nodes.",

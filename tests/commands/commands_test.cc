@@ -15,6 +15,7 @@
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
 #include "hp/commands/validate.h"
+#include "hp/testing/model_builder.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/test_files.h"
 
@@ -156,6 +157,41 @@ TEST(TagCommandTest, ATaggedModelWithAnotherModelsTraceIsRefused) {
   const Ran warned = RunCommand(RunValidate, validate);
   EXPECT_THAT(warned.err, StartsWith("warning: "));
   EXPECT_THAT(warned.err, HasSubstr("(--trace_digest=warn)"));
+}
+
+// Two nn.ModuleDicts with the key "x", both called: torch names both scopes
+// "x", and a trace without a call sequence cannot tell which is which.
+TEST(TagCommandTest, AnAmbiguousScopeFailsUnlessFirstCandidateIsGiven) {
+  const std::string folder = TestFolder();
+  TagArgs tag;
+  tag.model = folder + "/dicts.onnx";
+  tag.trace = folder + "/dicts.trace.json";
+  tag.output.output = folder + "/tagged.onnx";
+  tag.digest_policy = DigestPolicyFromFlag("warn");  // a trace made in code
+  WriteBytes(tag.model, testing::ModelBuilder()
+                            .Chain({"/x/Relu", "/x_1/Relu"})
+                            .Build()
+                            .SerializeAsString());
+  WriteBytes(tag.trace, testing::TraceBuilder("Net")
+                            .TorchNn("a", "ModuleDict", 0)
+                            .Module("a.x", "Head")
+                            .TorchNn("b", "ModuleDict", 0)
+                            .Module("b.x", "Head")
+                            .Json());
+  const Ran refused = RunCommand(RunTag, tag);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr("node '/x/Relu' (Relu): scope segment 'x' under the "
+                        "root could be any of the modules 'a.x', 'b.x'"));
+  EXPECT_FALSE(std::filesystem::exists(tag.output.output));
+
+  TagOptions first;
+  first.first_candidate = true;
+  tag.tag_options = first;
+  const Ran taken = RunCommand(RunTag, tag);
+  ASSERT_TRUE(taken.status.ok()) << taken.status;
+  EXPECT_THAT(taken.err, HasSubstr("took the first, 'a.x'"));
+  EXPECT_TRUE(std::filesystem::exists(tag.output.output));
 }
 
 TEST(TagCommandTest, BadArgumentsWriteNothing) {

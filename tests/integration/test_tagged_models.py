@@ -38,7 +38,7 @@ NPM_DIR = os.path.join(REPO, "scripts", "npm")
 INSTALL_HINT = "run scripts/npm/install.sh (tests/integration/run.sh does it first)"
 
 FIXTURES = ["tiny_bert", "tiny_resnet", "tiny_gpt", "tiny_t5",
-            "control_flow", "dynamo_style", "unscoped"]
+            "control_flow", "containers", "recalls", "dynamo_style", "unscoped"]
 
 # Graph attributes holding subgraphs, in the order testdata/models/*.expected.json
 # lists their nodes (right after the node that owns them).

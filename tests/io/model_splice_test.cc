@@ -252,7 +252,8 @@ TEST_P(FixtureSpliceTest, EqualsTaggingTheFullyLoadedModel) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureSpliceTest,
                          ::testing::Values("tiny_bert", "tiny_resnet",
                                            "tiny_gpt", "tiny_t5",
-                                           "control_flow", "dynamo_style",
+                                           "control_flow", "containers",
+                                           "recalls", "dynamo_style",
                                            "unscoped"));
 
 TEST(ModelSpliceTest, SkeletonHoldsNoInitializerData) {

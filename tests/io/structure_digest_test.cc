@@ -126,8 +126,9 @@ TEST(StructureDigestTest, MalformedBytesAreRejectedNamingTheFile) {
 // hp_record (Python) wrote each fixture's trace; hp (C++) must compute the
 // same digest from the file, with and without the splice path.
 TEST(StructureDigestTest, EqualsWhatTheRecorderWroteForEveryFixture) {
-  for (const char* stem : {"tiny_bert", "tiny_resnet", "tiny_gpt", "tiny_t5",
-                           "control_flow", "dynamo_style", "unscoped"}) {
+  for (const char* stem :
+       {"tiny_bert", "tiny_resnet", "tiny_gpt", "tiny_t5", "control_flow",
+        "containers", "recalls", "dynamo_style", "unscoped"}) {
     const std::string model = std::string(kModels) + "/" + stem + ".onnx";
     absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(
         std::string(kModels) + "/" + stem + ".trace.json");

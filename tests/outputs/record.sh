@@ -136,6 +136,7 @@ add() {  # add ID INPUT OUTPUTS NORMALIZATION CONVERTER_ARGS...
 tag_variants=(
   "tag"
   "tag-propagate --propagate"
+  "tag-first-candidate --first_candidate"
   "tag-keep-all --keep_torch_nn all"
   "tag-keep-classes --keep_torch_nn LayerNorm,Linear"
   "tag-attribute --tag_format attribute"

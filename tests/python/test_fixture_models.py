@@ -10,7 +10,8 @@ import unittest
 sys.dont_write_bytecode = True
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(REPO, "testdata", "models")
-FIXTURES = ["control_flow", "dynamo_style", "tiny_bert", "tiny_gpt", "tiny_resnet", "tiny_t5", "unscoped"]
+FIXTURES = ["containers", "control_flow", "dynamo_style", "recalls", "tiny_bert", "tiny_gpt",
+            "tiny_resnet", "tiny_t5", "unscoped"]
 
 import onnx  # noqa: E402
 

@@ -12,7 +12,8 @@ sys.dont_write_bytecode = True
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = os.path.join(REPO, "testdata", "models")
 GENERATOR = os.path.join(REPO, "testdata", "generator", "make_fixtures.py")
-FIXTURES = ["control_flow", "dynamo_style", "tiny_bert", "tiny_gpt", "tiny_resnet", "tiny_t5", "unscoped"]
+FIXTURES = ["containers", "control_flow", "dynamo_style", "recalls", "tiny_bert", "tiny_gpt",
+            "tiny_resnet", "tiny_t5", "unscoped"]
 
 
 def load_json(path):

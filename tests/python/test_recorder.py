@@ -1,5 +1,6 @@
 """Tests of hp_record, the scope-trace recorder (recorder/hp_record)."""
 
+import collections
 import glob
 import json
 import os
@@ -167,6 +168,20 @@ class RecorderTest(unittest.TestCase):
             self.assertIsNone(modules[never_called]["first_call_order"])
             self.assertIsNone(modules[never_called]["tag"])
 
+    def test_call_sequence(self):
+        model = Net()
+        trace = hp_record.export(model, self.x, self.path("net.onnx"), opset_version=17)
+        calls = [(c["path"], c["parent"]) for c in trace["calls"]]
+        # Pre-hook order; parent is the enclosing call's index, None for the
+        # root's own forward. A ModuleList and an unused module make no call.
+        self.assertEqual(calls, [
+            ("blocks.0", None), ("blocks.0.act", 0), ("blocks.0.fc", 0), ("blocks.0.act", 0),
+            ("blocks.1", None), ("blocks.1.act", 4), ("blocks.1.fc", 4), ("blocks.1.act", 4),
+            ("head", None)])
+        counts = collections.Counter(path for path, _ in calls)
+        for module in trace["modules"][1:]:
+            self.assertEqual(counts[module["path"]], module["call_count"], module["path"])
+
     def test_digest_and_default_opset(self):
         import hashlib
         from torch.onnx import _constants
@@ -229,7 +244,7 @@ class FixtureTraceTest(unittest.TestCase):
         with open(SCHEMA_PATH, encoding="utf-8") as f:
             validator = jsonschema.Draft202012Validator(json.load(f))
         traces = sorted(glob.glob(os.path.join(MODELS, "*.trace.json")))
-        self.assertEqual(len(traces), 7)
+        self.assertEqual(len(traces), 9)
         for path in traces:
             with self.subTest(trace=os.path.basename(path)):
                 with open(path, encoding="utf-8") as f:

@@ -85,7 +85,7 @@ class StructureDigestTest(unittest.TestCase):
     def test_fixtures_agree_with_the_onnx_package(self):
         # test_recorder checks that each fixture's trace records this digest.
         models = sorted(glob.glob(os.path.join(MODELS, "*.onnx")))
-        self.assertEqual(len(models), 7)
+        self.assertEqual(len(models), 9)
         for path in models:
             with self.subTest(model=os.path.basename(path)):
                 with open(path, "rb") as f:

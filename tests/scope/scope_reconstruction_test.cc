@@ -27,10 +27,15 @@ struct Placed {
   ScopeReconstruction reconstruction;
 };
 
-Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table) {
+Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table,
+                  const ScopeOptions& options = {}) {
   const NodeList nodes = CollectNodes(model);
   Placed placed;
-  placed.reconstruction = ReconstructScopes(nodes, table);
+  absl::StatusOr<ScopeReconstruction> reconstruction =
+      ReconstructScopes(nodes, table, options);
+  EXPECT_TRUE(reconstruction.ok()) << reconstruction.status();
+  if (!reconstruction.ok()) return placed;
+  placed.reconstruction = *std::move(reconstruction);
   for (const NodeScope& scope : placed.reconstruction.nodes) {
     placed.modules.push_back(table->at(scope.module).path);
     placed.origins.push_back(scope.origin);
@@ -252,6 +257,221 @@ TEST(ScopeReconstructionTest, ADynamoScopeTheTraceLacksFallsBackWithAWarning) {
               ElementsAre(HasSubstr("module 'enc.missing' of "
                                     "pkg.torch.onnx.name_scopes is not a module "
                                     "of the trace")));
+}
+
+// --- modules reached through containers that never ran --------------------
+
+TEST(ContainerResolutionTest, ModuleDictEntriesAreFoundThroughTheDict) {
+  // self.heads["left"](x): torch names the scope "left", without "heads".
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .TorchNn("heads", "ModuleDict", 0)
+                                  .Module("heads.left", "Head", 2)
+                                  .TorchNn("heads.left.proj", "Linear", 2)
+                                  .Module("heads.right", "Head")
+                                  .TorchNn("heads.right.proj", "Linear"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/left/proj/Gemm", "/right/proj/Gemm",
+                                          "/left/proj_1/Gemm", "/left/Relu"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("heads.left.proj", "heads.right.proj",
+                          "heads.left.proj", "heads.left"));
+  EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());
+}
+
+TEST(ContainerResolutionTest, IndexedListsAndListsInDictsAreFound) {
+  // self.blocks[3](x) gives "blocks.3"; self.towers["x"][1](x) gives "x.1".
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .TorchNn("blocks", "ModuleList", 0)
+                                  .Module("blocks.0", "Head", 0)
+                                  .Module("blocks.3", "Head", 2)
+                                  .TorchNn("towers", "ModuleDict", 0)
+                                  .TorchNn("towers.x", "ModuleList", 0)
+                                  .Module("towers.x.0", "Head", 0)
+                                  .Module("towers.x.1", "Head", 2));
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/blocks.3/Relu", "/blocks.3_1/Relu", "/x.1/Relu",
+                  "/x.1_1/Relu"})
+          .Build(),
+      &table);
+  EXPECT_THAT(placed.modules, ElementsAre("blocks.3", "blocks.3", "towers.x.1",
+                                          "towers.x.1"));
+}
+
+TEST(ContainerResolutionTest, ANamespaceThatNeverRanYieldsToItsChild) {
+  // self.block = nn.Module(); self.block.block = Inner(): the scope "block"
+  // is block.block, since the namespace itself never ran.
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .TorchNn("block", "Module", 0)
+                                  .Module("block.block", "Inner", 2));
+  Placed placed = Reconstruct(
+      ModelBuilder().Chain({"/block/Tanh", "/block_1/Tanh"}).Build(), &table);
+  EXPECT_THAT(placed.modules, ElementsAre("block.block", "block.block"));
+  EXPECT_THAT(placed.origins,
+              ElementsAre(ScopeOrigin::kNodeName, ScopeOrigin::kNodeName));
+}
+
+TraceBuilder TwoDictsWithTheSameKey() {
+  return TraceBuilder("Net")
+      .TorchNn("a", "ModuleDict", 0)
+      .Module("a.x", "Head")
+      .TorchNn("b", "ModuleDict", 0)
+      .Module("b.x", "Head");
+}
+
+TEST(ContainerResolutionTest, ASegmentTheTraceCannotPlaceIsAnError) {
+  ModuleTable table = TableOf(TwoDictsWithTheSameKey());
+  const onnx::ModelProto model =
+      ModelBuilder().Chain({"/x/Relu", "/x_1/Relu"}).Build();
+  absl::StatusOr<ScopeReconstruction> reconstruction =
+      ReconstructScopes(CollectNodes(model), &table, ScopeOptions());
+  ASSERT_FALSE(reconstruction.ok());
+  EXPECT_EQ(reconstruction.status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(reconstruction.status().message(),
+              HasSubstr("node '/x/Relu' (Relu): scope segment 'x' under the "
+                        "root could be any of the modules 'a.x', 'b.x'"));
+}
+
+TEST(ContainerResolutionTest, FirstCandidateTakesTheFirstWithAWarning) {
+  ModuleTable table = TableOf(TwoDictsWithTheSameKey());
+  ScopeOptions options;
+  options.first_candidate = true;
+  Placed placed = Reconstruct(ModelBuilder().Chain({"/x/Relu"}).Build(),
+                              &table, options);
+  EXPECT_THAT(placed.modules, ElementsAre("a.x"));
+  EXPECT_THAT(placed.reconstruction.warnings,
+              ElementsAre(HasSubstr("took the first, 'a.x'")));
+}
+
+TEST(ContainerResolutionTest, TheCallSequenceTellsSameNamedEntriesApart) {
+  // With calls, "/x" is a.x's call and "/x_1" b.x's: torch numbers the
+  // second call named "/x".
+  ModuleTable table =
+      TableOf(TwoDictsWithTheSameKey().Call("a.x").Call("b.x"));
+  Placed placed = Reconstruct(
+      ModelBuilder().Chain({"/x/Relu", "/x_1/Relu"}).Build(), &table);
+  EXPECT_THAT(placed.modules, ElementsAre("a.x", "b.x"));
+  EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());
+}
+
+TEST(ContainerResolutionTest, WithoutATraceTheNamesGiveDistinctPaths) {
+  // No trace: the containers are unknown, so paths lack them, but two heads
+  // still get two modules.
+  ModuleTable table(HierarchySource::kNodeNames, "Model", "");
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/left/proj/Gemm", "/right/proj/Gemm", "/left/proj_1/Gemm"})
+          .Build(),
+      &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("left.proj", "right.proj", "left.proj"));
+}
+
+// --- the call sequence ------------------------------------------------------
+
+TraceBuilder ReluAndRelu1() {
+  return TraceBuilder("Net")
+      .TorchNn("relu", "ReLU", 2)
+      .TorchNn("relu_1", "ReLU", 1);
+}
+
+TEST(CallMatchingTest, ASecondCallNamedLikeARealModuleGoesToItsCall) {
+  // relu, relu_1, relu: torch names the calls "relu", "relu_1", "relu_1".
+  ModuleTable table =
+      TableOf(ReluAndRelu1().Call("relu").Call("relu_1").Call("relu"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/relu/Relu", "/relu_1/Relu",
+                                          "/relu_1/Relu_1"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules, ElementsAre("relu", "relu_1", "relu"));
+}
+
+TEST(CallMatchingTest, ACallOfManyNodesKeepsThemUpToItsClasssCount) {
+  // act and act_1 are one class of four nodes each, one of them repeated
+  // (Constant); act's second call is named "act_1" too.
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .Module("act", "Gelu", 2)
+                                  .Module("act_1", "Gelu", 1)
+                                  .Call("act")
+                                  .Call("act_1")
+                                  .Call("act"));
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/act/Constant", "/act/Div", "/act/Constant_1", "/act/Mul",
+                  "/act_1/Constant", "/act_1/Div", "/act_1/Constant_1",
+                  "/act_1/Mul", "/act_1/Constant_2", "/act_1/Div_1",
+                  "/act_1/Constant_3", "/act_1/Mul_1"})
+          .Build(),
+      &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("act", "act", "act", "act", "act_1", "act_1",
+                          "act_1", "act_1", "act", "act", "act", "act"));
+}
+
+TEST(CallMatchingTest, WithoutACallSequenceTheRealModuleWins) {
+  // An old trace: the module-level rule, as before calls were recorded.
+  ModuleTable table = TableOf(ReluAndRelu1());
+  EXPECT_FALSE(table.has_calls());
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/relu/Relu", "/relu_1/Relu",
+                                          "/relu_1/Relu_1"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules, ElementsAre("relu", "relu_1", "relu_1"));
+}
+
+TEST(CallMatchingTest, ACallThatLeftNoNodeTakesNoNumber) {
+  // gate's first call leaves no node, so its second is named "gate" and its
+  // third "gate_1"; fc runs in between.
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .Module("gate", "Gate", 3)
+                                  .TorchNn("fc", "Linear")
+                                  .Call("gate")
+                                  .Call("fc")
+                                  .Call("gate")
+                                  .Call("gate"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/fc/Gemm", "/gate/Mul",
+                                          "/gate_1/Mul"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules, ElementsAre("fc", "gate", "gate"));
+}
+
+TEST(CallMatchingTest, AReCalledBlockKeepsItsSubmodulesCalls) {
+  // block runs twice; its own Add follows its children's nodes each time.
+  ModuleTable table = TableOf(TraceBuilder("Net")
+                                  .Module("block", "Block", 2)
+                                  .TorchNn("block.fc", "Linear", 2)
+                                  .TorchNn("relu_1", "ReLU", 1)
+                                  .Call("block")
+                                  .Call("block.fc", 0)
+                                  .Call("block")
+                                  .Call("block.fc", 2)
+                                  .Call("relu_1"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/block/fc/Gemm", "/block/Add",
+                                          "/block/fc_1/Gemm", "/block_1/Add",
+                                          "/relu_1/Relu", "/Add"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules, ElementsAre("block.fc", "block", "block.fc",
+                                          "block", "relu_1", ""));
+  EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());
+}
+
+TEST(CallMatchingTest, AScopeNoCallExplainsFallsBackToModules) {
+  ModuleTable table =
+      TableOf(TraceBuilder("Net").Module("block", "Block").Call("block"));
+  Placed placed = Reconstruct(
+      ModelBuilder().Chain({"/block/Relu", "/block/gone/Relu"}).Build(),
+      &table);
+  EXPECT_THAT(placed.modules, ElementsAre("block", "block"));
+  EXPECT_EQ(placed.origins[1], ScopeOrigin::kNearestAncestor);
 }
 
 TEST(ParsePythonStringListTest, ReadsReprOfAListOfStrings) {

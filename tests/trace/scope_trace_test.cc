@@ -314,6 +314,14 @@ const BadTrace kBadTraceCases[] = {
     {"not_executed_with_order.json",
      "modules[2].first_call_order: expected null for a module that was not "
      "executed, got 4 (module \"encoder.layer\")"},
+    {"call_of_unknown_module.json",
+     "calls[1].path: \"encoder.layer.1\" is not the path of a module in "
+     "modules"},
+    {"call_inside_later_call.json",
+     "calls[1].parent: expected the index of an earlier call (0 to 0) or "
+     "null, got 1 (call of \"encoder.layer.0\")"},
+    {"call_of_the_root.json",
+     "calls[0].path: the root is not a call (its forward is not hooked)"},
 };
 
 class BadTraceTest : public ::testing::TestWithParam<BadTrace> {};
@@ -345,6 +353,35 @@ TEST(BadTraceFixturesTest, EveryFixtureHasACaseAndEveryCaseAFixture) {
   std::set<std::string> in_table;
   for (const BadTrace& bad : kBadTraceCases) in_table.insert(bad.file);
   EXPECT_EQ(on_disk, in_table);
+}
+
+TEST(ScopeTraceTest, CallsAreReadAndOptional) {
+  // A trace recorded before calls were added has none.
+  absl::StatusOr<ScopeTrace> old = ParseScopeTrace(kGoodTrace, "t.json");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_FALSE(old->has_calls());
+  EXPECT_TRUE(old->calls().empty());
+  const std::string calls =
+      R"("calls": [{"path": "encoder", "parent": null, "later": 1},)"
+      R"( {"path": "encoder.layer.0", "parent": 0},)"
+      R"( {"path": "encoder.layer.0", "parent": 0}])";
+  // The fast path, and the document reader (a fraction is not plain).
+  for (const std::string& text :
+       {GoodTraceWith(calls),
+        GoodTraceWith(absl::StrCat(calls, R"(, "fraction": 1.5)"))}) {
+    absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "t.json");
+    ASSERT_TRUE(trace.ok()) << trace.status();
+    ASSERT_TRUE(trace->has_calls());
+    ASSERT_EQ(trace->calls().size(), 3u);
+    EXPECT_EQ(trace->calls()[0].module, trace->IndexOf("encoder"));
+    EXPECT_EQ(trace->calls()[0].parent, -1);
+    EXPECT_EQ(trace->calls()[2].module, trace->IndexOf("encoder.layer.0"));
+    EXPECT_EQ(trace->calls()[2].parent, 0);
+  }
+  absl::StatusOr<ScopeTrace> empty =
+      ParseScopeTrace(GoodTraceWith(R"("calls": [])"), "t.json");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->has_calls());
 }
 
 TEST(ScopeTraceTest, StructureDigestIsReadAndOptional) {
