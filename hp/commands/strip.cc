@@ -4,6 +4,7 @@
 #include "hp/io/external_data.h"
 #include "hp/io/model_io.h"
 #include "hp/io/model_splice.h"
+#include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/tag/tagged_model.h"
 #include "hp/util/status_macros.h"

@@ -234,23 +234,6 @@ absl::Status ParseSkeleton(absl::string_view bytes, const std::string& path,
   return ParseError(path);
 }
 
-// One main-graph node parsed from its record onto `arena`, or null when
-// the record does not parse.
-onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
-                                 google::protobuf::Arena* arena) {
-  google::protobuf::io::CodedInputStream input(
-      data + record.begin, static_cast<int>(record.end - record.begin));
-  // Inside the model a node is two messages deep (model, graph).
-  input.SetRecursionLimit(
-      google::protobuf::io::CodedInputStream::GetDefaultRecursionLimit() - 2);
-  onnx::NodeProto* node =
-      google::protobuf::Arena::CreateMessage<onnx::NodeProto>(arena);
-  if (!node->MergeFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
-    return nullptr;
-  }
-  return node;
-}
-
 // Appends the main graph's node records (payloads, in file order) to
 // `model`'s graph as protobuf parses them inside the whole model: a
 // million nodes are parsed on all cores, as arena allocation is thread-safe.
@@ -273,46 +256,6 @@ bool ParseNodes(const uint8_t* data, const std::vector<ByteRange>& records,
   for (onnx::NodeProto* node : nodes) {
     graph_nodes->UnsafeArenaAddAllocated(node);
   }
-  return true;
-}
-
-// Reads the main graph's node records as views (NodeListBuilder::AddRecord)
-// on all cores; a node that owns subgraphs is parsed onto `arena`, and its
-// bodies' nodes follow it. False when a record does not parse.
-bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
-                     google::protobuf::Arena* arena, NodeList* nodes,
-                     std::vector<onnx::NodeProto*>* parsed) {
-  parsed->assign(records.size(), nullptr);
-  // Read in chunks, several to a thread, that the list then keeps as they
-  // are: nothing is copied to join them.
-  constexpr size_t kChunk = 1 << 14;
-  std::vector<NodeListBuilder> chunks((records.size() + kChunk - 1) / kChunk);
-  std::atomic<bool> read{true};
-  const size_t min_chunks = (kNodesPerSlice + kChunk - 1) / kChunk;
-  ForSlices(chunks.size(), min_chunks, [&](size_t first, size_t last) {
-    for (size_t chunk = first; chunk < last && read; ++chunk) {
-    NodeListBuilder& slice = chunks[chunk];
-    const size_t begin = chunk * kChunk;
-    const size_t end = std::min(records.size(), begin + kChunk);
-    for (size_t i = begin; i < end && read; ++i) {
-      bool needs_message = false;
-      if (!slice.AddRecord(data, records[i], &needs_message)) {
-        read = false;
-        break;
-      }
-      if (!needs_message) continue;
-      slice.RemoveLast();
-      (*parsed)[i] = ParseNodeRecord(data, records[i], arena);
-      if ((*parsed)[i] == nullptr) {
-        read = false;
-        break;
-      }
-      slice.AddMessage(*(*parsed)[i], "main", -1);
-    }
-    }
-  });
-  if (!read) return false;
-  *nodes = NodeListBuilder::Join(&chunks);
   return true;
 }
 

@@ -17,6 +17,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "google/protobuf/arena.h"
 #include "hp/io/wire_format.h"
 #include "proto/onnx.pb.h"
 
@@ -173,6 +174,20 @@ class NodeListBuilder {
   std::unique_ptr<NodeList::Segment> segment_;
   std::vector<Ends> ends_;
 };
+
+// One main-graph node parsed from its record (payload [begin, end) of
+// `data`) onto `arena` as protobuf parses it inside a model, or null when
+// it does not parse.
+onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
+                                 google::protobuf::Arena* arena);
+
+// Reads the main graph's node records (payloads, in file order) as views
+// on all cores; a node that only a message can stand for (AddRecord's
+// needs_message) is parsed onto `arena` into parsed[i], and its subgraph
+// bodies' nodes follow it. False when a record does not parse.
+bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
+                     google::protobuf::Arena* arena, NodeList* nodes,
+                     std::vector<onnx::NodeProto*>* parsed);
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
 bool OwnsSubgraphs(const onnx::NodeProto& node);

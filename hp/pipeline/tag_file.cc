@@ -10,6 +10,7 @@
 #include "hp/io/external_data.h"
 #include "hp/io/model_splice.h"
 #include "hp/tag/appended_tags.h"
+#include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/trace/trace_binding.h"
 #include "hp/util/sha256.h"

@@ -1,7 +1,6 @@
 #include "hp/tag/tag_writer.h"
 
 #include <algorithm>
-#include <mutex>
 #include <optional>
 
 #include "absl/strings/escaping.h"
@@ -9,9 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/io/coded_stream.h"
-#include "hp/io/wire_format.h"
 #include "hp/model/graph_walk.h"
-#include "hp/util/parallel.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -92,7 +89,6 @@ void ForEachAddedEntry(const NodeRef& node, absl::string_view tag,
 // Wire format (protobuf encoding spec): NodeProto.metadata_props is field 9,
 // StringStringEntryProto key 1 and value 2, all length-delimited. proto2
 // writes a set string even when empty (a root node's module path).
-constexpr uint32_t kNodeMetadataPropsField = 9;
 constexpr uint8_t kMetadataPropsTag = 9 << 3 | 2;
 constexpr uint8_t kEntryKeyTag = 1 << 3 | 2;
 constexpr uint8_t kEntryValueTag = 2 << 3 | 2;
@@ -119,73 +115,6 @@ size_t StringFieldSize(absl::string_view text) {
 
 size_t EntrySize(absl::string_view key, absl::string_view value) {
   return StringFieldSize(key) + StringFieldSize(value);
-}
-
-// Whether stripping removes a node's metadata entry `index` with `key`,
-// given where its first pkg.hp.tag is and whether hp overwrote the node's
-// own namespace (then that entry stays, with its old value back).
-bool StripsEntry(absl::string_view key, int index, int tag_at,
-                 bool overwritten) {
-  if (absl::StartsWith(key, kKeyPrefix)) return true;
-  return key == kNamespaceKey && index > tag_at && !overwritten;
-}
-
-void StripMetadata(onnx::NodeProto* node) {
-  Entries* entries = node->mutable_metadata_props();
-  const int tag_at = FindEntry(*entries, kTagKey);
-  if (tag_at < 0) return;
-  const int original = FindEntry(*entries, kOriginalNamespaceKey);
-  if (original >= 0) {
-    const int replaced = FindEntry(*entries, kNamespaceKey);
-    if (replaced >= 0) {
-      (*entries)[replaced].set_value((*entries)[original].value());
-    }
-  }
-  RemoveEntries(entries, [&](int index, const onnx::StringStringEntryProto& entry) {
-    return StripsEntry(entry.key(), index, tag_at, original >= 0);
-  });
-}
-
-// Where a node record is cut to strip it: the bytes before hp's entries,
-// and how many entries those hold. nullopt unless everything stripping
-// removes sits at the record's end with nothing after it, as when hp
-// appended it, and no namespace was overwritten.
-struct RecordCut {
-  uint64_t keep = 0;
-  size_t entries = 0;
-};
-
-std::optional<RecordCut> StripCut(absl::string_view record,
-                                  const NodeRef& node) {
-  int tag_at = -1;
-  for (size_t i = 0; i < node.metadata.size(); ++i) {
-    if (node.metadata[i].key == kOriginalNamespaceKey) return std::nullopt;
-    if (tag_at < 0 && node.metadata[i].key == kTagKey) tag_at = int(i);
-  }
-  if (tag_at < 0) return std::nullopt;
-  const uint8_t* data = reinterpret_cast<const uint8_t*>(record.data());
-  WireReader reader(data, 0, record.size());
-  WireRecord field;
-  int entry = -1;
-  int stripped = 0;
-  std::optional<RecordCut> run;  // the trailing run of stripped entries
-  while (!reader.done()) {
-    if (!reader.Next(&field)) return std::nullopt;
-    const bool metadata =
-        field.field == kNodeMetadataPropsField && field.wire_type == 2;
-    if (metadata) ++entry;
-    if (!metadata || !StripsEntry(node.metadata[entry].key, entry, tag_at,
-                                  false)) {
-      run.reset();
-      continue;
-    }
-    ++stripped;
-    if (!run) run = RecordCut{field.begin, static_cast<size_t>(entry)};
-  }
-  const size_t run_entries =
-      run ? node.metadata.size() - run->entries : 0;
-  if (!run || static_cast<int>(run_entries) != stripped) return std::nullopt;
-  return run;
 }
 
 absl::Status WriteAttribute(onnx::NodeProto* node, absl::string_view tag) {
@@ -381,51 +310,36 @@ std::optional<std::string> RecordedModelStructureSha256(
   return ModelMetadataValue(model, kModelStructureSha256Key);
 }
 
+// Whether stripping removes a node's metadata entry `index` with `key`,
+// given where its first pkg.hp.tag is and whether hp overwrote the node's
+// own namespace (then that entry stays, with its old value back).
+bool StripsEntry(absl::string_view key, int index, int tag_at,
+                 bool overwritten) {
+  if (absl::StartsWith(key, kKeyPrefix)) return true;
+  return key == kNamespaceKey && index > tag_at && !overwritten;
+}
+
+void StripNodeMetadata(onnx::NodeProto* node) {
+  Entries* entries = node->mutable_metadata_props();
+  const int tag_at = FindEntry(*entries, kTagKey);
+  if (tag_at < 0) return;
+  const int original = FindEntry(*entries, kOriginalNamespaceKey);
+  if (original >= 0) {
+    const int replaced = FindEntry(*entries, kNamespaceKey);
+    if (replaced >= 0) {
+      (*entries)[replaced].set_value((*entries)[original].value());
+    }
+  }
+  RemoveEntries(entries, [&](int index, const onnx::StringStringEntryProto& entry) {
+    return StripsEntry(entry.key(), index, tag_at, original >= 0);
+  });
+}
+
 void StripModelEntries(onnx::ModelProto* model) {
   RemoveEntries(model->mutable_metadata_props(),
                 [](int, const onnx::StringStringEntryProto& entry) {
                   return absl::StartsWith(entry.key(), kKeyPrefix);
                 });
-}
-
-absl::Status StripTags(ModelSplice* splice) {
-  onnx::ModelProto* model = &splice->skeleton();
-  if (!IsTagged(*model) || !splice->reads_node_records()) {
-    return StripTags(model);
-  }
-  HP_ASSIGN_OR_RETURN(TagFormat format,
-                      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
-  if (format != TagFormat::kMetadata) {
-    HP_RETURN_IF_ERROR(splice->ParseAllNodes());
-    return StripTags(model);
-  }
-  const NodeList& nodes = splice->nodes();
-  std::mutex failure_mutex;
-  absl::Status failure;
-  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      // Nodes read as records hold their entries as read; parsed ones may
-      // have been stripped already through an owner.
-      std::optional<absl::string_view> record = splice->NodeRecord(i);
-      if (record && nodes[i].FindMetadata(kTagKey) == nullptr) continue;
-      if (record) {
-        if (std::optional<RecordCut> cut = StripCut(*record, nodes[i])) {
-          splice->TruncateNodeRecord(i, cut->keep, cut->entries);
-          continue;
-        }
-      }
-      absl::StatusOr<onnx::NodeProto*> message = splice->MutableNode(i);
-      if (!message.ok()) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (failure.ok()) failure = message.status();
-        return;
-      }
-      StripMetadata(*message);
-    }
-  });
-  HP_RETURN_IF_ERROR(failure);
-  StripModelEntries(model);
-  return absl::OkStatus();
 }
 
 absl::Status StripTags(onnx::ModelProto* model) {
@@ -435,7 +349,7 @@ absl::Status StripTags(onnx::ModelProto* model) {
   for (onnx::NodeProto* node : MutableNodes(model)) {
     switch (format) {
       case TagFormat::kMetadata:
-        StripMetadata(node);
+        StripNodeMetadata(node);
         break;
       case TagFormat::kAttribute:
         StripAttribute(node);

@@ -12,7 +12,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hp/io/model_splice.h"
 #include "hp/io/node_list.h"
 #include "hp/tag/tag_types.h"
 #include "hp/tag/tagged_model.h"
@@ -87,10 +86,16 @@ char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
                            absl::string_view module_path,
                            const WriteOptions& options, char* target);
 
-// StripTags for a model whose main-graph nodes a splice reads as records:
-// a record whose stripped entries all sit at its end (where hp appends
-// them) is cut short; any other node is parsed and stripped as a message.
-absl::Status StripTags(ModelSplice* splice);
+// The stripping rule of the metadata format, for StripTags and the record
+// form (hp/tag/record_strip.h): whether entry `index` with `key` goes,
+// given where the node's first pkg.hp.tag is and whether hp overwrote the
+// node's own namespace (that entry then stays, its old value back).
+bool StripsEntry(absl::string_view key, int index, int tag_at,
+                 bool overwritten);
+// Takes hp's metadata entries off one node.
+void StripNodeMetadata(onnx::NodeProto* node);
+// Takes hp's entries (pkg.hp.*) off the model's own metadata.
+void StripModelEntries(onnx::ModelProto* model);
 
 // One node's tag as hp wrote it, read back in `format`. An absent member is
 // not there (or, in the doc_string and attribute formats, not a string).

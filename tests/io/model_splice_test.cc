@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "hp/hp.h"
 #include "hp/tag/appended_tags.h"
+#include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
