@@ -106,6 +106,11 @@ class ModelSplice {
   // the nodes were parsed from them one by one.
   bool can_copy_nodes() const { return !node_records_.empty(); }
   uint64_t file_bytes() const { return file_bytes_; }
+  // The main graph's nodes, read as records or parsed into the skeleton.
+  int64_t main_graph_node_count() const {
+    return reads_records_ ? static_cast<int64_t>(node_records_.size())
+                          : skeleton_->graph().node_size();
+  }
   // Initializer records left in the file, and their bytes.
   int64_t initializer_count() const;
   // Of those, the dense ones (GraphProto.initializer), as
