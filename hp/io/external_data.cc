@@ -25,23 +25,28 @@ using TensorVisitor = std::function<void(const onnx::TensorProto&)>;
 void ForEachTensorInGraph(const onnx::GraphProto& graph,
                           const TensorVisitor& visit);
 
+void ForEachTensorInAttribute(const onnx::AttributeProto& attribute,
+                              const TensorVisitor& visit) {
+  if (attribute.has_t()) visit(attribute.t());
+  for (const onnx::TensorProto& tensor : attribute.tensors()) visit(tensor);
+  if (attribute.has_sparse_tensor()) {
+    visit(attribute.sparse_tensor().values());
+    visit(attribute.sparse_tensor().indices());
+  }
+  for (const onnx::SparseTensorProto& sparse : attribute.sparse_tensors()) {
+    visit(sparse.values());
+    visit(sparse.indices());
+  }
+  if (attribute.has_g()) ForEachTensorInGraph(attribute.g(), visit);
+  for (const onnx::GraphProto& graph : attribute.graphs()) {
+    ForEachTensorInGraph(graph, visit);
+  }
+}
+
 void ForEachTensorInNode(const onnx::NodeProto& node,
                          const TensorVisitor& visit) {
   for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.has_t()) visit(attribute.t());
-    for (const onnx::TensorProto& tensor : attribute.tensors()) visit(tensor);
-    if (attribute.has_sparse_tensor()) {
-      visit(attribute.sparse_tensor().values());
-      visit(attribute.sparse_tensor().indices());
-    }
-    for (const onnx::SparseTensorProto& sparse : attribute.sparse_tensors()) {
-      visit(sparse.values());
-      visit(sparse.indices());
-    }
-    if (attribute.has_g()) ForEachTensorInGraph(attribute.g(), visit);
-    for (const onnx::GraphProto& graph : attribute.graphs()) {
-      ForEachTensorInGraph(graph, visit);
-    }
+    ForEachTensorInAttribute(attribute, visit);
   }
 }
 
@@ -228,6 +233,14 @@ bool LinkCannotWorkHere(int error) {
 }
 
 }  // namespace
+
+bool HoldsExternalData(const onnx::AttributeProto& attribute) {
+  bool found = false;
+  ForEachTensorInAttribute(attribute, [&found](const onnx::TensorProto& tensor) {
+    found = found || tensor.data_location() == onnx::TensorProto::EXTERNAL;
+  });
+  return found;
+}
 
 absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
                                         const std::string& model_path) {

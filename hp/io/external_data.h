@@ -29,6 +29,10 @@ namespace hp {
 absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
                                         const std::string& model_path);
 
+// Whether a tensor of the attribute (its subgraphs included) is stored as
+// external data.
+bool HoldsExternalData(const onnx::AttributeProto& attribute);
+
 // The side files the model's tensors are stored in, as their `location`
 // entries name them, each once, in the order first met: initializers and
 // sparse initializers of the main graph and of every subgraph, tensors in

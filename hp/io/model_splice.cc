@@ -7,8 +7,6 @@
 #include <atomic>
 #include <cstring>
 #include <iterator>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -349,22 +347,23 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   // the rest, then the node records in place and in parallel. Where that
   // fails, the skeleton is parsed again as one message for LoadModel's error.
   splice.NewSkeleton();
-  if (options.read_node_records &&
+  const bool nodes_read =
       ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
-      ReadNodeRecords(data, node_records, splice.arena_.get(), &splice.nodes_,
-                      &splice.parsed_)) {
-    splice.reads_records_ = true;
+      (options.read_node_records
+           ? ReadNodeRecords(data, node_records, splice.arena_.get(),
+                             &splice.nodes_, &splice.parsed_)
+           : ParseNodes(data, node_records, splice.skeleton_));
+  if (nodes_read) {
     splice.node_records_ = std::move(node_records);
-    splice.record_of_.reserve(splice.nodes_.size());
+    splice.reads_records_ = options.read_node_records;
     int64_t next = 0;
     for (const NodeRef& node : splice.nodes_) {
       splice.record_of_.push_back(node.owner < 0 ? next++ : -1);
     }
-  } else if (!options.read_node_records &&
-             ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
-             ParseNodes(data, node_records, splice.skeleton_)) {
-    splice.node_records_ = std::move(node_records);
   } else {
+    // Nodes read before the failing record point into the old arena.
+    splice.nodes_ = NodeList();
+    splice.parsed_.clear();
     splice.NewSkeleton();
     HP_RETURN_IF_ERROR(
         ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
@@ -442,7 +441,10 @@ absl::Status ModelSplice::ParseAllNodes() {
       graph_nodes->UnsafeArenaAddAllocated(node);
     }
   }
+  // The nodes are now saved from their messages, which the caller is about
+  // to edit: their records as read no longer stand for them.
   reads_records_ = false;
+  node_records_.clear();
   nodes_ = NodeList();
   parsed_.clear();
   record_of_.clear();
@@ -522,10 +524,14 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
         " node record suffixes do not match the skeleton's ", count,
         " nodes (", node_records_.size(), " read one by one)"));
   }
-  std::optional<FileMapping> input;
-  if (copy_nodes || reads_records_) {
-    input.emplace(fd_.get(), file_bytes_);
-    if (input->data() == nullptr) return ErrnoError("cannot map", path_);
+  // Records are copied from the mapping kept while they are read as
+  // records, else from one made for the copy.
+  std::optional<FileMapping> own_mapping;
+  const uint8_t* input = mapping_ != nullptr ? mapping_->data() : nullptr;
+  if (input == nullptr && copy_nodes) {
+    own_mapping.emplace(fd_.get(), file_bytes_);
+    input = own_mapping->data();
+    if (input == nullptr) return ErrnoError("cannot map", path_);
   }
   auto suffix_size = [&](size_t i) -> uint64_t {
     return copy_nodes ? (*sizes)[i] : 0;
@@ -592,8 +598,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
           const ByteRange& read = node_records_[index];
           target = CodedOutputStream::WriteVarint64ToArray(
               read.end - read.begin + suffix, target);
-          target = std::copy(input->data() + read.begin,
-                             input->data() + read.end, target);
+          target = std::copy(input + read.begin, input + read.end, target);
           if (suffix > 0) suffixes.encode(index, reinterpret_cast<char*>(target));
           continue;
         }

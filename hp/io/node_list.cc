@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "hp/io/external_data.h"
 #include "hp/util/parallel.h"
 
 namespace hp {
@@ -22,23 +23,13 @@ constexpr uint32_t kNodeAttribute = 5;
 constexpr uint32_t kNodeDomain = 7;
 constexpr uint32_t kNodeMetadataProps = 9;
 constexpr uint32_t kLastNodeField = 9;
-// AttributeProto's graph fields, and StringStringEntryProto's.
-constexpr uint32_t kAttributeGraph = 6;
-constexpr uint32_t kAttributeGraphs = 11;
+// StringStringEntryProto's fields.
 constexpr uint32_t kEntryKey = 1;
 constexpr uint32_t kEntryValue = 2;
 
 absl::string_view View(const uint8_t* data, const WireRecord& record) {
   return absl::string_view(reinterpret_cast<const char*>(data + record.payload),
                            record.end - record.payload);
-}
-
-bool External(const onnx::TensorProto& tensor) {
-  return tensor.data_location() == onnx::TensorProto::EXTERNAL;
-}
-
-bool External(const onnx::SparseTensorProto& tensor) {
-  return External(tensor.values()) || External(tensor.indices());
 }
 
 // An attribute record's payload, checked as protobuf parses it inside a
@@ -58,15 +49,7 @@ bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph,
     return false;
   }
   *graph = *graph || attribute.has_g() || attribute.graphs_size() > 0;
-  *external = *external || (attribute.has_t() && External(attribute.t())) ||
-              (attribute.has_sparse_tensor() &&
-               External(attribute.sparse_tensor()));
-  for (const onnx::TensorProto& tensor : attribute.tensors()) {
-    *external = *external || External(tensor);
-  }
-  for (const onnx::SparseTensorProto& tensor : attribute.sparse_tensors()) {
-    *external = *external || External(tensor);
-  }
+  *external = *external || HoldsExternalData(attribute);
   return true;
 }
 

@@ -153,13 +153,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   const ScopeTrace* traced = trace ? &*trace : nullptr;
   // A model tagged before keeps the export digests it records (TagModel
   // would read them before stripping).
-  const onnx::ModelProto& model = splice.skeleton();
-  TagOptions kept_digests = tag_options;
-  kept_digests.model_sha256 =
-      RecordedModelSha256(model).value_or(tag_options.model_sha256);
-  kept_digests.model_structure_sha256 =
-      RecordedModelStructureSha256(model).value_or(
-          tag_options.model_structure_sha256);
+  const TagOptions kept_digests =
+      WithRecordedDigests(splice.skeleton(), tag_options);
   // Read as records, it loses its old tags first: mostly by cutting them
   // off the node records they were appended to, else by parsing its nodes
   // (after which it is tagged as parsed).

@@ -42,6 +42,12 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const TagOptions& options,
                                    AppendedNodeTags* appended);
 
+// `options` with the export digests a tagged model records, which tagging
+// keeps (TagModel takes them before it strips the old tags): for a caller
+// that strips the model itself first.
+TagOptions WithRecordedDigests(const onnx::ModelProto& model,
+                               TagOptions options);
+
 // The message to write node i's tag into, for a node whose tag cannot be
 // appended to its record. Called for different nodes at once.
 using NodeMessageOf =

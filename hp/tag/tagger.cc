@@ -235,27 +235,22 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   return TagModel(model, trace, options, nullptr);
 }
 
-namespace {
-
-// The digests the output records (taken before a re-tag strips them).
-struct KnownDigests {
-  std::string sha256;
-  std::string structure_sha256;
-};
-
-KnownDigests KnownDigestsOf(const onnx::ModelProto& model,
-                            const TagOptions& options) {
-  return {RecordedModelSha256(model).value_or(options.model_sha256),
-          RecordedModelStructureSha256(model).value_or(
-              options.model_structure_sha256)};
+TagOptions WithRecordedDigests(const onnx::ModelProto& model,
+                               TagOptions options) {
+  options.model_sha256 =
+      RecordedModelSha256(model).value_or(options.model_sha256);
+  options.model_structure_sha256 = RecordedModelStructureSha256(model).value_or(
+      options.model_structure_sha256);
+  return options;
 }
+
+namespace {
 
 // Tags `nodes` (untagged by now) and writes the model's entries: a node's
 // tag is appended to its record where `append` allows (AppendedNodeTags),
 // else written into the message `message_of` gives for it.
 absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
                                     const NodeMessageOf& message_of,
-                                    const KnownDigests& digests,
                                     const ScopeTrace* trace,
                                     const TagOptions& options, bool append,
                                     AppendedNodeTags* appended) {
@@ -333,11 +328,12 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
       {kVersionKey, kVersion},
       {kSourceKey, std::string(HierarchySourceName(result.source))},
   };
-  if (!digests.sha256.empty()) {
-    entries.push_back({kModelSha256Key, digests.sha256});
+  if (!options.model_sha256.empty()) {
+    entries.push_back({kModelSha256Key, options.model_sha256});
   }
-  if (!digests.structure_sha256.empty()) {
-    entries.push_back({kModelStructureSha256Key, digests.structure_sha256});
+  if (!options.model_structure_sha256.empty()) {
+    entries.push_back(
+        {kModelStructureSha256Key, options.model_structure_sha256});
   }
   if (trace != nullptr) {
     entries.push_back({kTraceSha256Key, trace->text_sha256()});
@@ -357,7 +353,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,
                                    AppendedNodeTags* appended) {
-  const KnownDigests digests = KnownDigestsOf(*model, options);
+  const TagOptions kept = WithRecordedDigests(*model, options);
   // Stripping changes the nodes of a model tagged before: their bytes as
   // read are then no longer theirs.
   const bool append = appended != nullptr && !IsTagged(*model);
@@ -368,7 +364,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   return WriteTags(
       model, std::move(ids),
       [&](size_t i) -> absl::StatusOr<onnx::NodeProto*> { return messages[i]; },
-      digests, trace, options, append, appended);
+      trace, kept, append, appended);
 }
 
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
@@ -384,9 +380,9 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   }
   NodeTagIds ids;
   ids.nodes_read = &nodes;
-  return WriteTags(model, std::move(ids), message_of,
-                   KnownDigestsOf(*model, options),
-                   trace, options, /*append=*/true, appended);
+  return WriteTags(model, std::move(ids), message_of, trace,
+                   WithRecordedDigests(*model, options), /*append=*/true,
+                   appended);
 }
 
 }  // namespace hp

@@ -107,16 +107,6 @@ onnx::ModelProto MakeModel() {
   return model;
 }
 
-// Options carrying the digests a tagged model records, as TagFile keeps
-// them before stripping the model.
-TagOptions KeptDigests(const onnx::ModelProto& model, TagOptions options) {
-  options.model_sha256 =
-      RecordedModelSha256(model).value_or(options.model_sha256);
-  options.model_structure_sha256 = RecordedModelStructureSha256(model).value_or(
-      options.model_structure_sha256);
-  return options;
-}
-
 // Strips a model read as records and saves it.
 absl::StatusOr<std::string> StripSpliced(const std::string& path,
                                          const std::string& output) {
@@ -159,7 +149,7 @@ absl::StatusOr<std::string> TagSpliced(const std::string& path,
   if (!splice.ok()) return splice.status();
   AppendedNodeTags appended;
   absl::StatusOr<TagResult> result;
-  const TagOptions kept = KeptDigests(splice->skeleton(), options);
+  const TagOptions kept = WithRecordedDigests(splice->skeleton(), options);
   if (mode == SpliceMode::kRecords) {
     absl::Status stripped = StripTags(&*splice);
     if (!stripped.ok()) return stripped;
