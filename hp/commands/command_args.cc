@@ -85,7 +85,12 @@ absl::StatusOr<Inspection> InspectFromArgs(const InspectArgs& args,
   HP_ASSIGN_OR_RETURN(request.model_path, RequiredFlag(args.model, "model"));
   HP_ASSIGN_OR_RETURN(request.options, args.tag_options);
   HP_ASSIGN_OR_RETURN(request.digest_policy, args.digest_policy);
-  request.trace_path = TracePathFor(args.trace, request.model_path);
+  // A trace beside the model computes an untagged model's tags; a tagged
+  // model is recomputed only with a trace named on the command line.
+  if (args.trace != "none") {
+    request.trace_path = args.trace;
+    request.default_trace_path = TracePathFor("", request.model_path);
+  }
   request.require_tagged = require_tagged;
   HP_ASSIGN_OR_RETURN(Inspection inspection, InspectModel(request));
   PrintWarnings(inspection.warnings, err);

@@ -19,7 +19,8 @@ absl::Status WriteDrawing(const DrawingArgs& args, const DrawFunction& draw,
   }
   HP_ASSIGN_OR_RETURN(TagsToShow shown, ShownTags(inspection));
   const ModuleTree tree = ModuleTree::Build(shown);
-  HP_ASSIGN_OR_RETURN(std::string text, draw(inspection.model, shown, tree));
+  HP_ASSIGN_OR_RETURN(std::string text,
+                      draw(inspection.model, inspection.nodes(), shown, tree));
   HP_RETURN_IF_ERROR(WriteFileAtomically(output, text));
   int64_t drawn_modules = 0;
   for (const TreeModule& module : tree.modules()) {

@@ -23,7 +23,8 @@ struct DrawingArgs {
 // Draws the model with `draw` and writes the text to args.output; prints
 // what was written.
 using DrawFunction = std::function<absl::StatusOr<std::string>(
-    const onnx::ModelProto&, const TagsToShow&, const ModuleTree&)>;
+    const onnx::ModelProto&, const NodeList&, const TagsToShow&,
+    const ModuleTree&)>;
 absl::Status WriteDrawing(const DrawingArgs& args, const DrawFunction& draw,
                           std::ostream& out, std::ostream& err);
 

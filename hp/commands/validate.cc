@@ -17,21 +17,18 @@ absl::Status RunValidate(const ValidateArgs& args, std::ostream& out,
   HP_ASSIGN_OR_RETURN(Inspection inspection,
                       InspectFromArgs(args.inspect, true, err));
   const StoredTags& stored = *inspection.stored;
-  if (!inspection.trace.has_value() &&
-      stored.source == HierarchySourceName(HierarchySource::kTrace)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        inspection.path,
-        ": tagged from a scope trace, but no trace was given and none lies "
-        "beside it; pass --trace"));
-  }
+  // With a trace, the tags are checked against what hp computes; without,
+  // the stored facts are checked against each other.
   std::vector<std::string> problems =
-      ValidateStoredTags(stored, inspection.computed);
+      inspection.computed.has_value()
+          ? ValidateStoredTags(stored, *inspection.computed)
+          : ValidateStoredFacts(inspection.nodes(), stored);
   if (!args.sidecar.empty()) {
     HP_ASSIGN_OR_RETURN(Sidecar sidecar, LoadSidecar(args.sidecar));
     HP_ASSIGN_OR_RETURN(std::string model_sha256,
                         Sha256FileHex(inspection.path));
     for (std::string& problem :
-         CompareWithSidecar(sidecar, args.sidecar, stored, inspection.computed,
+         CompareWithSidecar(sidecar, args.sidecar, inspection.nodes(), stored,
                             model_sha256)) {
       problems.push_back(std::move(problem));
     }
@@ -44,10 +41,16 @@ absl::Status RunValidate(const ValidateArgs& args, std::ostream& out,
         inspection.path, ": ", problems.size(),
         problems.size() == 1 ? " problem" : " problems", " found"));
   }
-  out << inspection.path << ": valid: " << inspection.computed.nodes.size()
-      << " nodes, tags as hp computes them from "
-      << HierarchySourceName(inspection.computed.source)
-      << (inspection.trace ? " " : "") << inspection.trace_path << "\n";
+  out << inspection.path << ": valid: " << inspection.nodes().size()
+      << " nodes, ";
+  if (inspection.computed.has_value()) {
+    out << "tags as hp computes them from "
+        << HierarchySourceName(inspection.computed->source)
+        << (inspection.trace ? " " : "") << inspection.trace_path << "\n";
+  } else {
+    out << "stored tags and match kinds consistent (hierarchy from "
+        << stored.source << "; pass --trace to recompute them)\n";
+  }
   return absl::OkStatus();
 }
 

@@ -42,6 +42,12 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const TagOptions& options,
                                    AppendedNodeTags* appended);
 
+// ComputeTags for nodes read elsewhere (ModelSplice with read_node_records):
+// only their names, dynamo metadata and value names are read.
+absl::StatusOr<TagResult> ComputeTags(const NodeList& nodes,
+                                      const ScopeTrace* trace,
+                                      const TagOptions& options);
+
 // `options` with the export digests a tagged model records, which tagging
 // keeps (TagModel takes them before it strips the old tags): for a caller
 // that strips the model itself first.

@@ -168,6 +168,24 @@ std::string RecordedStatisticsJson(const TagStatistics& statistics) {
   return text;
 }
 
+std::optional<TagStatistics> ParseRecordedStatistics(absl::string_view text) {
+  const nlohmann::json json =
+      nlohmann::json::parse(text.begin(), text.end(), nullptr,
+                            /*allow_exceptions=*/false);
+  if (!json.is_object()) return std::nullopt;
+  TagStatistics statistics;
+  for (const CountField& field : kCountFields) {
+    const auto it = json.find(field.name);
+    if (it == json.end() || !it->is_number_integer()) return std::nullopt;
+    statistics.*field.count = it->get<int64_t>();
+  }
+  const auto coverage = json.find(kCoverageName);
+  if (coverage != json.end() && coverage->is_number()) {
+    statistics.coverage = coverage->get<double>();
+  }
+  return statistics;
+}
+
 void AddStatisticsJson(const TagStatistics& statistics, Json* object) {
   for (const CountField& field : kCountFields) {
     (*object)[field.name] = statistics.*field.count;

@@ -49,6 +49,9 @@ nlohmann::ordered_json OptionsJson(const TagOptions& options);
 // The statistics as the compact JSON a tagged model records
 // (pkg.hp.statistics): the counts, then the coverage to 4 decimals.
 std::string RecordedStatisticsJson(const TagStatistics& statistics);
+// Reads that JSON back; nullopt unless it is an object whose counts are
+// all integers.
+std::optional<TagStatistics> ParseRecordedStatistics(absl::string_view text);
 // Each count, then "coverage", added to a JSON object (sidecar, batch
 // summary) in the order of RecordedStatisticsJson.
 void AddStatisticsJson(const TagStatistics& statistics,

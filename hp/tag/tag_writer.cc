@@ -48,8 +48,7 @@ std::string NodeLabel(const onnx::NodeProto& node) {
   return absl::StrCat("node '", node.name(), "' (", node.op_type(), ")");
 }
 
-absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
-                           absl::string_view module_path,
+absl::Status WriteMetadata(onnx::NodeProto* node, const NodeTagFacts& facts,
                            const WriteOptions& options) {
   Entries* entries = node->mutable_metadata_props();
   if (FindEntry(*entries, kTagKey) >= 0) {
@@ -59,10 +58,11 @@ absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
   const int existing_namespace = FindEntry(*entries, kNamespaceKey);
   // hp's own entries go last, in a fixed order, starting with pkg.hp.tag:
   // a `namespace` after pkg.hp.tag is hp's, one before it is the node's own.
-  AddEntry(entries, kTagKey, tag);
-  AddEntry(entries, kModulePathKey, module_path);
+  AddEntry(entries, kTagKey, facts.tag);
+  AddEntry(entries, kModulePathKey, facts.module_path);
+  AddEntry(entries, kMatchKey, MatchKindName(facts.match));
   if (!options.write_namespace) return absl::OkStatus();
-  const std::string namespace_value(absl::StripPrefix(tag, "/"));
+  const std::string namespace_value(absl::StripPrefix(facts.tag, "/"));
   if (existing_namespace < 0) {
     AddEntry(entries, kNamespaceKey, namespace_value);
   } else if (options.overwrite_namespace) {
@@ -75,14 +75,14 @@ absl::Status WriteMetadata(onnx::NodeProto* node, absl::string_view tag,
 
 // The entries WriteMetadata adds to a node that has no pkg.hp.tag, in order.
 template <typename Visit>
-void ForEachAddedEntry(const NodeRef& node, absl::string_view tag,
-                       absl::string_view module_path,
+void ForEachAddedEntry(const NodeRef& node, const NodeTagFacts& facts,
                        const WriteOptions& options, Visit visit) {
-  visit(kTagKey, tag);
-  visit(kModulePathKey, module_path);
+  visit(kTagKey, facts.tag);
+  visit(kModulePathKey, facts.module_path);
+  visit(kMatchKey, MatchKindName(facts.match));
   if (options.write_namespace &&
       node.FindMetadata(kNamespaceKey) == nullptr) {
-    visit(kNamespaceKey, absl::StripPrefix(tag, "/"));
+    visit(kNamespaceKey, absl::StripPrefix(facts.tag, "/"));
   }
 }
 
@@ -117,36 +117,42 @@ size_t EntrySize(absl::string_view key, absl::string_view value) {
   return StringFieldSize(key) + StringFieldSize(value);
 }
 
-absl::Status WriteAttribute(onnx::NodeProto* node, absl::string_view tag) {
+absl::Status WriteAttribute(onnx::NodeProto* node, const NodeTagFacts& facts) {
   for (const onnx::AttributeProto& attribute : node->attribute()) {
-    if (attribute.name() == kTagAttributeName) {
+    if (attribute.name() == kTagAttributeName ||
+        attribute.name() == kMatchAttributeName) {
       return absl::FailedPreconditionError(absl::StrCat(
-          NodeLabel(*node), ": already has an attribute '", kTagAttributeName,
+          NodeLabel(*node), ": already has an attribute '", attribute.name(),
           "' that hp did not write"));
     }
   }
-  onnx::AttributeProto* attribute = node->add_attribute();
-  attribute->set_name(kTagAttributeName);
-  attribute->set_type(onnx::AttributeProto::STRING);
-  attribute->set_s(std::string(tag));
+  auto add = [&](const char* name, absl::string_view value) {
+    onnx::AttributeProto* attribute = node->add_attribute();
+    attribute->set_name(name);
+    attribute->set_type(onnx::AttributeProto::STRING);
+    attribute->set_s(std::string(value));
+  };
+  add(kTagAttributeName, facts.tag);
+  add(kMatchAttributeName, MatchKindName(facts.match));
   return absl::OkStatus();
 }
 
 void StripAttribute(onnx::NodeProto* node) {
   auto* attributes = node->mutable_attribute();
   for (int i = attributes->size() - 1; i >= 0; --i) {
-    if ((*attributes)[i].name() == kTagAttributeName) {
+    if ((*attributes)[i].name() == kTagAttributeName ||
+        (*attributes)[i].name() == kMatchAttributeName) {
       attributes->DeleteSubrange(i, 1);
     }
   }
 }
 
-absl::Status WriteDocString(onnx::NodeProto* node, absl::string_view tag,
-                            absl::string_view module_path) {
+absl::Status WriteDocString(onnx::NodeProto* node, const NodeTagFacts& facts) {
   nlohmann::ordered_json doc;
   doc[kDocMarkerKey] = 1;
-  doc[kDocTagKey] = std::string(tag);
-  doc[kDocModulePathKey] = std::string(module_path);
+  doc[kDocTagKey] = std::string(facts.tag);
+  doc[kDocModulePathKey] = std::string(facts.module_path);
+  doc[kDocMatchKey] = std::string(MatchKindName(facts.match));
   if (node->has_doc_string()) {
     // JSON text holds UTF-8 only: a doc_string that is not goes in base64,
     // so that strip restores it byte for byte.
@@ -207,11 +213,10 @@ bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options) {
            node.FindMetadata(kNamespaceKey) != nullptr);
 }
 
-size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
-                          absl::string_view module_path,
+size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
                           const WriteOptions& options) {
   size_t size = 0;
-  ForEachAddedEntry(node, tag, module_path, options,
+  ForEachAddedEntry(node, facts, options,
                     [&](absl::string_view key, absl::string_view value) {
                       const size_t entry = EntrySize(key, value);
                       size += 1 + VarintSize(entry) + entry;
@@ -219,10 +224,9 @@ size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
   return size;
 }
 
-char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
-                           absl::string_view module_path,
+char* EncodeNodeTagRecords(const NodeRef& node, const NodeTagFacts& facts,
                            const WriteOptions& options, char* target) {
-  ForEachAddedEntry(node, tag, module_path, options,
+  ForEachAddedEntry(node, facts, options,
                     [&](absl::string_view key, absl::string_view value) {
                       *target++ = static_cast<char>(kMetadataPropsTag);
                       target = EncodeVarint(EntrySize(key, value), target);
@@ -232,16 +236,15 @@ char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
   return target;
 }
 
-absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
-                          absl::string_view module_path,
+absl::Status WriteNodeTag(onnx::NodeProto* node, const NodeTagFacts& facts,
                           const WriteOptions& options) {
   switch (options.format) {
     case TagFormat::kMetadata:
-      return WriteMetadata(node, tag, module_path, options);
+      return WriteMetadata(node, facts, options);
     case TagFormat::kAttribute:
-      return WriteAttribute(node, tag);
+      return WriteAttribute(node, facts);
     case TagFormat::kDocString:
-      return WriteDocString(node, tag, module_path);
+      return WriteDocString(node, facts);
   }
   return absl::InternalError("unhandled tag format");
 }
@@ -254,26 +257,48 @@ WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format) {
       if (tag_at >= 0) written.tag = node.metadata_props(tag_at).value();
       const int path_at = FindEntry(node.metadata_props(), kModulePathKey);
       if (path_at >= 0) written.module_path = node.metadata_props(path_at).value();
+      const int match_at = FindEntry(node.metadata_props(), kMatchKey);
+      if (match_at >= 0) written.match = node.metadata_props(match_at).value();
       break;
     }
-    case TagFormat::kAttribute:
+    case TagFormat::kAttribute: {
+      // The first attribute of each name counts.
+      bool tag_seen = false;
+      bool match_seen = false;
       for (const onnx::AttributeProto& attribute : node.attribute()) {
-        if (attribute.name() != kTagAttributeName) continue;
-        if (attribute.type() == onnx::AttributeProto::STRING) {
-          written.tag = attribute.s();
-        }
-        break;
+        const bool is_tag = attribute.name() == kTagAttributeName;
+        const bool is_match = attribute.name() == kMatchAttributeName;
+        if ((!is_tag || tag_seen) && (!is_match || match_seen)) continue;
+        (is_tag ? tag_seen : match_seen) = true;
+        if (attribute.type() != onnx::AttributeProto::STRING) continue;
+        (is_tag ? written.tag : written.match) = attribute.s();
       }
       break;
+    }
     case TagFormat::kDocString: {
       const nlohmann::json doc = HpDocStringJson(node);
       if (doc.is_null()) break;
       written.doc_string_json = true;
       written.tag = StringMember(doc, kDocTagKey);
       written.module_path = StringMember(doc, kDocModulePathKey);
+      written.match = StringMember(doc, kDocMatchKey);
       break;
     }
   }
+  return written;
+}
+
+WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format) {
+  if (format != TagFormat::kMetadata) return ReadNodeTag(*node.node, format);
+  WrittenTag written;
+  auto first = [&](absl::string_view key) -> std::optional<std::string> {
+    const absl::string_view* value = node.FindMetadata(key);
+    if (value == nullptr) return std::nullopt;
+    return std::string(*value);
+  };
+  written.tag = first(kTagKey);
+  written.module_path = first(kModulePathKey);
+  written.match = first(kMatchKey);
   return written;
 }
 

@@ -23,9 +23,13 @@ namespace hp {
 // `namespace` is the key Model Explorer nests nodes by.
 inline constexpr char kTagKey[] = "pkg.hp.tag";
 inline constexpr char kModulePathKey[] = "pkg.hp.module_path";
+// How the tag was found (MatchKindName: direct, parent, root, propagated),
+// so that a tagged model alone tells what `tag` counted.
+inline constexpr char kMatchKey[] = "pkg.hp.match";
 inline constexpr char kOriginalNamespaceKey[] = "pkg.hp.original_namespace";
 inline constexpr char kNamespaceKey[] = "namespace";
 inline constexpr char kTagAttributeName[] = "hierarchy_tag";
+inline constexpr char kMatchAttributeName[] = "hierarchy_match";
 // Model metadata keys.
 inline constexpr char kKeyPrefix[] = "pkg.hp.";
 inline constexpr char kFormatKey[] = "pkg.hp.tag_format";
@@ -51,6 +55,7 @@ inline constexpr char kStatisticsKey[] = "pkg.hp.statistics";
 inline constexpr char kDocMarkerKey[] = "hp";
 inline constexpr char kDocTagKey[] = "hierarchy_tag";
 inline constexpr char kDocModulePathKey[] = "module_path";
+inline constexpr char kDocMatchKey[] = "match";
 inline constexpr char kDocOriginalKey[] = "original_doc_string";
 inline constexpr char kDocOriginalBase64Key[] = "original_doc_string_base64";
 
@@ -62,10 +67,16 @@ struct WriteOptions {
   bool overwrite_namespace = false;
 };
 
+// What hp writes on one node.
+struct NodeTagFacts {
+  absl::string_view tag;
+  absl::string_view module_path;
+  MatchKind match = MatchKind::kRoot;
+};
+
 // Writes one node's tag. Fails, naming the node, when the node already holds
 // something of the same name that hp did not write.
-absl::Status WriteNodeTag(onnx::NodeProto* node, absl::string_view tag,
-                          absl::string_view module_path,
+absl::Status WriteNodeTag(onnx::NodeProto* node, const NodeTagFacts& facts,
                           const WriteOptions& options);
 
 // Whether WriteNodeTag(node, ...) would only add metadata_props entries
@@ -77,13 +88,11 @@ bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options);
 
 // The size of the entries' bytes (NodeProto field 9 records) that
 // WriteNodeTag adds to a node for which WriteOnlyAppends holds.
-size_t NodeTagRecordsSize(const NodeRef& node, absl::string_view tag,
-                          absl::string_view module_path,
+size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
                           const WriteOptions& options);
 // Writes those bytes at `target`, which must have NodeTagRecordsSize()
 // bytes; returns the end of what it wrote.
-char* EncodeNodeTagRecords(const NodeRef& node, absl::string_view tag,
-                           absl::string_view module_path,
+char* EncodeNodeTagRecords(const NodeRef& node, const NodeTagFacts& facts,
                            const WriteOptions& options, char* target);
 
 // The stripping rule of the metadata format, for StripTags and the record
@@ -102,13 +111,19 @@ void StripModelEntries(onnx::ModelProto* model);
 struct WrittenTag {
   std::optional<std::string> tag;
   std::optional<std::string> module_path;  // the attribute format has none
+  // The match kind's name as written (MatchKindName, if hp wrote it).
+  std::optional<std::string> match;
   // doc_string format: the doc_string is hp's JSON object (kDocMarkerKey).
   bool doc_string_json = false;
 };
 
-// Reads what WriteNodeTag wrote: the first pkg.hp.tag / pkg.hp.module_path
-// entry, the first hierarchy_tag attribute, or the doc_string JSON's members.
+// Reads what WriteNodeTag wrote: the first pkg.hp.tag / pkg.hp.module_path /
+// pkg.hp.match entry, the first hierarchy_tag and hierarchy_match
+// attributes, or the doc_string JSON's members.
 WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format);
+// The same from a node's views: a node read as a record is enough for the
+// metadata format; the other formats need its message (node.node).
+WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format);
 
 // Appends model-level entries (keys should start with pkg.hp.).
 void WriteModelMetadata(

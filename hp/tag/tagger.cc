@@ -133,6 +133,9 @@ struct NodeTagIds {
   absl::string_view ModulePathOf(size_t node) const {
     return modules->at(module[node]).path;
   }
+  NodeTagFacts FactsOf(size_t node) const {
+    return {TagOf(node), ModulePathOf(node), matches[node]};
+  }
 };
 
 // Everything of a TagResult but its nodes, which FillNodeTags adds.
@@ -229,6 +232,16 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
   return result;
 }
 
+absl::StatusOr<TagResult> ComputeTags(const NodeList& nodes,
+                                      const ScopeTrace* trace,
+                                      const TagOptions& options) {
+  NodeTagIds ids;
+  ids.nodes_read = &nodes;
+  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
+  FillNodeTags(ids, &result);
+  return result;
+}
+
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options) {
@@ -277,18 +290,17 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   absl::Status failure;
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const absl::string_view tag = ids.TagOf(i);
-      const absl::string_view module_path = ids.ModulePathOf(i);
+      const NodeTagFacts facts = ids.FactsOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
       if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
           !nodes[i].owns_subgraphs) {
         appended_bytes[main_node[i]] = static_cast<uint32_t>(
-            NodeTagRecordsSize(nodes[i], tag, module_path, write));
+            NodeTagRecordsSize(nodes[i], facts, write));
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
       absl::Status written =
-          message.ok() ? WriteNodeTag(*message, tag, module_path, write)
+          message.ok() ? WriteNodeTag(*message, facts, write)
                        : message.status();
       if (written.ok()) continue;
       std::lock_guard<std::mutex> lock(failure_mutex);
@@ -319,8 +331,7 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
     appended->encode = [kept, write](size_t k, char* target) {
       const NodeTagIds& tags = kept->first;
       const size_t i = static_cast<size_t>(kept->second[k]);
-      EncodeNodeTagRecords(tags.nodes()[i], tags.TagOf(i), tags.ModulePathOf(i),
-                           write, target);
+      EncodeNodeTagRecords(tags.nodes()[i], tags.FactsOf(i), write, target);
     };
   }
   std::vector<std::pair<std::string, std::string>> entries = {

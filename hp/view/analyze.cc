@@ -75,7 +75,10 @@ std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) 
                            ? "read from the model"
                            : absl::StrCat("computed from ",
                                           HierarchySourceName(shown.source));
-  if (!context.trace_path.empty()) {
+  if (shown.stored_matches) {
+    absl::StrAppend(&origin, " with their match kinds (hierarchy from ",
+                    HierarchySourceName(shown.source), ")");
+  } else if (!context.trace_path.empty()) {
     absl::StrAppend(&origin, shown.read_from_model ? ", matches from " : " ",
                     context.trace_path);
   }

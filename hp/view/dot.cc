@@ -74,9 +74,9 @@ class DotWriter {
 }  // namespace
 
 absl::StatusOr<std::string> DotText(const onnx::ModelProto& model,
+                                    const NodeList& nodes,
                                     const TagsToShow& shown,
                                     const ModuleTree& tree) {
-  const NodeList nodes = CollectNodes(model);
   HP_RETURN_IF_ERROR(CheckSameNodes(nodes, shown));
   return DotWriter(shown, tree).Write(nodes);
 }

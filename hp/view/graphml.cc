@@ -140,9 +140,9 @@ class GraphmlWriter {
 }  // namespace
 
 absl::StatusOr<std::string> GraphmlText(const onnx::ModelProto& model,
+                                        const NodeList& nodes,
                                         const TagsToShow& shown,
                                         const ModuleTree& tree) {
-  const NodeList nodes = CollectNodes(model);
   HP_RETURN_IF_ERROR(CheckSameNodes(nodes, shown));
   return GraphmlWriter(shown, tree, nodes).Write(model);
 }

@@ -2,33 +2,63 @@
 
 #include <utility>
 
-#include "hp/io/model_splice.h"
+#include "hp/model/graph_walk.h"
+#include "hp/tag/appended_tags.h"
 #include "hp/tag/tag_writer.h"
+#include "hp/tag/tagged_model.h"
 #include "hp/tag/tagger.h"
 #include "hp/util/status_macros.h"
 
 namespace hp {
 
+Inspection::Inspection() = default;
+Inspection::Inspection(Inspection&&) = default;
+Inspection& Inspection::operator=(Inspection&&) = default;
+Inspection::~Inspection() = default;
+
+const NodeList& Inspection::nodes() const {
+  return splice_ != nullptr && splice_->reads_node_records()
+             ? splice_->nodes()
+             : parsed_nodes_;
+}
+
 absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   Inspection inspection;
   inspection.path = request.model_path;
-  TagOptions options = request.options;
-  {
-    // The views need the graph, not the weights: read through the splice
-    // path, any size of model loads, and initializers keep only their
-    // names, types and dims.
-    HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(inspection.path));
-    inspection.model = splice.SkeletonWithHeaders();
+  // The views need the graph, not the weights: through the lean reader,
+  // any size of model loads, node records are read as views and
+  // initializers keep only their names, types and dims.
+  SpliceOptions open;
+  open.read_node_records = true;
+  HP_ASSIGN_OR_RETURN(ModelSplice splice,
+                      ModelSplice::Open(inspection.path, open));
+  inspection.splice_ = std::make_unique<ModelSplice>(std::move(splice));
+  ModelSplice& reader = *inspection.splice_;
+  const bool tagged = IsTagged(reader.skeleton());
+  // Tags in the attribute and doc_string formats are read from messages.
+  if (tagged && RecordedTagFormat(reader.skeleton()) != TagFormat::kMetadata) {
+    HP_RETURN_IF_ERROR(reader.ParseAllNodes());
   }
+  inspection.model = reader.SkeletonWithHeaders();
+  if (!reader.reads_node_records()) {
+    inspection.parsed_nodes_ = CollectNodes(inspection.model);
+  }
+  const NodeList& nodes = inspection.nodes();
+
+  TagOptions options = request.options;
   if (std::optional<TagOptions> recorded =
           RecordedTagOptions(inspection.model)) {
     options = *std::move(recorded);
   }
-  if (request.require_tagged || IsTagged(inspection.model)) {
+  if (request.require_tagged || tagged) {
     HP_ASSIGN_OR_RETURN(inspection.stored,
-                        ReadStoredTags(inspection.model, inspection.path));
+                        ReadStoredTags(inspection.model, nodes,
+                                       inspection.path));
   }
-  inspection.trace_path = request.trace_path;
+  // A tagged model is shown as stored unless a trace is given to compare.
+  inspection.trace_path =
+      !request.trace_path.empty() || tagged ? request.trace_path
+                                             : request.default_trace_path;
   if (!inspection.trace_path.empty()) {
     HP_ASSIGN_OR_RETURN(inspection.trace,
                         LoadScopeTrace(inspection.trace_path));
@@ -40,18 +70,23 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
              RecordedModelStructureSha256(inspection.model)},
             request.digest_policy));
   }
-  HP_ASSIGN_OR_RETURN(
-      inspection.computed,
-      ComputeTags(inspection.model,
-                  inspection.trace ? &*inspection.trace : nullptr, options));
+  if (!tagged || inspection.trace.has_value()) {
+    HP_ASSIGN_OR_RETURN(
+        inspection.computed,
+        ComputeTags(nodes, inspection.trace ? &*inspection.trace : nullptr,
+                    options));
+  }
   return inspection;
 }
 
 absl::StatusOr<TagsToShow> ShownTags(const Inspection& inspection) {
   if (inspection.stored.has_value()) {
-    return StoredTagsToShow(inspection.computed, *inspection.stored);
+    if (!inspection.computed.has_value()) {
+      return StoredFactsToShow(inspection.nodes(), *inspection.stored);
+    }
+    return StoredTagsToShow(*inspection.computed, *inspection.stored);
   }
-  return ComputedTagsToShow(inspection.computed);
+  return ComputedTagsToShow(*inspection.computed);
 }
 
 }  // namespace hp

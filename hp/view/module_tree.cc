@@ -82,6 +82,43 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
   return shown;
 }
 
+TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
+  TagsToShow shown;
+  shown.read_from_model = true;
+  shown.stored_matches = true;
+  for (HierarchySource source :
+       {HierarchySource::kTrace, HierarchySource::kDynamoMetadata,
+        HierarchySource::kNodeNames}) {
+    if (stored.source == HierarchySourceName(source)) shown.source = source;
+  }
+  absl::flat_hash_set<std::string> known_paths;
+  shown.nodes.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
+    ShownNode node;
+    node.node.graph_path = std::string(nodes[i].graph_path);
+    node.node.node_name = std::string(nodes[i].name);
+    node.node.op_type = std::string(nodes[i].op_type);
+    node.node.tag = stored.nodes[i].tag.value_or("");
+    node.node.module_path = stored.nodes[i].module_path.value_or("");
+    node.match_known = stored.matches[i].has_value();
+    if (node.match_known) node.node.match = *stored.matches[i];
+    if (node.match_known && node.node.match == MatchKind::kDirect &&
+        stored.nodes[i].module_path.has_value() && !node.node.tag.empty() &&
+        known_paths.insert(node.node.module_path).second) {
+      shown.modules.push_back(
+          {node.node.module_path, "", node.node.tag, /*kept=*/true});
+    }
+    shown.nodes.push_back(std::move(node));
+  }
+  if (!stored.matches_recorded && !nodes.empty()) {
+    shown.warnings.push_back(absl::StrCat(
+        "the model records no match kinds (tagged by hp ",
+        stored.hp_version.empty() ? "of unknown version" : stored.hp_version,
+        ", before they were stored); pass --trace to recompute them"));
+  }
+  return shown;
+}
+
 absl::Status CheckSameNodes(const NodeList& nodes,
                             const TagsToShow& shown) {
   if (nodes.size() != shown.nodes.size()) {

@@ -33,6 +33,7 @@ struct TagsToShow {
   std::vector<ShownNode> nodes;     // in CollectNodes order
   std::vector<ModuleInfo> modules;  // the module instances hp knows
   bool read_from_model = false;     // tags read back, not computed
+  bool stored_matches = false;      // match kinds read back, not computed
   HierarchySource source = HierarchySource::kNodeNames;
   std::vector<std::string> warnings;
 };
@@ -45,6 +46,12 @@ TagsToShow ComputedTagsToShow(const TagResult& computed);
 // and the module instances.
 absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
                                             const StoredTags& stored);
+
+// The facts a tagged model stores, alone: each node's tag, module path and
+// match kind as written, and as modules those the nodes matched directly
+// (a module's tag is the tag of its direct nodes). `nodes` are the
+// model's nodes, in the order of `stored`.
+TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored);
 
 // OK when `shown` describes exactly these nodes (same count, names and op
 // types, in order); InvalidArgument naming the first difference otherwise.

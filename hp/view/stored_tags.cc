@@ -36,27 +36,35 @@ struct NodeReading {
 // `namespace` after pkg.hp.tag is hp's (tag_writer.cc puts its entries last),
 // one before it is the node's own unless pkg.hp.original_namespace says hp
 // overwrote it.
-void CheckMetadata(const NodeRef& ref, NodeReading* reading,
+void CheckMetadata(const NodeRef& node, NodeReading* reading,
                    std::vector<std::string>* problems) {
-  const onnx::NodeProto& node = *ref.node;
-  const Entries& entries = node.metadata_props();
-  auto once = [&](absl::string_view key) -> int {
-    std::vector<int> at = FindAll(entries, key);
+  auto all = [&](absl::string_view key) {
+    std::vector<int> found;
+    for (size_t i = 0; i < node.metadata.size(); ++i) {
+      if (node.metadata[i].key == key) found.push_back(static_cast<int>(i));
+    }
+    return found;
+  };
+  auto once = [&](absl::string_view key, bool required) -> int {
+    std::vector<int> at = all(key);
     if (at.empty()) {
-      problems->push_back(absl::StrCat(DescribeNode(ref), ": has no ", key));
+      if (required) {
+        problems->push_back(absl::StrCat(DescribeNode(node), ": has no ", key));
+      }
       return -1;
     }
     if (at.size() > 1) {
-      problems->push_back(absl::StrCat(DescribeNode(ref), ": ", key,
+      problems->push_back(absl::StrCat(DescribeNode(node), ": ", key,
                                        " appears ", at.size(), " times"));
     }
     return at.front();
   };
-  const int tag_at = once(kTagKey);
-  once(kModulePathKey);
+  const int tag_at = once(kTagKey, true);
+  once(kModulePathKey, true);
+  once(kMatchKey, false);  // absence is checked over all nodes
 
-  const std::vector<int> namespaces = FindAll(entries, kNamespaceKey);
-  const bool overwritten = !FindAll(entries, kOriginalNamespaceKey).empty();
+  const std::vector<int> namespaces = all(kNamespaceKey);
+  const bool overwritten = !all(kOriginalNamespaceKey).empty();
   int hp_namespace_at = -1;
   for (int at : namespaces) {
     const bool after_tag = tag_at >= 0 && at > tag_at;
@@ -67,27 +75,20 @@ void CheckMetadata(const NodeRef& ref, NodeReading* reading,
     }
   }
   if (overwritten && namespaces.empty()) {
-    problems->push_back(absl::StrCat(DescribeNode(ref), ": has ",
+    problems->push_back(absl::StrCat(DescribeNode(node), ": has ",
                                      kOriginalNamespaceKey, " but no ",
                                      kNamespaceKey));
   }
   const std::optional<std::string>& tag = reading->tag.tag;
   if (hp_namespace_at >= 0) {
     reading->hp_namespace = true;
-    const std::string& value = entries[hp_namespace_at].value();
+    const absl::string_view value = node.metadata[hp_namespace_at].value;
     // An empty tag is reported as such; its namespace cannot match it.
     if (tag.has_value() && !tag->empty() &&
         value != absl::StripPrefix(*tag, "/")) {
       problems->push_back(absl::StrCat(
-          DescribeNode(ref), ": ", kNamespaceKey, " '", value,
+          DescribeNode(node), ": ", kNamespaceKey, " '", value,
           "' is not its tag without the leading '/' ('", *tag, "')"));
-    }
-  }
-  for (const onnx::AttributeProto& attribute : node.attribute()) {
-    if (attribute.name() == kTagAttributeName) {
-      problems->push_back(absl::StrCat(
-          DescribeNode(ref), ": has an attribute ", kTagAttributeName,
-          " although the model's tag format is metadata"));
     }
   }
 }
@@ -112,7 +113,7 @@ void CheckAttribute(const NodeRef& ref, std::vector<std::string>* problems) {
                                      kTagAttributeName, " appears ", found,
                                      " times"));
   }
-  if (!FindAll(ref.node->metadata_props(), kTagKey).empty()) {
+  if (ref.FindMetadata(kTagKey) != nullptr) {
     problems->push_back(absl::StrCat(DescribeNode(ref), ": has ", kTagKey,
                                      " metadata although the model's tag "
                                      "format is attribute"));
@@ -132,6 +133,7 @@ void CheckDocString(const NodeRef& ref, const StoredTag& tag,
   };
   if (!tag.tag.has_value()) missing(kDocTagKey);
   if (!tag.module_path.has_value()) missing(kDocModulePathKey);
+  // A missing match is checked over all nodes.
 }
 
 // The model-level entries: present once, values of the right form.
@@ -187,6 +189,9 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
     if (it == counts.end() || !it->is_number_integer()) return std::nullopt;
     return it->get<int64_t>();
   };
+  if (std::optional<TagStatistics> parsed = ParseRecordedStatistics(statistics)) {
+    stored->statistics = *parsed;
+  }
   std::optional<int64_t> nodes = count("nodes");
   if (!nodes.has_value()) {
     problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
@@ -220,7 +225,7 @@ std::string Describe(absl::string_view name, absl::string_view op_type,
 }  // namespace
 
 std::string DescribeNode(const NodeRef& node) {
-  return Describe(node.node->name(), node.node->op_type(), node.graph_path);
+  return Describe(node.name, node.op_type, node.graph_path);
 }
 
 std::string DescribeNode(const NodeTag& node) {
@@ -228,6 +233,12 @@ std::string DescribeNode(const NodeTag& node) {
 }
 
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
+                                          absl::string_view source) {
+  return ReadStoredTags(model, CollectNodes(model), source);
+}
+
+absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
+                                          const NodeList& nodes,
                                           absl::string_view source) {
   if (!IsTagged(model)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -243,7 +254,6 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
 
   StoredTags stored;
   stored.format = *format;
-  const NodeList nodes = CollectNodes(model);
   ReadModelEntries(model, static_cast<int64_t>(nodes.size()), &stored);
 
   std::vector<NodeReading> readings;
@@ -251,7 +261,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   int64_t with_hp_namespace = 0;
   for (const NodeRef& node : nodes) {
     NodeReading& reading = readings.emplace_back();
-    reading.tag = ReadNodeTag(*node.node, stored.format);
+    reading.tag = ReadNodeTag(node, stored.format);
     switch (stored.format) {
       case TagFormat::kMetadata:
         CheckMetadata(node, &reading, &stored.problems);
@@ -264,6 +274,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
         break;
     }
     with_hp_namespace += reading.hp_namespace ? 1 : 0;
+    stored.matches_recorded |= reading.tag.match.has_value();
     if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
       stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
     }
@@ -277,6 +288,24 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
           DescribeNode(nodes[i]), ": has no ", kNamespaceKey,
           " although hp wrote one on ", with_hp_namespace, " other nodes"));
     }
+  }
+  // hp writes a match kind on every node, or (before it stored them) on
+  // none.
+  stored.matches.reserve(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::optional<std::string>& match = readings[i].tag.match;
+    std::optional<MatchKind> kind;
+    if (match.has_value()) kind = ParseMatchKind(*match);
+    if (match.has_value() && !kind.has_value()) {
+      stored.problems.push_back(absl::StrCat(
+          DescribeNode(nodes[i]), ": match kind '", *match,
+          "' is not direct, parent, root or propagated"));
+    } else if (!match.has_value() && stored.matches_recorded) {
+      stored.problems.push_back(absl::StrCat(
+          DescribeNode(nodes[i]), ": has no match kind although hp wrote one "
+          "on other nodes"));
+    }
+    stored.matches.push_back(kind);
   }
   for (NodeReading& reading : readings) {
     stored.nodes.push_back(std::move(reading.tag));

@@ -26,10 +26,18 @@ struct StoredTags {
   TagFormat format = TagFormat::kMetadata;
   // Per node, in CollectNodes order (the order of TagResult::nodes).
   std::vector<StoredTag> nodes;
+  // Per node, its match kind as stored; nullopt when absent or not a kind
+  // (then a problem says so, unless no node has one: matches_recorded).
+  std::vector<std::optional<MatchKind>> matches;
+  // Whether hp recorded match kinds on the nodes (models tagged before hp
+  // stored them have none).
+  bool matches_recorded = false;
   // Model metadata values; empty when absent.
   std::string hp_version;
   std::string source;        // pkg.hp.source: "trace", "dynamo-metadata", ...
   std::string trace_sha256;  // pkg.hp.trace_sha256
+  // pkg.hp.statistics, when it is well-formed.
+  std::optional<TagStatistics> statistics;
   // Entries that are not as hp writes them ("node '/a/Add' (Add) in main:
   // pkg.hp.module_path appears twice"), in node order, model entries first.
   std::vector<std::string> problems;
@@ -39,10 +47,17 @@ struct StoredTags {
 std::string DescribeNode(const NodeRef& node);
 std::string DescribeNode(const NodeTag& node);
 
-// Reads the tags of a model hp tagged. `source` (the file name) starts the
-// errors: FailedPrecondition when hp never tagged the model, InvalidArgument
-// when its pkg.hp.tag_format is unknown. Malformed entries are not errors
-// but `problems`, so that the views still show what is there.
+// Reads the tags of a model hp tagged: its model-level entries from
+// `model`, the node entries from `nodes` (all of the model's nodes; in the
+// attribute and doc_string formats with their messages). `source` (the
+// file name) starts the errors: FailedPrecondition when hp never tagged
+// the model, InvalidArgument when its pkg.hp.tag_format is unknown.
+// Malformed entries are not errors but `problems`, so that the views still
+// show what is there.
+absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
+                                          const NodeList& nodes,
+                                          absl::string_view source);
+// The same for a model whose nodes are all in its graph.
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           absl::string_view source);
 

@@ -1,11 +1,14 @@
 #include "hp/view/validate.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/tag_codec.h"
+#include "hp/tag/tag_writer.h"
 
 namespace hp {
 
@@ -64,6 +67,12 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
                                       now.module_path, "' for it"));
       continue;
     }
+    if (i < stored.matches.size() && stored.matches[i].has_value() &&
+        *stored.matches[i] != now.match) {
+      problems.push_back(absl::StrCat(
+          node, ": stored match kind '", MatchKindName(*stored.matches[i]),
+          "', but hp finds '", MatchKindName(now.match), "'"));
+    }
     // Only nodes without a scope may carry a tag other than their module's:
     // --propagate gives them a neighbour's.
     const bool unscoped = now.match == MatchKind::kRoot ||
@@ -78,10 +87,97 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
   return problems;
 }
 
+namespace {
+
+// The first component of a tag: "/Net" of "/Net/Encoder".
+absl::string_view RootOf(absl::string_view tag) {
+  const size_t slash = tag.find('/', 1);
+  return slash == absl::string_view::npos ? tag : tag.substr(0, slash);
+}
+
+}  // namespace
+
+std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
+                                             const StoredTags& stored) {
+  std::vector<std::string> problems = stored.problems;
+  if (!stored.matches_recorded && !nodes.empty()) {
+    problems.push_back(absl::StrCat(
+        "no node records its match kind (tagged by hp ",
+        stored.hp_version.empty() ? "of unknown version" : stored.hp_version,
+        ", before they were stored): pass --trace to check the tags against "
+        "the trace they were made with"));
+    return problems;
+  }
+  std::optional<absl::string_view> root;
+  absl::flat_hash_map<absl::string_view, absl::string_view> tag_of_path;
+  absl::flat_hash_map<absl::string_view, absl::string_view> path_of_tag;
+  int64_t counted[std::size(kMatchKinds)] = {};
+  for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
+    const StoredTag& tag = stored.nodes[i];
+    const std::optional<MatchKind>& match = stored.matches[i];
+    if (match.has_value()) ++counted[static_cast<size_t>(*match)];
+    // Missing and empty tags, missing kinds are among stored.problems.
+    if (!tag.tag.has_value() || tag.tag->empty() || !match.has_value()) {
+      continue;
+    }
+    const std::string node = DescribeNode(nodes[i]);
+    if (!root.has_value()) root = RootOf(*tag.tag);
+    if (RootOf(*tag.tag) != *root) {
+      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+                                      "' is not under the root '", *root,
+                                      "' of the other tags"));
+      continue;
+    }
+    const bool has_path = tag.module_path.has_value();
+    if (*match == MatchKind::kRoot) {
+      if (*tag.tag != *root) {
+        problems.push_back(absl::StrCat(node, ": matched 'root' but tagged '",
+                                        *tag.tag, "', not the root tag '",
+                                        *root, "'"));
+      }
+      if (has_path && !tag.module_path->empty()) {
+        problems.push_back(absl::StrCat(node, ": matched 'root' but has "
+                                        "module path '", *tag.module_path,
+                                        "'"));
+      }
+      continue;
+    }
+    if (*match != MatchKind::kDirect || !has_path) continue;
+    auto [by_path, new_path] =
+        tag_of_path.try_emplace(*tag.module_path, *tag.tag);
+    if (!new_path && by_path->second != *tag.tag) {
+      problems.push_back(absl::StrCat(
+          node, ": module '", *tag.module_path, "' tagged '", *tag.tag,
+          "' here and '", by_path->second, "' on other nodes"));
+    }
+    auto [by_tag, new_tag] = path_of_tag.try_emplace(*tag.tag, *tag.module_path);
+    if (!new_tag && by_tag->second != *tag.module_path) {
+      problems.push_back(absl::StrCat("tag '", *tag.tag,
+                                      "' is shared by module instances '",
+                                      by_tag->second, "' and '",
+                                      *tag.module_path, "'"));
+    }
+  }
+  if (stored.statistics.has_value()) {
+    const TagStatistics& statistics = *stored.statistics;
+    const int64_t recorded[] = {statistics.direct, statistics.parent,
+                                statistics.root, statistics.propagated};
+    for (size_t k = 0; k < std::size(kMatchKinds); ++k) {
+      const size_t kind = static_cast<size_t>(kMatchKinds[k]);
+      if (recorded[k] == counted[kind]) continue;
+      problems.push_back(absl::StrCat(
+          "model metadata: ", kStatisticsKey, " counts ", recorded[k], " ",
+          MatchKindName(kMatchKinds[k]), " nodes, the nodes record ",
+          counted[kind]));
+    }
+  }
+  return problems;
+}
+
 std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
                                             absl::string_view sidecar_path,
+                                            const NodeList& nodes,
                                             const StoredTags& stored,
-                                            const TagResult& computed,
                                             absl::string_view model_sha256) {
   std::vector<std::string> problems;
   if (sidecar.output_model_sha256 != model_sha256) {
@@ -90,17 +186,16 @@ std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
         sidecar.output_model_sha256, ", this one has sha256 ", model_sha256,
         " (a sidecar from another model, or the model changed since)"));
   }
-  if (sidecar.nodes.size() != computed.nodes.size()) {
+  if (sidecar.nodes.size() != nodes.size()) {
     problems.push_back(absl::StrCat(sidecar_path, " lists ",
                                     sidecar.nodes.size(),
-                                    " nodes, the model has ",
-                                    computed.nodes.size()));
+                                    " nodes, the model has ", nodes.size()));
   }
-  const size_t common = std::min(sidecar.nodes.size(), computed.nodes.size());
+  const size_t common = std::min(sidecar.nodes.size(), nodes.size());
   for (size_t i = 0; i < common; ++i) {
     const NodeTag& listed = sidecar.nodes[i];
-    const NodeTag& node = computed.nodes[i];
-    if (listed.node_name != node.node_name || listed.op_type != node.op_type ||
+    const NodeRef& node = nodes[i];
+    if (listed.node_name != node.name || listed.op_type != node.op_type ||
         listed.graph_path != node.graph_path) {
       problems.push_back(absl::StrCat(sidecar_path, ": nodes[", i, "] is ",
                                       DescribeNode(listed), ", the model has ",

@@ -265,12 +265,39 @@ class BadInputs(unittest.TestCase):
         self.assertNotEqual(code, 0)
         self.assertIn("node '%s' (%s) in main" % (node.name, node.op_type), out)
 
-    def test_validate_of_a_tagged_model_without_its_trace(self):
+    def test_a_tagged_model_alone_shows_what_tag_counted(self):
+        # No trace beside the tagged file: analyze and validate read the
+        # tags, module paths and match kinds hp stored.
         checks = FixtureChecks()
-        model, _ = checks.tagged("tiny_bert")
-        code, _, err = run("validate", "--model", model, ok=False)
+        for fixture in FIXTURES:
+            with self.subTest(fixture=fixture):
+                for tag_format in ("metadata", "attribute", "doc_string"):
+                    model, sidecar = checks.tagged(fixture, tag_format)
+                    with open(sidecar) as f:
+                        counted = json.load(f)["statistics"]
+                    _, out, err = run("analyze", "--json", "--model", model)
+                    self.assertEqual(err, "")
+                    matches = json.loads(out)["statistics"]["matches"]
+                    self.assertEqual(matches["unknown"], 0)
+                    for kind in ("direct", "parent", "root", "propagated"):
+                        self.assertEqual(matches[kind], counted[kind], kind)
+                    _, out, _ = run("validate", "--model", model)
+                    self.assertIn("stored tags and match kinds consistent", out)
+
+    def test_validate_alone_names_a_changed_match_kind(self):
+        checks = FixtureChecks()
+        # python3-onnx 1.12 has no NodeProto.metadata_props: the doc_string
+        # format is edited instead.
+        model, _ = checks.tagged("tiny_bert", "doc_string")
+        changed = onnx.load(model)
+        doc = json.loads(changed.graph.node[0].doc_string)
+        doc["match"] = "root" if doc["match"] != "root" else "direct"
+        changed.graph.node[0].doc_string = json.dumps(doc)
+        path = checks.out("tiny_bert.changed_match.onnx")
+        onnx.save(changed, path)
+        code, out, _ = run("validate", "--model", path, ok=False)
         self.assertNotEqual(code, 0)
-        self.assertIn("pass --trace", err)
+        self.assertIn("pkg.hp.statistics counts", out)
 
     def test_a_trace_of_another_model_is_refused(self):
         code, _, err = run("analyze", "--model",

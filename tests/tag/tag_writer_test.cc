@@ -64,10 +64,14 @@ void AddMetadata(onnx::NodeProto* node, absl::string_view key,
 
 TEST(WriteNodeTagTest, MetadataFormatWritesTagPathAndNamespace) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
-  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", WriteOptions()).ok());
+  ASSERT_TRUE(WriteNodeTag(&node,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           WriteOptions())
+                  .ok());
   EXPECT_THAT(Metadata(node),
               ElementsAre(Pair(kTagKey, "/Net/Encoder"),
                           Pair(kModulePathKey, "encoder"),
+                          Pair(kMatchKey, "direct"),
                           Pair(kNamespaceKey, "Net/Encoder")));
 }
 
@@ -75,35 +79,48 @@ TEST(WriteNodeTagTest, NamespaceCanBeLeftOut) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
   WriteOptions options;
   options.write_namespace = false;
-  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
+  ASSERT_TRUE(WriteNodeTag(&node,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           options)
+                  .ok());
   EXPECT_THAT(Metadata(node), ElementsAre(Pair(kTagKey, "/Net/Encoder"),
-                                          Pair(kModulePathKey, "encoder")));
+                                          Pair(kModulePathKey, "encoder"),
+                                          Pair(kMatchKey, "direct")));
 }
 
 TEST(WriteNodeTagTest, AnExistingNamespaceIsKeptUnlessOverwritten) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
   AddMetadata(&node, kNamespaceKey, "theirs");
-  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", WriteOptions()).ok());
+  ASSERT_TRUE(WriteNodeTag(&node,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           WriteOptions())
+                  .ok());
   EXPECT_THAT(Metadata(node), ElementsAre(Pair(kNamespaceKey, "theirs"),
                                           Pair(kTagKey, "/Net/Encoder"),
-                                          Pair(kModulePathKey, "encoder")));
+                                          Pair(kModulePathKey, "encoder"),
+                                          Pair(kMatchKey, "direct")));
 
   onnx::NodeProto overwritten = NodeNamed("/encoder/Relu");
   AddMetadata(&overwritten, kNamespaceKey, "theirs");
   WriteOptions options;
   options.overwrite_namespace = true;
-  ASSERT_TRUE(WriteNodeTag(&overwritten, "/Net/Encoder", "encoder", options).ok());
+  ASSERT_TRUE(WriteNodeTag(&overwritten,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           options)
+                  .ok());
   EXPECT_THAT(Metadata(overwritten),
               ElementsAre(Pair(kNamespaceKey, "Net/Encoder"),
                           Pair(kTagKey, "/Net/Encoder"),
                           Pair(kModulePathKey, "encoder"),
+                          Pair(kMatchKey, "direct"),
                           Pair(kOriginalNamespaceKey, "theirs")));
 }
 
 TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
   AddMetadata(&node, kTagKey, "/Other");
-  absl::Status status = WriteNodeTag(&node, "/Net", "", WriteOptions());
+  absl::Status status =
+      WriteNodeTag(&node, {"/Net", "", MatchKind::kDirect}, WriteOptions());
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr("node '/encoder/Relu' (Relu)"));
 
@@ -111,8 +128,10 @@ TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
   with_attribute.add_attribute()->set_name(kTagAttributeName);
   WriteOptions attribute;
   attribute.format = TagFormat::kAttribute;
-  EXPECT_EQ(WriteNodeTag(&with_attribute, "/Net", "", attribute).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      WriteNodeTag(&with_attribute, {"/Net", "", MatchKind::kDirect}, attribute)
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 // The splice path reads nodes as NodeRefs (hp/io/node_list.h); these take
@@ -126,16 +145,15 @@ bool WriteOnlyAppends(const onnx::NodeProto& node,
                       const WriteOptions& options) {
   return hp::WriteOnlyAppends(Listed(node)[0], options);
 }
-size_t NodeTagRecordsSize(const onnx::NodeProto& node, absl::string_view tag,
-                          absl::string_view module_path,
+size_t NodeTagRecordsSize(const onnx::NodeProto& node,
+                          const NodeTagFacts& facts,
                           const WriteOptions& options) {
-  return hp::NodeTagRecordsSize(Listed(node)[0], tag, module_path, options);
+  return hp::NodeTagRecordsSize(Listed(node)[0], facts, options);
 }
-char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
-                           absl::string_view module_path,
+char* EncodeNodeTagRecords(const onnx::NodeProto& node,
+                           const NodeTagFacts& facts,
                            const WriteOptions& options, char* target) {
-  return hp::EncodeNodeTagRecords(Listed(node)[0], tag, module_path, options,
-                                  target);
+  return hp::EncodeNodeTagRecords(Listed(node)[0], facts, options, target);
 }
 
 // What the splice writer relies on: for a node WriteOnlyAppends accepts,
@@ -144,15 +162,15 @@ char* EncodeNodeTagRecords(const onnx::NodeProto& node, absl::string_view tag,
 void ExpectEncodingEqualsWriting(const onnx::NodeProto& node,
                                  absl::string_view tag,
                                  absl::string_view module_path,
-                                 const WriteOptions& options) {
+                                 const WriteOptions& options,
+                                 MatchKind match = MatchKind::kDirect) {
   ASSERT_TRUE(WriteOnlyAppends(node, options));
-  std::string records(NodeTagRecordsSize(node, tag, module_path, options),
-                      '\0');
-  char* end = EncodeNodeTagRecords(node, tag, module_path, options,
-                                   records.data());
+  const NodeTagFacts facts{tag, module_path, match};
+  std::string records(NodeTagRecordsSize(node, facts, options), '\0');
+  char* end = EncodeNodeTagRecords(node, facts, options, records.data());
   EXPECT_EQ(end, records.data() + records.size());
   onnx::NodeProto written = node;
-  ASSERT_TRUE(WriteNodeTag(&written, tag, module_path, options).ok());
+  ASSERT_TRUE(WriteNodeTag(&written, facts, options).ok());
   EXPECT_TRUE(written.SerializeAsString() == node.SerializeAsString() + records)
       << tag;
 }
@@ -163,7 +181,10 @@ TEST(EncodeNodeTagRecordsTest, EqualsWritingTheTagOntoTheNode) {
   node.add_output("y");
   ExpectEncodingEqualsWriting(node, "/Net/Encoder", "encoder", WriteOptions());
   // A root node: empty module path, still written.
-  ExpectEncodingEqualsWriting(node, "/Net", "", WriteOptions());
+  ExpectEncodingEqualsWriting(node, "/Net", "", WriteOptions(),
+                              MatchKind::kRoot);
+  ExpectEncodingEqualsWriting(node, "/Net/Encoder", "", WriteOptions(),
+                              MatchKind::kPropagated);
   // Lengths past 127 take two-byte varints.
   const std::string deep = "/Net" + std::string(300, 'x');
   ExpectEncodingEqualsWriting(node, deep, std::string(200, 'p'),
@@ -212,12 +233,20 @@ TEST(WriteNodeTagTest, AttributeFormatWritesAStringAttribute) {
   onnx::NodeProto node = NodeNamed("/encoder/Relu");
   WriteOptions options;
   options.format = TagFormat::kAttribute;
-  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
-  ASSERT_EQ(node.attribute_size(), 1);
+  ASSERT_TRUE(WriteNodeTag(&node,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           options)
+                  .ok());
+  ASSERT_EQ(node.attribute_size(), 2);
   EXPECT_EQ(node.attribute(0).name(), kTagAttributeName);
   EXPECT_EQ(node.attribute(0).type(), onnx::AttributeProto::STRING);
   EXPECT_EQ(node.attribute(0).s(), "/Net/Encoder");
+  EXPECT_EQ(node.attribute(1).name(), kMatchAttributeName);
+  EXPECT_EQ(node.attribute(1).s(), "direct");
   EXPECT_EQ(node.metadata_props_size(), 0);
+  const WrittenTag read = ReadNodeTag(node, TagFormat::kAttribute);
+  EXPECT_EQ(read.tag, "/Net/Encoder");
+  EXPECT_EQ(read.match, "direct");
 }
 
 TEST(WriteNodeTagTest, DocStringFormatKeepsTheOriginalDocString) {
@@ -225,10 +254,14 @@ TEST(WriteNodeTagTest, DocStringFormatKeepsTheOriginalDocString) {
   node.set_doc_string("their note");
   WriteOptions options;
   options.format = TagFormat::kDocString;
-  ASSERT_TRUE(WriteNodeTag(&node, "/Net/Encoder", "encoder", options).ok());
+  ASSERT_TRUE(WriteNodeTag(&node,
+                           {"/Net/Encoder", "encoder", MatchKind::kDirect},
+                           options)
+                  .ok());
   nlohmann::json doc = nlohmann::json::parse(node.doc_string());
   EXPECT_EQ(doc["hierarchy_tag"], "/Net/Encoder");
   EXPECT_EQ(doc["module_path"], "encoder");
+  EXPECT_EQ(doc["match"], "direct");
   EXPECT_EQ(doc["original_doc_string"], "their note");
 }
 

@@ -61,7 +61,8 @@ class DotTest : public ::testing::Test {
     ASSERT_TRUE(result.ok()) << result.status();
     shown_ = ComputedTagsToShow(*result);
     tree_ = ModuleTree::Build(shown_);
-    absl::StatusOr<std::string> text = DotText(model_, shown_, tree_);
+    absl::StatusOr<std::string> text =
+        DotText(model_, CollectNodes(model_), shown_, tree_);
     ASSERT_TRUE(text.ok()) << text.status();
     text_ = *text;
   }
@@ -106,7 +107,8 @@ TEST(DotEscapeTest, QuotesAndBackslashesCannotEndTheString) {
   absl::StatusOr<TagResult> result = ComputeTags(model, &*trace, TagOptions());
   ASSERT_TRUE(result.ok());
   const TagsToShow shown = ComputedTagsToShow(*result);
-  absl::StatusOr<std::string> text = DotText(model, shown, ModuleTree::Build(shown));
+  absl::StatusOr<std::string> text =
+      DotText(model, CollectNodes(model), shown, ModuleTree::Build(shown));
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr("tooltip=\"/x\\\"];evil[\\\\\"]"));
 }

@@ -58,7 +58,8 @@ Drawn DrawTwelveLayers() {
   EXPECT_TRUE(result.ok()) << result.status();
   Drawn drawn{ComputedTagsToShow(*result), {}, ""};
   drawn.tree = ModuleTree::Build(drawn.shown);
-  absl::StatusOr<std::string> text = GraphmlText(model, drawn.shown, drawn.tree);
+  absl::StatusOr<std::string> text =
+      GraphmlText(model, CollectNodes(model), drawn.shown, drawn.tree);
   EXPECT_TRUE(text.ok()) << text.status();
   drawn.text = text.value_or("");
   return drawn;
@@ -125,7 +126,7 @@ TEST(GraphmlTest, NamesAreEscaped) {
   ASSERT_TRUE(result.ok());
   const TagsToShow shown = ComputedTagsToShow(*result);
   absl::StatusOr<std::string> text =
-      GraphmlText(model, shown, ModuleTree::Build(shown));
+      GraphmlText(model, CollectNodes(model), shown, ModuleTree::Build(shown));
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("a&lt;b&gt;&amp;&quot;c&apos;\xEF\xBF\xBD"));
 }
@@ -134,7 +135,8 @@ TEST(GraphmlTest, TagsOfAnotherModelAreRefused) {
   const Drawn drawn = DrawTwelveLayers();
   onnx::ModelProto other = testing::TwelveLayerModel();
   other.mutable_graph()->mutable_node()->RemoveLast();
-  EXPECT_FALSE(GraphmlText(other, drawn.shown, drawn.tree).ok());
+  EXPECT_FALSE(
+      GraphmlText(other, CollectNodes(other), drawn.shown, drawn.tree).ok());
 }
 
 }  // namespace

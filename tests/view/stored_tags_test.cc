@@ -94,9 +94,10 @@ TEST(ReadStoredTagsTest, NotesMalformedMetadataNamingTheNode) {
   onnx::ModelProto& model = tagged.model;
   Entry(&model, 2, kTagKey)->set_value("");
   Entry(&model, 3, kNamespaceKey)->set_value("TinyBert/Elsewhere");
-  // Node 4 loses its module path and its namespace.
+  // Node 4 loses its module path, match kind and namespace.
   auto* props = model.mutable_graph()->mutable_node(4)->mutable_metadata_props();
   props->RemoveLast();  // namespace
+  props->RemoveLast();  // pkg.hp.match
   props->RemoveLast();  // pkg.hp.module_path
   *model.mutable_graph()->mutable_node(5)->add_metadata_props() =
       *Entry(&model, 5, kTagKey);
@@ -114,13 +115,17 @@ TEST(ReadStoredTagsTest, NotesMalformedMetadataNamingTheNode) {
               Contains("node '/encoder/layer.1/dense/MatMul' (MatMul) in main: "
                        "has no pkg.hp.module_path"));
   EXPECT_THAT(stored->problems,
+              Contains("node '/encoder/layer.1/dense/MatMul' (MatMul) in main: "
+                       "has no match kind although hp wrote one on other "
+                       "nodes"));
+  EXPECT_THAT(stored->problems,
               Contains(HasSubstr("node '/encoder/layer.1/dense/MatMul' (MatMul) "
                                  "in main: has no namespace although hp wrote "
                                  "one on 25 other nodes")));
   EXPECT_THAT(stored->problems,
               Contains("node '/encoder/layer.1/Add' (Add) in main: pkg.hp.tag "
                        "appears 2 times"));
-  EXPECT_EQ(stored->problems.size(), 5u);
+  EXPECT_EQ(stored->problems.size(), 6u);
 }
 
 TEST(ReadStoredTagsTest, WithoutNamespacesNoneIsMissing) {

@@ -51,6 +51,20 @@ class ValidateTest : public testing::TaggedTwelveLayers {
     Set(node, kNamespaceKey, tag.substr(1));
   }
 
+  std::vector<std::string> ValidateAlone() {
+    return ValidateStoredFacts(CollectNodes(model_), Stored());
+  }
+
+  // Takes an entry off every main-graph node.
+  void RemoveEverywhere(const std::string& key) {
+    for (auto& node : *model_.mutable_graph()->mutable_node()) {
+      auto* entries = node.mutable_metadata_props();
+      for (int i = entries->size() - 1; i >= 0; --i) {
+        if ((*entries)[i].key() == key) entries->DeleteSubrange(i, 1);
+      }
+    }
+  }
+
   TagResult computed_;
 };
 
@@ -118,7 +132,7 @@ TEST_F(ValidateTest, ASidecarOfThisModelAgrees) {
   Sidecar sidecar;
   sidecar.output_model_sha256 = "abc";
   sidecar.nodes = computed_.nodes;
-  EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", Stored(), computed_, "abc"),
+  EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(), "abc"),
               IsEmpty());
 }
 
@@ -129,13 +143,73 @@ TEST_F(ValidateTest, ASidecarOfAnotherModelIsNamed) {
   sidecar.nodes[5].tag = "/Other";
   sidecar.nodes.pop_back();
   EXPECT_THAT(
-      CompareWithSidecar(sidecar, "s.json", Stored(), computed_, "abc"),
+      CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(), "abc"),
       ElementsAre(HasSubstr("s.json describes a model of sha256 def, this one "
                             "has sha256 abc"),
                   "s.json lists 25 nodes, the model has 26",
                   HasSubstr("node '/encoder/layer.1/Add' (Add) in main: tagged "
                             "'/TinyBert/BertEncoder/BertLayer.1', s.json says "
                             "'/Other'")));
+}
+
+// The stored match kinds are those tag computed, node by node.
+TEST_F(ValidateTest, StoredMatchKindsAreTheComputedOnes) {
+  const StoredTags stored = Stored();
+  EXPECT_TRUE(stored.matches_recorded);
+  ASSERT_EQ(stored.matches.size(), computed_.nodes.size());
+  for (size_t i = 0; i < computed_.nodes.size(); ++i) {
+    EXPECT_EQ(stored.matches[i], computed_.nodes[i].match) << i;
+  }
+  Set(3, kMatchKey, "parent");
+  EXPECT_THAT(Validate(), ElementsAre(HasSubstr(
+                              "node '/encoder/layer.0/Add' (Add) in main: "
+                              "stored match kind 'parent', but hp finds "
+                              "'direct'")));
+}
+
+TEST_F(ValidateTest, StoredFactsAloneOfAModelAsHpTaggedItPass) {
+  EXPECT_THAT(ValidateAlone(), IsEmpty());
+}
+
+TEST_F(ValidateTest, StoredFactsAloneNameWhatDisagrees) {
+  // The direct node of layer 0 tagged as layer 1: one tag for two modules.
+  Retag(3, testing::LayerTag(1));
+  EXPECT_THAT(ValidateAlone(),
+              ElementsAre("tag '/TinyBert/BertEncoder/BertLayer.1' is shared "
+                          "by module instances 'encoder.layer.0' and "
+                          "'encoder.layer.1'"));
+}
+
+TEST_F(ValidateTest, StoredFactsAloneCheckTheStatistics) {
+  Set(3, kMatchKey, "parent");
+  EXPECT_THAT(ValidateAlone(),
+              ElementsAre(HasSubstr("pkg.hp.statistics counts 13 direct nodes, "
+                                    "the nodes record 12"),
+                          HasSubstr("pkg.hp.statistics counts 12 parent "
+                                    "nodes, the nodes record 13")));
+}
+
+TEST_F(ValidateTest, UnknownAndMissingMatchKindsAreNamed) {
+  Set(3, kMatchKey, "guessed");
+  EXPECT_THAT(ValidateAlone(),
+              Contains("node '/encoder/layer.0/Add' (Add) in main: match kind "
+                       "'guessed' is not direct, parent, root or propagated"));
+  RemoveEverywhere(kMatchKey);
+  EXPECT_THAT(ValidateAlone(),
+              ElementsAre(HasSubstr("no node records its match kind")));
+}
+
+TEST_F(ValidateTest, ARootNodeCarriesTheRootTag) {
+  int root_node = -1;
+  for (size_t i = 0; i < computed_.nodes.size(); ++i) {
+    if (computed_.nodes[i].match == MatchKind::kRoot) root_node = i;
+  }
+  ASSERT_GE(root_node, 0);
+  Retag(root_node, testing::LayerTag(0));
+  EXPECT_THAT(ValidateAlone(),
+              Contains(HasSubstr("matched 'root' but tagged "
+                                 "'/TinyBert/BertEncoder/BertLayer.0', not "
+                                 "the root tag '/TinyBert'")));
 }
 
 }  // namespace
