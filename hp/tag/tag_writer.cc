@@ -249,16 +249,19 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, const NodeTagFacts& facts,
   return absl::InternalError("unhandled tag format");
 }
 
-WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format) {
+WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format,
+                       std::deque<std::string>* kept) {
   WrittenTag written;
   switch (format) {
     case TagFormat::kMetadata: {
-      const int tag_at = FindEntry(node.metadata_props(), kTagKey);
-      if (tag_at >= 0) written.tag = node.metadata_props(tag_at).value();
-      const int path_at = FindEntry(node.metadata_props(), kModulePathKey);
-      if (path_at >= 0) written.module_path = node.metadata_props(path_at).value();
-      const int match_at = FindEntry(node.metadata_props(), kMatchKey);
-      if (match_at >= 0) written.match = node.metadata_props(match_at).value();
+      auto first = [&](absl::string_view key) {
+        const int at = FindEntry(node.metadata_props(), key);
+        return at < 0 ? std::optional<absl::string_view>()
+                      : absl::string_view(node.metadata_props(at).value());
+      };
+      written.tag = first(kTagKey);
+      written.module_path = first(kModulePathKey);
+      written.match = first(kMatchKey);
       break;
     }
     case TagFormat::kAttribute: {
@@ -279,22 +282,30 @@ WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format) {
       const nlohmann::json doc = HpDocStringJson(node);
       if (doc.is_null()) break;
       written.doc_string_json = true;
-      written.tag = StringMember(doc, kDocTagKey);
-      written.module_path = StringMember(doc, kDocModulePathKey);
-      written.match = StringMember(doc, kDocMatchKey);
+      auto member = [&](const char* key) -> std::optional<absl::string_view> {
+        std::optional<std::string> value = StringMember(doc, key);
+        if (!value.has_value()) return std::nullopt;
+        return kept->emplace_back(*std::move(value));
+      };
+      written.tag = member(kDocTagKey);
+      written.module_path = member(kDocModulePathKey);
+      written.match = member(kDocMatchKey);
       break;
     }
   }
   return written;
 }
 
-WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format) {
-  if (format != TagFormat::kMetadata) return ReadNodeTag(*node.node, format);
+WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format,
+                       std::deque<std::string>* kept) {
+  if (format != TagFormat::kMetadata) {
+    return ReadNodeTag(*node.node, format, kept);
+  }
   WrittenTag written;
-  auto first = [&](absl::string_view key) -> std::optional<std::string> {
+  auto first = [&](absl::string_view key) -> std::optional<absl::string_view> {
     const absl::string_view* value = node.FindMetadata(key);
     if (value == nullptr) return std::nullopt;
-    return std::string(*value);
+    return *value;
   };
   written.tag = first(kTagKey);
   written.module_path = first(kModulePathKey);

@@ -4,6 +4,7 @@
 #ifndef HP_TAG_TAG_WRITER_H_
 #define HP_TAG_TAG_WRITER_H_
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -106,24 +107,29 @@ void StripNodeMetadata(onnx::NodeProto* node);
 // Takes hp's entries (pkg.hp.*) off the model's own metadata.
 void StripModelEntries(onnx::ModelProto* model);
 
-// One node's tag as hp wrote it, read back in `format`. An absent member is
-// not there (or, in the doc_string and attribute formats, not a string).
+// One node's tag as hp wrote it, read back in `format`: views into the
+// node's record or message, or into the text ReadNodeTag kept of a
+// doc_string's JSON. An absent member is not there (or, in the doc_string
+// and attribute formats, not a string).
 struct WrittenTag {
-  std::optional<std::string> tag;
-  std::optional<std::string> module_path;  // the attribute format has none
+  std::optional<absl::string_view> tag;
+  std::optional<absl::string_view> module_path;  // the attribute format has none
   // The match kind's name as written (MatchKindName, if hp wrote it).
-  std::optional<std::string> match;
+  std::optional<absl::string_view> match;
   // doc_string format: the doc_string is hp's JSON object (kDocMarkerKey).
   bool doc_string_json = false;
 };
 
 // Reads what WriteNodeTag wrote: the first pkg.hp.tag / pkg.hp.module_path /
 // pkg.hp.match entry, the first hierarchy_tag and hierarchy_match
-// attributes, or the doc_string JSON's members.
-WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format);
-// The same from a node's views: a node read as a record is enough for the
-// metadata format; the other formats need its message (node.node).
-WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format);
+// attributes, or the doc_string JSON's members, whose text is kept in
+// `kept` (elements never move: the views stay valid while it lives, moved
+// or not). A node read as a record is enough for the metadata format; the
+// other formats read its message (node.node).
+WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format,
+                       std::deque<std::string>* kept);
+WrittenTag ReadNodeTag(const onnx::NodeProto& node, TagFormat format,
+                       std::deque<std::string>* kept);
 
 // Appends model-level entries (keys should start with pkg.hp.).
 void WriteModelMetadata(

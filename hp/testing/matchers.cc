@@ -1,6 +1,7 @@
 #include "hp/testing/matchers.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -227,14 +228,15 @@ class NoSharedTagInModelMatcher
 std::vector<CarriedTag> ReadCarriedTags(const onnx::ModelProto& model) {
   const TagFormat format = RecordedTagFormat(model);
   std::vector<CarriedTag> result;
+  std::deque<std::string> kept;
   for (const NodeRef& ref : CollectNodes(model)) {
-    WrittenTag written = ReadNodeTag(*ref.node, format);
+    WrittenTag written = ReadNodeTag(*ref.node, format, &kept);
     CarriedTag carried;
     carried.graph_path = std::string(ref.graph_path);
     carried.node_name = std::string(ref.name);
     carried.op_type = std::string(ref.op_type);
-    carried.tag = std::move(written.tag).value_or("");
-    carried.module_path = std::move(written.module_path).value_or("");
+    carried.tag = std::string(written.tag.value_or(""));
+    carried.module_path = std::string(written.module_path.value_or(""));
     carried.tagged = !carried.tag.empty();
     result.push_back(std::move(carried));
   }

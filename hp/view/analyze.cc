@@ -25,7 +25,7 @@ constexpr size_t kUnknownBucket = kKinds;
 size_t MatchBucket(const ShownNode& node) {
   if (!node.match_known) return kUnknownBucket;
   for (size_t i = 0; i < kKinds; ++i) {
-    if (node.node.match == kMatchKinds[i]) return i;
+    if (node.match == kMatchKinds[i]) return i;
   }
   return kUnknownBucket;
 }
@@ -48,7 +48,7 @@ std::vector<ModuleCounts> CountPerModule(const TagsToShow& shown,
   std::vector<ModuleCounts> counts(tree.modules().size());
   for (size_t m = 0; m < tree.modules().size(); ++m) {
     for (int node : tree.modules()[m].nodes) {
-      ++counts[m].own_ops[shown.nodes[node].node.op_type];
+      ++counts[m].own_ops[std::string(shown.nodes[node].op_type)];
       ++counts[m].matches[MatchBucket(shown.nodes[node])];
     }
     counts[m].subtree_ops = counts[m].own_ops;
@@ -156,7 +156,7 @@ Json ModuleJson(const ModuleTree& tree, const std::vector<ModuleCounts>& counts,
 std::vector<const ShownNode*> Untagged(const TagsToShow& shown) {
   std::vector<const ShownNode*> untagged;
   for (const ShownNode& node : shown.nodes) {
-    if (node.node.tag.empty()) untagged.push_back(&node);
+    if (node.tag.empty()) untagged.push_back(&node);
   }
   return untagged;
 }
@@ -181,7 +181,7 @@ std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
   if (!untagged.empty()) {
     absl::StrAppend(&text, "\n", untagged.size(), " nodes carry no tag:\n");
     for (const ShownNode* node : untagged) {
-      absl::StrAppend(&text, "  ", DescribeNode(node->node), "\n");
+      absl::StrAppend(&text, "  ", DescribeNode(*node), "\n");
     }
   }
   return text;
@@ -201,7 +201,7 @@ std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
 
   absl::flat_hash_set<absl::string_view> distinct_tags;
   for (const ShownNode& node : shown.nodes) {
-    if (!node.node.tag.empty()) distinct_tags.insert(node.node.tag);
+    if (!node.tag.empty()) distinct_tags.insert(node.tag);
   }
   Json statistics;
   statistics["nodes"] = shown.nodes.size();
@@ -218,9 +218,9 @@ std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
   }
   json["untagged_nodes"] = Json::array();
   for (const ShownNode* node : Untagged(shown)) {
-    json["untagged_nodes"].push_back({{"graph", node->node.graph_path},
-                                      {"name", node->node.node_name},
-                                      {"op_type", node->node.op_type}});
+    json["untagged_nodes"].push_back({{"graph", node->graph_path},
+                                      {"name", node->node_name},
+                                      {"op_type", node->op_type}});
   }
   return json.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }

@@ -60,7 +60,7 @@ class DotWriter {
   }
 
   void WriteOp(int index, int depth) {
-    const NodeTag& node = shown_.nodes[index].node;
+    const ShownNode& node = shown_.nodes[index];
     Indent(depth);
     absl::StrAppend(&out_, "n", index, " [label=\"", DotEscape(node.op_type),
                     "\", tooltip=\"", DotEscape(node.node_name), "\"];\n");

@@ -120,14 +120,14 @@ class GraphmlWriter {
     Indent(depth);
     absl::StrAppend(&out_, "<node id=\"n", index, "\">");
     Data("kind", "op");
-    Data("label", shown.node.op_type);
-    Data("op_type", shown.node.op_type);
-    Data("name", shown.node.node_name);
-    Data("graph", shown.node.graph_path);
-    Data("tag", shown.node.tag);
-    Data("module_path", shown.node.module_path);
+    Data("label", shown.op_type);
+    Data("op_type", shown.op_type);
+    Data("name", shown.node_name);
+    Data("graph", shown.graph_path);
+    Data("tag", shown.tag);
+    Data("module_path", shown.module_path);
     Data("match",
-         shown.match_known ? MatchKindName(shown.node.match) : "unknown");
+         shown.match_known ? MatchKindName(shown.match) : "unknown");
     out_ += "</node>\n";
   }
 

@@ -35,10 +35,27 @@ std::optional<absl::string_view> ParentTag(absl::string_view tag) {
   return tag.substr(0, slash);
 }
 
+ShownNode ShownNodeOf(const NodeTag& node) {
+  ShownNode shown;
+  shown.graph_path = node.graph_path;
+  shown.node_name = node.node_name;
+  shown.op_type = node.op_type;
+  shown.module_path = node.module_path;
+  shown.tag = node.tag;
+  shown.match = node.match;
+  return shown;
+}
+
+std::string DescribeNode(const ShownNode& node) {
+  return DescribeNode(node.node_name, node.op_type, node.graph_path);
+}
+
 TagsToShow ComputedTagsToShow(const TagResult& computed) {
   TagsToShow shown;
   shown.nodes.reserve(computed.nodes.size());
-  for (const NodeTag& node : computed.nodes) shown.nodes.push_back({node, true});
+  for (const NodeTag& node : computed.nodes) {
+    shown.nodes.push_back(ShownNodeOf(node));
+  }
   shown.modules = computed.modules;
   shown.source = computed.source;
   shown.warnings = computed.warnings;
@@ -60,13 +77,13 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
   int64_t differing = 0;
   for (size_t i = 0; i < computed.nodes.size(); ++i) {
     const NodeTag& now = computed.nodes[i];
-    ShownNode node{now, true};
-    node.node.tag = stored.nodes[i].tag.value_or("");
-    node.match_known = stored.nodes[i].tag.has_value() && node.node.tag == now.tag;
+    ShownNode node = ShownNodeOf(now);
+    node.tag = stored.nodes[i].tag.value_or("");
+    node.match_known = stored.nodes[i].tag.has_value() && node.tag == now.tag;
     if (stored.nodes[i].module_path.has_value()) {
-      node.node.module_path = *stored.nodes[i].module_path;
+      node.module_path = *stored.nodes[i].module_path;
     } else if (!node.match_known) {
-      node.node.module_path.clear();  // the attribute format has none
+      node.module_path = "";  // the attribute format has none
     }
     differing += node.match_known ? 0 : 1;
     shown.nodes.push_back(std::move(node));
@@ -91,22 +108,22 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
         HierarchySource::kNodeNames}) {
     if (stored.source == HierarchySourceName(source)) shown.source = source;
   }
-  absl::flat_hash_set<std::string> known_paths;
+  absl::flat_hash_set<absl::string_view> known_paths;
   shown.nodes.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
     ShownNode node;
-    node.node.graph_path = std::string(nodes[i].graph_path);
-    node.node.node_name = std::string(nodes[i].name);
-    node.node.op_type = std::string(nodes[i].op_type);
-    node.node.tag = stored.nodes[i].tag.value_or("");
-    node.node.module_path = stored.nodes[i].module_path.value_or("");
+    node.graph_path = nodes[i].graph_path;
+    node.node_name = nodes[i].name;
+    node.op_type = nodes[i].op_type;
+    node.tag = stored.nodes[i].tag.value_or("");
+    node.module_path = stored.nodes[i].module_path.value_or("");
     node.match_known = stored.matches[i].has_value();
-    if (node.match_known) node.node.match = *stored.matches[i];
-    if (node.match_known && node.node.match == MatchKind::kDirect &&
-        stored.nodes[i].module_path.has_value() && !node.node.tag.empty() &&
-        known_paths.insert(node.node.module_path).second) {
-      shown.modules.push_back(
-          {node.node.module_path, "", node.node.tag, /*kept=*/true});
+    if (node.match_known) node.match = *stored.matches[i];
+    if (node.match_known && node.match == MatchKind::kDirect &&
+        stored.nodes[i].module_path.has_value() && !node.tag.empty() &&
+        known_paths.insert(node.module_path).second) {
+      shown.modules.push_back({std::string(node.module_path), "",
+                               std::string(node.tag), /*kept=*/true});
     }
     shown.nodes.push_back(std::move(node));
   }
@@ -127,7 +144,7 @@ absl::Status CheckSameNodes(const NodeList& nodes,
                      shown.nodes.size(), ": not the same model"));
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeTag& tagged = shown.nodes[i].node;
+    const ShownNode& tagged = shown.nodes[i];
     if (nodes[i].name != tagged.node_name ||
         nodes[i].op_type != tagged.op_type ||
         nodes[i].graph_path != tagged.graph_path) {
@@ -171,7 +188,7 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
   // Every tag a node carries, and its ancestors.
   absl::flat_hash_set<std::string> carried;
   for (const ShownNode& node : shown.nodes) {
-    std::optional<absl::string_view> tag = node.node.tag;
+    std::optional<absl::string_view> tag = node.tag;
     if (tag->empty()) continue;
     for (; tag.has_value(); tag = ParentTag(*tag)) {
       if (!carried.insert(std::string(*tag)).second) break;
@@ -199,7 +216,7 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
 
   tree.module_of_node_.assign(shown.nodes.size(), -1);
   for (size_t i = 0; i < shown.nodes.size(); ++i) {
-    const std::string& tag = shown.nodes[i].node.tag;
+    const absl::string_view tag = shown.nodes[i].tag;
     if (tag.empty()) continue;
     const int module = tree.Add(tag);
     tree.module_of_node_[i] = module;

@@ -21,13 +21,26 @@
 
 namespace hp {
 
-// One node as the views show it.
+// One node as the views show it: views into the model's nodes and into the
+// stored tags or computed result they were made from, which outlive it
+// (a million nodes' strings are not copied again).
 struct ShownNode {
-  NodeTag node;  // node.tag is "" when the node carries no tag
-  // False when the node's stored tag differs from the one hp computes now
-  // (another trace, or other tag flags): node.match then means nothing.
+  absl::string_view graph_path;  // "main", or the subgraph's path
+  absl::string_view node_name;
+  absl::string_view op_type;
+  absl::string_view module_path;
+  absl::string_view tag;  // "" when the node carries no tag
+  MatchKind match = MatchKind::kRoot;
+  // False when how the node was matched is not known: its stored tag
+  // differs from the one hp computes now (another trace, other tag flags),
+  // or the model records no match kind for it.
   bool match_known = true;
 };
+
+// A shown node's view of a computed node tag.
+ShownNode ShownNodeOf(const NodeTag& node);
+// "node '/encoder/Add_3' (Add) in main", as every message names a node.
+std::string DescribeNode(const ShownNode& node);
 
 struct TagsToShow {
   std::vector<ShownNode> nodes;     // in CollectNodes order
@@ -38,8 +51,10 @@ struct TagsToShow {
   std::vector<std::string> warnings;
 };
 
-// The tags hp computes (for a model it has not tagged).
+// The tags hp computes (for a model it has not tagged). The shown nodes
+// view `computed`, which must outlive them.
 TagsToShow ComputedTagsToShow(const TagResult& computed);
+TagsToShow ComputedTagsToShow(TagResult&&) = delete;
 
 // The tags a tagged model carries. `computed` (ComputeTags on the same
 // model) gives the match kinds where its tags agree with the stored ones,

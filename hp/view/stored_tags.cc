@@ -79,7 +79,7 @@ void CheckMetadata(const NodeRef& node, NodeReading* reading,
                                      kOriginalNamespaceKey, " but no ",
                                      kNamespaceKey));
   }
-  const std::optional<std::string>& tag = reading->tag.tag;
+  const std::optional<absl::string_view>& tag = reading->tag.tag;
   if (hp_namespace_at >= 0) {
     reading->hp_namespace = true;
     const absl::string_view value = node.metadata[hp_namespace_at].value;
@@ -214,22 +214,23 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
   }
 }
 
-std::string Describe(absl::string_view name, absl::string_view op_type,
-                     absl::string_view graph) {
+}  // namespace
+
+std::string DescribeNode(absl::string_view name, absl::string_view op_type,
+                         absl::string_view graph) {
   if (name.empty()) {
     return absl::StrCat("unnamed node (", op_type, ") in ", graph);
   }
   return absl::StrCat("node '", name, "' (", op_type, ") in ", graph);
 }
 
-}  // namespace
 
 std::string DescribeNode(const NodeRef& node) {
-  return Describe(node.name, node.op_type, node.graph_path);
+  return DescribeNode(node.name, node.op_type, node.graph_path);
 }
 
 std::string DescribeNode(const NodeTag& node) {
-  return Describe(node.node_name, node.op_type, node.graph_path);
+  return DescribeNode(node.node_name, node.op_type, node.graph_path);
 }
 
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
@@ -261,7 +262,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   int64_t with_hp_namespace = 0;
   for (const NodeRef& node : nodes) {
     NodeReading& reading = readings.emplace_back();
-    reading.tag = ReadNodeTag(node, stored.format);
+    reading.tag = ReadNodeTag(node, stored.format, &stored.kept_text);
     switch (stored.format) {
       case TagFormat::kMetadata:
         CheckMetadata(node, &reading, &stored.problems);
@@ -293,7 +294,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   // none.
   stored.matches.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const std::optional<std::string>& match = readings[i].tag.match;
+    const std::optional<absl::string_view>& match = readings[i].tag.match;
     std::optional<MatchKind> kind;
     if (match.has_value()) kind = ParseMatchKind(*match);
     if (match.has_value() && !kind.has_value()) {

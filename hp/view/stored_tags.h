@@ -5,6 +5,7 @@
 #ifndef HP_VIEW_STORED_TAGS_H_
 #define HP_VIEW_STORED_TAGS_H_
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,13 +20,15 @@
 namespace hp {
 
 // A node's tag and module path as hp wrote them; absent: the node carries
-// none.
+// none. Views into the model's nodes, or into StoredTags::kept_text.
 using StoredTag = WrittenTag;
 
 struct StoredTags {
   TagFormat format = TagFormat::kMetadata;
   // Per node, in CollectNodes order (the order of TagResult::nodes).
   std::vector<StoredTag> nodes;
+  // What the doc_string format's JSON held, for `nodes` to view.
+  std::deque<std::string> kept_text;
   // Per node, its match kind as stored; nullopt when absent or not a kind
   // (then a problem says so, unless no node has one: matches_recorded).
   std::vector<std::optional<MatchKind>> matches;
@@ -46,6 +49,8 @@ struct StoredTags {
 // "node '/encoder/Add_3' (Add) in main": how every message names a node.
 std::string DescribeNode(const NodeRef& node);
 std::string DescribeNode(const NodeTag& node);
+std::string DescribeNode(absl::string_view name, absl::string_view op_type,
+                         absl::string_view graph);
 
 // Reads the tags of a model hp tagged: its model-level entries from
 // `model`, the node entries from `nodes` (all of the model's nodes; in the
@@ -57,7 +62,8 @@ std::string DescribeNode(const NodeTag& node);
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           const NodeList& nodes,
                                           absl::string_view source);
-// The same for a model whose nodes are all in its graph.
+// The same for a model whose nodes are all in its graph. The tags view
+// `model`, which must outlive them.
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           absl::string_view source);
 

@@ -202,7 +202,7 @@ std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
                                       DescribeNode(node), " there"));
       continue;
     }
-    const std::string tag =
+    const absl::string_view tag =
         i < stored.nodes.size() ? stored.nodes[i].tag.value_or("") : "";
     if (listed.tag != tag) {
       problems.push_back(absl::StrCat(DescribeNode(node), ": tagged '", tag,

@@ -2,6 +2,7 @@
 // directly and through hp::TagModel.
 #include "hp/tag/tag_writer.h"
 
+#include <deque>
 #include <string>
 
 #include "absl/status/status.h"
@@ -244,7 +245,8 @@ TEST(WriteNodeTagTest, AttributeFormatWritesAStringAttribute) {
   EXPECT_EQ(node.attribute(1).name(), kMatchAttributeName);
   EXPECT_EQ(node.attribute(1).s(), "direct");
   EXPECT_EQ(node.metadata_props_size(), 0);
-  const WrittenTag read = ReadNodeTag(node, TagFormat::kAttribute);
+  std::deque<std::string> kept;
+  const WrittenTag read = ReadNodeTag(node, TagFormat::kAttribute, &kept);
   EXPECT_EQ(read.tag, "/Net/Encoder");
   EXPECT_EQ(read.match, "direct");
 }

@@ -22,10 +22,12 @@ class AnalyzeTest : public ::testing::Test {
     absl::StatusOr<TagResult> result =
         ComputeTags(testing::TwelveLayerModel(), &*trace, TagOptions());
     ASSERT_TRUE(result.ok()) << result.status();
-    shown_ = ComputedTagsToShow(*result);
+    result_ = *std::move(result);
+    shown_ = ComputedTagsToShow(result_);
     tree_ = ModuleTree::Build(shown_);
   }
 
+  TagResult result_;  // what shown_ views
   TagsToShow shown_;
   ModuleTree tree_;
   AnalysisContext context_{"m.onnx", "m.trace.json"};
@@ -69,7 +71,7 @@ TEST_F(AnalyzeTest, JsonCountsPerModule) {
 }
 
 TEST_F(AnalyzeTest, UnknownMatchesAndUntaggedNodesAreShown) {
-  shown_.nodes[0].node.tag.clear();
+  shown_.nodes[0].tag = "";
   shown_.nodes[3].match_known = false;
   tree_ = ModuleTree::Build(shown_);
   const std::string text = AnalysisText(shown_, tree_, context_);

@@ -59,7 +59,8 @@ class DotTest : public ::testing::Test {
     absl::StatusOr<TagResult> result =
         ComputeTags(model_, &*trace, TagOptions());
     ASSERT_TRUE(result.ok()) << result.status();
-    shown_ = ComputedTagsToShow(*result);
+    result_ = *std::move(result);
+    shown_ = ComputedTagsToShow(result_);
     tree_ = ModuleTree::Build(shown_);
     absl::StatusOr<std::string> text =
         DotText(model_, CollectNodes(model_), shown_, tree_);
@@ -68,6 +69,7 @@ class DotTest : public ::testing::Test {
   }
 
   onnx::ModelProto model_ = testing::TwelveLayerModel();
+  TagResult result_;  // what shown_ views
   TagsToShow shown_;
   ModuleTree tree_;
   std::string text_;
@@ -77,8 +79,8 @@ TEST_F(DotTest, EveryOpSitsInTheClusterOfExactlyItsTag) {
   const Parsed parsed = ParseNesting(text_);
   ASSERT_EQ(parsed.cluster_of_op.size(), shown_.nodes.size());
   for (const auto& [op, cluster] : parsed.cluster_of_op) {
-    EXPECT_EQ(cluster, tree_.Find(shown_.nodes[op].node.tag))
-        << shown_.nodes[op].node.node_name;
+    EXPECT_EQ(cluster, tree_.Find(shown_.nodes[op].tag))
+        << shown_.nodes[op].node_name;
   }
   EXPECT_EQ(parsed.cluster_of_op.at(22), tree_.Find(testing::LayerTag(10)));
 }

@@ -45,6 +45,7 @@ std::map<std::string, std::string> EnclosingNodes(const std::string& text) {
 }
 
 struct Drawn {
+  TagResult result;  // what `shown` views
   TagsToShow shown;
   ModuleTree tree;
   std::string text;
@@ -56,7 +57,9 @@ Drawn DrawTwelveLayers() {
   const onnx::ModelProto model = testing::TwelveLayerModel();
   absl::StatusOr<TagResult> result = ComputeTags(model, &*trace, TagOptions());
   EXPECT_TRUE(result.ok()) << result.status();
-  Drawn drawn{ComputedTagsToShow(*result), {}, ""};
+  Drawn drawn;
+  drawn.result = result.value_or(TagResult());
+  drawn.shown = ComputedTagsToShow(drawn.result);
   drawn.tree = ModuleTree::Build(drawn.shown);
   absl::StatusOr<std::string> text =
       GraphmlText(model, CollectNodes(model), drawn.shown, drawn.tree);
@@ -69,8 +72,8 @@ TEST(GraphmlTest, EveryOpSitsInTheModuleWithExactlyItsTag) {
   const Drawn drawn = DrawTwelveLayers();
   const std::map<std::string, std::string> enclosing = EnclosingNodes(drawn.text);
   for (size_t i = 0; i < drawn.shown.nodes.size(); ++i) {
-    const std::string& tag = drawn.shown.nodes[i].node.tag;
-    SCOPED_TRACE(drawn.shown.nodes[i].node.node_name);
+    const std::string tag(drawn.shown.nodes[i].tag);
+    SCOPED_TRACE(drawn.shown.nodes[i].node_name);
     auto it = enclosing.find(absl::StrCat("n", i));
     ASSERT_NE(it, enclosing.end());
     EXPECT_EQ(it->second, absl::StrCat("m", drawn.tree.Find(tag)));

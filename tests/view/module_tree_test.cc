@@ -33,7 +33,8 @@ TEST(ParentTagTest, DropsTheLastComponentOnly) {
 }
 
 TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
-  const TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const TagResult computed = ComputeTwelveLayers();
+  const TagsToShow shown = ComputedTagsToShow(computed);
   const ModuleTree tree = ModuleTree::Build(shown);
   const int layer1 = tree.Find(testing::LayerTag(1));
   const int layer10 = tree.Find(testing::LayerTag(10));
@@ -44,16 +45,17 @@ TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
   EXPECT_EQ(tree.modules()[layer1].subtree_nodes, 2);
   EXPECT_EQ(tree.modules()[layer10].subtree_nodes, 2);
   for (int node : tree.modules()[layer10].nodes) {
-    EXPECT_THAT(shown.nodes[node].node.node_name,
+    EXPECT_THAT(shown.nodes[node].node_name,
                 HasSubstr("/encoder/layer.10/"));
   }
   for (int node : tree.modules()[layer1].nodes) {
-    EXPECT_THAT(shown.nodes[node].node.node_name, HasSubstr("/encoder/layer.1/"));
+    EXPECT_THAT(shown.nodes[node].node_name, HasSubstr("/encoder/layer.1/"));
   }
 }
 
 TEST(ModuleTreeTest, OneRootWithEveryNodeAndKnownPaths) {
-  const TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const TagResult computed = ComputeTwelveLayers();
+  const TagsToShow shown = ComputedTagsToShow(computed);
   const ModuleTree tree = ModuleTree::Build(shown);
   ASSERT_THAT(tree.roots(), ElementsAre(0));
   const TreeModule& root = tree.modules()[0];
@@ -74,7 +76,7 @@ TEST(ModuleTreeTest, ClassesComeFromComponentsWhenModulesAreUnknown) {
   for (const char* tag : {"/T5/T5Stack[encoder]", "/T5/T5Stack[decoder]",
                           "/T5/Block.3"}) {
     ShownNode node;
-    node.node.tag = tag;
+    node.tag = tag;
     shown.nodes.push_back(node);
   }
   const ModuleTree tree = ModuleTree::Build(shown);
@@ -88,7 +90,7 @@ TEST(ModuleTreeTest, ClassesComeFromComponentsWhenModulesAreUnknown) {
 TEST(ModuleTreeTest, NodesWithoutATagStayOutside) {
   TagsToShow shown;
   shown.nodes.resize(2);
-  shown.nodes[0].node.tag = "/M";
+  shown.nodes[0].tag = "/M";
   const ModuleTree tree = ModuleTree::Build(shown);
   EXPECT_THAT(tree.module_of_node(), ElementsAre(0, -1));
   EXPECT_EQ(tree.modules()[0].subtree_nodes, 1);
@@ -101,7 +103,8 @@ TEST(ModuleTreeTest, StoredTagsThatDifferDoNotGrowASecondTree) {
     std::string tag = computed.nodes[i].tag;
     // As if tagged with another root name: every tag differs.
     tag.replace(0, std::string("/TinyBert").size(), "/Other");
-    stored.nodes.push_back({tag, computed.nodes[i].module_path});
+    stored.nodes.push_back({stored.kept_text.emplace_back(std::move(tag)),
+                            computed.nodes[i].module_path});
   }
   absl::StatusOr<TagsToShow> shown = StoredTagsToShow(computed, stored);
   ASSERT_TRUE(shown.ok()) << shown.status();
@@ -137,10 +140,11 @@ TEST(ModuleTreeTest, StoredTagsOfAnotherModelAreRefused) {
 
 TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
   const onnx::ModelProto model = testing::TwelveLayerModel();
-  TagsToShow shown = ComputedTagsToShow(ComputeTwelveLayers());
+  const TagResult computed = ComputeTwelveLayers();
+  TagsToShow shown = ComputedTagsToShow(computed);
   const NodeList nodes = CollectNodes(model);
   EXPECT_TRUE(CheckSameNodes(nodes, shown).ok());
-  shown.nodes[3].node.node_name = "/elsewhere/Add";
+  shown.nodes[3].node_name = "/elsewhere/Add";
   absl::Status status = CheckSameNodes(nodes, shown);
   EXPECT_THAT(status.message(), HasSubstr("node '/encoder/layer.0/Add' (Add)"));
 }
