@@ -52,6 +52,10 @@ enum class ExternalDataMode {
   kCopy,
   // None: the output is refused.
   kError,
+  // None: the caller places the side files itself (a build rule that
+  // declares them as outputs). The model must keep its tensors in exactly
+  // the `declared` files, wherever the output goes.
+  kDeclared,
 };
 
 struct ExternalDataPolicy {
@@ -59,6 +63,11 @@ struct ExternalDataPolicy {
   // Ends the refusal of kError: how to allow placing the files (the
   // converter names its flag).
   std::string allow_hint = "use the link or copy mode to place them there";
+  // kDeclared: the side files the caller places, as locations relative to
+  // the output's folder.
+  std::vector<std::string> declared;
+  // Ends kDeclared's refusal: where the caller declares its files.
+  std::string declare_hint = "declare it";
 };
 
 // What PlaceExternalData did, file by file.
@@ -107,6 +116,11 @@ class PlacedExternalData {
 // with the size of the input's is compared, a chunk at a time. With
 // kFsync, what was placed is on disk when this returns. On error, what this
 // call placed is removed again.
+//
+// kDeclared places nothing: it refuses (FailedPrecondition) a model that
+// keeps tensors in a file not declared, naming the file, or that keeps none
+// in a declared one, since the caller would then place a file nothing
+// reads.
 //
 // In a batch, two models sharing one side file may both find it placed; if
 // the one that placed it then fails to commit, it removes the file the

@@ -247,6 +247,47 @@ TEST(PlaceExternalDataTest, LinksTheFileASymbolicLinkLeadsTo) {
             Inode(folders.in + "/real/w.bin"));
 }
 
+// A build rule places the side files itself: nothing is placed, wherever
+// the output goes, and the model's files must be exactly those declared
+// ("./w.bin" and "w.bin" are one file).
+TEST(PlaceExternalDataTest, DeclaredModeOnlyChecksTheDeclaredFiles) {
+  const Folders folders = MakeFolders({"w.bin", "sub/v.bin"});
+  ExternalDataPolicy policy = Mode(ExternalDataMode::kDeclared);
+  policy.declared = {"./w.bin", "sub/v.bin"};
+  policy.declare_hint = "declare it";
+  for (const std::string& output :
+       {folders.output, folders.in + "/tagged.onnx"}) {
+    absl::StatusOr<PlacedExternalData> placed =
+        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model, output,
+                          policy, Durability::kNoFsync);
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    EXPECT_EQ(placed->counts().total(), 0);
+  }
+  EXPECT_THAT(ListTree(folders.out), IsEmpty());
+
+  policy.declared = {"w.bin"};
+  absl::StatusOr<PlacedExternalData> undeclared =
+      PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model, folders.output,
+                        policy, Durability::kNoFsync);
+  EXPECT_EQ(undeclared.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(undeclared.status().message(),
+            folders.model +
+                ": keeps tensors in the side file 'sub/v.bin' (external "
+                "data), which is not declared: the output would be written "
+                "without it; declare it");
+
+  policy.declared = {"w.bin", "unused.bin"};
+  absl::StatusOr<PlacedExternalData> unused =
+      PlaceExternalData({"w.bin"}, folders.model, folders.output, policy,
+                        Durability::kNoFsync);
+  EXPECT_EQ(unused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(unused.status().message(),
+            folders.model +
+                ": the side file 'unused.bin' is declared but no tensor of "
+                "the model is stored in it (it uses w.bin)");
+  EXPECT_THAT(ListTree(folders.out), IsEmpty());
+}
+
 TEST(ExternalDataSummaryTest, NamesEachWayFilesWerePlaced) {
   ExternalDataCounts counts;
   counts.copied = 1;
