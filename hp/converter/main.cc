@@ -48,11 +48,11 @@ ABSL_FLAG(std::string, external_data, "link",
           "already there is used when it is the same file or holds the same "
           "bytes; a different one is never replaced (an error). An output in "
           "the model's folder needs nothing. 'declared' (for build rules, "
-          "which place the side files themselves): place nothing, and refuse "
-          "a model unless the side files it uses are exactly those of "
-          "--declared_external_data.");
+          "which declare every output): refuse a model unless the side files "
+          "it uses are exactly those of --declared_external_data, then copy "
+          "them as 'copy' does.");
 ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
-          "--external_data=declared: the side files the caller places beside "
+          "--external_data=declared: the side files the caller expects beside "
           "the output, comma-separated, as the model's tensors name them "
           "(their 'location', relative to the model's folder). A model that "
           "uses a file not listed, or none of a listed one, is refused, "

@@ -107,19 +107,22 @@ absl::Status CheckOneLocation(const onnx::TensorProto& tensor,
   for (const std::filesystem::path& part : relative) {
     if (part == "..") return error("contains '..'");
   }
-  // A symbolic link inside the folder may still lead out of it.
+  // A symbolic link inside the folder may still lead out of it: it must
+  // lead into the folder, or into that of the model's own file.
   std::filesystem::path folder =
       std::filesystem::path(model_path).parent_path();
   if (folder.empty()) folder = ".";
   std::error_code ignored;
-  std::filesystem::path real_folder =
-      std::filesystem::weakly_canonical(folder, ignored);
-  std::filesystem::path real_target =
+  const std::filesystem::path real_target =
       std::filesystem::weakly_canonical(folder / relative, ignored);
-  auto [folder_end, target_it] =
-      std::mismatch(real_folder.begin(), real_folder.end(), real_target.begin(),
-                    real_target.end());
-  if (folder_end != real_folder.end()) {
+  auto inside = [&real_target](const std::filesystem::path& real_folder) {
+    return std::mismatch(real_folder.begin(), real_folder.end(),
+                         real_target.begin(), real_target.end())
+               .first == real_folder.end();
+  };
+  if (!inside(std::filesystem::weakly_canonical(folder, ignored)) &&
+      !inside(std::filesystem::weakly_canonical(model_path, ignored)
+                  .parent_path())) {
     return error("leads outside the model's folder");
   }
   return absl::OkStatus();
@@ -356,7 +359,6 @@ absl::StatusOr<PlacedExternalData> PlaceExternalData(
   PlacedExternalData placed;
   if (policy.mode == ExternalDataMode::kDeclared) {
     HP_RETURN_IF_ERROR(CheckDeclared(files, model_path, policy));
-    return placed;
   }
   const std::filesystem::path model_folder = FolderOf(model_path);
   const std::filesystem::path output_folder = FolderOf(output_path);

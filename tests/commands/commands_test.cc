@@ -25,7 +25,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::Not;
 using ::testing::StartsWith;
 using test_files::CopyExternalDataFixture;
 using test_files::Inode;
@@ -299,8 +298,9 @@ TEST_F(ExternalDataCommandTest, TagAndStripPlaceTheSideFileBesideTheirOutput) {
   ExpectInputUnchanged();
 }
 
-// What hp_tagged_model runs: the rule places the side files itself.
-TEST_F(ExternalDataCommandTest, DeclaredModePlacesNothingAndNamesAMissingFile) {
+// What hp_tagged_model runs: the side files must be those the rule
+// declared as outputs, and are copied.
+TEST_F(ExternalDataCommandTest, DeclaredModeCopiesOrNamesAMissingFile) {
   TagArgs tag;
   tag.model = In(kExternalDataModel);
   tag.output.output = Out("tagged", kExternalDataModel);
@@ -308,8 +308,11 @@ TEST_F(ExternalDataCommandTest, DeclaredModePlacesNothingAndNamesAMissingFile) {
       ExternalDataPolicyFromFlag("declared", {kExternalDataFile});
   const Ran tagged = RunCommand(RunTag, tag);
   ASSERT_TRUE(tagged.status.ok()) << tagged.status;
-  EXPECT_THAT(tagged.out, Not(HasSubstr("external data for")));
-  EXPECT_THAT(ListFolder(Folder("tagged")), ElementsAre(kExternalDataModel));
+  EXPECT_THAT(tagged.out, HasSubstr(": 1 side file copied\n"));
+  EXPECT_NE(Inode(Out("tagged", kExternalDataFile)),
+            Inode(In(kExternalDataFile)));
+  EXPECT_TRUE(ReadBytes(Out("tagged", kExternalDataFile)) ==
+              ReadBytes(In(kExternalDataFile)));
 
   tag.output.output = Out("undeclared", kExternalDataModel);
   tag.output.external_data = ExternalDataPolicyFromFlag("declared", {});

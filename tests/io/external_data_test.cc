@@ -247,22 +247,24 @@ TEST(PlaceExternalDataTest, LinksTheFileASymbolicLinkLeadsTo) {
             Inode(folders.in + "/real/w.bin"));
 }
 
-// A build rule places the side files itself: nothing is placed, wherever
-// the output goes, and the model's files must be exactly those declared
-// ("./w.bin" and "w.bin" are one file).
-TEST(PlaceExternalDataTest, DeclaredModeOnlyChecksTheDeclaredFiles) {
+// A build rule declares every output: the model's files must be exactly
+// those declared ("./w.bin" and "w.bin" are one file), and are then copied,
+// never linked.
+TEST(PlaceExternalDataTest, DeclaredModeChecksTheDeclaredFilesThenCopies) {
   const Folders folders = MakeFolders({"w.bin", "sub/v.bin"});
   ExternalDataPolicy policy = Mode(ExternalDataMode::kDeclared);
   policy.declared = {"./w.bin", "sub/v.bin"};
   policy.declare_hint = "declare it";
-  for (const std::string& output :
-       {folders.output, folders.in + "/tagged.onnx"}) {
+  {
     absl::StatusOr<PlacedExternalData> placed =
-        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model, output,
-                          policy, Durability::kNoFsync);
+        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model,
+                          folders.output, policy, Durability::kNoFsync);
     ASSERT_TRUE(placed.ok()) << placed.status();
-    EXPECT_EQ(placed->counts().total(), 0);
-  }
+    EXPECT_EQ(placed->counts().copied, 2);
+    EXPECT_THAT(ListTree(folders.out), ElementsAre("sub/v.bin", "w.bin"));
+    EXPECT_NE(Inode(folders.out + "/w.bin"), Inode(folders.in + "/w.bin"));
+    EXPECT_EQ(ReadBytes(folders.out + "/sub/v.bin"), "bytes of sub/v.bin");
+  }  // not kept: removed again
   EXPECT_THAT(ListTree(folders.out), IsEmpty());
 
   policy.declared = {"w.bin"};
