@@ -2,7 +2,7 @@
 //   make_models OUT_DIR [inline_1g] [nodes_1m] [inline_400m] [external_4g]
 //                       [external_2g5] [inline_2g5_external]
 // (the first three when none is named).
-//   external_4g: 4 GB of weights in external_4g.onnx.data, a 21 KB graph;
+//   external_4g: 4 GB of weights in external_4g.onnx.data, a 139 KB graph;
 //   external_2g5: the same with 2.5 GB;
 //   inline_2g5_external: 2.5 GB inline (a .onnx past 2 GB) and 100 MB in
 //     inline_2g5_external.onnx.data.
