@@ -2,10 +2,28 @@
 model as a build action. Load it as `@hp//:defs.bzl` from another workspace
 (docs/bazel-dependency.md) or `//:defs.bzl` inside hp.
 
-The action runs hp's converter as a tool on declared inputs only (the model
-and, when given, its trace), in Bazel's sandbox, and writes the same bytes
+The action runs hp's converter as a tool on declared inputs only (the model,
+its trace and side files when given), in Bazel's sandbox, and writes the same bytes
 for the same inputs: its outputs can be cached and executed remotely.
+
+A model that keeps its weights in side files (ONNX external data) names
+them in `external_data`; each becomes an output of the action beside
+`<name>.onnx` at the location the model gives it, a copy made by the
+converter (`--external_data=declared`), which fails the action, naming the
+file, when the model uses one that is not declared.
 """
+
+def _location_in_model_folder(model, side_file):
+    """The side file's path relative to the model's folder, as the model's
+    tensors name it (their `location`); fails analysis when it is outside."""
+    folder = model.path[len(model.root.path):].lstrip("/").rpartition("/")[0]
+    path = side_file.path[len(side_file.root.path):].lstrip("/")
+    prefix = folder + "/" if folder else ""
+    if not path.startswith(prefix) or path == prefix:
+        fail(("external_data: %s is not in the folder of the model %s (or " +
+              "below it); ONNX external data is always relative to the " +
+              "model's folder") % (side_file.short_path, model.short_path))
+    return path[len(prefix):]
 
 def _hp_tagged_model_impl(ctx):
     model = ctx.file.model
@@ -34,7 +52,27 @@ def _hp_tagged_model_impl(ctx):
              ("true" if ctx.attr.overwrite_namespace else "false"))
     args.add(ctx.attr.root_name, format = "--root_name=%s")
 
-    outputs = [output]
+    # Copies, never hard links: a link would share the input's inode with
+    # Bazel's read-only output tree. (A symbolic link made by Bazel would
+    # lead out of the output's folder to the input, which hp's readers
+    # refuse for external data.)
+    side_outputs = []
+    locations = []
+    for side_file in ctx.files.external_data:
+        location = _location_in_model_folder(model, side_file)
+        if location in locations:
+            fail("external_data: %s is listed twice" % side_file.short_path)
+        locations.append(location)
+        inputs.append(side_file)
+        side_outputs.append(ctx.actions.declare_file(location, sibling = output))
+    args.add("--external_data=declared")
+    args.add_joined(
+        locations,
+        join_with = ",",
+        format_joined = "--declared_external_data=%s",
+    )
+
+    outputs = [output] + side_outputs
     if ctx.attr.metadata:
         sidecar = ctx.actions.declare_file(ctx.label.name + ".hp.json")
         args.add(sidecar, format = "--metadata=%s")
@@ -57,7 +95,8 @@ hp_tagged_model = rule(
     implementation = _hp_tagged_model_impl,
     doc = """Tags an ONNX model with its PyTorch module hierarchy.
 
-Outputs `<name>.onnx` (and `<name>.hp.json` with `metadata = True`).
+Outputs `<name>.onnx` (and `<name>.hp.json` with `metadata = True`), and
+the side files of `external_data` beside it.
 Runs `converter tag` of hp (`@hp//hp:converter`); attributes mirror its
 flags (`converter --help`).""",
     attrs = {
@@ -65,6 +104,15 @@ flags (`converter --help`).""",
             doc = "The ONNX model to tag (.onnx).",
             allow_single_file = [".onnx"],
             mandatory = True,
+        ),
+        "external_data": attr.label_list(
+            doc = "The side files the model keeps tensors in (ONNX " +
+                  "external data), in the model's folder or below it. " +
+                  "Each is output beside <name>.onnx under the name the " +
+                  "model gives it (a copy). A model that uses a side file " +
+                  "not listed here fails the action, naming the file; so " +
+                  "does a listed file the model does not use.",
+            allow_files = True,
         ),
         "trace": attr.label(
             doc = "Scope trace written by hp_record at export time " +

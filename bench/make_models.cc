@@ -1,6 +1,11 @@
 // Writes the benchmark models (and their traces) into a folder:
-//   make_models OUT_DIR [inline_1g] [nodes_1m] [inline_400m]
-// (all three when none is named).
+//   make_models OUT_DIR [inline_1g] [nodes_1m] [inline_400m] [external_4g]
+//                       [external_2g5] [inline_2g5_external]
+// (the first three when none is named).
+//   external_4g: 4 GB of weights in external_4g.onnx.data, a 139 KB graph;
+//   external_2g5: the same with 2.5 GB;
+//   inline_2g5_external: 2.5 GB inline (a .onnx past 2 GB) and 100 MB in
+//     inline_2g5_external.onnx.data.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,7 +16,8 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: make_models OUT_DIR [inline_1g] [nodes_1m] "
-                 "[inline_400m]\n");
+                 "[inline_400m] [external_4g] [external_2g5] "
+                 "[inline_2g5_external]\n");
     return 2;
   }
   const std::string folder = argv[1];
@@ -24,6 +30,12 @@ int main(int argc, char** argv) {
       status = hp::bench::WriteInlineWeightsModel(path, 1000000000);
     } else if (name == "inline_400m") {
       status = hp::bench::WriteInlineWeightsModel(path, 400000000);
+    } else if (name == "external_4g") {
+      status = hp::bench::WriteExternalDataModel(path, 4000000000);
+    } else if (name == "external_2g5") {
+      status = hp::bench::WriteExternalDataModel(path, 2500000000);
+    } else if (name == "inline_2g5_external") {
+      status = hp::bench::WriteExternalDataModel(path, 100000000, 2500000000);
     } else if (name == "nodes_1m") {
       status = hp::bench::WriteManyNodesModel(path, 1000000);
     } else {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -116,41 +118,40 @@ absl::Status WriteTrace(const std::string& path, const std::string& root_class,
   return WriteFileAtomically(trace_path.string(), trace.dump(1) + "\n");
 }
 
-}  // namespace
+// Adds `layers` MLP blocks (nodes and trace modules) to the graph, from
+// layer `first` on; `add_weight(layer, name, rows, columns, seed)` stores
+// each weight (rows 0: a bias) wherever the model keeps it.
+using WeightAdder = std::function<void(int layer, const std::string& name,
+                                       int64_t rows, int64_t columns,
+                                       uint64_t seed)>;
 
-absl::Status WriteInlineWeightsModel(const std::string& path,
-                                     uint64_t target_bytes, int hidden) {
-  onnx::ModelProto model = NewModel("main_graph");
-  onnx::GraphProto* graph = model.mutable_graph();
-  graph->add_input()->set_name("input");
-  const uint64_t layer_bytes = uint64_t{8} * hidden * hidden * 4;
-  const int layers =
-      static_cast<int>((target_bytes + layer_bytes - 1) / layer_bytes);
-  Json modules = Json::array();
+void AddMlpLayers(onnx::GraphProto* graph, int layers, int hidden,
+                  const WeightAdder& add_weight, Json* modules) {
   int64_t order = 0;
-  modules.push_back(Module("", "SyntheticMLP", "bench.SyntheticMLP", 0));
-  modules.push_back(Module("layers", "ModuleList",
-                           "torch.nn.modules.container.ModuleList", 0));
+  modules->push_back(Module("", "SyntheticMLP", "bench.SyntheticMLP", 0));
+  modules->push_back(Module("layers", "ModuleList",
+                            "torch.nn.modules.container.ModuleList", 0));
+  graph->add_input()->set_name("input");
   std::string x = "input";
   for (int i = 0; i < layers; ++i) {
     const std::string layer = absl::StrCat("layers.", i);
     const std::string scope = absl::StrCat("/layers.", i);
-    modules.push_back(Module(layer, "Block", "bench.Block", ++order));
-    modules.push_back(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
-    modules.push_back(Module(layer + ".mlp.fc1", "Linear",
-                             "torch.nn.modules.linear.Linear", ++order));
-    modules.push_back(Module(layer + ".mlp.act", "ReLU",
-                             "torch.nn.modules.activation.ReLU", ++order));
-    modules.push_back(Module(layer + ".mlp.fc2", "Linear",
-                             "torch.nn.modules.linear.Linear", ++order));
+    modules->push_back(Module(layer, "Block", "bench.Block", ++order));
+    modules->push_back(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
+    modules->push_back(Module(layer + ".mlp.fc1", "Linear",
+                              "torch.nn.modules.linear.Linear", ++order));
+    modules->push_back(Module(layer + ".mlp.act", "ReLU",
+                              "torch.nn.modules.activation.ReLU", ++order));
+    modules->push_back(Module(layer + ".mlp.fc2", "Linear",
+                              "torch.nn.modules.linear.Linear", ++order));
     const std::string w1 = layer + ".mlp.fc1.weight";
     const std::string b1 = layer + ".mlp.fc1.bias";
     const std::string w2 = layer + ".mlp.fc2.weight";
     const std::string b2 = layer + ".mlp.fc2.bias";
-    AddWeight(graph, w1, hidden, 4 * hidden, 4 * i + 1);
-    AddWeight(graph, b1, 0, 4 * hidden, 4 * i + 2);
-    AddWeight(graph, w2, 4 * hidden, hidden, 4 * i + 3);
-    AddWeight(graph, b2, 0, hidden, 4 * i + 4);
+    add_weight(i, w1, hidden, 4 * hidden, 4 * i + 1);
+    add_weight(i, b1, 0, 4 * hidden, 4 * i + 2);
+    add_weight(i, w2, 4 * hidden, hidden, 4 * i + 3);
+    add_weight(i, b2, 0, hidden, 4 * i + 4);
     const std::string mlp = scope + "/mlp";
     auto* mm1 = AddNode(graph, mlp + "/fc1/MatMul", "MatMul", {x, w1});
     auto* add1 = AddNode(graph, mlp + "/fc1/Add", "Add", {mm1->output(0), b1});
@@ -161,7 +162,188 @@ absl::Status WriteInlineWeightsModel(const std::string& path,
     x = AddNode(graph, scope + "/Add", "Add", {x, add2->output(0)})->output(0);
   }
   graph->add_output()->set_name(x);
+}
+
+int LayersFor(uint64_t bytes, int hidden) {
+  const uint64_t layer_bytes = uint64_t{8} * hidden * hidden * 4;
+  return static_cast<int>((bytes + layer_bytes - 1) / layer_bytes);
+}
+
+// A length-delimited protobuf field's tag (fields 1 to 15) and length.
+std::string FieldHeader(uint32_t field, uint64_t length) {
+  std::string header(1, static_cast<char>(field << 3 | 2));
+  do {
+    const uint8_t low = length & 0x7f;
+    length >>= 7;
+    header.push_back(static_cast<char>(length ? low | 0x80 : low));
+  } while (length);
+  return header;
+}
+
+// A file written front to back, its errors kept for the end.
+class FileOut {
+ public:
+  explicit FileOut(const std::string& path)
+      : path_(path),
+        fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)) {}
+  ~FileOut() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void Write(absl::string_view bytes) {
+    while (ok() && !bytes.empty()) {
+      const ssize_t done = ::write(fd_, bytes.data(), bytes.size());
+      if (done <= 0) {
+        failed_ = true;
+        return;
+      }
+      bytes.remove_prefix(static_cast<size_t>(done));
+      written_ += static_cast<uint64_t>(done);
+    }
+  }
+  void WriteFieldHeader(uint32_t field, uint64_t length) {
+    Write(FieldHeader(field, length));
+  }
+  uint64_t written() const { return written_; }
+  bool ok() const { return fd_ >= 0 && !failed_; }
+  absl::Status Close() {
+    if (fd_ >= 0 && ::close(fd_) != 0) failed_ = true;
+    const bool opened = fd_ >= 0;
+    fd_ = -1;
+    if (!opened || failed_) {
+      return absl::InternalError(absl::StrCat(path_, ": cannot write"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  bool failed_ = false;
+  uint64_t written_ = 0;
+};
+
+onnx::TensorProto WeightHeader(const std::string& name, int64_t rows,
+                               int64_t columns) {
+  onnx::TensorProto tensor;
+  tensor.set_name(name);
+  tensor.set_data_type(onnx::TensorProto::FLOAT);
+  if (rows > 0) tensor.add_dims(rows);
+  tensor.add_dims(columns);
+  return tensor;
+}
+
+size_t WeightBytes(int64_t rows, int64_t columns) {
+  return static_cast<size_t>((rows > 0 ? rows : 1) * columns * 4);
+}
+
+}  // namespace
+
+absl::Status WriteInlineWeightsModel(const std::string& path,
+                                     uint64_t target_bytes, int hidden) {
+  onnx::ModelProto model = NewModel("main_graph");
+  onnx::GraphProto* graph = model.mutable_graph();
+  Json modules = Json::array();
+  AddMlpLayers(
+      graph, LayersFor(target_bytes, hidden), hidden,
+      [graph](int, const std::string& name, int64_t rows, int64_t columns,
+              uint64_t seed) { AddWeight(graph, name, rows, columns, seed); },
+      &modules);
   HP_RETURN_IF_ERROR(Save(model, path));
+  return WriteTrace(path, "SyntheticMLP", std::move(modules));
+}
+
+absl::Status WriteExternalDataModel(const std::string& path,
+                                    uint64_t external_bytes,
+                                    uint64_t inline_bytes, int hidden) {
+  const int external_layers = LayersFor(external_bytes, hidden);
+  const int inline_layers = LayersFor(inline_bytes, hidden);
+  const std::string location =
+      std::filesystem::path(path).filename().string() + ".data";
+  const std::string side_path =
+      (std::filesystem::path(path).parent_path() / location).string();
+
+  onnx::ModelProto model = NewModel("main_graph");
+  onnx::GraphProto* graph = model.mutable_graph();
+  Json modules = Json::array();
+  FileOut side(side_path);
+  struct InlineWeight {
+    std::string name;
+    int64_t rows, columns;
+    uint64_t seed;
+  };
+  std::vector<InlineWeight> inline_weights;
+  AddMlpLayers(
+      graph, external_layers + inline_layers, hidden,
+      [&](int layer, const std::string& name, int64_t rows, int64_t columns,
+          uint64_t seed) {
+        if (layer >= external_layers) {
+          inline_weights.push_back({name, rows, columns, seed});
+          return;
+        }
+        onnx::TensorProto* tensor = graph->add_initializer();
+        *tensor = WeightHeader(name, rows, columns);
+        const std::string bytes = NoiseBytes(WeightBytes(rows, columns), seed);
+        tensor->set_data_location(onnx::TensorProto::EXTERNAL);
+        for (const auto& [key, value] :
+             {std::make_pair("location", location),
+              std::make_pair("offset", absl::StrCat(side.written())),
+              std::make_pair("length", absl::StrCat(bytes.size()))}) {
+          onnx::StringStringEntryProto* entry = tensor->add_external_data();
+          entry->set_key(key);
+          entry->set_value(value);
+        }
+        side.Write(bytes);
+      },
+      &modules);
+  HP_RETURN_IF_ERROR(side.Close());
+
+  // Written record by record, since the file may be past protobuf's 2 GB
+  // limit for one message: the model's fields before the graph, the graph
+  // (nodes, name and external initializers, then the inline initializers,
+  // each serialized alone, then inputs and outputs), then the opsets, in
+  // field order as protobuf writes them.
+  onnx::ModelProto head = model;
+  head.clear_graph();
+  head.clear_opset_import();
+  onnx::ModelProto tail;
+  *tail.mutable_opset_import() = model.opset_import();
+  onnx::GraphProto graph_head = *graph;
+  graph_head.clear_input();
+  graph_head.clear_output();
+  onnx::GraphProto graph_tail;
+  *graph_tail.mutable_input() = graph->input();
+  *graph_tail.mutable_output() = graph->output();
+  const std::string graph_head_bytes = graph_head.SerializeAsString();
+  const std::string graph_tail_bytes = graph_tail.SerializeAsString();
+  constexpr uint32_t kGraphField = 7;        // ModelProto.graph
+  constexpr uint32_t kInitializerField = 5;  // GraphProto.initializer
+  uint64_t graph_bytes = graph_head_bytes.size() + graph_tail_bytes.size();
+  std::vector<size_t> record_bytes;
+  for (const InlineWeight& weight : inline_weights) {
+    constexpr uint32_t kRawDataField = 9;  // TensorProto.raw_data
+    const size_t data = WeightBytes(weight.rows, weight.columns);
+    const size_t size =
+        WeightHeader(weight.name, weight.rows, weight.columns).ByteSizeLong() +
+        FieldHeader(kRawDataField, data).size() + data;
+    record_bytes.push_back(size);
+    graph_bytes += FieldHeader(kInitializerField, size).size() + size;
+  }
+  FileOut out(path);
+  out.Write(head.SerializeAsString());
+  out.WriteFieldHeader(kGraphField, graph_bytes);
+  out.Write(graph_head_bytes);
+  for (size_t i = 0; i < inline_weights.size() && out.ok(); ++i) {
+    const InlineWeight& weight = inline_weights[i];
+    onnx::TensorProto tensor =
+        WeightHeader(weight.name, weight.rows, weight.columns);
+    tensor.set_raw_data(
+        NoiseBytes(WeightBytes(weight.rows, weight.columns), weight.seed));
+    out.WriteFieldHeader(kInitializerField, record_bytes[i]);
+    out.Write(tensor.SerializeAsString());
+  }
+  out.Write(graph_tail_bytes);
+  out.Write(tail.SerializeAsString());
+  HP_RETURN_IF_ERROR(out.Close());
   return WriteTrace(path, "SyntheticMLP", std::move(modules));
 }
 

@@ -5,8 +5,10 @@
 #   1. cold `bazel test //...` with an empty --disk_cache: everything runs;
 #   2. `bazel clean`, then `bazel test //...` again: every action, the test
 #      included, must come from the cache (no process executed);
-#   3. the tagging action alone is run again, bypassing the cache: its
-#      outputs must be byte for byte those of step 1.
+#   3. the tagging actions alone are run again, bypassing the cache: their
+#      outputs must be byte for byte those of step 1;
+#   4. a model whose side file (ONNX external data) is not declared in
+#      hp_tagged_model's external_data fails to build, naming the file.
 # Prints one PASS or FAIL line per check; exits non-zero on any failure.
 # Ends by shutting down the consumer workspace's Bazel server.
 set -uo pipefail
@@ -25,7 +27,8 @@ fail() {
 }
 
 flags=(--disk_cache="$cache" --color=no --curses=no)
-outputs=(bazel-bin/tiny_bert_tagged.onnx bazel-bin/tiny_bert_tagged.hp.json)
+outputs=(bazel-bin/tiny_bert_tagged.onnx bazel-bin/tiny_bert_tagged.hp.json
+  bazel-bin/mlp_tagged.onnx)
 
 # Runs bazel with the arguments, output in $work/<name>.log; on failure shows
 # the end of that log.
@@ -91,10 +94,10 @@ else
   fail "'bazel test //...' after 'bazel clean'"
 fi
 
-# 3. Determinism: delete the outputs and run the tagging action again,
+# 3. Determinism: delete the outputs and run the tagging actions again,
 # ignoring the cache.
 rm -f "${outputs[@]}"
-if run_bazel rerun build //:tiny_bert_tagged "${flags[@]}" \
+if run_bazel rerun build //:tiny_bert_tagged //:mlp_tagged "${flags[@]}" \
     --noremote_accept_cached --noremote_upload_local_results; then
   if [[ "$(executed_count rerun)" -ge 1 && "$(digests)" == "$cold_digests" ]]
   then
@@ -106,6 +109,29 @@ if run_bazel rerun build //:tiny_bert_tagged "${flags[@]}" \
   fi
 else
   fail "re-running the tagging action"
+fi
+
+# The external-data model's side file is beside its tagged model, the
+# input's bytes (a link Bazel made to it).
+if cmp -s bazel-bin/mlp.onnx.data ../../testdata/external_data/mlp.onnx.data
+then
+  pass "mlp_tagged.onnx has its side file mlp.onnx.data beside it"
+else
+  fail "bazel-bin/mlp.onnx.data is missing or differs from the input's"
+fi
+
+# 4. The same model without external_data: the action must fail, naming the
+# side file it would lack.
+if bazel build //:mlp_undeclared "${flags[@]}" >"$work/undeclared.log" 2>&1
+then
+  fail "//:mlp_undeclared built although its side file is not declared"
+elif grep -q "side file 'mlp.onnx.data' (external data), which is not declared" \
+    "$work/undeclared.log"; then
+  pass "an undeclared side file fails the action: $(grep -o \
+    "side file 'mlp.onnx.data'[^;]*" "$work/undeclared.log" | head -n 1)"
+else
+  fail "//:mlp_undeclared failed without naming mlp.onnx.data:"
+  tail -n 20 "$work/undeclared.log"
 fi
 
 if ((failures > 0)); then

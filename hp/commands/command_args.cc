@@ -23,9 +23,23 @@ absl::StatusOr<DigestPolicy> DigestPolicyFromFlag(absl::string_view value) {
 }
 
 absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
-    absl::string_view value) {
+    absl::string_view value, const std::vector<std::string>& declared) {
   ExternalDataPolicy policy;
   policy.allow_hint = "use --external_data=link or copy to place them there";
+  policy.declare_hint =
+      "list it in --declared_external_data (hp_tagged_model: its "
+      "external_data attribute)";
+  if (value == "declared") {
+    policy.mode = ExternalDataMode::kDeclared;
+    policy.declared = declared;
+    return policy;
+  }
+  if (!declared.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--declared_external_data is only read with "
+        "--external_data=declared, not ",
+        QuoteJson(value)));
+  }
   if (value == "link") {
     policy.mode = ExternalDataMode::kLink;
   } else if (value == "copy") {
@@ -34,7 +48,8 @@ absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
     policy.mode = ExternalDataMode::kError;
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--external_data: expected \"link\", \"copy\" or \"error\", got ",
+        "--external_data: expected \"link\", \"copy\", \"error\" or "
+        "\"declared\", got ",
         QuoteJson(value)));
   }
   return policy;

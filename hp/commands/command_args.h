@@ -40,10 +40,11 @@ absl::StatusOr<std::string> RequiredFlag(const std::string& value,
 std::string TracePathFor(const std::string& trace_flag,
                          const std::string& model_path);
 
-// --external_data's values ("link", "copy", "error") as a policy whose
-// refusal tells the user about the flag.
+// --external_data's values ("link", "copy", "error", "declared") as a policy
+// whose refusal tells the user about the flag; `declared` is
+// --declared_external_data, read with "declared" only.
 absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
-    absl::string_view value);
+    absl::string_view value, const std::vector<std::string>& declared = {});
 
 // --output / --in_place / --external_data, for commands that write a model.
 struct OutputArgs {

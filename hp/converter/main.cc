@@ -47,7 +47,17 @@ ABSL_FLAG(std::string, external_data, "link",
           "copy), 'error' (refuse the output instead). A file of that name "
           "already there is used when it is the same file or holds the same "
           "bytes; a different one is never replaced (an error). An output in "
-          "the model's folder needs nothing.");
+          "the model's folder needs nothing. 'declared' (for build rules, "
+          "which declare every output): refuse a model unless the side files "
+          "it uses are exactly those of --declared_external_data, then copy "
+          "them as 'copy' does.");
+ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
+          "--external_data=declared: the side files the caller expects beside "
+          "the output, comma-separated, as the model's tensors name them "
+          "(their 'location', relative to the model's folder). A model that "
+          "uses a file not listed, or none of a listed one, is refused, "
+          "naming the file. Default: none (a model with external data is "
+          "refused).");
 ABSL_FLAG(bool, fsync, true,
           "tag, batch: flush each tagged model to disk (fsync) before "
           "renaming it into place, so that it survives a power loss or OS "
@@ -174,7 +184,9 @@ absl::StatusOr<hp::TagOptions> TagOptionsFromFlags() {
 
 hp::OutputArgs OutputFromFlags() {
   return {absl::GetFlag(FLAGS_output), absl::GetFlag(FLAGS_in_place),
-          hp::ExternalDataPolicyFromFlag(absl::GetFlag(FLAGS_external_data))};
+          hp::ExternalDataPolicyFromFlag(
+              absl::GetFlag(FLAGS_external_data),
+              absl::GetFlag(FLAGS_declared_external_data))};
 }
 
 hp::InspectArgs InspectFromFlags() {

@@ -107,19 +107,22 @@ absl::Status CheckOneLocation(const onnx::TensorProto& tensor,
   for (const std::filesystem::path& part : relative) {
     if (part == "..") return error("contains '..'");
   }
-  // A symbolic link inside the folder may still lead out of it.
+  // A symbolic link inside the folder may still lead out of it: it must
+  // lead into the folder, or into that of the model's own file.
   std::filesystem::path folder =
       std::filesystem::path(model_path).parent_path();
   if (folder.empty()) folder = ".";
   std::error_code ignored;
-  std::filesystem::path real_folder =
-      std::filesystem::weakly_canonical(folder, ignored);
-  std::filesystem::path real_target =
+  const std::filesystem::path real_target =
       std::filesystem::weakly_canonical(folder / relative, ignored);
-  auto [folder_end, target_it] =
-      std::mismatch(real_folder.begin(), real_folder.end(), real_target.begin(),
-                    real_target.end());
-  if (folder_end != real_folder.end()) {
+  auto inside = [&real_target](const std::filesystem::path& real_folder) {
+    return std::mismatch(real_folder.begin(), real_folder.end(),
+                         real_target.begin(), real_target.end())
+               .first == real_folder.end();
+  };
+  if (!inside(std::filesystem::weakly_canonical(folder, ignored)) &&
+      !inside(std::filesystem::weakly_canonical(model_path, ignored)
+                  .parent_path())) {
     return error("leads outside the model's folder");
   }
   return absl::OkStatus();
@@ -232,6 +235,40 @@ bool LinkCannotWorkHere(int error) {
          error == EOPNOTSUPP || error == ENOSYS || error == EACCES;
 }
 
+std::string Normalized(const std::string& location) {
+  return std::filesystem::path(location).lexically_normal().string();
+}
+
+// kDeclared: `files` (normalized, as ExternalDataFiles lists them) must be
+// the declared ones.
+absl::Status CheckDeclared(const std::vector<std::string>& files,
+                           const std::string& model_path,
+                           const ExternalDataPolicy& policy) {
+  std::vector<std::string> declared;
+  for (const std::string& location : policy.declared) {
+    declared.push_back(Normalized(location));
+  }
+  for (const std::string& file : files) {
+    if (std::find(declared.begin(), declared.end(), file) == declared.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          model_path, ": keeps tensors in the side file '", file,
+          "' (external data), which is not declared: the output would be "
+          "written without it; ",
+          policy.declare_hint));
+    }
+  }
+  for (const std::string& location : declared) {
+    if (std::find(files.begin(), files.end(), location) == files.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          model_path, ": the side file '", location,
+          "' is declared but no tensor of the model is stored in it",
+          files.empty() ? "" : " (it uses ", absl::StrJoin(files, ", "),
+          files.empty() ? "" : ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool HoldsExternalData(const onnx::AttributeProto& attribute) {
@@ -264,7 +301,7 @@ void AddExternalDataFiles(const onnx::ModelProto& model,
       return;
     }
     // Normalized, so that "./w.bin" and "w.bin" are one file.
-    location = std::filesystem::path(location).lexically_normal().string();
+    location = Normalized(location);
     if (std::find(files->begin(), files->end(), location) == files->end()) {
       files->push_back(std::move(location));
     }
@@ -320,6 +357,9 @@ absl::StatusOr<PlacedExternalData> PlaceExternalData(
     const std::string& output_path, const ExternalDataPolicy& policy,
     Durability durability) {
   PlacedExternalData placed;
+  if (policy.mode == ExternalDataMode::kDeclared) {
+    HP_RETURN_IF_ERROR(CheckDeclared(files, model_path, policy));
+  }
   const std::filesystem::path model_folder = FolderOf(model_path);
   const std::filesystem::path output_folder = FolderOf(output_path);
   if (files.empty() || SameFolder(model_folder, output_folder)) return placed;

@@ -25,7 +25,10 @@ namespace hp {
 
 // Every tensor stored as external data must name a file inside the model's
 // folder: a relative `location` without `..` components. `model_path` is
-// used for messages and to resolve symbolic links that would lead outside.
+// used for messages and to resolve symbolic links that would lead outside:
+// a file whose links lead into the folder of the model's own file (the
+// model's links resolved too) is inside, as in Bazel's sandbox and
+// runfiles, where every file is a link to where it was made.
 absl::Status CheckExternalDataLocations(const onnx::ModelProto& model,
                                         const std::string& model_path);
 
@@ -52,6 +55,11 @@ enum class ExternalDataMode {
   kCopy,
   // None: the output is refused.
   kError,
+  // For build rules, which declare each output: the model must keep its
+  // tensors in exactly the `declared` files, which are then copied as
+  // kCopy does (a file of its own, never a link to an input of the
+  // build).
+  kDeclared,
 };
 
 struct ExternalDataPolicy {
@@ -59,6 +67,11 @@ struct ExternalDataPolicy {
   // Ends the refusal of kError: how to allow placing the files (the
   // converter names its flag).
   std::string allow_hint = "use the link or copy mode to place them there";
+  // kDeclared: the side files the caller declares, as locations relative
+  // to the output's folder.
+  std::vector<std::string> declared;
+  // Ends kDeclared's refusal: where the caller declares its files.
+  std::string declare_hint = "declare it";
 };
 
 // What PlaceExternalData did, file by file.
@@ -107,6 +120,10 @@ class PlacedExternalData {
 // with the size of the input's is compared, a chunk at a time. With
 // kFsync, what was placed is on disk when this returns. On error, what this
 // call placed is removed again.
+//
+// kDeclared first refuses (FailedPrecondition) a model that keeps tensors
+// in a file not declared, naming the file, or none in a declared one (the
+// caller would expect an output that is never written), then copies.
 //
 // In a batch, two models sharing one side file may both find it placed; if
 // the one that placed it then fails to commit, it removes the file the

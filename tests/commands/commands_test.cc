@@ -77,9 +77,24 @@ TEST(CommandArgsTest, ParsesExternalDataValues) {
               HasSubstr("--external_data=link or copy"));
   absl::StatusOr<ExternalDataPolicy> bad = ExternalDataPolicyFromFlag("move");
   EXPECT_EQ(std::string(bad.status().message()),
-            "--external_data: expected \"link\", \"copy\" or \"error\", got "
-            "\"move\"");
+            "--external_data: expected \"link\", \"copy\", \"error\" or "
+            "\"declared\", got \"move\"");
+
+  absl::StatusOr<ExternalDataPolicy> declared =
+      ExternalDataPolicyFromFlag("declared", {"w.bin", "sub/v.bin"});
+  ASSERT_TRUE(declared.ok()) << declared.status();
+  EXPECT_EQ(declared->mode, ExternalDataMode::kDeclared);
+  EXPECT_THAT(declared->declared, ElementsAre("w.bin", "sub/v.bin"));
+  EXPECT_THAT(declared->declare_hint,
+              HasSubstr("--declared_external_data (hp_tagged_model: its "
+                        "external_data attribute)"));
+  absl::StatusOr<ExternalDataPolicy> stray =
+      ExternalDataPolicyFromFlag("link", {"w.bin"});
+  EXPECT_EQ(std::string(stray.status().message()),
+            "--declared_external_data is only read with "
+            "--external_data=declared, not \"link\"");
 }
+
 
 TEST(CommandArgsTest, TraceFlagNamesTheTraceToRead) {
   const std::string model = Fixture("tiny_bert.onnx");
@@ -280,6 +295,50 @@ TEST_F(ExternalDataCommandTest, TagAndStripPlaceTheSideFileBesideTheirOutput) {
             Inode(In(kExternalDataFile)));
   EXPECT_TRUE(ReadBytes(Out("copied", kExternalDataFile)) ==
               ReadBytes(In(kExternalDataFile)));
+  ExpectInputUnchanged();
+}
+
+// What hp_tagged_model runs: the side files must be those the rule
+// declared as outputs, and are copied.
+TEST_F(ExternalDataCommandTest, DeclaredModeCopiesOrNamesAMissingFile) {
+  TagArgs tag;
+  tag.model = In(kExternalDataModel);
+  tag.output.output = Out("tagged", kExternalDataModel);
+  tag.output.external_data =
+      ExternalDataPolicyFromFlag("declared", {kExternalDataFile});
+  const Ran tagged = RunCommand(RunTag, tag);
+  ASSERT_TRUE(tagged.status.ok()) << tagged.status;
+  EXPECT_THAT(tagged.out, HasSubstr(": 1 side file copied\n"));
+  EXPECT_NE(Inode(Out("tagged", kExternalDataFile)),
+            Inode(In(kExternalDataFile)));
+  EXPECT_TRUE(ReadBytes(Out("tagged", kExternalDataFile)) ==
+              ReadBytes(In(kExternalDataFile)));
+
+  tag.output.output = Out("undeclared", kExternalDataModel);
+  tag.output.external_data = ExternalDataPolicyFromFlag("declared", {});
+  const Ran undeclared = RunCommand(RunTag, tag);
+  EXPECT_EQ(undeclared.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(std::string(undeclared.status.message()),
+            absl::StrCat(tag.model,
+                         ": keeps tensors in the side file 'mlp.onnx.data' "
+                         "(external data), which is not declared: the output "
+                         "would be written without it; list it in "
+                         "--declared_external_data (hp_tagged_model: its "
+                         "external_data attribute)"));
+  EXPECT_THAT(ListFolder(Folder("undeclared")), IsEmpty());
+
+  StripArgs strip;
+  strip.model = In(kExternalDataModel);
+  strip.output.output = Out("stripped", kExternalDataModel);
+  strip.output.external_data =
+      ExternalDataPolicyFromFlag("declared", {kExternalDataFile, "other.bin"});
+  const Ran stripped = RunCommand(RunStrip, strip);
+  EXPECT_EQ(stripped.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(stripped.status.message()),
+              HasSubstr(": the side file 'other.bin' is declared but no "
+                        "tensor of the model is stored in it (it uses "
+                        "mlp.onnx.data)"));
+  EXPECT_THAT(ListFolder(Folder("stripped")), IsEmpty());
   ExpectInputUnchanged();
 }
 

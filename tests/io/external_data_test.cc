@@ -247,6 +247,49 @@ TEST(PlaceExternalDataTest, LinksTheFileASymbolicLinkLeadsTo) {
             Inode(folders.in + "/real/w.bin"));
 }
 
+// A build rule declares every output: the model's files must be exactly
+// those declared ("./w.bin" and "w.bin" are one file), and are then copied,
+// never linked.
+TEST(PlaceExternalDataTest, DeclaredModeChecksTheDeclaredFilesThenCopies) {
+  const Folders folders = MakeFolders({"w.bin", "sub/v.bin"});
+  ExternalDataPolicy policy = Mode(ExternalDataMode::kDeclared);
+  policy.declared = {"./w.bin", "sub/v.bin"};
+  policy.declare_hint = "declare it";
+  {
+    absl::StatusOr<PlacedExternalData> placed =
+        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model,
+                          folders.output, policy, Durability::kNoFsync);
+    ASSERT_TRUE(placed.ok()) << placed.status();
+    EXPECT_EQ(placed->counts().copied, 2);
+    EXPECT_THAT(ListTree(folders.out), ElementsAre("sub/v.bin", "w.bin"));
+    EXPECT_NE(Inode(folders.out + "/w.bin"), Inode(folders.in + "/w.bin"));
+    EXPECT_EQ(ReadBytes(folders.out + "/sub/v.bin"), "bytes of sub/v.bin");
+  }  // not kept: removed again
+  EXPECT_THAT(ListTree(folders.out), IsEmpty());
+
+  policy.declared = {"w.bin"};
+  absl::StatusOr<PlacedExternalData> undeclared =
+      PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model, folders.output,
+                        policy, Durability::kNoFsync);
+  EXPECT_EQ(undeclared.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(undeclared.status().message(),
+            folders.model +
+                ": keeps tensors in the side file 'sub/v.bin' (external "
+                "data), which is not declared: the output would be written "
+                "without it; declare it");
+
+  policy.declared = {"w.bin", "unused.bin"};
+  absl::StatusOr<PlacedExternalData> unused =
+      PlaceExternalData({"w.bin"}, folders.model, folders.output, policy,
+                        Durability::kNoFsync);
+  EXPECT_EQ(unused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(unused.status().message(),
+            folders.model +
+                ": the side file 'unused.bin' is declared but no tensor of "
+                "the model is stored in it (it uses w.bin)");
+  EXPECT_THAT(ListTree(folders.out), IsEmpty());
+}
+
 TEST(ExternalDataSummaryTest, NamesEachWayFilesWerePlaced) {
   ExternalDataCounts counts;
   counts.copied = 1;

@@ -413,6 +413,31 @@ TEST(ModelIoTest, RefusesAnExternalDataSymlinkLeadingOutside) {
   }
 }
 
+// Bazel's sandbox and runfiles: the model and its side file are both links
+// into the folder where they were made, which is the model's real folder.
+TEST(ModelIoTest, AcceptsASideFileLinkedBesideTheModelsOwnFile) {
+  const std::string root = TestFolder();
+  fs::create_directories(root + "/made");
+  fs::create_directories(root + "/runfiles");
+  WriteBytes(root + "/made/model.onnx",
+             MakeExternalDataModel("w.bin").SerializeAsString());
+  WriteBytes(root + "/made/w.bin", std::string(256, 'x'));
+  fs::create_symlink(root + "/made/model.onnx", root + "/runfiles/model.onnx");
+  fs::create_symlink(root + "/made/w.bin", root + "/runfiles/w.bin");
+  absl::StatusOr<onnx::ModelProto> model =
+      LoadModel(root + "/runfiles/model.onnx");
+  EXPECT_TRUE(model.ok()) << model.status();
+
+  // A side file linked from elsewhere is still refused.
+  fs::create_directories(root + "/elsewhere");
+  WriteBytes(root + "/elsewhere/w.bin", std::string(256, 'x'));
+  fs::remove(root + "/runfiles/w.bin");
+  fs::create_symlink(root + "/elsewhere/w.bin", root + "/runfiles/w.bin");
+  model = LoadModel(root + "/runfiles/model.onnx");
+  EXPECT_THAT(model.status().message(),
+              HasSubstr("leads outside the model's folder"));
+}
+
 TEST(ModelIoTest, RefusesExternalDataWithoutALocation) {
   const std::string folder = TestFolder();
   absl::Status status = LoadWithLocation(folder, nullptr);
