@@ -232,7 +232,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(format))},
       {kVersionKey, kVersion},
-      {kSourceKey, "transfer"},
+      {kSourceKey, kTransferSource},
   };
   // The export the tags came from, as the tagged model records it.
   if (std::optional<std::string> digest =

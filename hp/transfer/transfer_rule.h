@@ -15,6 +15,9 @@
 
 namespace hp {
 
+// The pkg.hp.source of a model whose tags were transferred.
+inline constexpr char kTransferSource[] = "transfer";
+
 // How a derived node found its tag, in order of precedence.
 enum class TransferKind {
   kKept,       // same op, domain, inputs and outputs as one original node

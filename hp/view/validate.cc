@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/tag_codec.h"
+#include "hp/transfer/transfer_rule.h"
 
 namespace hp {
 
@@ -35,6 +36,12 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     }
   }
 
+  // Transferred tags belong to the model the tags came from, not to these
+  // node names: only a trace's modules can check them.
+  const bool transferred = stored.source == kTransferSource;
+  if (transferred && computed.source != HierarchySource::kTrace) {
+    return problems;
+  }
   for (size_t i = 0; i < stored.nodes.size(); ++i) {
     const StoredTag& tag = stored.nodes[i];
     const NodeTag& now = computed.nodes[i];
@@ -44,8 +51,8 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     if (!module_tags.contains(*tag.tag)) {
       problems.push_back(absl::StrCat(
           node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
-          HierarchySourceName(computed.source), "); hp tags it '", now.tag,
-          "'"));
+          HierarchySourceName(computed.source), ")",
+          transferred ? "" : absl::StrCat("; hp tags it '", now.tag, "'")));
       continue;
     }
     if (!tag.module_path.has_value()) continue;  // the attribute format
@@ -58,7 +65,7 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
                                       ")"));
       continue;
     }
-    if (*tag.module_path != now.module_path) {
+    if (!transferred && *tag.module_path != now.module_path) {
       problems.push_back(absl::StrCat(node, ": module path '",
                                       *tag.module_path, "', but hp finds '",
                                       now.module_path, "' for it"));
@@ -66,8 +73,8 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     }
     // Only nodes without a scope may carry a tag other than their module's:
     // --propagate gives them a neighbour's.
-    const bool unscoped = now.match == MatchKind::kRoot ||
-                          now.match == MatchKind::kPropagated;
+    const bool unscoped = !transferred && (now.match == MatchKind::kRoot ||
+                                           now.match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
       problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
                                       "' disagrees with its module path '",
