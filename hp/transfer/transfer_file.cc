@@ -195,6 +195,14 @@ absl::StatusOr<TransferFileResult> TransferFile(
   transferred->result =
       TransferTags(tagged, *transferred->derived.list, derived_values);
   const TransferResult& result = transferred->result;
+  if (result.statistics.nodes > 0 &&
+      result.statistics.kept + result.statistics.replacing == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        request.model_path, ": none of its ", result.statistics.nodes,
+        " nodes computes a tensor of ", request.from_path,
+        " (no node kept or replacing one): it is not derived from that "
+        "model, so its tags cannot be transferred"));
+  }
 
   TransferFileResult done;
   done.statistics = result.statistics;

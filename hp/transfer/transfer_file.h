@@ -61,8 +61,9 @@ struct TransferFileResult {
 
 // Errors name the file: FailedPrecondition when `from_path` carries no
 // tags of hp; InvalidArgument when the derived model has a graph input the
-// tagged one lacks, or shares no graph input, output or initializer name
-// with it (not derived from it); the readers' errors otherwise.
+// tagged one lacks, shares no graph input, output or initializer name with
+// it, or has no node that keeps or replaces one of it (not derived from
+// it); the readers' errors otherwise.
 absl::StatusOr<TransferFileResult> TransferFile(
     const TransferFileRequest& request);
 
