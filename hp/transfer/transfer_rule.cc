@@ -268,12 +268,14 @@ class Transfer {
       if (id >= 0 && original_.Producer(id) >= 0) outputs.push_back(id);
     }
     std::sort(outputs.begin(), outputs.end());
-    if (outputs.empty()) outputs = NameHint(node.name);
+    const bool hinted = outputs.empty();
+    if (hinted) outputs = NameHint(node.name);
     // Its new outputs stand for what it produces, or else for its inputs.
     stands_for_[i] = outputs.empty() ? inputs : outputs;
     if (outputs.empty()) return false;
-    const std::vector<int> replaced = Replaced(outputs, inputs);
+    std::vector<int> replaced = Replaced(outputs, inputs);
     if (replaced.empty()) return false;  // a layout change: inserted
+    if (hinted) replaced = InModuleOf(original_.Producer(outputs.front()), replaced);
     std::string tag = from_.tags[replaced.front()];
     std::string module_path = from_.module_paths[replaced.front()];
     for (int at : replaced) {
@@ -286,6 +288,22 @@ class Transfer {
     result_->placement[i] = placements_.Add(std::move(tag), std::move(module_path));
     result_->sources[i] = replaced;
     return true;
+  }
+
+  // Where a name placed the node, data flow may still span modules (an
+  // NCHWc convolution fused with the previous block's Add and Relu, whose
+  // layout tensor stands for the previous Conv's output): the name decides,
+  // keeping those of `replaced` in the named node's module (its tag a
+  // prefix of theirs), unless none is.
+  std::vector<int> InModuleOf(int named, const std::vector<int>& replaced) const {
+    const std::string& tag = from_.tags[named];
+    std::vector<int> inside;
+    for (int at : replaced) {
+      if (CommonSegments(tag, from_.tags[at], '/').size() == tag.size()) {
+        inside.push_back(at);
+      }
+    }
+    return inside.empty() ? replaced : inside;
   }
 
   // The original nodes on paths from `inputs` to `outputs` that are gone
