@@ -1,5 +1,6 @@
 #include "hp/transfer/transfer_file.h"
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -69,25 +70,28 @@ std::string Describe(const NodeRef& node) {
 // Every node's tag and module path as hp wrote them, in the format the
 // model records.
 absl::Status ReadTags(const std::string& path, const OpenedNodes& nodes,
-                      TagFormat format, TaggedNodes* tagged) {
+                      TagFormat format, std::deque<std::string>* storage,
+                      TaggedNodes* tagged) {
   const NodeList& list = *nodes.list;
   tagged->nodes = &list;
   tagged->tags.resize(list.size());
   tagged->module_paths.resize(list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     const NodeRef& node = list[i];
-    std::optional<std::string> tag;
-    std::optional<std::string> module_path;
+    std::optional<absl::string_view> tag;
+    std::optional<absl::string_view> module_path;
     if (node.node != nullptr && format != TagFormat::kMetadata) {
       WrittenTag written = ReadNodeTag(*node.node, format);
-      tag = std::move(written.tag);
-      module_path = std::move(written.module_path);
+      if (written.tag) tag = storage->emplace_back(*std::move(written.tag));
+      if (written.module_path) {
+        module_path = storage->emplace_back(*std::move(written.module_path));
+      }
     } else {
       if (const absl::string_view* value = node.FindMetadata(kTagKey)) {
-        tag = std::string(*value);
+        tag = *value;
       }
       if (const absl::string_view* value = node.FindMetadata(kModulePathKey)) {
-        module_path = std::string(*value);
+        module_path = *value;
       }
     }
     if (!tag.has_value() || tag->empty() || (*tag)[0] != '/') {
@@ -96,7 +100,7 @@ absl::Status ReadTags(const std::string& path, const OpenedNodes& nodes,
           " carries no hp tag: tag the whole model with `converter tag` "
           "before transferring its tags"));
     }
-    tagged->tags[i] = *std::move(tag);
+    tagged->tags[i] = *tag;
     tagged->module_paths[i] = module_path.value_or("");
   }
   if (list.empty()) {
@@ -178,8 +182,11 @@ absl::StatusOr<TransferFileResult> TransferFile(
   // The attribute and doc_string formats are read from messages.
   if (format != TagFormat::kMetadata) HP_RETURN_IF_ERROR(from.ParseAllNodes());
   OpenedNodes from_nodes = NodesOf(&from);
+  // Tags are views into the mapped file, or, read from messages, here.
+  std::deque<std::string> tag_storage;
   TaggedNodes tagged;
-  HP_RETURN_IF_ERROR(ReadTags(request.from_path, from_nodes, format, &tagged));
+  HP_RETURN_IF_ERROR(ReadTags(request.from_path, from_nodes, format,
+                              &tag_storage, &tagged));
   tagged.values = ValueNames(from);
 
   HP_ASSIGN_OR_RETURN(ModelSplice splice,
@@ -206,7 +213,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
 
   TransferFileResult done;
   done.statistics = result.statistics;
-  done.root_tag = result.tags[0];
+  done.root_tag = std::string(result.tags[0]);
   if (request.list_nodes) {
     const NodeList& nodes = *transferred->derived.list;
     done.nodes.resize(nodes.size());
@@ -218,7 +225,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
       node.kind = result.kinds[i];
       node.tag = std::string(result.TagOf(i));
       node.module_path = std::string(result.ModulePathOf(i));
-      for (int at : result.sources[i]) {
+      for (int at : result.Sources(i)) {
         node.sources.push_back(std::string((*tagged.nodes)[at].name));
       }
     }

@@ -39,8 +39,10 @@ void MergeInto(const std::vector<int>& more, std::vector<int>* into) {
 class OriginalGraph {
  public:
   explicit OriginalGraph(const TaggedNodes& from) : nodes_(*from.nodes) {
+    tensor_id_.reserve(nodes_.size() + from.values.inputs.size() +
+                       from.values.initializers.size());
+    producer_.reserve(nodes_.size());
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      node_by_name_.try_emplace(nodes_[i].name, static_cast<int>(i));
       for (absl::string_view output : nodes_[i].outputs) {
         if (output.empty()) continue;
         const int id = Intern(output);
@@ -60,7 +62,15 @@ class OriginalGraph {
     return it == tensor_id_.end() ? -1 : it->second;
   }
   int Producer(int tensor) const { return producer_[tensor]; }
-  int NodeNamed(absl::string_view name) const {
+  // Names are looked up only for nodes data flow leaves open: the map is
+  // built on the first lookup.
+  int NodeNamed(absl::string_view name) {
+    if (node_by_name_.empty()) {
+      node_by_name_.reserve(nodes_.size());
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        node_by_name_.try_emplace(nodes_[i].name, static_cast<int>(i));
+      }
+    }
     auto it = node_by_name_.find(name);
     return it == node_by_name_.end() ? -1 : it->second;
   }
@@ -82,22 +92,24 @@ class OriginalGraph {
 // Distinct (tag, module path) pairs; 0 is the root.
 class Placements {
  public:
-  Placements(std::string root_tag, TransferResult* result) : result_(result) {
-    Add(std::move(root_tag), "");
+  Placements(absl::string_view root_tag, TransferResult* result)
+      : result_(result) {
+    Add(root_tag, "");
   }
-  int Add(std::string tag, std::string module_path) {
+  int Add(absl::string_view tag, absl::string_view module_path) {
     auto [it, added] = ids_.try_emplace(std::make_pair(tag, module_path),
                                         static_cast<int>(result_->tags.size()));
     if (added) {
-      result_->tags.push_back(std::move(tag));
-      result_->module_paths.push_back(std::move(module_path));
+      result_->tags.push_back(tag);
+      result_->module_paths.push_back(module_path);
     }
     return it->second;
   }
 
  private:
   TransferResult* result_;
-  absl::flat_hash_map<std::pair<std::string, std::string>, int> ids_;
+  absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, int>
+      ids_;
 };
 
 class Transfer {
@@ -112,7 +124,7 @@ class Transfer {
     const size_t count = derived_.size();
     result_->kinds.assign(count, TransferKind::kUnplaced);
     result_->placement.assign(count, 0);
-    result_->sources.assign(count, {});
+    kept_source_.assign(count, -1);
     stands_for_.assign(count, {});
     kept_.assign(original_.nodes().size(), false);
     walked_.assign(original_.nodes().size(), 0);
@@ -128,6 +140,7 @@ class Transfer {
       const int id = original_.TensorId(name);
       if (id >= 0) present_[id] = true;
     };
+    producer_.reserve(count);
     for (size_t i = 0; i < count; ++i) {
       for (absl::string_view output : derived_[i].outputs) {
         if (output.empty()) continue;
@@ -151,8 +164,11 @@ class Transfer {
       pending[i] = !MatchReplacing(i);
     }
     // Inserted: the tag the neighbours agree on, as --propagate does.
+    const bool any_pending =
+        std::find(pending.begin(), pending.end(), true) != pending.end();
     const std::vector<bool> moved =
-        PropagateTags(derived_, pending, &result_->placement);
+        any_pending ? PropagateTags(derived_, pending, &result_->placement)
+                    : std::vector<bool>(derived_.size(), false);
     for (size_t i = 0; i < derived_.size(); ++i) {
       if (!pending[i]) continue;
       if (moved[i]) {
@@ -162,6 +178,20 @@ class Transfer {
         result_->kinds[i] = TransferKind::kInserted;
         result_->placement[i] = result_->placement[derived_[i].owner];
       }
+    }
+    // The sources, one flat list.
+    result_->source_offsets.reserve(derived_.size() + 1);
+    result_->source_offsets.push_back(0);
+    for (size_t i = 0; i < derived_.size(); ++i) {
+      if (kept_source_[i] >= 0) {
+        result_->source_nodes.push_back(kept_source_[i]);
+      } else if (auto it = replaced_.find(static_cast<int>(i));
+                 it != replaced_.end()) {
+        result_->source_nodes.insert(result_->source_nodes.end(),
+                                     it->second.begin(), it->second.end());
+      }
+      result_->source_offsets.push_back(
+          static_cast<int>(result_->source_nodes.size()));
     }
     TransferStatistics& statistics = result_->statistics;
     statistics.nodes = static_cast<int64_t>(derived_.size());
@@ -184,10 +214,9 @@ class Transfer {
   }
 
  private:
-  static std::string RootTag(absl::string_view tag) {
+  static absl::string_view RootTag(absl::string_view tag) {
     const size_t end = tag.find('/', 1);
-    return std::string(end == absl::string_view::npos ? tag
-                                                      : tag.substr(0, end));
+    return end == absl::string_view::npos ? tag : tag.substr(0, end);
   }
 
   void MatchKept(size_t i) {
@@ -207,7 +236,7 @@ class Transfer {
     kept_[at] = true;
     result_->kinds[i] = TransferKind::kKept;
     result_->placement[i] = original_placement_[at];
-    result_->sources[i] = {at};
+    kept_source_[i] = at;
   }
 
   // The original tensors a derived tensor stands for: itself when it is
@@ -223,7 +252,7 @@ class Transfer {
   // its name may say which original tensors it stands for: the longest
   // prefix, cut before a '/' or '_', that names an original node or
   // tensor gone from the derived graph (`.../Relu_output_0_nchwc`).
-  std::vector<int> NameHint(absl::string_view name) const {
+  std::vector<int> NameHint(absl::string_view name) {
     for (size_t end = name.size(); end > 0; --end) {
       if (end < name.size() && name[end] != '/' && name[end] != '_') continue;
       const absl::string_view prefix = name.substr(0, end);
@@ -276,17 +305,16 @@ class Transfer {
     std::vector<int> replaced = Replaced(outputs, inputs);
     if (replaced.empty()) return false;  // a layout change: inserted
     if (hinted) replaced = InModuleOf(original_.Producer(outputs.front()), replaced);
-    std::string tag = from_.tags[replaced.front()];
-    std::string module_path = from_.module_paths[replaced.front()];
+    absl::string_view tag = from_.tags[replaced.front()];
+    absl::string_view module_path = from_.module_paths[replaced.front()];
     for (int at : replaced) {
-      tag = std::string(CommonSegments(tag, from_.tags[at], '/'));
-      module_path =
-          std::string(CommonSegments(module_path, from_.module_paths[at], '.'));
+      tag = CommonSegments(tag, from_.tags[at], '/');
+      module_path = CommonSegments(module_path, from_.module_paths[at], '.');
     }
     if (tag.empty()) tag = result_->tags[0];
     result_->kinds[i] = TransferKind::kReplacing;
-    result_->placement[i] = placements_.Add(std::move(tag), std::move(module_path));
-    result_->sources[i] = replaced;
+    result_->placement[i] = placements_.Add(tag, module_path);
+    replaced_[static_cast<int>(i)] = std::move(replaced);
     return true;
   }
 
@@ -296,7 +324,7 @@ class Transfer {
   // keeping those of `replaced` in the named node's module (its tag a
   // prefix of theirs), unless none is.
   std::vector<int> InModuleOf(int named, const std::vector<int>& replaced) const {
-    const std::string& tag = from_.tags[named];
+    const absl::string_view tag = from_.tags[named];
     std::vector<int> inside;
     for (int at : replaced) {
       if (CommonSegments(tag, from_.tags[at], '/').size() == tag.size()) {
@@ -370,6 +398,8 @@ class Transfer {
   std::vector<bool> present_;  // per original tensor: the derived graph has it
   absl::flat_hash_map<absl::string_view, int> producer_;  // derived tensors
   std::vector<std::vector<int>> stands_for_;  // per derived node's new outputs
+  std::vector<int> kept_source_;  // per derived node: the original it keeps
+  absl::flat_hash_map<int, std::vector<int>> replaced_;  // replacing nodes
   // Per original node or tensor: the walk that last marked it.
   int stamp_ = 0;
   std::vector<int> walked_;

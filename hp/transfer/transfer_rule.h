@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "hp/io/node_list.h"
 
 namespace hp {
@@ -42,11 +43,12 @@ struct GraphValueNames {
 };
 
 // The tagged model: its nodes (CollectNodes order) with each one's tag and
-// module path as hp wrote them.
+// module path as hp wrote them, as views (into the mapped file) that must
+// outlive the result.
 struct TaggedNodes {
   const NodeList* nodes = nullptr;
-  std::vector<std::string> tags;
-  std::vector<std::string> module_paths;
+  std::vector<absl::string_view> tags;
+  std::vector<absl::string_view> module_paths;
   GraphValueNames values;
 };
 
@@ -62,18 +64,28 @@ struct TransferResult {
   // Per derived node, in its list's order.
   std::vector<TransferKind> kinds;
   std::vector<int> placement;  // index into tags / module_paths
-  // The original nodes each derived node was matched with: the kept one,
-  // or those it replaced (indices into TaggedNodes::nodes); empty for
-  // inserted and unplaced nodes.
-  std::vector<std::vector<int>> sources;
-  // Distinct placements (tag, module path); 0 is the root.
-  std::vector<std::string> tags;
-  std::vector<std::string> module_paths;
+  // Distinct placements (tag, module path); 0 is the root. Views into
+  // TaggedNodes' tags and module paths (a deepest common module is a
+  // prefix of one).
+  std::vector<absl::string_view> tags;
+  std::vector<absl::string_view> module_paths;
   TransferStatistics statistics;
+  // The original nodes each derived node was matched with, as offsets
+  // into source_nodes (per node, and one past the last).
+  std::vector<int> source_offsets;
+  std::vector<int> source_nodes;
 
   absl::string_view TagOf(size_t node) const { return tags[placement[node]]; }
   absl::string_view ModulePathOf(size_t node) const {
     return module_paths[placement[node]];
+  }
+  // The kept original node, or those a replacing node replaced (indices
+  // into TaggedNodes::nodes, in graph order); empty for inserted and
+  // unplaced nodes.
+  absl::Span<const int> Sources(size_t node) const {
+    return absl::MakeConstSpan(source_nodes)
+        .subspan(source_offsets[node],
+                 source_offsets[node + 1] - source_offsets[node]);
   }
 };
 

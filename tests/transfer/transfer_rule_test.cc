@@ -23,8 +23,9 @@ struct Tagged {
   TaggedNodes tagged;
 };
 
-void SetTags(Tagged* t, const std::vector<std::string>& tags,
-             const std::vector<std::string>& paths) {
+// `tags` and `paths` are literals: the result views them.
+void SetTags(Tagged* t, const std::vector<absl::string_view>& tags,
+             const std::vector<absl::string_view>& paths) {
   t->nodes = CollectNodes(t->model);
   t->tagged.nodes = &t->nodes;
   t->tagged.tags = tags;
@@ -104,7 +105,7 @@ TEST(TransferRuleTest, SameNodesAreKeptWhateverTheirNames) {
                                         "/M/Enc/Layer.0/Att", "/M/Enc/Layer.1"));
   EXPECT_EQ(result.ModulePathOf(2), "layer.1.ln");
   EXPECT_EQ(result.statistics.kept, 3);
-  EXPECT_THAT(result.sources[1], ElementsAre(1));
+  EXPECT_THAT(result.Sources(1), ElementsAre(1));
 }
 
 TEST(TransferRuleTest, AFusionTakesTheDeepestCommonModuleOfWhatItReplaced) {
@@ -126,7 +127,7 @@ TEST(TransferRuleTest, AFusionTakesTheDeepestCommonModuleOfWhatItReplaced) {
   EXPECT_THAT(Kinds(result), ElementsAre("replacing", "kept"));
   EXPECT_EQ(result.TagOf(0), "/M/Enc/Layer.0/Att");
   EXPECT_EQ(result.ModulePathOf(0), "layer.0.att.q");
-  EXPECT_THAT(result.sources[0], ElementsAre(0, 1));
+  EXPECT_THAT(result.Sources(0), ElementsAre(0, 1));
 
   onnx::ModelProto across =
       ModelBuilder()
@@ -142,7 +143,7 @@ TEST(TransferRuleTest, AFusionTakesTheDeepestCommonModuleOfWhatItReplaced) {
   EXPECT_THAT(Kinds(result), ElementsAre("replacing"));
   EXPECT_EQ(result.TagOf(0), "/M/Enc");
   EXPECT_EQ(result.ModulePathOf(0), "layer");  // the list holding both
-  EXPECT_THAT(result.sources[0], ElementsAre(0, 1, 2));
+  EXPECT_THAT(result.Sources(0), ElementsAre(0, 1, 2));
 }
 
 TEST(TransferRuleTest, NodesWithNewTensorsOnlyTakeTheirNeighboursTag) {
@@ -209,8 +210,8 @@ TEST(TransferRuleTest, LayoutNodesArePlacedByTheTensorTheirNameStandsFor) {
   // the reorder in b2's Conv, and c2_nchwc is inserted before it.
   EXPECT_THAT(Kinds(result), ElementsAre("replacing", "inserted", "replacing"));
   EXPECT_THAT(Tags(result), ElementsAre("/M/B[b1]", "/M/B[b2]", "/M/B[b2]"));
-  EXPECT_THAT(result.sources[0], ElementsAre(0, 1));
-  EXPECT_THAT(result.sources[2], ElementsAre(2));
+  EXPECT_THAT(result.Sources(0), ElementsAre(0, 1));
+  EXPECT_THAT(result.Sources(2), ElementsAre(2));
 }
 
 TEST(TransferRuleTest, ANodeNothingPlacesGetsTheRootTag) {
