@@ -43,6 +43,9 @@
 #include "hp/tag/tagged_model.h"
 // One model file end to end, of any size: TagFile, DefaultTracePath.
 #include "hp/pipeline/tag_file.h"
+// Tags onto a model derived from a tagged one (optimized, fused,
+// converted): TransferFile, TransferTags, TransferKind.
+#include "hp/transfer/transfer_file.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.
 #include "hp/view/analyze.h"

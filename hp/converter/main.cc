@@ -26,18 +26,22 @@
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
+#include "hp/commands/transfer.h"
 #include "hp/commands/validate.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/status_macros.h"
 
 ABSL_FLAG(std::string, model, "", "Input ONNX model (.onnx). Required.");
+ABSL_FLAG(std::string, from, "",
+          "transfer: the model hp tagged (with `tag`) that --model was derived "
+          "from (optimized, fused, converted). Required for transfer.");
 ABSL_FLAG(std::string, output, "",
           "Where to write the result. Required unless --in_place. Written "
           "atomically: a failed run leaves no file behind.");
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
 ABSL_FLAG(std::string, external_data, "link",
-          "tag, strip, batch: a model that keeps tensors in side files (ONNX "
+          "tag, strip, transfer, batch: a model that keeps tensors in side files (ONNX "
           "external data, as every model over 2 GB does) and is written to "
           "another folder gets those files beside the output under the same "
           "relative names, placed before the output is renamed into place: "
@@ -59,7 +63,7 @@ ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
           "naming the file. Default: none (a model with external data is "
           "refused).");
 ABSL_FLAG(bool, fsync, true,
-          "tag, batch: flush each tagged model to disk (fsync) before "
+          "tag, transfer, batch: flush each written model to disk (fsync) before "
           "renaming it into place, so that it survives a power loss or OS "
           "crash. --nofsync skips the flush, as cp does: the output is still "
           "written to a temporary file and renamed into place whole (never a "
@@ -97,7 +101,7 @@ ABSL_FLAG(std::string, tag_format, "metadata",
           "seed system wrote it; onnx.checker and onnxruntime REJECT such "
           "models. 'doc_string': JSON in each node's doc_string.");
 ABSL_FLAG(bool, namespace, true,
-          "metadata format: also write the 'namespace' key Google's Model "
+          "tag, transfer: metadata format: also write the 'namespace' key Google's Model "
           "Explorer nests nodes by (the tag without its leading '/').");
 ABSL_FLAG(bool, overwrite_namespace, false,
           "Replace a 'namespace' a node already has (strip restores it). By "
@@ -112,7 +116,9 @@ ABSL_FLAG(std::string, metadata, "",
           "atomically after the model is saved. Default: none.");
 ABSL_FLAG(bool, json, false,
           "analyze: print JSON (proto/analyze.schema.json) instead of the "
-          "indented text tree.");
+          "indented text tree. transfer: print JSON (counts per match kind, "
+          "and every node's match, tag, module path and the original nodes "
+          "it was matched with) instead of the one line.");
 ABSL_FLAG(std::string, sidecar, "",
           "validate: also check that this sidecar metadata file (from tag "
           "--metadata) describes --model: same digest, same node -> tag map. "
@@ -238,6 +244,22 @@ std::vector<Command> Commands() {
        [](std::ostream& out, std::ostream& err) {
          return hp::RunTag(TagFromFlags(), out, err);
        }},
+      {"transfer",
+       "write the tags of --from (tagged) onto every node of --model, a "
+       "model derived from it (optimized, fused, converted); write --output",
+       [](std::ostream& out, std::ostream& err) {
+         hp::TransferArgs args;
+         args.from = absl::GetFlag(FLAGS_from);
+         args.model = absl::GetFlag(FLAGS_model);
+         args.output = OutputFromFlags();
+         args.write_namespace = absl::GetFlag(FLAGS_namespace);
+         args.overwrite_namespace = absl::GetFlag(FLAGS_overwrite_namespace);
+         args.durability = absl::GetFlag(FLAGS_fsync)
+                               ? hp::Durability::kFsync
+                               : hp::Durability::kNoFsync;
+         args.json = absl::GetFlag(FLAGS_json);
+         return hp::RunTransfer(args, out, err);
+       }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {
          return hp::RunStrip({absl::GetFlag(FLAGS_model), OutputFromFlags()},
@@ -289,7 +311,9 @@ std::string UsageText(const std::vector<Command>& commands) {
                   "\nExamples:\n  converter tag --model m.onnx --output "
                   "m.tagged.onnx   (reads m.trace.json beside m.onnx)\n"
                   "  converter tag --models_dir exports --output_dir tagged "
-                  "--jobs 4 --summary_json tagged/summary.json\n");
+                  "--jobs 4 --summary_json tagged/summary.json\n"
+                  "  converter transfer --from m.tagged.onnx --model "
+                  "m.optimized.onnx --output m.optimized.tagged.onnx\n");
   return text;
 }
 

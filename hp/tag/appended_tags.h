@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hp/io/node_list.h"
+#include "hp/tag/tag_writer.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
@@ -69,6 +70,31 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,
                                    AppendedNodeTags* appended);
+
+// Per node of a list, the tag and module path to write onto it: what
+// TagModel computed, or what another rule (hp/transfer) decided.
+class NodeTagSource {
+ public:
+  virtual ~NodeTagSource() = default;
+  virtual const NodeList& nodes() const = 0;
+  virtual absl::string_view TagOf(size_t node) const = 0;
+  virtual absl::string_view ModulePathOf(size_t node) const = 0;
+  // What is written on the node; without a match kind unless the source
+  // has one.
+  virtual NodeTagFacts FactsOf(size_t node) const {
+    return {TagOf(node), ModulePathOf(node), std::nullopt};
+  }
+};
+
+// Writes every node's tag from `source`: onto the message `message_of`
+// gives, or, with `append`, for a main-graph node where writing would only
+// append entries (WriteOnlyAppends), as bytes in `appended` (whose encoder
+// keeps `source` alive). The first node in graph order that cannot be
+// written is the error, naming its graph.
+absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
+                           const NodeMessageOf& message_of,
+                           const WriteOptions& write, bool append,
+                           AppendedNodeTags* appended);
 
 }  // namespace hp
 

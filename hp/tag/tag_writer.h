@@ -72,7 +72,8 @@ struct WriteOptions {
 struct NodeTagFacts {
   absl::string_view tag;
   absl::string_view module_path;
-  MatchKind match = MatchKind::kRoot;
+  // Written when known (tag knows it; transfer does not yet).
+  std::optional<MatchKind> match;
 };
 
 // Writes one node's tag. Fails, naming the node, when the node already holds

@@ -113,7 +113,7 @@ namespace {
 
 // ComputeTags' work with every node's tag kept as indices into the tables
 // (a million nodes' strings are the costliest part of a result).
-struct NodeTagIds {
+struct NodeTagIds : NodeTagSource {
   // The nodes: read elsewhere (kept alive by the caller), else collected
   // here and owned.
   const NodeList* nodes_read = nullptr;
@@ -124,16 +124,16 @@ struct NodeTagIds {
   std::vector<int> tag;     // per node: its tag, an index into module_tags
   std::vector<MatchKind> matches;
 
-  const NodeList& nodes() const {
+  const NodeList& nodes() const override {
     return nodes_read != nullptr ? *nodes_read : owned_nodes;
   }
-  absl::string_view TagOf(size_t node) const {
+  absl::string_view TagOf(size_t node) const override {
     return module_tags.tag[tag[node]];
   }
-  absl::string_view ModulePathOf(size_t node) const {
+  absl::string_view ModulePathOf(size_t node) const override {
     return modules->at(module[node]).path;
   }
-  NodeTagFacts FactsOf(size_t node) const {
+  NodeTagFacts FactsOf(size_t node) const override {
     return {TagOf(node), ModulePathOf(node), matches[node]};
   }
 };
@@ -257,20 +257,11 @@ TagOptions WithRecordedDigests(const onnx::ModelProto& model,
   return options;
 }
 
-namespace {
-
-// Tags `nodes` (untagged by now) and writes the model's entries: a node's
-// tag is appended to its record where `append` allows (AppendedNodeTags),
-// else written into the message `message_of` gives for it.
-absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
-                                    const NodeMessageOf& message_of,
-                                    const ScopeTrace* trace,
-                                    const TagOptions& options, bool append,
-                                    AppendedNodeTags* appended) {
-  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
-  const NodeList& nodes = ids.nodes();
-  const WriteOptions write{options.format, options.write_namespace,
-                           options.overwrite_namespace};
+absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
+                           const NodeMessageOf& message_of,
+                           const WriteOptions& write, bool append,
+                           AppendedNodeTags* appended) {
+  const NodeList& nodes = source->nodes();
   // main_node[i]: the main-graph position of nodes[i], -1 in a subgraph.
   std::vector<int> main_node;
   std::vector<uint32_t> appended_bytes;
@@ -290,7 +281,7 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   absl::Status failure;
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      const NodeTagFacts facts = ids.FactsOf(i);
+      const NodeTagFacts facts = source->FactsOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
       if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
           !nodes[i].owns_subgraphs) {
@@ -319,21 +310,41 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
       std::any_of(appended_bytes.begin(), appended_bytes.end(),
                   [](uint32_t size) { return size > 0; });
   if (append && any_appended) {
-    // The encoder keeps the tag ids and the nodes' views it reads.
+    // The encoder keeps the source and the nodes' views it reads.
     std::vector<int> node_of_main;
     node_of_main.reserve(appended_bytes.size());
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (main_node[i] >= 0) node_of_main.push_back(static_cast<int>(i));
     }
-    auto kept = std::make_shared<const std::pair<NodeTagIds, std::vector<int>>>(
-        std::move(ids), std::move(node_of_main));
+    auto kept = std::make_shared<
+        const std::pair<std::shared_ptr<const NodeTagSource>, std::vector<int>>>(
+        std::move(source), std::move(node_of_main));
     appended->sizes = std::move(appended_bytes);
     appended->encode = [kept, write](size_t k, char* target) {
-      const NodeTagIds& tags = kept->first;
+      const NodeTagSource& tags = *kept->first;
       const size_t i = static_cast<size_t>(kept->second[k]);
       EncodeNodeTagRecords(tags.nodes()[i], tags.FactsOf(i), write, target);
     };
   }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Tags `nodes` (untagged by now) and writes the model's entries: a node's
+// tag is appended to its record where `append` allows (AppendedNodeTags),
+// else written into the message `message_of` gives for it.
+absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
+                                    const NodeMessageOf& message_of,
+                                    const ScopeTrace* trace,
+                                    const TagOptions& options, bool append,
+                                    AppendedNodeTags* appended) {
+  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
+  const WriteOptions write{options.format, options.write_namespace,
+                           options.overwrite_namespace};
+  auto source = std::make_shared<const NodeTagIds>(std::move(ids));
+  HP_RETURN_IF_ERROR(
+      WriteNodeTags(source, message_of, write, append, appended));
   std::vector<std::pair<std::string, std::string>> entries = {
       {kFormatKey, std::string(TagFormatName(options.format))},
       {kVersionKey, kVersion},
@@ -354,7 +365,7 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   WriteModelMetadata(model, entries);
   // Callers that keep node tags out of the messages write files at scale
   // and do not list the nodes.
-  if (appended == nullptr) FillNodeTags(ids, &result);
+  if (appended == nullptr) FillNodeTags(*source, &result);
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/strip.h"
 #include "hp/scope/node_names.h"
 #include "hp/tag/tag_codec.h"
+#include "hp/transfer/transfer_rule.h"
 
 namespace hp {
 namespace {
@@ -127,7 +128,11 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
     }
     shown.nodes.push_back(std::move(node));
   }
-  if (!stored.matches_recorded && !nodes.empty()) {
+  if (!stored.matches_recorded && !nodes.empty() &&
+      stored.source == kTransferSource) {
+    shown.warnings.push_back(
+        "tags transferred onto a derived model record no match kinds");
+  } else if (!stored.matches_recorded && !nodes.empty()) {
     shown.warnings.push_back(absl::StrCat(
         "the model records no match kinds (tagged by hp ",
         stored.hp_version.empty() ? "of unknown version" : stored.hp_version,

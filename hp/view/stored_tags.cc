@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "hp/tag/tag_codec.h"
+#include "hp/transfer/transfer_rule.h"
 #include "hp/util/hex_digest.h"
 #include "nlohmann/json.hpp"
 
@@ -164,11 +165,12 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
         HierarchySource::kNodeNames}) {
     known_source |= stored->source == HierarchySourceName(source);
   }
-  if (!known_source) {
+  const bool transferred = stored->source == kTransferSource;
+  if (!known_source && !transferred) {
     problems.push_back(absl::StrCat("model metadata: ", kSourceKey, " '",
                                     stored->source,
-                                    "' is not trace, dynamo-metadata or "
-                                    "node-names"));
+                                    "' is not trace, dynamo-metadata, "
+                                    "node-names or transfer"));
   }
   const bool from_trace =
       stored->source == HierarchySourceName(HierarchySource::kTrace);
@@ -201,6 +203,16 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
     problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
                                     " counts ", *nodes,
                                     " nodes, the model has ", node_count));
+  } else if (transferred) {
+    int64_t matched = 0;
+    for (TransferKind kind : kTransferKinds) {
+      matched += count(TransferKindName(kind)).value_or(0);
+    }
+    if (matched != *nodes) {
+      problems.push_back(absl::StrCat(
+          "model metadata: ", kStatisticsKey, ": kept + replacing + inserted "
+          "+ unplaced = ", matched, ", not the ", *nodes, " nodes"));
+    }
   } else {
     int64_t matched = 0;
     for (MatchKind kind : kMatchKinds) {

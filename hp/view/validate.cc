@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_writer.h"
+#include "hp/transfer/transfer_rule.h"
 
 namespace hp {
 
@@ -38,6 +39,12 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     }
   }
 
+  // Transferred tags belong to the model the tags came from, not to these
+  // node names: only a trace's modules can check them.
+  const bool transferred = stored.source == kTransferSource;
+  if (transferred && computed.source != HierarchySource::kTrace) {
+    return problems;
+  }
   for (size_t i = 0; i < stored.nodes.size(); ++i) {
     const StoredTag& tag = stored.nodes[i];
     const NodeTag& now = computed.nodes[i];
@@ -47,8 +54,8 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     if (!module_tags.contains(*tag.tag)) {
       problems.push_back(absl::StrCat(
           node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
-          HierarchySourceName(computed.source), "); hp tags it '", now.tag,
-          "'"));
+          HierarchySourceName(computed.source), ")",
+          transferred ? "" : absl::StrCat("; hp tags it '", now.tag, "'")));
       continue;
     }
     if (!tag.module_path.has_value()) continue;  // the attribute format
@@ -61,7 +68,7 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
                                       ")"));
       continue;
     }
-    if (*tag.module_path != now.module_path) {
+    if (!transferred && *tag.module_path != now.module_path) {
       problems.push_back(absl::StrCat(node, ": module path '",
                                       *tag.module_path, "', but hp finds '",
                                       now.module_path, "' for it"));
@@ -75,8 +82,8 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
     }
     // Only nodes without a scope may carry a tag other than their module's:
     // --propagate gives them a neighbour's.
-    const bool unscoped = now.match == MatchKind::kRoot ||
-                          now.match == MatchKind::kPropagated;
+    const bool unscoped = !transferred && (now.match == MatchKind::kRoot ||
+                                           now.match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
       problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
                                       "' disagrees with its module path '",
@@ -100,6 +107,8 @@ absl::string_view RootOf(absl::string_view tag) {
 std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
                                              const StoredTags& stored) {
   std::vector<std::string> problems = stored.problems;
+  // Transferred tags belong to the tagged model: only a trace checks them.
+  if (stored.source == kTransferSource) return problems;
   if (!stored.matches_recorded && !nodes.empty()) {
     problems.push_back(absl::StrCat(
         "no node records its match kind (tagged by hp ",

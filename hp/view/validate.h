@@ -23,6 +23,10 @@ namespace hp {
 //   move, any module's tag is accepted);
 // - no two kept module instances share a tag;
 // - the stored match kind is the one hp finds.
+// Tags transferred onto a derived model (pkg.hp.source "transfer") belong
+// to the tagged model, not to the derived model's node names: they are
+// checked against a trace's modules only (tag and module path known, and
+// agreeing), and not at all without a trace.
 // `computed` must come from ComputeTags on the same model.
 std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
                                             const TagResult& computed);

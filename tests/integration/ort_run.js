@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs an ONNX model with onnxruntime-node (CPU) and prints its outputs as JSON.
 //
-//   node tests/integration/ort_run.js MODEL.onnx INPUTS.json
+//   node tests/integration/ort_run.js MODEL.onnx INPUTS.json [LEVEL]
 //
+// LEVEL: onnxruntime's graphOptimizationLevel for the session (disabled,
+// basic, extended, all); its default (all) when left out.
 // INPUTS.json: {"inputs": [{"name": "x", "dtype": "float32", "dims": [2, 16],
 //                            "data": "<base64 of the raw little-endian bytes>"}]}
 // stdout:      {"outputs": [{"name", "dtype", "dims", "data"}]} in the model's
@@ -33,13 +35,15 @@ function toTensor(spec) {
 }
 
 async function main() {
-  const [modelPath, specPath] = process.argv.slice(2);
-  if (!modelPath || !specPath) throw new Error('usage: ort_run.js MODEL.onnx INPUTS.json');
+  const [modelPath, specPath, level] = process.argv.slice(2);
+  if (!modelPath || !specPath) throw new Error('usage: ort_run.js MODEL.onnx INPUTS.json [LEVEL]');
   const spec = JSON.parse(fs.readFileSync(specPath, 'utf8'));
-  const session = await ort.InferenceSession.create(modelPath, {
+  const options = {
     executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
     logSeverityLevel: 3,
-  });
+  };
+  if (level) options.graphOptimizationLevel = level;
+  const session = await ort.InferenceSession.create(modelPath, options);
   const feeds = {};
   for (const input of spec.inputs) feeds[input.name] = toTensor(input);
   const results = await session.run(feeds);

@@ -152,9 +152,10 @@ def require_consumer(test):
         test.fail(_CONSUMER_PROBLEM[0])
 
 
-def ort_run(model_path, spec_path):
-    """Runs ort_run.js; returns (returncode, outputs or None, stderr)."""
-    result = subprocess.run([NODE, ORT_RUN, model_path, spec_path],
+def ort_run(model_path, spec_path, level=None):
+    """Runs ort_run.js (at onnxruntime's graph optimization `level`, its
+    default when None); returns (returncode, outputs or None, stderr)."""
+    result = subprocess.run([NODE, ORT_RUN, model_path, spec_path] + ([level] if level else []),
                             capture_output=True, text=True, timeout=300)
     outputs = json.loads(result.stdout)["outputs"] if result.returncode == 0 else None
     return result.returncode, outputs, result.stderr

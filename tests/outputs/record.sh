@@ -93,7 +93,7 @@ start_seconds=$SECONDS
 cd "$work"
 ln -s "$converter" converter
 mkdir -p testdata shards runs out
-cp -r "$repo/testdata/models" "$repo/testdata/bad_traces" testdata/
+cp -r "$repo/testdata/models" "$repo/testdata/bad_traces" "$repo/testdata/transformed" testdata/
 (cd "$testdata_package/.." &&
   find "$(basename "$testdata_package")" -name model.onnx -print0 |
   xargs -0 cp --parents -t "$work")
@@ -101,6 +101,7 @@ cp -r "$repo/testdata/models" "$repo/testdata/bad_traces" testdata/
 # must not change what other cases read), and made-up bad inputs.
 mkdir -p err in_place batch_mixed
 cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json err/
+cp testdata/transformed/tiny_bert.all.onnx err/
 cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json in_place/
 head -c 1000 testdata/models/tiny_bert.onnx >err/truncated.onnx
 cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json batch_mixed/
@@ -252,6 +253,36 @@ batch_cases() {
     --summary_json "$out/one-fails.summary.json"
 }
 
+# transfer: each model of testdata/transformed (NAME.VARIANT.onnx, made
+# from testdata/models/NAME.onnx) gets the tags of NAME tagged.
+transfer_cases() {  # transfer_cases testdata/transformed/NAME.VARIANT.onnx
+  local model="$1"
+  local stem name
+  stem="$(basename "$model" .onnx)"
+  name="${stem%%.*}"
+  local key="transfer/$stem" out="out/transfer/$stem"
+  local from="$out/from.onnx" trace="testdata/models/$name.trace.json"
+  begin_group "$out"
+  add "$key/tag-from" "$model" "$from" - \
+    tag --model "testdata/models/$name.onnx" --output "$from"
+  add "$key/transfer" "$model" "$out/transfer.onnx" - \
+    transfer --from "$from" --model "$model" --output "$out/transfer.onnx"
+  add "$key/transfer-json" "$model" "$out/transfer-json.onnx" - \
+    transfer --from "$from" --model "$model" --output "$out/transfer-json.onnx" --json
+  add "$key/transfer-nonamespace" "$model" "$out/transfer-nonamespace.onnx" - \
+    transfer --from "$from" --model "$model" --output "$out/transfer-nonamespace.onnx" \
+    --nonamespace
+  add "$key/transfer/strip" "$model" "$out/transfer.stripped.onnx" - \
+    strip --model "$out/transfer.onnx" --output "$out/transfer.stripped.onnx"
+  add "$key/transfer/validate" "$model" - - \
+    validate --model "$out/transfer.onnx" --trace "$trace"
+  add "$key/transfer/analyze-json" "$model" - - \
+    analyze --json --model "$out/transfer.onnx" --trace "$trace"
+  # Transferring onto the transferred model gives the same bytes.
+  add "$key/transfer/again" "$model" "$out/transfer.again.onnx" - \
+    transfer --from "$from" --model "$out/transfer.onnx" --output "$out/transfer.again.onnx"
+}
+
 error_cases() {
   local out="out/errors" bert=testdata/models/tiny_bert.onnx
   local bert_trace=testdata/models/tiny_bert.trace.json
@@ -306,6 +337,22 @@ error_cases() {
   add errors/batch-with-trace "$bert" - - \
     tag --models_dir testdata/models --trace "$bert_trace" --output_dir "$out/batch"
   add errors/validate-untagged "$bert" - - validate --model "$bert"
+  local optimized=testdata/transformed/tiny_bert.all.onnx
+  add errors/transfer-no-from "$optimized" "$out/transfer-no-from.onnx" - \
+    transfer --model "$optimized" --output "$out/transfer-no-from.onnx"
+  add errors/transfer-untagged-from "$optimized" "$out/transfer-untagged.onnx" - \
+    transfer --from "$bert" --model "$optimized" --output "$out/transfer-untagged.onnx"
+  add errors/transfer-missing-from "$optimized" "$out/transfer-missing.onnx" - \
+    transfer --from missing.onnx --model "$optimized" --output "$out/transfer-missing.onnx"
+  add errors/transfer-tag-for-errors "$bert" "$out/transfer-from.onnx" - \
+    tag --model "$bert" --output "$out/transfer-from.onnx"
+  add errors/transfer-not-derived testdata/transformed/tiny_resnet.all.onnx \
+    "$out/transfer-not-derived.onnx" - \
+    transfer --from "$out/transfer-from.onnx" --model testdata/transformed/tiny_resnet.all.onnx \
+    --output "$out/transfer-not-derived.onnx"
+  add errors/transfer-output-is-input "$optimized" err/tiny_bert.all.onnx - \
+    transfer --from "$out/transfer-from.onnx" --model err/tiny_bert.all.onnx \
+    --output err/tiny_bert.all.onnx
   # --in_place on a copy: the copy is the output.
   add in-place/tag "$bert" in_place/tiny_bert.onnx - \
     tag --model in_place/tiny_bert.onnx --in_place
@@ -316,6 +363,7 @@ error_cases() {
 : >cases.tsv
 : >folders.txt
 for model in testdata/models/*.onnx; do fixture_cases "$model"; done
+for model in testdata/transformed/*.onnx; do transfer_cases "$model"; done
 batch_cases
 error_cases
 while IFS= read -r -d '' model; do

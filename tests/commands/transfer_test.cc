@@ -1,0 +1,183 @@
+// `converter transfer` in-process: tags of a tagged fixture onto the
+// fixture as onnxruntime optimized it (testdata/transformed), its printed
+// line and JSON, and the inputs it refuses with nothing written.
+#include <sys/stat.h>
+
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/commands/strip.h"
+#include "hp/commands/tag.h"
+#include "hp/commands/transfer.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/test_files.h"
+
+namespace hp {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using test_files::kModels;
+using test_files::ListFolder;
+using test_files::ReadBytes;
+using test_files::TestFolder;
+
+constexpr char kTransformed[] = "testdata/transformed";
+
+struct Ran {
+  absl::Status status;
+  std::string out;
+};
+
+template <typename Args, typename Run>
+Ran RunCommand(Run run, const Args& args) {
+  std::ostringstream out;
+  std::ostringstream err;
+  Ran ran;
+  ran.status = run(args, out, err);
+  ran.out = out.str();
+  return ran;
+}
+
+// The fixture tagged into `folder`.
+std::string Tagged(const std::string& name, const std::string& folder) {
+  TagArgs tag;
+  tag.model = absl::StrCat(kModels, "/", name, ".onnx");
+  tag.output.output = absl::StrCat(folder, "/", name, ".tagged.onnx");
+  tag.durability = Durability::kNoFsync;
+  const Ran tagged = RunCommand(RunTag, tag);
+  EXPECT_TRUE(tagged.status.ok()) << tagged.status;
+  return tag.output.output;
+}
+
+TransferArgs Transfer(const std::string& from, const std::string& model,
+                      const std::string& output) {
+  TransferArgs args;
+  args.from = from;
+  args.model = model;
+  args.output.output = output;
+  args.durability = Durability::kNoFsync;
+  return args;
+}
+
+TEST(TransferCommandTest, PrintsTheCountsOfEachKind) {
+  const std::string folder = TestFolder();
+  const TransferArgs args =
+      Transfer(Tagged("tiny_bert", folder),
+               absl::StrCat(kTransformed, "/tiny_bert.all.onnx"),
+               folder + "/out.onnx");
+  const Ran ran = RunCommand(RunTransfer, args);
+  ASSERT_TRUE(ran.status.ok()) << ran.status;
+  EXPECT_EQ(ran.out, absl::StrCat("transferred ", args.from, " onto ",
+                                  args.model, " -> ", args.output.output,
+                                  ": 76 nodes (25 kept, 39 replacing, 12 "
+                                  "inserted, 0 unplaced)\n"));
+}
+
+TEST(TransferCommandTest, JsonListsEveryNodeWithWhatItWasMatchedWith) {
+  const std::string folder = TestFolder();
+  TransferArgs args =
+      Transfer(Tagged("tiny_bert", folder),
+               absl::StrCat(kTransformed, "/tiny_bert.all.onnx"),
+               folder + "/out.onnx");
+  args.json = true;
+  const Ran ran = RunCommand(RunTransfer, args);
+  ASSERT_TRUE(ran.status.ok()) << ran.status;
+  const nlohmann::json json = nlohmann::json::parse(ran.out);
+  EXPECT_EQ(json["counts"]["nodes"], 76);
+  EXPECT_EQ(json["root_tag"], "/TinyBertModel");
+  ASSERT_EQ(json["nodes"].size(), 76u);
+  int fused = 0;
+  for (const nlohmann::json& node : json["nodes"]) {
+    if (node["op_type"] != "FusedMatMul") continue;
+    // Attention scores: MatMul and Div of one self-attention, fused.
+    EXPECT_EQ(node["match"], "replacing");
+    EXPECT_EQ(node["tag"],
+              absl::StrCat("/TinyBertModel/BertEncoder/BertLayer.", fused,
+                           "/BertAttention/BertSelfAttention"));
+    EXPECT_EQ(node["from"].size(), 2u);
+    ++fused;
+  }
+  EXPECT_EQ(fused, 2);
+}
+
+TEST(TransferCommandTest, NchwcLayoutNodesLandInTheirBlocks) {
+  const std::string folder = TestFolder();
+  TransferArgs args =
+      Transfer(Tagged("tiny_resnet", folder),
+               absl::StrCat(kTransformed, "/tiny_resnet.all.onnx"),
+               folder + "/out.onnx");
+  args.json = true;
+  const Ran ran = RunCommand(RunTransfer, args);
+  ASSERT_TRUE(ran.status.ok()) << ran.status;
+  const nlohmann::json json = nlohmann::json::parse(ran.out);
+  EXPECT_EQ(json["counts"]["unplaced"], 0);
+  for (const nlohmann::json& node : json["nodes"]) {
+    const std::string name = node["name"];
+    if (name.rfind("/layer2/layer2.1/", 0) == 0) {
+      EXPECT_EQ(node["tag"], "/TinyResNet/BasicBlock[layer2.1]") << name;
+    }
+  }
+}
+
+TEST(TransferCommandTest, TheVersionConvertersOutputIsKeptWhole) {
+  const std::string folder = TestFolder();
+  const TransferArgs args =
+      Transfer(Tagged("tiny_resnet", folder),
+               absl::StrCat(kTransformed, "/tiny_resnet.opset14.onnx"),
+               folder + "/out.onnx");
+  const Ran ran = RunCommand(RunTransfer, args);
+  ASSERT_TRUE(ran.status.ok()) << ran.status;
+  EXPECT_THAT(ran.out, HasSubstr(": 26 nodes (26 kept, 0 replacing"));
+}
+
+TEST(TransferCommandTest, StripGivesBackTheTransformedBytes) {
+  const std::string folder = TestFolder();
+  const std::string model = absl::StrCat(kTransformed, "/tiny_bert.basic.onnx");
+  ASSERT_TRUE(RunCommand(RunTransfer, Transfer(Tagged("tiny_bert", folder),
+                                               model, folder + "/out.onnx"))
+                  .status.ok());
+  StripArgs strip;
+  strip.model = folder + "/out.onnx";
+  strip.output.output = folder + "/stripped.onnx";
+  ASSERT_TRUE(RunCommand(RunStrip, strip).status.ok());
+  EXPECT_TRUE(ReadBytes(strip.output.output) == ReadBytes(model));
+}
+
+// Each refusal names the file, and writes nothing.
+void ExpectRefused(const TransferArgs& args, const std::string& folder,
+                   const std::string& message) {
+  const Ran ran = RunCommand(RunTransfer, args);
+  EXPECT_FALSE(ran.status.ok());
+  EXPECT_THAT(std::string(ran.status.message()), HasSubstr(message));
+  EXPECT_THAT(ListFolder(folder), IsEmpty());
+}
+
+TEST(TransferCommandTest, RefusesBadInputsWritingNothing) {
+  const std::string tagged_folder = TestFolder();
+  const std::string tagged = Tagged("tiny_bert", tagged_folder);
+  const std::string folder = tagged_folder + "/out";
+  ASSERT_EQ(::mkdir(folder.c_str(), 0755), 0);
+  const std::string output = folder + "/out.onnx";
+  const std::string bert = absl::StrCat(kModels, "/tiny_bert.onnx");
+  const std::string optimized = absl::StrCat(kTransformed, "/tiny_bert.all.onnx");
+  ExpectRefused(Transfer("", optimized, output), folder, "--from is required");
+  ExpectRefused(Transfer(tagged, "", output), folder, "--model is required");
+  ExpectRefused(Transfer(bert, optimized, output), folder,
+                absl::StrCat(bert, " carries no hp tags"));
+  ExpectRefused(Transfer(tagged, "missing.onnx", output), folder,
+                "missing.onnx");
+  // Another fixture: its graph input is not the tagged model's.
+  const std::string resnet =
+      absl::StrCat(kTransformed, "/tiny_resnet.all.onnx");
+  ExpectRefused(Transfer(tagged, resnet, output), folder,
+                absl::StrCat(resnet, ": graph input 'image' is not an input of ",
+                             tagged));
+  ExpectRefused(Transfer(tagged, optimized, optimized), folder, optimized);
+}
+
+}  // namespace
+}  // namespace hp
