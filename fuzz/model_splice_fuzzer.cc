@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "fuzz/scratch_files.h"
+#include "fuzz/support.h"
 #include "hp/io/model_splice.h"
 
 namespace {
@@ -59,6 +59,7 @@ void Exercise(const std::string& path, bool read_node_records) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  hp::fuzz::QuietProtobufLogs();
   std::string path = hp::fuzz::WriteScratchFile("model.onnx", data, size);
   Exercise(path, /*read_node_records=*/false);
   Exercise(path, /*read_node_records=*/true);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fuzz/support.h"
 #include "google/protobuf/arena.h"
 #include "hp/io/node_list.h"
 #include "hp/io/wire_format.h"
@@ -39,6 +40,7 @@ size_t TouchAll(const hp::NodeList& nodes) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  hp::fuzz::QuietProtobufLogs();
   // The node records, as the splice path's scanner finds them: up to the
   // first malformed record.
   std::vector<hp::ByteRange> records;

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "fuzz/scratch_files.h"
+#include "fuzz/support.h"
 #include "hp/pipeline/tag_file.h"
 
 namespace {
@@ -28,6 +28,7 @@ constexpr size_t kHeaderBytes = 5;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  hp::fuzz::QuietProtobufLogs();
   if (size < kHeaderBytes) return 0;
   const uint8_t flags = data[0];
   uint32_t model_bytes = 0;

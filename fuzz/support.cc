@@ -1,4 +1,4 @@
-#include "fuzz/scratch_files.h"
+#include "fuzz/support.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "google/protobuf/stubs/logging.h"
 
 namespace hp::fuzz {
 namespace {
@@ -67,6 +69,14 @@ std::string WriteScratchFile(const std::string& name, const uint8_t* data,
   }
   close(fd);
   return path;
+}
+
+void QuietProtobufLogs() {
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
 }
 
 }  // namespace hp::fuzz
