@@ -4,7 +4,9 @@
 # docs/reliability.md), the converter's output bytes against
 # tests/outputs/manifest.tsv, the recorder and fixture tests (Debian's
 # torch), the end-to-end checks with onnx.checker and onnxruntime, and the
-# example consumer workspace. Ends with one "N passed, N failed" line.
+# example consumer workspace, and the clang build of the fuzz targets
+# (fuzz/build.sh; fuzzing itself is fuzz/run.sh). Ends with one
+# "N passed, N failed" line.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,8 +29,16 @@ run_suite() {
   fi
 }
 
-# Leave no Bazel server running once the tests are done.
-trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
+# Leave no Bazel server running once the tests are done: neither the
+# workspace's nor the one on fuzz/build.sh's output base.
+source fuzz/common.sh
+shutdown_bazel() {
+  bazel shutdown >/dev/null 2>&1 || true
+  if [[ -d "$hp_fuzz_output_base" ]]; then
+    bazel --output_base="$hp_fuzz_output_base" shutdown >/dev/null 2>&1 || true
+  fi
+}
+trap shutdown_bazel EXIT
 
 run_suite bazel bazel test //...
 run_suite bazel-asan bazel test --config=asan //...
@@ -41,6 +51,8 @@ fi
 if [[ -x scripts/test_consumer.sh ]]; then
   run_suite consumer-workspace scripts/test_consumer.sh
 fi
+
+run_suite fuzz-build fuzz/build.sh
 
 if ((failed > 0)); then echo "failed suites: ${failures[*]}"; fi
 echo "$passed passed, $failed failed"

@@ -1,0 +1,82 @@
+#include "fuzz/support.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "google/protobuf/stubs/logging.h"
+
+namespace hp::fuzz {
+namespace {
+
+std::string* scratch_dir = nullptr;
+
+// Removes the folder's files (targets write no subfolders) and the folder.
+void RemoveScratchDir() {
+  if (scratch_dir == nullptr) return;
+  if (DIR* dir = opendir(scratch_dir->c_str())) {
+    std::vector<std::string> names;
+    while (dirent* entry = readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(dir);
+    for (const std::string& name : names) {
+      unlink((*scratch_dir + "/" + name).c_str());
+    }
+  }
+  rmdir(scratch_dir->c_str());
+}
+
+}  // namespace
+
+const std::string& ScratchDir() {
+  if (scratch_dir == nullptr) {
+    const char* base = std::getenv("TEST_TMPDIR");
+    if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
+    if (base == nullptr || *base == '\0') base = "/tmp";
+    std::string pattern = std::string(base) + "/hp_fuzz.XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::perror(("hp fuzz: cannot make a scratch folder " + pattern).c_str());
+      std::abort();
+    }
+    scratch_dir = new std::string(pattern);
+    std::atexit(RemoveScratchDir);
+  }
+  return *scratch_dir;
+}
+
+std::string WriteScratchFile(const std::string& name, const uint8_t* data,
+                             size_t size) {
+  std::string path = ScratchDir() + "/" + name;
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::perror(("hp fuzz: cannot write " + path).c_str());
+    std::abort();
+  }
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = write(fd, data + done, size - done);
+    if (n <= 0) {
+      std::perror(("hp fuzz: cannot write " + path).c_str());
+      std::abort();
+    }
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  return path;
+}
+
+void QuietProtobufLogs() {
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
+}
+
+}  // namespace hp::fuzz

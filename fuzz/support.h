@@ -1,0 +1,30 @@
+// What fuzz targets share: files for readers that take paths (a folder of
+// the process's own, made once, removed when the process exits normally),
+// and quiet protobuf logging.
+#ifndef HP_FUZZ_SUPPORT_H_
+#define HP_FUZZ_SUPPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace hp::fuzz {
+
+// The folder: under $TEST_TMPDIR, else $TMPDIR, else /tmp. Aborts when it
+// cannot be made (nothing can be fuzzed then).
+const std::string& ScratchDir();
+
+// Writes `size` bytes to ScratchDir()/name, replacing what was there, and
+// returns the path. Aborts on a write error.
+std::string WriteScratchFile(const std::string& name, const uint8_t* data,
+                             size_t size);
+
+// Drops protobuf's log lines (such as "invalid UTF-8 data" for string
+// fields, which protobuf reports and then accepts): at tens of thousands of
+// inputs a second they would bury libFuzzer's output and slow it down. Call
+// once, before the first input; later calls do nothing.
+void QuietProtobufLogs();
+
+}  // namespace hp::fuzz
+
+#endif  // HP_FUZZ_SUPPORT_H_
