@@ -16,14 +16,6 @@ namespace {
 // Where targets put what they read, so that the compiler keeps the reads.
 volatile size_t sink = 0;
 
-// Reads every byte each view names, so that AddressSanitizer sees a view
-// past its buffer.
-size_t Touch(absl::string_view view) {
-  size_t sum = 0;
-  for (char c : view) sum += static_cast<unsigned char>(c);
-  return sum;
-}
-
 void Exercise(const std::string& path, bool read_node_records) {
   hp::SpliceOptions options;
   options.read_node_records = read_node_records;
@@ -31,18 +23,10 @@ void Exercise(const std::string& path, bool read_node_records) {
   if (!splice.ok()) return;  // a refused file is a normal outcome
   size_t sum = 0;
   const hp::NodeList& nodes = splice->nodes();
-  for (const hp::NodeRef& node : nodes) {
-    sum += Touch(node.name) + Touch(node.op_type) + Touch(node.domain) +
-           Touch(node.graph_path);
-    for (absl::string_view input : node.inputs) sum += Touch(input);
-    for (absl::string_view output : node.outputs) sum += Touch(output);
-    for (const hp::MetadataView& entry : node.metadata) {
-      sum += Touch(entry.key) + Touch(entry.value);
-    }
-  }
+  sum += hp::fuzz::TouchNodes(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
     if (std::optional<absl::string_view> record = splice->NodeRecord(i)) {
-      sum += Touch(*record);
+      sum += hp::fuzz::Touch(*record);
     }
   }
   // Parsing a record into a message on demand, as tagging does for nodes

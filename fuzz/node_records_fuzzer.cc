@@ -17,26 +17,6 @@ namespace {
 // Where targets put what they read, so that the compiler keeps the reads.
 volatile size_t sink = 0;
 
-size_t Touch(absl::string_view view) {
-  size_t sum = 0;
-  for (char c : view) sum += static_cast<unsigned char>(c);
-  return sum;
-}
-
-size_t TouchAll(const hp::NodeList& nodes) {
-  size_t sum = 0;
-  for (const hp::NodeRef& node : nodes) {
-    sum += Touch(node.name) + Touch(node.op_type) + Touch(node.domain) +
-           Touch(node.graph_path);
-    for (absl::string_view input : node.inputs) sum += Touch(input);
-    for (absl::string_view output : node.outputs) sum += Touch(output);
-    for (const hp::MetadataView& entry : node.metadata) {
-      sum += Touch(entry.key) + Touch(entry.value);
-    }
-  }
-  return sum;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -59,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hp::NodeList nodes;
     std::vector<onnx::NodeProto*> parsed;
     if (hp::ReadNodeRecords(data, records, &arena, &nodes, &parsed)) {
-      sum += TouchAll(nodes);
+      sum += hp::fuzz::TouchNodes(nodes);
     }
   }
   for (const hp::ByteRange& range : records) {
@@ -67,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool needs_message = false;
     if (builder.AddRecord(data, range, &needs_message)) {
       hp::NodeList one = builder.Finish();
-      sum += TouchAll(one);
+      sum += hp::fuzz::TouchNodes(one);
     }
     google::protobuf::Arena arena;
     if (onnx::NodeProto* node = hp::ParseNodeRecord(data, range, &arena)) {

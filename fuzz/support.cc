@@ -79,4 +79,24 @@ void QuietProtobufLogs() {
   (void)quiet;
 }
 
+size_t Touch(absl::string_view view) {
+  size_t sum = 0;
+  for (char c : view) sum += static_cast<unsigned char>(c);
+  return sum;
+}
+
+size_t TouchNodes(const NodeList& nodes) {
+  size_t sum = 0;
+  for (const NodeRef& node : nodes) {
+    sum += Touch(node.name) + Touch(node.op_type) + Touch(node.domain) +
+           Touch(node.graph_path);
+    for (absl::string_view input : node.inputs) sum += Touch(input);
+    for (absl::string_view output : node.outputs) sum += Touch(output);
+    for (const MetadataView& entry : node.metadata) {
+      sum += Touch(entry.key) + Touch(entry.value);
+    }
+  }
+  return sum;
+}
+
 }  // namespace hp::fuzz

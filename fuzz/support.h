@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/string_view.h"
+#include "hp/io/node_list.h"
+
 namespace hp::fuzz {
 
 // The folder: under $TEST_TMPDIR, else $TMPDIR, else /tmp. Aborts when it
@@ -24,6 +27,12 @@ std::string WriteScratchFile(const std::string& name, const uint8_t* data,
 // inputs a second they would bury libFuzzer's output and slow it down. Call
 // once, before the first input; later calls do nothing.
 void QuietProtobufLogs();
+
+// Reads every byte a view names, so that AddressSanitizer sees a view past
+// its buffer; the sum is for the caller to keep.
+size_t Touch(absl::string_view view);
+// The same for every view of every node of a list.
+size_t TouchNodes(const NodeList& nodes);
 
 }  // namespace hp::fuzz
 
