@@ -17,6 +17,7 @@
 #include "hp/commands/validate.h"
 #include "hp/testing/model_builder.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/run_command.h"
 #include "tests/support/test_files.h"
 
 namespace hp {
@@ -41,23 +42,8 @@ std::string Fixture(const std::string& name) {
   return absl::StrCat(kModels, "/", name);
 }
 
-// What a command printed, and what it returned.
-struct Ran {
-  absl::Status status;
-  std::string out;
-  std::string err;
-};
-
-template <typename Args, typename Run>
-Ran RunCommand(Run run, const Args& args) {
-  std::ostringstream out;
-  std::ostringstream err;
-  Ran ran;
-  ran.status = run(args, out, err);
-  ran.out = out.str();
-  ran.err = err.str();
-  return ran;
-}
+using testing::Ran;
+using testing::RunCommand;
 
 TEST(CommandArgsTest, ParsesTraceDigestValues) {
   EXPECT_EQ(DigestPolicyFromFlag("error")->check, DigestCheck::kError);

@@ -13,6 +13,7 @@
 #include "hp/commands/tag.h"
 #include "hp/commands/transfer.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/run_command.h"
 #include "tests/support/test_files.h"
 
 namespace hp {
@@ -27,20 +28,8 @@ using test_files::TestFolder;
 
 constexpr char kTransformed[] = "testdata/transformed";
 
-struct Ran {
-  absl::Status status;
-  std::string out;
-};
-
-template <typename Args, typename Run>
-Ran RunCommand(Run run, const Args& args) {
-  std::ostringstream out;
-  std::ostringstream err;
-  Ran ran;
-  ran.status = run(args, out, err);
-  ran.out = out.str();
-  return ran;
-}
+using testing::Ran;
+using testing::RunCommand;
 
 // The fixture tagged into `folder`.
 std::string Tagged(const std::string& name, const std::string& folder) {
