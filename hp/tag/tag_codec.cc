@@ -94,6 +94,15 @@ absl::string_view HierarchySourceName(HierarchySource source) {
   return "node-names";
 }
 
+std::optional<HierarchySource> ParseHierarchySource(absl::string_view name) {
+  for (HierarchySource source :
+       {HierarchySource::kTrace, HierarchySource::kDynamoMetadata,
+        HierarchySource::kNodeNames}) {
+    if (HierarchySourceName(source) == name) return source;
+  }
+  return std::nullopt;
+}
+
 absl::string_view TagFormatName(TagFormat format) {
   switch (format) {
     case TagFormat::kMetadata:

@@ -28,6 +28,8 @@ std::optional<MatchKind> ParseMatchKind(absl::string_view name);
 
 // "trace", "dynamo-metadata", "node-names".
 absl::string_view HierarchySourceName(HierarchySource source);
+// The source a name stands for; nullopt for any other name.
+std::optional<HierarchySource> ParseHierarchySource(absl::string_view name);
 
 // "metadata", "attribute", "doc_string"; an unknown name is an
 // InvalidArgument listing the known ones.

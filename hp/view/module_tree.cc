@@ -104,10 +104,9 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
   TagsToShow shown;
   shown.read_from_model = true;
   shown.stored_matches = true;
-  for (HierarchySource source :
-       {HierarchySource::kTrace, HierarchySource::kDynamoMetadata,
-        HierarchySource::kNodeNames}) {
-    if (stored.source == HierarchySourceName(source)) shown.source = source;
+  if (std::optional<HierarchySource> source =
+          ParseHierarchySource(stored.source)) {
+    shown.source = *source;
   }
   absl::flat_hash_set<absl::string_view> known_paths;
   shown.nodes.reserve(nodes.size());

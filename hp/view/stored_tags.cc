@@ -159,12 +159,7 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
   if (stored->hp_version.empty()) {
     problems.push_back(absl::StrCat("model metadata: no ", kVersionKey));
   }
-  bool known_source = false;
-  for (HierarchySource source :
-       {HierarchySource::kTrace, HierarchySource::kDynamoMetadata,
-        HierarchySource::kNodeNames}) {
-    known_source |= stored->source == HierarchySourceName(source);
-  }
+  const bool known_source = ParseHierarchySource(stored->source).has_value();
   const bool transferred = stored->source == kTransferSource;
   if (!known_source && !transferred) {
     problems.push_back(absl::StrCat("model metadata: ", kSourceKey, " '",
