@@ -44,7 +44,8 @@
 // One model file end to end, of any size: TagFile, DefaultTracePath.
 #include "hp/pipeline/tag_file.h"
 // Tags onto a model derived from a tagged one (optimized, fused,
-// converted): TransferFile, TransferTags, TransferKind.
+// converted): TransferFile, TransferTags; each node's MatchKind (kept,
+// replacing, inserted, unplaced).
 #include "hp/transfer/transfer_file.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.

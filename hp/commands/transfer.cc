@@ -1,6 +1,7 @@
 #include "hp/commands/transfer.h"
 
 #include "absl/strings/str_cat.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/transfer/transfer_file.h"
 #include "hp/util/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -50,7 +51,7 @@ absl::Status RunTransfer(const TransferArgs& args, std::ostream& out,
       item["graph"] = node.graph_path;
       item["name"] = node.name;
       item["op_type"] = node.op_type;
-      item["match"] = std::string(TransferKindName(node.kind));
+      item["match"] = std::string(MatchKindName(node.kind));
       item["tag"] = node.tag;
       item["module_path"] = node.module_path;
       item["from"] = node.sources;

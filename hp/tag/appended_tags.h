@@ -77,13 +77,8 @@ class NodeTagSource {
  public:
   virtual ~NodeTagSource() = default;
   virtual const NodeList& nodes() const = 0;
-  virtual absl::string_view TagOf(size_t node) const = 0;
-  virtual absl::string_view ModulePathOf(size_t node) const = 0;
-  // What is written on the node; without a match kind unless the source
-  // has one.
-  virtual NodeTagFacts FactsOf(size_t node) const {
-    return {TagOf(node), ModulePathOf(node), std::nullopt};
-  }
+  // What is written on the node: its tag, module path and match kind.
+  virtual NodeTagFacts FactsOf(size_t node) const = 0;
 };
 
 // Writes every node's tag from `source`: onto the message `message_of`

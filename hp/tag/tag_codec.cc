@@ -71,15 +71,32 @@ absl::string_view MatchKindName(MatchKind kind) {
       return "root";
     case MatchKind::kPropagated:
       return "propagated";
+    case MatchKind::kKept:
+      return "kept";
+    case MatchKind::kReplacing:
+      return "replacing";
+    case MatchKind::kInserted:
+      return "inserted";
+    case MatchKind::kUnplaced:
+      return "unplaced";
   }
   return "root";
 }
 
 std::optional<MatchKind> ParseMatchKind(absl::string_view name) {
-  for (MatchKind kind : kMatchKinds) {
-    if (MatchKindName(kind) == name) return kind;
+  for (absl::Span<const MatchKind> kinds :
+       {absl::MakeConstSpan(kTagMatchKinds),
+        absl::MakeConstSpan(kTransferMatchKinds)}) {
+    for (MatchKind kind : kinds) {
+      if (MatchKindName(kind) == name) return kind;
+    }
   }
   return std::nullopt;
+}
+
+absl::Span<const MatchKind> MatchKindsOf(absl::string_view source) {
+  if (source == kTransferSource) return kTransferMatchKinds;
+  return kTagMatchKinds;
 }
 
 absl::string_view HierarchySourceName(HierarchySource source) {

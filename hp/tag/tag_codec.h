@@ -6,23 +6,39 @@
 #ifndef HP_TAG_TAG_CODEC_H_
 #define HP_TAG_TAG_CODEC_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "hp/tag/tag_types.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
 
-// Every match kind, in the order counts are listed.
-inline constexpr MatchKind kMatchKinds[] = {
+// The match kinds `tag` gives, in the order counts are listed.
+inline constexpr MatchKind kTagMatchKinds[] = {
     MatchKind::kDirect, MatchKind::kParent, MatchKind::kRoot,
     MatchKind::kPropagated};
+// The match kinds `transfer` gives, in order of precedence.
+inline constexpr MatchKind kTransferMatchKinds[] = {
+    MatchKind::kKept, MatchKind::kReplacing, MatchKind::kInserted,
+    MatchKind::kUnplaced};
+inline constexpr size_t kMatchKindCount =
+    std::size(kTagMatchKinds) + std::size(kTransferMatchKinds);
 
-// "direct", "parent", "root", "propagated".
+// The pkg.hp.source of a model whose tags were transferred.
+inline constexpr char kTransferSource[] = "transfer";
+
+// The kinds a model whose pkg.hp.source is `source` records.
+absl::Span<const MatchKind> MatchKindsOf(absl::string_view source);
+
+// "direct", "parent", "root", "propagated", "kept", "replacing",
+// "inserted", "unplaced".
 absl::string_view MatchKindName(MatchKind kind);
 std::optional<MatchKind> ParseMatchKind(absl::string_view name);
 

@@ -51,12 +51,20 @@ struct TagOptions {
 };
 
 // How a node's tag was found.
+// How a node's tag was found: by `tag` (the first four) or, on a model
+// derived from a tagged one, by `transfer` (the last four; docs/transfer.md).
 enum class MatchKind {
   kDirect,      // the module that ran it is in the tag
   kParent,      // its module is left out of tags (torch.nn) or unknown:
                 // the nearest kept ancestor's tag
   kRoot,        // no scope: the root tag
   kPropagated,  // no scope: its consumers' or producers' tag
+  kKept,        // transfer: same op, domain, inputs and outputs as one
+                // original node: its tag
+  kReplacing,   // transfer: produces (or, by name, stands for) tensors of
+                // original nodes that are gone: their deepest common module
+  kInserted,    // transfer: new tensors only: the tag its neighbours agree on
+  kUnplaced,    // transfer: nothing fits: the root tag
 };
 
 struct NodeTag {

@@ -60,7 +60,7 @@ absl::Status WriteMetadata(onnx::NodeProto* node, const NodeTagFacts& facts,
   // a `namespace` after pkg.hp.tag is hp's, one before it is the node's own.
   AddEntry(entries, kTagKey, facts.tag);
   AddEntry(entries, kModulePathKey, facts.module_path);
-  if (facts.match) AddEntry(entries, kMatchKey, MatchKindName(*facts.match));
+  AddEntry(entries, kMatchKey, MatchKindName(facts.match));
   if (!options.write_namespace) return absl::OkStatus();
   const std::string namespace_value(absl::StripPrefix(facts.tag, "/"));
   if (existing_namespace < 0) {
@@ -79,7 +79,7 @@ void ForEachAddedEntry(const NodeRef& node, const NodeTagFacts& facts,
                        const WriteOptions& options, Visit visit) {
   visit(kTagKey, facts.tag);
   visit(kModulePathKey, facts.module_path);
-  if (facts.match) visit(kMatchKey, MatchKindName(*facts.match));
+  visit(kMatchKey, MatchKindName(facts.match));
   if (options.write_namespace &&
       node.FindMetadata(kNamespaceKey) == nullptr) {
     visit(kNamespaceKey, absl::StripPrefix(facts.tag, "/"));
@@ -133,7 +133,7 @@ absl::Status WriteAttribute(onnx::NodeProto* node, const NodeTagFacts& facts) {
     attribute->set_s(std::string(value));
   };
   add(kTagAttributeName, facts.tag);
-  if (facts.match) add(kMatchAttributeName, MatchKindName(*facts.match));
+  add(kMatchAttributeName, MatchKindName(facts.match));
   return absl::OkStatus();
 }
 
@@ -152,7 +152,7 @@ absl::Status WriteDocString(onnx::NodeProto* node, const NodeTagFacts& facts) {
   doc[kDocMarkerKey] = 1;
   doc[kDocTagKey] = std::string(facts.tag);
   doc[kDocModulePathKey] = std::string(facts.module_path);
-  if (facts.match) doc[kDocMatchKey] = std::string(MatchKindName(*facts.match));
+  doc[kDocMatchKey] = std::string(MatchKindName(facts.match));
   if (node->has_doc_string()) {
     // JSON text holds UTF-8 only: a doc_string that is not goes in base64,
     // so that strip restores it byte for byte.

@@ -24,8 +24,9 @@ namespace hp {
 // `namespace` is the key Model Explorer nests nodes by.
 inline constexpr char kTagKey[] = "pkg.hp.tag";
 inline constexpr char kModulePathKey[] = "pkg.hp.module_path";
-// How the tag was found (MatchKindName: direct, parent, root, propagated),
-// so that a tagged model alone tells what `tag` counted.
+// How the tag was found (MatchKindName: direct, parent, root, propagated
+// from `tag`; kept, replacing, inserted, unplaced from `transfer`), so that
+// a tagged model alone tells what was counted.
 inline constexpr char kMatchKey[] = "pkg.hp.match";
 inline constexpr char kOriginalNamespaceKey[] = "pkg.hp.original_namespace";
 inline constexpr char kNamespaceKey[] = "namespace";
@@ -72,8 +73,7 @@ struct WriteOptions {
 struct NodeTagFacts {
   absl::string_view tag;
   absl::string_view module_path;
-  // Written when known (tag knows it; transfer does not yet).
-  std::optional<MatchKind> match;
+  MatchKind match = MatchKind::kRoot;
 };
 
 // Writes one node's tag. Fails, naming the node, when the node already holds

@@ -127,10 +127,10 @@ struct NodeTagIds : NodeTagSource {
   const NodeList& nodes() const override {
     return nodes_read != nullptr ? *nodes_read : owned_nodes;
   }
-  absl::string_view TagOf(size_t node) const override {
+  absl::string_view TagOf(size_t node) const {
     return module_tags.tag[tag[node]];
   }
-  absl::string_view ModulePathOf(size_t node) const override {
+  absl::string_view ModulePathOf(size_t node) const {
     return modules->at(module[node]).path;
   }
   NodeTagFacts FactsOf(size_t node) const override {

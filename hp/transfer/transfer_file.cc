@@ -138,11 +138,8 @@ struct TransferredTags : NodeTagSource {
   OpenedNodes derived;
   TransferResult result;
   const NodeList& nodes() const override { return *derived.list; }
-  absl::string_view TagOf(size_t node) const override {
-    return result.TagOf(node);
-  }
-  absl::string_view ModulePathOf(size_t node) const override {
-    return result.ModulePathOf(node);
+  NodeTagFacts FactsOf(size_t node) const override {
+    return {result.TagOf(node), result.ModulePathOf(node), result.kinds[node]};
   }
 };
 

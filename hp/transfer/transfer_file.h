@@ -44,7 +44,7 @@ struct TransferredNode {
   std::string graph_path;
   std::string name;
   std::string op_type;
-  TransferKind kind = TransferKind::kUnplaced;
+  MatchKind kind = MatchKind::kUnplaced;
   std::string tag;
   std::string module_path;
   // The original nodes it was matched with (kept: one; replacing: those

@@ -122,7 +122,7 @@ class Transfer {
         result_(result),
         placements_(RootTag(from.tags.front()), result) {
     const size_t count = derived_.size();
-    result_->kinds.assign(count, TransferKind::kUnplaced);
+    result_->kinds.assign(count, MatchKind::kUnplaced);
     result_->placement.assign(count, 0);
     kept_source_.assign(count, -1);
     stands_for_.assign(count, {});
@@ -160,7 +160,7 @@ class Transfer {
     for (size_t i = 0; i < derived_.size(); ++i) MatchKept(i);
     std::vector<bool> pending(derived_.size(), false);
     for (size_t i = 0; i < derived_.size(); ++i) {
-      if (result_->kinds[i] == TransferKind::kKept) continue;
+      if (result_->kinds[i] == MatchKind::kKept) continue;
       pending[i] = !MatchReplacing(i);
     }
     // Inserted: the tag the neighbours agree on, as --propagate does.
@@ -172,10 +172,10 @@ class Transfer {
     for (size_t i = 0; i < derived_.size(); ++i) {
       if (!pending[i]) continue;
       if (moved[i]) {
-        result_->kinds[i] = TransferKind::kInserted;
+        result_->kinds[i] = MatchKind::kInserted;
       } else if (derived_[i].owner >= 0) {
         // A body node as tag places it: in the node owning the body.
-        result_->kinds[i] = TransferKind::kInserted;
+        result_->kinds[i] = MatchKind::kInserted;
         result_->placement[i] = result_->placement[derived_[i].owner];
       }
     }
@@ -195,18 +195,18 @@ class Transfer {
     }
     TransferStatistics& statistics = result_->statistics;
     statistics.nodes = static_cast<int64_t>(derived_.size());
-    for (TransferKind kind : result_->kinds) {
+    for (MatchKind kind : result_->kinds) {
       switch (kind) {
-        case TransferKind::kKept:
+        case MatchKind::kKept:
           ++statistics.kept;
           break;
-        case TransferKind::kReplacing:
+        case MatchKind::kReplacing:
           ++statistics.replacing;
           break;
-        case TransferKind::kInserted:
+        case MatchKind::kInserted:
           ++statistics.inserted;
           break;
-        case TransferKind::kUnplaced:
+        case MatchKind::kUnplaced:
           ++statistics.unplaced;
           break;
       }
@@ -234,7 +234,7 @@ class Transfer {
       return;
     }
     kept_[at] = true;
-    result_->kinds[i] = TransferKind::kKept;
+    result_->kinds[i] = MatchKind::kKept;
     result_->placement[i] = original_placement_[at];
     kept_source_[i] = at;
   }
@@ -312,7 +312,7 @@ class Transfer {
       module_path = CommonSegments(module_path, from_.module_paths[at], '.');
     }
     if (tag.empty()) tag = result_->tags[0];
-    result_->kinds[i] = TransferKind::kReplacing;
+    result_->kinds[i] = MatchKind::kReplacing;
     result_->placement[i] = placements_.Add(tag, module_path);
     replaced_[static_cast<int>(i)] = std::move(replaced);
     return true;
@@ -410,20 +410,6 @@ class Transfer {
 const std::vector<int> Transfer::kNone;
 
 }  // namespace
-
-absl::string_view TransferKindName(TransferKind kind) {
-  switch (kind) {
-    case TransferKind::kKept:
-      return "kept";
-    case TransferKind::kReplacing:
-      return "replacing";
-    case TransferKind::kInserted:
-      return "inserted";
-    case TransferKind::kUnplaced:
-      return "unplaced";
-  }
-  return "unplaced";
-}
 
 absl::string_view CommonSegments(absl::string_view a, absl::string_view b,
                                  char separator) {

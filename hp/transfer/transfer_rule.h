@@ -1,6 +1,7 @@
 // The transfer rule: the nodes of a tagged model and their tags, and the
 // nodes of a model derived from it (optimized, fused, converted) in; per
-// derived node, its tag, its module path and how it was matched out.
+// derived node, its tag, its module path and how it was matched out (a
+// MatchKind of kTransferMatchKinds, hp/tag/tag_codec.h).
 // Data flow decides (tensor names); a node name is only a hint where data
 // flow leaves a choice. docs/transfer.md states the rule.
 #ifndef HP_TRANSFER_TRANSFER_RULE_H_
@@ -13,27 +14,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "hp/io/node_list.h"
+#include "hp/tag/tag_types.h"
 
 namespace hp {
-
-// The pkg.hp.source of a model whose tags were transferred.
-inline constexpr char kTransferSource[] = "transfer";
-
-// How a derived node found its tag, in order of precedence.
-enum class TransferKind {
-  kKept,       // same op, domain, inputs and outputs as one original node
-  kReplacing,  // produces (or, by name, stands for) tensors of original nodes
-               // that are gone: their deepest common module
-  kInserted,   // new tensors only: the tag its neighbours agree on
-  kUnplaced,   // nothing fits: the root tag
-};
-
-inline constexpr TransferKind kTransferKinds[] = {
-    TransferKind::kKept, TransferKind::kReplacing, TransferKind::kInserted,
-    TransferKind::kUnplaced};
-
-// "kept", "replacing", "inserted", "unplaced".
-absl::string_view TransferKindName(TransferKind kind);
 
 // A model's value names outside its nodes (main graph).
 struct GraphValueNames {
@@ -62,7 +45,7 @@ struct TransferStatistics {
 
 struct TransferResult {
   // Per derived node, in its list's order.
-  std::vector<TransferKind> kinds;
+  std::vector<MatchKind> kinds;  // kTransferMatchKinds only
   std::vector<int> placement;  // index into tags / module_paths
   // Distinct placements (tag, module path); 0 is the root. Views into
   // TaggedNodes' tags and module paths (a deepest common module is a

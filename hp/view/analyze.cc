@@ -17,24 +17,20 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// How nodes were matched: one bucket per MatchKind, in kMatchKinds order,
-// then "unknown" (a stored tag that differs from the computed one).
-constexpr size_t kKinds = std::size(kMatchKinds);
-constexpr size_t kUnknownBucket = kKinds;
+// How nodes were matched: one bucket per MatchKind, in its order, then
+// "unknown" (a stored tag that differs from the computed one).
+constexpr size_t kUnknownBucket = kMatchKindCount;
 
 size_t MatchBucket(const ShownNode& node) {
-  if (!node.match_known) return kUnknownBucket;
-  for (size_t i = 0; i < kKinds; ++i) {
-    if (node.match == kMatchKinds[i]) return i;
-  }
-  return kUnknownBucket;
+  return node.match_known ? static_cast<size_t>(node.match) : kUnknownBucket;
 }
 
 absl::string_view BucketName(size_t bucket) {
-  return bucket == kUnknownBucket ? "unknown" : MatchKindName(kMatchKinds[bucket]);
+  return bucket == kUnknownBucket ? "unknown"
+                                  : MatchKindName(static_cast<MatchKind>(bucket));
 }
 
-using MatchCounts = std::array<int64_t, kKinds + 1>;
+using MatchCounts = std::array<int64_t, kMatchKindCount + 1>;
 using OpCounts = std::map<std::string, int64_t>;  // sorted by op type
 
 struct ModuleCounts {
@@ -75,7 +71,10 @@ std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) 
                            ? "read from the model"
                            : absl::StrCat("computed from ",
                                           HierarchySourceName(shown.source));
-  if (shown.stored_matches) {
+  if (shown.transferred) {
+    absl::StrAppend(&origin, " with their match kinds (transferred from a "
+                    "tagged model)");
+  } else if (shown.stored_matches) {
     absl::StrAppend(&origin, " with their match kinds (hierarchy from ",
                     HierarchySourceName(shown.source), ")");
   } else if (!context.trace_path.empty()) {
@@ -127,13 +126,21 @@ Json OpsJson(const OpCounts& ops) {
   return json;
 }
 
-Json MatchesJson(const MatchCounts& matches) {
+// The counts of the kinds the model's tags were found by, then "unknown".
+Json MatchesJson(const TagsToShow& shown, const MatchCounts& matches) {
   Json json = Json::object();
-  for (size_t i = 0; i < matches.size(); ++i) json[std::string(BucketName(i))] = matches[i];
+  for (MatchKind kind : shown.transferred
+                            ? absl::MakeConstSpan(kTransferMatchKinds)
+                            : absl::MakeConstSpan(kTagMatchKinds)) {
+    json[std::string(MatchKindName(kind))] =
+        matches[static_cast<size_t>(kind)];
+  }
+  json[std::string(BucketName(kUnknownBucket))] = matches[kUnknownBucket];
   return json;
 }
 
-Json ModuleJson(const ModuleTree& tree, const std::vector<ModuleCounts>& counts,
+Json ModuleJson(const TagsToShow& shown, const ModuleTree& tree,
+                const std::vector<ModuleCounts>& counts,
                 int index) {
   const TreeModule& module = tree.modules()[index];
   Json json;
@@ -143,12 +150,12 @@ Json ModuleJson(const ModuleTree& tree, const std::vector<ModuleCounts>& counts,
   json["path"] = module.path.has_value() ? Json(*module.path) : Json(nullptr);
   json["own_nodes"] = module.nodes.size();
   json["subtree_nodes"] = module.subtree_nodes;
-  json["matches"] = MatchesJson(counts[index].matches);
+  json["matches"] = MatchesJson(shown, counts[index].matches);
   json["op_types"] = OpsJson(counts[index].own_ops);
   json["subtree_op_types"] = OpsJson(counts[index].subtree_ops);
   json["children"] = Json::array();
   for (int child : module.children) {
-    json["children"].push_back(ModuleJson(tree, counts, child));
+    json["children"].push_back(ModuleJson(shown, tree, counts, child));
   }
   return json;
 }
@@ -197,7 +204,9 @@ std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
   json["trace"] =
       context.trace_path.empty() ? Json(nullptr) : Json(context.trace_path);
   json["tags_from"] = shown.read_from_model ? "model" : "computed";
-  json["hierarchy_source"] = HierarchySourceName(shown.source);
+  json["hierarchy_source"] = shown.transferred
+                                 ? absl::string_view(kTransferSource)
+                                 : HierarchySourceName(shown.source);
 
   absl::flat_hash_set<absl::string_view> distinct_tags;
   for (const ShownNode& node : shown.nodes) {
@@ -206,7 +215,7 @@ std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
   Json statistics;
   statistics["nodes"] = shown.nodes.size();
   statistics["untagged"] = Untagged(shown).size();
-  statistics["matches"] = MatchesJson(CountAll(shown));
+  statistics["matches"] = MatchesJson(shown, CountAll(shown));
   statistics["module_instances"] = tree.modules().size();
   statistics["tags"] = distinct_tags.size();
   json["statistics"] = std::move(statistics);
@@ -214,7 +223,7 @@ std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
 
   json["modules"] = Json::array();
   for (int root : tree.roots()) {
-    json["modules"].push_back(ModuleJson(tree, counts, root));
+    json["modules"].push_back(ModuleJson(shown, tree, counts, root));
   }
   json["untagged_nodes"] = Json::array();
   for (const ShownNode* node : Untagged(shown)) {

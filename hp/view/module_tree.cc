@@ -7,7 +7,6 @@
 #include "absl/strings/strip.h"
 #include "hp/scope/node_names.h"
 #include "hp/tag/tag_codec.h"
-#include "hp/transfer/transfer_rule.h"
 
 namespace hp {
 namespace {
@@ -104,6 +103,7 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
   TagsToShow shown;
   shown.read_from_model = true;
   shown.stored_matches = true;
+  shown.transferred = stored.source == kTransferSource;
   if (std::optional<HierarchySource> source =
           ParseHierarchySource(stored.source)) {
     shown.source = *source;
@@ -127,11 +127,7 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
     }
     shown.nodes.push_back(std::move(node));
   }
-  if (!stored.matches_recorded && !nodes.empty() &&
-      stored.source == kTransferSource) {
-    shown.warnings.push_back(
-        "tags transferred onto a derived model record no match kinds");
-  } else if (!stored.matches_recorded && !nodes.empty()) {
+  if (!stored.matches_recorded && !nodes.empty()) {
     shown.warnings.push_back(absl::StrCat(
         "the model records no match kinds (tagged by hp ",
         stored.hp_version.empty() ? "of unknown version" : stored.hp_version,

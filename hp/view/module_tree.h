@@ -48,6 +48,9 @@ struct TagsToShow {
   bool read_from_model = false;     // tags read back, not computed
   bool stored_matches = false;      // match kinds read back, not computed
   HierarchySource source = HierarchySource::kNodeNames;
+  // Stored facts of a model whose tags `transfer` wrote: its match kinds
+  // are kTransferMatchKinds, and `source` is not known.
+  bool transferred = false;
   std::vector<std::string> warnings;
 };
 

@@ -1,18 +1,31 @@
 #include "hp/view/stored_tags.h"
 
 #include <cstdint>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "hp/tag/tag_codec.h"
-#include "hp/transfer/transfer_rule.h"
 #include "hp/util/hex_digest.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
 namespace {
+
+// "direct, parent, root or propagated".
+std::string KindNames(absl::Span<const MatchKind> kinds) {
+  std::string names;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    if (i > 0) absl::StrAppend(&names, i + 1 == kinds.size() ? " or " : ", ");
+    absl::StrAppend(&names, MatchKindName(kinds[i]));
+  }
+  return names;
+}
 
 using Json = nlohmann::json;
 using Entries =
@@ -186,9 +199,14 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
     if (it == counts.end() || !it->is_number_integer()) return std::nullopt;
     return it->get<int64_t>();
   };
-  if (std::optional<TagStatistics> parsed = ParseRecordedStatistics(statistics)) {
-    stored->statistics = *parsed;
+  std::array<int64_t, kMatchKindCount> recorded{};
+  bool all_recorded = true;
+  for (MatchKind kind : MatchKindsOf(stored->source)) {
+    const std::optional<int64_t> counted = count(MatchKindName(kind));
+    all_recorded &= counted.has_value();
+    recorded[static_cast<size_t>(kind)] = counted.value_or(0);
   }
+  if (all_recorded) stored->recorded_matches = recorded;
   std::optional<int64_t> nodes = count("nodes");
   if (!nodes.has_value()) {
     problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
@@ -198,25 +216,17 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
     problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
                                     " counts ", *nodes,
                                     " nodes, the model has ", node_count));
-  } else if (transferred) {
-    int64_t matched = 0;
-    for (TransferKind kind : kTransferKinds) {
-      matched += count(TransferKindName(kind)).value_or(0);
-    }
-    if (matched != *nodes) {
-      problems.push_back(absl::StrCat(
-          "model metadata: ", kStatisticsKey, ": kept + replacing + inserted "
-          "+ unplaced = ", matched, ", not the ", *nodes, " nodes"));
-    }
   } else {
     int64_t matched = 0;
-    for (MatchKind kind : kMatchKinds) {
-      matched += count(MatchKindName(kind)).value_or(0);
+    std::vector<absl::string_view> names;
+    for (MatchKind kind : MatchKindsOf(stored->source)) {
+      names.push_back(MatchKindName(kind));
+      matched += count(names.back()).value_or(0);
     }
     if (matched != *nodes) {
-      problems.push_back(absl::StrCat(
-          "model metadata: ", kStatisticsKey, ": direct + parent + root + "
-          "propagated = ", matched, ", not the ", *nodes, " nodes"));
+      problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
+                                      ": ", absl::StrJoin(names, " + "), " = ",
+                                      matched, ", not the ", *nodes, " nodes"));
     }
   }
 }
@@ -298,16 +308,20 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     }
   }
   // hp writes a match kind on every node, or (before it stored them) on
-  // none.
+  // none; each source has its own kinds.
+  const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
   stored.matches.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const std::optional<absl::string_view>& match = readings[i].tag.match;
     std::optional<MatchKind> kind;
     if (match.has_value()) kind = ParseMatchKind(*match);
+    if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
+      kind.reset();
+    }
     if (match.has_value() && !kind.has_value()) {
       stored.problems.push_back(absl::StrCat(
-          DescribeNode(nodes[i]), ": match kind '", *match,
-          "' is not direct, parent, root or propagated"));
+          DescribeNode(nodes[i]), ": match kind '", *match, "' is not ",
+          KindNames(kinds)));
     } else if (!match.has_value() && stored.matches_recorded) {
       stored.problems.push_back(absl::StrCat(
           DescribeNode(nodes[i]), ": has no match kind although hp wrote one "

@@ -5,6 +5,8 @@
 #ifndef HP_VIEW_STORED_TAGS_H_
 #define HP_VIEW_STORED_TAGS_H_
 
+#include <array>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -12,8 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "hp/tag/tag_types.h"
 #include "hp/model/graph_walk.h"
+#include "hp/tag/tag_codec.h"
+#include "hp/tag/tag_types.h"
 #include "hp/tag/tag_writer.h"
 #include "proto/onnx.pb.h"
 
@@ -39,8 +42,9 @@ struct StoredTags {
   std::string hp_version;
   std::string source;        // pkg.hp.source: "trace", "dynamo-metadata", ...
   std::string trace_sha256;  // pkg.hp.trace_sha256
-  // pkg.hp.statistics, when it is well-formed.
-  std::optional<TagStatistics> statistics;
+  // pkg.hp.statistics' count of each match kind of the source (indexed by
+  // MatchKind; the other kinds 0), when all of them are integers.
+  std::optional<std::array<int64_t, kMatchKindCount>> recorded_matches;
   // Entries that are not as hp writes them ("node '/a/Add' (Add) in main:
   // pkg.hp.module_path appears twice"), in node order, model entries first.
   std::vector<std::string> problems;

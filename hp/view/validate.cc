@@ -1,6 +1,8 @@
 #include "hp/view/validate.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 
@@ -9,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_writer.h"
-#include "hp/transfer/transfer_rule.h"
 
 namespace hp {
 
@@ -74,8 +75,8 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
                                       now.module_path, "' for it"));
       continue;
     }
-    if (i < stored.matches.size() && stored.matches[i].has_value() &&
-        *stored.matches[i] != now.match) {
+    if (!transferred && i < stored.matches.size() &&
+        stored.matches[i].has_value() && *stored.matches[i] != now.match) {
       problems.push_back(absl::StrCat(
           node, ": stored match kind '", MatchKindName(*stored.matches[i]),
           "', but hp finds '", MatchKindName(now.match), "'"));
@@ -107,11 +108,11 @@ absl::string_view RootOf(absl::string_view tag) {
 std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
                                              const StoredTags& stored) {
   std::vector<std::string> problems = stored.problems;
-  // Transferred tags belong to the tagged model: only a trace checks them.
-  if (stored.source == kTransferSource) return problems;
+  const bool transferred = stored.source == kTransferSource;
   if (!stored.matches_recorded && !nodes.empty()) {
     problems.push_back(absl::StrCat(
-        "no node records its match kind (tagged by hp ",
+        "no node records its match kind (", transferred ? "transferred" : "tagged",
+        " by hp ",
         stored.hp_version.empty() ? "of unknown version" : stored.hp_version,
         ", before they were stored): pass --trace to check the tags against "
         "the trace they were made with"));
@@ -120,7 +121,7 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
   std::optional<absl::string_view> root;
   absl::flat_hash_map<absl::string_view, absl::string_view> tag_of_path;
   absl::flat_hash_map<absl::string_view, absl::string_view> path_of_tag;
-  int64_t counted[std::size(kMatchKinds)] = {};
+  std::array<int64_t, kMatchKindCount> counted{};
   for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
     const StoredTag& tag = stored.nodes[i];
     const std::optional<MatchKind>& match = stored.matches[i];
@@ -138,19 +139,23 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
       continue;
     }
     const bool has_path = tag.module_path.has_value();
-    if (*match == MatchKind::kRoot) {
+    if (*match == MatchKind::kRoot || *match == MatchKind::kUnplaced) {
       if (*tag.tag != *root) {
-        problems.push_back(absl::StrCat(node, ": matched 'root' but tagged '",
+        problems.push_back(absl::StrCat(node, ": matched '",
+                                        MatchKindName(*match), "' but tagged '",
                                         *tag.tag, "', not the root tag '",
                                         *root, "'"));
       }
       if (has_path && !tag.module_path->empty()) {
-        problems.push_back(absl::StrCat(node, ": matched 'root' but has "
-                                        "module path '", *tag.module_path,
-                                        "'"));
+        problems.push_back(absl::StrCat(node, ": matched '",
+                                        MatchKindName(*match),
+                                        "' but has module path '",
+                                        *tag.module_path, "'"));
       }
       continue;
     }
+    // Transferred tags come from the tagged model's nodes, whose own kinds
+    // are not stored here: only direct matches of `tag` pair paths and tags.
     if (*match != MatchKind::kDirect || !has_path) continue;
     auto [by_path, new_path] =
         tag_of_path.try_emplace(*tag.module_path, *tag.tag);
@@ -167,17 +172,14 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
                                       *tag.module_path, "'"));
     }
   }
-  if (stored.statistics.has_value()) {
-    const TagStatistics& statistics = *stored.statistics;
-    const int64_t recorded[] = {statistics.direct, statistics.parent,
-                                statistics.root, statistics.propagated};
-    for (size_t k = 0; k < std::size(kMatchKinds); ++k) {
-      const size_t kind = static_cast<size_t>(kMatchKinds[k]);
-      if (recorded[k] == counted[kind]) continue;
+  if (stored.recorded_matches.has_value()) {
+    for (MatchKind kind : MatchKindsOf(stored.source)) {
+      const size_t k = static_cast<size_t>(kind);
+      const int64_t recorded = (*stored.recorded_matches)[k];
+      if (recorded == counted[k]) continue;
       problems.push_back(absl::StrCat(
-          "model metadata: ", kStatisticsKey, " counts ", recorded[k], " ",
-          MatchKindName(kMatchKinds[k]), " nodes, the nodes record ",
-          counted[kind]));
+          "model metadata: ", kStatisticsKey, " counts ", recorded, " ",
+          MatchKindName(kind), " nodes, the nodes record ", counted[k]));
     }
   }
   return problems;

@@ -35,9 +35,11 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
 // ReadStoredTags noted (for validate without a trace):
 // - every node carries a non-empty tag and a match kind, and every tag
 //   starts with the same root component;
-// - a root node carries the root tag and no module path;
+// - a root (tag) or unplaced (transfer) node carries the root tag and no
+//   module path;
 // - nodes matched directly to one module path carry one tag, and no two
-//   module paths share a tag;
+//   module paths share a tag (transferred tags come from the tagged
+//   model's nodes, whose kinds are not stored here: not checked);
 // - pkg.hp.statistics counts the nodes of each match kind as stored.
 // `nodes` are the model's nodes, in the order of `stored`.
 std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,

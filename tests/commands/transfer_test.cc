@@ -9,9 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hp/commands/analyze.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/tag.h"
 #include "hp/commands/transfer.h"
+#include "hp/commands/validate.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
 #include "tests/support/test_files.h"
@@ -91,6 +93,42 @@ TEST(TransferCommandTest, JsonListsEveryNodeWithWhatItWasMatchedWith) {
     ++fused;
   }
   EXPECT_EQ(fused, 2);
+}
+
+// Each node records how it was matched, so the output alone tells analyze
+// and validate what transfer counted: no trace, no --from.
+TEST(TransferCommandTest, EachNodeStoresItsKindForTheViews) {
+  const std::string folder = TestFolder();
+  for (const char* level : {"basic", "all"}) {
+    SCOPED_TRACE(level);
+    TransferArgs args =
+        Transfer(Tagged("tiny_bert", folder),
+                 absl::StrCat(kTransformed, "/tiny_bert.", level, ".onnx"),
+                 absl::StrCat(folder, "/out.", level, ".onnx"));
+    args.json = true;
+    const Ran transferred = RunCommand(RunTransfer, args);
+    ASSERT_TRUE(transferred.status.ok()) << transferred.status;
+    const nlohmann::json counts = nlohmann::json::parse(transferred.out)["counts"];
+
+    AnalyzeArgs analyze;
+    analyze.inspect.model = args.output.output;
+    analyze.json = true;
+    const Ran analyzed = RunCommand(RunAnalyze, analyze);
+    ASSERT_TRUE(analyzed.status.ok()) << analyzed.status;
+    const nlohmann::json report = nlohmann::json::parse(analyzed.out);
+    EXPECT_EQ(report["hierarchy_source"], "transfer");
+    EXPECT_EQ(report["statistics"]["matches"],
+              nlohmann::json({{"kept", counts["kept"]},
+                              {"replacing", counts["replacing"]},
+                              {"inserted", counts["inserted"]},
+                              {"unplaced", counts["unplaced"]},
+                              {"unknown", 0}}));
+
+    ValidateArgs validate;
+    validate.inspect.model = args.output.output;
+    const Ran validated = RunCommand(RunValidate, validate);
+    EXPECT_TRUE(validated.status.ok()) << validated.status << validated.out;
+  }
 }
 
 TEST(TransferCommandTest, NchwcLayoutNodesLandInTheirBlocks) {

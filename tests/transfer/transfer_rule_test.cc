@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/model/graph_walk.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/testing/model_builder.h"
 
 namespace hp {
@@ -51,8 +52,8 @@ GraphValueNames ValuesOf(const onnx::ModelProto& model) {
 
 std::vector<std::string> Kinds(const TransferResult& result) {
   std::vector<std::string> kinds;
-  for (TransferKind kind : result.kinds) {
-    kinds.push_back(std::string(TransferKindName(kind)));
+  for (MatchKind kind : result.kinds) {
+    kinds.push_back(std::string(MatchKindName(kind)));
   }
   return kinds;
 }
