@@ -92,6 +92,7 @@ def node_names(model):
 
 
 def tag_input(model, trace, flags=0):
+    """Options byte, 4-byte length of the first file, both files."""
     return bytes([flags]) + struct.pack("<I", len(model)) + model + trace
 
 
@@ -174,6 +175,23 @@ def main():
                  "onnx_test_loop11", "onnx_test_scan9_sum"]:
         write("tag_fuzzer", name + ".no_trace.pair",
               tag_input(models[name], b""))
+
+    # Transfer pairs: each small fixture tagged, with the model onnxruntime
+    # optimized from it (testdata/transformed), with itself untagged, and
+    # with itself tagged.
+    transformed = os.path.join(ROOT, "testdata", "transformed")
+    # tiny_resnet (its NCHWc layout nodes) only optimized: 100 KB a pair.
+    for fixture in ["containers", "control_flow", "tiny_resnet"]:
+        tagged = models["tagged_" + fixture]
+        write("transfer_fuzzer", fixture + ".all.pair",
+              tag_input(tagged, read(os.path.join(
+                  transformed, fixture + ".all.onnx"))))
+        if fixture == "tiny_resnet":
+            continue
+        write("transfer_fuzzer", fixture + ".original.pair",
+              tag_input(tagged, models["fixture_" + fixture], flags=0x1))
+        write("transfer_fuzzer", fixture + ".tagged.pair",
+              tag_input(tagged, tagged, flags=0x2 | 0x4))
 
     names = set()
     for name in sorted(models):
