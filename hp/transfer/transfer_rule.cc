@@ -209,6 +209,8 @@ class Transfer {
         case MatchKind::kUnplaced:
           ++statistics.unplaced;
           break;
+        default:  // tag's kinds: the rule never gives them
+          break;
       }
     }
   }

@@ -1,5 +1,6 @@
 // Every command on a model past protobuf's 2 GB limit: tagged, summarized,
-// analyzed, validated, drawn and stripped back to its original bytes. The
+// analyzed, validated, drawn, its tags transferred onto a renamed copy, and
+// stripped back to its original bytes. The
 // model is a sparse file (one initializer of 2 GiB + 1 KiB of zeros), so
 // making it costs no disk; copying it writes the outputs for real.
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
+#include "hp/commands/transfer.h"
 #include "hp/commands/validate.h"
 #include "hp/util/sha256.h"
 #include "nlohmann/json.hpp"
@@ -34,8 +36,9 @@ using ::hp::wire_format::VarintField;
 using ::testing::HasSubstr;
 
 // ModelProto{ir_version 8, graph{node /layers.0/fc/MatMul, node /Relu,
-// initializer w of 2 GiB + 1 KiB}}, written around a hole.
-std::string WriteHugeModel(const std::string& path) {
+// initializer w of 2 GiB + 1 KiB}}, written around a hole. `renamed`: the
+// nodes named as a tool that renames them would (MatMul_0, Relu_1).
+std::string WriteHugeModel(const std::string& path, bool renamed = false) {
   const uint64_t raw_bytes = (uint64_t{1} << 31) + 1024;
   const std::string head = BytesField(8, "w") + VarintField(2, 1) +
                            Varint(9 << 3 | 2) + Varint(raw_bytes);
@@ -43,10 +46,12 @@ std::string WriteHugeModel(const std::string& path) {
       Varint(5 << 3 | 2) + Varint(head.size() + raw_bytes);
   const std::string nodes =
       BytesField(1, BytesField(1, "w") + BytesField(2, "y") +
-                        BytesField(3, "/layers.0/fc/MatMul") +
+                        BytesField(3, renamed ? "MatMul_0"
+                                              : "/layers.0/fc/MatMul") +
                         BytesField(4, "MatMul")) +
       BytesField(1, BytesField(1, "y") + BytesField(2, "z") +
-                        BytesField(3, "/Relu") + BytesField(4, "Relu"));
+                        BytesField(3, renamed ? "Relu_1" : "/Relu") +
+                        BytesField(4, "Relu"));
   const uint64_t graph_bytes =
       nodes.size() + tensor_head.size() + head.size() + raw_bytes;
   const std::string prefix = VarintField(1, 8) + Varint(7 << 3 | 2) +
@@ -96,6 +101,28 @@ TEST(Past2GbTest, EveryCommandReadsAndWritesIt) {
               HasSubstr(": valid: 2 nodes"));
   EXPECT_THAT(RunOk(RunDot, DotArgs{inspect, folder + "/huge.dot"}),
               HasSubstr("wrote "));
+
+  // The renamed copy finds its tags by data flow alone.
+  TransferArgs transfer;
+  transfer.from = tag.output.output;
+  transfer.model = WriteHugeModel(folder + "/huge.renamed.onnx", true);
+  transfer.output.output = folder + "/huge.renamed.tagged.onnx";
+  transfer.durability = Durability::kNoFsync;
+  EXPECT_THAT(RunOk(RunTransfer, transfer),
+              HasSubstr(": 2 nodes (2 kept, 0 replacing, 0 inserted, 0 "
+                        "unplaced)"));
+  InspectArgs transferred;
+  transferred.model = transfer.output.output;
+  EXPECT_THAT(RunOk(RunValidate, ValidateArgs{transferred, ""}),
+              HasSubstr(": valid: 2 nodes"));
+  StripArgs strip_transferred;
+  strip_transferred.model = transfer.output.output;
+  strip_transferred.output.output = folder + "/huge.renamed.stripped.onnx";
+  EXPECT_THAT(RunOk(RunStrip, strip_transferred), HasSubstr("stripped "));
+  EXPECT_EQ(Sha256FileHex(strip_transferred.output.output).value(),
+            Sha256FileHex(transfer.model).value());
+  std::filesystem::remove(transfer.output.output);
+  std::filesystem::remove(strip_transferred.output.output);
 
   StripArgs strip;
   strip.model = tag.output.output;
