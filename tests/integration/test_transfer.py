@@ -176,6 +176,9 @@ class OptimizedModelsTest(unittest.TestCase):
             self.assertEqual(metadata["pkg.hp.source"], "transfer")
             self.assertEqual(json.loads(metadata["pkg.hp.statistics"]), counts)
             self.assertEqual([n["tag"] for n in result["nodes"]], [t for _, _, t in nodes])
+            # Each node stores how it was matched, as --json lists it.
+            self.assertEqual([dict(node_metadata(n)).get("pkg.hp.match") for _, n, _ in nodes],
+                             [n["match"] for n in result["nodes"]])
 
     def test_kept_nodes_get_exactly_their_original_tag(self):
         for fixture, level, optimized, _, result in self.each():
@@ -358,6 +361,21 @@ class TransferInputsTest(unittest.TestCase):
         self.assertEqual(result["counts"]["kept"], len(model.graph.node))
         self.assertEqual([t for _, _, t in tags_by_node(onnx.load(output))],
                          [t for _, _, t in tags_by_node(onnx.load(self.tagged))])
+
+    def test_removed_unused_inputs_are_accepted(self):
+        # The exported model had an input no node reads; an optimizer
+        # dropped it. Tag the model with it, transfer onto the one without.
+        model = onnx.load(self.original)
+        model.graph.input.append(onnx.helper.make_tensor_value_info(
+            "unused_mask", onnx.TensorProto.FLOAT, [1]))
+        with_unused = self.save(model, "with_unused_input.onnx")
+        tagged = os.path.join(self.tmp, "with_unused_input.tagged.onnx")
+        tag(with_unused, tagged, "--trace", "none")
+        _, output = self.out_dir()
+        result = transfer_json(tagged, self.original, output)
+        self.assertEqual(result["counts"]["kept"], len(model.graph.node))
+        self.assertEqual([t for _, _, t in tags_by_node(onnx.load(output))],
+                         [t for _, _, t in tags_by_node(onnx.load(tagged))])
 
     def test_untagged_from_is_refused(self):
         self.check_refused(self.original, self.original, self.original, "no hp tags")
