@@ -46,6 +46,8 @@
 // Tags onto a model derived from a tagged one (optimized, fused,
 // converted): TransferFile, TransferTags, TransferKind.
 #include "hp/transfer/transfer_file.h"
+// A module instance (its subtree) as a standalone model: ExtractFile.
+#include "hp/extract/extract_file.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.
 #include "hp/view/analyze.h"

@@ -22,6 +22,7 @@
 #include "hp/commands/analyze.h"
 #include "hp/commands/command_args.h"
 #include "hp/commands/dot.h"
+#include "hp/commands/extract.h"
 #include "hp/commands/graphml.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
@@ -165,6 +166,24 @@ ABSL_FLAG(std::string, progress, "auto",
           "printed, naming the file and the reason; the exit status is 1 when "
           "any model failed.");
 
+ABSL_FLAG(std::string, module, "",
+          "extract: the module instance to extract, by its tag as analyze "
+          "shows it (e.g. /BertModel/BertEncoder/BertLayer.3); its subtree "
+          "comes with it. Default: none.");
+ABSL_FLAG(std::string, module_path, "",
+          "extract: the module instance to extract, by its dotted module "
+          "path (e.g. encoder.layer.3), instead of --module. Default: none.");
+ABSL_FLAG(bool, all, false,
+          "extract: write every module instance at --depth, one model each, "
+          "into --output_dir (named after the tag), and list the nodes in "
+          "none of them.");
+ABSL_FLAG(int, depth, 1,
+          "extract --all: the depth of the module tree to cut at (0: the "
+          "root, 1: its children, ...).");
+ABSL_FLAG(bool, remainder, false,
+          "extract --all: also write the nodes in none of the modules at "
+          "--depth as one model, remainder.onnx in --output_dir.");
+
 namespace {
 
 // --keep_torch_nn, --propagate, --first_candidate, --tag_format,
@@ -260,6 +279,27 @@ std::vector<Command> Commands() {
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunTransfer(args, out, err);
        }},
+      {"extract",
+       "write one module instance of a tagged --model (--module TAG or "
+       "--module_path PATH) as a standalone model to --output, or every "
+       "module at --depth with --all --output_dir",
+       [](std::ostream& out, std::ostream& err) {
+         hp::ExtractArgs args;
+         args.model = absl::GetFlag(FLAGS_model);
+         args.module = absl::GetFlag(FLAGS_module);
+         args.module_path = absl::GetFlag(FLAGS_module_path);
+         args.output = absl::GetFlag(FLAGS_output);
+         args.all = absl::GetFlag(FLAGS_all);
+         args.depth = absl::GetFlag(FLAGS_depth);
+         args.output_dir = absl::GetFlag(FLAGS_output_dir);
+         args.remainder = absl::GetFlag(FLAGS_remainder);
+         args.durability = absl::GetFlag(FLAGS_fsync)
+                               ? hp::Durability::kFsync
+                               : hp::Durability::kNoFsync;
+         args.external_data = OutputFromFlags().external_data;
+         args.json = absl::GetFlag(FLAGS_json);
+         return hp::RunExtract(args, out, err);
+       }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {
          return hp::RunStrip({absl::GetFlag(FLAGS_model), OutputFromFlags()},
@@ -313,7 +353,9 @@ std::string UsageText(const std::vector<Command>& commands) {
                   "  converter tag --models_dir exports --output_dir tagged "
                   "--jobs 4 --summary_json tagged/summary.json\n"
                   "  converter transfer --from m.tagged.onnx --model "
-                  "m.optimized.onnx --output m.optimized.tagged.onnx\n");
+                  "m.optimized.onnx --output m.optimized.tagged.onnx\n"
+                  "  converter extract --model m.tagged.onnx --module_path "
+                  "encoder.layer.3 --output layer3.onnx\n");
   return text;
 }
 
