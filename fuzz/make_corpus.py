@@ -175,6 +175,12 @@ def main():
         write("tag_fuzzer", name + ".no_trace.pair",
               tag_input(models[name], b""))
 
+    # Tagged models, each at depths 1 and 2 (with the remainder at 1).
+    for name in sorted(models):
+        if name.startswith("tagged_"):
+            write("extract_fuzzer", name + ".depth1", bytes([1 | 8]) + models[name])
+            write("extract_fuzzer", name + ".depth2", bytes([2]) + models[name])
+
     names = set()
     for name in sorted(models):
         if name.startswith("fixture_"):
