@@ -1,5 +1,6 @@
 // Every command on a model past protobuf's 2 GB limit: tagged, summarized,
-// analyzed, validated, drawn and stripped back to its original bytes. The
+// analyzed, validated, drawn, stripped back to its original bytes, and its
+// layer extracted with the 2 GiB weight. The
 // model is a sparse file (one initializer of 2 GiB + 1 KiB of zeros), so
 // making it costs no disk; copying it writes the outputs for real.
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "hp/commands/analyze.h"
 #include "hp/commands/dot.h"
+#include "hp/commands/extract.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
@@ -103,6 +105,19 @@ TEST(Past2GbTest, EveryCommandReadsAndWritesIt) {
   EXPECT_THAT(RunOk(RunStrip, strip), HasSubstr("stripped "));
   EXPECT_EQ(Sha256FileHex(strip.output.output).value(),
             Sha256FileHex(model).value());
+  std::filesystem::remove(strip.output.output);
+
+  // The layer holds the MatMul and its weight: a model past 2 GB again.
+  ExtractArgs extract;
+  extract.model = tag.output.output;
+  extract.module_path = "layers.0";
+  extract.output = folder + "/layer.onnx";
+  extract.durability = Durability::kNoFsync;
+  EXPECT_THAT(RunOk(RunExtract, extract),
+              HasSubstr(": 1 of 2 nodes, 1 initializers, 0 inputs, 1 outputs"));
+  EXPECT_GT(std::filesystem::file_size(extract.output), uint64_t{1} << 31);
+  EXPECT_THAT(RunOk(RunSummary, SummaryArgs{extract.output}),
+              HasSubstr("1 nodes, 1 initializers, tagged by hp"));
   std::filesystem::remove_all(folder);
 }
 
