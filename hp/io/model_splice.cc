@@ -3,6 +3,8 @@
 // record layout, and splitting them would spread that layout over four files.
 #include "hp/io/model_splice.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -283,6 +285,18 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
     return ErrnoError("cannot map", path);
   }
 
+  // Only the records around the weights are read, not the weights (a
+  // layer extracted from a 1 GB model read 528 MB with read-around); the
+  // node records, read in order, are asked for ahead of the scan.
+  mapping->ReadOnlyTouchedPages();
+  constexpr uint64_t kReadAheadBytes = uint64_t{256} << 10;
+  uint64_t read_ahead_to = 0;
+  auto read_ahead = [&](uint64_t at) {
+    if (at < read_ahead_to) return;
+    read_ahead_to = at + kReadAheadBytes;
+    mapping->ReadAhead(at, read_ahead_to);
+  };
+
   // Pass 1: find the initializer records and what stays in the skeleton:
   // `pieces`, or the main graph's node records and `rest`, the others.
   SkeletonPieces pieces;
@@ -309,6 +323,7 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
       const bool node =
           field.wire_type == kLengthDelimited && field.field == kGraphNode;
       if (node) {
+        read_ahead(field.end);
         graph.AddRange(field.begin, field.end);
         node_records.push_back({field.payload, field.end});
       } else if (!skipped) {
@@ -467,6 +482,7 @@ absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
   if (file_bytes_ > 0 && mapping.data() == nullptr) {
     return ErrnoError("cannot map", path_);
   }
+  mapping.ReadOnlyTouchedPages();  // the hash skips the weights
   std::vector<ByteRange> cut;
   cut.reserve(initializers_.size() + sparse_initializers_.size());
   std::merge(initializers_.begin(), initializers_.end(),
@@ -693,7 +709,26 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveSelectionUncommitted(
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       AtomicFileWriter::Create(output));
   if (options.write_back_early) writer.WriteBackEarly();
-  HP_RETURN_IF_ERROR(WriteTo(&writer, {}, selection));
+  // The records copied are a part of the file: no read-ahead past them
+  // (the kernel's would read megabytes of weights left out), but each of
+  // them asked for whole, so that it is read in large requests.
+  ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_RANDOM);
+  auto ask_for = [&](const std::vector<ByteRange>& records,
+                     const std::vector<size_t>* which) {
+    const size_t count = which != nullptr ? which->size() : records.size();
+    for (size_t i = 0; i < count; ++i) {
+      const size_t k = which != nullptr ? (*which)[i] : i;
+      if (k >= records.size()) continue;
+      ::posix_fadvise(fd_.get(), static_cast<off_t>(records[k].begin),
+                      static_cast<off_t>(records[k].end - records[k].begin),
+                      POSIX_FADV_WILLNEED);
+    }
+  };
+  ask_for(initializers_, selection.initializers);
+  ask_for(sparse_initializers_, selection.sparse_initializers);
+  const absl::Status written = WriteTo(&writer, {}, selection);
+  ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_NORMAL);
+  HP_RETURN_IF_ERROR(written);
   return writer;
 }
 
