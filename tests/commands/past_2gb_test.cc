@@ -35,7 +35,7 @@ using ::hp::wire_format::Varint;
 using ::hp::wire_format::VarintField;
 using ::testing::HasSubstr;
 
-// ModelProto{ir_version 8, graph{node /layers.0/fc/MatMul, node /Relu,
+// ModelProto{ir_version 8, graph{node /layers.0/fc/Neg, node /Relu,
 // initializer w of 2 GiB + 1 KiB}}, written around a hole.
 std::string WriteHugeModel(const std::string& path) {
   const uint64_t raw_bytes = (uint64_t{1} << 31) + 1024;
@@ -45,8 +45,8 @@ std::string WriteHugeModel(const std::string& path) {
       Varint(5 << 3 | 2) + Varint(head.size() + raw_bytes);
   const std::string nodes =
       BytesField(1, BytesField(1, "w") + BytesField(2, "y") +
-                        BytesField(3, "/layers.0/fc/MatMul") +
-                        BytesField(4, "MatMul")) +
+                        BytesField(3, "/layers.0/fc/Neg") +
+                        BytesField(4, "Neg")) +
       BytesField(1, BytesField(1, "y") + BytesField(2, "z") +
                         BytesField(3, "/Relu") + BytesField(4, "Relu"));
   const uint64_t graph_bytes =
@@ -107,7 +107,8 @@ TEST(Past2GbTest, EveryCommandReadsAndWritesIt) {
             Sha256FileHex(model).value());
   std::filesystem::remove(strip.output.output);
 
-  // The layer holds the MatMul and its weight: a model past 2 GB again.
+  // The layer holds the Neg and its weight: a model past 2 GB again (its
+  // one output typed from the weight: Neg keeps its input's type).
   ExtractArgs extract;
   extract.model = tag.output.output;
   extract.module_path = "layers.0";
