@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -264,6 +265,8 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
     }
     const TreeModule& chosen = source.tree.modules()[module];
     info.tag = chosen.tag;
+    // Known for a module some node matched directly; the output does not
+    // depend on whether the module was asked for by tag or by path.
     info.module_path = chosen.path.value_or("");
   }
   skeleton.clear_metadata_props();
@@ -404,11 +407,12 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       for (size_t i = 0; i < inside.size(); ++i) {
         if (inside[i]) covered[i] = true;
       }
+      // Tags are unique, their file names nearly so ("[" and "/" both
+      // become other characters): a clash gets a number.
       std::string name = ExtractedFileName(module.tag);
+      const std::string stem = name.substr(0, name.size() - 5);  // ".onnx"
       for (int n = 2; !names.insert(name).second; ++n) {
-        name = absl::StrCat(ExtractedFileName(module.tag).substr(
-                                0, name.find_last_of('.')),
-                            "_", n, ".onnx");
+        name = absl::StrCat(stem, "_", n, ".onnx");
       }
       const ModuleCut cut = CutModule(source->headers.graph(), nodes, inside);
       HP_ASSIGN_OR_RETURN(
