@@ -21,9 +21,12 @@ import unittest
 import onnx
 import onnx.shape_inference
 
-from test_tagged_models import (FIXTURES, MODELS, TAG_KEY, node_metadata, ort_run,
+from test_tagged_models import (FIXTURES, MODELS, REPO, TAG_KEY, node_metadata, ort_run,
                                 random_inputs, require_consumer, run_converter, tag,
                                 write_spec)
+
+
+EXTERNAL_DATA = os.path.join(REPO, "testdata", "external_data")
 
 
 def extract(model, *flags):
@@ -154,6 +157,50 @@ class ExtractTests:
                 in_remainder = [n.name for n in onnx.load(os.path.join(folder, "remainder.onnx"))
                                 .graph.node] if remainder else []
                 self.assertEqual(remainder, in_remainder)
+
+
+class ExtractExternalData(unittest.TestCase):
+    """The external-data fixture: each layer extracted into another folder
+    gets the side file beside it, passes the checker given its path, and
+    computes the full model's tensors."""
+
+    def test_layers_in_another_folder_read_the_side_file(self):
+        require_consumer(self)
+        tmp = tempfile.mkdtemp(prefix="hp_extract_external_")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        for name in ("mlp.onnx", "mlp.onnx.data"):
+            shutil.copy(os.path.join(EXTERNAL_DATA, name), tmp)
+        tagged = os.path.join(tmp, "mlp.tagged.onnx")
+        tag(os.path.join(tmp, "mlp.onnx"), tagged, "--nofsync")
+        full = onnx.load(tagged)  # the weights read from the side file
+        wide_path = os.path.join(tmp, "wide.onnx")
+        onnx.save(exposed(full), wide_path)
+        spec_path = os.path.join(tmp, "inputs.json")
+        write_spec(random_inputs(full, 0), spec_path)
+        code, outputs, stderr = ort_run(wide_path, spec_path, "disabled")
+        self.assertEqual(code, 0, stderr)
+        with open(spec_path) as f:
+            tensors = {i["name"]: i for i in json.load(f)["inputs"]}
+        tensors.update({o["name"]: o for o in outputs})
+
+        folder = os.path.join(tmp, "layers")
+        listed = json.loads(extract(tagged, "--all", "--depth", "1", "--output_dir", folder,
+                                    "--json").stdout)
+        self.assertIn("mlp.onnx.data", os.listdir(folder))
+        self.assertEqual(sum(m["nodes"] for m in listed["models"]), len(full.graph.node))
+        for model in listed["models"]:
+            with self.subTest(module=model["tag"]):
+                onnx.checker.check_model(model["output"], full_check=True)
+                spec = model["output"] + ".inputs.json"
+                with open(spec, "w") as f:
+                    json.dump({"inputs": [tensors[name] for name in model["inputs"]]}, f)
+                code, got, stderr = ort_run(model["output"], spec, "disabled")
+                self.assertEqual(code, 0, stderr)
+                self.assertTrue(got)
+                for output in got:
+                    expected = tensors[output["name"]]
+                    self.assertEqual((output["dims"], output["data"]),
+                                     (expected["dims"], expected["data"]), output["name"])
 
 
 for _name in FIXTURES:
