@@ -1,13 +1,11 @@
 #include "hp/extract/boundary_types.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
 
-#include <algorithm>
-
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "hp/util/status_macros.h"
@@ -515,9 +513,6 @@ class Inferrer {
         if (dim >= 0) added->set_dim_value(dim);
       }
       scope->Set(node.outputs[k], std::move(type));
-    };
-    auto set_all = [&](const std::optional<Dims>& dims) {
-      for (size_t k = 0; k < node.outputs.size(); ++k) set(k, dims);
     };
     auto rank_of = [&](size_t k) -> std::optional<Dims> {
       std::optional<Dims> dims = in(k);
