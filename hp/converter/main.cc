@@ -42,7 +42,7 @@ ABSL_FLAG(std::string, output, "",
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
 ABSL_FLAG(std::string, external_data, "link",
-          "tag, strip, transfer, batch: a model that keeps tensors in side files (ONNX "
+          "tag, strip, transfer, extract, batch: a model that keeps tensors in side files (ONNX "
           "external data, as every model over 2 GB does) and is written to "
           "another folder gets those files beside the output under the same "
           "relative names, placed before the output is renamed into place: "
@@ -64,7 +64,7 @@ ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
           "naming the file. Default: none (a model with external data is "
           "refused).");
 ABSL_FLAG(bool, fsync, true,
-          "tag, transfer, batch: flush each written model to disk (fsync) before "
+          "tag, transfer, extract, batch: flush each written model to disk (fsync) before "
           "renaming it into place, so that it survives a power loss or OS "
           "crash. --nofsync skips the flush, as cp does: the output is still "
           "written to a temporary file and renamed into place whole (never a "
@@ -119,7 +119,10 @@ ABSL_FLAG(bool, json, false,
           "analyze: print JSON (proto/analyze.schema.json) instead of the "
           "indented text tree. transfer: print JSON (counts per match kind, "
           "and every node's match, tag, module path and the original nodes "
-          "it was matched with) instead of the one line.");
+          "it was matched with) instead of the one line. extract: print JSON "
+          "(per model written its tag, module path, output, node and "
+          "initializer counts, inputs and outputs; with --all the nodes in "
+          "no module) instead of the lines.");
 ABSL_FLAG(std::string, sidecar, "",
           "validate: also check that this sidecar metadata file (from tag "
           "--metadata) describes --model: same digest, same node -> tag map. "
@@ -151,7 +154,9 @@ ABSL_FLAG(std::string, manifest, "",
           "--models_list. Default: none.");
 ABSL_FLAG(std::string, output_dir, "",
           "tag, batch: the folder outputs go to (created if missing), under "
-          "the models' relative names. Required for a batch unless --in_place.");
+          "the models' relative names. Required for a batch unless --in_place. "
+          "extract --all: the folder the modules' models go to (created if "
+          "missing).");
 ABSL_FLAG(int, jobs, 0,
           "tag, batch: models tagged in parallel. Default 0: one per CPU "
           "core.");
