@@ -131,7 +131,16 @@ void AddMlpLayers(onnx::GraphProto* graph, int layers, int hidden,
   modules->push_back(Module("", "SyntheticMLP", "bench.SyntheticMLP", 0));
   modules->push_back(Module("layers", "ModuleList",
                             "torch.nn.modules.container.ModuleList", 0));
-  graph->add_input()->set_name("input");
+  // Typed (float, [batch, hidden]), as an export declares them: a cut of
+  // the graph (extract) infers its tensors' types from these.
+  auto typed = [hidden](onnx::ValueInfoProto* value, const std::string& name) {
+    value->set_name(name);
+    auto* tensor = value->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(onnx::TensorProto::FLOAT);
+    tensor->mutable_shape()->add_dim()->set_dim_param("batch");
+    tensor->mutable_shape()->add_dim()->set_dim_value(hidden);
+  };
+  typed(graph->add_input(), "input");
   std::string x = "input";
   for (int i = 0; i < layers; ++i) {
     const std::string layer = absl::StrCat("layers.", i);
@@ -161,7 +170,7 @@ void AddMlpLayers(onnx::GraphProto* graph, int layers, int hidden,
     auto* add2 = AddNode(graph, mlp + "/fc2/Add", "Add", {mm2->output(0), b2});
     x = AddNode(graph, scope + "/Add", "Add", {x, add2->output(0)})->output(0);
   }
-  graph->add_output()->set_name(x);
+  typed(graph->add_output(), x);
 }
 
 int LayersFor(uint64_t bytes, int hidden) {

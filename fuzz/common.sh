@@ -23,4 +23,5 @@ declare -A hp_fuzz_dicts=(
   [tag_fuzzer]="onnx trace"
   [sidecar_fuzzer]="sidecar"
   [transfer_fuzzer]="onnx"
+  [extract_fuzzer]="onnx"
 )

@@ -193,6 +193,12 @@ def main():
         write("transfer_fuzzer", fixture + ".tagged.pair",
               tag_input(tagged, tagged, flags=0x2 | 0x4))
 
+    # Tagged models, each at depths 1 and 2 (with the remainder at 1).
+    for name in sorted(models):
+        if name.startswith("tagged_"):
+            write("extract_fuzzer", name + ".depth1", bytes([1 | 8]) + models[name])
+            write("extract_fuzzer", name + ".depth2", bytes([2]) + models[name])
+
     names = set()
     for name in sorted(models):
         if name.startswith("fixture_"):

@@ -47,6 +47,8 @@
 // converted): TransferFile, TransferTags; each node's MatchKind (kept,
 // replacing, inserted, unplaced).
 #include "hp/transfer/transfer_file.h"
+// A module instance (its subtree) as a standalone model: ExtractFile.
+#include "hp/extract/extract_file.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.
 #include "hp/view/analyze.h"

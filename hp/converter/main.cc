@@ -22,6 +22,7 @@
 #include "hp/commands/analyze.h"
 #include "hp/commands/command_args.h"
 #include "hp/commands/dot.h"
+#include "hp/commands/extract.h"
 #include "hp/commands/graphml.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
@@ -41,7 +42,7 @@ ABSL_FLAG(std::string, output, "",
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
 ABSL_FLAG(std::string, external_data, "link",
-          "tag, strip, transfer, batch: a model that keeps tensors in side files (ONNX "
+          "tag, strip, transfer, extract, batch: a model that keeps tensors in side files (ONNX "
           "external data, as every model over 2 GB does) and is written to "
           "another folder gets those files beside the output under the same "
           "relative names, placed before the output is renamed into place: "
@@ -63,7 +64,7 @@ ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
           "naming the file. Default: none (a model with external data is "
           "refused).");
 ABSL_FLAG(bool, fsync, true,
-          "tag, transfer, batch: flush each written model to disk (fsync) before "
+          "tag, transfer, extract, batch: flush each written model to disk (fsync) before "
           "renaming it into place, so that it survives a power loss or OS "
           "crash. --nofsync skips the flush, as cp does: the output is still "
           "written to a temporary file and renamed into place whole (never a "
@@ -118,7 +119,10 @@ ABSL_FLAG(bool, json, false,
           "analyze: print JSON (proto/analyze.schema.json) instead of the "
           "indented text tree. transfer: print JSON (counts per match kind, "
           "and every node's match, tag, module path and the original nodes "
-          "it was matched with) instead of the one line.");
+          "it was matched with) instead of the one line. extract: print JSON "
+          "(per model written its tag, module path, output, node and "
+          "initializer counts, inputs and outputs; with --all the nodes in "
+          "no module) instead of the lines.");
 ABSL_FLAG(std::string, sidecar, "",
           "validate: also check that this sidecar metadata file (from tag "
           "--metadata) describes --model: same digest, same node -> tag map. "
@@ -150,7 +154,9 @@ ABSL_FLAG(std::string, manifest, "",
           "--models_list. Default: none.");
 ABSL_FLAG(std::string, output_dir, "",
           "tag, batch: the folder outputs go to (created if missing), under "
-          "the models' relative names. Required for a batch unless --in_place.");
+          "the models' relative names. Required for a batch unless --in_place. "
+          "extract --all: the folder the modules' models go to (created if "
+          "missing).");
 ABSL_FLAG(int, jobs, 0,
           "tag, batch: models tagged in parallel. Default 0: one per CPU "
           "core.");
@@ -164,6 +170,24 @@ ABSL_FLAG(std::string, progress, "auto",
           "bar when stderr is a terminal, else lines. Failures are always "
           "printed, naming the file and the reason; the exit status is 1 when "
           "any model failed.");
+
+ABSL_FLAG(std::string, module, "",
+          "extract: the module instance to extract, by its tag as analyze "
+          "shows it (e.g. /BertModel/BertEncoder/BertLayer.3); its subtree "
+          "comes with it. Default: none.");
+ABSL_FLAG(std::string, module_path, "",
+          "extract: the module instance to extract, by its dotted module "
+          "path (e.g. encoder.layer.3), instead of --module. Default: none.");
+ABSL_FLAG(bool, all, false,
+          "extract: write every module instance at --depth, one model each, "
+          "into --output_dir (named after the tag), and list the nodes in "
+          "none of them.");
+ABSL_FLAG(int, depth, 1,
+          "extract --all: the depth of the module tree to cut at (0: the "
+          "root, 1: its children, ...).");
+ABSL_FLAG(bool, remainder, false,
+          "extract --all: also write the nodes in none of the modules at "
+          "--depth as one model, remainder.onnx in --output_dir.");
 
 namespace {
 
@@ -260,6 +284,27 @@ std::vector<Command> Commands() {
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunTransfer(args, out, err);
        }},
+      {"extract",
+       "write one module instance of a tagged --model (--module TAG or "
+       "--module_path PATH) as a standalone model to --output, or every "
+       "module at --depth with --all --output_dir",
+       [](std::ostream& out, std::ostream& err) {
+         hp::ExtractArgs args;
+         args.model = absl::GetFlag(FLAGS_model);
+         args.module = absl::GetFlag(FLAGS_module);
+         args.module_path = absl::GetFlag(FLAGS_module_path);
+         args.output = absl::GetFlag(FLAGS_output);
+         args.all = absl::GetFlag(FLAGS_all);
+         args.depth = absl::GetFlag(FLAGS_depth);
+         args.output_dir = absl::GetFlag(FLAGS_output_dir);
+         args.remainder = absl::GetFlag(FLAGS_remainder);
+         args.durability = absl::GetFlag(FLAGS_fsync)
+                               ? hp::Durability::kFsync
+                               : hp::Durability::kNoFsync;
+         args.external_data = OutputFromFlags().external_data;
+         args.json = absl::GetFlag(FLAGS_json);
+         return hp::RunExtract(args, out, err);
+       }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {
          return hp::RunStrip({absl::GetFlag(FLAGS_model), OutputFromFlags()},
@@ -313,7 +358,9 @@ std::string UsageText(const std::vector<Command>& commands) {
                   "  converter tag --models_dir exports --output_dir tagged "
                   "--jobs 4 --summary_json tagged/summary.json\n"
                   "  converter transfer --from m.tagged.onnx --model "
-                  "m.optimized.onnx --output m.optimized.tagged.onnx\n");
+                  "m.optimized.onnx --output m.optimized.tagged.onnx\n"
+                  "  converter extract --model m.tagged.onnx --module_path "
+                  "encoder.layer.3 --output layer3.onnx\n");
   return text;
 }
 

@@ -58,6 +58,17 @@ struct NodeRecordSuffixes {
   std::function<void(size_t node, char* target)> encode;
 };
 
+// What of the input a save keeps, for a model cut out of it (extract): the
+// main graph's nodes by position (in graph order; nodes() lists them with
+// owner < 0, or the skeleton holds them), and initializer and sparse
+// initializer records by position in the file (the order of
+// SkeletonWithHeaders()). An unset member keeps everything.
+struct SpliceSelection {
+  const std::vector<size_t>* nodes = nullptr;
+  const std::vector<size_t>* initializers = nullptr;
+  const std::vector<size_t>* sparse_initializers = nullptr;
+};
+
 class ModelSplice {
  public:
   // Maps and scans `path`, parses the skeleton and checks external-data
@@ -141,13 +152,19 @@ class ModelSplice {
   absl::StatusOr<AtomicFileWriter> SaveUncommitted(
       const std::string& output, const SaveOptions& options = {},
       const NodeRecordSuffixes& suffixes = {});
+  // The same, keeping only the selected nodes and initializer records
+  // (copied byte for byte, as Save copies them); no suffixes.
+  absl::StatusOr<AtomicFileWriter> SaveSelectionUncommitted(
+      const std::string& output, const SaveOptions& options,
+      const SpliceSelection& selection);
 
  private:
   ModelSplice() = default;
   // A new arena holding an empty skeleton.
   void NewSkeleton();
   absl::Status WriteTo(AtomicFileWriter* writer,
-                       const NodeRecordSuffixes& suffixes);
+                       const NodeRecordSuffixes& suffixes,
+                       const SpliceSelection& selection = {});
 
   std::string path_;
   FileDescriptor fd_;  // the input, kept open to copy from

@@ -1,6 +1,9 @@
 #include "hp/io/wire_format.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace hp {
 namespace {
@@ -80,6 +83,28 @@ FileMapping::FileMapping(int fd, uint64_t size) : size_(size) {
   if (size == 0) return;
   void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (address != MAP_FAILED) data_ = static_cast<const uint8_t*>(address);
+}
+
+namespace {
+
+// madvise over the pages holding [begin, end) of a mapping; advice only.
+void AdvisePages(const uint8_t* data, uint64_t size, uint64_t begin,
+                 uint64_t end, int advice) {
+  if (data == nullptr || begin >= end || begin >= size) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t first = begin / page * page;
+  const uint64_t last = std::min(end, size);
+  ::madvise(const_cast<uint8_t*>(data) + first, last - first, advice);
+}
+
+}  // namespace
+
+void FileMapping::ReadOnlyTouchedPages() const {
+  AdvisePages(data_, size_, 0, size_, MADV_RANDOM);
+}
+
+void FileMapping::ReadAhead(uint64_t begin, uint64_t end) const {
+  AdvisePages(data_, size_, begin, end, MADV_WILLNEED);
 }
 
 FileMapping::~FileMapping() {

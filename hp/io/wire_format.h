@@ -74,6 +74,13 @@ class FileMapping {
   FileMapping& operator=(const FileMapping&) = delete;
   const uint8_t* data() const { return data_; }
 
+  // Faults read only the pages touched, without the kernel's read-around
+  // (8 MB on some disks): a scan that skips the weights then reads the
+  // records around them, not the weights. ReadAhead asks for a range
+  // ahead of a scan through it (node records, read in order).
+  void ReadOnlyTouchedPages() const;
+  void ReadAhead(uint64_t begin, uint64_t end) const;
+
  private:
   const uint8_t* data_ = nullptr;
   uint64_t size_;

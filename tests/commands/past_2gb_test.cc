@@ -1,6 +1,7 @@
 // Every command on a model past protobuf's 2 GB limit: tagged, summarized,
-// analyzed, validated, drawn, its tags transferred onto a renamed copy, and
-// stripped back to its original bytes. The
+// analyzed, validated, drawn, its tags transferred onto a renamed copy,
+// stripped back to its original bytes, and its layer extracted with the
+// 2 GiB weight. The
 // model is a sparse file (one initializer of 2 GiB + 1 KiB of zeros), so
 // making it costs no disk; copying it writes the outputs for real.
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "hp/commands/analyze.h"
 #include "hp/commands/dot.h"
+#include "hp/commands/extract.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
@@ -35,9 +37,9 @@ using ::hp::wire_format::Varint;
 using ::hp::wire_format::VarintField;
 using ::testing::HasSubstr;
 
-// ModelProto{ir_version 8, graph{node /layers.0/fc/MatMul, node /Relu,
+// ModelProto{ir_version 8, graph{node /layers.0/fc/Neg, node /Relu,
 // initializer w of 2 GiB + 1 KiB}}, written around a hole. `renamed`: the
-// nodes named as a tool that renames them would (MatMul_0, Relu_1).
+// nodes named as a tool that renames them would (Neg_0, Relu_1).
 std::string WriteHugeModel(const std::string& path, bool renamed = false) {
   const uint64_t raw_bytes = (uint64_t{1} << 31) + 1024;
   const std::string head = BytesField(8, "w") + VarintField(2, 1) +
@@ -46,9 +48,8 @@ std::string WriteHugeModel(const std::string& path, bool renamed = false) {
       Varint(5 << 3 | 2) + Varint(head.size() + raw_bytes);
   const std::string nodes =
       BytesField(1, BytesField(1, "w") + BytesField(2, "y") +
-                        BytesField(3, renamed ? "MatMul_0"
-                                              : "/layers.0/fc/MatMul") +
-                        BytesField(4, "MatMul")) +
+                        BytesField(3, renamed ? "Neg_0" : "/layers.0/fc/Neg") +
+                        BytesField(4, "Neg")) +
       BytesField(1, BytesField(1, "y") + BytesField(2, "z") +
                         BytesField(3, renamed ? "Relu_1" : "/Relu") +
                         BytesField(4, "Relu"));
@@ -130,6 +131,20 @@ TEST(Past2GbTest, EveryCommandReadsAndWritesIt) {
   EXPECT_THAT(RunOk(RunStrip, strip), HasSubstr("stripped "));
   EXPECT_EQ(Sha256FileHex(strip.output.output).value(),
             Sha256FileHex(model).value());
+  std::filesystem::remove(strip.output.output);
+
+  // The layer holds the Neg and its weight: a model past 2 GB again (its
+  // one output typed from the weight: Neg keeps its input's type).
+  ExtractArgs extract;
+  extract.model = tag.output.output;
+  extract.module_path = "layers.0";
+  extract.output = folder + "/layer.onnx";
+  extract.durability = Durability::kNoFsync;
+  EXPECT_THAT(RunOk(RunExtract, extract),
+              HasSubstr(": 1 of 2 nodes, 1 initializers, 0 inputs, 1 outputs"));
+  EXPECT_GT(std::filesystem::file_size(extract.output), uint64_t{1} << 31);
+  EXPECT_THAT(RunOk(RunSummary, SummaryArgs{extract.output}),
+              HasSubstr("1 nodes, 1 initializers, tagged by hp"));
   std::filesystem::remove_all(folder);
 }
 

@@ -263,6 +263,37 @@ TEST(ModelSpliceTest, SkeletonHoldsNoInitializerData) {
   EXPECT_EQ(splice->file_bytes(), fs::file_size(path));
 }
 
+// A selection saves the nodes and initializer records chosen, as the
+// fully loaded model with the others removed serializes, read as records
+// or parsed.
+TEST(ModelSpliceTest, ASelectionSavesTheNodesAndInitializersChosen) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/model.onnx";
+  const onnx::ModelProto model = MakeModel();
+  WriteBytes(path, model.SerializeAsString());
+  onnx::ModelProto expected = model;
+  onnx::GraphProto* graph = expected.mutable_graph();
+  graph->mutable_node()->DeleteSubrange(0, 1);  // keep Add and Relu
+  graph->mutable_initializer()->DeleteSubrange(0, 1);  // keep b
+  graph->clear_sparse_initializer();
+  const std::vector<size_t> nodes = {1, 2};
+  const std::vector<size_t> initializers = {1};
+  const std::vector<size_t> sparse;
+  for (const bool records : {true, false}) {
+    SpliceOptions open;
+    open.read_node_records = records;
+    absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path, open);
+    ASSERT_TRUE(splice.ok()) << splice.status();
+    const std::string output =
+        absl::StrCat(folder, "/selected", records, ".onnx");
+    absl::StatusOr<AtomicFileWriter> writer = splice->SaveSelectionUncommitted(
+        output, SaveOptions(), {&nodes, &initializers, &sparse});
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(writer->Commit().ok());
+    EXPECT_EQ(ReadBytes(output), expected.SerializeAsString()) << records;
+  }
+}
+
 TEST(ModelSpliceTest, EveryGraphFieldAroundTheInitializers) {
   const std::string folder = TestFolder();
   const std::string path = folder + "/model.onnx";

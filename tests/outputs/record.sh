@@ -201,6 +201,15 @@ fixture_cases() {  # fixture_cases testdata/models/NAME.onnx
   # Tagging a tagged model again gives the same bytes.
   add "$key/tag/retag" "$model" "$out/tag.retag.onnx" - \
     tag --model "$tagged" --output "$out/tag.retag.onnx" "${with_trace[@]}"
+  # extract: the root (depth 0), every module at depth 1 with the remainder
+  # (JSON), every module at depth 2.
+  add "$key/tag/extract-depth0" "$model" "$out/extract-depth0" - \
+    extract --model "$tagged" --all --depth 0 --output_dir "$out/extract-depth0"
+  add "$key/tag/extract-depth1" "$model" "$out/extract-depth1" - \
+    extract --model "$tagged" --all --depth 1 --remainder --json \
+    --output_dir "$out/extract-depth1"
+  add "$key/tag/extract-depth2" "$model" "$out/extract-depth2" - \
+    extract --model "$tagged" --all --depth 2 --output_dir "$out/extract-depth2"
   add "$key/tag-metadata/validate-sidecar" "$model" - - \
     validate --model "$out/tag-metadata.onnx" --sidecar "$out/tag-metadata.json" \
     "${with_trace[@]}"
@@ -353,6 +362,19 @@ error_cases() {
   add errors/transfer-output-is-input "$optimized" err/tiny_bert.all.onnx - \
     transfer --from "$out/transfer-from.onnx" --model err/tiny_bert.all.onnx \
     --output err/tiny_bert.all.onnx
+  add errors/extract-untagged "$bert" "$out/extract-untagged.onnx" - \
+    extract --model "$bert" --module /TinyBertModel --output "$out/extract-untagged.onnx"
+  add errors/extract-unknown-tag "$bert" "$out/extract-unknown.onnx" - \
+    extract --model "$out/transfer-from.onnx" --module /TinyBertModel/BertEncoder/Layer.0 \
+    --output "$out/extract-unknown.onnx"
+  add errors/extract-unknown-path "$bert" "$out/extract-unknown-path.onnx" - \
+    extract --model "$out/transfer-from.onnx" --module_path encoder.layers.0 \
+    --output "$out/extract-unknown-path.onnx"
+  add errors/extract-no-module "$bert" "$out/extract-no-module.onnx" - \
+    extract --model "$out/transfer-from.onnx" --output "$out/extract-no-module.onnx"
+  add errors/extract-output-is-input "$bert" "$out/transfer-from.onnx" - \
+    extract --model "$out/transfer-from.onnx" --module /TinyBertModel \
+    --output "$out/transfer-from.onnx"
   # --in_place on a copy: the copy is the output.
   add in-place/tag "$bert" in_place/tiny_bert.onnx - \
     tag --model in_place/tiny_bert.onnx --in_place

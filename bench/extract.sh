@@ -1,0 +1,29 @@
+#!/bin/bash
+# `converter extract` of one layer of inline_1g (docs/benchmarks.md,
+# "Extract"): time against cp of the whole file, bytes read from storage.
+#
+#   bench/extract.sh                       # layers.15, 5 runs
+#   RUNS=3 MODULE=layers.0 bench/extract.sh
+#
+# Builds the converter and the generator with -c opt as bench/run.sh does
+# (same output base), generates inline_1g into $BENCH_DIR when missing,
+# tags it once into $BENCH_DIR/extract/, then runs bench/extract_layer.py.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench}
+RUNS=${RUNS:-5}
+MODULE=${MODULE:-layers.15}
+OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
+mkdir -p "$BENCH_DIR/bin" "$BENCH_DIR/extract"
+bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
+bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
+BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
+cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
+CONVERTER="$BENCH_DIR/bin/converter"
+[ -f "$BENCH_DIR/inline_1g.onnx" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" inline_1g >&2
+TAGGED="$BENCH_DIR/extract/inline_1g.tagged.onnx"
+[ -f "$TAGGED" ] || "$CONVERTER" tag --model "$BENCH_DIR/inline_1g.onnx" \
+  --output "$TAGGED" --nofsync >&2
+/usr/bin/python3 bench/extract_layer.py "$CONVERTER" "$TAGGED" "$MODULE" \
+  "$BENCH_DIR/extract" "$RUNS"

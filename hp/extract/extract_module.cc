@@ -1,0 +1,263 @@
+#include "hp/extract/extract_module.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace hp {
+namespace {
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The few candidates nearest to `wanted`, closest first.
+std::string Nearest(absl::string_view wanted,
+                    std::vector<absl::string_view> candidates) {
+  std::vector<std::pair<size_t, absl::string_view>> scored;
+  for (absl::string_view candidate : candidates) {
+    scored.push_back({EditDistance(wanted, candidate), candidate});
+  }
+  std::sort(scored.begin(), scored.end());
+  scored.erase(std::unique(scored.begin(), scored.end()), scored.end());
+  std::vector<std::string> shown;
+  for (size_t i = 0; i < scored.size() && i < 5; ++i) {
+    shown.push_back(absl::StrCat("'", scored[i].second, "'"));
+  }
+  return absl::StrJoin(shown, ", ");
+}
+
+// Names a graph reads from the graphs around it: those its nodes (and
+// their bodies) read that neither it declares nor its nodes produce.
+void AddOuterNames(const onnx::GraphProto& graph,
+                   std::vector<std::string>* names) {
+  absl::flat_hash_set<absl::string_view> own;
+  for (const onnx::ValueInfoProto& input : graph.input()) own.insert(input.name());
+  for (const onnx::TensorProto& tensor : graph.initializer()) {
+    own.insert(tensor.name());
+  }
+  for (const onnx::SparseTensorProto& tensor : graph.sparse_initializer()) {
+    own.insert(tensor.values().name());
+  }
+  for (const onnx::NodeProto& node : graph.node()) {
+    std::vector<std::string> read(node.input().begin(), node.input().end());
+    for (const onnx::AttributeProto& attribute : node.attribute()) {
+      if (attribute.has_g()) AddOuterNames(attribute.g(), &read);
+      for (const onnx::GraphProto& body : attribute.graphs()) {
+        AddOuterNames(body, &read);
+      }
+    }
+    for (const std::string& name : read) {
+      if (!name.empty() && !own.contains(name)) names->push_back(name);
+    }
+    for (const std::string& output : node.output()) own.insert(output);
+  }
+}
+
+// What a main-graph node reads: its inputs and its bodies' outer names.
+std::vector<std::string> ReadsOf(const NodeRef& node) {
+  std::vector<std::string> reads(node.inputs.begin(), node.inputs.end());
+  if (node.owns_subgraphs && node.node != nullptr) {
+    for (const onnx::AttributeProto& attribute : node.node->attribute()) {
+      if (attribute.has_g()) AddOuterNames(attribute.g(), &reads);
+      for (const onnx::GraphProto& body : attribute.graphs()) {
+        AddOuterNames(body, &reads);
+      }
+    }
+  }
+  return reads;
+}
+
+int CommonAncestor(const ModuleTree& tree, int a, int b) {
+  const std::vector<TreeModule>& modules = tree.modules();
+  while (a >= 0 && b >= 0 && a != b) {
+    if (modules[a].depth >= modules[b].depth) {
+      a = modules[a].parent;
+    } else {
+      b = modules[b].parent;
+    }
+  }
+  return a == b ? a : -1;
+}
+
+}  // namespace
+
+absl::StatusOr<int> FindModule(const ModuleTree& tree, const TagsToShow& shown,
+                               absl::string_view tag,
+                               absl::string_view module_path,
+                               absl::string_view source) {
+  std::vector<absl::string_view> candidates;
+  if (!tag.empty()) {
+    const int found = tree.Find(tag);
+    if (found >= 0) return found;
+    for (const TreeModule& module : tree.modules()) {
+      candidates.push_back(module.tag);
+    }
+    return absl::NotFoundError(absl::StrCat(
+        source, ": no module instance has the tag '", tag, "'; nearest: ",
+        Nearest(tag, candidates),
+        " (`converter analyze --model ", source, "` lists them all)"));
+  }
+  for (size_t i = 0; i < tree.modules().size(); ++i) {
+    const TreeModule& module = tree.modules()[i];
+    if (module.path.has_value() && *module.path == module_path) {
+      return static_cast<int>(i);
+    }
+    if (module.path.has_value()) candidates.push_back(*module.path);
+  }
+  // A path the tree does not name (a module with no node of its own, such
+  // as a layer whose ops all lie in its children): the deepest module
+  // holding every node whose module path lies at or below it.
+  const std::string below = absl::StrCat(module_path, ".");
+  int common = -1;
+  for (size_t i = 0; i < shown.nodes.size(); ++i) {
+    const ShownNode& node = shown.nodes[i];
+    if (!node.module_path.empty()) candidates.push_back(node.module_path);
+    const int module = tree.module_of_node()[i];
+    if (module < 0 || (node.module_path != module_path &&
+                       !absl::StartsWith(node.module_path, below))) {
+      continue;
+    }
+    common = common < 0 ? module : CommonAncestor(tree, common, module);
+  }
+  if (common >= 0) return common;
+  return absl::NotFoundError(absl::StrCat(
+      source, ": no module instance has the module path '", module_path,
+      "'; nearest: ", Nearest(module_path, candidates),
+      " (`converter analyze --model ", source, "` lists them all)"));
+}
+
+std::vector<bool> NodesInSubtree(const ModuleTree& tree, int module,
+                                 const NodeList& nodes) {
+  std::vector<bool> in_subtree(tree.modules().size(), false);
+  std::vector<int> pending = {module};
+  while (!pending.empty()) {
+    const int at = pending.back();
+    pending.pop_back();
+    in_subtree[static_cast<size_t>(at)] = true;
+    for (int child : tree.modules()[static_cast<size_t>(at)].children) {
+      pending.push_back(child);
+    }
+  }
+  std::vector<bool> inside(nodes.size(), false);
+  const std::vector<int>& module_of = tree.module_of_node();
+  for (size_t i = 0; i < nodes.size() && i < module_of.size(); ++i) {
+    inside[i] = nodes[i].owner < 0 && module_of[i] >= 0 &&
+                in_subtree[static_cast<size_t>(module_of[i])];
+  }
+  return inside;
+}
+
+ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
+                    const std::vector<bool>& inside) {
+  ModuleCut cut;
+  absl::flat_hash_set<absl::string_view> produced;
+  // Read outside the cut: by nodes left out, or as outputs of the model.
+  absl::flat_hash_set<std::string> read_outside;
+  for (const onnx::ValueInfoProto& output : graph.output()) {
+    read_outside.insert(output.name());
+  }
+  std::vector<std::string> reads_inside;  // in first-read order
+  absl::flat_hash_set<std::string> seen;
+  std::vector<bool> kept(nodes.size(), false);
+  size_t position = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeRef& node = nodes[i];
+    if (node.owner >= 0) {
+      // A body's node goes with its owner, at any depth.
+      kept[i] = kept[static_cast<size_t>(node.owner)];
+      if (kept[i]) {
+        cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
+      }
+      continue;
+    }
+    kept[i] = inside[i];
+    const size_t at = position++;
+    std::vector<std::string> reads = ReadsOf(node);
+    if (!inside[i]) {
+      for (std::string& name : reads) read_outside.insert(std::move(name));
+      continue;
+    }
+    cut.positions.push_back(at);
+    cut.list_nodes.push_back(i);
+    cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
+    for (std::string& name : reads) {
+      if (name.empty() || produced.contains(name)) continue;
+      if (seen.insert(name).second) reads_inside.push_back(std::move(name));
+    }
+    for (absl::string_view output : node.outputs) {
+      if (!output.empty()) produced.insert(output);
+    }
+  }
+
+  absl::flat_hash_map<std::string, size_t> dense;
+  absl::flat_hash_map<std::string, size_t> sparse;
+  for (int k = 0; k < graph.initializer_size(); ++k) {
+    dense.emplace(graph.initializer(k).name(), static_cast<size_t>(k));
+  }
+  for (int k = 0; k < graph.sparse_initializer_size(); ++k) {
+    sparse.emplace(graph.sparse_initializer(k).values().name(),
+                   static_cast<size_t>(k));
+  }
+  absl::flat_hash_set<std::string> model_inputs;
+  for (const onnx::ValueInfoProto& input : graph.input()) {
+    model_inputs.insert(input.name());
+  }
+  absl::flat_hash_set<std::string> boundary;
+  for (const std::string& name : reads_inside) {
+    const auto d = dense.find(name);
+    const auto s = sparse.find(name);
+    if (d != dense.end()) cut.initializers.push_back(d->second);
+    if (s != sparse.end()) cut.sparse_initializers.push_back(s->second);
+    // An initializer is an input only where the model lists it as one.
+    if ((d == dense.end() && s == sparse.end()) || model_inputs.contains(name)) {
+      boundary.insert(name);
+    }
+  }
+  std::sort(cut.initializers.begin(), cut.initializers.end());
+  std::sort(cut.sparse_initializers.begin(), cut.sparse_initializers.end());
+  for (const onnx::ValueInfoProto& input : graph.input()) {
+    if (boundary.erase(input.name()) > 0) cut.inputs.push_back(input.name());
+  }
+  for (const std::string& name : reads_inside) {
+    if (boundary.contains(name)) cut.inputs.push_back(name);
+  }
+
+  absl::flat_hash_set<std::string> outputs;
+  for (const onnx::ValueInfoProto& output : graph.output()) {
+    if (produced.contains(output.name()) && outputs.insert(output.name()).second) {
+      cut.outputs.push_back(output.name());
+    }
+  }
+  for (size_t i : cut.list_nodes) {
+    for (absl::string_view name : nodes[i].outputs) {
+      if (name.empty()) continue;
+      const std::string output(name);
+      if (read_outside.contains(output)) {
+        if (outputs.insert(output).second) cut.outputs.push_back(output);
+      } else {
+        cut.internal.push_back(output);
+      }
+    }
+  }
+  return cut;
+}
+
+}  // namespace hp

@@ -1,0 +1,160 @@
+// The cut of a module out of a graph (inputs, outputs, initializers, outer
+// tensors of subgraph bodies) and the types inferred at its border, on
+// graphs built in code.
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/extract/boundary_types.h"
+#include "hp/extract/extract_module.h"
+#include "hp/model/graph_walk.h"
+#include "hp/testing/model_builder.h"
+
+namespace hp {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// Marks the main-graph nodes named in `names`.
+std::vector<bool> Inside(const NodeList& nodes,
+                         const std::vector<std::string>& names) {
+  std::vector<bool> inside(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const std::string& name : names) {
+      if (nodes[i].owner < 0 && nodes[i].name == name) inside[i] = true;
+    }
+  }
+  return inside;
+}
+
+onnx::ModelProto Layered() {
+  return testing::ModelBuilder()
+      .Input("x")
+      .Initializer("w", {2, 2}, {1, 2, 3, 4})
+      .Initializer("b", {2}, {1, 2})
+      .Node("/a/MatMul", "MatMul", {"x", "w"}, {"h"})
+      .Node("/b/Add", "Add", {"h", "b"}, {"y"})
+      .Node("/b/Relu", "Relu", {"y"}, {"r"})
+      .Node("/c/Mul", "Mul", {"r", "h"}, {"z"})
+      .Output("z")
+      .Build();
+}
+
+TEST(CutModuleTest, InputsAreReadInsideAndProducedOutside) {
+  const onnx::ModelProto model = Layered();
+  const NodeList nodes = CollectNodes(model);
+  const ModuleCut cut =
+      CutModule(model.graph(), nodes, Inside(nodes, {"/b/Add", "/b/Relu"}));
+  EXPECT_THAT(cut.positions, ElementsAre(1, 2));
+  EXPECT_THAT(cut.inputs, ElementsAre("h"));
+  EXPECT_THAT(cut.outputs, ElementsAre("r"));
+  EXPECT_THAT(cut.initializers, ElementsAre(1));  // b, not w
+  EXPECT_THAT(cut.internal, ElementsAre("y"));
+}
+
+TEST(CutModuleTest, ModelInputsAndOutputsComeFirstInTheModelsOrder) {
+  const onnx::ModelProto model = Layered();
+  const NodeList nodes = CollectNodes(model);
+  const ModuleCut cut = CutModule(
+      model.graph(), nodes,
+      Inside(nodes, {"/a/MatMul", "/b/Add", "/b/Relu", "/c/Mul"}));
+  EXPECT_THAT(cut.inputs, ElementsAre("x"));
+  EXPECT_THAT(cut.outputs, ElementsAre("z"));
+  EXPECT_THAT(cut.initializers, ElementsAre(0, 1));
+}
+
+TEST(CutModuleTest, AnOuterTensorASubgraphReadsIsAnInput) {
+  const onnx::ModelProto model =
+      testing::ModelBuilder()
+          .Input("x")
+          .Input("c", onnx::TensorProto::BOOL)
+          .Node("/a/Relu", "Relu", {"x"}, {"h"})
+          .Node("/b/If", "If", {"c"}, {"y"})
+          .Subgraph("then_branch", testing::GraphBuilder("then")
+                                       .Node("/b/Neg", "Neg", {"h"}, {"t"})
+                                       .Output("t"))
+          .Subgraph("else_branch", testing::GraphBuilder("else")
+                                       .Node("/b/Abs", "Abs", {"x"}, {"e"})
+                                       .Output("e"))
+          .Output("y")
+          .Build();
+  const NodeList nodes = CollectNodes(model);
+  const ModuleCut cut =
+      CutModule(model.graph(), nodes, Inside(nodes, {"/b/If"}));
+  EXPECT_THAT(cut.inputs, ElementsAre("x", "c", "h"));
+  EXPECT_THAT(cut.outputs, ElementsAre("y"));
+  EXPECT_EQ(cut.ops.size(), 3u);  // the If and both bodies' nodes
+}
+
+TEST(BoundaryTypesTest, ElementTypesAndRanksFollowTheOpSchemas) {
+  onnx::ModelProto model =
+      testing::ModelBuilder()
+          .Input("x")
+          .Initializer("w", {4, 3})
+          .Node("/MatMul", "MatMul", {"x", "w"}, {"h"})
+          .Node("/Shape", "Shape", {"h"}, {"s"})
+          .Node("/Equal", "Equal", {"h", "h"}, {"e"})
+          .Node("/Cast", "Cast", {"e"}, {"c"})
+          .Attribute("to", int64_t{onnx::TensorProto::INT32})
+          .Output("c", onnx::TensorProto::INT32)
+          .Build();
+  auto* shape = model.mutable_graph()
+                    ->mutable_input(0)
+                    ->mutable_type()
+                    ->mutable_tensor_type()
+                    ->mutable_shape();
+  shape->add_dim()->set_dim_param("batch");
+  shape->add_dim()->set_dim_value(4);
+  const NodeList nodes = CollectNodes(model);
+  const absl::StatusOr<InferredTypes> types = InferTensorTypes(
+      model.graph(), nodes,
+      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
+        return nodes[i].node;
+      },
+      model.functions(), "m.onnx");
+  ASSERT_TRUE(types.ok()) << types.status();
+  const auto elem = [&](const std::string& name) {
+    return types->TypeOf(name)->tensor_type().elem_type();
+  };
+  const auto rank = [&](const std::string& name) {
+    return types->TypeOf(name)->tensor_type().shape().dim_size();
+  };
+  EXPECT_EQ(elem("h"), onnx::TensorProto::FLOAT);
+  EXPECT_EQ(rank("h"), 2);
+  EXPECT_EQ(elem("s"), onnx::TensorProto::INT64);
+  EXPECT_EQ(types->TypeOf("s")->tensor_type().shape().dim(0).dim_value(), 2);
+  EXPECT_EQ(elem("e"), onnx::TensorProto::BOOL);
+  EXPECT_EQ(rank("e"), 2);
+  EXPECT_EQ(elem("c"), onnx::TensorProto::INT32);
+  EXPECT_THAT(types->unknown, IsEmpty());
+}
+
+TEST(BoundaryTypesTest, AnOpWithoutARuleIsNamedWhenItsOutputIsNeeded) {
+  const onnx::ModelProto model =
+      testing::ModelBuilder()
+          .Input("x")
+          .Node("/a/Custom", "FancyOp", {"x"}, {"h"})
+          .Node("/b/Relu", "Relu", {"h"}, {"y"})
+          .Output("y")
+          .Build();
+  const NodeList nodes = CollectNodes(model);
+  const absl::StatusOr<InferredTypes> types = InferTensorTypes(
+      model.graph(), nodes,
+      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
+        return nodes[i].node;
+      },
+      model.functions(), "m.onnx");
+  ASSERT_TRUE(types.ok()) << types.status();
+  const absl::StatusOr<onnx::TypeProto> h = types->TypeOf("h");
+  ASSERT_FALSE(h.ok());
+  EXPECT_THAT(h.status().message(),
+              HasSubstr("m.onnx: node 0 ('/a/Custom', FancyOp)"));
+  // A tensor computed from it carries the same cause.
+  EXPECT_EQ(types->TypeOf("y").ok(), true);  // declared as graph output
+}
+
+}  // namespace
+}  // namespace hp
