@@ -169,7 +169,10 @@ absl::Status NodeTimes::Visit(absl::string_view source,
   Add(&pending_total_, time);
   const int node = graph_.Find(node_name);
   if (node < 0) {
-    Add(&pending_unknown_[node_name], time);
+    auto [at, added] =
+        pending_unknown_index_.emplace(node_name, pending_unknown_.size());
+    if (added) pending_unknown_.emplace_back(node_name, KernelTime{});
+    Add(&pending_unknown_[at->second].second, time);
     return absl::OkStatus();
   }
   if (pending_[node].calls == 0) pending_nodes_.push_back(node);
@@ -202,6 +205,7 @@ void NodeTimes::EndRun(bool keep) {
   for (int node : pending_nodes_) pending_[node] = KernelTime{};
   pending_nodes_.clear();
   pending_unknown_.clear();
+  pending_unknown_index_.clear();
   pending_total_ = KernelTime{};
 }
 

@@ -147,7 +147,9 @@ class NodeTimes {
   // counts.
   std::vector<KernelTime> pending_;
   std::vector<int> pending_nodes_;
-  absl::flat_hash_map<std::string, KernelTime> pending_unknown_;
+  // Unknown names of the current run, first seen first.
+  absl::flat_hash_map<std::string, size_t> pending_unknown_index_;
+  std::vector<std::pair<std::string, KernelTime>> pending_unknown_;
   KernelTime pending_total_;
   int64_t file_runs_ = 0;  // model_run events seen in the current file
   KernelTime kernel_, unknown_, skipped_;

@@ -166,7 +166,7 @@ class EventHandler : public nlohmann::json_sax<Json> {
       status_ = absl::InvalidArgumentError(
           absl::StrCat(source_, ": read error at byte offset ", offset, ": ",
                        std::strerror(bytes_->read_errno())));
-    } else if (absl::StrContains(detail, "end of input")) {
+    } else if (absl::StrContains(detail, "unexpected end of input")) {
       status_ = absl::InvalidArgumentError(absl::StrCat(
           source_, ": the JSON ends early at byte offset ", offset,
           " (a truncated profile? onnxruntime writes it when the session "
