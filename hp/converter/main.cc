@@ -23,6 +23,7 @@
 #include "hp/commands/command_args.h"
 #include "hp/commands/dot.h"
 #include "hp/commands/graphml.h"
+#include "hp/commands/profile.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
@@ -118,7 +119,8 @@ ABSL_FLAG(bool, json, false,
           "analyze: print JSON (proto/analyze.schema.json) instead of the "
           "indented text tree. transfer: print JSON (counts per match kind, "
           "and every node's match, tag, module path and the original nodes "
-          "it was matched with) instead of the one line.");
+          "it was matched with) instead of the one line. profile: print JSON "
+          "(proto/profile.schema.json) instead of the text.");
 ABSL_FLAG(std::string, sidecar, "",
           "validate: also check that this sidecar metadata file (from tag "
           "--metadata) describes --model: same digest, same node -> tag map. "
@@ -164,6 +166,36 @@ ABSL_FLAG(std::string, progress, "auto",
           "bar when stderr is a terminal, else lines. Failures are always "
           "printed, naming the file and the reason; the exit status is 1 when "
           "any model failed.");
+
+ABSL_FLAG(std::vector<std::string>, profile, {},
+          "profile: the profile JSON onnxruntime wrote (session option "
+          "enableProfiling), or several, comma-separated (one per session "
+          "or run): their node events are summed. Required for profile.");
+ABSL_FLAG(std::string, optimized, "",
+          "profile: the graph the session ran, saved by onnxruntime from "
+          "--model (session option optimizedModelFilePath): its nodes get "
+          "--model's tags by transfer's rule, in memory, and the events are "
+          "attributed to them. Default: none (the session ran --model "
+          "itself, with graphOptimizationLevel 'disabled').");
+ABSL_FLAG(std::string, svg, "",
+          "profile: also write a flame graph (icicle: one box per module, as "
+          "wide as its share of the time, a tooltip each) as a standalone "
+          "SVG to this path, atomically. Default: none.");
+ABSL_FLAG(std::string, folded, "",
+          "profile: also write folded stacks ('Model;Encoder;Layer.0 1234': "
+          "each module's self time in microseconds), which flame-graph tools "
+          "and speedscope read, to this path, atomically. Default: none.");
+ABSL_FLAG(int64_t, top, 0,
+          "profile: list the N modules of most self time, flat, instead of "
+          "the module tree. Default 0: the tree.");
+ABSL_FLAG(int64_t, runs_skip, 0,
+          "profile: leave out the first N runs (model_run events) of each "
+          "profile file, e.g. warm-up. Default 0.");
+ABSL_FLAG(std::vector<std::string>, baseline, {},
+          "profile: profile file(s) of the same model to compare with "
+          "(another provider, thread count or build), comma-separated: per "
+          "module both times (per run when both have runs) and the ratio, "
+          "the biggest change first. Default: none.");
 
 namespace {
 
@@ -259,6 +291,22 @@ std::vector<Command> Commands() {
                                : hp::Durability::kNoFsync;
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunTransfer(args, out, err);
+       }},
+      {"profile",
+       "attribute an onnxruntime --profile of --model (or of its "
+       "--optimized graph) to modules: time per module, --svg flame graph",
+       [](std::ostream& out, std::ostream& err) {
+         hp::ProfileArgs args;
+         args.model = absl::GetFlag(FLAGS_model);
+         args.profiles = absl::GetFlag(FLAGS_profile);
+         args.optimized = absl::GetFlag(FLAGS_optimized);
+         args.json = absl::GetFlag(FLAGS_json);
+         args.svg = absl::GetFlag(FLAGS_svg);
+         args.folded = absl::GetFlag(FLAGS_folded);
+         args.top = absl::GetFlag(FLAGS_top);
+         args.runs_skip = absl::GetFlag(FLAGS_runs_skip);
+         args.baseline = absl::GetFlag(FLAGS_baseline);
+         return hp::RunProfile(args, out, err);
        }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {
