@@ -22,4 +22,5 @@ declare -A hp_fuzz_dicts=(
   [node_names_fuzzer]="node_names"
   [tag_fuzzer]="onnx trace"
   [sidecar_fuzzer]="sidecar"
+  [profile_fuzzer]="profile"
 )
