@@ -46,6 +46,10 @@
 // Tags onto a model derived from a tagged one (optimized, fused,
 // converted): TransferFile, TransferTags, TransferKind.
 #include "hp/transfer/transfer_file.h"
+// Where an onnxruntime session's time goes per module: ProfiledGraph,
+// NodeTimes, ProfileModules, ModuleProfile; FlameGraphSvg, FoldedStacks.
+#include "hp/profile/flame_graph.h"
+#include "hp/profile/module_profile.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.
 #include "hp/view/analyze.h"

@@ -34,12 +34,14 @@ import xml.etree.ElementTree as ElementTree
 from test_tagged_models import (FIXTURES, MODELS, NODE, random_inputs, require_consumer,
                                 run_converter, tag, write_spec)
 
+import jsonschema
 import onnx
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ORT_PROFILE = os.path.join(REPO, "tests", "integration", "ort_profile.js")
 RUNS = 3
 SVG = "{http://www.w3.org/2000/svg}"
+SCHEMA = os.path.join(REPO, "proto", "profile.schema.json")
 FLAME_GRAPH_WIDTH = 1200.0  # kFlameGraphWidth in hp/profile/flame_graph.h
 
 
@@ -145,6 +147,12 @@ class ProfileTest(unittest.TestCase):
             self.assertEqual(totals["unknown_node_events"], 0)
             self.assertEqual(session.result["unknown_nodes"], [])
             self.assertEqual(totals["runs"], RUNS)
+
+    def test_json_follows_its_schema(self):
+        with open(SCHEMA) as f:
+            schema = json.load(f)
+        for _, session in self.each():
+            jsonschema.validate(session.result, schema)
 
     def test_self_times_sum_to_the_node_events_exactly(self):
         for _, session in self.each():
