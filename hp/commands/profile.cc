@@ -219,13 +219,15 @@ void PrintHeader(const ProfileArgs& args, const NodeTimes& times,
         << PerRunText(kernel.micros, times.runs())
         << " us per run); the runs' wall time (model_run): "
         << times.run_wall_micros() << " us ("
-        << PerRunText(times.run_wall_micros(), times.runs()) << " per run)";
+        << PerRunText(times.run_wall_micros(), times.runs())
+        << " us per run)";
   }
   out << "\n";
   if (times.runs_skipped() > 0) {
-    out << "left out: " << times.runs_skipped() << " warm-up runs ("
+    out << "left out (--runs_skip): " << times.runs_skipped() << " of "
+        << times.runs() + times.runs_skipped() << " runs, "
         << times.skipped().calls << " kernel calls, " << times.skipped().micros
-        << " us)\n";
+        << " us\n";
   }
   if (!args.optimized.empty()) {
     out << "on fused nodes (transfer: replacing, placed in the deepest "

@@ -131,7 +131,7 @@ TEST(ProfileCommandTest, PrintsTheModuleTreeCostliestFirst) {
   const Ran ran = RunCommand(RunProfile, args);
   ASSERT_TRUE(ran.status.ok()) << ran.status;
   EXPECT_THAT(ran.out, HasSubstr(" over 2 runs ("));
-  EXPECT_THAT(ran.out, HasSubstr("left out: 1 warm-up runs"));
+  EXPECT_THAT(ran.out, HasSubstr("left out (--runs_skip): 1 of 3 runs, 76 kernel calls"));
   EXPECT_THAT(ran.out, HasSubstr("on fused nodes (transfer: replacing"));
   EXPECT_THAT(ran.out, HasSubstr("every node event names a node of the model"));
   EXPECT_THAT(ran.out, HasSubstr("  100.0%"));
