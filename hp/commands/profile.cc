@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -87,41 +88,57 @@ std::vector<std::string> NameWarnings(const ProfiledGraph& graph,
   return warnings;
 }
 
-// Per module (by index) its time in the profile and in the baseline,
-// compared per run when both have model_run events, else in total.
+// Per module (by tag: the baseline may have run another graph of the
+// model) its time in the profile and in the baseline, compared per run
+// when both have model_run events, else in total.
 struct Comparison {
-  int module;
-  int64_t micros;
-  int64_t baseline_micros;
-  double now;
-  double before;
+  std::string tag;
+  int64_t micros = 0;
+  int64_t baseline_micros = 0;
+  double now = 0;
+  double before = 0;
 };
 
-std::vector<Comparison> Compare(const ModuleProfile& profile,
+std::vector<Comparison> Compare(const ProfiledGraph& graph,
+                                const ModuleProfile& profile,
                                 const NodeTimes& times,
+                                const ProfiledGraph& baseline_graph,
                                 const ModuleProfile& baseline,
                                 const NodeTimes& baseline_times,
                                 bool* per_run) {
   *per_run = times.runs() > 0 && baseline_times.runs() > 0;
   std::vector<Comparison> rows;
+  absl::flat_hash_map<std::string, size_t> row_of;
+  auto row = [&](const std::string& tag) -> Comparison& {
+    auto [at, added] = row_of.emplace(tag, rows.size());
+    if (added) rows.push_back({tag});
+    return rows[at->second];
+  };
   for (int m : profile.tree_order) {
-    const int64_t now = profile.modules[m].total_micros;
-    const int64_t before = baseline.modules[m].total_micros;
-    if (now == 0 && before == 0) continue;
-    Comparison row{m, now, before, static_cast<double>(now),
-                   static_cast<double>(before)};
-    if (*per_run) {
-      row.now /= static_cast<double>(times.runs());
-      row.before /= static_cast<double>(baseline_times.runs());
-    }
-    rows.push_back(row);
+    row(graph.tree().modules()[m].tag).micros =
+        profile.modules[m].total_micros;
   }
-  std::stable_sort(rows.begin(), rows.end(),
+  for (int m : baseline.tree_order) {
+    row(baseline_graph.tree().modules()[m].tag).baseline_micros =
+        baseline.modules[m].total_micros;
+  }
+  std::vector<Comparison> kept;
+  for (Comparison& compared : rows) {
+    if (compared.micros == 0 && compared.baseline_micros == 0) continue;
+    compared.now = static_cast<double>(compared.micros);
+    compared.before = static_cast<double>(compared.baseline_micros);
+    if (*per_run) {
+      compared.now /= static_cast<double>(times.runs());
+      compared.before /= static_cast<double>(baseline_times.runs());
+    }
+    kept.push_back(std::move(compared));
+  }
+  std::stable_sort(kept.begin(), kept.end(),
                    [](const Comparison& a, const Comparison& b) {
                      return std::fabs(a.now - a.before) >
                             std::fabs(b.now - b.before);
                    });
-  return rows;
+  return kept;
 }
 
 std::string RatioText(const Comparison& row) {
@@ -311,12 +328,23 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
   HP_ASSIGN_OR_RETURN(std::unique_ptr<NodeTimes> times,
                       ReadTimes(*graph, args.profiles, args.runs_skip));
   const ModuleProfile profile = ProfileModules(*graph, *times);
+  bool per_run = false;
+  std::vector<Comparison> rows;
+  std::unique_ptr<ProfiledGraph> baseline_graph;
   std::unique_ptr<NodeTimes> baseline_times;
   ModuleProfile baseline;
   if (!args.baseline.empty()) {
+    const ProfiledGraph* baseline_on = graph.get();
+    if (args.baseline_optimized != args.optimized) {
+      HP_ASSIGN_OR_RETURN(baseline_graph,
+                          ProfiledGraph::Open(model, args.baseline_optimized));
+      baseline_on = baseline_graph.get();
+    }
     HP_ASSIGN_OR_RETURN(baseline_times,
-                        ReadTimes(*graph, args.baseline, args.runs_skip));
-    baseline = ProfileModules(*graph, *baseline_times);
+                        ReadTimes(*baseline_on, args.baseline, args.runs_skip));
+    baseline = ProfileModules(*baseline_on, *baseline_times);
+    rows = Compare(*graph, profile, *times, *baseline_on, baseline,
+                   *baseline_times, &per_run);
   }
   const std::vector<std::string> warnings = NameWarnings(
       *graph, args.optimized.empty() ? args.model : args.optimized);
@@ -340,12 +368,6 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
   }
   for (AtomicFileWriter& writer : writers) HP_RETURN_IF_ERROR(writer.Commit());
 
-  bool per_run = false;
-  std::vector<Comparison> rows;
-  if (baseline_times != nullptr) {
-    rows = Compare(profile, *times, baseline, *baseline_times, &per_run);
-  }
-  const std::vector<TreeModule>& modules = graph->tree().modules();
   if (args.json) {
     Json json = ProfileJson(args, *graph, *times, profile, warnings);
     if (baseline_times != nullptr) {
@@ -356,7 +378,7 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
       Json list = Json::array();
       for (const Comparison& row : rows) {
         list.push_back(
-            {{"tag", modules[row.module].tag},
+            {{"tag", row.tag},
              {"micros", row.micros},
              {"baseline_micros", row.baseline_micros},
              {"ratio", row.before > 0 ? Json(row.now / row.before)
@@ -379,7 +401,7 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
         << ": " << baseline_times->kernel().micros << " us of node kernel time"
         << (per_run ? absl::StrCat(" (", PerRunText(baseline_times->kernel().micros,
                                                     baseline_times->runs()),
-                                   " per run)")
+                                   " us per run)")
                     : "")
         << "\n\n"
         << "modules by the biggest change (" << (per_run ? "us per run" : "us in total")
@@ -388,7 +410,7 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
                            "module");
     for (const Comparison& row : rows) {
       out << absl::StrFormat("%12.1f %12.1f %8s  %s\n", row.now, row.before,
-                             RatioText(row), modules[row.module].tag);
+                             RatioText(row), row.tag);
     }
   }
   for (const auto& [path, text] : files) out << "wrote " << path << "\n";

@@ -24,6 +24,8 @@ struct ProfileArgs {
   int64_t top = 0;     // > 0: the N modules of most self time, flat
   int64_t runs_skip = 0;  // warm-up runs left out of each profile
   std::vector<std::string> baseline;  // profiles to compare with
+  // The graph the baseline's session ran, as `optimized` ("": `model`).
+  std::string baseline_optimized;
 };
 
 absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,

@@ -196,6 +196,11 @@ ABSL_FLAG(std::vector<std::string>, baseline, {},
           "(another provider, thread count or build), comma-separated: per "
           "module both times (per run when both have runs) and the ratio, "
           "the biggest change first. Default: none.");
+ABSL_FLAG(std::string, baseline_optimized, "",
+          "profile --baseline: the graph the baseline's session ran, as "
+          "--optimized is for --profile; 'none' when it ran --model itself "
+          "(e.g. an unoptimized baseline of an optimized profile). Default: "
+          "the same graph as --profile's. Modules are compared by tag.");
 
 namespace {
 
@@ -306,6 +311,12 @@ std::vector<Command> Commands() {
          args.top = absl::GetFlag(FLAGS_top);
          args.runs_skip = absl::GetFlag(FLAGS_runs_skip);
          args.baseline = absl::GetFlag(FLAGS_baseline);
+         const std::string baseline_optimized =
+             absl::GetFlag(FLAGS_baseline_optimized);
+         args.baseline_optimized =
+             baseline_optimized.empty()   ? args.optimized
+             : baseline_optimized == "none" ? ""
+                                            : baseline_optimized;
          return hp::RunProfile(args, out, err);
        }},
       {"strip", "remove everything hp wrote from --model; write --output",

@@ -197,6 +197,34 @@ TEST(ProfileCommandTest, ComparesWithABaselineBiggestChangeFirst) {
   }
 }
 
+TEST(ProfileCommandTest, ComparesAnOptimizedSessionWithAnUnoptimizedOne) {
+  const std::string folder = TestFolder();
+  ProfileArgs args = Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
+  args.optimized = ProfilePath("tiny_bert.all.onnx");
+  args.baseline = {ProfilePath("tiny_bert.disabled.json")};
+  args.baseline_optimized = "";  // the baseline ran the tagged model
+  args.json = true;
+  const Ran ran = RunCommand(RunProfile, args);
+  ASSERT_TRUE(ran.status.ok()) << ran.status;
+  const nlohmann::json json = nlohmann::json::parse(ran.out);
+  EXPECT_EQ(json["baseline"]["totals"]["unknown_node_events"], 0);
+  EXPECT_EQ(json["baseline"]["totals"]["node_micros"],
+            NodeMicros(args.baseline[0]));
+  // Matched by tag: the root's times are the two profiles' totals.
+  bool root = false;
+  for (const nlohmann::json& row : json["baseline"]["modules"]) {
+    if (row["tag"] != "/TinyBertModel") continue;
+    root = true;
+    EXPECT_EQ(row["micros"], NodeMicros(args.profiles[0]));
+    EXPECT_EQ(row["baseline_micros"], NodeMicros(args.baseline[0]));
+  }
+  EXPECT_TRUE(root);
+  // Attributed to the optimized graph instead, the baseline is refused.
+  args.baseline_optimized = args.optimized;
+  EXPECT_THAT(RunCommand(RunProfile, args).status.message(),
+              HasSubstr("node events name nodes the model does not have"));
+}
+
 TEST(ProfileCommandTest, CountsEventsOfNodesTheModelLacks) {
   const std::string folder = TestFolder();
   // The profile with two events of a node the model does not have.
