@@ -184,7 +184,8 @@ Json ProfileJson(const ProfileArgs& args, const ProfiledGraph& graph,
                        {"micros", time.micros}});
   }
   json["unknown_nodes"] = std::move(unknown);
-  json["unknown_names_left_out"] = times.unknown_names_left_out();
+  json["unlisted_unknown_events"] = times.unlisted().calls;
+  json["unlisted_unknown_micros"] = times.unlisted().micros;
   Json list = Json::array();
   for (int m : profile.tree_order) {
     const TreeModule& module = modules[m];
@@ -258,9 +259,8 @@ void PrintHeader(const ProfileArgs& args, const NodeTimes& times,
   } else {
     out << "nodes not in the model: " << unknown.calls << " events, "
         << unknown.micros << " us (" << Percent(unknown.micros, kernel.micros)
-        << ") of " << times.unknown_nodes().size() +
-                          times.unknown_names_left_out()
-        << " names:";
+        << ") of " << times.unknown_nodes().size()
+        << (times.unlisted().calls > 0 ? " names and more" : " names") << ":";
     size_t shown = 0;
     for (const auto& [name, time] : times.unknown_nodes()) {
       if (shown++ == kUnknownShown) {

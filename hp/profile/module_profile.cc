@@ -169,9 +169,18 @@ absl::Status NodeTimes::Visit(absl::string_view source,
   Add(&pending_total_, time);
   const int node = graph_.Find(node_name);
   if (node < 0) {
-    auto [at, added] =
-        pending_unknown_index_.emplace(node_name, pending_unknown_.size());
-    if (added) pending_unknown_.emplace_back(node_name, KernelTime{});
+    // Names are kept up to the list's size (here and in the list), so
+    // that a profile of another model costs no memory per name.
+    auto at = pending_unknown_index_.find(node_name);
+    if (at == pending_unknown_index_.end()) {
+      if (pending_unknown_.size() >= kMaxUnknownListed) {
+        Add(&pending_unlisted_, time);
+        return absl::OkStatus();
+      }
+      at = pending_unknown_index_.emplace(node_name, pending_unknown_.size())
+               .first;
+      pending_unknown_.emplace_back(node_name, KernelTime{});
+    }
     Add(&pending_unknown_[at->second].second, time);
     return absl::OkStatus();
   }
@@ -184,20 +193,20 @@ void NodeTimes::EndRun(bool keep) {
   if (keep) {
     Add(&kernel_, pending_total_);
     for (int node : pending_nodes_) Add(&per_node_[node], pending_[node]);
+    Add(&unknown_, pending_unlisted_);
+    Add(&unlisted_, pending_unlisted_);
     for (auto& [name, time] : pending_unknown_) {
       Add(&unknown_, time);
-      auto [at, added] = unknown_index_.emplace(name, unknown_list_.size());
-      if (added) {
-        if (unknown_list_.size() < kMaxUnknownListed) {
-          unknown_list_.emplace_back(name, KernelTime{});
-        } else {
-          at->second = kMaxUnknownListed;  // counted, not listed
-          ++unknown_left_out_;
+      auto at = unknown_index_.find(name);
+      if (at == unknown_index_.end()) {
+        if (unknown_list_.size() >= kMaxUnknownListed) {
+          Add(&unlisted_, time);
+          continue;
         }
+        at = unknown_index_.emplace(name, unknown_list_.size()).first;
+        unknown_list_.emplace_back(name, KernelTime{});
       }
-      if (at->second < unknown_list_.size()) {
-        Add(&unknown_list_[at->second].second, time);
-      }
+      Add(&unknown_list_[at->second].second, time);
     }
   } else {
     Add(&skipped_, pending_total_);
@@ -206,6 +215,7 @@ void NodeTimes::EndRun(bool keep) {
   pending_nodes_.clear();
   pending_unknown_.clear();
   pending_unknown_index_.clear();
+  pending_unlisted_ = KernelTime{};
   pending_total_ = KernelTime{};
 }
 

@@ -117,12 +117,13 @@ class NodeTimes {
   KernelTime kernel() const { return kernel_; }
   KernelTime unknown() const { return unknown_; }
   // Unknown node names with their time, first seen first; at most
-  // kMaxUnknownListed names (unknown_names_left_out() more).
+  // kMaxUnknownListed names. The events of further names are counted in
+  // unknown() and unlisted().
   static constexpr size_t kMaxUnknownListed = 1000;
   const std::vector<std::pair<std::string, KernelTime>>& unknown_nodes() const {
     return unknown_list_;
   }
-  int64_t unknown_names_left_out() const { return unknown_left_out_; }
+  KernelTime unlisted() const { return unlisted_; }
   // model_run events counted (after skipping) and their summed duration.
   int64_t runs() const { return runs_; }
   int64_t runs_skipped() const { return runs_skipped_; }
@@ -150,12 +151,13 @@ class NodeTimes {
   // Unknown names of the current run, first seen first.
   absl::flat_hash_map<std::string, size_t> pending_unknown_index_;
   std::vector<std::pair<std::string, KernelTime>> pending_unknown_;
+  KernelTime pending_unlisted_;
   KernelTime pending_total_;
   int64_t file_runs_ = 0;  // model_run events seen in the current file
   KernelTime kernel_, unknown_, skipped_;
   absl::flat_hash_map<std::string, size_t> unknown_index_;
   std::vector<std::pair<std::string, KernelTime>> unknown_list_;
-  int64_t unknown_left_out_ = 0;
+  KernelTime unlisted_;
   int64_t runs_ = 0, runs_skipped_ = 0, run_wall_micros_ = 0;
   int64_t session_events_ = 0, other_events_ = 0;
   std::vector<std::string> files_;

@@ -155,6 +155,28 @@ TEST(ModuleProfileTest, CountsAndListsEventsOfUnknownNodes) {
             times.kernel().micros);
 }
 
+TEST(ModuleProfileTest, ListsAtMostSoManyUnknownNamesAndCountsTheRest) {
+  const auto graph = Graph();
+  NodeTimes times(*graph, 0);
+  std::vector<std::string> events;
+  const size_t names = NodeTimes::kMaxUnknownListed + 5;
+  for (size_t i = 0; i < names; ++i) {
+    events.push_back(Event(absl::StrCat("gone", i), 2));
+    events.push_back(Event("a1", 1));
+    events.push_back(Event("b1", 1));
+  }
+  // In two runs: names first seen in either are listed alike.
+  events.insert(events.begin() + 30, ModelRun(1));
+  ASSERT_TRUE(times.AddBytes(Profile(events), "p.json").ok());
+  ASSERT_TRUE(times.Check().ok());
+  EXPECT_EQ(times.unknown().calls, static_cast<int64_t>(names));
+  EXPECT_EQ(times.unknown_nodes().size(), NodeTimes::kMaxUnknownListed);
+  EXPECT_EQ(times.unknown_nodes().back().first,
+            absl::StrCat("gone", NodeTimes::kMaxUnknownListed - 1));
+  EXPECT_EQ(times.unlisted().calls, 5);
+  EXPECT_EQ(times.unlisted().micros, 10);
+}
+
 TEST(ModuleProfileTest, MoreThanHalfUnknownIsAnotherModel) {
   const auto graph = Graph();
   NodeTimes times(*graph, 0);
