@@ -37,16 +37,17 @@ done
 p1k="$BENCH_DIR/profile_1000.json"
 p250k="$BENCH_DIR/profile_250000.json"
 p1m="$BENCH_DIR/profile_1000000.json"
-printf 'case\tevents\tprofile MB\tseconds\tpeak RSS MB\n'
+printf 'case\tevents\tprofile MB\twall s\tCPU s (user+sys)\tpeak RSS MB\n'
 measure() {  # NAME EVENTS MB PROFILES
   local name=$1 events=$2 mb=$3 profiles=$4
   # shellcheck disable=SC2086  # the comma-separated list, as words
   cat ${profiles//,/ } > /dev/null  # into the page cache
   for ((run = 1; run <= RUNS; run++)); do
-    /usr/bin/time -f '%e\t%M' -o "$BENCH_DIR/time.txt" \
+    /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$BENCH_DIR/time.txt" \
       "$CONVERTER" profile --model "$tagged" --profile "$profiles" --top 5 > /dev/null
-    IFS=$'\t' read -r seconds kb < "$BENCH_DIR/time.txt"
-    printf '%s\t%s\t%s\t%s\t%d\n' "$name" "$events" "$mb" "$seconds" $((kb / 1024))
+    IFS=$'\t' read -r seconds user sys kb < "$BENCH_DIR/time.txt"
+    printf '%s\t%s\t%s\t%s\t%s\t%d\n' "$name" "$events" "$mb" "$seconds" \
+      "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" $((kb / 1024))
   done
 }
 size_mb() { echo $(($(stat -c %s "$1") / 1000000)); }

@@ -224,6 +224,42 @@ Json ProfileJson(const ProfileArgs& args, const ProfiledGraph& graph,
   return json;
 }
 
+Json BaselineJson(const NodeTimes& times, const ModuleProfile& profile,
+                  const std::vector<Comparison>& rows, bool per_run) {
+  Json compared = Json::object();
+  compared["totals"] = TimesJson(times);
+  compared["totals"]["module_micros"] = profile.module_micros;
+  compared["compared"] = per_run ? "per run" : "total";
+  Json list = Json::array();
+  for (const Comparison& row : rows) {
+    list.push_back({{"tag", row.tag},
+                    {"micros", row.micros},
+                    {"baseline_micros", row.baseline_micros},
+                    {"ratio", row.before > 0 ? Json(row.now / row.before)
+                                             : Json(nullptr)}});
+  }
+  compared["modules"] = std::move(list);
+  return compared;
+}
+
+void PrintBaseline(const NodeTimes& times, const std::vector<Comparison>& rows,
+                   bool per_run, std::ostream& out) {
+  out << "baseline: " << absl::StrJoin(times.files(), ", ") << ": "
+      << times.kernel().micros << " us of node kernel time";
+  if (per_run) {
+    out << " (" << PerRunText(times.kernel().micros, times.runs())
+        << " us per run)";
+  }
+  out << "\n\nmodules by the biggest change ("
+      << (per_run ? "us per run" : "us in total") << "):\n"
+      << absl::StrFormat("%12s %12s %8s  %s\n", "now", "baseline", "ratio",
+                         "module");
+  for (const Comparison& row : rows) {
+    out << absl::StrFormat("%12.1f %12.1f %8s  %s\n", row.now, row.before,
+                           RatioText(row), row.tag);
+  }
+}
+
 void PrintHeader(const ProfileArgs& args, const NodeTimes& times,
                  const ModuleProfile& profile, std::ostream& out) {
   const KernelTime kernel = times.kernel();
@@ -371,21 +407,7 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
   if (args.json) {
     Json json = ProfileJson(args, *graph, *times, profile, warnings);
     if (baseline_times != nullptr) {
-      Json compared = Json::object();
-      compared["totals"] = TimesJson(*baseline_times);
-      compared["totals"]["module_micros"] = baseline.module_micros;
-      compared["compared"] = per_run ? "per run" : "total";
-      Json list = Json::array();
-      for (const Comparison& row : rows) {
-        list.push_back(
-            {{"tag", row.tag},
-             {"micros", row.micros},
-             {"baseline_micros", row.baseline_micros},
-             {"ratio", row.before > 0 ? Json(row.now / row.before)
-                                      : Json(nullptr)}});
-      }
-      compared["modules"] = std::move(list);
-      json["baseline"] = std::move(compared);
+      json["baseline"] = BaselineJson(*baseline_times, baseline, rows, per_run);
     }
     out << json.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     return absl::OkStatus();
@@ -397,21 +419,7 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
   if (baseline_times == nullptr) {
     PrintModules(args, *graph, *times, profile, out);
   } else {
-    out << "baseline: " << absl::StrJoin(baseline_times->files(), ", ")
-        << ": " << baseline_times->kernel().micros << " us of node kernel time"
-        << (per_run ? absl::StrCat(" (", PerRunText(baseline_times->kernel().micros,
-                                                    baseline_times->runs()),
-                                   " us per run)")
-                    : "")
-        << "\n\n"
-        << "modules by the biggest change (" << (per_run ? "us per run" : "us in total")
-        << "):\n"
-        << absl::StrFormat("%12s %12s %8s  %s\n", "now", "baseline", "ratio",
-                           "module");
-    for (const Comparison& row : rows) {
-      out << absl::StrFormat("%12.1f %12.1f %8s  %s\n", row.now, row.before,
-                             RatioText(row), row.tag);
-    }
+    PrintBaseline(*baseline_times, rows, per_run, out);
   }
   for (const auto& [path, text] : files) out << "wrote " << path << "\n";
   return absl::OkStatus();
