@@ -50,8 +50,8 @@ measure() {  # NAME EVENTS MB PROFILES
       "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" $((kb / 1024))
   done
 }
-size_mb() { echo $(($(stat -c %s "$1") / 1000000)); }
+size_mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 measure 1k 1000 "$(size_mb "$p1k")" "$p1k"
 measure 250k 250000 "$(size_mb "$p250k")" "$p250k"
 measure 1m 1000000 "$(size_mb "$p1m")" "$p1m"
-measure 2m-merged 2000000 $((2 * $(size_mb "$p1m"))) "$p1m,$p1m"
+measure 2m-merged 2000000 "$(awk -v m="$(size_mb "$p1m")" 'BEGIN { printf "%.1f", 2 * m }')" "$p1m,$p1m"
