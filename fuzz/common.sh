@@ -24,4 +24,5 @@ declare -A hp_fuzz_dicts=(
   [sidecar_fuzzer]="sidecar"
   [transfer_fuzzer]="onnx"
   [extract_fuzzer]="onnx"
+  [profile_fuzzer]="profile"
 )

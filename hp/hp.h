@@ -49,6 +49,10 @@
 #include "hp/transfer/transfer_file.h"
 // A module instance (its subtree) as a standalone model: ExtractFile.
 #include "hp/extract/extract_file.h"
+// Where an onnxruntime session's time goes per module: ProfiledGraph,
+// NodeTimes, ProfileModules, ModuleProfile; FlameGraphSvg, FoldedStacks.
+#include "hp/profile/flame_graph.h"
+#include "hp/profile/module_profile.h"
 // The views: InspectModel, ShownTags, ModuleTree, AnalysisText/Json,
 // ValidateStoredTags, GraphmlText, DotText.
 #include "hp/view/analyze.h"

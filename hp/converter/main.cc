@@ -24,6 +24,7 @@
 #include "hp/commands/dot.h"
 #include "hp/commands/extract.h"
 #include "hp/commands/graphml.h"
+#include "hp/commands/profile.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/summary.h"
 #include "hp/commands/tag.h"
@@ -122,7 +123,8 @@ ABSL_FLAG(bool, json, false,
           "it was matched with) instead of the one line. extract: print JSON "
           "(per model written its tag, module path, output, node and "
           "initializer counts, inputs and outputs; with --all the nodes in "
-          "no module) instead of the lines.");
+          "no module) instead of the lines. profile: print JSON "
+          "(proto/profile.schema.json) instead of the text.");
 ABSL_FLAG(std::string, sidecar, "",
           "validate: also check that this sidecar metadata file (from tag "
           "--metadata) describes --model: same digest, same node -> tag map. "
@@ -188,6 +190,40 @@ ABSL_FLAG(int, depth, 1,
 ABSL_FLAG(bool, remainder, false,
           "extract --all: also write the nodes in none of the modules at "
           "--depth as one model, remainder.onnx in --output_dir.");
+ABSL_FLAG(std::vector<std::string>, profile, {},
+          "profile: the profile JSON onnxruntime wrote (session option "
+          "enableProfiling), or several, comma-separated (one per session "
+          "or run): their node events are summed. Required for profile.");
+ABSL_FLAG(std::string, optimized, "",
+          "profile: the graph the session ran, saved by onnxruntime from "
+          "--model (session option optimizedModelFilePath): its nodes get "
+          "--model's tags by transfer's rule, in memory, and the events are "
+          "attributed to them. Default: none (the session ran --model "
+          "itself, with graphOptimizationLevel 'disabled').");
+ABSL_FLAG(std::string, svg, "",
+          "profile: also write a flame graph (icicle: one box per module, as "
+          "wide as its share of the time, a tooltip each) as a standalone "
+          "SVG to this path, atomically. Default: none.");
+ABSL_FLAG(std::string, folded, "",
+          "profile: also write folded stacks ('Model;Encoder;Layer.0 1234': "
+          "each module's self time in microseconds), which flame-graph tools "
+          "and speedscope read, to this path, atomically. Default: none.");
+ABSL_FLAG(int64_t, top, 0,
+          "profile: list the N modules of most self time, flat, instead of "
+          "the module tree. Default 0: the tree.");
+ABSL_FLAG(int64_t, runs_skip, 0,
+          "profile: leave out the first N runs (model_run events) of each "
+          "profile file, e.g. warm-up. Default 0.");
+ABSL_FLAG(std::vector<std::string>, baseline, {},
+          "profile: profile file(s) of the same model to compare with "
+          "(another provider, thread count or build), comma-separated: per "
+          "module both times (per run when both have runs) and the ratio, "
+          "the biggest change first. Default: none.");
+ABSL_FLAG(std::string, baseline_optimized, "",
+          "profile --baseline: the graph the baseline's session ran, as "
+          "--optimized is for --profile; 'none' when it ran --model itself "
+          "(e.g. an unoptimized baseline of an optimized profile). Default: "
+          "the same graph as --profile's. Modules are compared by tag.");
 
 namespace {
 
@@ -304,6 +340,28 @@ std::vector<Command> Commands() {
          args.external_data = OutputFromFlags().external_data;
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunExtract(args, out, err);
+       }},
+      {"profile",
+       "attribute an onnxruntime --profile of --model (or of its "
+       "--optimized graph) to modules: time per module, --svg flame graph",
+       [](std::ostream& out, std::ostream& err) {
+         hp::ProfileArgs args;
+         args.model = absl::GetFlag(FLAGS_model);
+         args.profiles = absl::GetFlag(FLAGS_profile);
+         args.optimized = absl::GetFlag(FLAGS_optimized);
+         args.json = absl::GetFlag(FLAGS_json);
+         args.svg = absl::GetFlag(FLAGS_svg);
+         args.folded = absl::GetFlag(FLAGS_folded);
+         args.top = absl::GetFlag(FLAGS_top);
+         args.runs_skip = absl::GetFlag(FLAGS_runs_skip);
+         args.baseline = absl::GetFlag(FLAGS_baseline);
+         const std::string baseline_optimized =
+             absl::GetFlag(FLAGS_baseline_optimized);
+         args.baseline_optimized =
+             baseline_optimized.empty()   ? args.optimized
+             : baseline_optimized == "none" ? ""
+                                            : baseline_optimized;
+         return hp::RunProfile(args, out, err);
        }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {

@@ -149,10 +149,12 @@ absl::StatusOr<onnx::ValueInfoProto> Declare(const Source& source,
   return value;
 }
 
-// The statistics of the nodes kept, as `tag` records them for a model.
-TagStatistics CutStatistics(const Source& source, const ModuleCut& cut,
-                            const std::vector<bool>& kept_module) {
+// The statistics of the nodes kept, as the source records them: `tag`'s
+// counts, or, for a model whose tags transfer wrote, transfer's.
+std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
+                              const std::vector<bool>& kept_module) {
   TagStatistics statistics;
+  MatchKindCounts counts{};
   absl::flat_hash_set<absl::string_view> tags;
   std::vector<bool> kept(source.nodes->size(), false);
   for (size_t i : cut.list_nodes) kept[i] = true;
@@ -163,14 +165,15 @@ TagStatistics CutStatistics(const Source& source, const ModuleCut& cut,
     ++statistics.nodes;
     const ShownNode& shown = source.shown.nodes[i];
     if (!shown.tag.empty()) tags.insert(shown.tag);
-    if (!shown.match_known) continue;
-    switch (shown.match) {
-      case MatchKind::kDirect: ++statistics.direct; break;
-      case MatchKind::kParent: ++statistics.parent; break;
-      case MatchKind::kRoot: ++statistics.root; break;
-      case MatchKind::kPropagated: ++statistics.propagated; break;
-    }
+    if (shown.match_known) ++counts[static_cast<size_t>(shown.match)];
   }
+  if (source.stored.source == kTransferSource) {
+    return RecordedTransferStatisticsJson(statistics.nodes, counts);
+  }
+  statistics.direct = counts[static_cast<size_t>(MatchKind::kDirect)];
+  statistics.parent = counts[static_cast<size_t>(MatchKind::kParent)];
+  statistics.root = counts[static_cast<size_t>(MatchKind::kRoot)];
+  statistics.propagated = counts[static_cast<size_t>(MatchKind::kPropagated)];
   for (bool in : kept_module) statistics.modules += in ? 1 : 0;
   statistics.tags = static_cast<int64_t>(tags.size());
   statistics.coverage =
@@ -178,7 +181,7 @@ TagStatistics CutStatistics(const Source& source, const ModuleCut& cut,
           ? 0.0
           : static_cast<double>(statistics.nodes - statistics.root) /
                 static_cast<double>(statistics.nodes);
-  return statistics;
+  return RecordedStatisticsJson(statistics);
 }
 
 // The functions the kept ops call, and those their bodies call.
@@ -285,8 +288,8 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
     entries.push_back({kExtractedRemainderKey, "true"});
   }
   entries.push_back({kExtractedFromKey, source.structure_digest});
-  entries.push_back({kStatisticsKey, RecordedStatisticsJson(CutStatistics(
-                                         source, cut, kept_module))});
+  entries.push_back(
+      {kStatisticsKey, CutStatisticsJson(source, cut, kept_module)});
   WriteModelMetadata(&skeleton, entries);
 
   SaveOptions save;

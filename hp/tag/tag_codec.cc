@@ -94,6 +94,16 @@ std::optional<MatchKind> ParseMatchKind(absl::string_view name) {
   return std::nullopt;
 }
 
+std::string RecordedTransferStatisticsJson(int64_t nodes,
+                                           const MatchKindCounts& counts) {
+  std::string json = absl::StrCat("{\"nodes\":", nodes);
+  for (MatchKind kind : kTransferMatchKinds) {
+    absl::StrAppend(&json, ",\"", MatchKindName(kind), "\":",
+                    counts[static_cast<size_t>(kind)]);
+  }
+  return json + "}";
+}
+
 absl::Span<const MatchKind> MatchKindsOf(absl::string_view source) {
   if (source == kTransferSource) return kTransferMatchKinds;
   return kTagMatchKinds;

@@ -6,6 +6,7 @@
 #ifndef HP_TAG_TAG_CODEC_H_
 #define HP_TAG_TAG_CODEC_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -30,6 +31,9 @@ inline constexpr MatchKind kTransferMatchKinds[] = {
     MatchKind::kUnplaced};
 inline constexpr size_t kMatchKindCount =
     std::size(kTagMatchKinds) + std::size(kTransferMatchKinds);
+
+// Nodes counted by how their tags were found, indexed by MatchKind.
+using MatchKindCounts = std::array<int64_t, kMatchKindCount>;
 
 // The pkg.hp.source of a model whose tags were transferred.
 inline constexpr char kTransferSource[] = "transfer";
@@ -70,6 +74,10 @@ std::string RecordedStatisticsJson(const TagStatistics& statistics);
 // Reads that JSON back; nullopt unless it is an object whose counts are
 // all integers.
 std::optional<TagStatistics> ParseRecordedStatistics(absl::string_view text);
+// The pkg.hp.statistics of a model whose tags transfer wrote:
+// {"nodes":N,"kept":..,"replacing":..,"inserted":..,"unplaced":..}.
+std::string RecordedTransferStatisticsJson(int64_t nodes,
+                                           const MatchKindCounts& counts);
 // Each count, then "coverage", added to a JSON object (sidecar, batch
 // summary) in the order of RecordedStatisticsJson.
 void AddStatisticsJson(const TagStatistics& statistics,

@@ -75,22 +75,12 @@ TagStatistics CountMatches(const std::vector<MatchKind>& matches,
     if (!seen[id]) ++statistics.tags;
     seen[id] = true;
   }
-  for (MatchKind match : matches) {
-    switch (match) {
-      case MatchKind::kDirect:
-        ++statistics.direct;
-        break;
-      case MatchKind::kParent:
-        ++statistics.parent;
-        break;
-      case MatchKind::kRoot:
-        ++statistics.root;
-        break;
-      case MatchKind::kPropagated:
-        ++statistics.propagated;
-        break;
-    }
-  }
+  MatchKindCounts counts{};
+  for (MatchKind match : matches) ++counts[static_cast<size_t>(match)];
+  statistics.direct = counts[static_cast<size_t>(MatchKind::kDirect)];
+  statistics.parent = counts[static_cast<size_t>(MatchKind::kParent)];
+  statistics.root = counts[static_cast<size_t>(MatchKind::kRoot)];
+  statistics.propagated = counts[static_cast<size_t>(MatchKind::kPropagated)];
   statistics.coverage =
       statistics.nodes == 0
           ? 1.0

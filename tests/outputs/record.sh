@@ -93,7 +93,8 @@ start_seconds=$SECONDS
 cd "$work"
 ln -s "$converter" converter
 mkdir -p testdata shards runs out
-cp -r "$repo/testdata/models" "$repo/testdata/bad_traces" "$repo/testdata/transformed" testdata/
+cp -r "$repo/testdata/models" "$repo/testdata/bad_traces" "$repo/testdata/transformed" \
+  "$repo/testdata/profiles" testdata/
 (cd "$testdata_package/.." &&
   find "$(basename "$testdata_package")" -name model.onnx -print0 |
   xargs -0 cp --parents -t "$work")
@@ -104,6 +105,7 @@ cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json err/
 cp testdata/transformed/tiny_bert.all.onnx err/
 cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json in_place/
 head -c 1000 testdata/models/tiny_bert.onnx >err/truncated.onnx
+head -c 5000 testdata/profiles/tiny_bert.disabled.json >err/truncated.profile.json
 cp testdata/models/tiny_bert.onnx testdata/models/tiny_bert.trace.json batch_mixed/
 head -c 1000 testdata/models/tiny_gpt.onnx >batch_mixed/broken.onnx
 printf '# two fixtures\ntestdata/models/tiny_bert.onnx\ntestdata/models/tiny_t5.onnx\n' \
@@ -292,6 +294,51 @@ transfer_cases() {  # transfer_cases testdata/transformed/NAME.VARIANT.onnx
     transfer --from "$from" --model "$out/transfer.onnx" --output "$out/transfer.again.onnx"
 }
 
+# profile: onnxruntime's profiles of tiny_bert (testdata/profiles), on the
+# fixture tagged; the optimized session's through --optimized.
+profile_cases() {
+  local out="out/profile" p=testdata/profiles
+  local tagged="out/profile/tiny_bert.tagged.onnx" optimized="$p/tiny_bert.all.onnx"
+  begin_group "$out"
+  add profile/tag-model testdata/models/tiny_bert.onnx "$tagged" - \
+    tag --model testdata/models/tiny_bert.onnx --output "$tagged"
+  local level flags
+  for level in disabled all; do
+    flags=()
+    if [[ $level == all ]]; then flags=(--optimized "$optimized"); fi
+    local profile="$p/tiny_bert.$level.json" key="profile/tiny_bert.$level"
+    add "$key/profile" "$profile" - - \
+      profile --model "$tagged" --profile "$profile" "${flags[@]}"
+    add "$key/profile-json" "$profile" - - \
+      profile --model "$tagged" --profile "$profile" --json "${flags[@]}"
+    add "$key/profile-runs-skip-top" "$profile" - - \
+      profile --model "$tagged" --profile "$profile" --runs_skip 1 --top 5 "${flags[@]}"
+    add "$key/profile-svg-folded" "$profile" "$out/$level.svg,$out/$level.folded" - \
+      profile --model "$tagged" --profile "$profile" --svg "$out/$level.svg" \
+      --folded "$out/$level.folded" "${flags[@]}"
+    add "$key/profile-merged" "$profile" - - \
+      profile --model "$tagged" --profile "$profile,$profile" --json "${flags[@]}"
+  done
+  add profile/tiny_bert.all/baseline-disabled "$p/tiny_bert.all.json" - - \
+    profile --model "$tagged" --profile "$p/tiny_bert.all.json" --optimized "$optimized" \
+    --baseline "$p/tiny_bert.disabled.json" --baseline_optimized none --runs_skip 1
+  add profile/tiny_bert.all/baseline-disabled-json "$p/tiny_bert.all.json" - - \
+    profile --model "$tagged" --profile "$p/tiny_bert.all.json" --optimized "$optimized" \
+    --baseline "$p/tiny_bert.disabled.json" --baseline_optimized none --json
+  # Refused, nothing written.
+  add errors/profile-another-model "$p/tiny_resnet.disabled.json" "$out/refused.svg" - \
+    profile --model "$tagged" --profile "$p/tiny_resnet.disabled.json" --svg "$out/refused.svg"
+  add errors/profile-optimized-session-without-optimized "$p/tiny_bert.all.json" - - \
+    profile --model "$tagged" --profile "$p/tiny_bert.all.json"
+  add errors/profile-truncated err/truncated.profile.json - - \
+    profile --model "$tagged" --profile err/truncated.profile.json
+  add errors/profile-missing-file - - - \
+    profile --model "$tagged" --profile missing.json
+  add errors/profile-no-profile - - - profile --model "$tagged"
+  add errors/profile-untagged-model "$p/tiny_bert.disabled.json" - - \
+    profile --model testdata/models/tiny_bert.onnx --profile "$p/tiny_bert.disabled.json"
+}
+
 error_cases() {
   local out="out/errors" bert=testdata/models/tiny_bert.onnx
   local bert_trace=testdata/models/tiny_bert.trace.json
@@ -387,6 +434,7 @@ error_cases() {
 for model in testdata/models/*.onnx; do fixture_cases "$model"; done
 for model in testdata/transformed/*.onnx; do transfer_cases "$model"; done
 batch_cases
+profile_cases
 error_cases
 while IFS= read -r -d '' model; do
   libonnx_cases "$model"

@@ -1,0 +1,323 @@
+#include "hp/profile/module_profile.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "hp/transfer/opened_transfer.h"
+#include "hp/util/status_macros.h"
+
+namespace hp {
+namespace {
+
+constexpr absl::string_view kNodeCategory = "Node";
+constexpr absl::string_view kSessionCategory = "Session";
+constexpr absl::string_view kRunEvent = "model_run";
+
+void Add(KernelTime* into, KernelTime time) {
+  into->micros += time.micros;
+  into->calls += time.calls;
+}
+
+}  // namespace
+
+ProfiledGraph::~ProfiledGraph() = default;
+
+absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
+    const std::string& model_path, const std::string& optimized_path) {
+  std::unique_ptr<ProfiledGraph> graph(new ProfiledGraph());
+  if (optimized_path.empty()) {
+    HP_ASSIGN_OR_RETURN(graph->model_, OpenTaggedModel(model_path));
+    const TaggedNodes& tagged = graph->model_->tagged;
+    const NodeList& list = *tagged.nodes;
+    graph->nodes_.resize(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      graph->nodes_[i] = {list[i].name, list[i].op_type, tagged.tags[i],
+                          tagged.module_paths[i], false};
+    }
+  } else {
+    HP_ASSIGN_OR_RETURN(graph->transfer_,
+                        OpenTransfer(model_path, optimized_path));
+    const TransferResult& result = graph->transfer_->result;
+    const NodeList& list = *graph->transfer_->derived.list;
+    graph->nodes_.resize(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      graph->nodes_[i] = {list[i].name, list[i].op_type, result.TagOf(i),
+                          result.ModulePathOf(i),
+                          result.kinds[i] == MatchKind::kReplacing};
+    }
+  }
+  graph->Index();
+  return graph;
+}
+
+std::unique_ptr<ProfiledGraph> ProfiledGraph::FromNodes(
+    std::vector<ProfiledNode> nodes) {
+  std::unique_ptr<ProfiledGraph> graph(new ProfiledGraph());
+  auto keep = [&](absl::string_view text) -> absl::string_view {
+    return graph->storage_.emplace_back(text);
+  };
+  for (ProfiledNode& node : nodes) {
+    node.name = keep(node.name);
+    node.op_type = keep(node.op_type);
+    node.tag = keep(node.tag);
+    node.module_path = keep(node.module_path);
+  }
+  graph->nodes_ = std::move(nodes);
+  graph->Index();
+  return graph;
+}
+
+void ProfiledGraph::Index() {
+  absl::flat_hash_set<absl::string_view> duplicated;
+  by_name_.reserve(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const absl::string_view name = nodes_[i].name;
+    if (name.empty()) {
+      ++unnamed_nodes_;
+      continue;
+    }
+    if (!by_name_.emplace(name, static_cast<int>(i)).second &&
+        duplicated.insert(name).second) {
+      duplicate_names_.emplace_back(name);
+    }
+  }
+  TagsToShow shown;
+  shown.nodes.resize(nodes_.size());
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    ShownNode& node = shown.nodes[i];
+    node.graph_path = "main";
+    node.node_name = nodes_[i].name;
+    node.op_type = nodes_[i].op_type;
+    node.module_path = nodes_[i].module_path;
+    node.tag = nodes_[i].tag;
+  }
+  tree_ = ModuleTree::Build(shown);
+  module_paths_.assign(tree_.modules().size(), absl::string_view());
+  for (size_t m = 0; m < tree_.modules().size(); ++m) {
+    for (int node : tree_.modules()[m].nodes) {
+      if (!nodes_[node].module_path.empty()) {
+        module_paths_[m] = nodes_[node].module_path;
+        break;
+      }
+    }
+  }
+}
+
+int ProfiledGraph::Find(absl::string_view name) const {
+  if (name.empty()) return -1;
+  auto found = by_name_.find(name);
+  return found == by_name_.end() ? -1 : found->second;
+}
+
+NodeTimes::NodeTimes(const ProfiledGraph& graph, int64_t runs_skip)
+    : graph_(graph),
+      runs_skip_(runs_skip),
+      per_node_(graph.nodes().size()),
+      pending_(graph.nodes().size()) {}
+
+absl::Status NodeTimes::AddFile(const std::string& path) {
+  files_.push_back(path);
+  HP_RETURN_IF_ERROR(ReadProfileFile(
+      path, [&](const ProfileEvent& event) { return Visit(path, event); }));
+  EndFile();
+  return absl::OkStatus();
+}
+
+absl::Status NodeTimes::AddBytes(absl::string_view bytes,
+                                 absl::string_view source) {
+  files_.emplace_back(source);
+  HP_RETURN_IF_ERROR(ReadProfileBytes(
+      bytes, source,
+      [&](const ProfileEvent& event) { return Visit(source, event); }));
+  EndFile();
+  return absl::OkStatus();
+}
+
+absl::Status NodeTimes::Visit(absl::string_view source,
+                              const ProfileEvent& event) {
+  if (event.category == kSessionCategory) {
+    ++session_events_;
+    if (event.name == kRunEvent) {
+      const bool keep = file_runs_ >= runs_skip_;
+      ++file_runs_;
+      if (keep) {
+        ++runs_;
+        run_wall_micros_ += std::max<int64_t>(event.dur, 0);
+      } else {
+        ++runs_skipped_;
+      }
+      EndRun(keep);
+    }
+    return absl::OkStatus();
+  }
+  absl::string_view node_name;
+  if (event.category != kNodeCategory ||
+      !KernelEventNode(event.name, &node_name)) {
+    ++other_events_;
+    return absl::OkStatus();
+  }
+  if (event.dur < 0 || event.dur_invalid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": event ", event.index, " (byte offset ", event.byte_offset,
+        ", '", event.name,
+        "'): \"dur\" must be a whole, non-negative number of microseconds"));
+  }
+  const KernelTime time{event.dur, 1};
+  Add(&pending_total_, time);
+  const int node = graph_.Find(node_name);
+  if (node < 0) {
+    // Names are kept up to the list's size (here and in the list), so
+    // that a profile of another model costs no memory per name.
+    auto at = pending_unknown_index_.find(node_name);
+    if (at == pending_unknown_index_.end()) {
+      if (pending_unknown_.size() >= kMaxUnknownListed) {
+        Add(&pending_unlisted_, time);
+        return absl::OkStatus();
+      }
+      at = pending_unknown_index_.emplace(node_name, pending_unknown_.size())
+               .first;
+      pending_unknown_.emplace_back(node_name, KernelTime{});
+    }
+    Add(&pending_unknown_[at->second].second, time);
+    return absl::OkStatus();
+  }
+  if (pending_[node].calls == 0) pending_nodes_.push_back(node);
+  Add(&pending_[node], time);
+  return absl::OkStatus();
+}
+
+void NodeTimes::EndRun(bool keep) {
+  if (keep) {
+    Add(&kernel_, pending_total_);
+    for (int node : pending_nodes_) Add(&per_node_[node], pending_[node]);
+    Add(&unknown_, pending_unlisted_);
+    Add(&unlisted_, pending_unlisted_);
+    for (auto& [name, time] : pending_unknown_) {
+      Add(&unknown_, time);
+      auto at = unknown_index_.find(name);
+      if (at == unknown_index_.end()) {
+        if (unknown_list_.size() >= kMaxUnknownListed) {
+          Add(&unlisted_, time);
+          continue;
+        }
+        at = unknown_index_.emplace(name, unknown_list_.size()).first;
+        unknown_list_.emplace_back(name, KernelTime{});
+      }
+      Add(&unknown_list_[at->second].second, time);
+    }
+  } else {
+    Add(&skipped_, pending_total_);
+  }
+  for (int node : pending_nodes_) pending_[node] = KernelTime{};
+  pending_nodes_.clear();
+  pending_unknown_.clear();
+  pending_unknown_index_.clear();
+  pending_unlisted_ = KernelTime{};
+  pending_total_ = KernelTime{};
+}
+
+void NodeTimes::EndFile() {
+  // Node events after the file's last model_run (or in a file without
+  // any) count, unless they would fall in a skipped run.
+  EndRun(file_runs_ >= runs_skip_);
+  file_runs_ = 0;
+}
+
+absl::Status NodeTimes::Check() const {
+  const std::string files = absl::StrJoin(files_, ", ");
+  if (kernel_.calls == 0) {
+    if (skipped_.calls > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          files, ": every node event is in a skipped run (--runs_skip ",
+          runs_skip_, " of ", runs_skipped_, " runs)"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        files,
+        ": no node events (\"cat\": \"Node\", \"<node>_kernel_time\"): the "
+        "session ran no model, or this is not an onnxruntime profile"));
+  }
+  if (unknown_.calls * 2 > kernel_.calls) {
+    std::string example;
+    if (!unknown_list_.empty()) {
+      example = absl::StrCat(" (first: '", unknown_list_.front().first, "')");
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        files, ": ", unknown_.calls, " of ", kernel_.calls,
+        " node events name nodes the model does not have", example,
+        ": a profile of another model, or of an optimized session without "
+        "--optimized (the graph the session saved with "
+        "optimizedModelFilePath)"));
+  }
+  return absl::OkStatus();
+}
+
+ModuleProfile ProfileModules(const ProfiledGraph& graph,
+                             const NodeTimes& times) {
+  const ModuleTree& tree = graph.tree();
+  const std::vector<TreeModule>& modules = tree.modules();
+  ModuleProfile profile;
+  profile.modules.resize(modules.size());
+  // Per module, its subtree's time per op type.
+  std::vector<absl::flat_hash_map<absl::string_view, KernelTime>> ops(
+      modules.size());
+  for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    const KernelTime time = times.per_node()[i];
+    const int module = tree.module_of_node()[i];
+    if (time.calls == 0 || module < 0) continue;
+    ModuleTime& into = profile.modules[module];
+    into.self_micros += time.micros;
+    into.self_calls += time.calls;
+    if (graph.nodes()[i].fused) into.fused_micros += time.micros;
+    Add(&ops[module][graph.nodes()[i].op_type], time);
+  }
+  // Children come after their parents: one backward pass sums subtrees.
+  for (int m = static_cast<int>(modules.size()) - 1; m >= 0; --m) {
+    ModuleTime& module = profile.modules[m];
+    module.total_micros += module.self_micros;
+    module.total_calls += module.self_calls;
+    for (const auto& [op, time] : ops[m]) {
+      module.ops.push_back({std::string(op), time.micros, time.calls});
+    }
+    std::sort(module.ops.begin(), module.ops.end(),
+              [](const OpTime& a, const OpTime& b) {
+                if (a.micros != b.micros) return a.micros > b.micros;
+                return a.op_type < b.op_type;
+              });
+    const int parent = modules[m].parent;
+    if (parent < 0) {
+      profile.module_micros += module.total_micros;
+      profile.fused_micros += module.fused_micros;
+      continue;
+    }
+    ModuleTime& up = profile.modules[parent];
+    up.total_micros += module.total_micros;
+    up.total_calls += module.total_calls;
+    up.fused_micros += module.fused_micros;
+    for (const auto& [op, time] : ops[m]) Add(&ops[parent][op], time);
+  }
+  // Costliest first, depth first.
+  auto costlier = [&](int a, int b) {
+    if (profile.modules[a].total_micros != profile.modules[b].total_micros) {
+      return profile.modules[a].total_micros > profile.modules[b].total_micros;
+    }
+    return a < b;
+  };
+  std::vector<int> stack(tree.roots().rbegin(), tree.roots().rend());
+  std::sort(stack.begin(), stack.end(),
+            [&](int a, int b) { return costlier(b, a); });
+  while (!stack.empty()) {
+    const int m = stack.back();
+    stack.pop_back();
+    profile.tree_order.push_back(m);
+    std::vector<int> children = modules[m].children;
+    std::sort(children.begin(), children.end(),
+              [&](int a, int b) { return costlier(b, a); });
+    stack.insert(stack.end(), children.begin(), children.end());
+  }
+  return profile;
+}
+
+}  // namespace hp

@@ -1,0 +1,66 @@
+// A tagged model read with its tags, and optionally a model derived from
+// it with the tags the transfer rule gives its nodes, in memory: both
+// through the splice path, nothing written. TransferFile writes the derived
+// model's tags out; `profile --optimized` attributes time with them.
+#ifndef HP_TRANSFER_OPENED_TRANSFER_H_
+#define HP_TRANSFER_OPENED_TRANSFER_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "hp/io/model_splice.h"
+#include "hp/io/node_list.h"
+#include "hp/tag/tag_types.h"
+#include "hp/transfer/transfer_rule.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+// A model's nodes: the splice's records, or, where it parsed them all,
+// the skeleton's messages.
+struct OpenedNodes {
+  NodeList owned;
+  const NodeList* list = nullptr;
+  std::vector<onnx::NodeProto*> messages;  // when parsed
+};
+
+// A model hp tagged, with every node's tag and module path as it stores
+// them (views into the mapped file, or into `tag_storage`).
+struct OpenedTaggedModel {
+  std::string path;
+  std::unique_ptr<ModelSplice> splice;
+  TagFormat format = TagFormat::kMetadata;
+  OpenedNodes nodes;
+  std::deque<std::string> tag_storage;  // doc_string tags, read out
+  TaggedNodes tagged;
+};
+
+// Opens `path` and reads its tags: FailedPrecondition when hp did not tag
+// it, InvalidArgument naming the first node without a tag, or when it has
+// no nodes.
+absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
+    const std::string& path);
+
+// The tagged model and a model derived from it, the rule applied.
+struct OpenedTransfer {
+  std::unique_ptr<OpenedTaggedModel> from;
+  std::string model_path;
+  std::unique_ptr<ModelSplice> splice;  // the derived model, tags stripped
+  GraphValueNames derived_values;
+  OpenedNodes derived;
+  TransferResult result;
+};
+
+// Opens both, checks the derived model comes from the tagged one (the
+// errors TransferFile documents), strips tags a tool kept on it, and
+// applies TransferTags.
+absl::StatusOr<std::unique_ptr<OpenedTransfer>> OpenTransfer(
+    const std::string& from_path, const std::string& model_path);
+
+}  // namespace hp
+
+#endif  // HP_TRANSFER_OPENED_TRANSFER_H_

@@ -1,0 +1,164 @@
+// The streaming reader of onnxruntime's profile JSON: which fields of each
+// event it reads, and the inputs it refuses, with where.
+#include "hp/profile/profile_reader.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_files.h"
+
+namespace hp {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Seen {
+  std::string category, name, phase, op_name, provider;
+  int64_t dur, ts, index;
+  uint64_t byte_offset;
+  bool dur_invalid;
+};
+
+absl::Status Read(absl::string_view bytes, std::vector<Seen>* seen) {
+  return ReadProfileBytes(bytes, "p.json", [&](const ProfileEvent& event) {
+    seen->push_back({std::string(event.category), std::string(event.name),
+                     std::string(event.phase), std::string(event.op_name),
+                     std::string(event.provider), event.dur, event.ts,
+                     event.index, event.byte_offset, event.dur_invalid});
+    return absl::OkStatus();
+  });
+}
+
+constexpr char kTwoEvents[] =
+    R"([{"cat":"Session","pid":1,"tid":1,"dur":2433,"ts":6,"ph":"X",)"
+    R"("name":"model_loading_uri","args":{}},)"
+    "\n"
+    R"({"cat":"Node","dur":66,"ts":62111,"ph":"X","name":"/a/Gather_kernel_time",)"
+    R"("args":{"op_name":"Gather","output_type_shape":[{"float":[2,8,32]}],)"
+    R"("nested":{"op_name":"not this","provider":"nor this"},)"
+    R"("provider":"CPUExecutionProvider"}}])";
+
+TEST(ProfileReaderTest, ReadsTheFieldsOfEachEventInOrder) {
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Read(kTwoEvents, &seen).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].category, "Session");
+  EXPECT_EQ(seen[0].name, "model_loading_uri");
+  EXPECT_EQ(seen[0].dur, 2433);
+  EXPECT_EQ(seen[0].ts, 6);
+  EXPECT_EQ(seen[0].op_name, "");
+  EXPECT_EQ(seen[0].byte_offset, 1u);
+  EXPECT_EQ(seen[1].index, 1);
+  EXPECT_EQ(seen[1].category, "Node");
+  EXPECT_EQ(seen[1].phase, "X");
+  EXPECT_EQ(seen[1].name, "/a/Gather_kernel_time");
+  EXPECT_EQ(seen[1].dur, 66);
+  EXPECT_EQ(seen[1].op_name, "Gather");
+  EXPECT_EQ(seen[1].provider, "CPUExecutionProvider");
+  EXPECT_EQ(kTwoEvents[seen[1].byte_offset], '{');
+  EXPECT_FALSE(seen[1].dur_invalid);
+}
+
+TEST(ProfileReaderTest, ReadsAFileInChunksAsItReadsBytes) {
+  // More than one 1 MiB chunk, so that events straddle chunk borders.
+  std::string text = "[";
+  for (int i = 0; i < 20000; ++i) {
+    absl::StrAppend(&text, i > 0 ? "," : "",
+                    R"({"cat":"Node","name":"n)", i,
+                    R"(_kernel_time","dur":)", i,
+                    R"(,"args":{"op_name":"Add","provider":"CPUExecutionProvider"}})");
+  }
+  text += "]";
+  ASSERT_GT(text.size(), 1u << 20);
+  const std::string path = test_files::TestFolder() + "/big.json";
+  test_files::WriteBytes(path, text);
+  std::vector<Seen> from_file;
+  ASSERT_TRUE(ReadProfileFile(path, [&](const ProfileEvent& event) {
+                from_file.push_back({std::string(event.category),
+                                     std::string(event.name), "", "", "",
+                                     event.dur, event.ts, event.index,
+                                     event.byte_offset, false});
+                return absl::OkStatus();
+              }).ok());
+  ASSERT_EQ(from_file.size(), 20000u);
+  int64_t sum = 0;
+  for (const Seen& event : from_file) {
+    sum += event.dur;
+    ASSERT_EQ(text[event.byte_offset], '{') << event.index;
+  }
+  EXPECT_EQ(sum, int64_t{20000} * 19999 / 2);
+  EXPECT_EQ(from_file.back().name, "n19999_kernel_time");
+}
+
+TEST(ProfileReaderTest, AFractionalOrNegativeDurationIsMarked) {
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Read(R"([{"cat":"Node","dur":1.5},{"cat":"Node","dur":-2},)"
+                   R"({"cat":"Node","dur":3.0}])",
+                   &seen)
+                  .ok());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_TRUE(seen[0].dur_invalid);
+  EXPECT_TRUE(seen[1].dur_invalid);
+  EXPECT_FALSE(seen[2].dur_invalid);
+  EXPECT_EQ(seen[2].dur, 3);
+}
+
+TEST(ProfileReaderTest, ATruncatedProfileSaysWhereItEnds) {
+  std::vector<Seen> seen;
+  const std::string text = std::string(kTwoEvents).substr(0, 120);
+  const absl::Status status = Read(text, &seen);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("p.json: the JSON ends early at byte offset"));
+  EXPECT_THAT(status.message(), HasSubstr("truncated"));
+  EXPECT_EQ(seen.size(), 1u);  // events up to there were visited
+}
+
+TEST(ProfileReaderTest, RefusesWhatIsNotAnArrayOfEvents) {
+  std::vector<Seen> seen;
+  absl::Status status = Read(R"({"traceEvents":[]})", &seen);
+  EXPECT_THAT(status.message(),
+              HasSubstr("p.json: not an onnxruntime profile: the JSON is an object"));
+  status = Read(R"([{"cat":"Node"}, 3])", &seen);
+  EXPECT_THAT(status.message(),
+              HasSubstr("element 1 of the top-level array (byte offset"));
+  EXPECT_THAT(status.message(), HasSubstr("is a single value"));
+  status = Read(R"([[1]])", &seen);
+  EXPECT_THAT(status.message(), HasSubstr("element 0"));
+  status = Read("[] x", &seen);
+  EXPECT_THAT(status.message(), HasSubstr("p.json: JSON syntax error at byte offset 3"));
+  status = Read("", &seen);
+  EXPECT_THAT(status.message(), HasSubstr("ends early at byte offset 0"));
+}
+
+TEST(ProfileReaderTest, AVisitorsErrorStopsTheReading) {
+  int visited = 0;
+  const absl::Status status =
+      ReadProfileBytes(kTwoEvents, "p.json", [&](const ProfileEvent&) {
+        ++visited;
+        return absl::InternalError("stop");
+      });
+  EXPECT_EQ(status, absl::InternalError("stop"));
+  EXPECT_EQ(visited, 1);
+}
+
+TEST(ProfileReaderTest, AMissingFileIsNotFound) {
+  const absl::Status status = ReadProfileFile(
+      "/nonexistent/p.json", [](const ProfileEvent&) { return absl::OkStatus(); });
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status.message(), HasSubstr("/nonexistent/p.json"));
+}
+
+TEST(ProfileReaderTest, KernelEventsNameTheirNode) {
+  absl::string_view node;
+  ASSERT_TRUE(KernelEventNode("/encoder/Add_kernel_time", &node));
+  EXPECT_EQ(node, "/encoder/Add");
+  ASSERT_TRUE(KernelEventNode("_kernel_time", &node));
+  EXPECT_EQ(node, "");
+  EXPECT_FALSE(KernelEventNode("/encoder/Add_fence_before", &node));
+}
+
+}  // namespace
+}  // namespace hp
