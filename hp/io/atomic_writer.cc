@@ -179,12 +179,12 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
     // the file; then the name no longer leads to this file, and a new one is
     // made. Cleanup unlinks only while it holds the lock, so once this
     // flock returns and the name still leads here, the file is safe.
-    if (::flock(fd.get(), LOCK_EX) != 0) {
-      const absl::Status status =
-          ErrnoError("cannot lock temporary file for", path);
-      ::unlink(temporary.c_str());
-      return status;
-    }
+    int locked;
+    do {
+      locked = ::flock(fd.get(), LOCK_EX);
+    } while (locked != 0 && errno == EINTR);
+    // Where the file system has no locks (locked != 0), no cleanup can take
+    // one either, and so none removes this file: it is as safe unlocked.
     if (!StillNamedBy(fd.get(), temporary)) continue;
     return AtomicFileWriter(path, std::move(temporary), std::move(fd));
   }
