@@ -10,6 +10,7 @@
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
 #include "tests/support/test_files.h"
+#include "tests/support/wire_format.h"
 
 namespace hp {
 namespace {
@@ -22,30 +23,26 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // A model whose main graph holds an If whose then_branch holds an If ...
-// `depth` levels of subgraphs, an Identity at the bottom.
+// `depth` levels of subgraphs, an Identity at the bottom. Written at the
+// wire level: protobuf's own serializer recurses once per message, which
+// thousands of levels deep overflows the stack under ASan.
 std::string NestedIfModel(int depth) {
-  onnx::GraphProto graph;
-  graph.set_name("level_" + std::to_string(depth));
-  onnx::NodeProto* leaf = graph.add_node();
-  leaf->set_op_type("Identity");
-  leaf->set_name("leaf");
+  using ::hp::wire_format::BytesField;
+  using ::hp::wire_format::VarintField;
+  std::string graph =
+      BytesField(1, BytesField(3, "leaf") + BytesField(4, "Identity")) +
+      BytesField(2, "level_" + std::to_string(depth));
   for (int level = depth - 1; level >= 0; --level) {
-    onnx::GraphProto outer;
-    outer.set_name("level_" + std::to_string(level));
-    onnx::NodeProto* node = outer.add_node();
-    node->set_op_type("If");
-    node->set_name("if_" + std::to_string(level));
-    onnx::AttributeProto* branch = node->add_attribute();
-    branch->set_name("then_branch");
-    branch->set_type(onnx::AttributeProto::GRAPH);
-    branch->mutable_g()->Swap(&graph);
-    graph.Swap(&outer);
+    const std::string branch = BytesField(1, "then_branch") +
+                               VarintField(20, onnx::AttributeProto::GRAPH) +
+                               BytesField(6, graph);
+    const std::string node = BytesField(3, "if_" + std::to_string(level)) +
+                             BytesField(4, "If") + BytesField(5, branch);
+    graph =
+        BytesField(1, node) + BytesField(2, "level_" + std::to_string(level));
   }
-  onnx::ModelProto model;
-  model.set_ir_version(8);
-  model.add_opset_import()->set_version(17);
-  model.mutable_graph()->Swap(&graph);
-  return model.SerializeAsString();
+  return VarintField(1, 8) + BytesField(8, VarintField(2, 17)) +
+         BytesField(7, graph);
 }
 
 TEST(ResourceBoundsTest, DeeplyNestedIfIsRefusedAsRecursionDepth) {
@@ -84,6 +81,35 @@ TEST(ResourceBoundsTest, OneLevelPastTheLimitIsRefused) {
   EXPECT_THAT(status.message(), HasSubstr("recursion depth"));
   EXPECT_THAT(status.message(),
               HasSubstr("m.onnx: node 'if_32' (If) at subgraph level 32"));
+}
+
+// Node names and node counts have no limit of their own: what bounds them
+// is the model without its initializers, one protobuf message (2 GB; tests
+// lower the limit through SpliceOptions).
+TEST(ResourceBoundsTest, NamesAndNodeCountsAreBoundedByTheSkeletonLimit) {
+  const std::string folder = TestFolder();
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(17);
+  onnx::NodeProto* long_name = model.mutable_graph()->add_node();
+  long_name->set_op_type("Identity");
+  long_name->set_name(std::string(1 << 20, 'n'));
+  for (int i = 0; i < 20000; ++i) {
+    onnx::NodeProto* node = model.mutable_graph()->add_node();
+    node->set_op_type("Identity");
+    node->set_name("node_" + std::to_string(i));
+  }
+  const std::string path = folder + "/many_nodes.onnx";
+  WriteBytes(path, model.SerializeAsString());
+  SpliceOptions options;
+  options.read_node_records = true;
+  absl::StatusOr<ModelSplice> read = ModelSplice::Open(path, options);
+  ASSERT_TRUE(read.ok()) << read.status();
+  options.max_skeleton_bytes = 1 << 20;
+  const absl::Status refused = ModelSplice::Open(path, options).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr(path + ": the model without"));
+  EXPECT_THAT(refused.message(), HasSubstr("over protobuf's 1048576-byte"));
 }
 
 TEST(ResourceBoundsTest, TraceOverTheLimitIsRefusedBeforeReading) {
