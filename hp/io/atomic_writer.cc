@@ -1,8 +1,10 @@
 #include "hp/io/atomic_writer.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>  // FICLONE
 #include <stdio.h>     // renameat2
+#include <sys/file.h>  // flock
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -12,7 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -27,14 +31,84 @@ constexpr size_t kBufferBytes = size_t{1} << 20;
 // for the disk to stream, small enough to overlap with the copying.
 constexpr uint64_t kWriteBackBytes = uint64_t{64} << 20;
 
+constexpr absl::string_view kTemporaryMarker = ".hp-tmp-";
+
 std::string TemporaryPathBeside(const std::string& path) {
   std::random_device seed;
   std::mt19937_64 random(seed());
   std::filesystem::path target(path);
   return (target.parent_path() / absl::StrCat(".", target.filename().string(),
-                                              ".hp-tmp-",
+                                              kTemporaryMarker,
                                               random() % 1000000000))
       .string();
+}
+
+std::string FolderOf(const std::string& path) {
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  return folder.empty() ? "." : folder;
+}
+
+// True when `fd` is the file that `path` names now.
+bool StillNamedBy(int fd, const std::string& path) {
+  struct stat opened, named;
+  return ::fstat(fd, &opened) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+         opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+}
+
+// Folders this process has already cleaned: once each is enough, since
+// this process's own temporaries are removed by their writers, and a batch
+// writing thousands of files into one folder should not list it each time.
+std::mutex cleaned_folders_mutex;
+std::set<std::string>* cleaned_folders = new std::set<std::string>();
+
+}  // namespace
+
+bool IsTemporaryName(absl::string_view name) {
+  if (name.size() < 2 || name[0] != '.') return false;
+  const size_t marker = name.rfind(kTemporaryMarker);
+  if (marker == absl::string_view::npos || marker < 2) return false;
+  const absl::string_view digits =
+      name.substr(marker + kTemporaryMarker.size());
+  if (digits.empty()) return false;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+int RemoveStaleTemporaries(const std::string& folder) {
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return 0;
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (IsTemporaryName(entry->d_name)) names.push_back(entry->d_name);
+  }
+  ::closedir(dir);
+  int removed = 0;
+  for (const std::string& name : names) {
+    const std::string path = (std::filesystem::path(folder) / name).string();
+    FileDescriptor fd(
+        ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (fd.get() < 0) continue;
+    struct stat info;
+    if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
+    // A live writer holds the lock from before its file could be seen
+    // unlocked by anyone who matters (see Create); a dead one holds nothing.
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    // Unlink while holding the lock, and only the file that was locked.
+    if (StillNamedBy(fd.get(), path) && ::unlink(path.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
+namespace {
+
+void RemoveStaleTemporariesOnce(const std::string& folder) {
+  {
+    std::lock_guard<std::mutex> lock(cleaned_folders_mutex);
+    if (!cleaned_folders->insert(folder).second) return;
+  }
+  RemoveStaleTemporaries(folder);
 }
 
 }  // namespace
@@ -93,11 +167,27 @@ void SyncFolderOf(const std::string& path) {
 
 absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
     const std::string& path) {
-  std::string temporary = TemporaryPathBeside(path);
-  FileDescriptor fd(
-      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return ErrnoError("cannot create output", path);
-  return AtomicFileWriter(path, std::move(temporary), std::move(fd));
+  RemoveStaleTemporariesOnce(FolderOf(path));
+  for (;;) {
+    std::string temporary = TemporaryPathBeside(path);
+    FileDescriptor fd(::open(temporary.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (fd.get() < 0) return ErrnoError("cannot create output", path);
+    // The lock marks the file as in use for as long as this process lives
+    // (the kernel drops it when the process dies, also by SIGKILL). Between
+    // open and flock another process's cleanup may take the lock and remove
+    // the file; then the name no longer leads to this file, and a new one is
+    // made. Cleanup unlinks only while it holds the lock, so once this
+    // flock returns and the name still leads here, the file is safe.
+    int locked;
+    do {
+      locked = ::flock(fd.get(), LOCK_EX);
+    } while (locked != 0 && errno == EINTR);
+    // Where the file system has no locks (locked != 0), no cleanup can take
+    // one either, and so none removes this file: it is as safe unlocked.
+    if (!StillNamedBy(fd.get(), temporary)) continue;
+    return AtomicFileWriter(path, std::move(temporary), std::move(fd));
+  }
 }
 
 AtomicFileWriter::AtomicFileWriter(std::string path, std::string temporary,
@@ -124,14 +214,15 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (committed_ || temporary_.empty()) return;
-  fd_ = FileDescriptor();
+  // Unlink before closing: closing drops the lock that keeps cleanup away.
   ::unlink(temporary_.c_str());
+  fd_ = FileDescriptor();
 }
 
 absl::Status AtomicFileWriter::Fail(absl::string_view what) {
   absl::Status status = ErrnoError(what, path_);
-  fd_ = FileDescriptor();
   ::unlink(temporary_.c_str());
+  fd_ = FileDescriptor();
   temporary_.clear();
   return status;
 }
@@ -331,6 +422,11 @@ absl::Status AtomicFileWriter::CommitAs(Durability durability, bool replace) {
   if (!flushed.ok()) return flushed;
   const bool sync = durability == Durability::kFsync;
   if (sync && !synced_ && ::fsync(fd_.get()) != 0) return Fail("cannot fsync");
+  // The lock belongs to the open file, not to one descriptor: a duplicate
+  // keeps it, and with it cleanup away, until the rename is done, while the
+  // close below still reports a late write error before the rename.
+  const FileDescriptor lock_holder(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (lock_holder.get() < 0) return Fail("cannot duplicate descriptor for");
   if (::close(fd_.release()) != 0) return Fail("cannot close");
   absl::Status renamed = Rename(replace);
   if (!renamed.ok()) return renamed;

@@ -55,6 +55,19 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
 // Best effort: a folder that cannot be opened is left as it is.
 void SyncFolderOf(const std::string& path);
 
+// True for the name (not the path) of a temporary file that
+// AtomicFileWriter makes: ".<name>.hp-tmp-<digits>".
+bool IsTemporaryName(absl::string_view name);
+
+// Removes from `folder` the temporary files of writers that died before
+// committing (killed, or the machine stopped), and returns how many. A
+// writer holds an exclusive flock on its temporary file from creation to
+// commit, which the kernel drops when the process ends; a temporary file
+// whose lock can be taken has no live writer. Files in use are left alone,
+// as is everything not named like a temporary file. AtomicFileWriter::Create
+// calls it for the target's folder, once per folder per process.
+int RemoveStaleTemporaries(const std::string& folder);
+
 // How far Commit() goes to make the new file survive a crash of the machine.
 enum class Durability {
   // fsync the file before the rename and its folder after: once Commit()
@@ -70,7 +83,9 @@ enum class Durability {
 
 class AtomicFileWriter {
  public:
-  // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path`.
+  // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path` and
+  // locks it (flock) until commit or destruction; first removes stale
+  // temporary files from that folder (RemoveStaleTemporaries).
   static absl::StatusOr<AtomicFileWriter> Create(const std::string& path);
 
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;

@@ -19,6 +19,18 @@ namespace hp {
 // Protobuf cannot represent a message of 2 GiB or more.
 inline constexpr uint64_t kMaxProtobufBytes = (uint64_t{1} << 31) - 1;
 
+// Subgraphs (If, Loop, Scan bodies) nested deeper than this cannot be read:
+// each level is three messages (node, attribute, graph), and protobuf stops
+// at 100 nested messages. A graph at this level is 97 messages deep.
+inline constexpr int kMaxSubgraphDepth = 32;
+
+// OK unless the model `bytes` nests subgraphs deeper than
+// kMaxSubgraphDepth; then an error naming `source` and the node whose
+// subgraph goes past the limit, in words of recursion depth. Reads the wire
+// level without recursion and without parsing, so any depth is safe.
+absl::Status CheckSubgraphDepth(absl::string_view bytes,
+                                absl::string_view source);
+
 // Parses a serialized ModelProto. `source` names the input in errors (a file
 // name, or e.g. "<memory>").
 absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes,

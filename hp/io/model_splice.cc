@@ -278,10 +278,23 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   HP_ASSIGN_OR_RETURN(OpenedFile file, OpenRegularFile(path));
   splice.fd_ = std::move(file.fd);
   splice.file_bytes_ = file.size;
-  auto mapping =
-      std::make_unique<FileMapping>(splice.fd_.get(), splice.file_bytes_);
+  const absl::Status read = splice.Read(options);
+  // A file cut short under the mapping reads as zeros past its new end
+  // (FileMapping): whatever the parse made of them, say what happened.
+  HP_RETURN_IF_ERROR(splice.CheckNotTruncated());
+  HP_RETURN_IF_ERROR(read);
+  return splice;
+}
+
+absl::Status ModelSplice::CheckNotTruncated() const {
+  return CheckFileNotShrunk(fd_.get(), file_bytes_, path_, mapping_.get());
+}
+
+absl::Status ModelSplice::Read(const SpliceOptions& options) {
+  const std::string& path = path_;
+  auto mapping = std::make_unique<FileMapping>(fd_.get(), file_bytes_);
   const uint8_t* data = mapping->data();
-  if (splice.file_bytes_ > 0 && data == nullptr) {
+  if (file_bytes_ > 0 && data == nullptr) {
     return ErrnoError("cannot map", path);
   }
 
@@ -302,7 +315,7 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   SkeletonPieces pieces;
   SkeletonPieces rest;
   std::vector<ByteRange> node_records;
-  WireReader top(data, 0, splice.file_bytes_);
+  WireReader top(data, 0, file_bytes_);
   WireRecord record;
   while (!top.done()) {
     if (!top.Next(&record)) return ParseError(path);
@@ -330,15 +343,15 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
         graph.AddRange(field.begin, field.end);
         graph_rest.AddRange(field.begin, field.end);
       } else if (field.field == kGraphInitializer) {
-        splice.initializers_.push_back({field.begin, field.end});
+        initializers_.push_back({field.begin, field.end});
         if (!ParseTensorHeader(data, field.payload, field.end,
-                               splice.headers_.add_initializer())) {
+                               headers_.add_initializer())) {
           return ParseError(path);
         }
       } else {
-        splice.sparse_initializers_.push_back({field.begin, field.end});
+        sparse_initializers_.push_back({field.begin, field.end});
         if (!ParseSparseHeader(data, field.payload, field.end,
-                               splice.headers_.add_sparse_initializer())) {
+                               headers_.add_sparse_initializer())) {
           return ParseError(path);
         }
       }
@@ -361,43 +374,42 @@ absl::StatusOr<ModelSplice> ModelSplice::Open(const std::string& path,
   // Pass 2: parse the skeleton and check it as LoadModel checks a model:
   // the rest, then the node records in place and in parallel. Where that
   // fails, the skeleton is parsed again as one message for LoadModel's error.
-  splice.NewSkeleton();
+  NewSkeleton();
   const bool nodes_read =
-      ParseSkeleton(rest.Assemble(data), path, splice.skeleton_).ok() &&
+      ParseSkeleton(rest.Assemble(data), path, skeleton_).ok() &&
       (options.read_node_records
-           ? ReadNodeRecords(data, node_records, splice.arena_.get(),
-                             &splice.nodes_, &splice.parsed_)
-           : ParseNodes(data, node_records, splice.skeleton_));
+           ? ReadNodeRecords(data, node_records, arena_.get(), &nodes_,
+                             &parsed_)
+           : ParseNodes(data, node_records, skeleton_));
   if (nodes_read) {
-    splice.node_records_ = std::move(node_records);
-    splice.reads_records_ = options.read_node_records;
+    node_records_ = std::move(node_records);
+    reads_records_ = options.read_node_records;
     int64_t next = 0;
-    for (const NodeRef& node : splice.nodes_) {
-      splice.record_of_.push_back(node.owner < 0 ? next++ : -1);
+    for (const NodeRef& node : nodes_) {
+      record_of_.push_back(node.owner < 0 ? next++ : -1);
     }
   } else {
     // Nodes read before the failing record point into the old arena.
-    splice.nodes_ = NodeList();
-    splice.parsed_.clear();
-    splice.NewSkeleton();
-    HP_RETURN_IF_ERROR(
-        ParseSkeleton(pieces.Assemble(data), path, splice.skeleton_));
+    nodes_ = NodeList();
+    parsed_.clear();
+    NewSkeleton();
+    HP_RETURN_IF_ERROR(ParseSkeleton(pieces.Assemble(data), path, skeleton_));
   }
   onnx::ModelProto initializers;
-  *initializers.mutable_graph() = splice.headers_;
-  if (splice.reads_records_) {
+  *initializers.mutable_graph() = headers_;
+  if (reads_records_) {
     // The views point into the file: it stays mapped. Of the main-graph
     // nodes, only those parsed can hold external data.
-    splice.mapping_ = std::move(mapping);
-    for (onnx::NodeProto* node : splice.parsed_) {
+    mapping_ = std::move(mapping);
+    for (onnx::NodeProto* node : parsed_) {
       if (node != nullptr) *initializers.mutable_graph()->add_node() = *node;
     }
   }
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
-  HP_RETURN_IF_ERROR(CheckExternalDataLocations(*splice.skeleton_, path));
-  AddExternalDataFiles(initializers, &splice.external_data_files_);
-  AddExternalDataFiles(*splice.skeleton_, &splice.external_data_files_);
-  return splice;
+  HP_RETURN_IF_ERROR(CheckExternalDataLocations(*skeleton_, path));
+  AddExternalDataFiles(initializers, &external_data_files_);
+  AddExternalDataFiles(*skeleton_, &external_data_files_);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
@@ -413,6 +425,7 @@ absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
                              arena_.get());
   }
   if (parsed == nullptr) {
+    HP_RETURN_IF_ERROR(CheckNotTruncated());
     return absl::InvalidArgumentError(absl::StrCat(
         path_, ": node record ", record, " ('", nodes_[i].name,
         "') does not parse as a NodeProto"));
@@ -448,7 +461,10 @@ absl::Status ModelSplice::ParseAllNodes() {
       if (parsed_[i] == nullptr) parsed = false;
     }
   });
-  if (!parsed) return ParseError(path_);
+  if (!parsed) {
+    HP_RETURN_IF_ERROR(CheckNotTruncated());
+    return ParseError(path_);
+  }
   if (!parsed_.empty()) {
     auto* graph_nodes = skeleton_->mutable_graph()->mutable_node();
     graph_nodes->Reserve(static_cast<int>(parsed_.size()));
@@ -491,7 +507,10 @@ absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
              [](const ByteRange& a, const ByteRange& b) {
                return a.begin < b.begin;
              });
-  return Sha256HexWithout(mapping.data(), file_bytes_, cut);
+  std::string digest = Sha256HexWithout(mapping.data(), file_bytes_, cut);
+  HP_RETURN_IF_ERROR(
+      CheckFileNotShrunk(fd_.get(), file_bytes_, path_, &mapping));
+  return digest;
 }
 
 int64_t ModelSplice::initializer_count() const {
@@ -676,7 +695,15 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
                                                range.end - range.begin, path_));
   }
   HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(sparse_at)));
-  return writer->Append(top_view.substr(graph_at));
+  HP_RETURN_IF_ERROR(writer->Append(top_view.substr(graph_at)));
+  // Node records were copied from the mapping: zeros, if the file was cut
+  // short meanwhile.
+  HP_RETURN_IF_ERROR(CheckNotTruncated());
+  if (own_mapping.has_value()) {
+    HP_RETURN_IF_ERROR(CheckFileNotShrunk(fd_.get(), file_bytes_, path_,
+                                          &*own_mapping));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(

@@ -162,6 +162,10 @@ class ModelSplice {
   ModelSplice() = default;
   // A new arena holding an empty skeleton.
   void NewSkeleton();
+  // Open's reading, from the open file.
+  absl::Status Read(const SpliceOptions& options);
+  // An error naming the file when it is now shorter than when opened.
+  absl::Status CheckNotTruncated() const;
   absl::Status WriteTo(AtomicFileWriter* writer,
                        const NodeRecordSuffixes& suffixes,
                        const SpliceSelection& selection = {});

@@ -58,6 +58,8 @@ absl::StatusOr<std::string> StructureSha256FileHex(const std::string& path) {
   }
   std::optional<std::string> digest =
       StructureSha256Hex(mapping.data(), file.size);
+  HP_RETURN_IF_ERROR(
+      CheckFileNotShrunk(file.fd.get(), file.size, path, &mapping));
   if (!digest.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path,

@@ -1,12 +1,91 @@
 #include "hp/io/wire_format.h"
 
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
 
 namespace hp {
 namespace {
+
+// Live mappings the SIGBUS handler answers for. Slots are claimed and
+// released with atomics only, as the handler may run on any thread at any
+// moment. More live mappings than slots are mapped unguarded.
+constexpr int kGuardSlots = 256;
+struct GuardSlot {
+  std::atomic<uintptr_t> begin{0};  // 0: free
+  std::atomic<uintptr_t> end{0};
+  std::atomic<bool> faulted{false};
+};
+GuardSlot guard_slots[kGuardSlots];
+struct sigaction previous_sigbus;
+uintptr_t page_size = 4096;  // set before the handler is installed
+
+void OnSigbus(int signal, siginfo_t* info, void* context) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (GuardSlot& slot : guard_slots) {
+    const uintptr_t begin = slot.begin.load(std::memory_order_acquire);
+    const uintptr_t end = slot.end.load(std::memory_order_acquire);
+    if (begin <= 1 || address < begin || address >= end) continue;
+    const uintptr_t page = address & ~(page_size - 1);
+    // Everything from here on is past the file's end: zeros, read-only.
+    if (::mmap(reinterpret_cast<void*>(page), end - page, PROT_READ,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+      break;
+    }
+    slot.faulted.store(true, std::memory_order_release);
+    return;
+  }
+  // Not a mapping of ours: what would have happened without this handler.
+  if (previous_sigbus.sa_flags & SA_SIGINFO) {
+    if (previous_sigbus.sa_sigaction != nullptr) {
+      previous_sigbus.sa_sigaction(signal, info, context);
+      return;
+    }
+  } else if (previous_sigbus.sa_handler != SIG_DFL &&
+             previous_sigbus.sa_handler != SIG_IGN) {
+    previous_sigbus.sa_handler(signal);
+    return;
+  }
+  ::signal(SIGBUS, SIG_DFL);
+  ::raise(SIGBUS);
+}
+
+void InstallSigbusHandler() {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    page_size = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    struct sigaction action = {};
+    action.sa_sigaction = OnSigbus;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, &previous_sigbus);
+  });
+}
+
+int ClaimGuardSlot(const uint8_t* data, uint64_t size) {
+  InstallSigbusHandler();
+  for (int i = 0; i < kGuardSlots; ++i) {
+    uintptr_t expected = 0;
+    // Claimed by writing `end` first under a begin of 1 (never an address
+    // the handler can match, as page 0 is never mapped), then `begin`.
+    if (guard_slots[i].begin.compare_exchange_strong(expected, 1)) {
+      guard_slots[i].faulted.store(false, std::memory_order_relaxed);
+      guard_slots[i].end.store(reinterpret_cast<uintptr_t>(data) + size,
+                               std::memory_order_release);
+      guard_slots[i].begin.store(reinterpret_cast<uintptr_t>(data),
+                                 std::memory_order_release);
+      return i;
+    }
+  }
+  return -1;
+}
 
 // protobuf's own default nesting limit.
 constexpr int kMaxGroupDepth = 100;
@@ -82,7 +161,9 @@ bool WireReader::Next(WireRecord* record, int depth) {
 FileMapping::FileMapping(int fd, uint64_t size) : size_(size) {
   if (size == 0) return;
   void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (address != MAP_FAILED) data_ = static_cast<const uint8_t*>(address);
+  if (address == MAP_FAILED) return;
+  data_ = static_cast<const uint8_t*>(address);
+  slot_ = ClaimGuardSlot(data_, size_);
 }
 
 namespace {
@@ -108,7 +189,30 @@ void FileMapping::ReadAhead(uint64_t begin, uint64_t end) const {
 }
 
 FileMapping::~FileMapping() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  if (slot_ >= 0) {
+    guard_slots[slot_].end.store(0, std::memory_order_release);
+    guard_slots[slot_].begin.store(0, std::memory_order_release);
+  }
+  ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+bool FileMapping::faulted() const {
+  return slot_ >= 0 &&
+         guard_slots[slot_].faulted.load(std::memory_order_acquire);
+}
+
+absl::Status CheckFileNotShrunk(int fd, uint64_t size, const std::string& path,
+                                const FileMapping* mapping) {
+  struct stat info;
+  if (::fstat(fd, &info) != 0) return absl::OkStatus();
+  if (static_cast<uint64_t>(info.st_size) >= size) {
+    if (mapping == nullptr || !mapping->faulted()) return absl::OkStatus();
+  }
+  return absl::DataLossError(absl::StrCat(
+      path, ": the file was truncated while it was read (", size,
+      " bytes when opened, ", info.st_size,
+      " now): another program is changing it; run again once it is done"));
 }
 
 }  // namespace hp

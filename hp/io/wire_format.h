@@ -5,6 +5,9 @@
 #define HP_IO_WIRE_FORMAT_H_
 
 #include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
 
 namespace hp {
 
@@ -66,6 +69,14 @@ class WireReader {
 
 // A read-only mapping of a whole file, unmapped on every path out. data()
 // is null for an empty file or when mmap failed (errno says why).
+//
+// A file truncated while mapped would kill the process with SIGBUS at the
+// first read past its new end. Instead, a process-wide SIGBUS handler
+// (installed with the first mapping) recognises addresses inside live
+// mappings, maps zero pages from the faulting page to the mapping's end,
+// and lets the read go on; faulted() then says so. Readers turn that, or
+// the file's shrunken size (CheckFileNotShrunk), into an error naming the
+// file. A SIGBUS anywhere else keeps its default action.
 class FileMapping {
  public:
   FileMapping(int fd, uint64_t size);
@@ -73,6 +84,8 @@ class FileMapping {
   FileMapping(const FileMapping&) = delete;
   FileMapping& operator=(const FileMapping&) = delete;
   const uint8_t* data() const { return data_; }
+  // True once a read past the file's end was answered with zeros.
+  bool faulted() const;
 
   // Faults read only the pages touched, without the kernel's read-around
   // (8 MB on some disks): a scan that skips the weights then reads the
@@ -84,7 +97,14 @@ class FileMapping {
  private:
   const uint8_t* data_ = nullptr;
   uint64_t size_;
+  int slot_ = -1;  // in the SIGBUS handler's table; -1: unguarded
 };
+
+// DataLoss naming `path` when the open file `fd` is now shorter than the
+// `size` it had when reading began, or `mapping` (if given) read past its
+// end ("truncated while it was read"); OK otherwise, also when fstat fails.
+absl::Status CheckFileNotShrunk(int fd, uint64_t size, const std::string& path,
+                                const FileMapping* mapping = nullptr);
 
 }  // namespace hp
 

@@ -115,8 +115,9 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // while the model is opened. A model error still comes first.
   std::future<absl::StatusOr<ScopeTrace>> loading_trace;
   if (!request.trace_path.empty()) {
-    loading_trace =
-        std::async(std::launch::async, LoadScopeTrace, request.trace_path);
+    loading_trace = std::async(std::launch::async, [&request] {
+      return LoadScopeTrace(request.trace_path);
+    });
   }
   // Nodes are read as records and tagged without being parsed, unless the
   // caller wants the tagged model itself.

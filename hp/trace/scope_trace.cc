@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -415,7 +416,15 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
   return trace;
 }
 
-absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path) {
+absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path,
+                                          uint64_t max_bytes) {
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (!error && size > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the trace is ", size, " bytes, over hp's limit of ", max_bytes,
+        " bytes for a trace (its JSON is held in memory)"));
+  }
   HP_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
   return ParseScopeTrace(text, path);
 }

@@ -106,8 +106,15 @@ class ScopeTrace {
 absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
                                            absl::string_view source);
 
-// Reads `path` and parses it with `path` as the source.
-absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path);
+// The largest trace file read. Parsing holds the JSON text and its tree in
+// memory, several times the file; a trace of a million-node model is
+// about 100 MB.
+inline constexpr uint64_t kMaxTraceBytes = uint64_t{1} << 30;
+
+// Reads `path` and parses it with `path` as the source. A file over
+// `max_bytes` is refused, naming the limit, before anything is read.
+absl::StatusOr<ScopeTrace> LoadScopeTrace(const std::string& path,
+                                          uint64_t max_bytes = kMaxTraceBytes);
 
 }  // namespace hp
 

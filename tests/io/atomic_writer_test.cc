@@ -2,6 +2,7 @@
 // fsync; an abandoned writer leaves nothing.
 #include "hp/io/atomic_writer.h"
 
+#include <filesystem>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -160,6 +161,22 @@ TEST(AtomicFileWriterTest, AbandonedWriterLeavesNothing) {
     ASSERT_TRUE(writer->Append("partial").ok());
   }
   EXPECT_THAT(ListFolder(folder), ElementsAre());
+}
+
+// The output folder removed while the file is written: the commit fails,
+// naming the target, and nothing appears.
+TEST(AtomicFileWriterTest, FolderRemovedBeforeCommitFailsNamingTheTarget) {
+  const std::string folder = TestFolder() + "/vanishing";
+  std::filesystem::create_directories(folder);
+  absl::StatusOr<AtomicFileWriter> writer =
+      AtomicFileWriter::Create(folder + "/out.bin");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE(writer->Append("bytes").ok());
+  std::filesystem::remove_all(folder);
+  const absl::Status status = writer->Commit();
+  EXPECT_TRUE(absl::IsNotFound(status)) << status;
+  EXPECT_THAT(status.message(), ::testing::HasSubstr(folder + "/out.bin"));
+  EXPECT_FALSE(std::filesystem::exists(folder));
 }
 
 }  // namespace

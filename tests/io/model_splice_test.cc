@@ -486,7 +486,8 @@ TEST(ModelSpliceTest, ACorruptNodeAmongManyFailsAsLoadModelFails) {
 TEST(ModelSpliceTest, NestingAtProtobufsDepthLimitFailsAsLoadModelFails) {
   // If nodes nested in each other's then_branch (3 messages a level), the
   // innermost branch holding 0, 1 or 2 more: the deepest nesting LoadModel
-  // parses, the splice parses; one level more, both refuse.
+  // parses, the splice parses; one level more, both refuse, in words of
+  // recursion depth (CheckSubgraphDepth), not as a corrupt file.
   const std::string folder = TestFolder();
   const std::string path = folder + "/model.onnx";
   auto nested = [](int depth, int tail) {
@@ -515,7 +516,10 @@ TEST(ModelSpliceTest, NestingAtProtobufsDepthLimitFailsAsLoadModelFails) {
       ++depth;
       ASSERT_LT(depth, 100);
     }
-    ExpectSameErrorAsLoadModel(path, "not an ONNX model");
+    // Refused from the first level past the limit that holds a node; an
+    // empty innermost branch still fits one level further.
+    EXPECT_EQ(depth, kMaxSubgraphDepth + (tail == 0 ? 2 : 1));
+    ExpectSameErrorAsLoadModel(path, "recursion depth");
   }
 }
 

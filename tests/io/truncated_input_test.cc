@@ -1,0 +1,87 @@
+// A file truncated while it is mapped and read: no SIGBUS crash, but an
+// error naming the file (docs/reliability.md, "Faults").
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hp/io/atomic_writer.h"
+#include "hp/io/model_splice.h"
+#include "hp/io/wire_format.h"
+#include "tests/support/test_files.h"
+
+namespace hp {
+namespace {
+
+namespace fs = std::filesystem;
+using ::hp::test_files::kModels;
+using ::hp::test_files::ListFolder;
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
+  const std::string path = TestFolder() + "/three_pages.bin";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  WriteBytes(path, std::string(3 * page, 'x'));
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  FileMapping mapping(file->fd.get(), file->size);
+  ASSERT_NE(mapping.data(), nullptr);
+  EXPECT_EQ(mapping.data()[2 * page], 'x');
+  EXPECT_TRUE(
+      CheckFileNotShrunk(file->fd.get(), file->size, path, &mapping).ok());
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(page)), 0);
+  EXPECT_EQ(mapping.data()[0], 'x');       // still in the file
+  EXPECT_EQ(mapping.data()[2 * page], 0);  // past its end: no SIGBUS
+  EXPECT_EQ(mapping.data()[3 * page - 1], 0);
+  EXPECT_TRUE(mapping.faulted());
+  const absl::Status status =
+      CheckFileNotShrunk(file->fd.get(), file->size, path, &mapping);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+  EXPECT_THAT(status.message(), HasSubstr(path));
+  EXPECT_THAT(status.message(), HasSubstr("truncated while it was read"));
+}
+
+// Truncated and grown back to its size: the size check cannot see it, the
+// mapping's fault can.
+TEST(TruncatedInputTest, TruncatedAndRegrownIsStillReported) {
+  const std::string path = TestFolder() + "/regrown.bin";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  WriteBytes(path, std::string(2 * page, 'x'));
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  FileMapping mapping(file->fd.get(), file->size);
+  ASSERT_NE(mapping.data(), nullptr);
+  ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+  EXPECT_EQ(mapping.data()[page], 0);
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(2 * page)), 0);
+  const absl::Status status =
+      CheckFileNotShrunk(file->fd.get(), file->size, path, &mapping);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+}
+
+// The splice path keeps the model mapped between Open and Save (node
+// records are copied from the mapping): truncating the model in between
+// fails the save, naming the model, and leaves no output.
+TEST(TruncatedInputTest, SpliceSaveOfTruncatedModelFailsNamingIt) {
+  const std::string folder = TestFolder();
+  const std::string model = folder + "/model.onnx";
+  fs::copy_file(std::string(kModels) + "/tiny_gpt.onnx", model);
+  SpliceOptions options;
+  options.read_node_records = true;
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(model, options);
+  ASSERT_TRUE(splice.ok()) << splice.status();
+  ASSERT_EQ(::truncate(model.c_str(), 100), 0);
+  fs::create_directories(folder + "/out");
+  const absl::Status saved = splice->Save(folder + "/out/tagged.onnx");
+  EXPECT_TRUE(absl::IsDataLoss(saved)) << saved;
+  EXPECT_THAT(saved.message(), HasSubstr(model));
+  EXPECT_THAT(ListFolder(folder + "/out"), ElementsAre());
+}
+
+}  // namespace
+}  // namespace hp
