@@ -83,6 +83,12 @@ TEST(FaultTest, MissingOutputFolderFailsNamingTheFile) {
 // A file size limit stands in for a full disk on any machine: writes past
 // it fail with EFBIG (SIGXFSZ ignored, as the limit's signal would kill).
 TEST(FaultTest, FileSizeLimitFailsWithoutPartialOutput) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer's runtime itself dies of SIGBUS under a 64 KiB file
+  // size limit, before hp runs (even `converter --help`); the plain and
+  // ASan runs cover this path.
+  GTEST_SKIP() << "ThreadSanitizer's runtime fails under RLIMIT_FSIZE";
+#endif
   const std::string folder = TestFolder();
   const std::string output = folder + "/out/tagged.onnx";
   fs::create_directories(folder + "/out");
