@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "hp/io/node_list.h"
 #include "proto/onnx.pb.h"
@@ -21,7 +22,9 @@
 namespace hp {
 
 // Tensor name -> its type (tensor_type: elem_type, and shape when known).
-using TensorTypes = absl::flat_hash_map<std::string, onnx::TypeProto>;
+// A node map: the rules hold pointers to input types while they set output
+// types, which must not move them.
+using TensorTypes = absl::node_hash_map<std::string, onnx::TypeProto>;
 
 struct InferredTypes {
   TensorTypes types;
