@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -97,6 +99,23 @@ size_t TouchNodes(const NodeList& nodes) {
     }
   }
   return sum;
+}
+
+std::optional<FilePair> SplitFilePair(const uint8_t* data, size_t size) {
+  constexpr size_t kHeaderBytes = 5;
+  if (size < kHeaderBytes) return std::nullopt;
+  uint32_t first_bytes = 0;
+  for (int i = 0; i < 4; ++i) {
+    first_bytes |= static_cast<uint32_t>(data[1 + i]) << (8 * i);
+  }
+  FilePair pair;
+  pair.flags = data[0];
+  const size_t rest = size - kHeaderBytes;
+  pair.first = data + kHeaderBytes;
+  pair.first_size = std::min<size_t>(first_bytes, rest);
+  pair.second = pair.first + pair.first_size;
+  pair.second_size = rest - pair.first_size;
+  return pair;
 }
 
 }  // namespace hp::fuzz

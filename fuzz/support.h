@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -27,6 +28,19 @@ std::string WriteScratchFile(const std::string& name, const uint8_t* data,
 // inputs a second they would bury libFuzzer's output and slow it down. Call
 // once, before the first input; later calls do nothing.
 void QuietProtobufLogs();
+
+// An input of two files: one options byte, a 4-byte little-endian length
+// of the first file (cut to what is there), the first file, then the
+// second (the rest).
+struct FilePair {
+  uint8_t flags = 0;
+  const uint8_t* first = nullptr;
+  size_t first_size = 0;
+  const uint8_t* second = nullptr;
+  size_t second_size = 0;
+};
+// nullopt when the input is shorter than the 5-byte header.
+std::optional<FilePair> SplitFilePair(const uint8_t* data, size_t size);
 
 // Reads every byte a view names, so that AddressSanitizer sees a view past
 // its buffer; the sum is for the caller to keep.

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,30 +24,22 @@ namespace {
 
 volatile size_t sink = 0;
 
-constexpr size_t kHeaderBytes = 5;
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hp::fuzz::QuietProtobufLogs();
-  if (size < kHeaderBytes) return 0;
-  const uint8_t flags = data[0];
-  uint32_t model_bytes = 0;
-  for (int i = 0; i < 4; ++i) {
-    model_bytes |= static_cast<uint32_t>(data[1 + i]) << (8 * i);
-  }
-  const size_t rest = size - kHeaderBytes;
-  if (model_bytes > rest) model_bytes = static_cast<uint32_t>(rest);
-  const uint8_t* model = data + kHeaderBytes;
-  const uint8_t* trace = model + model_bytes;
-  const size_t trace_bytes = rest - model_bytes;
+  const std::optional<hp::fuzz::FilePair> pair =
+      hp::fuzz::SplitFilePair(data, size);
+  if (!pair.has_value()) return 0;
+  const uint8_t flags = pair->flags;
 
   hp::TagFileRequest request;
   request.model_path =
-      hp::fuzz::WriteScratchFile("model.onnx", model, model_bytes);
-  if (trace_bytes > 0) {
+      hp::fuzz::WriteScratchFile("model.onnx", pair->first, pair->first_size);
+  if (pair->second_size > 0) {
     request.trace_path =
-        hp::fuzz::WriteScratchFile("model.trace.json", trace, trace_bytes);
+        hp::fuzz::WriteScratchFile("model.trace.json", pair->second,
+                                   pair->second_size);
   }
   request.output_path = hp::fuzz::ScratchDir() + "/tagged.onnx";
   request.keep_model = (flags & 1) != 0;

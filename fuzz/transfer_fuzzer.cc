@@ -10,6 +10,7 @@
 // placed.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -20,28 +21,20 @@ namespace {
 
 volatile size_t sink = 0;
 
-constexpr size_t kHeaderBytes = 5;
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hp::fuzz::QuietProtobufLogs();
-  if (size < kHeaderBytes) return 0;
-  const uint8_t flags = data[0];
-  uint32_t from_bytes = 0;
-  for (int i = 0; i < 4; ++i) {
-    from_bytes |= static_cast<uint32_t>(data[1 + i]) << (8 * i);
-  }
-  const size_t rest = size - kHeaderBytes;
-  if (from_bytes > rest) from_bytes = static_cast<uint32_t>(rest);
-  const uint8_t* from = data + kHeaderBytes;
-  const uint8_t* derived = from + from_bytes;
+  const std::optional<hp::fuzz::FilePair> pair =
+      hp::fuzz::SplitFilePair(data, size);
+  if (!pair.has_value()) return 0;
+  const uint8_t flags = pair->flags;
 
   hp::TransferFileRequest request;
   request.from_path =
-      hp::fuzz::WriteScratchFile("tagged.onnx", from, from_bytes);
-  request.model_path = hp::fuzz::WriteScratchFile("derived.onnx", derived,
-                                                  rest - from_bytes);
+      hp::fuzz::WriteScratchFile("tagged.onnx", pair->first, pair->first_size);
+  request.model_path = hp::fuzz::WriteScratchFile(
+      "derived.onnx", pair->second, pair->second_size);
   request.output_path = hp::fuzz::ScratchDir() + "/transferred.onnx";
   request.list_nodes = (flags & 1) != 0;
   request.write_namespace = (flags & 2) == 0;
