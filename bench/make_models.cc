@@ -1,7 +1,9 @@
 // Writes the benchmark models (and their traces) into a folder:
 //   make_models OUT_DIR [inline_1g] [nodes_1m] [inline_400m] [external_4g]
-//                       [external_2g5] [inline_2g5_external]
+//                       [external_2g5] [inline_2g5_external] [nodes_15m]
 // (the first three when none is named).
+//   nodes_15m: nodes_1m's graph with 15,000,000 nodes, a 1.9 GB .onnx near
+//     protobuf's 2 GB limit for one message, and a 420 MB trace.
 //   external_4g: 4 GB of weights in external_4g.onnx.data, a 139 KB graph;
 //   external_2g5: the same with 2.5 GB;
 //   inline_2g5_external: 2.5 GB inline (a .onnx past 2 GB) and 100 MB in
@@ -17,7 +19,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: make_models OUT_DIR [inline_1g] [nodes_1m] "
                  "[inline_400m] [external_4g] [external_2g5] "
-                 "[inline_2g5_external]\n");
+                 "[inline_2g5_external] [nodes_15m]\n");
     return 2;
   }
   const std::string folder = argv[1];
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
       status = hp::bench::WriteExternalDataModel(path, 100000000, 2500000000);
     } else if (name == "nodes_1m") {
       status = hp::bench::WriteManyNodesModel(path, 1000000);
+    } else if (name == "nodes_15m") {
+      status = hp::bench::WriteManyNodesModel(path, 15000000);
     } else {
       std::fprintf(stderr, "make_models: unknown model '%s'\n", name.c_str());
       return 2;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "hp/io/atomic_file.h"
+#include "absl/strings/str_replace.h"
 #include "hp/io/structure_digest.h"
 #include "hp/util/sha256.h"
 #include "hp/util/status_macros.h"
@@ -92,30 +92,6 @@ absl::Status Save(const onnx::ModelProto& model, const std::string& path) {
   ::close(fd);
   if (!ok) return absl::InternalError(absl::StrCat(path, ": cannot write"));
   return absl::OkStatus();
-}
-
-// Writes <stem>.trace.json for the model at `path` (which must exist: its
-// digest goes into the trace).
-absl::Status WriteTrace(const std::string& path, const std::string& root_class,
-                        Json modules) {
-  HP_ASSIGN_OR_RETURN(std::string sha256, Sha256FileHex(path));
-  HP_ASSIGN_OR_RETURN(std::string structure_sha256,
-                      StructureSha256FileHex(path));
-  Json trace;
-  trace["format"] = "hp-scope-trace";
-  trace["format_version"] = 1;
-  trace["producer"] = {{"name", "hp_bench"}, {"torch_version", "1.13.1"}};
-  trace["model"] = {
-      {"onnx_file", std::filesystem::path(path).filename().string()},
-      {"onnx_sha256", sha256},
-      {"onnx_structure_sha256", structure_sha256},
-      {"opset", 17}};
-  trace["root"] = {{"class", root_class},
-                   {"qualified_class", absl::StrCat("bench.", root_class)}};
-  trace["modules"] = std::move(modules);
-  std::filesystem::path trace_path(path);
-  trace_path.replace_extension(".trace.json");
-  return WriteFileAtomically(trace_path.string(), trace.dump(1) + "\n");
 }
 
 // Adds `layers` MLP blocks (nodes and trace modules) to the graph, from
@@ -231,6 +207,64 @@ class FileOut {
   uint64_t written_ = 0;
 };
 
+// Calls its argument with each trace module entry in order.
+using ModuleSource = std::function<void(const std::function<void(const Json&)>&)>;
+
+ModuleSource ModulesOf(const Json& modules) {
+  return [&modules](const std::function<void(const Json&)>& emit) {
+    for (const Json& module : modules) emit(module);
+  };
+}
+
+// Writes <stem>.trace.json for the model at `path` (which must exist: its
+// digest goes into the trace). The modules are written one at a time, laid
+// out as nlohmann's dump(1) lays out the whole trace, so a trace of
+// millions of modules is never held as one JSON value.
+absl::Status WriteTrace(const std::string& path, const std::string& root_class,
+                        const ModuleSource& modules) {
+  HP_ASSIGN_OR_RETURN(std::string sha256, Sha256FileHex(path));
+  HP_ASSIGN_OR_RETURN(std::string structure_sha256,
+                      StructureSha256FileHex(path));
+  Json trace;
+  trace["format"] = "hp-scope-trace";
+  trace["format_version"] = 1;
+  trace["producer"] = {{"name", "hp_bench"}, {"torch_version", "1.13.1"}};
+  trace["model"] = {
+      {"onnx_file", std::filesystem::path(path).filename().string()},
+      {"onnx_sha256", sha256},
+      {"onnx_structure_sha256", structure_sha256},
+      {"opset", 17}};
+  trace["root"] = {{"class", root_class},
+                   {"qualified_class", absl::StrCat("bench.", root_class)}};
+  std::string head = trace.dump(1);
+  head.resize(head.size() - 2);  // the closing "\n}"
+  std::filesystem::path trace_path(path);
+  trace_path.replace_extension(".trace.json");
+  const std::string temporary = trace_path.string() + ".partial";
+  FileOut out(temporary);
+  out.Write(head);
+  out.Write(",\n \"modules\": [");
+  std::string text;
+  bool first = true;
+  modules([&](const Json& module) {
+    text.assign(first ? "\n" : ",\n");
+    first = false;
+    // Each line of the module two levels in, as in the whole trace.
+    absl::StrAppend(&text, "  ",
+                    absl::StrReplaceAll(module.dump(1), {{"\n", "\n  "}}));
+    out.Write(text);
+  });
+  out.Write(first ? "]\n}\n" : "\n ]\n}\n");
+  HP_RETURN_IF_ERROR(out.Close());
+  std::error_code error;
+  std::filesystem::rename(temporary, trace_path, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat(trace_path.string(), ": cannot write: ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
 onnx::TensorProto WeightHeader(const std::string& name, int64_t rows,
                                int64_t columns) {
   onnx::TensorProto tensor;
@@ -258,7 +292,7 @@ absl::Status WriteInlineWeightsModel(const std::string& path,
               uint64_t seed) { AddWeight(graph, name, rows, columns, seed); },
       &modules);
   HP_RETURN_IF_ERROR(Save(model, path));
-  return WriteTrace(path, "SyntheticMLP", std::move(modules));
+  return WriteTrace(path, "SyntheticMLP", ModulesOf(modules));
 }
 
 absl::Status WriteExternalDataModel(const std::string& path,
@@ -353,73 +387,124 @@ absl::Status WriteExternalDataModel(const std::string& path,
   out.Write(graph_tail_bytes);
   out.Write(tail.SerializeAsString());
   HP_RETURN_IF_ERROR(out.Close());
-  return WriteTrace(path, "SyntheticMLP", std::move(modules));
+  return WriteTrace(path, "SyntheticMLP", ModulesOf(modules));
 }
 
-absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes) {
-  constexpr int kNodesPerLayer = 100;
-  // (module under the layer, class, qualified class, op) in call order.
-  struct Step {
-    const char* module;
-    const char* class_name;
-    const char* qualified;
-    const char* op;
-  };
-  static constexpr Step kSteps[] = {
-      {"norm1", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
-       "LayerNormalization"},
-      {"attn.q", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
-      {"attn.k", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
-      {"attn.v", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
-      {"attn", "Attention", "bench.Attention", "Softmax"},
-      {"attn.o", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
-      {"norm2", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
-       "LayerNormalization"},
-      {"mlp.fc1", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
-      {"mlp.act", "GELU", "torch.nn.modules.activation.GELU", "Gelu"},
-      {"mlp.fc2", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
-  };
-  constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
-  onnx::ModelProto model = NewModel("main_graph");
-  onnx::GraphProto* graph = model.mutable_graph();
-  graph->add_input()->set_name("input");
-  const int64_t layers = (nodes + kNodesPerLayer - 1) / kNodesPerLayer;
-  Json modules = Json::array();
-  int64_t order = 0;
-  modules.push_back(
-      Module("", "SyntheticTransformer", "bench.SyntheticTransformer", 0));
-  modules.push_back(Module("layers", "ModuleList",
-                           "torch.nn.modules.container.ModuleList", 0));
+namespace {
+
+// WriteManyNodesModel's graph: per layer of 100 nodes, 10 steps in call
+// order (module under the layer, class, qualified class, op).
+struct Step {
+  const char* module;
+  const char* class_name;
+  const char* qualified;
+  const char* op;
+};
+constexpr int kNodesPerLayer = 100;
+constexpr Step kSteps[] = {
+    {"norm1", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
+     "LayerNormalization"},
+    {"attn.q", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+    {"attn.k", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+    {"attn.v", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+    {"attn", "Attention", "bench.Attention", "Softmax"},
+    {"attn.o", "Linear", "torch.nn.modules.linear.Linear", "MatMul"},
+    {"norm2", "LayerNorm", "torch.nn.modules.normalization.LayerNorm",
+     "LayerNormalization"},
+    {"mlp.fc1", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
+    {"mlp.act", "GELU", "torch.nn.modules.activation.GELU", "Gelu"},
+    {"mlp.fc2", "Linear", "torch.nn.modules.linear.Linear", "Gemm"},
+};
+constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
+
+// Calls `visit` with each of the graph's `nodes` nodes in order, one chain
+// from "input"; returns the last output.
+std::string ForEachManyNode(
+    int64_t nodes, const std::function<void(const onnx::NodeProto&)>& visit) {
+  onnx::NodeProto node;
   std::string x = "input";
-  int64_t made = 0;
+  for (int64_t made = 0; made < nodes; ++made) {
+    const int64_t layer = made / kNodesPerLayer;
+    const int k = static_cast<int>(made % kNodesPerLayer);
+    const Step& step = kSteps[k % kStepCount];
+    // torch names: the layer atom keeps its dot, later atoms are
+    // separated by slashes ("/layers.3/attn/q/MatMul").
+    std::string module = step.module;
+    std::replace(module.begin(), module.end(), '.', '/');
+    const int round = k / kStepCount;
+    std::string name = absl::StrCat("/layers.", layer, "/", module, "/", step.op);
+    if (round > 0) absl::StrAppend(&name, "_", round);
+    node.Clear();
+    node.add_input(x);
+    x = absl::StrCat(name, "_output_0");
+    node.add_output(x);
+    node.set_name(std::move(name));
+    node.set_op_type(step.op);
+    visit(node);
+  }
+  return x;
+}
+
+// The trace modules of ForEachManyNode's graph.
+void ForEachManyNodesModule(int64_t nodes,
+                            const std::function<void(const Json&)>& emit) {
+  emit(Module("", "SyntheticTransformer", "bench.SyntheticTransformer", 0));
+  emit(Module("layers", "ModuleList", "torch.nn.modules.container.ModuleList",
+              0));
+  int64_t order = 0;
+  const int64_t layers = (nodes + kNodesPerLayer - 1) / kNodesPerLayer;
   for (int64_t i = 0; i < layers; ++i) {
     const std::string layer = absl::StrCat("layers.", i);
-    modules.push_back(Module(layer, "Block", "bench.Block", ++order));
-    modules.push_back(
-        Module(layer + ".attn", "Attention", "bench.Attention", ++order));
-    modules.push_back(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
+    emit(Module(layer, "Block", "bench.Block", ++order));
+    emit(Module(layer + ".attn", "Attention", "bench.Attention", ++order));
+    emit(Module(layer + ".mlp", "MLP", "bench.MLP", ++order));
     for (const Step& step : kSteps) {
       if (std::string(step.class_name) == "Attention") continue;
-      modules.push_back(Module(absl::StrCat(layer, ".", step.module),
-                               step.class_name, step.qualified, ++order));
-    }
-    for (int k = 0; k < kNodesPerLayer && made < nodes; ++k, ++made) {
-      const Step& step = kSteps[k % kStepCount];
-      // torch names: the layer atom keeps its dot, later atoms are
-      // separated by slashes ("/layers.3/attn/q/MatMul").
-      std::string module = step.module;
-      std::replace(module.begin(), module.end(), '.', '/');
-      const std::string scope = absl::StrCat("/", layer, "/", module);
-      const int round = k / kStepCount;
-      const std::string name =
-          round == 0 ? absl::StrCat(scope, "/", step.op)
-                     : absl::StrCat(scope, "/", step.op, "_", round);
-      x = AddNode(graph, name, step.op, {x})->output(0);
+      emit(Module(absl::StrCat(layer, ".", step.module), step.class_name,
+                  step.qualified, ++order));
     }
   }
-  graph->add_output()->set_name(x);
-  HP_RETURN_IF_ERROR(Save(model, path));
-  return WriteTrace(path, "SyntheticTransformer", std::move(modules));
+}
+
+}  // namespace
+
+absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes) {
+  // Written record by record (as protobuf orders the fields), so the graph
+  // is never held whole: first its node records' size, then the file.
+  onnx::ModelProto head = NewModel("main_graph");
+  head.clear_graph();
+  onnx::ModelProto tail;
+  tail.mutable_opset_import()->Swap(head.mutable_opset_import());
+  constexpr uint32_t kGraphField = 7;  // ModelProto.graph
+  constexpr uint32_t kNodeField = 1;   // GraphProto.node
+  uint64_t node_bytes = 0;
+  const std::string last =
+      ForEachManyNode(nodes, [&](const onnx::NodeProto& node) {
+        const size_t size = node.ByteSizeLong();
+        node_bytes += FieldHeader(kNodeField, size).size() + size;
+      });
+  onnx::GraphProto graph_tail;
+  graph_tail.set_name("main_graph");
+  graph_tail.add_input()->set_name("input");
+  graph_tail.add_output()->set_name(last);
+  const std::string graph_tail_bytes = graph_tail.SerializeAsString();
+
+  FileOut out(path);
+  out.Write(head.SerializeAsString());
+  out.WriteFieldHeader(kGraphField, node_bytes + graph_tail_bytes.size());
+  std::string record;
+  ForEachManyNode(nodes, [&](const onnx::NodeProto& node) {
+    record = FieldHeader(kNodeField, node.ByteSizeLong());
+    node.AppendToString(&record);
+    out.Write(record);
+  });
+  out.Write(graph_tail_bytes);
+  out.Write(tail.SerializeAsString());
+  HP_RETURN_IF_ERROR(out.Close());
+  return WriteTrace(path, "SyntheticTransformer",
+                    [nodes](const std::function<void(const Json&)>& emit) {
+                      ForEachManyNodesModule(nodes, emit);
+                    });
 }
 
 }  // namespace bench

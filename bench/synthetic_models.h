@@ -34,7 +34,8 @@ absl::Status WriteExternalDataModel(const std::string& path,
 
 // A transformer-like stack without weights: `nodes` nodes, 100 per layer,
 // spread over 12 modules per layer (attention q/k/v/o, MLP fc1/act/fc2,
-// two LayerNorms). Writes `path` and <stem>.trace.json beside it.
+// two LayerNorms). Writes `path` and <stem>.trace.json beside it, a record
+// and a module at a time, so neither is ever held whole.
 absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes);
 
 }  // namespace bench
