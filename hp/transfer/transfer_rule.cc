@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/propagation.h"
+#include "hp/tag/tag_codec.h"
 
 namespace hp {
 namespace {
@@ -195,24 +196,12 @@ class Transfer {
     }
     TransferStatistics& statistics = result_->statistics;
     statistics.nodes = static_cast<int64_t>(derived_.size());
-    for (MatchKind kind : result_->kinds) {
-      switch (kind) {
-        case MatchKind::kKept:
-          ++statistics.kept;
-          break;
-        case MatchKind::kReplacing:
-          ++statistics.replacing;
-          break;
-        case MatchKind::kInserted:
-          ++statistics.inserted;
-          break;
-        case MatchKind::kUnplaced:
-          ++statistics.unplaced;
-          break;
-        default:  // tag's kinds: the rule never gives them
-          break;
-      }
-    }
+    MatchKindCounts counts{};
+    for (MatchKind kind : result_->kinds) ++counts[static_cast<size_t>(kind)];
+    statistics.kept = counts[static_cast<size_t>(MatchKind::kKept)];
+    statistics.replacing = counts[static_cast<size_t>(MatchKind::kReplacing)];
+    statistics.inserted = counts[static_cast<size_t>(MatchKind::kInserted)];
+    statistics.unplaced = counts[static_cast<size_t>(MatchKind::kUnplaced)];
   }
 
  private:
