@@ -66,7 +66,9 @@ command_of() {
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # The tools take turns, run after run, so that a burst of other work on a
-# shared machine slows them alike. One "model tool wall rss" line per run.
+# shared machine slows them alike. One "model tool wall rss anon" line per
+# run (bench/measure.py: peak RSS from /usr/bin/time, peak anonymous memory
+# sampled from /proc).
 for model in "${MODELS[@]}"; do
   in="$BENCH_DIR/$model.onnx"
   out="$BENCH_DIR/out.onnx"
@@ -77,8 +79,8 @@ for model in "${MODELS[@]}"; do
       rm -f "$out"
       sync
       command_of "$tool" "$in" "$out"
-      /usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
-          >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+      "$PYTHON" bench/measure.py "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
+          2>"$BENCH_DIR/stderr.txt" || {
         echo "failed: ${COMMAND[*]}" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
       printf '%s\t%s\t%s\n' "$model" "$tool" \
           "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$RESULTS"
@@ -95,14 +97,16 @@ import collections, os, statistics, sys
 results, folder = sys.argv[1], sys.argv[2]
 runs = collections.defaultdict(list)
 for line in open(results):
-    model, tool, wall, rss_kb = line.split("\t")
-    runs[model, tool].append((float(wall), int(rss_kb) * 1024))
+    model, tool, wall, rss_kb, anon_kb = line.split("\t")
+    runs[model, tool].append(
+        (float(wall), int(rss_kb) * 1024, int(anon_kb) * 1024))
 models = list(dict.fromkeys(model for model, _ in runs))
 tools = list(dict.fromkeys(tool for _, tool in runs))  # as run.sh lists them
 def median(model, tool, i):
     return statistics.median(r[i] for r in runs[model, tool])
 wall = {m: {t: median(m, t, 0) for t in tools} for m in models}
 rss = {m: {t: median(m, t, 1) for t in tools} for m in models}
+anon = {m: {t: median(m, t, 2) for t in tools} for m in models}
 size = {m: os.path.getsize(os.path.join(folder, m + ".onnx")) for m in models}
 print("median of %d runs; wall time in s" % len(runs[models[0], "cp"]))
 print()
@@ -112,7 +116,8 @@ for m in models:
     print("| %s | %.0f | %s |" % (m, size[m] / 1e6,
           " | ".join("%.2f" % wall[m][t] for t in tools)))
 print()
-print("ratios of median wall times; peak RSS")
+print("ratios of median wall times; peak RSS (file pages of the mapped "
+      "input included) and peak anonymous memory")
 print()
 ratios = [("hp/cp", "hp", "cp"), ("hp-nofsync/cp", "hp-nofsync", "cp"),
           ("hp/(cp+sync)", "hp", "cp+sync"),
@@ -120,10 +125,11 @@ ratios = [("hp/cp", "hp", "cp"), ("hp-nofsync/cp", "hp-nofsync", "cp"),
           ("python/hp", "python", "hp"),
           ("python/hp-nofsync", "python", "hp-nofsync")]
 print("| model | " + " | ".join(r[0] for r in ratios) +
-      " | hp RSS MB | hp RSS/size | python RSS MB |")
-print("|---" * (1 + len(ratios) + 3) + "|")
+      " | hp RSS MB | hp RSS/size | hp anon MB | python RSS MB |")
+print("|---" * (1 + len(ratios) + 4) + "|")
 for m in models:
-    print("| %s | %s | %.0f | %.3f | %.0f |" % (
+    print("| %s | %s | %.0f | %.3f | %.0f | %.0f |" % (
         m, " | ".join("%.2f" % (wall[m][a] / wall[m][b]) for _, a, b in ratios),
-        rss[m]["hp"] / 1e6, rss[m]["hp"] / size[m], rss[m]["python"] / 1e6))
+        rss[m]["hp"] / 1e6, rss[m]["hp"] / size[m], anon[m]["hp"] / 1e6,
+        rss[m]["python"] / 1e6))
 PY
