@@ -302,6 +302,11 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts) {
         node.message.owner += shift;
       }
     }
+    // The vectors grew by doubling; a million nodes' views would leave
+    // tens of MB unused for the rest of the run.
+    part.segment_->nodes.shrink_to_fit();
+    part.segment_->values.shrink_to_fit();
+    part.segment_->metadata.shrink_to_fit();
     list.starts_.push_back(list.size_);
     list.size_ += part.segment_->nodes.size();
     list.segments_.push_back(std::move(part.segment_));
