@@ -13,7 +13,6 @@
 namespace hp {
 namespace {
 
-constexpr char kMainGraph[] = "main";
 
 // NodeProto fields (proto/onnx.proto); all are length-delimited.
 constexpr uint32_t kNodeInput = 1;
@@ -70,54 +69,6 @@ bool OwnsSubgraphs(const onnx::NodeProto& node) {
   return false;
 }
 
-NodeRef NodeList::Segment::Get(size_t i) const {
-  static_assert(sizeof(Record) <= 56, "a node's record grew");
-  const Record& record = nodes[i];
-  NodeRef node;
-  if (record.is_message) {
-    node.node = static_cast<const onnx::NodeProto*>(record.source);
-    node.name = node.node->name();
-    node.op_type = node.node->op_type();
-    node.domain = node.node->domain();
-    node.graph_path = record.message.graph_path == 0
-                          ? absl::string_view(kMainGraph)
-                          : *graph_paths[record.message.graph_path - 1];
-    node.owner = record.message.owner;
-  } else {
-    const char* base = static_cast<const char*>(record.source);
-    node.name = absl::string_view(base + record.strings.name_at,
-                                  record.strings.name_size);
-    node.op_type = absl::string_view(base + record.strings.op_type_at,
-                                     record.strings.op_type_size);
-    node.domain = absl::string_view(base + record.strings.domain_at,
-                                    record.strings.domain_size);
-    node.graph_path = kMainGraph;
-  }
-  node.inputs = absl::MakeConstSpan(values.data() + record.values_at,
-                                    record.input_count);
-  node.outputs = absl::MakeConstSpan(
-      values.data() + record.values_at + record.input_count,
-      record.output_count);
-  node.metadata = absl::MakeConstSpan(metadata.data() + record.metadata_at,
-                                      record.metadata_count);
-  node.owns_subgraphs = record.owns_subgraphs;
-  node.has_unknown_fields = record.has_unknown_fields;
-  return node;
-}
-
-std::pair<size_t, size_t> NodeList::Locate(size_t i) const {
-  // The last segment starting at or before i (empty ones start where the
-  // next does, so it is never one of them).
-  const size_t segment =
-      std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1;
-  return {segment, i - starts_[segment]};
-}
-
-NodeRef NodeList::operator[](size_t i) const {
-  const auto [segment, at] = Locate(i);
-  return segments_[segment]->Get(at);
-}
-
 void NodeList::KeepMetadata(size_t i, size_t count) {
   const auto [segment, at] = Locate(i);
   Record& record = segments_[segment]->nodes[at];
@@ -145,7 +96,7 @@ void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
 }
 
 uint32_t NodeListBuilder::KeepPath(absl::string_view path) {
-  if (path == kMainGraph) return 0;
+  if (path == NodeList::kMainGraph) return 0;
   segment_->graph_paths.push_back(std::make_unique<std::string>(path));
   return static_cast<uint32_t>(segment_->graph_paths.size());
 }
@@ -163,7 +114,9 @@ void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
   ref.input_count = static_cast<uint32_t>(node.input_size());
   ref.output_count = static_cast<uint32_t>(node.output_size());
   ref.metadata_count = static_cast<uint32_t>(node.metadata_props_size());
-  for (const std::string& input : node.input()) segment_->values.push_back(input);
+  for (const std::string& input : node.input()) {
+    segment_->values.push_back(input);
+  }
   for (const std::string& output : node.output()) {
     segment_->values.push_back(output);
   }
@@ -172,8 +125,9 @@ void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
   }
   if (!ref.owns_subgraphs) return;
   // The path of this node's graph, copied: KeepPath may move the paths.
-  const std::string path =
-      graph_path == 0 ? kMainGraph : *segment_->graph_paths[graph_path - 1];
+  const std::string path(graph_path == 0
+                             ? NodeList::kMainGraph
+                             : *segment_->graph_paths[graph_path - 1]);
   for (const onnx::AttributeProto& attribute : node.attribute()) {
     if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
     const std::string prefix =

@@ -8,6 +8,7 @@
 #ifndef HP_IO_NODE_LIST_H_
 #define HP_IO_NODE_LIST_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -165,6 +166,7 @@ class NodeList {
 
  private:
   friend class NodeListBuilder;
+  static constexpr absl::string_view kMainGraph = "main";
   // The segment holding node i, and i's place in it.
   std::pair<size_t, size_t> Locate(size_t i) const;
 
@@ -174,6 +176,55 @@ class NodeList {
   std::vector<size_t> starts_;  // each segment's first node's index
   size_t size_ = 0;
 };
+
+// Inline: callers read a million nodes, most of them one field or two.
+inline NodeRef NodeList::Segment::Get(size_t i) const {
+  static_assert(sizeof(Record) <= 56, "a node's record grew");
+  const Record& record = nodes[i];
+  NodeRef node;
+  if (record.is_message) {
+    node.node = static_cast<const onnx::NodeProto*>(record.source);
+    node.name = node.node->name();
+    node.op_type = node.node->op_type();
+    node.domain = node.node->domain();
+    node.graph_path = record.message.graph_path == 0
+                          ? absl::string_view(kMainGraph)
+                          : *graph_paths[record.message.graph_path - 1];
+    node.owner = record.message.owner;
+  } else {
+    const char* base = static_cast<const char*>(record.source);
+    node.name = absl::string_view(base + record.strings.name_at,
+                                  record.strings.name_size);
+    node.op_type = absl::string_view(base + record.strings.op_type_at,
+                                     record.strings.op_type_size);
+    node.domain = absl::string_view(base + record.strings.domain_at,
+                                    record.strings.domain_size);
+    node.graph_path = kMainGraph;
+  }
+  node.inputs = absl::MakeConstSpan(values.data() + record.values_at,
+                                    record.input_count);
+  node.outputs = absl::MakeConstSpan(
+      values.data() + record.values_at + record.input_count,
+      record.output_count);
+  node.metadata = absl::MakeConstSpan(metadata.data() + record.metadata_at,
+                                      record.metadata_count);
+  node.owns_subgraphs = record.owns_subgraphs;
+  node.has_unknown_fields = record.has_unknown_fields;
+  return node;
+}
+
+inline std::pair<size_t, size_t> NodeList::Locate(size_t i) const {
+  // The last segment starting at or before i (empty ones start where the
+  // next does, so it is never one of them).
+  const size_t segment =
+      std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1;
+  return {segment, i - starts_[segment]};
+}
+
+inline NodeRef NodeList::operator[](size_t i) const {
+  const auto [segment, at] = Locate(i);
+  return segments_[segment]->Get(at);
+}
 
 // Builds a NodeList node by node; lists built apart (on several threads)
 // are joined with Join.
