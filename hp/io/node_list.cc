@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,6 @@
 namespace hp {
 namespace {
 
-constexpr char kMainGraph[] = "main";
 
 // NodeProto fields (proto/onnx.proto); all are length-delimited.
 constexpr uint32_t kNodeInput = 1;
@@ -69,20 +69,20 @@ bool OwnsSubgraphs(const onnx::NodeProto& node) {
   return false;
 }
 
-NodeRef& NodeListBuilder::Start(absl::string_view graph_path, int owner,
-                                const onnx::NodeProto* message) {
-  segment_->nodes.emplace_back();
-  NodeRef& node = segment_->nodes.back();
-  node.graph_path = graph_path;
-  node.owner = owner;
-  node.node = message;
-  return node;
+void NodeList::KeepMetadata(size_t i, size_t count) {
+  const auto [segment, at] = Locate(i);
+  Record& record = segments_[segment]->nodes[at];
+  record.metadata_count =
+      std::min(record.metadata_count, static_cast<uint32_t>(count));
 }
 
-void NodeListBuilder::Close() {
-  ends_.push_back({static_cast<uint32_t>(segment_->inputs.size()),
-                   static_cast<uint32_t>(segment_->outputs.size()),
-                   static_cast<uint32_t>(segment_->metadata.size())});
+NodeList::Record& NodeListBuilder::Start() {
+  NodeList::Segment& segment = *segment_;
+  segment.nodes.emplace_back();
+  NodeList::Record& node = segment.nodes.back();
+  node.values_at = static_cast<uint32_t>(segment.values.size());
+  node.metadata_at = static_cast<uint32_t>(segment.metadata.size());
+  return node;
 }
 
 void NodeListBuilder::AddMessage(const onnx::NodeProto& node,
@@ -95,34 +95,43 @@ void NodeListBuilder::AddGraph(const onnx::GraphProto& graph,
   AddKeptGraph(graph, KeepPath(graph_path), owner);
 }
 
-absl::string_view NodeListBuilder::KeepPath(absl::string_view path) {
-  if (path == kMainGraph) return kMainGraph;
+uint32_t NodeListBuilder::KeepPath(absl::string_view path) {
+  if (path == NodeList::kMainGraph) return 0;
   segment_->graph_paths.push_back(std::make_unique<std::string>(path));
-  return *segment_->graph_paths.back();
+  return static_cast<uint32_t>(segment_->graph_paths.size());
 }
 
 void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
-                                     absl::string_view graph_path, int owner) {
+                                     uint32_t graph_path, int owner) {
   const int index = static_cast<int>(size());
-  NodeRef& ref = Start(graph_path, owner, &node);
-  ref.name = node.name();
-  ref.op_type = node.op_type();
-  ref.domain = node.domain();
+  NodeList::Record& ref = Start();
+  ref.source = &node;
+  ref.is_message = true;
+  ref.message.graph_path = graph_path;
+  ref.message.owner = owner;
   ref.owns_subgraphs = OwnsSubgraphs(node);
   ref.has_unknown_fields = !node.unknown_fields().empty();
-  for (const std::string& input : node.input()) segment_->inputs.push_back(input);
+  ref.input_count = static_cast<uint32_t>(node.input_size());
+  ref.output_count = static_cast<uint32_t>(node.output_size());
+  ref.metadata_count = static_cast<uint32_t>(node.metadata_props_size());
+  for (const std::string& input : node.input()) {
+    segment_->values.push_back(input);
+  }
   for (const std::string& output : node.output()) {
-    segment_->outputs.push_back(output);
+    segment_->values.push_back(output);
   }
   for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
     segment_->metadata.push_back({entry.key(), entry.value()});
   }
-  Close();
   if (!ref.owns_subgraphs) return;
+  // The path of this node's graph, copied: KeepPath may move the paths.
+  const std::string path(graph_path == 0
+                             ? NodeList::kMainGraph
+                             : *segment_->graph_paths[graph_path - 1]);
   for (const onnx::AttributeProto& attribute : node.attribute()) {
     if (!attribute.has_g() && attribute.graphs_size() == 0) continue;
     const std::string prefix =
-        absl::StrCat(graph_path, "/", node.name(), "/", attribute.name());
+        absl::StrCat(path, "/", node.name(), "/", attribute.name());
     if (attribute.has_g()) AddKeptGraph(attribute.g(), KeepPath(prefix), index);
     for (int i = 0; i < attribute.graphs_size(); ++i) {
       AddKeptGraph(attribute.graphs(i),
@@ -132,7 +141,7 @@ void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
 }
 
 void NodeListBuilder::AddKeptGraph(const onnx::GraphProto& graph,
-                                   absl::string_view graph_path, int owner) {
+                                   uint32_t graph_path, int owner) {
   for (const onnx::NodeProto& node : graph.node()) {
     AddKeptMessage(node, graph_path, owner);
   }
@@ -140,20 +149,31 @@ void NodeListBuilder::AddKeptGraph(const onnx::GraphProto& graph,
 
 bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
                                 bool* needs_message) {
-  bool external = false;
-  const size_t inputs = segment_->inputs.size();
-  const size_t outputs = segment_->outputs.size();
-  const size_t metadata = segment_->metadata.size();
-  NodeRef& node = Start(kMainGraph, -1, nullptr);
-  auto fail = [&] {
-    segment_->nodes.pop_back();
-    segment_->inputs.resize(inputs);
-    segment_->outputs.resize(outputs);
-    segment_->metadata.resize(metadata);
+  // Offsets into a record are 32-bit (protobuf refuses one over 2 GB).
+  if (record.end - record.begin > std::numeric_limits<uint32_t>::max()) {
     return false;
+  }
+  bool external = false;
+  NodeList::Record& node = Start();
+  const uint8_t* base = data + record.begin;
+  node.source = base;
+  auto fail = [&] {
+    RemoveLast();
+    return false;
+  };
+  // The view's place in the record.
+  auto at = [&](const WireRecord& field) {
+    return static_cast<uint32_t>(field.payload - record.begin);
+  };
+  auto size = [](const WireRecord& field) {
+    return static_cast<uint32_t>(field.end - field.payload);
   };
   WireReader reader(data, record.begin, record.end);
   WireRecord field;
+  // Inputs and outputs come in any order in the record; outputs are kept
+  // apart until the end, then follow the inputs.
+  thread_local std::vector<absl::string_view> outputs;
+  outputs.clear();
   while (!reader.done()) {
     if (!reader.Next(&field)) return fail();
     if (field.wire_type != kLengthDelimited || field.field == 0 ||
@@ -163,19 +183,23 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
     }
     switch (field.field) {
       case kNodeInput:
-        segment_->inputs.push_back(View(data, field));
+        segment_->values.push_back(View(data, field));
+        ++node.input_count;
         break;
       case kNodeOutput:
-        segment_->outputs.push_back(View(data, field));
+        outputs.push_back(View(data, field));
         break;
       case kNodeName:
-        node.name = View(data, field);
+        node.strings.name_at = at(field);
+        node.strings.name_size = size(field);
         break;
       case kNodeOpType:
-        node.op_type = View(data, field);
+        node.strings.op_type_at = at(field);
+        node.strings.op_type_size = size(field);
         break;
       case kNodeDomain:
-        node.domain = View(data, field);
+        node.strings.domain_at = at(field);
+        node.strings.domain_size = size(field);
         break;
       case kNodeAttribute:
         if (!ReadAttribute(data, field, &node.owns_subgraphs, &external)) {
@@ -193,42 +217,26 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
           if (part.field == kEntryValue) entry.value = View(data, part);
         }
         segment_->metadata.push_back(entry);
+        ++node.metadata_count;
         break;
       }
       default:  // doc_string, overload
         break;
     }
   }
-  Close();
+  segment_->values.insert(segment_->values.end(), outputs.begin(),
+                          outputs.end());
+  node.output_count = static_cast<uint32_t>(outputs.size());
   *needs_message = node.owns_subgraphs || external;
   return true;
 }
 
 void NodeListBuilder::RemoveLast() {
-  segment_->nodes.pop_back();
-  ends_.pop_back();
-  const Ends last = ends_.empty() ? Ends() : ends_.back();
-  segment_->inputs.resize(last.inputs);
-  segment_->outputs.resize(last.outputs);
-  segment_->metadata.resize(last.metadata);
-}
-
-void NodeListBuilder::SetSpans() {
   NodeList::Segment& segment = *segment_;
-  Ends begin;
-  for (size_t i = 0; i < segment.nodes.size(); ++i) {
-    NodeRef& node = segment.nodes[i];
-    const Ends& end = ends_[i];
-    node.inputs = absl::MakeConstSpan(segment.inputs.data() + begin.inputs,
-                                      end.inputs - begin.inputs);
-    node.outputs = absl::MakeConstSpan(segment.outputs.data() + begin.outputs,
-                                       end.outputs - begin.outputs);
-    node.metadata = absl::MakeConstSpan(
-        segment.metadata.data() + begin.metadata, end.metadata - begin.metadata);
-    begin = end;
-  }
-  ends_.clear();
-  ends_.shrink_to_fit();
+  const NodeList::Record& last = segment.nodes.back();
+  segment.values.resize(last.values_at);
+  segment.metadata.resize(last.metadata_at);
+  segment.nodes.pop_back();
 }
 
 NodeList NodeListBuilder::Finish() {
@@ -240,16 +248,21 @@ NodeList NodeListBuilder::Finish() {
 
 NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts) {
   NodeList list;
-  size_t count = 0;
-  for (const NodeListBuilder& part : *parts) count += part.size();
-  list.index_.reserve(count);
+  list.starts_.reserve(parts->size());
   for (NodeListBuilder& part : *parts) {
-    part.SetSpans();
-    const int shift = static_cast<int>(list.index_.size());
-    for (NodeRef& node : part.segment_->nodes) {
-      if (node.owner >= 0) node.owner += shift;
-      list.index_.push_back(&node);
+    const int shift = static_cast<int>(list.size_);
+    for (NodeList::Record& node : part.segment_->nodes) {
+      if (node.is_message && node.message.owner >= 0) {
+        node.message.owner += shift;
+      }
     }
+    // The vectors grew by doubling; a million nodes' views would leave
+    // tens of MB unused for the rest of the run.
+    part.segment_->nodes.shrink_to_fit();
+    part.segment_->values.shrink_to_fit();
+    part.segment_->metadata.shrink_to_fit();
+    list.starts_.push_back(list.size_);
+    list.size_ += part.segment_->nodes.size();
     list.segments_.push_back(std::move(part.segment_));
   }
   parts->clear();

@@ -8,11 +8,13 @@
 #ifndef HP_IO_NODE_LIST_H_
 #define HP_IO_NODE_LIST_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -28,6 +30,9 @@ struct MetadataView {
   absl::string_view value;
 };
 
+// A node as its list shows it: built on each access from the list's
+// compact record of it, so it is a value to read, not to keep the address
+// of. Its views stay valid as long as the list.
 struct NodeRef {
   absl::string_view name;
   absl::string_view op_type;
@@ -58,14 +63,48 @@ struct NodeRef {
 // The nodes, read-only once built. Moving keeps the views valid; the
 // messages or file they point into must outlive the list.
 class NodeList {
-  // Nodes and the values their spans view, as one builder made them.
+  // What the list keeps of one node (56 bytes, where a NodeRef is 128): a
+  // node of a million-node graph costs its record, its value views and its
+  // metadata views, nothing more.
+  struct Record {
+    // The node record's first byte in the file, or the node's message.
+    const void* source = nullptr;
+    // The node's inputs, then its outputs, in the segment's values.
+    uint32_t values_at = 0;
+    uint32_t input_count = 0;
+    uint32_t output_count = 0;
+    uint32_t metadata_at = 0;
+    uint32_t metadata_count = 0;
+    // A record node is in the main graph at the top level; its strings are
+    // [at, at + size) from its first byte (a record is under 2 GB, wherever
+    // it lies in the file). A message node has its strings in the message;
+    // its graph path and owner are kept instead.
+    struct Strings {
+      uint32_t name_at, name_size;
+      uint32_t op_type_at, op_type_size;
+      uint32_t domain_at, domain_size;
+    };
+    struct Place {
+      uint32_t graph_path;  // 0 for "main", else graph_paths[graph_path - 1]
+      int32_t owner;
+    };
+    union {
+      Strings strings = {};
+      Place message;
+    };
+    bool is_message = false;
+    bool owns_subgraphs = false;
+    bool has_unknown_fields = false;
+  };
+  // Nodes and the values they view, as one builder made them.
   struct Segment {
-    std::vector<NodeRef> nodes;
-    std::vector<absl::string_view> inputs;
-    std::vector<absl::string_view> outputs;
+    std::vector<Record> nodes;
+    std::vector<absl::string_view> values;
     std::vector<MetadataView> metadata;
-    // The subgraph paths the nodes' graph_path views; "main" is static.
+    // The subgraph paths of message nodes; "main" is static.
     std::vector<std::unique_ptr<std::string>> graph_paths;
+
+    NodeRef Get(size_t i) const;
   };
 
  public:
@@ -74,25 +113,37 @@ class NodeList {
     using iterator_category = std::forward_iterator_tag;
     using value_type = NodeRef;
     using difference_type = std::ptrdiff_t;
-    using pointer = const NodeRef*;
-    using reference = const NodeRef&;
-    explicit const_iterator(std::vector<NodeRef*>::const_iterator at)
-        : at_(at) {}
-    const NodeRef& operator*() const { return **at_; }
-    const NodeRef* operator->() const { return *at_; }
+    using pointer = void;
+    using reference = NodeRef;
+    const_iterator(const NodeList* list, size_t segment, size_t at)
+        : list_(list), segment_(segment), at_(at) {
+      Settle();
+    }
+    NodeRef operator*() const { return list_->segments_[segment_]->Get(at_); }
     const_iterator& operator++() {
       ++at_;
+      Settle();
       return *this;
     }
     bool operator==(const const_iterator& other) const {
-      return at_ == other.at_;
+      return segment_ == other.segment_ && at_ == other.at_;
     }
     bool operator!=(const const_iterator& other) const {
-      return at_ != other.at_;
+      return !(*this == other);
     }
 
    private:
-    std::vector<NodeRef*>::const_iterator at_;
+    // Steps over the ends of segments (and empty ones).
+    void Settle() {
+      while (segment_ < list_->segments_.size() &&
+             at_ == list_->segments_[segment_]->nodes.size()) {
+        ++segment_;
+        at_ = 0;
+      }
+    }
+    const NodeList* list_;
+    size_t segment_;
+    size_t at_;
   };
 
   NodeList() = default;
@@ -101,25 +152,79 @@ class NodeList {
   NodeList(const NodeList&) = delete;
   NodeList& operator=(const NodeList&) = delete;
 
-  size_t size() const { return index_.size(); }
-  bool empty() const { return index_.empty(); }
-  const NodeRef& operator[](size_t i) const { return *index_[i]; }
-  const_iterator begin() const { return const_iterator(index_.begin()); }
-  const_iterator end() const { return const_iterator(index_.end()); }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  NodeRef operator[](size_t i) const;
+  const_iterator begin() const { return const_iterator(this, 0, 0); }
+  const_iterator end() const {
+    return const_iterator(this, segments_.size(), 0);
+  }
 
   // Keeps node i's first `count` metadata entries: for the owner of the
   // record or message the views point into, once it dropped the rest.
-  void KeepMetadata(size_t i, size_t count) {
-    index_[i]->metadata = index_[i]->metadata.subspan(0, count);
-  }
+  void KeepMetadata(size_t i, size_t count);
 
  private:
   friend class NodeListBuilder;
+  static constexpr absl::string_view kMainGraph = "main";
+  // The segment holding node i, and i's place in it.
+  std::pair<size_t, size_t> Locate(size_t i) const;
+
   // Segments are kept as built, never copied into one: the nodes of a
   // large graph are read in parallel chunks and held only once.
   std::vector<std::unique_ptr<Segment>> segments_;
-  std::vector<NodeRef*> index_;  // the nodes in order, across segments
+  std::vector<size_t> starts_;  // each segment's first node's index
+  size_t size_ = 0;
 };
+
+// Inline: callers read a million nodes, most of them one field or two.
+inline NodeRef NodeList::Segment::Get(size_t i) const {
+  static_assert(sizeof(Record) <= 56, "a node's record grew");
+  const Record& record = nodes[i];
+  NodeRef node;
+  if (record.is_message) {
+    node.node = static_cast<const onnx::NodeProto*>(record.source);
+    node.name = node.node->name();
+    node.op_type = node.node->op_type();
+    node.domain = node.node->domain();
+    node.graph_path = record.message.graph_path == 0
+                          ? absl::string_view(kMainGraph)
+                          : *graph_paths[record.message.graph_path - 1];
+    node.owner = record.message.owner;
+  } else {
+    const char* base = static_cast<const char*>(record.source);
+    node.name = absl::string_view(base + record.strings.name_at,
+                                  record.strings.name_size);
+    node.op_type = absl::string_view(base + record.strings.op_type_at,
+                                     record.strings.op_type_size);
+    node.domain = absl::string_view(base + record.strings.domain_at,
+                                    record.strings.domain_size);
+    node.graph_path = kMainGraph;
+  }
+  node.inputs = absl::MakeConstSpan(values.data() + record.values_at,
+                                    record.input_count);
+  node.outputs = absl::MakeConstSpan(
+      values.data() + record.values_at + record.input_count,
+      record.output_count);
+  node.metadata = absl::MakeConstSpan(metadata.data() + record.metadata_at,
+                                      record.metadata_count);
+  node.owns_subgraphs = record.owns_subgraphs;
+  node.has_unknown_fields = record.has_unknown_fields;
+  return node;
+}
+
+inline std::pair<size_t, size_t> NodeList::Locate(size_t i) const {
+  // The last segment starting at or before i (empty ones start where the
+  // next does, so it is never one of them).
+  const size_t segment =
+      std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1;
+  return {segment, i - starts_[segment]};
+}
+
+inline NodeRef NodeList::operator[](size_t i) const {
+  const auto [segment, at] = Locate(i);
+  return segments_[segment]->Get(at);
+}
 
 // Builds a NodeList node by node; lists built apart (on several threads)
 // are joined with Join.
@@ -151,28 +256,17 @@ class NodeListBuilder {
   static NodeList Join(std::vector<NodeListBuilder>* parts);
 
  private:
-  // Where each node's values end in the value vectors (they start where
-  // the previous node's end); spans are set from these by Finish.
-  struct Ends {
-    uint32_t inputs = 0;
-    uint32_t outputs = 0;
-    uint32_t metadata = 0;
-  };
-  NodeRef& Start(absl::string_view graph_path, int owner,
-                 const onnx::NodeProto* message);
-  // The same with a graph path the list keeps already.
-  void AddKeptMessage(const onnx::NodeProto& node, absl::string_view graph_path,
+  NodeList::Record& Start();
+  // AddMessage and AddGraph with a graph path the list keeps already (its
+  // index).
+  void AddKeptMessage(const onnx::NodeProto& node, uint32_t graph_path,
                       int owner);
-  void AddKeptGraph(const onnx::GraphProto& graph, absl::string_view graph_path,
+  void AddKeptGraph(const onnx::GraphProto& graph, uint32_t graph_path,
                     int owner);
-  void Close();
-  // Sets the spans of the segment's nodes.
-  void SetSpans();
-  // A graph path kept by the list, for its nodes to view.
-  absl::string_view KeepPath(absl::string_view path);
+  // A graph path kept by the list, for its nodes to view (its index).
+  uint32_t KeepPath(absl::string_view path);
 
   std::unique_ptr<NodeList::Segment> segment_;
-  std::vector<Ends> ends_;
 };
 
 // One main-graph node parsed from its record (payload [begin, end) of

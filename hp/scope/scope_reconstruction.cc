@@ -1,6 +1,8 @@
 #include "hp/scope/scope_reconstruction.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -266,11 +268,18 @@ class NamedScopes {
 // What a node's scope is read from, gathered on all cores before the walk:
 // the walk itself is serial (the stack, a table that may grow) and then
 // reads these in order instead of node messages scattered through memory.
+// Eight bytes a node: the scope is a prefix of the node's name, so only
+// its length is kept.
 struct NodeFacts {
   bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
   bool owns_subgraphs = false;
-  std::optional<absl::string_view> scope;  // ScopeOfName
-  absl::string_view op_type;
+  bool has_scope = false;  // ScopeOfName has one
+  uint32_t scope_size = 0;
+
+  std::optional<absl::string_view> ScopeOf(const NodeRef& node) const {
+    if (!has_scope) return std::nullopt;
+    return node.name.substr(0, scope_size);
+  }
 };
 
 std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
@@ -280,8 +289,9 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
       const NodeRef& node = nodes[i];
       facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
       facts[i].owns_subgraphs = node.owns_subgraphs;
-      facts[i].scope = ScopeOfName(node.name);
-      facts[i].op_type = node.op_type;
+      const std::optional<absl::string_view> scope = ScopeOfName(node.name);
+      facts[i].has_scope = scope.has_value();
+      if (scope) facts[i].scope_size = static_cast<uint32_t>(scope->size());
     }
   });
   return facts;
@@ -355,14 +365,15 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
             " is not a module of the trace; tagged as its nearest traced "
             "ancestor '", modules->at(chain.back()).path, "'"));
       }
-    } else if (facts[i].scope.has_value()) {
+    } else if (const std::optional<absl::string_view> node_scope =
+                   facts[i].ScopeOf(node)) {
       result.any_scope = true;
       // The call that made it (a trace's calls), else its scope's modules.
       const std::vector<int>* call_chain =
-          calls ? calls->Match(*facts[i].scope, facts[i].op_type) : nullptr;
+          calls ? calls->Match(*node_scope, node.op_type) : nullptr;
       const NamedScope& named = call_chain != nullptr
                                     ? call_scope
-                                    : named_scopes.Resolve(*facts[i].scope);
+                                    : named_scopes.Resolve(*node_scope);
       scope.origin = named.origin;
       aligned = call_chain != nullptr ? call_chain : &named.chain;
       if (!named.candidates.empty()) {

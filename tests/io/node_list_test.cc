@@ -2,9 +2,11 @@
 // a message; a malformed record is refused and leaves nothing behind.
 #include "hp/io/node_list.h"
 
+#include <deque>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/onnx.pb.h"
@@ -181,6 +183,32 @@ TEST(NodeListTest, AppendedListsKeepTheirOwnersAndViews) {
   EXPECT_TRUE(nodes[2].inputs.empty());
   EXPECT_EQ(nodes[1].FindMetadata("namespace")->compare("theirs"), 0);
   EXPECT_EQ(nodes[2].FindMetadata("namespace"), nullptr);
+}
+
+// Node i is found in its segment, by index and by iterating, whatever the
+// segments' sizes (empty ones included).
+TEST(NodeListTest, IndexFindsEveryNodeWhateverTheSegmentSizes) {
+  for (const std::vector<int>& sizes : std::vector<std::vector<int>>{
+           {4, 4, 4, 1}, {4, 4, 0}, {2, 3, 2}, {4, 4, 5}, {0, 3, 1}, {7}}) {
+    std::vector<NodeListBuilder> parts(sizes.size());
+    std::deque<onnx::NodeProto> messages;  // outlive the list
+    int count = 0;
+    for (size_t p = 0; p < sizes.size(); ++p) {
+      for (int k = 0; k < sizes[p]; ++k) {
+        messages.emplace_back().set_name(absl::StrCat("n", count++));
+        parts[p].AddMessage(messages.back(), "main", -1);
+      }
+    }
+    const NodeList nodes = NodeListBuilder::Join(&parts);
+    ASSERT_EQ(nodes.size(), static_cast<size_t>(count));
+    int at = 0;
+    for (const NodeRef& node : nodes) {
+      EXPECT_EQ(node.name, absl::StrCat("n", at));
+      EXPECT_EQ(nodes[at].name, absl::StrCat("n", at));
+      ++at;
+    }
+    EXPECT_EQ(at, count);
+  }
 }
 
 }  // namespace
