@@ -40,6 +40,24 @@ absl::Status ParseError(const std::string& path) {
                    "truncated, corrupt or of another format)"));
 }
 
+// The error for node records of which one does not parse, on a model too
+// big to parse whole for protobuf's own message: the first such record.
+absl::Status FirstBadNodeRecord(const uint8_t* data,
+                                const std::vector<ByteRange>& records,
+                                const std::string& path) {
+  google::protobuf::Arena arena;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (ParseNodeRecord(data, records[i], &arena) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": node record ", i,
+                       " does not parse as a NodeProto (the file is "
+                       "truncated or corrupt)"));
+    }
+    arena.Reset();
+  }
+  return ParseError(path);
+}
+
 // The bytes that make up the skeleton: ranges of the file and a few bytes
 // written anew (the graph's tag and shortened length).
 class SkeletonPieces {
@@ -370,14 +388,31 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     rest.AddLiteral(LengthHeader(kModelGraph, graph_rest.size()));
     rest.AddAll(graph_rest);
   }
-  if (pieces.size() > options.max_skeleton_bytes) {
+  // Node records read as records are parsed one at a time, if ever: past
+  // 2 GB of nodes, only each record and the rest must fit one message.
+  const uint64_t skeleton_bytes =
+      options.read_node_records ? rest.size() : pieces.size();
+  if (skeleton_bytes > options.max_skeleton_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the model without its graph initializers is ", pieces.size(),
-        " bytes, over protobuf's ", options.max_skeleton_bytes,
+        path, ": the model without its graph initializers",
+        options.read_node_records ? " and node records" : "", " is ",
+        skeleton_bytes, " bytes, over protobuf's ", options.max_skeleton_bytes,
         "-byte limit for one message. hp tags models of any size as long as "
         "the weights are graph initializers; here nodes (e.g. Constant "
         "tensors in attributes), subgraphs or functions hold too much: move "
         "large constants into initializers or ONNX external data"));
+  }
+  if (options.read_node_records) {
+    for (size_t i = 0; i < node_records.size(); ++i) {
+      const uint64_t size = node_records[i].end - node_records[i].begin;
+      if (size > options.max_skeleton_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": node record ", i, " is ", size,
+            " bytes, over protobuf's ", options.max_skeleton_bytes,
+            "-byte limit for one message: move large constants into "
+            "initializers or ONNX external data"));
+      }
+    }
   }
 
   // Pass 2: parse the skeleton and check it as LoadModel checks a model:
@@ -402,6 +437,11 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     nodes_ = NodeList();
     parsed_.clear();
     NewSkeleton();
+    if (pieces.size() > options.max_skeleton_bytes) {
+      // Too big to parse whole for protobuf's words: name the record.
+      HP_RETURN_IF_ERROR(ParseSkeleton(rest.Assemble(data), path, skeleton_));
+      return FirstBadNodeRecord(data, node_records, path);
+    }
     HP_RETURN_IF_ERROR(ParseSkeleton(pieces.Assemble(data), path, skeleton_));
   }
   onnx::ModelProto initializers;

@@ -599,6 +599,40 @@ TEST(ModelSpliceTest, OversizeSkeletonIsNamedClearly) {
   EXPECT_TRUE(ModelSplice::Open(path, options).ok());
 }
 
+// Nodes read as records need not fit one message together; where one does
+// not parse, the error names it rather than the whole model.
+TEST(ModelSpliceTest, NodeRecordsPastTheLimitAreReadAndABadOneIsNamed) {
+  const std::string folder = TestFolder();
+  const std::string path = folder + "/records.onnx";
+  std::string nodes;
+  for (int i = 0; i < 100; ++i) {
+    nodes += BytesField(1, BytesField(3, "/layers." + std::to_string(i) +
+                                             "/fc/MatMul") +
+                               BytesField(4, "MatMul"));
+  }
+  const std::string head = VarintField(1, 8) + BytesField(8, VarintField(2, 17));
+  WriteBytes(path, head + BytesField(7, nodes));
+  SpliceOptions options;
+  options.read_node_records = true;
+  options.max_skeleton_bytes = 256;  // each record is about 30 bytes
+  absl::StatusOr<ModelSplice> splice = ModelSplice::Open(path, options);
+  ASSERT_TRUE(splice.ok()) << splice.status();
+  EXPECT_EQ(splice->nodes().size(), 100u);
+
+  // Record 7's payload made of a field with wire type 7, which no parser
+  // accepts.
+  std::string bad;
+  for (int i = 0; i < 100; ++i) {
+    bad += BytesField(1, i == 7 ? std::string("\x0f\x00", 2)
+                                : BytesField(4, "MatMul"));
+  }
+  WriteBytes(path, head + BytesField(7, bad));
+  const absl::Status status = ModelSplice::Open(path, options).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(status.message(),
+              HasSubstr(path + ": node record 7 does not parse"));
+}
+
 TEST(ModelSpliceTest, OpensAModelOver2GbFromItsHeadersAlone) {
   // One initializer of 2 GiB + 1 KiB of raw data, as a sparse file: nothing
   // but the record headers is read, and no 2 GB message is ever parsed.

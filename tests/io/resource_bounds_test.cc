@@ -83,10 +83,12 @@ TEST(ResourceBoundsTest, OneLevelPastTheLimitIsRefused) {
               HasSubstr("m.onnx: node 'if_32' (If) at subgraph level 32"));
 }
 
-// Node names and node counts have no limit of their own: what bounds them
-// is the model without its initializers, one protobuf message (2 GB; tests
-// lower the limit through SpliceOptions).
-TEST(ResourceBoundsTest, NamesAndNodeCountsAreBoundedByTheSkeletonLimit) {
+// Node names and node counts have no limit of their own. Read as records,
+// each node record must fit one protobuf message (2 GB; tests lower the
+// limit through SpliceOptions) and so must the model without its nodes and
+// initializers, but the nodes together may be past it. Parsed into the
+// skeleton, the model without its initializers must fit.
+TEST(ResourceBoundsTest, NamesAndNodeCountsAreBoundedPerRecord) {
   const std::string folder = TestFolder();
   onnx::ModelProto model;
   model.set_ir_version(8);
@@ -108,8 +110,22 @@ TEST(ResourceBoundsTest, NamesAndNodeCountsAreBoundedByTheSkeletonLimit) {
   options.max_skeleton_bytes = 1 << 20;
   const absl::Status refused = ModelSplice::Open(path, options).status();
   EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
-  EXPECT_THAT(refused.message(), HasSubstr(path + ": the model without"));
+  EXPECT_THAT(refused.message(), HasSubstr(path + ": node record 0 is"));
   EXPECT_THAT(refused.message(), HasSubstr("over protobuf's 1048576-byte"));
+
+  // Without the long name: 20,000 small records, 300 KB together, past a
+  // 64 KiB limit as a whole but each far under it.
+  model.mutable_graph()->mutable_node()->DeleteSubrange(0, 1);
+  WriteBytes(path, model.SerializeAsString());
+  options.max_skeleton_bytes = 1 << 16;
+  read = ModelSplice::Open(path, options);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->nodes().size(), 20000u);
+  options.read_node_records = false;
+  const absl::Status parsed = ModelSplice::Open(path, options).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(parsed)) << parsed;
+  EXPECT_THAT(parsed.message(),
+              HasSubstr(path + ": the model without its graph initializers is"));
 }
 
 TEST(ResourceBoundsTest, TraceOverTheLimitIsRefusedBeforeReading) {
