@@ -12,10 +12,9 @@ namespace {
 nlohmann::ordered_json CountsJson(const TransferStatistics& statistics) {
   nlohmann::ordered_json counts = nlohmann::ordered_json::object();
   counts["nodes"] = statistics.nodes;
-  counts["kept"] = statistics.kept;
-  counts["replacing"] = statistics.replacing;
-  counts["inserted"] = statistics.inserted;
-  counts["unplaced"] = statistics.unplaced;
+  for (MatchKind kind : kTransferMatchKinds) {
+    counts[std::string(MatchKindName(kind))] = statistics.Count(kind);
+  }
   return counts;
 }
 
@@ -64,8 +63,10 @@ absl::Status RunTransfer(const TransferArgs& args, std::ostream& out,
   }
   out << "transferred " << request.from_path << " onto " << request.model_path
       << " -> " << request.output_path << ": " << counts.nodes << " nodes ("
-      << counts.kept << " kept, " << counts.replacing << " replacing, "
-      << counts.inserted << " inserted, " << counts.unplaced << " unplaced)\n";
+      << counts.Count(MatchKind::kKept) << " kept, "
+      << counts.Count(MatchKind::kReplacing) << " replacing, "
+      << counts.Count(MatchKind::kInserted) << " inserted, "
+      << counts.Count(MatchKind::kUnplaced) << " unplaced)\n";
   if (!placed_line.empty()) out << placed_line << "\n";
   return absl::OkStatus();
 }

@@ -168,7 +168,9 @@ absl::StatusOr<std::unique_ptr<OpenedTransfer>> OpenTransfer(
   opened->result = TransferTags(opened->from->tagged, *opened->derived.list,
                                 opened->derived_values);
   const TransferStatistics& statistics = opened->result.statistics;
-  if (statistics.nodes > 0 && statistics.kept + statistics.replacing == 0) {
+  const int64_t matched = statistics.Count(MatchKind::kKept) +
+                          statistics.Count(MatchKind::kReplacing);
+  if (statistics.nodes > 0 && matched == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         model_path, ": none of its ", statistics.nodes,
         " nodes computes a tensor of ", from_path,

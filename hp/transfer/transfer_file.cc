@@ -26,15 +26,6 @@ struct TransferredTags : NodeTagSource {
   }
 };
 
-std::string StatisticsJson(const TransferStatistics& statistics) {
-  MatchKindCounts counts{};
-  counts[static_cast<size_t>(MatchKind::kKept)] = statistics.kept;
-  counts[static_cast<size_t>(MatchKind::kReplacing)] = statistics.replacing;
-  counts[static_cast<size_t>(MatchKind::kInserted)] = statistics.inserted;
-  counts[static_cast<size_t>(MatchKind::kUnplaced)] = statistics.unplaced;
-  return RecordedTransferStatisticsJson(statistics.nodes, counts);
-}
-
 }  // namespace
 
 absl::StatusOr<TransferFileResult> TransferFile(
@@ -95,7 +86,9 @@ absl::StatusOr<TransferFileResult> TransferFile(
           RecordedModelStructureSha256(from.skeleton())) {
     entries.push_back({kModelStructureSha256Key, *digest});
   }
-  entries.push_back({kStatisticsKey, StatisticsJson(result.statistics)});
+  entries.push_back(
+      {kStatisticsKey, RecordedTransferStatisticsJson(
+                           result.statistics.nodes, result.statistics.counts)});
   WriteModelMetadata(&splice.skeleton(), entries);
 
   SaveOptions save;

@@ -8,7 +8,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/propagation.h"
-#include "hp/tag/tag_codec.h"
 
 namespace hp {
 namespace {
@@ -196,12 +195,9 @@ class Transfer {
     }
     TransferStatistics& statistics = result_->statistics;
     statistics.nodes = static_cast<int64_t>(derived_.size());
-    MatchKindCounts counts{};
-    for (MatchKind kind : result_->kinds) ++counts[static_cast<size_t>(kind)];
-    statistics.kept = counts[static_cast<size_t>(MatchKind::kKept)];
-    statistics.replacing = counts[static_cast<size_t>(MatchKind::kReplacing)];
-    statistics.inserted = counts[static_cast<size_t>(MatchKind::kInserted)];
-    statistics.unplaced = counts[static_cast<size_t>(MatchKind::kUnplaced)];
+    for (MatchKind kind : result_->kinds) {
+      ++statistics.counts[static_cast<size_t>(kind)];
+    }
   }
 
  private:

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "hp/io/node_list.h"
+#include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_types.h"
 
 namespace hp {
@@ -37,10 +38,11 @@ struct TaggedNodes {
 
 struct TransferStatistics {
   int64_t nodes = 0;
-  int64_t kept = 0;
-  int64_t replacing = 0;
-  int64_t inserted = 0;
-  int64_t unplaced = 0;
+  MatchKindCounts counts{};  // kTransferMatchKinds only
+
+  int64_t Count(MatchKind kind) const {
+    return counts[static_cast<size_t>(kind)];
+  }
 };
 
 struct TransferResult {

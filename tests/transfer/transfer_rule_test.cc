@@ -105,7 +105,7 @@ TEST(TransferRuleTest, SameNodesAreKeptWhateverTheirNames) {
   EXPECT_THAT(Tags(result), ElementsAre("/M/Enc/Layer.0/Att",
                                         "/M/Enc/Layer.0/Att", "/M/Enc/Layer.1"));
   EXPECT_EQ(result.ModulePathOf(2), "layer.1.ln");
-  EXPECT_EQ(result.statistics.kept, 3);
+  EXPECT_EQ(result.statistics.Count(MatchKind::kKept), 3);
   EXPECT_THAT(result.Sources(1), ElementsAre(1));
 }
 
@@ -230,7 +230,7 @@ TEST(TransferRuleTest, ANodeNothingPlacesGetsTheRootTag) {
   EXPECT_THAT(Kinds(result), ElementsAre("unplaced"));
   EXPECT_EQ(result.TagOf(0), "/M");
   EXPECT_EQ(result.ModulePathOf(0), "");
-  EXPECT_EQ(result.statistics.unplaced, 1);
+  EXPECT_EQ(result.statistics.Count(MatchKind::kUnplaced), 1);
 }
 
 TEST(TransferRuleTest, CommonSegmentsCutsAtWholeSegments) {
