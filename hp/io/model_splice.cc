@@ -337,6 +337,17 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     mapping->ReadAhead(at, read_ahead_to);
   };
 
+  // Each pass over the node records gives back the pages behind it: a
+  // million-node graph is read with a window of it resident, not all of it
+  // (twice, with the hash of its structure on another thread).
+  constexpr uint64_t kReleaseBytes = uint64_t{4} << 20;
+  uint64_t released_to = 0;
+  auto release_behind = [&](uint64_t at) {
+    if (at < released_to + kReleaseBytes) return;
+    mapping->Release(released_to, at);
+    released_to = at;
+  };
+
   // Pass 1: find the initializer records and what stays in the skeleton:
   // `pieces`, or the main graph's node records and `rest`, the others.
   SkeletonPieces pieces;
@@ -364,6 +375,7 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
           field.wire_type == kLengthDelimited && field.field == kGraphNode;
       if (node) {
         read_ahead(field.begin, field.end);
+        release_behind(field.begin);
         graph.AddRange(field.begin, field.end);
         node_records.push_back({field.payload, field.end});
       } else if (!skipped) {
@@ -423,14 +435,17 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
       ParseSkeleton(rest.Assemble(data), path, skeleton_).ok() &&
       (options.read_node_records
            ? ReadNodeRecords(data, node_records, arena_.get(), &nodes_,
-                             &parsed_)
+                             &parsed_, mapping.get())
            : ParseNodes(data, node_records, skeleton_));
   if (nodes_read) {
     node_records_ = std::move(node_records);
     reads_records_ = options.read_node_records;
-    int64_t next = 0;
-    for (const NodeRef& node : nodes_) {
-      record_of_.push_back(node.owner < 0 ? next++ : -1);
+    // Without subgraph bodies, node i is record i: nothing to keep.
+    if (nodes_.size() != node_records_.size()) {
+      int64_t next = 0;
+      for (const NodeRef& node : nodes_) {
+        record_of_.push_back(node.owner < 0 ? next++ : -1);
+      }
     }
   } else {
     // Nodes read before the failing record point into the old arena.
@@ -461,8 +476,12 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
   return absl::OkStatus();
 }
 
+int64_t ModelSplice::RecordOf(size_t i) const {
+  return record_of_.empty() ? static_cast<int64_t>(i) : record_of_[i];
+}
+
 absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
-  const int64_t record = record_of_[i];
+  const int64_t record = RecordOf(i);
   if (record < 0) {
     // A subgraph body's node, inside a message this splice parsed and owns.
     return const_cast<onnx::NodeProto*>(nodes_[i].node);
@@ -483,8 +502,8 @@ absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
 }
 
 std::optional<absl::string_view> ModelSplice::NodeRecord(size_t i) const {
-  if (!reads_records_ || record_of_[i] < 0) return std::nullopt;
-  const size_t record = static_cast<size_t>(record_of_[i]);
+  if (!reads_records_ || RecordOf(i) < 0) return std::nullopt;
+  const size_t record = static_cast<size_t>(RecordOf(i));
   if (parsed_[record] != nullptr) return std::nullopt;
   const ByteRange& range = node_records_[record];
   return absl::string_view(
@@ -494,7 +513,7 @@ std::optional<absl::string_view> ModelSplice::NodeRecord(size_t i) const {
 
 void ModelSplice::TruncateNodeRecord(size_t i, uint64_t keep,
                                      size_t metadata_entries) {
-  ByteRange& range = node_records_[static_cast<size_t>(record_of_[i])];
+  ByteRange& range = node_records_[static_cast<size_t>(RecordOf(i))];
   range.end = std::min(range.end, range.begin + keep);
   nodes_.KeepMetadata(i, metadata_entries);
 }
@@ -556,7 +575,8 @@ absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
              [](const ByteRange& a, const ByteRange& b) {
                return a.begin < b.begin;
              });
-  std::string digest = Sha256HexWithout(mapping.data(), file_bytes_, cut);
+  std::string digest =
+      Sha256HexWithout(mapping.data(), file_bytes_, cut, &mapping);
   HP_RETURN_IF_ERROR(
       CheckFileNotShrunk(fd_.get(), file_bytes_, path_, &mapping));
   return digest;
@@ -649,12 +669,16 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // Records are copied from the mapping kept while they are read as
   // records, else from one made for the copy.
   std::optional<FileMapping> own_mapping;
-  const uint8_t* input = mapping_ != nullptr ? mapping_->data() : nullptr;
-  if (input == nullptr && copy_nodes) {
+  const FileMapping* input_mapping = mapping_.get();
+  if (input_mapping == nullptr && copy_nodes) {
     own_mapping.emplace(fd_.get(), file_bytes_);
-    input = own_mapping->data();
-    if (input == nullptr) return ErrnoError("cannot map", path_);
+    input_mapping = &*own_mapping;
+    if (input_mapping->data() == nullptr) {
+      return ErrnoError("cannot map", path_);
+    }
   }
+  const uint8_t* input =
+      input_mapping != nullptr ? input_mapping->data() : nullptr;
   auto suffix_size = [&](size_t i) -> uint64_t {
     return copy_nodes ? (*sizes)[i] : 0;
   };
@@ -730,6 +754,11 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       }
     });
     HP_RETURN_IF_ERROR(writer->Append(batch));
+    // The batch's records were copied in file order: their pages are done.
+    if (input != nullptr && chosen == nullptr && !node_records_.empty()) {
+      input_mapping->Release(node_records_[first].begin,
+                             node_records_[last - 1].end);
+    }
     first = last;
   }
   HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(0, initializers_at)));

@@ -166,6 +166,8 @@ class ModelSplice {
   absl::Status Read(const SpliceOptions& options);
   // An error naming the file when it is now shorter than when opened.
   absl::Status CheckNotTruncated() const;
+  // The main-graph position of nodes()[i]; -1 in a subgraph.
+  int64_t RecordOf(size_t i) const;
   absl::Status WriteTo(AtomicFileWriter* writer,
                        const NodeRecordSuffixes& suffixes,
                        const SpliceSelection& selection = {});
@@ -191,7 +193,7 @@ class ModelSplice {
   std::unique_ptr<FileMapping> mapping_;
   NodeList nodes_;
   std::vector<onnx::NodeProto*> parsed_;
-  std::vector<int64_t> record_of_;
+  std::vector<int64_t> record_of_;  // empty: node i is record i
   // The same initializers without their data.
   onnx::GraphProto headers_;
   std::vector<std::string> external_data_files_;

@@ -246,7 +246,8 @@ NodeList NodeListBuilder::Finish() {
   return Join(&parts);
 }
 
-NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts) {
+NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
+                               const FileMapping* mapped) {
   NodeList list;
   list.starts_.reserve(parts->size());
   for (NodeListBuilder& part : *parts) {
@@ -266,6 +267,7 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts) {
     list.segments_.push_back(std::move(part.segment_));
   }
   parts->clear();
+  list.mapped_ = mapped;
   return list;
 }
 
@@ -289,9 +291,29 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
 // Reads the main graph's node records as views (NodeListBuilder::AddRecord)
 // on all cores; a node that owns subgraphs is parsed onto `arena`, and its
 // bodies' nodes follow it. False when a record does not parse.
+void NodeList::Release(size_t begin, size_t end) const {
+  if (mapped_ == nullptr || begin >= end || end > size_) return;
+  // From the first record node's first byte to the last one's: message
+  // nodes (parsed onto an arena) hold no file bytes.
+  auto record_at = [&](size_t i) -> const uint8_t* {
+    const auto [segment, at] = Locate(i);
+    const Record& record = segments_[segment]->nodes[at];
+    return record.is_message ? nullptr
+                             : static_cast<const uint8_t*>(record.source);
+  };
+  const uint8_t* first = nullptr;
+  for (size_t i = begin; i < end && first == nullptr; ++i) first = record_at(i);
+  const uint8_t* last = nullptr;
+  for (size_t i = end; i > begin && last == nullptr; --i) last = record_at(i - 1);
+  if (first == nullptr || last <= first) return;
+  mapped_->Release(static_cast<uint64_t>(first - mapped_->data()),
+                   static_cast<uint64_t>(last - mapped_->data()));
+}
+
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     std::vector<onnx::NodeProto*>* parsed) {
+                     std::vector<onnx::NodeProto*>* parsed,
+                     const FileMapping* mapped) {
   parsed->assign(records.size(), nullptr);
   // Read in chunks, several to a thread, that the list then keeps as they
   // are: nothing is copied to join them.
@@ -319,10 +341,13 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
         }
         slice.AddMessage(*(*parsed)[i], "main", -1);
       }
+      if (mapped != nullptr && begin < end) {
+        mapped->Release(records[begin].begin, records[end - 1].end);
+      }
     }
   });
   if (!read) return false;
-  *nodes = NodeListBuilder::Join(&chunks);
+  *nodes = NodeListBuilder::Join(&chunks, mapped);
   return true;
 }
 

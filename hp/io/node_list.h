@@ -164,6 +164,12 @@ class NodeList {
   // record or message the views point into, once it dropped the rest.
   void KeepMetadata(size_t i, size_t count);
 
+  // A walk in file order says it is done with nodes [begin, end): where
+  // they are records of a mapped file, their pages are given back (the
+  // views stay valid and fault them in again if read). Keeps a pass over a
+  // million-node graph to a window of the file resident.
+  void Release(size_t begin, size_t end) const;
+
  private:
   friend class NodeListBuilder;
   static constexpr absl::string_view kMainGraph = "main";
@@ -175,6 +181,8 @@ class NodeList {
   std::vector<std::unique_ptr<Segment>> segments_;
   std::vector<size_t> starts_;  // each segment's first node's index
   size_t size_ = 0;
+  // The mapping record nodes point into, when ReadNodeRecords was given it.
+  const FileMapping* mapped_ = nullptr;
 };
 
 // Inline: callers read a million nodes, most of them one field or two.
@@ -252,8 +260,10 @@ class NodeListBuilder {
   // The list, its views set. The builder is left empty.
   NodeList Finish();
   // The nodes of `parts` in order, as one list; owner indices move with
-  // their nodes. `parts` is left empty.
-  static NodeList Join(std::vector<NodeListBuilder>* parts);
+  // their nodes. `parts` is left empty. `mapped`: the mapping their record
+  // nodes point into, for NodeList::Release.
+  static NodeList Join(std::vector<NodeListBuilder>* parts,
+                       const FileMapping* mapped = nullptr);
 
  private:
   NodeList::Record& Start();
@@ -278,10 +288,13 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
 // Reads the main graph's node records (payloads, in file order) as views
 // on all cores; a node that only a message can stand for (AddRecord's
 // needs_message) is parsed onto `arena` into parsed[i], and its subgraph
-// bodies' nodes follow it. False when a record does not parse.
+// bodies' nodes follow it. False when a record does not parse. With
+// `mapped` (the mapping `data` is), each chunk's pages are given back once
+// read: the views stay valid and fault them in again when read.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     std::vector<onnx::NodeProto*>* parsed);
+                     std::vector<onnx::NodeProto*>* parsed,
+                     const FileMapping* mapped = nullptr);
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
 bool OwnsSubgraphs(const onnx::NodeProto& node);

@@ -1,5 +1,7 @@
 #include "hp/io/structure_digest.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "hp/io/atomic_writer.h"
@@ -9,12 +11,17 @@
 
 namespace hp {
 std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
-                             const std::vector<ByteRange>& cut) {
+                             const std::vector<ByteRange>& cut,
+                             const FileMapping* mapped) {
   Sha256 hasher;
+  constexpr uint64_t kChunkBytes = uint64_t{4} << 20;
   auto hash = [&](uint64_t begin, uint64_t end) {
-    if (end > begin) {
+    for (uint64_t at = begin; at < end;) {
+      const uint64_t to = std::min(end, at + kChunkBytes);
       hasher.Update(absl::string_view(
-          reinterpret_cast<const char*>(data + begin), end - begin));
+          reinterpret_cast<const char*>(data + at), to - at));
+      if (mapped != nullptr) mapped->Release(at, to);
+      at = to;
     }
   };
   uint64_t kept_from = 0;

@@ -24,9 +24,11 @@ std::optional<std::string> StructureSha256Hex(const uint8_t* data,
 
 // Lowercase hex SHA-256 of [data, data + size) without the `cut` ranges
 // (in file order, not overlapping): the structure digest once the
-// initializer records are known, as ModelSplice knows them.
+// initializer records are known, as ModelSplice knows them. With `mapped`
+// (the mapping `data` is), the pages hashed are given back as it goes.
 std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
-                             const std::vector<ByteRange>& cut);
+                             const std::vector<ByteRange>& cut,
+                             const FileMapping* mapped = nullptr);
 
 // The same for a file, mapped rather than read: the initializer bytes are
 // never touched. Errors name the path.

@@ -188,6 +188,16 @@ void FileMapping::ReadAhead(uint64_t begin, uint64_t end) const {
   AdvisePages(data_, size_, begin, end, MADV_WILLNEED);
 }
 
+void FileMapping::Release(uint64_t begin, uint64_t end) const {
+  if (data_ == nullptr) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t first = (begin + page - 1) / page * page;
+  // The file's last page ends the mapping, wherever its size falls.
+  const uint64_t last = end >= size_ ? size_ : end / page * page;
+  if (first >= last) return;
+  ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
+}
+
 FileMapping::~FileMapping() {
   if (data_ == nullptr) return;
   if (slot_ >= 0) {

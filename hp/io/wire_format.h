@@ -93,6 +93,12 @@ class FileMapping {
   // ahead of a scan through it (node records, read in order).
   void ReadOnlyTouchedPages() const;
   void ReadAhead(uint64_t begin, uint64_t end) const;
+  // Gives back the pages wholly inside [begin, end): a scan done with them
+  // keeps only a window of the file resident, as a streaming read would.
+  // They stay in the page cache, and a later read faults them in again
+  // with the same bytes (the mapping is private and never written).
+  void Release(uint64_t begin, uint64_t end) const;
+  uint64_t size() const { return size_; }
 
  private:
   const uint8_t* data_ = nullptr;

@@ -2,6 +2,8 @@
 // error naming the file (docs/reliability.md, "Faults").
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -44,6 +46,50 @@ TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr(path));
   EXPECT_THAT(status.message(), HasSubstr("truncated while it was read"));
+}
+
+// The process's resident file-backed pages (statm's "shared"), in pages.
+long ResidentFilePages() {
+  long size = 0, resident = 0, shared = 0;
+  FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return -1;
+  const int read = std::fscanf(statm, "%ld %ld %ld", &size, &resident, &shared);
+  std::fclose(statm);
+  return read == 3 ? shared : -1;
+}
+
+// Given back, pages leave the process and read the same bytes again; a
+// truncation after that is still answered with zeros and reported.
+TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
+  const std::string path = TestFolder() + "/released.bin";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  constexpr size_t kPages = 512;
+  std::string bytes(kPages * page, ' ');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
+  WriteBytes(path, bytes);
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  FileMapping mapping(file->fd.get(), file->size);
+  ASSERT_NE(mapping.data(), nullptr);
+  auto matches = [&] {
+    return std::equal(bytes.begin(), bytes.end(),
+                      reinterpret_cast<const char*>(mapping.data()));
+  };
+  ASSERT_TRUE(matches());
+  const long touched = ResidentFilePages();
+  // Not a whole page at either end: those two stay.
+  mapping.Release(page / 2, file->size - page / 2);
+  const long released = ResidentFilePages();
+  if (touched >= 0 && released >= 0) {
+    // Code pages the calls fault in meanwhile count too: most, not all.
+    EXPECT_LE(released, touched - static_cast<long>(kPages) / 2);
+  }
+  EXPECT_TRUE(matches());
+  mapping.Release(0, file->size);
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(page)), 0);
+  EXPECT_EQ(mapping.data()[page - 1], bytes[page - 1]);
+  EXPECT_EQ(mapping.data()[2 * page], 0);
+  EXPECT_TRUE(mapping.faulted());
 }
 
 // Truncated and grown back to its size: the size check cannot see it, the
