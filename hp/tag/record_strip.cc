@@ -95,6 +95,7 @@ absl::Status StripTags(ModelSplice* splice) {
       }
       StripNodeMetadata(*message);
     }
+    nodes.Release(begin, end);
   });
   HP_RETURN_IF_ERROR(failure);
   StripModelEntries(model);

@@ -41,7 +41,7 @@ std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
 
 // What one node holds, before the checks that need all nodes.
 struct NodeReading {
-  StoredTag tag;
+  StoredTag& tag;  // in StoredTags::nodes, read in place
   bool hp_namespace = false;   // hp wrote or overwrote `namespace`
   bool own_namespace = false;  // the node's own, left alone by hp
 };
@@ -274,11 +274,13 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   stored.format = *format;
   ReadModelEntries(model, static_cast<int64_t>(nodes.size()), &stored);
 
-  std::vector<NodeReading> readings;
-  readings.reserve(nodes.size());
+  // Per node, whether it has a namespace of hp's or its own.
+  std::vector<bool> has_namespace;
+  has_namespace.reserve(nodes.size());
+  stored.nodes.reserve(nodes.size());
   int64_t with_hp_namespace = 0;
   for (const NodeRef& node : nodes) {
-    NodeReading& reading = readings.emplace_back();
+    NodeReading reading{stored.nodes.emplace_back()};
     reading.tag = ReadNodeTag(node, stored.format, &stored.kept_text);
     switch (stored.format) {
       case TagFormat::kMetadata:
@@ -292,6 +294,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
         break;
     }
     with_hp_namespace += reading.hp_namespace ? 1 : 0;
+    has_namespace.push_back(reading.hp_namespace || reading.own_namespace);
     stored.matches_recorded |= reading.tag.match.has_value();
     if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
       stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
@@ -301,7 +304,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   // node's own namespace, which hp leaves alone, excuses a missing one.
   if (with_hp_namespace > 0) {
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (readings[i].hp_namespace || readings[i].own_namespace) continue;
+      if (has_namespace[i]) continue;
       stored.problems.push_back(absl::StrCat(
           DescribeNode(nodes[i]), ": has no ", kNamespaceKey,
           " although hp wrote one on ", with_hp_namespace, " other nodes"));
@@ -312,7 +315,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
   stored.matches.reserve(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const std::optional<absl::string_view>& match = readings[i].tag.match;
+    const std::optional<absl::string_view>& match = stored.nodes[i].match;
     std::optional<MatchKind> kind;
     if (match.has_value()) kind = ParseMatchKind(*match);
     if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
@@ -328,9 +331,6 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
           "on other nodes"));
     }
     stored.matches.push_back(kind);
-  }
-  for (NodeReading& reading : readings) {
-    stored.nodes.push_back(std::move(reading.tag));
   }
   return stored;
 }
