@@ -285,8 +285,9 @@ struct NodeFacts {
 std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
   std::vector<NodeFacts> facts(nodes.size());
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const NodeRef& node = nodes[i];
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef node = *it;
       facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
       facts[i].owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
@@ -348,8 +349,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   if (modules->has_calls()) calls.emplace(*modules);
   const NamedScope call_scope;  // a scope a call resolved: origin only
 
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeRef& node = nodes[i];
+  NodeList::const_iterator it = nodes.begin();
+  for (size_t i = 0; i < nodes.size(); ++i, ++it) {
+    const NodeRef node = *it;
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
@@ -391,9 +393,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
             "' is not a module of the trace; tagged as its nearest traced "
             "ancestor"));
       }
-    } else if (nodes[i].owner >= 0) {
+    } else if (node.owner >= 0) {
       scope.origin = ScopeOrigin::kEnclosingNode;
-      auto owner_chain = owner_chains.find(nodes[i].owner);
+      auto owner_chain = owner_chains.find(node.owner);
       if (owner_chain != owner_chains.end()) aligned = &owner_chain->second;
     }
     stack.Align(*aligned);

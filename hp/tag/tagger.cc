@@ -198,11 +198,13 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
 void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
   result->nodes.resize(ids.nodes().size());
   ForSlices(ids.nodes().size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
+    NodeList::const_iterator it = ids.nodes().At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef ref = *it;
       NodeTag& node = result->nodes[i];
-      node.graph_path = std::string(ids.nodes()[i].graph_path);
-      node.node_name = std::string(ids.nodes()[i].name);
-      node.op_type = std::string(ids.nodes()[i].op_type);
+      node.graph_path = std::string(ref.graph_path);
+      node.node_name = std::string(ref.name);
+      node.op_type = std::string(ref.op_type);
       node.module_path = std::string(ids.ModulePathOf(i));
       node.tag = std::string(ids.TagOf(i));
       node.match = ids.matches[i];
@@ -258,8 +260,10 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   if (append) {
     main_node.assign(nodes.size(), -1);
     int next = 0;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (nodes[i].owner < 0) main_node[i] = next++;
+    size_t i = 0;
+    for (const NodeRef& node : nodes) {
+      if (node.owner < 0) main_node[i] = next++;
+      ++i;
     }
     appended_bytes.assign(static_cast<size_t>(next), 0);
   }
@@ -270,13 +274,15 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   size_t failed_at = std::numeric_limits<size_t>::max();
   absl::Status failure;
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef node = *it;
       const NodeTagFacts facts = source->FactsOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
-      if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
-          !nodes[i].owns_subgraphs) {
+      if (append && main_node[i] >= 0 && WriteOnlyAppends(node, write) &&
+          !node.owns_subgraphs) {
         appended_bytes[main_node[i]] = static_cast<uint32_t>(
-            NodeTagRecordsSize(nodes[i], facts, write));
+            NodeTagRecordsSize(node, facts, write));
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
@@ -289,7 +295,7 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
         failed_at = i;
         failure = absl::Status(
             written.code(),
-            absl::StrCat(nodes[i].graph_path, ": ", written.message()));
+            absl::StrCat(node.graph_path, ": ", written.message()));
       }
       return;
     }
