@@ -159,6 +159,13 @@ class NodeList {
   const_iterator end() const {
     return const_iterator(this, segments_.size(), 0);
   }
+  // Node i's position, for walking [i, j) in order: operator[] finds the
+  // segment of each node anew, the iterator steps to the next.
+  const_iterator At(size_t i) const {
+    if (i >= size_) return end();
+    const auto [segment, at] = Locate(i);
+    return const_iterator(this, segment, at);
+  }
 
   // Keeps node i's first `count` metadata entries: for the owner of the
   // record or message the views point into, once it dropped the rest.

@@ -1,11 +1,13 @@
 #include "hp/scope/scope_reconstruction.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -76,18 +78,24 @@ class ComponentResolver {
   Resolution Reached(int current, absl::string_view component,
                      int64_t min_calls) {
     if (!indexed_) IndexReached();
-    auto it = reached_.find(absl::StrCat(current, "/", component));
     Resolution resolution;
-    if (it == reached_.end()) return resolution;
+    auto under = reached_.find(current);
+    if (under == reached_.end()) return resolution;
+    auto it = under->second.find(component);
+    if (it == under->second.end()) return resolution;
+    // Candidates are listed only when there are several (rare): most
+    // lookups allocate nothing.
     for (int module : it->second) {
-      if (modules_->at(module).call_count >= min_calls) {
-        resolution.candidates.push_back(module);
+      if (modules_->at(module).call_count < min_calls) continue;
+      if (resolution.module < 0) {
+        resolution.module = module;
+        continue;
       }
+      if (resolution.candidates.empty()) {
+        resolution.candidates.push_back(resolution.module);
+      }
+      resolution.candidates.push_back(module);
     }
-    if (!resolution.candidates.empty()) {
-      resolution.module = resolution.candidates.front();
-    }
-    if (resolution.candidates.size() == 1) resolution.candidates.clear();
     return resolution;
   }
 
@@ -100,8 +108,7 @@ class ComponentResolver {
       while (ran > 0 && modules_->at(ran).call_count <= 0) {
         ran = modules_->at(ran).parent;
       }
-      reached_[absl::StrCat(ran, "/", ScopeComponent(module.path))]
-          .push_back(i);
+      reached_[ran][ScopeComponent(module.path)].push_back(i);
     }
   }
 
@@ -122,10 +129,11 @@ class ComponentResolver {
   }
 
   ModuleTable* modules_;
-  // "<ancestor that ran>/<scope component>" -> modules, in table order;
-  // built at the first lookup.
+  // ancestor that ran -> scope component -> modules, in table order; built
+  // at the first lookup. Looked up without building a key string.
   bool indexed_ = false;
-  absl::flat_hash_map<std::string, std::vector<int>> reached_;
+  absl::flat_hash_map<int, absl::flat_hash_map<std::string, std::vector<int>>>
+      reached_;
 };
 
 // The call chain (root first) named by a node's dynamo metadata, adding its
@@ -201,19 +209,37 @@ std::optional<absl::string_view> ScopeOfName(absl::string_view name) {
 class NamedScopes {
  public:
   explicit NamedScopes(ModuleTable* modules)
-      : modules_(modules), resolver_(modules) {}
+      : modules_(modules), resolver_(modules) {
+    recent_.fill({absl::string_view(), -1});
+  }
 
   // `scope` (ScopeOfName) must outlive this object: keys view it. The
   // result stays valid until the next call.
   const NamedScope& Resolve(absl::string_view scope) {
+    // Nodes in graph order cycle through a few scopes (a layer's q, k, v,
+    // ... once per call): those are found among the latest ones without
+    // hashing, by comparing strings already in cache. The search starts
+    // after the last one found, which is where the cycle goes on.
+    for (size_t k = 1; k <= recent_.size(); ++k) {
+      const size_t slot = (last_found_ + k) % recent_.size();
+      const auto& [recent, at] = recent_[slot];
+      if (at >= 0 && recent == scope &&
+          scopes_[at].table_size == modules_->size()) {
+        last_found_ = slot;
+        return scopes_[at];
+      }
+    }
     // Walk back to the longest prefix known for the table as it is now.
-    std::vector<size_t> pending;  // prefix lengths still to resolve
+    // Prefix lengths still to resolve; a scope a few components deep needs
+    // no allocation.
+    absl::InlinedVector<size_t, 8> pending;
     const NamedScope* known = &root_;
     for (size_t end = scope.size(); end > 0; end = scope.rfind('/', end - 1)) {
       auto it = index_.find(scope.substr(0, end));
       if (it != index_.end() &&
           scopes_[it->second].table_size == modules_->size()) {
         known = &scopes_[it->second];
+        if (end == scope.size()) Remember(scope, it->second);
         break;
       }
       pending.push_back(end);
@@ -254,15 +280,27 @@ class NamedScopes {
         scopes_[index] = resolved;
       }
     }
+    Remember(scope, index);
     return scopes_[index];  // the last prefix resolved is `scope` itself
   }
 
  private:
+  void Remember(absl::string_view scope, int at) {
+    last_found_ = next_recent_;
+    recent_[next_recent_] = {scope, at};
+    next_recent_ = (next_recent_ + 1) % recent_.size();
+  }
+
   ModuleTable* modules_;
   ComponentResolver resolver_;
   const NamedScope root_;  // "": the root's own ops
   absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
   std::vector<NamedScope> scopes_;
+  // The scopes resolved last (-1: none yet) and their entries, oldest
+  // overwritten first.
+  std::array<std::pair<absl::string_view, int>, 16> recent_;
+  size_t next_recent_ = 0;
+  size_t last_found_ = 0;
 };
 
 // What a node's scope is read from, gathered on all cores before the walk:
@@ -285,8 +323,9 @@ struct NodeFacts {
 std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
   std::vector<NodeFacts> facts(nodes.size());
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const NodeRef& node = nodes[i];
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef node = *it;
       facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
       facts[i].owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
@@ -348,8 +387,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   if (modules->has_calls()) calls.emplace(*modules);
   const NamedScope call_scope;  // a scope a call resolved: origin only
 
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeRef& node = nodes[i];
+  NodeList::const_iterator it = nodes.begin();
+  for (size_t i = 0; i < nodes.size(); ++i, ++it) {
+    const NodeRef node = *it;
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
@@ -391,9 +431,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
             "' is not a module of the trace; tagged as its nearest traced "
             "ancestor"));
       }
-    } else if (nodes[i].owner >= 0) {
+    } else if (node.owner >= 0) {
       scope.origin = ScopeOrigin::kEnclosingNode;
-      auto owner_chain = owner_chains.find(nodes[i].owner);
+      auto owner_chain = owner_chains.find(node.owner);
       if (owner_chain != owner_chains.end()) aligned = &owner_chain->second;
     }
     stack.Align(*aligned);

@@ -33,19 +33,23 @@ std::vector<bool> PropagateTags(const NodeList& nodes,
   // view strings of `nodes` and the model.
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, int>
       producer;
-  for (int i = 0; i < count; ++i) {
-    for (absl::string_view output : nodes[i].outputs) {
-      if (!output.empty()) producer[{nodes[i].graph_path, output}] = i;
+  int at = 0;  // the node's index
+  for (const NodeRef& node : nodes) {
+    for (absl::string_view output : node.outputs) {
+      if (!output.empty()) producer[{node.graph_path, output}] = at;
     }
+    ++at;
   }
   std::vector<std::vector<int>> consumers_of(count), producers_of(count);
-  for (int i = 0; i < count; ++i) {
-    for (absl::string_view input : nodes[i].inputs) {
-      auto it = producer.find({nodes[i].graph_path, input});
+  at = 0;
+  for (const NodeRef& node : nodes) {
+    for (absl::string_view input : node.inputs) {
+      auto it = producer.find({node.graph_path, input});
       if (it == producer.end()) continue;
-      consumers_of[it->second].push_back(i);
-      producers_of[i].push_back(it->second);
+      consumers_of[it->second].push_back(at);
+      producers_of[at].push_back(it->second);
     }
+    ++at;
   }
 
   std::vector<bool> pending = movable;

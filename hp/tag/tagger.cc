@@ -3,6 +3,7 @@
 #include "hp/tag/tagger.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <limits>
@@ -65,7 +66,7 @@ std::vector<int> TagIds(const ModuleTags& module_tags) {
 }
 
 // Per node, how its tag was found and its tag's id (TagIds).
-TagStatistics CountMatches(const std::vector<MatchKind>& matches,
+TagStatistics CountMatches(const std::vector<uint8_t>& matches,
                            const std::vector<int>& tags, int modules) {
   TagStatistics statistics;
   statistics.nodes = static_cast<int64_t>(matches.size());
@@ -76,7 +77,7 @@ TagStatistics CountMatches(const std::vector<MatchKind>& matches,
     seen[id] = true;
   }
   MatchKindCounts counts{};
-  for (MatchKind match : matches) ++counts[static_cast<size_t>(match)];
+  for (uint8_t match : matches) ++counts[match];
   statistics.direct = counts[static_cast<size_t>(MatchKind::kDirect)];
   statistics.parent = counts[static_cast<size_t>(MatchKind::kParent)];
   statistics.root = counts[static_cast<size_t>(MatchKind::kRoot)];
@@ -112,7 +113,8 @@ struct NodeTagIds : NodeTagSource {
   ModuleTags module_tags;
   std::vector<int> module;  // per node: the module that ran it
   std::vector<int> tag;     // per node: its tag, an index into module_tags
-  std::vector<MatchKind> matches;
+  // Per node: its MatchKind, in a byte (a million nodes: 1 MB, not 4).
+  std::vector<uint8_t> matches;
 
   const NodeList& nodes() const override {
     return nodes_read != nullptr ? *nodes_read : owned_nodes;
@@ -123,8 +125,11 @@ struct NodeTagIds : NodeTagSource {
   absl::string_view ModulePathOf(size_t node) const {
     return modules->at(module[node]).path;
   }
+  MatchKind MatchKindOf(size_t node) const {
+    return static_cast<MatchKind>(matches[node]);
+  }
   NodeTagFacts FactsOf(size_t node) const override {
-    return {TagOf(node), ModulePathOf(node), matches[node]};
+    return {TagOf(node), ModulePathOf(node), MatchKindOf(node)};
   }
 };
 
@@ -166,7 +171,7 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
 
   const std::vector<int> tag_ids = TagIds(module_tags);
   std::vector<int>& tags = ids->tag;
-  std::vector<MatchKind>& matches = ids->matches;
+  std::vector<uint8_t>& matches = ids->matches;
   tags.resize(nodes.size());
   matches.resize(nodes.size());
   ids->module.resize(nodes.size());
@@ -174,14 +179,15 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeScope& scope = scopes.nodes[i];
     ids->module[i] = scope.module;
-    matches[i] = MatchOf(scope, module_tags);
+    const MatchKind match = MatchOf(scope, module_tags);
+    matches[i] = static_cast<uint8_t>(match);
     tags[i] = tag_ids[scope.module];
-    unscoped[i] = matches[i] == MatchKind::kRoot;
+    unscoped[i] = match == MatchKind::kRoot;
   }
   if (options.propagate) {
     std::vector<bool> moved = PropagateTags(nodes, unscoped, &tags);
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (moved[i]) matches[i] = MatchKind::kPropagated;
+      if (moved[i]) matches[i] = static_cast<uint8_t>(MatchKind::kPropagated);
     }
   }
 
@@ -198,14 +204,16 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
 void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
   result->nodes.resize(ids.nodes().size());
   ForSlices(ids.nodes().size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
+    NodeList::const_iterator it = ids.nodes().At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef ref = *it;
       NodeTag& node = result->nodes[i];
-      node.graph_path = std::string(ids.nodes()[i].graph_path);
-      node.node_name = std::string(ids.nodes()[i].name);
-      node.op_type = std::string(ids.nodes()[i].op_type);
+      node.graph_path = std::string(ref.graph_path);
+      node.node_name = std::string(ref.name);
+      node.op_type = std::string(ref.op_type);
       node.module_path = std::string(ids.ModulePathOf(i));
       node.tag = std::string(ids.TagOf(i));
-      node.match = ids.matches[i];
+      node.match = ids.MatchKindOf(i);
     }
   });
 }
@@ -252,17 +260,10 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
                            const WriteOptions& write, bool append,
                            AppendedNodeTags* appended) {
   const NodeList& nodes = source->nodes();
-  // main_node[i]: the main-graph position of nodes[i], -1 in a subgraph.
-  std::vector<int> main_node;
+  // Per node until the nodes are all written, then per main-graph node:
+  // subgraph nodes (which stay 0) are dropped.
   std::vector<uint32_t> appended_bytes;
-  if (append) {
-    main_node.assign(nodes.size(), -1);
-    int next = 0;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (nodes[i].owner < 0) main_node[i] = next++;
-    }
-    appended_bytes.assign(static_cast<size_t>(next), 0);
-  }
+  if (append) appended_bytes.assign(nodes.size(), 0);
   // Each node is its own message (the arena is thread-safe): slices are
   // written in parallel, and the first node in graph order that fails is
   // the one reported.
@@ -270,13 +271,15 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   size_t failed_at = std::numeric_limits<size_t>::max();
   absl::Status failure;
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      const NodeRef node = *it;
       const NodeTagFacts facts = source->FactsOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
-      if (append && main_node[i] >= 0 && WriteOnlyAppends(nodes[i], write) &&
-          !nodes[i].owns_subgraphs) {
-        appended_bytes[main_node[i]] = static_cast<uint32_t>(
-            NodeTagRecordsSize(nodes[i], facts, write));
+      if (append && node.owner < 0 && WriteOnlyAppends(node, write) &&
+          !node.owns_subgraphs) {
+        appended_bytes[i] = static_cast<uint32_t>(
+            NodeTagRecordsSize(node, facts, write));
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
@@ -289,7 +292,7 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
         failed_at = i;
         failure = absl::Status(
             written.code(),
-            absl::StrCat(nodes[i].graph_path, ": ", written.message()));
+            absl::StrCat(node.graph_path, ": ", written.message()));
       }
       return;
     }
@@ -300,19 +303,35 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
       std::any_of(appended_bytes.begin(), appended_bytes.end(),
                   [](uint32_t size) { return size > 0; });
   if (append && any_appended) {
-    // The encoder keeps the source and the nodes' views it reads.
+    // node_of_main[k]: the node at main-graph position k. Left empty when
+    // no node is in a subgraph (most models): then it is k itself, and a
+    // million nodes save its 4 MB.
     std::vector<int> node_of_main;
-    node_of_main.reserve(appended_bytes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      if (main_node[i] >= 0) node_of_main.push_back(static_cast<int>(i));
+    size_t main_nodes = 0;
+    for (const NodeRef& node : nodes) main_nodes += node.owner < 0 ? 1 : 0;
+    if (main_nodes < nodes.size()) {
+      node_of_main.reserve(main_nodes);
+      size_t i = 0;
+      for (const NodeRef& node : nodes) {
+        if (node.owner < 0) {
+          appended_bytes[node_of_main.size()] = appended_bytes[i];
+          node_of_main.push_back(static_cast<int>(i));
+        }
+        ++i;
+      }
+      appended_bytes.resize(main_nodes);
+      appended_bytes.shrink_to_fit();
     }
+    // The encoder keeps the source and the nodes' views it reads.
     auto kept = std::make_shared<
         const std::pair<std::shared_ptr<const NodeTagSource>, std::vector<int>>>(
         std::move(source), std::move(node_of_main));
     appended->sizes = std::move(appended_bytes);
     appended->encode = [kept, write](size_t k, char* target) {
       const NodeTagSource& tags = *kept->first;
-      const size_t i = static_cast<size_t>(kept->second[k]);
+      const size_t i = kept->second.empty()
+                           ? k
+                           : static_cast<size_t>(kept->second[k]);
       EncodeNodeTagRecords(tags.nodes()[i], tags.FactsOf(i), write, target);
     };
   }
