@@ -241,6 +241,26 @@ inline NodeRef NodeList::operator[](size_t i) const {
   return segments_[segment]->Get(at);
 }
 
+// Gives back a walk's nodes in steps as it passes them (NodeList::Release),
+// so that a walk over a slice of a million nodes holds a window of the
+// file, not the slice.
+class NodeReleaser {
+ public:
+  NodeReleaser(const NodeList& nodes, size_t begin)
+      : nodes_(nodes), from_(begin) {}
+  // The walk reached node i: it is done with the nodes before it.
+  void Reached(size_t i) {
+    if (i - from_ < kStep) return;
+    nodes_.Release(from_, i);
+    from_ = i;
+  }
+
+ private:
+  static constexpr size_t kStep = 8192;
+  const NodeList& nodes_;
+  size_t from_;
+};
+
 // Builds a NodeList node by node; lists built apart (on several threads)
 // are joined with Join.
 class NodeListBuilder {

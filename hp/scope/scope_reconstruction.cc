@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -213,8 +215,9 @@ class NamedScopes {
     recent_.fill({absl::string_view(), -1});
   }
 
-  // `scope` (ScopeOfName) must outlive this object: keys view it. The
-  // result stays valid until the next call.
+  // The result stays valid until the next call. Scopes are kept as copies:
+  // the node names they come from lie in a file whose pages a walk gives
+  // back, and a key viewing them would read them all in again.
   const NamedScope& Resolve(absl::string_view scope) {
     // Nodes in graph order cycle through a few scopes (a layer's q, k, v,
     // ... once per call): those are found among the latest ones without
@@ -239,12 +242,14 @@ class NamedScopes {
       if (it != index_.end() &&
           scopes_[it->second].table_size == modules_->size()) {
         known = &scopes_[it->second];
-        if (end == scope.size()) Remember(scope, it->second);
+        if (end == scope.size()) Remember(it->first, it->second);
         break;
       }
       pending.push_back(end);
     }
     if (pending.empty()) return *known;
+    // New prefixes are kept: from here on, the scope is the copy.
+    scope = owned_.emplace_back(scope);
     // Then forward, one component per prefix, as ParseNodeName + Resolve
     // would have walked them.
     const int table_size = modules_->size();
@@ -294,6 +299,7 @@ class NamedScopes {
   ModuleTable* modules_;
   ComponentResolver resolver_;
   const NamedScope root_;  // "": the root's own ops
+  std::deque<std::string> owned_;  // the scopes the keys and views view
   absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
   std::vector<NamedScope> scopes_;
   // The scopes resolved last (-1: none yet) and their entries, oldest
@@ -324,7 +330,9 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
   std::vector<NodeFacts> facts(nodes.size());
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     NodeList::const_iterator it = nodes.At(begin);
+    NodeReleaser releaser(nodes, begin);
     for (size_t i = begin; i < end; ++i, ++it) {
+      releaser.Reached(i);
       const NodeRef node = *it;
       facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
       facts[i].owns_subgraphs = node.owns_subgraphs;
@@ -332,6 +340,7 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
       facts[i].has_scope = scope.has_value();
       if (scope) facts[i].scope_size = static_cast<uint32_t>(scope->size());
     }
+    nodes.Release(begin, end);
   });
   return facts;
 }
@@ -388,7 +397,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   const NamedScope call_scope;  // a scope a call resolved: origin only
 
   NodeList::const_iterator it = nodes.begin();
+  NodeReleaser releaser(nodes, 0);
   for (size_t i = 0; i < nodes.size(); ++i, ++it) {
+    releaser.Reached(i);
     const NodeRef node = *it;
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;

@@ -76,7 +76,9 @@ absl::Status StripTags(ModelSplice* splice) {
   std::mutex failure_mutex;
   absl::Status failure;
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    NodeReleaser releaser(nodes, begin);
     for (size_t i = begin; i < end; ++i) {
+      releaser.Reached(i);
       // Nodes read as records hold their entries as read; parsed ones may
       // have been stripped already through an owner.
       std::optional<absl::string_view> record = splice->NodeRecord(i);

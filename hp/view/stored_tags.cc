@@ -279,7 +279,9 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   has_namespace.reserve(nodes.size());
   stored.nodes.reserve(nodes.size());
   int64_t with_hp_namespace = 0;
+  NodeReleaser releaser(nodes, 0);
   for (const NodeRef& node : nodes) {
+    releaser.Reached(stored.nodes.size());
     NodeReading reading{stored.nodes.emplace_back()};
     reading.tag = ReadNodeTag(node, stored.format, &stored.kept_text);
     switch (stored.format) {
