@@ -19,10 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<hp::ScopeTrace> trace =
       hp::ParseScopeTrace(text, "fuzz.trace.json");
   if (!trace.ok()) return 0;  // a refused trace is a normal outcome
-  size_t sum = trace->root().children.size();
-  for (const hp::TracedModule& module : trace->modules()) {
+  size_t sum = trace->children(0).size();
+  for (size_t i = 0; i < trace->modules().size(); ++i) {
+    const hp::TracedModule& module = trace->modules()[i];
     sum += static_cast<size_t>(trace->IndexOf(module.path));
-    for (int child : module.children) {
+    for (int child : trace->children(static_cast<int>(i))) {
       sum += trace->modules().at(static_cast<size_t>(child)).path.size();
     }
   }

@@ -6,12 +6,12 @@
 
 namespace hp {
 
-ModuleTable::ModuleTable(HierarchySource source, std::string root_class,
-                         std::string root_qualified_class)
+ModuleTable::ModuleTable(HierarchySource source, absl::string_view root_class,
+                         absl::string_view root_qualified_class)
     : source_(source) {
   Module root;
-  root.class_name = std::move(root_class);
-  root.qualified_class = std::move(root_qualified_class);
+  root.class_name = strings_.StoreOnce(root_class);
+  root.qualified_class = strings_.StoreOnce(root_qualified_class);
   modules_.push_back(std::move(root));
   index_[""] = 0;
 }
@@ -25,9 +25,12 @@ int ModuleTable::Add(Module module) {
     parent = Find(ancestor);
   }
   module.parent = parent;
+  module.path = strings_.Store(module.path);
+  module.class_name = strings_.StoreOnce(module.class_name);
+  module.qualified_class = strings_.StoreOnce(module.qualified_class);
   const int index = size();
-  index_[module.path] = index;
-  modules_.push_back(std::move(module));
+  index_.emplace(module.path, index);
+  modules_.push_back(module);
   return index;
 }
 

@@ -13,13 +13,16 @@
 #include "absl/strings/string_view.h"
 #include "hp/model/hierarchy_source.h"
 #include "hp/trace/scope_trace.h"
+#include "hp/util/string_arena.h"
 
 namespace hp {
 
+// In a table, the strings are views of the table's own copies; passed to
+// Add, views of the caller's, which Add copies.
 struct Module {
-  std::string path;             // dotted; "" for the root
-  std::string class_name;       // "" when unknown (no trace)
-  std::string qualified_class;  // module.Class; "" when unknown
+  absl::string_view path;             // dotted; "" for the root
+  absl::string_view class_name;       // "" when unknown (no trace)
+  absl::string_view qualified_class;  // module.Class; "" when unknown
   bool is_torch_nn = false;
   int64_t call_count = 1;
   int parent = -1;  // index of the nearest ancestor in the table; -1 for root
@@ -28,8 +31,8 @@ struct Module {
 class ModuleTable {
  public:
   // A table holding only the root module.
-  ModuleTable(HierarchySource source, std::string root_class,
-              std::string root_qualified_class);
+  ModuleTable(HierarchySource source, absl::string_view root_class,
+              absl::string_view root_qualified_class);
 
   HierarchySource source() const { return source_; }
   bool classes_known() const {
@@ -63,10 +66,13 @@ class ModuleTable {
 
  private:
   HierarchySource source_;
+  // Every path of modules_ and each distinct class once: the index and the
+  // modules view them.
+  StringArena strings_;
   std::vector<Module> modules_;
   bool has_calls_ = false;
   std::vector<TracedCall> calls_;
-  absl::flat_hash_map<std::string, int> index_;
+  absl::flat_hash_map<absl::string_view, int> index_;
 };
 
 // Every module of the trace, with its class and call count.

@@ -40,7 +40,7 @@ class ComponentResolver {
   // the component `previous`).
   Resolution Resolve(int current, absl::string_view previous,
                      absl::string_view component) {
-    const std::string& current_path = modules_->at(current).path;
+    const absl::string_view current_path = modules_->at(current).path;
     const bool traced = modules_->source() == HierarchySource::kTrace;
     absl::string_view base = WithoutDedupSuffix(component);
     if (traced) {
@@ -161,7 +161,7 @@ bool DynamoChain(const NodeRef& node, ModuleTable* modules,
       module.path = (*paths)[i];
       if (i < classes.size()) {
         module.qualified_class = classes[i];
-        module.class_name = std::string(ClassNameOf(classes[i]));
+        module.class_name = ClassNameOf(classes[i]);
         module.is_torch_nn = absl::StartsWith(classes[i], "torch.nn.");
       }
       index = modules->Add(std::move(module));
@@ -350,7 +350,7 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
 std::string AmbiguityMessage(absl::string_view name, absl::string_view op_type,
                              const NamedScope& named,
                              const ModuleTable& modules, bool take_first) {
-  const std::string& under = modules.at(named.ambiguous_under).path;
+  const absl::string_view under = modules.at(named.ambiguous_under).path;
   const std::string candidates = absl::StrJoin(
       named.candidates, ", ", [&](std::string* out, int module) {
         absl::StrAppend(out, "'", modules.at(module).path, "'");

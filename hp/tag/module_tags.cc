@@ -28,7 +28,7 @@ std::string PlainComponent(const ModuleTable& modules, const Module& module) {
   if (!modules.classes_known()) return std::string(ScopeComponent(module.path));
   absl::string_view own_name = LastAtom(module.path);
   if (IsListIndex(own_name)) return absl::StrCat(module.class_name, ".", own_name);
-  return module.class_name;
+  return std::string(module.class_name);
 }
 
 std::string RelativePath(absl::string_view path, absl::string_view ancestor) {

@@ -194,7 +194,8 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
   result.modules.reserve(modules.size());
   for (int i = 0; i < modules.size(); ++i) {
     const Module& module = modules.at(i);
-    result.modules.push_back({module.path, module.class_name,
+    result.modules.push_back({std::string(module.path),
+                              std::string(module.class_name),
                               module_tags.tag[i], bool(module_tags.kept[i])});
   }
   result.statistics = CountMatches(matches, tags, modules.size());

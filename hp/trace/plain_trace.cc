@@ -24,18 +24,31 @@ class FieldSet {
   uint32_t seen_ = 0;
 };
 
-bool ReadPlainModule(PlainJsonReader* json, TracedModule* module) {
+// Reads a string into `strings`: each class once, as classes repeat.
+bool StoredString(PlainJsonReader* json, absl::string_view* value,
+                  StringArena* strings, bool repeats) {
+  absl::string_view text;
+  if (!json->String(&text)) return false;
+  *value = repeats ? strings->StoreOnce(text) : strings->Store(text);
+  return true;
+}
+
+bool ReadPlainModule(PlainJsonReader* json, StringArena* strings,
+                     TracedModule* module) {
   enum { kPath, kClass, kQualified, kTorchNn, kExecuted, kCalls, kOrder, kTag };
   FieldSet fields(8);
   const bool read = json->Object([&](absl::string_view key) {
     if (key == "path") {
-      return fields.First(kPath) && json->String(&module->path);
+      return fields.First(kPath) &&
+             StoredString(json, &module->path, strings, false);
     }
     if (key == "class") {
-      return fields.First(kClass) && json->String(&module->class_name);
+      return fields.First(kClass) &&
+             StoredString(json, &module->class_name, strings, true);
     }
     if (key == "qualified_class") {
-      return fields.First(kQualified) && json->String(&module->qualified_class);
+      return fields.First(kQualified) &&
+             StoredString(json, &module->qualified_class, strings, true);
     }
     if (key == "is_torch_nn") {
       return fields.First(kTorchNn) && json->Bool(&module->is_torch_nn);
@@ -57,7 +70,8 @@ bool ReadPlainModule(PlainJsonReader* json, TracedModule* module) {
     if (key == "tag") {
       if (!fields.First(kTag)) return false;
       if (json->Null()) return true;
-      return json->String(&module->recorded_tag.emplace());
+      return StoredString(json, &module->recorded_tag.emplace(), strings,
+                          false);
     }
     return json->Skip();
   });
@@ -144,7 +158,8 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
     }
     if (key == "modules") {
       return fields.First(kModules) && json.Array([&] {
-        return ReadPlainModule(&json, &trace->modules.emplace_back());
+        return ReadPlainModule(&json, &trace->strings,
+                               &trace->modules.emplace_back());
       });
     }
     if (key == "calls") {

@@ -16,6 +16,7 @@
 
 #include "absl/strings/string_view.h"
 #include "hp/trace/scope_trace.h"
+#include "hp/util/string_arena.h"
 
 namespace hp {
 
@@ -36,6 +37,7 @@ struct PlainTrace {
   int64_t opset = 0;
   std::string root_class;
   std::string root_qualified_class;
+  StringArena strings;  // what `modules` view
   std::vector<TracedModule> modules;
   std::optional<std::vector<PlainCall>> calls;  // absent in older traces
 };

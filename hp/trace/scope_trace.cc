@@ -137,13 +137,15 @@ absl::Status CheckModule(const FieldReader& reader, const std::string& at,
   return absl::OkStatus();
 }
 
-// Adds modules[index], read and checked, to the trace's list and index: the
-// root comes first, and no path twice.
-absl::Status AddModule(const FieldReader& reader, size_t index,
-                       TracedModule module, const std::string& root_class,
-                       const std::string& root_qualified_class,
-                       std::vector<TracedModule>* modules,
-                       absl::flat_hash_map<std::string, int>* index_by_path) {
+// Indexes modules[index], read, checked and already in `modules` (whose
+// storage stays put: the index holds views of its paths): the root comes
+// first, and no path twice.
+absl::Status IndexModule(
+    const FieldReader& reader, size_t index,
+    const std::vector<TracedModule>& modules, const std::string& root_class,
+    const std::string& root_qualified_class,
+    absl::flat_hash_map<absl::string_view, int>* index_by_path) {
+  const TracedModule& module = modules[index];
   const std::string at = ModuleIndexPath(index);
   if (index == 0) {
     if (!module.path.empty()) {
@@ -174,16 +176,17 @@ absl::Status AddModule(const FieldReader& reader, size_t index,
         absl::StrCat("duplicate path ", QuoteJson(module.path), " (also ",
                      ModuleIndexPath(it->second), ")"));
   }
-  modules->push_back(std::move(module));
   return absl::OkStatus();
 }
 
 // Links parents once every path is known: named_modules() lists every
 // prefix of a path (containers such as ModuleList are modules too).
+// Children are listed in trace order, all in one array.
 absl::Status LinkParents(
     const FieldReader& reader,
-    const absl::flat_hash_map<std::string, int>& index_by_path,
-    std::vector<TracedModule>* modules) {
+    const absl::flat_hash_map<absl::string_view, int>& index_by_path,
+    std::vector<TracedModule>* modules, std::vector<int>* child_begin,
+    std::vector<int>* children) {
   for (size_t i = 1; i < modules->size(); ++i) {
     TracedModule& module = (*modules)[i];
     const absl::string_view parent_path = ParentPath(module.path);
@@ -197,7 +200,19 @@ absl::Status LinkParents(
                        "module path must itself be a module)"));
     }
     module.parent = parent->second;
-    (*modules)[parent->second].children.push_back(static_cast<int>(i));
+  }
+  // Counted, summed into starts, then placed in index order.
+  child_begin->assign(modules->size() + 1, 0);
+  for (size_t i = 1; i < modules->size(); ++i) {
+    ++(*child_begin)[(*modules)[i].parent + 1];
+  }
+  for (size_t i = 1; i < child_begin->size(); ++i) {
+    (*child_begin)[i] += (*child_begin)[i - 1];
+  }
+  children->resize(modules->size() - 1);
+  std::vector<int> next(child_begin->begin(), child_begin->end() - 1);
+  for (size_t i = 1; i < modules->size(); ++i) {
+    (*children)[next[(*modules)[i].parent]++] = static_cast<int>(i);
   }
   return absl::OkStatus();
 }
@@ -207,7 +222,8 @@ absl::Status LinkParents(
 // call or the root's forward.
 absl::Status AddCalls(const FieldReader& reader,
                       const std::vector<PlainCall>& entries,
-                      const absl::flat_hash_map<std::string, int>& index_by_path,
+                      const absl::flat_hash_map<absl::string_view, int>&
+                          index_by_path,
                       std::vector<TracedCall>* calls) {
   calls->reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -249,14 +265,19 @@ absl::StatusOr<PlainCall> ParseCall(const FieldReader& reader,
 }
 
 absl::StatusOr<TracedModule> ParseModule(const FieldReader& reader,
-                                         const Json& entry, size_t index) {
+                                         const Json& entry, size_t index,
+                                         StringArena* strings) {
   const std::string at = ModuleIndexPath(index);
   if (!entry.is_object()) return reader.Expected(at, "an object", entry);
   TracedModule module;
-  HP_ASSIGN_OR_RETURN(module.path, reader.String(entry, at, "path"));
-  HP_ASSIGN_OR_RETURN(module.class_name, reader.String(entry, at, "class"));
-  HP_ASSIGN_OR_RETURN(module.qualified_class,
+  HP_ASSIGN_OR_RETURN(const std::string path, reader.String(entry, at, "path"));
+  HP_ASSIGN_OR_RETURN(const std::string class_name,
+                      reader.String(entry, at, "class"));
+  HP_ASSIGN_OR_RETURN(const std::string qualified_class,
                       reader.String(entry, at, "qualified_class"));
+  module.path = strings->Store(path);
+  module.class_name = strings->StoreOnce(class_name);
+  module.qualified_class = strings->StoreOnce(qualified_class);
   HP_ASSIGN_OR_RETURN(module.is_torch_nn,
                       reader.Bool(entry, at, "is_torch_nn"));
   HP_ASSIGN_OR_RETURN(module.executed, reader.Bool(entry, at, "executed"));
@@ -264,8 +285,9 @@ absl::StatusOr<TracedModule> ParseModule(const FieldReader& reader,
                       reader.Integer(entry, at, "call_count"));
   HP_ASSIGN_OR_RETURN(module.first_call_order,
                       reader.NullableInteger(entry, at, "first_call_order"));
-  HP_ASSIGN_OR_RETURN(module.recorded_tag,
+  HP_ASSIGN_OR_RETURN(const std::optional<std::string> tag,
                       reader.NullableString(entry, at, "tag"));
+  if (tag.has_value()) module.recorded_tag = strings->Store(*tag);
   HP_RETURN_IF_ERROR(CheckModule(reader, at, module));
   return module;
 }
@@ -294,6 +316,35 @@ std::optional<PlainTrace> ReadPlainTrace(absl::string_view text,
 
 }  // namespace
 
+ScopeTrace::ScopeTrace(const ScopeTrace& other)
+    : source_(other.source_),
+      format_version_(other.format_version_),
+      producer_(other.producer_),
+      onnx_file_(other.onnx_file_),
+      onnx_sha256_(other.onnx_sha256_),
+      onnx_structure_sha256_(other.onnx_structure_sha256_),
+      text_sha256_(other.text_sha256_),
+      opset_(other.opset_),
+      root_class_(other.root_class_),
+      root_qualified_class_(other.root_qualified_class_),
+      modules_(other.modules_),
+      has_calls_(other.has_calls_),
+      calls_(other.calls_),
+      child_begin_(other.child_begin_),
+      children_(other.children_) {
+  index_by_path_.reserve(modules_.size());
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    TracedModule& module = modules_[i];
+    module.path = strings_.Store(module.path);
+    module.class_name = strings_.StoreOnce(module.class_name);
+    module.qualified_class = strings_.StoreOnce(module.qualified_class);
+    if (module.recorded_tag.has_value()) {
+      module.recorded_tag = strings_.Store(*module.recorded_tag);
+    }
+    index_by_path_.emplace(module.path, static_cast<int>(i));
+  }
+}
+
 const TracedModule* ScopeTrace::Find(absl::string_view path) const {
   const int index = IndexOf(path);
   return index < 0 ? nullptr : &modules_[index];
@@ -320,18 +371,20 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
     trace.opset_ = plain->opset;
     trace.root_class_ = std::move(plain->root_class);
     trace.root_qualified_class_ = std::move(plain->root_qualified_class);
-    trace.modules_.reserve(plain->modules.size());
-    trace.index_by_path_.reserve(plain->modules.size());
+    trace.strings_ = std::move(plain->strings);
+    trace.modules_ = std::move(plain->modules);
+    trace.index_by_path_.reserve(trace.modules_.size());
     bool added = true;
-    for (size_t i = 0; added && i < plain->modules.size(); ++i) {
-      added = AddModule(reader, i, std::move(plain->modules[i]),
-                        trace.root_class_, trace.root_qualified_class_,
-                        &trace.modules_, &trace.index_by_path_)
+    for (size_t i = 0; added && i < trace.modules_.size(); ++i) {
+      added = IndexModule(reader, i, trace.modules_, trace.root_class_,
+                          trace.root_qualified_class_, &trace.index_by_path_)
                   .ok();
     }
     trace.has_calls_ = plain->calls.has_value();
     if (added &&
-        LinkParents(reader, trace.index_by_path_, &trace.modules_).ok() &&
+        LinkParents(reader, trace.index_by_path_, &trace.modules_,
+                    &trace.child_begin_, &trace.children_)
+            .ok() &&
         (!trace.has_calls_ || AddCalls(reader, *plain->calls,
                                        trace.index_by_path_, &trace.calls_)
                                   .ok())) {
@@ -389,16 +442,21 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
   HP_ASSIGN_OR_RETURN(const Json* modules,
                       reader.Array(document, "", "modules"));
   HP_RETURN_IF_ERROR(CheckModulesNotEmpty(reader, modules->size()));
+  // Reserved so that adding moves no module: the index views their paths.
   trace.modules_.reserve(modules->size());
+  trace.index_by_path_.reserve(modules->size());
   for (size_t i = 0; i < modules->size(); ++i) {
     HP_ASSIGN_OR_RETURN(TracedModule module,
-                        ParseModule(reader, (*modules)[i], i));
-    HP_RETURN_IF_ERROR(AddModule(reader, i, std::move(module),
-                                 trace.root_class_, trace.root_qualified_class_,
-                                 &trace.modules_, &trace.index_by_path_));
+                        ParseModule(reader, (*modules)[i], i, &trace.strings_));
+    trace.modules_.push_back(std::move(module));
+    HP_RETURN_IF_ERROR(IndexModule(reader, i, trace.modules_,
+                                   trace.root_class_,
+                                   trace.root_qualified_class_,
+                                   &trace.index_by_path_));
   }
-  HP_RETURN_IF_ERROR(
-      LinkParents(reader, trace.index_by_path_, &trace.modules_));
+  HP_RETURN_IF_ERROR(LinkParents(reader, trace.index_by_path_,
+                                 &trace.modules_, &trace.child_begin_,
+                                 &trace.children_));
 
   // Optional: traces recorded before it was added have none.
   if (document.contains("calls")) {

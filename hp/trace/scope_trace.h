@@ -12,6 +12,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "hp/util/string_arena.h"
 
 namespace hp {
 
@@ -21,17 +23,17 @@ inline constexpr char kScopeTraceFormat[] = "hp-scope-trace";
 inline constexpr int64_t kSupportedTraceVersions[] = {1};
 
 // One entry of the trace's `modules`: a module of torch's named_modules().
+// Its strings are views of the ScopeTrace's own copies.
 struct TracedModule {
-  std::string path;  // dotted path, "" for the root
-  std::string class_name;
-  std::string qualified_class;
+  absl::string_view path;  // dotted path, "" for the root
+  absl::string_view class_name;
+  absl::string_view qualified_class;
   bool is_torch_nn = false;
   bool executed = false;
   int64_t call_count = 0;
   std::optional<int64_t> first_call_order;  // set iff executed
-  std::optional<std::string> recorded_tag;  // the recorder's tag, if any
-  int parent = -1;            // index into ScopeTrace::modules(); -1 for root
-  std::vector<int> children;  // indices, in trace order
+  std::optional<absl::string_view> recorded_tag;  // the recorder's tag, if any
+  int parent = -1;  // index into ScopeTrace::modules(); -1 for root
 };
 
 // One entry of the trace's `calls`: a forward call of a submodule.
@@ -49,6 +51,15 @@ struct TraceProducer {
 // module's parent (its path minus the last dotted component) is in the trace.
 class ScopeTrace {
  public:
+  // The modules and the index view strings the trace owns: a move keeps
+  // them in place, a copy makes its own.
+  ScopeTrace(ScopeTrace&&) = default;
+  ScopeTrace& operator=(ScopeTrace&&) = default;
+  ScopeTrace(const ScopeTrace& other);
+  ScopeTrace& operator=(const ScopeTrace& other) {
+    return *this = ScopeTrace(other);
+  }
+
   // Where the trace came from (a file name), for messages.
   const std::string& source() const { return source_; }
   int64_t format_version() const { return format_version_; }
@@ -75,6 +86,11 @@ class ScopeTrace {
   bool has_calls() const { return has_calls_; }
   const std::vector<TracedCall>& calls() const { return calls_; }
   const TracedModule& root() const { return modules_.front(); }
+  // Indices of the module's children, in trace order.
+  absl::Span<const int> children(int index) const {
+    return absl::MakeConstSpan(children_.data() + child_begin_[index],
+                               child_begin_[index + 1] - child_begin_[index]);
+  }
   // nullptr / -1 when no module has that path.
   const TracedModule* Find(absl::string_view path) const;
   int IndexOf(absl::string_view path) const;
@@ -94,10 +110,17 @@ class ScopeTrace {
   int64_t opset_ = 0;
   std::string root_class_;
   std::string root_qualified_class_;
+  // The modules' strings: each path once, each class once.
+  StringArena strings_;
   std::vector<TracedModule> modules_;
   bool has_calls_ = false;
   std::vector<TracedCall> calls_;
-  absl::flat_hash_map<std::string, int> index_by_path_;
+  // Module i's children are children_[child_begin_[i], child_begin_[i+1]):
+  // two arrays rather than a vector per module.
+  std::vector<int> child_begin_;
+  std::vector<int> children_;
+  // Keyed by views of modules_[i].path: one copy of each path.
+  absl::flat_hash_map<absl::string_view, int> index_by_path_;
 };
 
 // Parses and validates trace JSON. `source` (normally the file name) starts

@@ -37,7 +37,7 @@ Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table,
   if (!reconstruction.ok()) return placed;
   placed.reconstruction = *std::move(reconstruction);
   for (const NodeScope& scope : placed.reconstruction.nodes) {
-    placed.modules.push_back(table->at(scope.module).path);
+    placed.modules.emplace_back(table->at(scope.module).path);
     placed.origins.push_back(scope.origin);
   }
   return placed;

@@ -29,7 +29,8 @@ Tags Resolve(const ModuleTable& table, const TagRules& rules = TagRules()) {
   for (int i = 0; i < table.size(); ++i) {
     tags.tag[table.at(i).path] = resolved.tag[i];
     tags.kept[table.at(i).path] = resolved.kept[i];
-    tags.owner[table.at(i).path] = table.at(resolved.owner[i]).path;
+    tags.owner[table.at(i).path] =
+        std::string(table.at(resolved.owner[i]).path);
   }
   return tags;
 }
