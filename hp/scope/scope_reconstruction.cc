@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "hp/scope/call_matching.h"
 #include "hp/scope/node_names.h"
 #include "hp/util/parallel.h"
+#include "hp/util/string_arena.h"
 
 namespace hp {
 namespace {
@@ -249,7 +249,7 @@ class NamedScopes {
     }
     if (pending.empty()) return *known;
     // New prefixes are kept: from here on, the scope is the copy.
-    scope = owned_.emplace_back(scope);
+    scope = owned_.Store(scope);
     // Then forward, one component per prefix, as ParseNodeName + Resolve
     // would have walked them.
     const int table_size = modules_->size();
@@ -299,7 +299,7 @@ class NamedScopes {
   ModuleTable* modules_;
   ComponentResolver resolver_;
   const NamedScope root_;  // "": the root's own ops
-  std::deque<std::string> owned_;  // the scopes the keys and views view
+  StringArena owned_;  // the scopes the keys and views view
   absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
   std::vector<NamedScope> scopes_;
   // The scopes resolved last (-1: none yet) and their entries, oldest
