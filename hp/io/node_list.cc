@@ -288,9 +288,6 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
   return node;
 }
 
-// Reads the main graph's node records as views (NodeListBuilder::AddRecord)
-// on all cores; a node that owns subgraphs is parsed onto `arena`, and its
-// bodies' nodes follow it. False when a record does not parse.
 void NodeList::Release(size_t begin, size_t end) const {
   if (mapped_ == nullptr || begin >= end || end > size_) return;
   // From the first record node's first byte to the last one's: message
@@ -310,6 +307,9 @@ void NodeList::Release(size_t begin, size_t end) const {
                    static_cast<uint64_t>(last - mapped_->data()));
 }
 
+// Reads the main graph's node records as views (NodeListBuilder::AddRecord)
+// on all cores; a node that owns subgraphs is parsed onto `arena`, and its
+// bodies' nodes follow it. False when a record does not parse.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
                      std::vector<onnx::NodeProto*>* parsed,

@@ -98,7 +98,6 @@ class FileMapping {
   // They stay in the page cache, and a later read faults them in again
   // with the same bytes (the mapping is private and never written).
   void Release(uint64_t begin, uint64_t end) const;
-  uint64_t size() const { return size_; }
 
  private:
   const uint8_t* data_ = nullptr;
