@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -721,7 +722,15 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // Node records a batch at a time, each serialized at its offset in the
   // batch's buffer (a big batch on all cores); then the batch is written.
   constexpr size_t kBatchBytes = size_t{8} << 20;
-  std::string batch;
+  // One buffer for every batch, allocated once at the size of the largest
+  // (a record bigger than a batch is a batch alone) and never zero-filled:
+  // a string grown batch by batch would double past 8 MB and be cleared.
+  size_t largest_record = 0;
+  for (uint32_t bytes : record_bytes) {
+    largest_record = std::max<size_t>(largest_record, bytes);
+  }
+  const std::unique_ptr<char[]> batch(
+      new char[std::max(kBatchBytes, largest_record)]);
   std::vector<size_t> offsets;
   for (size_t first = 0; first < record_bytes.size();) {
     size_t last = first;
@@ -732,7 +741,6 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       offsets.push_back(bytes);
       bytes += record_bytes[last++];
     }
-    batch.resize(bytes);
     ForSlices(last - first, kNodesPerSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         const size_t index = first + i;
@@ -753,7 +761,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
         node->SerializeWithCachedSizesToArray(target);
       }
     });
-    HP_RETURN_IF_ERROR(writer->Append(batch));
+    HP_RETURN_IF_ERROR(writer->Append(absl::string_view(batch.get(), bytes)));
     // The batch's records were copied in file order: their pages are done.
     if (input != nullptr && chosen == nullptr && !node_records_.empty()) {
       input_mapping->Release(node_records_[first].begin,
