@@ -27,11 +27,6 @@ constexpr uint32_t kLastNodeField = 9;
 constexpr uint32_t kEntryKey = 1;
 constexpr uint32_t kEntryValue = 2;
 
-absl::string_view View(const uint8_t* data, const WireRecord& record) {
-  return absl::string_view(reinterpret_cast<const char*>(data + record.payload),
-                           record.end - record.payload);
-}
-
 // An attribute record's payload, checked as protobuf parses it inside a
 // node (node, graph, model: three messages deep), into one message per
 // thread that is reused. Sets `graph` when it holds a graph, `external`
@@ -55,11 +50,12 @@ bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph,
 
 }  // namespace
 
-const absl::string_view* NodeRef::FindMetadata(absl::string_view key) const {
-  for (const MetadataView& entry : metadata) {
-    if (entry.key == key) return &entry.value;
+std::optional<absl::string_view> NodeRef::FindMetadata(
+    absl::string_view key) const {
+  for (const MetadataView entry : metadata) {
+    if (entry.key == key) return entry.value;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 bool OwnsSubgraphs(const onnx::NodeProto& node) {
@@ -76,12 +72,16 @@ void NodeList::KeepMetadata(size_t i, size_t count) {
       std::min(record.metadata_count, static_cast<uint32_t>(count));
 }
 
-NodeList::Record& NodeListBuilder::Start() {
+NodeList::Record& NodeListBuilder::Start(bool message) {
   NodeList::Segment& segment = *segment_;
   segment.nodes.emplace_back();
   NodeList::Record& node = segment.nodes.back();
-  node.values_at = static_cast<uint32_t>(segment.values.size());
-  node.metadata_at = static_cast<uint32_t>(segment.metadata.size());
+  node.is_message = message;
+  node.values_at = static_cast<uint32_t>(
+      message ? segment.message_values.size() : segment.record_values.size());
+  node.metadata_at = static_cast<uint32_t>(
+      message ? segment.message_metadata.size()
+              : segment.record_metadata.size());
   return node;
 }
 
@@ -104,9 +104,8 @@ uint32_t NodeListBuilder::KeepPath(absl::string_view path) {
 void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
                                      uint32_t graph_path, int owner) {
   const int index = static_cast<int>(size());
-  NodeList::Record& ref = Start();
+  NodeList::Record& ref = Start(/*message=*/true);
   ref.source = &node;
-  ref.is_message = true;
   ref.message.graph_path = graph_path;
   ref.message.owner = owner;
   ref.owns_subgraphs = OwnsSubgraphs(node);
@@ -115,13 +114,13 @@ void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
   ref.output_count = static_cast<uint32_t>(node.output_size());
   ref.metadata_count = static_cast<uint32_t>(node.metadata_props_size());
   for (const std::string& input : node.input()) {
-    segment_->values.push_back(input);
+    segment_->message_values.push_back(input);
   }
   for (const std::string& output : node.output()) {
-    segment_->values.push_back(output);
+    segment_->message_values.push_back(output);
   }
   for (const onnx::StringStringEntryProto& entry : node.metadata_props()) {
-    segment_->metadata.push_back({entry.key(), entry.value()});
+    segment_->message_metadata.push_back({entry.key(), entry.value()});
   }
   if (!ref.owns_subgraphs) return;
   // The path of this node's graph, copied: KeepPath may move the paths.
@@ -154,7 +153,7 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
     return false;
   }
   bool external = false;
-  NodeList::Record& node = Start();
+  NodeList::Record& node = Start(/*message=*/false);
   const uint8_t* base = data + record.begin;
   node.source = base;
   auto fail = [&] {
@@ -168,11 +167,14 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
   auto size = [](const WireRecord& field) {
     return static_cast<uint32_t>(field.end - field.payload);
   };
+  auto span = [&](const WireRecord& field) {
+    return RecordSpan{at(field), size(field)};
+  };
   WireReader reader(data, record.begin, record.end);
   WireRecord field;
   // Inputs and outputs come in any order in the record; outputs are kept
   // apart until the end, then follow the inputs.
-  thread_local std::vector<absl::string_view> outputs;
+  thread_local std::vector<RecordSpan> outputs;
   outputs.clear();
   while (!reader.done()) {
     if (!reader.Next(&field)) return fail();
@@ -183,11 +185,11 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
     }
     switch (field.field) {
       case kNodeInput:
-        segment_->values.push_back(View(data, field));
+        segment_->record_values.push_back(span(field));
         ++node.input_count;
         break;
       case kNodeOutput:
-        outputs.push_back(View(data, field));
+        outputs.push_back(span(field));
         break;
       case kNodeName:
         node.strings.name_at = at(field);
@@ -207,16 +209,16 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
         }
         break;
       case kNodeMetadataProps: {
-        MetadataView entry;
+        RecordEntry entry;
         WireReader entry_reader(data, field.payload, field.end);
         WireRecord part;
         while (!entry_reader.done()) {
           if (!entry_reader.Next(&part)) return fail();
           if (part.wire_type != kLengthDelimited) continue;
-          if (part.field == kEntryKey) entry.key = View(data, part);
-          if (part.field == kEntryValue) entry.value = View(data, part);
+          if (part.field == kEntryKey) entry.key = span(part);
+          if (part.field == kEntryValue) entry.value = span(part);
         }
-        segment_->metadata.push_back(entry);
+        segment_->record_metadata.push_back(entry);
         ++node.metadata_count;
         break;
       }
@@ -224,8 +226,8 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
         break;
     }
   }
-  segment_->values.insert(segment_->values.end(), outputs.begin(),
-                          outputs.end());
+  segment_->record_values.insert(segment_->record_values.end(),
+                                 outputs.begin(), outputs.end());
   node.output_count = static_cast<uint32_t>(outputs.size());
   *needs_message = node.owns_subgraphs || external;
   return true;
@@ -234,8 +236,13 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
 void NodeListBuilder::RemoveLast() {
   NodeList::Segment& segment = *segment_;
   const NodeList::Record& last = segment.nodes.back();
-  segment.values.resize(last.values_at);
-  segment.metadata.resize(last.metadata_at);
+  if (last.is_message) {
+    segment.message_values.resize(last.values_at);
+    segment.message_metadata.resize(last.metadata_at);
+  } else {
+    segment.record_values.resize(last.values_at);
+    segment.record_metadata.resize(last.metadata_at);
+  }
   segment.nodes.pop_back();
 }
 
@@ -260,8 +267,10 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
     // The vectors grew by doubling; a million nodes' views would leave
     // tens of MB unused for the rest of the run.
     part.segment_->nodes.shrink_to_fit();
-    part.segment_->values.shrink_to_fit();
-    part.segment_->metadata.shrink_to_fit();
+    part.segment_->record_values.shrink_to_fit();
+    part.segment_->record_metadata.shrink_to_fit();
+    part.segment_->message_values.shrink_to_fit();
+    part.segment_->message_metadata.shrink_to_fit();
     list.starts_.push_back(list.size_);
     list.size_ += part.segment_->nodes.size();
     list.segments_.push_back(std::move(part.segment_));

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,97 @@ struct MetadataView {
   absl::string_view value;
 };
 
+// A string of a node record as the list keeps it: its place in the record
+// (a record is under 2 GB), 8 bytes where a view takes 16. A million nodes'
+// value names and a tagged model's metadata entries are most of a list.
+struct RecordSpan {
+  uint32_t at = 0;
+  uint32_t size = 0;
+};
+struct RecordEntry {
+  RecordSpan key;
+  RecordSpan value;
+};
+
+// The views of one node's strings of one kind (its inputs, its outputs or
+// its metadata entries), read like an absl::Span of them: made on access
+// from the record's spans, or kept as views for a node read from a message.
+// `View` is absl::string_view or MetadataView; `Packed` how a record keeps
+// it.
+template <typename View, typename Packed>
+class NodeViews {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = View;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = View;
+    const_iterator() = default;
+    const_iterator(const NodeViews* views, size_t at)
+        : views_(views), at_(at) {}
+    View operator*() const { return (*views_)[at_]; }
+    View operator[](difference_type k) const { return (*views_)[at_ + k]; }
+    const_iterator& operator++() { ++at_; return *this; }
+    const_iterator operator++(int) { const_iterator old = *this; ++at_; return old; }
+    const_iterator& operator--() { --at_; return *this; }
+    const_iterator& operator+=(difference_type k) { at_ += k; return *this; }
+    const_iterator& operator-=(difference_type k) { at_ -= k; return *this; }
+    const_iterator operator+(difference_type k) const {
+      return const_iterator(views_, at_ + k);
+    }
+    const_iterator operator-(difference_type k) const {
+      return const_iterator(views_, at_ - k);
+    }
+    difference_type operator-(const const_iterator& other) const {
+      return static_cast<difference_type>(at_) -
+             static_cast<difference_type>(other.at_);
+    }
+    bool operator==(const const_iterator& other) const { return at_ == other.at_; }
+    bool operator!=(const const_iterator& other) const { return at_ != other.at_; }
+    bool operator<(const const_iterator& other) const { return at_ < other.at_; }
+
+   private:
+    const NodeViews* views_ = nullptr;
+    size_t at_ = 0;
+  };
+
+  NodeViews() = default;
+  // A record node's: spans into the record starting at `record`.
+  NodeViews(const char* record, const Packed* packed, size_t size)
+      : record_(record), packed_(packed), size_(size) {}
+  // A message node's: views into its message.
+  NodeViews(const View* views, size_t size) : views_(views), size_(size) {}
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  View operator[](size_t i) const {
+    return record_ != nullptr ? Unpack(packed_[i]) : views_[i];
+  }
+  View front() const { return (*this)[0]; }
+  View back() const { return (*this)[size_ - 1]; }
+  const_iterator begin() const { return const_iterator(this, 0); }
+  const_iterator end() const { return const_iterator(this, size_); }
+
+ private:
+  absl::string_view Unpack(const RecordSpan& span) const {
+    return absl::string_view(record_ + span.at, span.size);
+  }
+  MetadataView Unpack(const RecordEntry& entry) const {
+    return {Unpack(entry.key), Unpack(entry.value)};
+  }
+
+  const char* record_ = nullptr;  // null: views_
+  union {
+    const Packed* packed_;
+    const View* views_ = nullptr;
+  };
+  size_t size_ = 0;
+};
+using NodeValueNames = NodeViews<absl::string_view, RecordSpan>;
+using MetadataViews = NodeViews<MetadataView, RecordEntry>;
+
 // A node as its list shows it: built on each access from the list's
 // compact record of it, so it is a value to read, not to keep the address
 // of. Its views stay valid as long as the list.
@@ -37,9 +129,9 @@ struct NodeRef {
   absl::string_view name;
   absl::string_view op_type;
   absl::string_view domain;
-  absl::Span<const absl::string_view> inputs;
-  absl::Span<const absl::string_view> outputs;
-  absl::Span<const MetadataView> metadata;
+  NodeValueNames inputs;
+  NodeValueNames outputs;
+  MetadataViews metadata;
   // The node's message: set for every node of a parsed model and for the
   // nodes a splice parsed (owners of subgraphs and their bodies); null for
   // a main-graph node read as a record.
@@ -56,20 +148,21 @@ struct NodeRef {
   // wire type): protobuf keeps them last, after anything hp would append.
   bool has_unknown_fields = false;
 
-  // The value of the first metadata entry with that key, or null.
-  const absl::string_view* FindMetadata(absl::string_view key) const;
+  // The value of the first metadata entry with that key, if any.
+  std::optional<absl::string_view> FindMetadata(absl::string_view key) const;
 };
 
 // The nodes, read-only once built. Moving keeps the views valid; the
 // messages or file they point into must outlive the list.
 class NodeList {
-  // What the list keeps of one node (56 bytes, where a NodeRef is 128): a
-  // node of a million-node graph costs its record, its value views and its
-  // metadata views, nothing more.
+  // What the list keeps of one node (56 bytes, where a NodeRef is 152): a
+  // node of a million-node graph costs its record and the spans of its
+  // values and metadata entries, nothing more.
   struct Record {
     // The node record's first byte in the file, or the node's message.
     const void* source = nullptr;
-    // The node's inputs, then its outputs, in the segment's values.
+    // The node's inputs, then its outputs, in the segment's values (of
+    // records or of messages, as the node is).
     uint32_t values_at = 0;
     uint32_t input_count = 0;
     uint32_t output_count = 0;
@@ -99,8 +192,12 @@ class NodeList {
   // Nodes and the values they view, as one builder made them.
   struct Segment {
     std::vector<Record> nodes;
-    std::vector<absl::string_view> values;
-    std::vector<MetadataView> metadata;
+    // A record node's values_at and metadata_at index the record_ vectors,
+    // a message node's the message_ ones.
+    std::vector<RecordSpan> record_values;
+    std::vector<RecordEntry> record_metadata;
+    std::vector<absl::string_view> message_values;
+    std::vector<MetadataView> message_metadata;
     // The subgraph paths of message nodes; "main" is static.
     std::vector<std::unique_ptr<std::string>> graph_paths;
 
@@ -206,6 +303,11 @@ inline NodeRef NodeList::Segment::Get(size_t i) const {
                           ? absl::string_view(kMainGraph)
                           : *graph_paths[record.message.graph_path - 1];
     node.owner = record.message.owner;
+    const absl::string_view* values = message_values.data() + record.values_at;
+    node.inputs = NodeValueNames(values, record.input_count);
+    node.outputs = NodeValueNames(values + record.input_count, record.output_count);
+    node.metadata = MetadataViews(
+        message_metadata.data() + record.metadata_at, record.metadata_count);
   } else {
     const char* base = static_cast<const char*>(record.source);
     node.name = absl::string_view(base + record.strings.name_at,
@@ -215,14 +317,14 @@ inline NodeRef NodeList::Segment::Get(size_t i) const {
     node.domain = absl::string_view(base + record.strings.domain_at,
                                     record.strings.domain_size);
     node.graph_path = kMainGraph;
+    const RecordSpan* values = record_values.data() + record.values_at;
+    node.inputs = NodeValueNames(base, values, record.input_count);
+    node.outputs =
+        NodeValueNames(base, values + record.input_count, record.output_count);
+    node.metadata = MetadataViews(
+        base, record_metadata.data() + record.metadata_at,
+        record.metadata_count);
   }
-  node.inputs = absl::MakeConstSpan(values.data() + record.values_at,
-                                    record.input_count);
-  node.outputs = absl::MakeConstSpan(
-      values.data() + record.values_at + record.input_count,
-      record.output_count);
-  node.metadata = absl::MakeConstSpan(metadata.data() + record.metadata_at,
-                                      record.metadata_count);
   node.owns_subgraphs = record.owns_subgraphs;
   node.has_unknown_fields = record.has_unknown_fields;
   return node;
@@ -293,7 +395,8 @@ class NodeListBuilder {
                        const FileMapping* mapped = nullptr);
 
  private:
-  NodeList::Record& Start();
+  // A new node, read from a message or from a record.
+  NodeList::Record& Start(bool message);
   // AddMessage and AddGraph with a graph path the list keeps already (its
   // index).
   void AddKeptMessage(const onnx::NodeProto& node, uint32_t graph_path,

@@ -143,12 +143,13 @@ class ComponentResolver {
 // chain before the first path it lacks, which goes to `missing`.
 bool DynamoChain(const NodeRef& node, ModuleTable* modules,
                  std::vector<int>* chain, std::string* missing) {
-  const absl::string_view* scopes = node.FindMetadata(kDynamoNameScopesKey);
-  if (scopes == nullptr) return false;
+  const std::optional<absl::string_view> scopes =
+      node.FindMetadata(kDynamoNameScopesKey);
+  if (!scopes.has_value()) return false;
   std::optional<std::vector<std::string>> paths = ParsePythonStringList(*scopes);
   if (!paths || paths->empty()) return false;
   std::vector<std::string> classes;
-  if (const absl::string_view* hierarchy =
+  if (const std::optional<absl::string_view> hierarchy =
           node.FindMetadata(kDynamoClassHierarchyKey)) {
     classes = ParsePythonStringList(*hierarchy).value_or(std::vector<std::string>{});
   }
@@ -334,7 +335,7 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
     for (size_t i = begin; i < end; ++i, ++it) {
       releaser.Reached(i);
       const NodeRef node = *it;
-      facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey) != nullptr;
+      facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
       facts[i].owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
       facts[i].has_scope = scope.has_value();
@@ -458,9 +459,9 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
 
 std::optional<std::string> DynamoRootClass(const NodeList& nodes) {
   for (const NodeRef& ref : nodes) {
-    const absl::string_view* hierarchy =
+    const std::optional<absl::string_view> hierarchy =
         ref.FindMetadata(kDynamoClassHierarchyKey);
-    if (hierarchy == nullptr) continue;
+    if (!hierarchy.has_value()) continue;
     std::optional<std::vector<std::string>> classes =
         ParsePythonStringList(*hierarchy);
     if (classes && !classes->empty()) return classes->front();

@@ -82,7 +82,7 @@ absl::Status StripTags(ModelSplice* splice) {
       // Nodes read as records hold their entries as read; parsed ones may
       // have been stripped already through an owner.
       std::optional<absl::string_view> record = splice->NodeRecord(i);
-      if (record && nodes[i].FindMetadata(kTagKey) == nullptr) continue;
+      if (record && !nodes[i].FindMetadata(kTagKey).has_value()) continue;
       if (record) {
         if (std::optional<RecordCut> cut = StripCut(*record, nodes[i])) {
           splice->TruncateNodeRecord(i, cut->keep, cut->entries);

@@ -81,7 +81,7 @@ void ForEachAddedEntry(const NodeRef& node, const NodeTagFacts& facts,
   visit(kModulePathKey, facts.module_path);
   visit(kMatchKey, MatchKindName(facts.match));
   if (options.write_namespace &&
-      node.FindMetadata(kNamespaceKey) == nullptr) {
+      !node.FindMetadata(kNamespaceKey).has_value()) {
     visit(kNamespaceKey, absl::StripPrefix(facts.tag, "/"));
   }
 }
@@ -208,9 +208,9 @@ void StripDocString(onnx::NodeProto* node) {
 bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options) {
   if (options.format != TagFormat::kMetadata) return false;
   if (node.has_unknown_fields) return false;
-  if (node.FindMetadata(kTagKey) != nullptr) return false;
+  if (node.FindMetadata(kTagKey).has_value()) return false;
   return !(options.write_namespace && options.overwrite_namespace &&
-           node.FindMetadata(kNamespaceKey) != nullptr);
+           node.FindMetadata(kNamespaceKey).has_value());
 }
 
 size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
@@ -302,10 +302,8 @@ WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format,
     return ReadNodeTag(*node.node, format, kept);
   }
   WrittenTag written;
-  auto first = [&](absl::string_view key) -> std::optional<absl::string_view> {
-    const absl::string_view* value = node.FindMetadata(key);
-    if (value == nullptr) return std::nullopt;
-    return *value;
+  auto first = [&](absl::string_view key) {
+    return node.FindMetadata(key);
   };
   written.tag = first(kTagKey);
   written.module_path = first(kModulePathKey);

@@ -20,8 +20,7 @@ absl::string_view Domain(absl::string_view domain) {
   return domain == "ai.onnx" ? absl::string_view() : domain;
 }
 
-bool SameSpan(absl::Span<const absl::string_view> a,
-              absl::Span<const absl::string_view> b) {
+bool SameSpan(const NodeValueNames& a, const NodeValueNames& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
 }
 

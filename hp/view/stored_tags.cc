@@ -127,7 +127,7 @@ void CheckAttribute(const NodeRef& ref, std::vector<std::string>* problems) {
                                      kTagAttributeName, " appears ", found,
                                      " times"));
   }
-  if (ref.FindMetadata(kTagKey) != nullptr) {
+  if (ref.FindMetadata(kTagKey).has_value()) {
     problems->push_back(absl::StrCat(DescribeNode(ref), ": has ", kTagKey,
                                      " metadata although the model's tag "
                                      "format is attribute"));

@@ -19,7 +19,7 @@ using ::hp::wire_format::BytesField;
 using ::hp::wire_format::VarintField;
 using ::testing::ElementsAre;
 
-std::vector<std::string> Strings(absl::Span<const absl::string_view> views) {
+std::vector<std::string> Strings(const NodeValueNames& views) {
   return std::vector<std::string>(views.begin(), views.end());
 }
 
@@ -182,7 +182,7 @@ TEST(NodeListTest, AppendedListsKeepTheirOwnersAndViews) {
   EXPECT_THAT(Strings(nodes[1].inputs), ElementsAre("x", "", "w"));
   EXPECT_TRUE(nodes[2].inputs.empty());
   EXPECT_EQ(nodes[1].FindMetadata("namespace")->compare("theirs"), 0);
-  EXPECT_EQ(nodes[2].FindMetadata("namespace"), nullptr);
+  EXPECT_FALSE(nodes[2].FindMetadata("namespace").has_value());
 }
 
 // Node i is found in its segment, by index and by iterating, whatever the
