@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     google::protobuf::Arena arena;
     hp::NodeList nodes;
-    std::vector<onnx::NodeProto*> parsed;
+    hp::ParsedNodes parsed;
     if (hp::ReadNodeRecords(data, records, &arena, &nodes, &parsed)) {
       sum += hp::fuzz::TouchNodes(nodes);
     }

@@ -451,7 +451,7 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
   } else {
     // Nodes read before the failing record point into the old arena.
     nodes_ = NodeList();
-    parsed_.clear();
+    parsed_ = ParsedNodes();
     NewSkeleton();
     if (pieces.size() > options.max_skeleton_bytes) {
       // Too big to parse whole for protobuf's words: name the record.
@@ -466,8 +466,10 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     // The views point into the file: it stays mapped. Of the main-graph
     // nodes, only those parsed can hold external data.
     mapping_ = std::move(mapping);
-    for (onnx::NodeProto* node : parsed_) {
-      if (node != nullptr) *initializers.mutable_graph()->add_node() = *node;
+    for (size_t i = 0; i < parsed_.size(); ++i) {
+      if (parsed_[i] != nullptr) {
+        *initializers.mutable_graph()->add_node() = *parsed_[i];
+      }
     }
   }
   HP_RETURN_IF_ERROR(CheckExternalDataLocations(initializers, path));
@@ -487,7 +489,7 @@ absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
     // A subgraph body's node, inside a message this splice parsed and owns.
     return const_cast<onnx::NodeProto*>(nodes_[i].node);
   }
-  onnx::NodeProto*& parsed = parsed_[static_cast<size_t>(record)];
+  onnx::NodeProto*& parsed = parsed_.Slot(static_cast<size_t>(record));
   if (parsed == nullptr) {
     parsed = ParseNodeRecord(mapping_->data(),
                              node_records_[static_cast<size_t>(record)],
@@ -524,10 +526,11 @@ absl::Status ModelSplice::ParseAllNodes() {
   std::atomic<bool> parsed{true};
   ForSlices(parsed_.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end && parsed; ++i) {
-      if (parsed_[i] != nullptr) continue;
-      parsed_[i] = ParseNodeRecord(mapping_->data(), node_records_[i],
-                                   arena_.get());
-      if (parsed_[i] == nullptr) parsed = false;
+      onnx::NodeProto*& message = parsed_.Slot(i);
+      if (message != nullptr) continue;
+      message = ParseNodeRecord(mapping_->data(), node_records_[i],
+                                arena_.get());
+      if (message == nullptr) parsed = false;
     }
   });
   if (!parsed) {
@@ -537,8 +540,8 @@ absl::Status ModelSplice::ParseAllNodes() {
   if (!parsed_.empty()) {
     auto* graph_nodes = skeleton_->mutable_graph()->mutable_node();
     graph_nodes->Reserve(static_cast<int>(parsed_.size()));
-    for (onnx::NodeProto* node : parsed_) {
-      graph_nodes->UnsafeArenaAddAllocated(node);
+    for (size_t i = 0; i < parsed_.size(); ++i) {
+      graph_nodes->UnsafeArenaAddAllocated(parsed_[i]);
     }
   }
   // The nodes are now saved from their messages, which the caller is about
@@ -546,7 +549,7 @@ absl::Status ModelSplice::ParseAllNodes() {
   reads_records_ = false;
   node_records_.clear();
   nodes_ = NodeList();
-  parsed_.clear();
+  parsed_ = ParsedNodes();
   record_of_.clear();
   mapping_.reset();
   return absl::OkStatus();

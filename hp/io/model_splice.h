@@ -192,7 +192,7 @@ class ModelSplice {
   bool reads_records_ = false;
   std::unique_ptr<FileMapping> mapping_;
   NodeList nodes_;
-  std::vector<onnx::NodeProto*> parsed_;
+  ParsedNodes parsed_;
   std::vector<int64_t> record_of_;  // empty: node i is record i
   // The same initializers without their data.
   onnx::GraphProto headers_;

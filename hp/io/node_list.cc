@@ -280,6 +280,31 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
   return list;
 }
 
+ParsedNodes::ParsedNodes(size_t count)
+    : pages_(new std::atomic<Page*>[(count + kPage - 1) / kPage](),
+             PageDeleter((count + kPage - 1) / kPage)),
+      size_(count) {}
+
+void ParsedNodes::PageDeleter::operator()(std::atomic<Page*>* pages) const {
+  for (size_t k = 0; k < count; ++k) delete pages[k].load();
+  delete[] pages;
+}
+
+onnx::NodeProto*& ParsedNodes::Slot(size_t i) {
+  std::atomic<Page*>& at = pages_[i / kPage];
+  Page* page = at.load(std::memory_order_acquire);
+  if (page == nullptr) {
+    // Another thread may make the same page at once: one of them wins.
+    auto made = std::make_unique<Page>();
+    made->fill(nullptr);
+    if (at.compare_exchange_strong(page, made.get(),
+                                   std::memory_order_acq_rel)) {
+      page = made.release();
+    }
+  }
+  return (*page)[i % kPage];
+}
+
 // One main-graph node parsed from its record onto `arena`, or null when
 // the record does not parse.
 onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
@@ -321,9 +346,8 @@ void NodeList::Release(size_t begin, size_t end) const {
 // bodies' nodes follow it. False when a record does not parse.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     std::vector<onnx::NodeProto*>* parsed,
-                     const FileMapping* mapped) {
-  parsed->assign(records.size(), nullptr);
+                     ParsedNodes* parsed, const FileMapping* mapped) {
+  *parsed = ParsedNodes(records.size());
   // Read in chunks, several to a thread, that the list then keeps as they
   // are: nothing is copied to join them.
   constexpr size_t kChunk = 1 << 14;
@@ -343,12 +367,13 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
         }
         if (!needs_message) continue;
         slice.RemoveLast();
-        (*parsed)[i] = ParseNodeRecord(data, records[i], arena);
-        if ((*parsed)[i] == nullptr) {
+        onnx::NodeProto*& message = parsed->Slot(i);
+        message = ParseNodeRecord(data, records[i], arena);
+        if (message == nullptr) {
           read = false;
           break;
         }
-        slice.AddMessage(*(*parsed)[i], "main", -1);
+        slice.AddMessage(*message, "main", -1);
       }
       if (mapped != nullptr && begin < end) {
         mapped->Release(records[begin].begin, records[end - 1].end);

@@ -9,6 +9,8 @@
 #define HP_IO_NODE_LIST_H_
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -409,6 +411,39 @@ class NodeListBuilder {
   std::unique_ptr<NodeList::Segment> segment_;
 };
 
+// Per main-graph node, its message once parsed from its record, else null.
+// Most nodes of a large graph are never parsed: pointers are kept in pages
+// made on first use, not 8 bytes for every node.
+class ParsedNodes {
+ public:
+  ParsedNodes() = default;
+  explicit ParsedNodes(size_t count);
+  ParsedNodes(ParsedNodes&&) = default;
+  ParsedNodes& operator=(ParsedNodes&&) = default;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  onnx::NodeProto* operator[](size_t i) const {
+    const Page* page = pages_[i / kPage].load(std::memory_order_acquire);
+    return page == nullptr ? nullptr : (*page)[i % kPage];
+  }
+  // Node i's slot, its page made if needed. Safe to call for different
+  // nodes at once (not while reading the same node).
+  onnx::NodeProto*& Slot(size_t i);
+
+ private:
+  static constexpr size_t kPage = 4096;
+  using Page = std::array<onnx::NodeProto*, kPage>;
+  struct PageDeleter {
+    PageDeleter() : count(0) {}
+    explicit PageDeleter(size_t pages) : count(pages) {}
+    void operator()(std::atomic<Page*>* pages) const;
+    size_t count;
+  };
+  std::unique_ptr<std::atomic<Page*>[], PageDeleter> pages_;
+  size_t size_ = 0;
+};
+
 // One main-graph node parsed from its record (payload [begin, end) of
 // `data`) onto `arena` as protobuf parses it inside a model, or null when
 // it does not parse.
@@ -423,7 +458,7 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
 // read: the views stay valid and fault them in again when read.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     std::vector<onnx::NodeProto*>* parsed,
+                     ParsedNodes* parsed,
                      const FileMapping* mapped = nullptr);
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
