@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -176,13 +178,9 @@ bool DynamoChain(const NodeRef& node, ModuleTable* modules,
   return true;
 }
 
-// A scope of node names resolved against the table: the call chain (root
-// first) and how it was found.
-struct NamedScope {
-  std::vector<int> chain{0};
-  ScopeOrigin origin = ScopeOrigin::kNodeName;
-  // The last component resolved; views a node name.
-  absl::string_view last_component;
+// What resolving a scope found wrong; most scopes have nothing, and a
+// graph has a hundred thousand scopes, so it is kept apart.
+struct ScopeProblem {
   // The first component the table lacks (origin kNearestAncestor).
   absl::string_view unknown_component;
   // The first component that fitted several modules (the chain took the
@@ -190,10 +188,33 @@ struct NamedScope {
   absl::string_view ambiguous_component;
   int ambiguous_under = -1;
   std::vector<int> candidates;
+};
+
+// A scope of node names resolved against the table: the call chain (root
+// first) and how it was found.
+struct NamedScope {
+  std::vector<int> chain{0};
+  // The last component resolved; views a node name.
+  absl::string_view last_component;
+  // Shared by the scopes below this one, which inherit it; null: none.
+  std::shared_ptr<const ScopeProblem> problem;
+  ScopeOrigin origin = ScopeOrigin::kNodeName;
   // The table's size when this resolution started. It holds while the
   // table keeps that size: one that added modules is redone once, against
   // the grown table, as the next node with that scope would have been.
   int table_size = -1;
+
+  bool ambiguous() const {
+    return problem != nullptr && !problem->candidates.empty();
+  }
+  // The problem to change, copied first: others may share it.
+  ScopeProblem& EditProblem() {
+    auto copy = problem != nullptr ? std::make_shared<ScopeProblem>(*problem)
+                                   : std::make_shared<ScopeProblem>();
+    ScopeProblem& edited = *copy;
+    problem = std::move(copy);
+    return edited;
+  }
 };
 
 // The scope part of a torch-style node name: all before the op's "/"
@@ -263,14 +284,15 @@ class NamedScopes {
         Resolution resolution = resolver_.Resolve(
             resolved.chain.back(), resolved.last_component, component);
         const int next = resolution.module;
-        if (!resolution.candidates.empty() && resolved.candidates.empty()) {
-          resolved.ambiguous_component = component;
-          resolved.ambiguous_under = resolved.chain.back();
-          resolved.candidates = std::move(resolution.candidates);
+        if (!resolution.candidates.empty() && !resolved.ambiguous()) {
+          ScopeProblem& problem = resolved.EditProblem();
+          problem.ambiguous_component = component;
+          problem.ambiguous_under = resolved.chain.back();
+          problem.candidates = std::move(resolution.candidates);
         }
         if (next < 0) {
           resolved.origin = ScopeOrigin::kNearestAncestor;
-          resolved.unknown_component = component;
+          resolved.EditProblem().unknown_component = component;
         } else {
           resolved.chain.push_back(next);
           resolved.last_component = component;
@@ -302,7 +324,8 @@ class NamedScopes {
   const NamedScope root_;  // "": the root's own ops
   StringArena owned_;  // the scopes the keys and views view
   absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
-  std::vector<NamedScope> scopes_;
+  // A deque: it grows without copying what it holds.
+  std::deque<NamedScope> scopes_;
   // The scopes resolved last (-1: none yet) and their entries, oldest
   // overwritten first.
   std::array<std::pair<absl::string_view, int>, 16> recent_;
@@ -310,11 +333,11 @@ class NamedScopes {
   size_t last_found_ = 0;
 };
 
-// What a node's scope is read from, gathered on all cores before the walk:
-// the walk itself is serial (the stack, a table that may grow) and then
-// reads these in order instead of node messages scattered through memory.
-// Eight bytes a node: the scope is a prefix of the node's name, so only
-// its length is kept.
+// What a node's scope is read from, gathered on all cores a window of nodes
+// ahead of the walk: the walk itself is serial (the stack, a table that may
+// grow) and then reads these in order instead of node messages scattered
+// through memory. Eight bytes a node: the scope is a prefix of the node's
+// name, so only its length is kept.
 struct NodeFacts {
   bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
   bool owns_subgraphs = false;
@@ -327,23 +350,22 @@ struct NodeFacts {
   }
 };
 
-std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
-  std::vector<NodeFacts> facts(nodes.size());
-  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    NodeList::const_iterator it = nodes.At(begin);
-    NodeReleaser releaser(nodes, begin);
-    for (size_t i = begin; i < end; ++i, ++it) {
-      releaser.Reached(i);
+// The facts of nodes [first, first + facts->size()). The pages they are
+// read from stay in for the walk, which gives them back.
+void GatherFacts(const NodeList& nodes, size_t first,
+                 std::vector<NodeFacts>* facts) {
+  ForSlices(facts->size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    NodeList::const_iterator it = nodes.At(first + begin);
+    for (size_t k = begin; k < end; ++k, ++it) {
       const NodeRef node = *it;
-      facts[i].dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
-      facts[i].owns_subgraphs = node.owns_subgraphs;
+      NodeFacts& fact = (*facts)[k];
+      fact.dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
+      fact.owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
-      facts[i].has_scope = scope.has_value();
-      if (scope) facts[i].scope_size = static_cast<uint32_t>(scope->size());
+      fact.has_scope = scope.has_value();
+      fact.scope_size = scope ? static_cast<uint32_t>(scope->size()) : 0;
     }
-    nodes.Release(begin, end);
   });
-  return facts;
 }
 
 // The error (or, when the first candidate is taken, the warning) for a node
@@ -351,20 +373,21 @@ std::vector<NodeFacts> GatherFacts(const NodeList& nodes) {
 std::string AmbiguityMessage(absl::string_view name, absl::string_view op_type,
                              const NamedScope& named,
                              const ModuleTable& modules, bool take_first) {
-  const absl::string_view under = modules.at(named.ambiguous_under).path;
+  const ScopeProblem& problem = *named.problem;
+  const absl::string_view under = modules.at(problem.ambiguous_under).path;
   const std::string candidates = absl::StrJoin(
-      named.candidates, ", ", [&](std::string* out, int module) {
+      problem.candidates, ", ", [&](std::string* out, int module) {
         absl::StrAppend(out, "'", modules.at(module).path, "'");
       });
   return absl::StrCat(
       "node '", name, "' (", op_type, "): scope segment '",
-      named.ambiguous_component, "' under ",
+      problem.ambiguous_component, "' under ",
       under.empty() ? std::string("the root") : absl::StrCat("'", under, "'"),
       " could be any of the modules ", candidates,
       " (reached through containers that never ran), and the trace cannot "
       "tell which; ",
       take_first ? absl::StrCat("took the first, '",
-                                modules.at(named.candidates.front()).path,
+                                modules.at(problem.candidates.front()).path,
                                 "' (option first_candidate)")
                  : "record the trace again with an hp_record that writes the "
                    "call sequence, or take the first of them (option "
@@ -392,7 +415,10 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   absl::flat_hash_map<int, std::vector<int>> owner_chains;
   NamedScopes named_scopes(modules);
   std::vector<int> chain;
-  const std::vector<NodeFacts> facts = GatherFacts(nodes);
+  // Facts a window at a time: a million nodes' would be 8 MB more.
+  constexpr size_t kFactsWindow = size_t{1} << 16;
+  std::vector<NodeFacts> window;
+  size_t window_at = 0;
   std::optional<CallMatcher> calls;
   if (modules->has_calls()) calls.emplace(*modules);
   const NamedScope call_scope;  // a scope a call resolved: origin only
@@ -401,12 +427,18 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   NodeReleaser releaser(nodes, 0);
   for (size_t i = 0; i < nodes.size(); ++i, ++it) {
     releaser.Reached(i);
+    if (i == window_at + window.size()) {
+      window_at = i;
+      window.resize(std::min(kFactsWindow, nodes.size() - i));
+      GatherFacts(nodes, window_at, &window);
+    }
+    const NodeFacts& fact = window[i - window_at];
     const NodeRef node = *it;
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
     std::string missing;
-    if (facts[i].dynamo && DynamoChain(node, modules, &chain, &missing)) {
+    if (fact.dynamo && DynamoChain(node, modules, &chain, &missing)) {
       scope.origin = ScopeOrigin::kDynamoMetadata;
       result.any_scope = true;
       if (!missing.empty()) {
@@ -418,7 +450,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
             "ancestor '", modules->at(chain.back()).path, "'"));
       }
     } else if (const std::optional<absl::string_view> node_scope =
-                   facts[i].ScopeOf(node)) {
+                   fact.ScopeOf(node)) {
       result.any_scope = true;
       // The call that made it (a trace's calls), else its scope's modules.
       const std::vector<int>* call_chain =
@@ -428,7 +460,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
                                     : named_scopes.Resolve(*node_scope);
       scope.origin = named.origin;
       aligned = call_chain != nullptr ? call_chain : &named.chain;
-      if (!named.candidates.empty()) {
+      if (named.ambiguous()) {
         std::string what =
             AmbiguityMessage(node.name, node.op_type, named, *modules,
                              options.first_candidate);
@@ -438,7 +470,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       if (named.origin == ScopeOrigin::kNearestAncestor) {
         result.warnings.push_back(absl::StrCat(
             "node '", node.name, "' (", node.op_type, "): scope '",
-            named.unknown_component, "' under '",
+            named.problem->unknown_component, "' under '",
             modules->at(named.chain.back()).path,
             "' is not a module of the trace; tagged as its nearest traced "
             "ancestor"));
@@ -450,7 +482,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
     }
     stack.Align(*aligned);
     scope.module = stack.top();
-    if (facts[i].owns_subgraphs) {
+    if (fact.owns_subgraphs) {
       owner_chains[static_cast<int>(i)] = stack.frames();
     }
   }
