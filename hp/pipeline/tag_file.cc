@@ -1,5 +1,7 @@
 #include "hp/pipeline/tag_file.h"
 
+#include <malloc.h>
+
 #include <filesystem>
 #include <future>
 #include <optional>
@@ -173,6 +175,9 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                         TagModel(&splice.skeleton(), traced, kept_digests,
                                  append ? &appended : nullptr));
   }
+  // The scope walk's tables are freed by now, but the allocator keeps
+  // their pages: give them back before the save allocates its buffers.
+  malloc_trim(0);
   const NodeRecordSuffixes suffixes{&appended.sizes, appended.encode};
   SaveOptions save;
   save.input_path = model_path;

@@ -57,9 +57,9 @@ struct TagFileOptions {
 };
 
 struct TagFileResult {
-  // Statistics, modules and warnings; the node list only with keep_model
-  // (without it, tags are appended to node records as read: TagModel's
-  // AppendedNodeTags form, which lists no nodes).
+  // Statistics and warnings; the module and node lists only with
+  // keep_model (without it, tags are appended to node records as read:
+  // TagModel's AppendedNodeTags form, which lists neither).
   TagResult tags;
   // Whole lines, in the order found: a model tagged from a trace before and
   // now without one, a trace recorded for another model (DigestCheck::kWarn),

@@ -36,8 +36,9 @@ struct AppendedNodeTags {
 // would only append metadata entries (WriteOnlyAppends) is left unchanged
 // and its entries go to `appended`. A model tagged before is stripped,
 // which changes its nodes: then every tag goes onto the messages. For a
-// writer of large files, the result lists no nodes (`nodes` is empty; its
-// statistics count them): ComputeTags lists them.
+// writer of large files, the result lists neither nodes nor modules
+// (`nodes` and `modules` are empty; its statistics count them):
+// ComputeTags lists them.
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,

@@ -191,15 +191,22 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
     }
   }
 
-  result.modules.reserve(modules.size());
-  for (int i = 0; i < modules.size(); ++i) {
-    const Module& module = modules.at(i);
-    result.modules.push_back({std::string(module.path),
-                              std::string(module.class_name),
-                              module_tags.tag[i], bool(module_tags.kept[i])});
-  }
   result.statistics = CountMatches(matches, tags, modules.size());
   return result;
+}
+
+// The module instances of a result, as copies (a large graph's run to
+// 20 MB: a writer of large files does not list them).
+void ListModules(const NodeTagIds& ids, TagResult* result) {
+  const ModuleTable& modules = *ids.modules;
+  result->modules.reserve(modules.size());
+  for (int i = 0; i < modules.size(); ++i) {
+    const Module& module = modules.at(i);
+    result->modules.push_back({std::string(module.path),
+                               std::string(module.class_name),
+                               ids.module_tags.tag[i],
+                               bool(ids.module_tags.kept[i])});
+  }
 }
 
 void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
@@ -227,6 +234,7 @@ absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
   NodeTagIds ids;
   ids.owned_nodes = CollectNodes(model);
   HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
+  ListModules(ids, &result);
   FillNodeTags(ids, &result);
   return result;
 }
@@ -237,6 +245,7 @@ absl::StatusOr<TagResult> ComputeTags(const NodeList& nodes,
   NodeTagIds ids;
   ids.nodes_read = &nodes;
   HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
+  ListModules(ids, &result);
   FillNodeTags(ids, &result);
   return result;
 }
@@ -374,8 +383,11 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   entries.push_back({kOptionsKey, RecordedOptionsJson(options)});
   WriteModelMetadata(model, entries);
   // Callers that keep node tags out of the messages write files at scale
-  // and do not list the nodes.
-  if (appended == nullptr) FillNodeTags(*source, &result);
+  // and list neither the nodes nor the modules.
+  if (appended == nullptr) {
+    ListModules(*source, &result);
+    FillNodeTags(*source, &result);
+  }
   return result;
 }
 
