@@ -14,12 +14,14 @@
 
 namespace hp {
 
-std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
-                                            const TagResult& computed) {
+std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
+                                            const StoredTags& stored,
+                                            const ComputedTags& computed) {
   std::vector<std::string> problems = stored.problems;
-  if (stored.nodes.size() != computed.nodes.size()) {
+  if (stored.nodes.size() != computed.size() ||
+      nodes.size() != computed.size()) {
     problems.push_back(absl::StrCat("hp computed tags for ",
-                                    computed.nodes.size(), " nodes, read ",
+                                    computed.size(), " nodes, read ",
                                     stored.nodes.size(), ": not the same model"));
     return problems;
   }
@@ -27,7 +29,7 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
   absl::flat_hash_map<std::string, const ModuleInfo*> module_by_path;
   absl::flat_hash_set<std::string> module_tags;
   absl::flat_hash_map<std::string, const ModuleInfo*> kept_by_tag;
-  for (const ModuleInfo& module : computed.modules) {
+  for (const ModuleInfo& module : computed.summary.modules) {
     module_by_path.emplace(module.path, &module);
     module_tags.insert(module.tag);
     if (!module.kept) continue;
@@ -43,20 +45,25 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
   // Transferred tags belong to the model the tags came from, not to these
   // node names: only a trace's modules can check them.
   const bool transferred = stored.source == kTransferSource;
-  if (transferred && computed.source != HierarchySource::kTrace) {
+  const HierarchySource source = computed.summary.source;
+  if (transferred && source != HierarchySource::kTrace) {
     return problems;
   }
-  for (size_t i = 0; i < stored.nodes.size(); ++i) {
+  size_t i = 0;
+  for (NodeList::const_iterator it = nodes.begin(); it != nodes.end();
+       ++it, ++i) {
     const StoredTag& tag = stored.nodes[i];
-    const NodeTag& now = computed.nodes[i];
     // Missing and empty tags are among stored.problems already.
     if (!tag.tag.has_value() || tag.tag->empty()) continue;
-    const std::string node = DescribeNode(now);
+    const MatchKind now_match = computed.MatchKindOf(i);
+    const std::string node = DescribeNode(*it);
     if (!module_tags.contains(*tag.tag)) {
       problems.push_back(absl::StrCat(
           node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
-          HierarchySourceName(computed.source), ")",
-          transferred ? "" : absl::StrCat("; hp tags it '", now.tag, "'")));
+          HierarchySourceName(source), ")",
+          transferred ? ""
+                      : absl::StrCat("; hp tags it '", computed.TagOf(i),
+                                     "'")));
       continue;
     }
     if (!tag.module_path.has_value()) continue;  // the attribute format
@@ -65,26 +72,26 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
       problems.push_back(absl::StrCat(node, ": module path '",
                                       *tag.module_path,
                                       "' is not a module (from ",
-                                      HierarchySourceName(computed.source),
+                                      HierarchySourceName(source),
                                       ")"));
       continue;
     }
-    if (!transferred && *tag.module_path != now.module_path) {
+    if (!transferred && *tag.module_path != computed.ModulePathOf(i)) {
       problems.push_back(absl::StrCat(node, ": module path '",
                                       *tag.module_path, "', but hp finds '",
-                                      now.module_path, "' for it"));
+                                      computed.ModulePathOf(i), "' for it"));
       continue;
     }
     if (!transferred && i < stored.matches.size() &&
-        stored.matches[i].has_value() && *stored.matches[i] != now.match) {
+        stored.matches[i].has_value() && *stored.matches[i] != now_match) {
       problems.push_back(absl::StrCat(
           node, ": stored match kind '", MatchKindName(*stored.matches[i]),
-          "', but hp finds '", MatchKindName(now.match), "'"));
+          "', but hp finds '", MatchKindName(now_match), "'"));
     }
     // Only nodes without a scope may carry a tag other than their module's:
     // --propagate gives them a neighbour's.
-    const bool unscoped = !transferred && (now.match == MatchKind::kRoot ||
-                                           now.match == MatchKind::kPropagated);
+    const bool unscoped = !transferred && (now_match == MatchKind::kRoot ||
+                                           now_match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
       problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
                                       "' disagrees with its module path '",
