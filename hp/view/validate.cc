@@ -56,10 +56,12 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     // Missing and empty tags are among stored.problems already.
     if (!tag.tag.has_value() || tag.tag->empty()) continue;
     const MatchKind now_match = computed.MatchKindOf(i);
-    const std::string node = DescribeNode(*it);
+    // Named only in a problem: a million nodes pass without a message.
+    const NodeRef ref = *it;
+    auto node = [&ref] { return DescribeNode(ref); };
     if (!module_tags.contains(*tag.tag)) {
       problems.push_back(absl::StrCat(
-          node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
+          node(), ": tag '", *tag.tag, "' is not the tag of any module (from ",
           HierarchySourceName(source), ")",
           transferred ? ""
                       : absl::StrCat("; hp tags it '", computed.TagOf(i),
@@ -69,7 +71,7 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     if (!tag.module_path.has_value()) continue;  // the attribute format
     auto module = module_by_path.find(*tag.module_path);
     if (module == module_by_path.end()) {
-      problems.push_back(absl::StrCat(node, ": module path '",
+      problems.push_back(absl::StrCat(node(), ": module path '",
                                       *tag.module_path,
                                       "' is not a module (from ",
                                       HierarchySourceName(source),
@@ -77,7 +79,7 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
       continue;
     }
     if (!transferred && *tag.module_path != computed.ModulePathOf(i)) {
-      problems.push_back(absl::StrCat(node, ": module path '",
+      problems.push_back(absl::StrCat(node(), ": module path '",
                                       *tag.module_path, "', but hp finds '",
                                       computed.ModulePathOf(i), "' for it"));
       continue;
@@ -85,7 +87,7 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     if (!transferred && i < stored.matches.size() &&
         stored.matches[i].has_value() && *stored.matches[i] != now_match) {
       problems.push_back(absl::StrCat(
-          node, ": stored match kind '", MatchKindName(*stored.matches[i]),
+          node(), ": stored match kind '", MatchKindName(*stored.matches[i]),
           "', but hp finds '", MatchKindName(now_match), "'"));
     }
     // Only nodes without a scope may carry a tag other than their module's:
@@ -93,7 +95,7 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     const bool unscoped = !transferred && (now_match == MatchKind::kRoot ||
                                            now_match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
-      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+      problems.push_back(absl::StrCat(node(), ": tag '", *tag.tag,
                                       "' disagrees with its module path '",
                                       *tag.module_path, "', whose tag is '",
                                       module->second->tag, "'"));
@@ -137,10 +139,10 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     if (!tag.tag.has_value() || tag.tag->empty() || !match.has_value()) {
       continue;
     }
-    const std::string node = DescribeNode(nodes[i]);
+    auto node = [&nodes, i] { return DescribeNode(nodes[i]); };
     if (!root.has_value()) root = RootOf(*tag.tag);
     if (RootOf(*tag.tag) != *root) {
-      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+      problems.push_back(absl::StrCat(node(), ": tag '", *tag.tag,
                                       "' is not under the root '", *root,
                                       "' of the other tags"));
       continue;
@@ -148,13 +150,13 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     const bool has_path = tag.module_path.has_value();
     if (*match == MatchKind::kRoot || *match == MatchKind::kUnplaced) {
       if (*tag.tag != *root) {
-        problems.push_back(absl::StrCat(node, ": matched '",
+        problems.push_back(absl::StrCat(node(), ": matched '",
                                         MatchKindName(*match), "' but tagged '",
                                         *tag.tag, "', not the root tag '",
                                         *root, "'"));
       }
       if (has_path && !tag.module_path->empty()) {
-        problems.push_back(absl::StrCat(node, ": matched '",
+        problems.push_back(absl::StrCat(node(), ": matched '",
                                         MatchKindName(*match),
                                         "' but has module path '",
                                         *tag.module_path, "'"));
@@ -168,7 +170,7 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
         tag_of_path.try_emplace(*tag.module_path, *tag.tag);
     if (!new_path && by_path->second != *tag.tag) {
       problems.push_back(absl::StrCat(
-          node, ": module '", *tag.module_path, "' tagged '", *tag.tag,
+          node(), ": module '", *tag.module_path, "' tagged '", *tag.tag,
           "' here and '", by_path->second, "' on other nodes"));
     }
     auto [by_tag, new_tag] = path_of_tag.try_emplace(*tag.tag, *tag.module_path);
