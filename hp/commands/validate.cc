@@ -21,7 +21,8 @@ absl::Status RunValidate(const ValidateArgs& args, std::ostream& out,
   // the stored facts are checked against each other.
   std::vector<std::string> problems =
       inspection.computed.has_value()
-          ? ValidateStoredTags(stored, *inspection.computed)
+          ? ValidateStoredTags(inspection.nodes(), stored,
+                               *inspection.computed)
           : ValidateStoredFacts(inspection.nodes(), stored);
   if (!args.sidecar.empty()) {
     HP_ASSIGN_OR_RETURN(Sidecar sidecar, LoadSidecar(args.sidecar));
@@ -45,7 +46,7 @@ absl::Status RunValidate(const ValidateArgs& args, std::ostream& out,
       << " nodes, ";
   if (inspection.computed.has_value()) {
     out << "tags as hp computes them from "
-        << HierarchySourceName(inspection.computed->source)
+        << HierarchySourceName(inspection.computed->summary.source)
         << (inspection.trace ? " " : "") << inspection.trace_path << "\n";
   } else {
     out << "stored tags and match kinds consistent (hierarchy from "

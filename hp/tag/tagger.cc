@@ -18,6 +18,7 @@
 #include "hp/scope/node_names.h"
 #include "hp/scope/scope_reconstruction.h"
 #include "hp/tag/appended_tags.h"
+#include "hp/tag/computed_tags.h"
 #include "hp/tag/module_tags.h"
 #include "hp/tag/propagation.h"
 #include "hp/tag/tag_codec.h"
@@ -133,7 +134,8 @@ struct NodeTagIds : NodeTagSource {
   }
 };
 
-// Everything of a TagResult but its nodes, which FillNodeTags adds.
+// Everything of a TagResult but its modules and nodes, which ListModules and
+// ListNodeTags spell out.
 absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
                                         const TagOptions& options,
                                         NodeTagIds* ids) {
@@ -209,44 +211,60 @@ void ListModules(const NodeTagIds& ids, TagResult* result) {
   }
 }
 
-void FillNodeTags(const NodeTagIds& ids, TagResult* result) {
-  result->nodes.resize(ids.nodes().size());
-  ForSlices(ids.nodes().size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    NodeList::const_iterator it = ids.nodes().At(begin);
+// Every node with its tag spelled out, for users of the public result:
+// `tags` (a NodeTagIds or a ComputedTags) holds them per node of `nodes`.
+template <typename Tags>
+std::vector<NodeTag> ListNodeTags(const NodeList& nodes, const Tags& tags) {
+  std::vector<NodeTag> listed(nodes.size());
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    NodeList::const_iterator it = nodes.At(begin);
     for (size_t i = begin; i < end; ++i, ++it) {
       const NodeRef ref = *it;
-      NodeTag& node = result->nodes[i];
+      NodeTag& node = listed[i];
       node.graph_path = std::string(ref.graph_path);
       node.node_name = std::string(ref.name);
       node.op_type = std::string(ref.op_type);
-      node.module_path = std::string(ids.ModulePathOf(i));
-      node.tag = std::string(ids.TagOf(i));
-      node.match = ids.MatchKindOf(i);
+      node.module_path = std::string(tags.ModulePathOf(i));
+      node.tag = std::string(tags.TagOf(i));
+      node.match = tags.MatchKindOf(i);
     }
   });
+  return listed;
 }
 
 }  // namespace
 
+absl::StatusOr<ComputedTags> ComputeNodeTags(const NodeList& nodes,
+                                             const ScopeTrace* trace,
+                                             const TagOptions& options) {
+  NodeTagIds ids;
+  ids.nodes_read = &nodes;
+  ComputedTags computed;
+  HP_ASSIGN_OR_RETURN(computed.summary, ComputeTagIds(trace, options, &ids));
+  ListModules(ids, &computed.summary);
+  // Tag ids are the first module carrying each tag (TagIds): indices into
+  // summary.modules as they are into the module table.
+  computed.module = std::move(ids.module);
+  computed.tag = std::move(ids.tag);
+  computed.matches = std::move(ids.matches);
+  return computed;
+}
+
 absl::StatusOr<TagResult> ComputeTags(const onnx::ModelProto& model,
                                       const ScopeTrace* trace,
                                       const TagOptions& options) {
-  NodeTagIds ids;
-  ids.owned_nodes = CollectNodes(model);
-  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
-  ListModules(ids, &result);
-  FillNodeTags(ids, &result);
-  return result;
+  return ComputeTags(CollectNodes(model), trace, options);
 }
 
 absl::StatusOr<TagResult> ComputeTags(const NodeList& nodes,
                                       const ScopeTrace* trace,
                                       const TagOptions& options) {
-  NodeTagIds ids;
-  ids.nodes_read = &nodes;
-  HP_ASSIGN_OR_RETURN(TagResult result, ComputeTagIds(trace, options, &ids));
-  ListModules(ids, &result);
-  FillNodeTags(ids, &result);
+  HP_ASSIGN_OR_RETURN(ComputedTags computed,
+                      ComputeNodeTags(nodes, trace, options));
+  // Listed before the summary moves out: the tags view its modules.
+  std::vector<NodeTag> listed = ListNodeTags(nodes, computed);
+  TagResult result = std::move(computed.summary);
+  result.nodes = std::move(listed);
   return result;
 }
 
@@ -386,7 +404,7 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   // and list neither the nodes nor the modules.
   if (appended == nullptr) {
     ListModules(*source, &result);
-    FillNodeTags(*source, &result);
+    result.nodes = ListNodeTags(source->nodes(), *source);
   }
   return result;
 }

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "hp/model/graph_walk.h"
-#include "hp/tag/appended_tags.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/tag/tagged_model.h"
 #include "hp/tag/tagger.h"
@@ -73,8 +72,9 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   if (!tagged || inspection.trace.has_value()) {
     HP_ASSIGN_OR_RETURN(
         inspection.computed,
-        ComputeTags(nodes, inspection.trace ? &*inspection.trace : nullptr,
-                    options));
+        ComputeNodeTags(nodes,
+                        inspection.trace ? &*inspection.trace : nullptr,
+                        options));
   }
   return inspection;
 }
@@ -84,9 +84,10 @@ absl::StatusOr<TagsToShow> ShownTags(const Inspection& inspection) {
     if (!inspection.computed.has_value()) {
       return StoredFactsToShow(inspection.nodes(), *inspection.stored);
     }
-    return StoredTagsToShow(*inspection.computed, *inspection.stored);
+    return StoredTagsToShow(inspection.nodes(), *inspection.computed,
+                            *inspection.stored);
   }
-  return ComputedTagsToShow(*inspection.computed);
+  return ComputedTagsToShow(inspection.nodes(), *inspection.computed);
 }
 
 }  // namespace hp

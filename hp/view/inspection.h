@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "hp/io/model_splice.h"
 #include "hp/io/node_list.h"
+#include "hp/tag/computed_tags.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/trace/trace_binding.h"
@@ -58,7 +59,8 @@ struct Inspection {
   std::optional<ScopeTrace> trace;
   std::optional<StoredTags> stored;  // set when hp tagged the model
   // Set when tags were computed: an untagged model, or a trace given.
-  std::optional<TagResult> computed;
+  // Per node of nodes().
+  std::optional<ComputedTags> computed;
   // From the trace check (DigestCheck::kWarn); the caller shows them.
   std::vector<std::string> warnings;
 

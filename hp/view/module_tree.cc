@@ -35,64 +35,78 @@ std::optional<absl::string_view> ParentTag(absl::string_view tag) {
   return tag.substr(0, slash);
 }
 
-ShownNode ShownNodeOf(const NodeTag& node) {
+namespace {
+
+// Node i as hp computes its tag: its names from `node`, its tag from
+// `computed`.
+ShownNode ComputedNode(const NodeRef& node, const ComputedTags& computed,
+                       size_t i) {
   ShownNode shown;
   shown.graph_path = node.graph_path;
-  shown.node_name = node.node_name;
+  shown.node_name = node.name;
   shown.op_type = node.op_type;
-  shown.module_path = node.module_path;
-  shown.tag = node.tag;
-  shown.match = node.match;
+  shown.module_path = computed.ModulePathOf(i);
+  shown.tag = computed.TagOf(i);
+  shown.match = computed.MatchKindOf(i);
   return shown;
 }
+
+}  // namespace
 
 std::string DescribeNode(const ShownNode& node) {
   return DescribeNode(node.node_name, node.op_type, node.graph_path);
 }
 
-TagsToShow ComputedTagsToShow(const TagResult& computed) {
+TagsToShow ComputedTagsToShow(const NodeList& nodes,
+                              const ComputedTags& computed) {
   TagsToShow shown;
-  shown.nodes.reserve(computed.nodes.size());
-  for (const NodeTag& node : computed.nodes) {
-    shown.nodes.push_back(ShownNodeOf(node));
+  shown.nodes.reserve(nodes.size());
+  size_t i = 0;
+  for (const NodeRef& node : nodes) {
+    shown.nodes.push_back(ComputedNode(node, computed, i++));
   }
-  shown.modules = computed.modules;
-  shown.source = computed.source;
-  shown.warnings = computed.warnings;
+  shown.modules = computed.summary.modules;
+  shown.source = computed.summary.source;
+  shown.warnings = computed.summary.warnings;
   return shown;
 }
 
-absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
+absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
+                                            const ComputedTags& computed,
                                             const StoredTags& stored) {
-  if (computed.nodes.size() != stored.nodes.size()) {
+  if (computed.size() != stored.nodes.size() ||
+      nodes.size() != computed.size()) {
     return absl::InternalError(absl::StrCat(
-        "the computed tags cover ", computed.nodes.size(),
+        "the computed tags cover ", computed.size(),
         " nodes, the stored ones ", stored.nodes.size(),
         ": not the same model"));
   }
   TagsToShow shown;
   shown.read_from_model = true;
-  shown.modules = computed.modules;
-  shown.source = computed.source;
+  shown.modules = computed.summary.modules;
+  shown.source = computed.summary.source;
+  shown.nodes.reserve(nodes.size());
   int64_t differing = 0;
-  for (size_t i = 0; i < computed.nodes.size(); ++i) {
-    const NodeTag& now = computed.nodes[i];
-    ShownNode node = ShownNodeOf(now);
+  size_t i = 0;
+  for (const NodeRef& ref : nodes) {
+    ShownNode node = ComputedNode(ref, computed, i);
     node.tag = stored.nodes[i].tag.value_or("");
-    node.match_known = stored.nodes[i].tag.has_value() && node.tag == now.tag;
+    node.match_known =
+        stored.nodes[i].tag.has_value() && node.tag == computed.TagOf(i);
     if (stored.nodes[i].module_path.has_value()) {
       node.module_path = *stored.nodes[i].module_path;
     } else if (!node.match_known) {
       node.module_path = "";  // the attribute format has none
     }
     differing += node.match_known ? 0 : 1;
-    shown.nodes.push_back(std::move(node));
+    shown.nodes.push_back(node);
+    ++i;
   }
   if (differing > 0) {
     shown.warnings.push_back(absl::StrCat(
-        differing, " of ", computed.nodes.size(),
+        differing, " of ", computed.size(),
         " nodes carry tags other than those hp computes now (hierarchy from ",
-        HierarchySourceName(computed.source),
+        HierarchySourceName(computed.summary.source),
         "), so how they were matched is unknown; pass the --trace and tag "
         "flags the model was tagged with"));
   }

@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/tag/computed_tags.h"
 #include "hp/tag/tag_types.h"
 #include "hp/model/graph_walk.h"
 #include "hp/view/stored_tags.h"
@@ -37,8 +38,6 @@ struct ShownNode {
   bool match_known = true;
 };
 
-// A shown node's view of a computed node tag.
-ShownNode ShownNodeOf(const NodeTag& node);
 // "node '/encoder/Add_3' (Add) in main", as every message names a node.
 std::string DescribeNode(const ShownNode& node);
 
@@ -54,15 +53,18 @@ struct TagsToShow {
   std::vector<std::string> warnings;
 };
 
-// The tags hp computes (for a model it has not tagged). The shown nodes
-// view `computed`, which must outlive them.
-TagsToShow ComputedTagsToShow(const TagResult& computed);
-TagsToShow ComputedTagsToShow(TagResult&&) = delete;
+// The tags hp computes (for a model it has not tagged) for `nodes`. The
+// shown nodes view `nodes` and `computed`, which must outlive them.
+TagsToShow ComputedTagsToShow(const NodeList& nodes,
+                              const ComputedTags& computed);
+TagsToShow ComputedTagsToShow(const NodeList& nodes,
+                              ComputedTags&&) = delete;
 
-// The tags a tagged model carries. `computed` (ComputeTags on the same
-// model) gives the match kinds where its tags agree with the stored ones,
+// The tags a tagged model carries. `computed` (ComputeNodeTags on the same
+// `nodes`) gives the match kinds where its tags agree with the stored ones,
 // and the module instances.
-absl::StatusOr<TagsToShow> StoredTagsToShow(const TagResult& computed,
+absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
+                                            const ComputedTags& computed,
                                             const StoredTags& stored);
 
 // The facts a tagged model stores, alone: each node's tag, module path and

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -41,7 +42,7 @@ std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
 
 // What one node holds, before the checks that need all nodes.
 struct NodeReading {
-  StoredTag& tag;  // in StoredTags::nodes, read in place
+  WrittenTag tag;
   bool hp_namespace = false;   // hp wrote or overwrote `namespace`
   bool own_namespace = false;  // the node's own, left alone by hp
 };
@@ -134,7 +135,7 @@ void CheckAttribute(const NodeRef& ref, std::vector<std::string>* problems) {
   }
 }
 
-void CheckDocString(const NodeRef& ref, const StoredTag& tag,
+void CheckDocString(const NodeRef& ref, const WrittenTag& tag,
                     std::vector<std::string>* problems) {
   if (!tag.doc_string_json) {
     problems->push_back(
@@ -278,12 +279,18 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   std::vector<bool> has_namespace;
   has_namespace.reserve(nodes.size());
   stored.nodes.reserve(nodes.size());
+  stored.matches.reserve(nodes.size());
+  // Per node, whether it records a match kind; the text of those that are
+  // not one (rare), for the problems reported after the namespace ones.
+  std::vector<bool> match_written;
+  match_written.reserve(nodes.size());
+  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
   int64_t with_hp_namespace = 0;
   NodeReleaser releaser(nodes, 0);
   for (const NodeRef& node : nodes) {
     releaser.Reached(stored.nodes.size());
-    NodeReading reading{stored.nodes.emplace_back()};
-    reading.tag = ReadNodeTag(node, stored.format, &stored.kept_text);
+    NodeReading reading{ReadNodeTag(node, stored.format, &stored.kept_text)};
     switch (stored.format) {
       case TagFormat::kMetadata:
         CheckMetadata(node, &reading, &stored.problems);
@@ -297,10 +304,22 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     }
     with_hp_namespace += reading.hp_namespace ? 1 : 0;
     has_namespace.push_back(reading.hp_namespace || reading.own_namespace);
-    stored.matches_recorded |= reading.tag.match.has_value();
+    const std::optional<absl::string_view>& match = reading.tag.match;
+    stored.matches_recorded |= match.has_value();
     if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
       stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
     }
+    std::optional<MatchKind> kind;
+    if (match.has_value()) kind = ParseMatchKind(*match);
+    if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
+      kind.reset();
+    }
+    if (match.has_value() && !kind.has_value()) {
+      unparsed_matches.emplace(stored.nodes.size(), *match);
+    }
+    match_written.push_back(match.has_value());
+    stored.matches.push_back(kind);
+    stored.nodes.push_back({reading.tag.tag, reading.tag.module_path});
   }
   // hp writes `namespace` on every node or (--nonamespace) on none; only a
   // node's own namespace, which hp leaves alone, excuses a missing one.
@@ -314,25 +333,19 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   }
   // hp writes a match kind on every node, or (before it stored them) on
   // none; each source has its own kinds.
-  const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
-  stored.matches.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const std::optional<absl::string_view>& match = stored.nodes[i].match;
-    std::optional<MatchKind> kind;
-    if (match.has_value()) kind = ParseMatchKind(*match);
-    if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
-      kind.reset();
-    }
-    if (match.has_value() && !kind.has_value()) {
+  size_t i = 0;
+  for (NodeList::const_iterator it = nodes.begin(); it != nodes.end();
+       ++it, ++i) {
+    if (auto unparsed = unparsed_matches.find(i);
+        unparsed != unparsed_matches.end()) {
       stored.problems.push_back(absl::StrCat(
-          DescribeNode(nodes[i]), ": match kind '", *match, "' is not ",
+          DescribeNode(*it), ": match kind '", unparsed->second, "' is not ",
           KindNames(kinds)));
-    } else if (!match.has_value() && stored.matches_recorded) {
+    } else if (!match_written[i] && stored.matches_recorded) {
       stored.problems.push_back(absl::StrCat(
-          DescribeNode(nodes[i]), ": has no match kind although hp wrote one "
+          DescribeNode(*it), ": has no match kind although hp wrote one "
           "on other nodes"));
     }
-    stored.matches.push_back(kind);
   }
   return stored;
 }

@@ -14,12 +14,14 @@
 
 namespace hp {
 
-std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
-                                            const TagResult& computed) {
+std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
+                                            const StoredTags& stored,
+                                            const ComputedTags& computed) {
   std::vector<std::string> problems = stored.problems;
-  if (stored.nodes.size() != computed.nodes.size()) {
+  if (stored.nodes.size() != computed.size() ||
+      nodes.size() != computed.size()) {
     problems.push_back(absl::StrCat("hp computed tags for ",
-                                    computed.nodes.size(), " nodes, read ",
+                                    computed.size(), " nodes, read ",
                                     stored.nodes.size(), ": not the same model"));
     return problems;
   }
@@ -27,7 +29,7 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
   absl::flat_hash_map<std::string, const ModuleInfo*> module_by_path;
   absl::flat_hash_set<std::string> module_tags;
   absl::flat_hash_map<std::string, const ModuleInfo*> kept_by_tag;
-  for (const ModuleInfo& module : computed.modules) {
+  for (const ModuleInfo& module : computed.summary.modules) {
     module_by_path.emplace(module.path, &module);
     module_tags.insert(module.tag);
     if (!module.kept) continue;
@@ -43,50 +45,57 @@ std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
   // Transferred tags belong to the model the tags came from, not to these
   // node names: only a trace's modules can check them.
   const bool transferred = stored.source == kTransferSource;
-  if (transferred && computed.source != HierarchySource::kTrace) {
+  const HierarchySource source = computed.summary.source;
+  if (transferred && source != HierarchySource::kTrace) {
     return problems;
   }
-  for (size_t i = 0; i < stored.nodes.size(); ++i) {
+  size_t i = 0;
+  for (NodeList::const_iterator it = nodes.begin(); it != nodes.end();
+       ++it, ++i) {
     const StoredTag& tag = stored.nodes[i];
-    const NodeTag& now = computed.nodes[i];
     // Missing and empty tags are among stored.problems already.
     if (!tag.tag.has_value() || tag.tag->empty()) continue;
-    const std::string node = DescribeNode(now);
+    const MatchKind now_match = computed.MatchKindOf(i);
+    // Named only in a problem: a million nodes pass without a message.
+    const NodeRef ref = *it;
+    auto node = [&ref] { return DescribeNode(ref); };
     if (!module_tags.contains(*tag.tag)) {
       problems.push_back(absl::StrCat(
-          node, ": tag '", *tag.tag, "' is not the tag of any module (from ",
-          HierarchySourceName(computed.source), ")",
-          transferred ? "" : absl::StrCat("; hp tags it '", now.tag, "'")));
+          node(), ": tag '", *tag.tag, "' is not the tag of any module (from ",
+          HierarchySourceName(source), ")",
+          transferred ? ""
+                      : absl::StrCat("; hp tags it '", computed.TagOf(i),
+                                     "'")));
       continue;
     }
     if (!tag.module_path.has_value()) continue;  // the attribute format
     auto module = module_by_path.find(*tag.module_path);
     if (module == module_by_path.end()) {
-      problems.push_back(absl::StrCat(node, ": module path '",
+      problems.push_back(absl::StrCat(node(), ": module path '",
                                       *tag.module_path,
                                       "' is not a module (from ",
-                                      HierarchySourceName(computed.source),
+                                      HierarchySourceName(source),
                                       ")"));
       continue;
     }
-    if (!transferred && *tag.module_path != now.module_path) {
-      problems.push_back(absl::StrCat(node, ": module path '",
+    if (!transferred && *tag.module_path != computed.ModulePathOf(i)) {
+      problems.push_back(absl::StrCat(node(), ": module path '",
                                       *tag.module_path, "', but hp finds '",
-                                      now.module_path, "' for it"));
+                                      computed.ModulePathOf(i), "' for it"));
       continue;
     }
     if (!transferred && i < stored.matches.size() &&
-        stored.matches[i].has_value() && *stored.matches[i] != now.match) {
+        stored.matches[i].has_value() && *stored.matches[i] != now_match) {
       problems.push_back(absl::StrCat(
-          node, ": stored match kind '", MatchKindName(*stored.matches[i]),
-          "', but hp finds '", MatchKindName(now.match), "'"));
+          node(), ": stored match kind '", MatchKindName(*stored.matches[i]),
+          "', but hp finds '", MatchKindName(now_match), "'"));
     }
     // Only nodes without a scope may carry a tag other than their module's:
     // --propagate gives them a neighbour's.
-    const bool unscoped = !transferred && (now.match == MatchKind::kRoot ||
-                                           now.match == MatchKind::kPropagated);
+    const bool unscoped = !transferred && (now_match == MatchKind::kRoot ||
+                                           now_match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
-      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+      problems.push_back(absl::StrCat(node(), ": tag '", *tag.tag,
                                       "' disagrees with its module path '",
                                       *tag.module_path, "', whose tag is '",
                                       module->second->tag, "'"));
@@ -130,10 +139,10 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     if (!tag.tag.has_value() || tag.tag->empty() || !match.has_value()) {
       continue;
     }
-    const std::string node = DescribeNode(nodes[i]);
+    auto node = [&nodes, i] { return DescribeNode(nodes[i]); };
     if (!root.has_value()) root = RootOf(*tag.tag);
     if (RootOf(*tag.tag) != *root) {
-      problems.push_back(absl::StrCat(node, ": tag '", *tag.tag,
+      problems.push_back(absl::StrCat(node(), ": tag '", *tag.tag,
                                       "' is not under the root '", *root,
                                       "' of the other tags"));
       continue;
@@ -141,13 +150,13 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     const bool has_path = tag.module_path.has_value();
     if (*match == MatchKind::kRoot || *match == MatchKind::kUnplaced) {
       if (*tag.tag != *root) {
-        problems.push_back(absl::StrCat(node, ": matched '",
+        problems.push_back(absl::StrCat(node(), ": matched '",
                                         MatchKindName(*match), "' but tagged '",
                                         *tag.tag, "', not the root tag '",
                                         *root, "'"));
       }
       if (has_path && !tag.module_path->empty()) {
-        problems.push_back(absl::StrCat(node, ": matched '",
+        problems.push_back(absl::StrCat(node(), ": matched '",
                                         MatchKindName(*match),
                                         "' but has module path '",
                                         *tag.module_path, "'"));
@@ -161,7 +170,7 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
         tag_of_path.try_emplace(*tag.module_path, *tag.tag);
     if (!new_path && by_path->second != *tag.tag) {
       problems.push_back(absl::StrCat(
-          node, ": module '", *tag.module_path, "' tagged '", *tag.tag,
+          node(), ": module '", *tag.module_path, "' tagged '", *tag.tag,
           "' here and '", by_path->second, "' on other nodes"));
     }
     auto [by_tag, new_tag] = path_of_tag.try_emplace(*tag.tag, *tag.module_path);

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "hp/io/node_list.h"
+#include "hp/tag/computed_tags.h"
 #include "hp/tag/tag_types.h"
 #include "hp/pipeline/sidecar.h"
 #include "hp/view/stored_tags.h"
@@ -27,9 +29,11 @@ namespace hp {
 // to the tagged model, not to the derived model's node names: they are
 // checked against a trace's modules only (tag and module path known, and
 // agreeing), and not at all without a trace.
-// `computed` must come from ComputeTags on the same model.
-std::vector<std::string> ValidateStoredTags(const StoredTags& stored,
-                                            const TagResult& computed);
+// `computed` must come from ComputeNodeTags on `nodes`, the model's nodes
+// in the order of `stored`.
+std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
+                                            const StoredTags& stored,
+                                            const ComputedTags& computed);
 
 // What the stored facts alone must satisfy, besides the malformed entries
 // ReadStoredTags noted (for validate without a trace):

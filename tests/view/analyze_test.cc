@@ -19,15 +19,18 @@ class AnalyzeTest : public ::testing::Test {
   void SetUp() override {
     absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
     ASSERT_TRUE(trace.ok()) << trace.status();
-    absl::StatusOr<TagResult> result =
-        ComputeTags(testing::TwelveLayerModel(), &*trace, TagOptions());
-    ASSERT_TRUE(result.ok()) << result.status();
-    result_ = *std::move(result);
-    shown_ = ComputedTagsToShow(result_);
+    absl::StatusOr<ComputedTags> computed =
+        ComputeNodeTags(nodes_, &*trace, TagOptions());
+    ASSERT_TRUE(computed.ok()) << computed.status();
+    computed_ = *std::move(computed);
+    shown_ = ComputedTagsToShow(nodes_, computed_);
     tree_ = ModuleTree::Build(shown_);
   }
 
-  TagResult result_;  // what shown_ views
+  // What shown_ views.
+  const onnx::ModelProto model_ = testing::TwelveLayerModel();
+  const NodeList nodes_ = CollectNodes(model_);
+  ComputedTags computed_;
   TagsToShow shown_;
   ModuleTree tree_;
   AnalysisContext context_{"m.onnx", "m.trace.json"};

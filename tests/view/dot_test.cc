@@ -56,20 +56,21 @@ class DotTest : public ::testing::Test {
   void SetUp() override {
     absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
     ASSERT_TRUE(trace.ok()) << trace.status();
-    absl::StatusOr<TagResult> result =
-        ComputeTags(model_, &*trace, TagOptions());
-    ASSERT_TRUE(result.ok()) << result.status();
-    result_ = *std::move(result);
-    shown_ = ComputedTagsToShow(result_);
+    absl::StatusOr<ComputedTags> computed =
+        ComputeNodeTags(nodes_, &*trace, TagOptions());
+    ASSERT_TRUE(computed.ok()) << computed.status();
+    computed_ = *std::move(computed);
+    shown_ = ComputedTagsToShow(nodes_, computed_);
     tree_ = ModuleTree::Build(shown_);
-    absl::StatusOr<std::string> text =
-        DotText(model_, CollectNodes(model_), shown_, tree_);
+    absl::StatusOr<std::string> text = DotText(model_, nodes_, shown_, tree_);
     ASSERT_TRUE(text.ok()) << text.status();
     text_ = *text;
   }
 
-  onnx::ModelProto model_ = testing::TwelveLayerModel();
-  TagResult result_;  // what shown_ views
+  // What shown_ views.
+  const onnx::ModelProto model_ = testing::TwelveLayerModel();
+  const NodeList nodes_ = CollectNodes(model_);
+  ComputedTags computed_;
   TagsToShow shown_;
   ModuleTree tree_;
   std::string text_;
@@ -106,11 +107,13 @@ TEST(DotEscapeTest, QuotesAndBackslashesCannotEndTheString) {
   model.mutable_graph()->mutable_node(0)->set_name("/x\"];evil[\\");
   absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
   ASSERT_TRUE(trace.ok());
-  absl::StatusOr<TagResult> result = ComputeTags(model, &*trace, TagOptions());
-  ASSERT_TRUE(result.ok());
-  const TagsToShow shown = ComputedTagsToShow(*result);
+  const NodeList nodes = CollectNodes(model);
+  absl::StatusOr<ComputedTags> computed =
+      ComputeNodeTags(nodes, &*trace, TagOptions());
+  ASSERT_TRUE(computed.ok());
+  const TagsToShow shown = ComputedTagsToShow(nodes, *computed);
   absl::StatusOr<std::string> text =
-      DotText(model, CollectNodes(model), shown, ModuleTree::Build(shown));
+      DotText(model, nodes, shown, ModuleTree::Build(shown));
   ASSERT_TRUE(text.ok());
   EXPECT_THAT(*text, HasSubstr("tooltip=\"/x\\\"];evil[\\\\\"]"));
 }

@@ -44,32 +44,35 @@ std::map<std::string, std::string> EnclosingNodes(const std::string& text) {
   return enclosing;
 }
 
+// The twelve-layer model drawn. `shown` views its nodes and tags: a Drawn
+// stays where it is made.
 struct Drawn {
-  TagResult result;  // what `shown` views
+  Drawn();
+
+  const onnx::ModelProto model = testing::TwelveLayerModel();
+  const NodeList nodes = CollectNodes(model);
+  ComputedTags computed;
   TagsToShow shown;
   ModuleTree tree;
   std::string text;
 };
 
-Drawn DrawTwelveLayers() {
+Drawn::Drawn() {
   absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
   EXPECT_TRUE(trace.ok()) << trace.status();
-  const onnx::ModelProto model = testing::TwelveLayerModel();
-  absl::StatusOr<TagResult> result = ComputeTags(model, &*trace, TagOptions());
-  EXPECT_TRUE(result.ok()) << result.status();
-  Drawn drawn;
-  drawn.result = result.value_or(TagResult());
-  drawn.shown = ComputedTagsToShow(drawn.result);
-  drawn.tree = ModuleTree::Build(drawn.shown);
-  absl::StatusOr<std::string> text =
-      GraphmlText(model, CollectNodes(model), drawn.shown, drawn.tree);
-  EXPECT_TRUE(text.ok()) << text.status();
-  drawn.text = text.value_or("");
-  return drawn;
+  absl::StatusOr<ComputedTags> tags =
+      ComputeNodeTags(nodes, &*trace, TagOptions());
+  EXPECT_TRUE(tags.ok()) << tags.status();
+  computed = tags.value_or(ComputedTags());
+  shown = ComputedTagsToShow(nodes, computed);
+  tree = ModuleTree::Build(shown);
+  absl::StatusOr<std::string> drawn = GraphmlText(model, nodes, shown, tree);
+  EXPECT_TRUE(drawn.ok()) << drawn.status();
+  text = drawn.value_or("");
 }
 
 TEST(GraphmlTest, EveryOpSitsInTheModuleWithExactlyItsTag) {
-  const Drawn drawn = DrawTwelveLayers();
+  const Drawn drawn;
   const std::map<std::string, std::string> enclosing = EnclosingNodes(drawn.text);
   for (size_t i = 0; i < drawn.shown.nodes.size(); ++i) {
     const std::string tag(drawn.shown.nodes[i].tag);
@@ -88,7 +91,7 @@ TEST(GraphmlTest, EveryOpSitsInTheModuleWithExactlyItsTag) {
 }
 
 TEST(GraphmlTest, ModulesAreYedGroupsWithNestedGraphs) {
-  const Drawn drawn = DrawTwelveLayers();
+  const Drawn drawn;
   EXPECT_THAT(drawn.text,
               HasSubstr("<node id=\"m0\" yfiles.foldertype=\"group\">"));
   EXPECT_THAT(drawn.text, HasSubstr("<graph id=\"m0:\" edgedefault=\"directed\">"));
@@ -104,7 +107,7 @@ TEST(GraphmlTest, ModulesAreYedGroupsWithNestedGraphs) {
 }
 
 TEST(GraphmlTest, EdgesCarryTensorNameTypeAndShape) {
-  const Drawn drawn = DrawTwelveLayers();
+  const Drawn drawn;
   size_t edges = 0;
   for (size_t at = 0; (at = drawn.text.find("<edge ", at)) != std::string::npos;
        ++at) {
@@ -125,17 +128,19 @@ TEST(GraphmlTest, NamesAreEscaped) {
   model.mutable_graph()->mutable_node(1)->set_name("a<b>&\"c'\xff");
   absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
   ASSERT_TRUE(trace.ok());
-  absl::StatusOr<TagResult> result = ComputeTags(model, &*trace, TagOptions());
-  ASSERT_TRUE(result.ok());
-  const TagsToShow shown = ComputedTagsToShow(*result);
+  const NodeList nodes = CollectNodes(model);
+  absl::StatusOr<ComputedTags> computed =
+      ComputeNodeTags(nodes, &*trace, TagOptions());
+  ASSERT_TRUE(computed.ok());
+  const TagsToShow shown = ComputedTagsToShow(nodes, *computed);
   absl::StatusOr<std::string> text =
-      GraphmlText(model, CollectNodes(model), shown, ModuleTree::Build(shown));
+      GraphmlText(model, nodes, shown, ModuleTree::Build(shown));
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_THAT(*text, HasSubstr("a&lt;b&gt;&amp;&quot;c&apos;\xEF\xBF\xBD"));
 }
 
 TEST(GraphmlTest, TagsOfAnotherModelAreRefused) {
-  const Drawn drawn = DrawTwelveLayers();
+  const Drawn drawn;
   onnx::ModelProto other = testing::TwelveLayerModel();
   other.mutable_graph()->mutable_node()->RemoveLast();
   EXPECT_FALSE(

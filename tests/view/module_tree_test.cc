@@ -16,14 +16,22 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
-TagResult ComputeTwelveLayers() {
-  absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
-  EXPECT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<TagResult> result =
-      ComputeTags(testing::TwelveLayerModel(), &*trace, TagOptions());
-  EXPECT_TRUE(result.ok()) << result.status();
-  return *result;
-}
+// The twelve-layer model with the tags hp computes for its nodes, which
+// shown nodes view: it stays where it is made.
+struct TwelveLayers {
+  TwelveLayers() {
+    absl::StatusOr<ScopeTrace> trace = testing::TwelveLayerTrace();
+    EXPECT_TRUE(trace.ok()) << trace.status();
+    absl::StatusOr<ComputedTags> computed =
+        ComputeNodeTags(nodes, &*trace, TagOptions());
+    EXPECT_TRUE(computed.ok()) << computed.status();
+    tags = computed.value_or(ComputedTags());
+  }
+
+  const onnx::ModelProto model = testing::TwelveLayerModel();
+  const NodeList nodes = CollectNodes(model);
+  ComputedTags tags;
+};
 
 TEST(ParentTagTest, DropsTheLastComponentOnly) {
   EXPECT_THAT(ParentTag("/A/B/BertLayer.10"), Optional(absl::string_view("/A/B")));
@@ -33,8 +41,8 @@ TEST(ParentTagTest, DropsTheLastComponentOnly) {
 }
 
 TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
-  const TagResult computed = ComputeTwelveLayers();
-  const TagsToShow shown = ComputedTagsToShow(computed);
+  const TwelveLayers computed;
+  const TagsToShow shown = ComputedTagsToShow(computed.nodes, computed.tags);
   const ModuleTree tree = ModuleTree::Build(shown);
   const int layer1 = tree.Find(testing::LayerTag(1));
   const int layer10 = tree.Find(testing::LayerTag(10));
@@ -54,8 +62,8 @@ TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
 }
 
 TEST(ModuleTreeTest, OneRootWithEveryNodeAndKnownPaths) {
-  const TagResult computed = ComputeTwelveLayers();
-  const TagsToShow shown = ComputedTagsToShow(computed);
+  const TwelveLayers computed;
+  const TagsToShow shown = ComputedTagsToShow(computed.nodes, computed.tags);
   const ModuleTree tree = ModuleTree::Build(shown);
   ASSERT_THAT(tree.roots(), ElementsAre(0));
   const TreeModule& root = tree.modules()[0];
@@ -97,16 +105,17 @@ TEST(ModuleTreeTest, NodesWithoutATagStayOutside) {
 }
 
 TEST(ModuleTreeTest, StoredTagsThatDifferDoNotGrowASecondTree) {
-  const TagResult computed = ComputeTwelveLayers();
+  const TwelveLayers computed;
   StoredTags stored;
-  for (size_t i = 0; i < computed.nodes.size(); ++i) {
-    std::string tag = computed.nodes[i].tag;
+  for (size_t i = 0; i < computed.tags.size(); ++i) {
+    std::string tag(computed.tags.TagOf(i));
     // As if tagged with another root name: every tag differs.
     tag.replace(0, std::string("/TinyBert").size(), "/Other");
     stored.nodes.push_back({stored.kept_text.emplace_back(std::move(tag)),
-                            computed.nodes[i].module_path});
+                            computed.tags.ModulePathOf(i)});
   }
-  absl::StatusOr<TagsToShow> shown = StoredTagsToShow(computed, stored);
+  absl::StatusOr<TagsToShow> shown =
+      StoredTagsToShow(computed.nodes, computed.tags, stored);
   ASSERT_TRUE(shown.ok()) << shown.status();
   for (const ShownNode& node : shown->nodes) EXPECT_FALSE(node.match_known);
   ASSERT_EQ(shown->warnings.size(), 1u);
@@ -118,12 +127,14 @@ TEST(ModuleTreeTest, StoredTagsThatDifferDoNotGrowASecondTree) {
 }
 
 TEST(ModuleTreeTest, StoredTagsThatAgreeKeepTheirMatch) {
-  const TagResult computed = ComputeTwelveLayers();
+  const TwelveLayers computed;
   StoredTags stored;
-  for (const NodeTag& node : computed.nodes) {
-    stored.nodes.push_back({node.tag, node.module_path});
+  for (size_t i = 0; i < computed.tags.size(); ++i) {
+    stored.nodes.push_back(
+        {computed.tags.TagOf(i), computed.tags.ModulePathOf(i)});
   }
-  absl::StatusOr<TagsToShow> shown = StoredTagsToShow(computed, stored);
+  absl::StatusOr<TagsToShow> shown =
+      StoredTagsToShow(computed.nodes, computed.tags, stored);
   ASSERT_TRUE(shown.ok()) << shown.status();
   EXPECT_TRUE(shown->read_from_model);
   EXPECT_TRUE(shown->warnings.empty());
@@ -133,16 +144,16 @@ TEST(ModuleTreeTest, StoredTagsThatAgreeKeepTheirMatch) {
 TEST(ModuleTreeTest, StoredTagsOfAnotherModelAreRefused) {
   StoredTags stored;
   stored.nodes.resize(3);
+  const TwelveLayers computed;
   absl::StatusOr<TagsToShow> shown =
-      StoredTagsToShow(ComputeTwelveLayers(), stored);
+      StoredTagsToShow(computed.nodes, computed.tags, stored);
   EXPECT_FALSE(shown.ok());
 }
 
 TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
-  const onnx::ModelProto model = testing::TwelveLayerModel();
-  const TagResult computed = ComputeTwelveLayers();
-  TagsToShow shown = ComputedTagsToShow(computed);
-  const NodeList nodes = CollectNodes(model);
+  const TwelveLayers computed;
+  TagsToShow shown = ComputedTagsToShow(computed.nodes, computed.tags);
+  const NodeList& nodes = computed.nodes;
   EXPECT_TRUE(CheckSameNodes(nodes, shown).ok());
   shown.nodes[3].node_name = "/elsewhere/Add";
   absl::Status status = CheckSameNodes(nodes, shown);

@@ -21,8 +21,8 @@ class ValidateTest : public testing::TaggedTwelveLayers {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(TaggedTwelveLayers::SetUp());
-    absl::StatusOr<TagResult> computed =
-        ComputeTags(model_, &*trace_, TagOptions());
+    absl::StatusOr<ComputedTags> computed =
+        ComputeNodeTags(CollectNodes(model_), &*trace_, TagOptions());
     ASSERT_TRUE(computed.ok()) << computed.status();
     computed_ = *computed;
   }
@@ -34,7 +34,7 @@ class ValidateTest : public testing::TaggedTwelveLayers {
   }
 
   std::vector<std::string> Validate() {
-    return ValidateStoredTags(Stored(), computed_);
+    return ValidateStoredTags(CollectNodes(model_), Stored(), computed_);
   }
 
   // Sets a metadata entry of a main-graph node.
@@ -65,7 +65,7 @@ class ValidateTest : public testing::TaggedTwelveLayers {
     }
   }
 
-  TagResult computed_;
+  ComputedTags computed_;
 };
 
 TEST_F(ValidateTest, AModelAsHpTaggedItPasses) {
@@ -118,11 +118,11 @@ TEST_F(ValidateTest, MalformedEntriesAreReported) {
 }
 
 TEST_F(ValidateTest, TwoKeptModulesWithOneTagAreReported) {
-  TagResult computed = computed_;
-  for (ModuleInfo& module : computed.modules) {
+  ComputedTags computed = computed_;
+  for (ModuleInfo& module : computed.summary.modules) {
     if (module.path == "encoder.layer.10") module.tag = testing::LayerTag(1);
   }
-  EXPECT_THAT(ValidateStoredTags(Stored(), computed),
+  EXPECT_THAT(ValidateStoredTags(CollectNodes(model_), Stored(), computed),
               Contains("tag '/TinyBert/BertEncoder/BertLayer.1' is shared by "
                        "module instances 'encoder.layer.1' and "
                        "'encoder.layer.10'"));
@@ -131,7 +131,7 @@ TEST_F(ValidateTest, TwoKeptModulesWithOneTagAreReported) {
 TEST_F(ValidateTest, ASidecarOfThisModelAgrees) {
   Sidecar sidecar;
   sidecar.output_model_sha256 = "abc";
-  sidecar.nodes = computed_.nodes;
+  sidecar.nodes = result_.nodes;
   EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(), "abc"),
               IsEmpty());
 }
@@ -139,7 +139,7 @@ TEST_F(ValidateTest, ASidecarOfThisModelAgrees) {
 TEST_F(ValidateTest, ASidecarOfAnotherModelIsNamed) {
   Sidecar sidecar;
   sidecar.output_model_sha256 = "def";
-  sidecar.nodes = computed_.nodes;
+  sidecar.nodes = result_.nodes;
   sidecar.nodes[5].tag = "/Other";
   sidecar.nodes.pop_back();
   EXPECT_THAT(
@@ -156,9 +156,9 @@ TEST_F(ValidateTest, ASidecarOfAnotherModelIsNamed) {
 TEST_F(ValidateTest, StoredMatchKindsAreTheComputedOnes) {
   const StoredTags stored = Stored();
   EXPECT_TRUE(stored.matches_recorded);
-  ASSERT_EQ(stored.matches.size(), computed_.nodes.size());
-  for (size_t i = 0; i < computed_.nodes.size(); ++i) {
-    EXPECT_EQ(stored.matches[i], computed_.nodes[i].match) << i;
+  ASSERT_EQ(stored.matches.size(), computed_.size());
+  for (size_t i = 0; i < computed_.size(); ++i) {
+    EXPECT_EQ(stored.matches[i], computed_.MatchKindOf(i)) << i;
   }
   Set(3, kMatchKey, "parent");
   EXPECT_THAT(Validate(), ElementsAre(HasSubstr(
@@ -201,8 +201,8 @@ TEST_F(ValidateTest, UnknownAndMissingMatchKindsAreNamed) {
 
 TEST_F(ValidateTest, ARootNodeCarriesTheRootTag) {
   int root_node = -1;
-  for (size_t i = 0; i < computed_.nodes.size(); ++i) {
-    if (computed_.nodes[i].match == MatchKind::kRoot) root_node = i;
+  for (size_t i = 0; i < computed_.size(); ++i) {
+    if (computed_.MatchKindOf(i) == MatchKind::kRoot) root_node = i;
   }
   ASSERT_GE(root_node, 0);
   Retag(root_node, testing::LayerTag(0));
