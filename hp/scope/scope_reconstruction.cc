@@ -416,7 +416,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   NamedScopes named_scopes(modules);
   std::vector<int> chain;
   // Facts a window at a time: a million nodes' would be 8 MB more.
-  constexpr size_t kFactsWindow = size_t{1} << 16;
+  constexpr size_t kFactsWindow = size_t{1} << 15;
   std::vector<NodeFacts> window;
   size_t window_at = 0;
   std::optional<CallMatcher> calls;
