@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -198,7 +200,40 @@ void FileMapping::Release(uint64_t begin, uint64_t end) const {
   ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
 }
 
+// FileMapping::ReleaseEvery's thread, stopped and joined when destroyed.
+class FileMapping::PeriodicRelease {
+ public:
+  PeriodicRelease(const FileMapping* mapping, std::chrono::milliseconds period)
+      : thread_([this, mapping, period] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          while (!stop_.wait_for(lock, period, [this] { return stopping_; })) {
+            mapping->Release(0, mapping->size_);
+          }
+        }) {}
+  ~PeriodicRelease() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    stop_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable stop_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the rest is made
+};
+
+void FileMapping::ReleaseEvery(std::chrono::milliseconds period) {
+  if (data_ == nullptr || periodic_release_ != nullptr) return;
+  periodic_release_ = std::make_unique<PeriodicRelease>(this, period);
+}
+
 FileMapping::~FileMapping() {
+  // The thread stops before the pages it gives back are unmapped.
+  periodic_release_.reset();
   if (data_ == nullptr) return;
   if (slot_ >= 0) {
     guard_slots[slot_].end.store(0, std::memory_order_release);

@@ -4,7 +4,9 @@
 #ifndef HP_IO_WIRE_FORMAT_H_
 #define HP_IO_WIRE_FORMAT_H_
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -78,6 +80,8 @@ class WireReader {
 // the file's shrunken size (CheckFileNotShrunk), into an error naming the
 // file. A SIGBUS anywhere else keeps its default action.
 class FileMapping {
+  class PeriodicRelease;
+
  public:
   FileMapping(int fd, uint64_t size);
   ~FileMapping();
@@ -98,11 +102,18 @@ class FileMapping {
   // They stay in the page cache, and a later read faults them in again
   // with the same bytes (the mapping is private and never written).
   void Release(uint64_t begin, uint64_t end) const;
+  // From now until the mapping is gone, gives back every page each
+  // `period`, on a thread of its own: for reads that a scan's Release
+  // cannot follow (the views' passes over names and tags they keep,
+  // transfer's lookups out of order), so that no pass leaves the whole
+  // file resident.
+  void ReleaseEvery(std::chrono::milliseconds period);
 
  private:
   const uint8_t* data_ = nullptr;
   uint64_t size_;
   int slot_ = -1;  // in the SIGBUS handler's table; -1: unguarded
+  std::unique_ptr<PeriodicRelease> periodic_release_;
 };
 
 // DataLoss naming `path` when the open file `fd` is now shorter than the

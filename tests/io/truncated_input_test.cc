@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -90,6 +93,40 @@ TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
   EXPECT_EQ(mapping.data()[page - 1], bytes[page - 1]);
   EXPECT_EQ(mapping.data()[2 * page], 0);
   EXPECT_TRUE(mapping.faulted());
+}
+
+// Given back on a timer, pages leave the process on their own and read the
+// same bytes again, while the thread runs and after it stopped.
+TEST(TruncatedInputTest, PeriodicReleaseGivesPagesBack) {
+  const std::string path = TestFolder() + "/periodic.bin";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  constexpr size_t kPages = 512;
+  std::string bytes(kPages * page, ' ');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 241);
+  WriteBytes(path, bytes);
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto mapping = std::make_unique<FileMapping>(file->fd.get(), file->size);
+  ASSERT_NE(mapping->data(), nullptr);
+  auto matches = [&] {
+    return std::equal(bytes.begin(), bytes.end(),
+                      reinterpret_cast<const char*>(mapping->data()));
+  };
+  ASSERT_TRUE(matches());
+  const long touched = ResidentFilePages();
+  mapping->ReleaseEvery(std::chrono::milliseconds(5));
+  if (touched >= 0) {
+    // Waits for a release (a loaded machine may run the thread late).
+    long now = touched;
+    for (int i = 0; i < 400 && now > touched - static_cast<long>(kPages) / 2;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      now = ResidentFilePages();
+    }
+    EXPECT_LE(now, touched - static_cast<long>(kPages) / 2);
+  }
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(matches());
+  mapping.reset();  // stops the thread before unmapping
 }
 
 // Truncated and grown back to its size: the size check cannot see it, the
