@@ -466,9 +466,9 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     // The views point into the file: it stays mapped. Of the main-graph
     // nodes, only those parsed can hold external data.
     mapping_ = std::move(mapping);
-    // Passes over the nodes that keep views (the views' tags and names) or
-    // look them up out of order would otherwise fault the whole file in.
-    mapping_->ReleaseEvery(std::chrono::milliseconds(20));
+    if (options.release_pages_periodically) {
+      mapping_->ReleaseEvery(std::chrono::milliseconds(20));
+    }
     for (size_t i = 0; i < parsed_.size(); ++i) {
       if (parsed_[i] != nullptr) {
         *initializers.mutable_graph()->add_node() = *parsed_[i];

@@ -42,6 +42,12 @@ struct SpliceOptions {
   // the skeleton then holds no main-graph nodes. Otherwise every node is
   // parsed into the skeleton.
   bool read_node_records = false;
+  // With read_node_records: while the nodes view the file, its pages are
+  // all given back every 20 ms (FileMapping::ReleaseEvery), for a command
+  // whose passes read back views they keep (the views' names and tags):
+  // without it they fault the whole file in. Passes that read out of
+  // order would fault each page again and again, so it is not the default.
+  bool release_pages_periodically = false;
 };
 
 // Bytes to append to main-graph node records as read from the input, so

@@ -104,9 +104,8 @@ class FileMapping {
   void Release(uint64_t begin, uint64_t end) const;
   // From now until the mapping is gone, gives back every page each
   // `period`, on a thread of its own: for reads that a scan's Release
-  // cannot follow (the views' passes over names and tags they keep,
-  // transfer's lookups out of order), so that no pass leaves the whole
-  // file resident.
+  // cannot follow (the views' passes over the names and tags they keep),
+  // so that no pass leaves the whole file resident.
   void ReleaseEvery(std::chrono::milliseconds period);
 
  private:

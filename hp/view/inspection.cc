@@ -29,6 +29,8 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   // initializers keep only their names, types and dims.
   SpliceOptions open;
   open.read_node_records = true;
+  // The views read back the names and tags they keep, pass after pass.
+  open.release_pages_periodically = true;
   HP_ASSIGN_OR_RETURN(ModelSplice splice,
                       ModelSplice::Open(inspection.path, open));
   inspection.splice_ = std::make_unique<ModelSplice>(std::move(splice));
