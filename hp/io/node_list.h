@@ -61,10 +61,10 @@ class NodeViews {
     using pointer = void;
     using reference = View;
     const_iterator() = default;
-    const_iterator(const NodeViews* views, size_t at)
+    const_iterator(const NodeViews& views, size_t at)
         : views_(views), at_(at) {}
-    View operator*() const { return (*views_)[at_]; }
-    View operator[](difference_type k) const { return (*views_)[at_ + k]; }
+    View operator*() const { return views_[at_]; }
+    View operator[](difference_type k) const { return views_[at_ + k]; }
     const_iterator& operator++() { ++at_; return *this; }
     const_iterator operator++(int) { const_iterator old = *this; ++at_; return old; }
     const_iterator& operator--() { --at_; return *this; }
@@ -85,7 +85,9 @@ class NodeViews {
     bool operator<(const const_iterator& other) const { return at_ < other.at_; }
 
    private:
-    const NodeViews* views_ = nullptr;
+    // A copy: the iterator stays valid as long as the list, like a span's,
+    // not only while the NodeRef it came from lives.
+    NodeViews views_;
     size_t at_ = 0;
   };
 
@@ -103,8 +105,8 @@ class NodeViews {
   }
   View front() const { return (*this)[0]; }
   View back() const { return (*this)[size_ - 1]; }
-  const_iterator begin() const { return const_iterator(this, 0); }
-  const_iterator end() const { return const_iterator(this, size_); }
+  const_iterator begin() const { return const_iterator(*this, 0); }
+  const_iterator end() const { return const_iterator(*this, size_); }
 
  private:
   absl::string_view Unpack(const RecordSpan& span) const {
