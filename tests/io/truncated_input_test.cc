@@ -61,15 +61,23 @@ long ResidentFilePages() {
   return read == 3 ? shared : -1;
 }
 
+// Writes `pages` pages of a byte pattern that differs from page to page to
+// `path`, and returns them.
+std::string WritePatternFile(const std::string& path, size_t pages) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::string bytes(pages * page, ' ');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
+  WriteBytes(path, bytes);
+  return bytes;
+}
+
 // Given back, pages leave the process and read the same bytes again; a
 // truncation after that is still answered with zeros and reported.
 TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
   const std::string path = TestFolder() + "/released.bin";
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   constexpr size_t kPages = 512;
-  std::string bytes(kPages * page, ' ');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
-  WriteBytes(path, bytes);
+  const std::string bytes = WritePatternFile(path, kPages);
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
   ASSERT_TRUE(file.ok()) << file.status();
   FileMapping mapping(file->fd.get(), file->size);
@@ -99,11 +107,8 @@ TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
 // same bytes again, while the thread runs and after it stopped.
 TEST(TruncatedInputTest, PeriodicReleaseGivesPagesBack) {
   const std::string path = TestFolder() + "/periodic.bin";
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   constexpr size_t kPages = 512;
-  std::string bytes(kPages * page, ' ');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 241);
-  WriteBytes(path, bytes);
+  const std::string bytes = WritePatternFile(path, kPages);
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
   ASSERT_TRUE(file.ok()) << file.status();
   auto mapping = std::make_unique<FileMapping>(file->fd.get(), file->size);
