@@ -237,27 +237,39 @@ class Transfer {
   // Where data flow leaves a choice (a node whose outputs are all new),
   // its name may say which original tensors it stands for: the longest
   // prefix, cut before a '/' or '_', that names an original node or
-  // tensor gone from the derived graph (`.../Relu_output_0_nchwc`).
+  // tensor gone from the derived graph (`.../Relu_output_0_nchwc`); else
+  // the longest naming one a layout node writes back, whose original
+  // writer no derived node keeps (the tensor is present, its computation
+  // is not).
   std::vector<int> NameHint(absl::string_view name) {
+    std::vector<int> named = NamedTensors(name, /*gone_only=*/true);
+    return named.empty() ? NamedTensors(name, /*gone_only=*/false) : named;
+  }
+
+  std::vector<int> NamedTensors(absl::string_view name, bool gone_only) {
+    auto fits = [&](int id) {
+      if (id < 0) return false;
+      const int producer = original_.Producer(id);
+      if (producer < 0) return false;
+      return gone_only ? !present_[id] : !kept_[producer];
+    };
     for (size_t end = name.size(); end > 0; --end) {
       if (end < name.size() && name[end] != '/' && name[end] != '_') continue;
       const absl::string_view prefix = name.substr(0, end);
-      std::vector<int> gone;
+      std::vector<int> named;
       const int node = original_.NodeNamed(prefix);
       if (node >= 0) {
         for (absl::string_view output : original_.nodes()[node].outputs) {
           const int id = original_.TensorId(output);
-          if (id >= 0 && !present_[id]) gone.push_back(id);
+          if (fits(id)) named.push_back(id);
         }
       } else {
         const int id = original_.TensorId(prefix);
-        if (id >= 0 && original_.Producer(id) >= 0 && !present_[id]) {
-          gone.push_back(id);
-        }
+        if (fits(id)) named.push_back(id);
       }
-      if (!gone.empty()) {
-        std::sort(gone.begin(), gone.end());
-        return gone;
+      if (!named.empty()) {
+        std::sort(named.begin(), named.end());
+        return named;
       }
     }
     return {};

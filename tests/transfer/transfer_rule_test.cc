@@ -207,12 +207,59 @@ TEST(TransferRuleTest, LayoutNodesArePlacedByTheTensorTheirNameStandsFor) {
   const TransferResult result =
       TransferTags(from.tagged, nodes, ValuesOf(derived));
   // r1_nchwc stands for r1, gone: it replaced b1's Conv and Relu.
-  // c2_nchwc names c2, which ReorderOutput still writes: data flow places
-  // the reorder in b2's Conv, and c2_nchwc is inserted before it.
-  EXPECT_THAT(Kinds(result), ElementsAre("replacing", "inserted", "replacing"));
+  // c2_nchwc names c2, which ReorderOutput still writes back; no derived
+  // node keeps b2's Conv, so c2_nchwc replaced it, and the reorder, whose
+  // input then stands for c2, is a layout change inserted after it.
+  EXPECT_THAT(Kinds(result), ElementsAre("replacing", "replacing", "inserted"));
   EXPECT_THAT(Tags(result), ElementsAre("/M/B[b1]", "/M/B[b2]", "/M/B[b2]"));
   EXPECT_THAT(result.Sources(0), ElementsAre(0, 1));
+  EXPECT_THAT(result.Sources(1), ElementsAre(2));
+  EXPECT_THAT(result.Sources(2), ElementsAre());
+}
+
+TEST(TransferRuleTest, ALayoutNodeNamedAfterAWrittenBackTensorReplacesItsWriter) {
+  Tagged from;
+  from.model = ModelBuilder()
+                   .Input("x")
+                   .Initializer("w0", {2})
+                   .Initializer("w1", {2})
+                   .Node("/conv1/Conv", "Conv", {"x", "w0"}, {"c0"})
+                   .Node("/relu/Relu", "Relu", {"c0"}, {"r0"})
+                   .Node("/b1/conv/Conv", "Conv", {"r0", "w1"}, {"c1"})
+                   .Node("/b1/Add", "Add", {"c1", "r0"}, {"y"})
+                   .Output("y")
+                   .Build();
+  SetTags(&from, {"/M", "/M", "/M/B[b1]", "/M/B[b1]"},
+          {"conv1", "", "b1.conv", "b1"});
+  // The stem's NCHWc convolution feeds both a reorder writing r0 back (for
+  // the residual Add) and the block's convolution: its consumers sit in two
+  // modules, so only its name can place it.
+  onnx::ModelProto derived =
+      ModelBuilder()
+          .Input("x")
+          .Initializer("reorder", {2})
+          .Initializer("reorder_token_1", {2})
+          .Node("/relu/Relu_output_0_nchwc", "Conv", {"x", "reorder"},
+                {"reorder_token_0"})
+          .Node("ReorderOutput_token_5", "ReorderOutput", {"reorder_token_0"},
+                {"r0"})
+          .Node("/b1/conv/Conv_output_0_nchwc", "Conv",
+                {"reorder_token_0", "reorder_token_1"}, {"reorder_token_2"})
+          .Node("ReorderOutput_token_6", "ReorderOutput", {"reorder_token_2"},
+                {"c1"})
+          .Node("/b1/Add", "Add", {"c1", "r0"}, {"y"})
+          .Output("y")
+          .Build();
+  const NodeList nodes = CollectNodes(derived);
+  const TransferResult result =
+      TransferTags(from.tagged, nodes, ValuesOf(derived));
+  EXPECT_THAT(Kinds(result), ElementsAre("replacing", "inserted", "replacing",
+                                         "inserted", "kept"));
+  EXPECT_THAT(Tags(result), ElementsAre("/M", "/M/B[b1]", "/M/B[b1]",
+                                        "/M/B[b1]", "/M/B[b1]"));
+  EXPECT_THAT(result.Sources(0), ElementsAre(0, 1));
   EXPECT_THAT(result.Sources(2), ElementsAre(2));
+  EXPECT_EQ(result.statistics.Count(MatchKind::kUnplaced), 0);
 }
 
 TEST(TransferRuleTest, ANodeNothingPlacesGetsTheRootTag) {
