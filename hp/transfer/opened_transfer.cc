@@ -64,8 +64,13 @@ absl::Status ReadTags(OpenedTaggedModel* model) {
   tagged->nodes = &list;
   tagged->tags.resize(list.size());
   tagged->module_paths.resize(list.size());
-  for (size_t i = 0; i < list.size(); ++i) {
-    const NodeRef& node = list[i];
+  // The rule reads the nodes again in order: their pages go back as
+  // they are read.
+  NodeReleaser releaser(list, 0);
+  size_t i = 0;
+  for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+    releaser.Reached(i);
+    const NodeRef& node = *it;
     // Views into the record or message; doc_string JSON kept in storage.
     const WrittenTag written =
         ReadNodeTag(node, model->format, &model->tag_storage);

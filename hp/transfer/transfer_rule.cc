@@ -34,33 +34,36 @@ void MergeInto(const std::vector<int>& more, std::vector<int>* into) {
   *into = std::move(merged);
 }
 
-// The original graph's tensors and nodes, indexed for the rule.
+// The original graph's tensors and nodes, indexed for the rule. The
+// tensor index is built on first use: a derived graph whose nodes are all
+// kept in order (a version conversion, a renaming) never needs it.
 class OriginalGraph {
  public:
-  explicit OriginalGraph(const TaggedNodes& from) : nodes_(*from.nodes) {
-    tensor_id_.reserve(nodes_.size() + from.values.inputs.size() +
-                       from.values.initializers.size());
-    producer_.reserve(nodes_.size());
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      for (absl::string_view output : nodes_[i].outputs) {
-        if (output.empty()) continue;
-        const int id = Intern(output);
-        if (producer_[id] < 0) producer_[id] = static_cast<int>(i);
-      }
-    }
-    for (const std::string& name : from.values.inputs) Intern(name);
-    for (const std::string& name : from.values.initializers) Intern(name);
-  }
+  explicit OriginalGraph(const TaggedNodes& from)
+      : from_(from), nodes_(*from.nodes) {}
 
   const NodeList& nodes() const { return nodes_; }
-  int tensor_count() const { return static_cast<int>(producer_.size()); }
+  int tensor_count() {
+    Index();
+    return static_cast<int>(producer_.size());
+  }
   // -1 when the original graph has no tensor of that name.
-  int TensorId(absl::string_view name) const {
+  int TensorId(absl::string_view name) {
     if (name.empty()) return -1;
+    Index();
     auto it = tensor_id_.find(name);
     return it == tensor_id_.end() ? -1 : it->second;
   }
+  // `tensor` is an id TensorId gave.
   int Producer(int tensor) const { return producer_[tensor]; }
+  // Lookups read names of the tagged file in the derived graph's order,
+  // which mostly keeps the original's: giving its pages back every so many
+  // steps of a walk holds about a window of it, where the lookups would
+  // fault all of it in.
+  void GiveBackEvery(size_t step) const {
+    constexpr size_t kWindow = size_t{1} << 16;
+    if (step % kWindow == kWindow - 1) nodes_.Release(0, nodes_.size());
+  }
   // Names are looked up only for nodes data flow leaves open: the map is
   // built on the first lookup.
   int NodeNamed(absl::string_view name) {
@@ -75,6 +78,27 @@ class OriginalGraph {
   }
 
  private:
+  void Index() {
+    if (indexed_) return;
+    indexed_ = true;
+    tensor_id_.reserve(nodes_.size() + from_.values.inputs.size() +
+                       from_.values.initializers.size());
+    producer_.reserve(nodes_.size());
+    int at = 0;
+    for (auto it = nodes_.begin(); it != nodes_.end(); ++it, ++at) {
+      // An insert compares a name with the other names of its group now
+      // and then, anywhere in the file.
+      GiveBackEvery(static_cast<size_t>(at));
+      for (absl::string_view output : (*it).outputs) {
+        if (output.empty()) continue;
+        const int id = Intern(output);
+        if (producer_[id] < 0) producer_[id] = at;
+      }
+    }
+    for (const std::string& name : from_.values.inputs) Intern(name);
+    for (const std::string& name : from_.values.initializers) Intern(name);
+  }
+
   int Intern(absl::string_view name) {
     auto [it, added] =
         tensor_id_.try_emplace(name, static_cast<int>(producer_.size()));
@@ -82,13 +106,16 @@ class OriginalGraph {
     return it->second;
   }
 
+  const TaggedNodes& from_;
   const NodeList& nodes_;
+  bool indexed_ = false;
   absl::flat_hash_map<absl::string_view, int> tensor_id_;
   std::vector<int> producer_;  // per tensor id: its node, -1 for none
   absl::flat_hash_map<absl::string_view, int> node_by_name_;
 };
 
-// Distinct (tag, module path) pairs; 0 is the root.
+// Distinct (tag, module path) pairs; 0 is the root. The result keeps
+// copies, so that writing the tags reads none of the tagged file.
 class Placements {
  public:
   Placements(absl::string_view root_tag, TransferResult* result)
@@ -96,19 +123,31 @@ class Placements {
     Add(root_tag, "");
   }
   int Add(absl::string_view tag, absl::string_view module_path) {
-    auto [it, added] = ids_.try_emplace(std::make_pair(tag, module_path),
-                                        static_cast<int>(result_->tags.size()));
-    if (added) {
-      result_->tags.push_back(tag);
-      result_->module_paths.push_back(module_path);
+    // Nodes of one module come in runs.
+    if (last_ >= 0 && tag == result_->tags[last_] &&
+        module_path == result_->module_paths[last_]) {
+      return last_;
     }
-    return it->second;
+    auto it = ids_.find(std::make_pair(tag, module_path));
+    if (it == ids_.end()) {
+      StringArena& kept = result_->placement_strings;
+      const absl::string_view kept_tag = kept.StoreOnce(tag);
+      const absl::string_view kept_path = kept.StoreOnce(module_path);
+      it = ids_.try_emplace(std::make_pair(kept_tag, kept_path),
+                            static_cast<int>(result_->tags.size()))
+               .first;
+      result_->tags.push_back(kept_tag);
+      result_->module_paths.push_back(kept_path);
+    }
+    last_ = it->second;
+    return last_;
   }
 
  private:
   TransferResult* result_;
   absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, int>
       ids_;
+  int last_ = -1;
 };
 
 class Transfer {
@@ -118,49 +157,73 @@ class Transfer {
       : from_(from),
         original_(from),
         derived_(derived),
+        derived_values_(derived_values),
         result_(result),
         placements_(RootTag(from.tags.front()), result) {
     const size_t count = derived_.size();
     result_->kinds.assign(count, MatchKind::kUnplaced);
     result_->placement.assign(count, 0);
     kept_source_.assign(count, -1);
-    stands_for_.assign(count, {});
     kept_.assign(original_.nodes().size(), false);
-    walked_.assign(original_.nodes().size(), 0);
-    reached_.assign(original_.nodes().size(), 0);
-    input_mark_.assign(original_.tensor_count(), 0);
-    present_.assign(original_.tensor_count(), false);
-    original_placement_.resize(original_.nodes().size());
-    for (size_t i = 0; i < original_.nodes().size(); ++i) {
-      original_placement_[i] =
-          placements_.Add(from.tags[i], from.module_paths[i]);
-    }
-    auto mark_present = [&](absl::string_view name) {
-      const int id = original_.TensorId(name);
-      if (id >= 0) present_[id] = true;
-    };
-    producer_.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      for (absl::string_view output : derived_[i].outputs) {
-        if (output.empty()) continue;
-        mark_present(output);
-        producer_.try_emplace(output, static_cast<int>(i));
-      }
-    }
-    for (const std::string& name : derived_values.inputs) mark_present(name);
-    for (const std::string& name : derived_values.initializers) {
-      mark_present(name);
-    }
   }
 
   void Run() {
     // Kept first: the walks of replacing nodes stop at original nodes that
-    // are still there.
-    for (size_t i = 0; i < derived_.size(); ++i) MatchKept(i);
+    // are still there. Both lists are read in order here, their pages
+    // given back behind the reads.
+    bool all_kept = true;
+    {
+      NodeReleaser derived_pages(derived_, 0);
+      NodeReleaser original_pages(original_.nodes(), 0);
+      size_t passed = 0;  // original nodes the kept ones went past
+      size_t i = 0;
+      for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
+        derived_pages.Reached(i);
+        original_.GiveBackEvery(i);  // what lookups off the order read
+        all_kept = MatchKept(i, *it) && all_kept;
+        if (next_ > passed) {
+          passed = next_;
+          original_pages.Reached(passed - 1);
+        }
+      }
+    }
+    result_->source_offsets.reserve(derived_.size() + 1);
+    result_->source_offsets.push_back(0);
+    if (all_kept) {
+      result_->source_nodes = std::move(kept_source_);
+      for (size_t i = 1; i <= derived_.size(); ++i) {
+        result_->source_offsets.push_back(static_cast<int>(i));
+      }
+    } else {
+      MatchTheRest();
+    }
+    TransferStatistics& statistics = result_->statistics;
+    statistics.nodes = static_cast<int64_t>(derived_.size());
+    for (MatchKind kind : result_->kinds) {
+      ++statistics.counts[static_cast<size_t>(kind)];
+    }
+  }
+
+ private:
+  // Replacing, then inserted, for the nodes not kept; each node's sources
+  // (the original it keeps, or those it replaced), one flat list.
+  void MatchTheRest() {
+    IndexDataFlow();
     std::vector<bool> pending(derived_.size(), false);
+    std::vector<int> replaced;
+    NodeReleaser derived_pages(derived_, 0);
     for (size_t i = 0; i < derived_.size(); ++i) {
-      if (result_->kinds[i] == MatchKind::kKept) continue;
-      pending[i] = !MatchReplacing(i);
+      derived_pages.Reached(i);
+      original_.GiveBackEvery(i);
+      std::vector<int>& sources = result_->source_nodes;
+      if (result_->kinds[i] == MatchKind::kKept) {
+        sources.push_back(kept_source_[i]);
+      } else if (MatchReplacing(i, &replaced)) {
+        sources.insert(sources.end(), replaced.begin(), replaced.end());
+      } else {
+        pending[i] = true;
+      }
+      result_->source_offsets.push_back(static_cast<int>(sources.size()));
     }
     // Inserted: the tag the neighbours agree on, as --propagate does.
     const bool any_pending =
@@ -178,51 +241,71 @@ class Transfer {
         result_->placement[i] = result_->placement[derived_[i].owner];
       }
     }
-    // The sources, one flat list.
-    result_->source_offsets.reserve(derived_.size() + 1);
-    result_->source_offsets.push_back(0);
-    for (size_t i = 0; i < derived_.size(); ++i) {
-      if (kept_source_[i] >= 0) {
-        result_->source_nodes.push_back(kept_source_[i]);
-      } else if (auto it = replaced_.find(static_cast<int>(i));
-                 it != replaced_.end()) {
-        result_->source_nodes.insert(result_->source_nodes.end(),
-                                     it->second.begin(), it->second.end());
+  }
+
+  // Which original tensors the derived graph still has, and who writes its
+  // new ones: what the walks of replacing nodes read.
+  void IndexDataFlow() {
+    const int tensors = original_.tensor_count();
+    walked_.assign(original_.nodes().size(), 0);
+    reached_.assign(original_.nodes().size(), 0);
+    input_mark_.assign(tensors, 0);
+    present_.assign(tensors, false);
+    auto mark_present = [&](absl::string_view name) {
+      const int id = original_.TensorId(name);
+      if (id >= 0) present_[id] = true;
+      return id >= 0;
+    };
+    NodeReleaser derived_pages(derived_, 0);
+    size_t i = 0;
+    for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
+      derived_pages.Reached(i);
+      original_.GiveBackEvery(i);
+      for (absl::string_view output : (*it).outputs) {
+        if (output.empty() || mark_present(output)) continue;
+        producer_.try_emplace(output, static_cast<int>(i));
       }
-      result_->source_offsets.push_back(
-          static_cast<int>(result_->source_nodes.size()));
     }
-    TransferStatistics& statistics = result_->statistics;
-    statistics.nodes = static_cast<int64_t>(derived_.size());
-    for (MatchKind kind : result_->kinds) {
-      ++statistics.counts[static_cast<size_t>(kind)];
+    for (const std::string& name : derived_values_.inputs) mark_present(name);
+    for (const std::string& name : derived_values_.initializers) {
+      mark_present(name);
     }
   }
 
- private:
   static absl::string_view RootTag(absl::string_view tag) {
     const size_t end = tag.find('/', 1);
     return end == absl::string_view::npos ? tag : tag.substr(0, end);
   }
 
-  void MatchKept(size_t i) {
-    const NodeRef& node = derived_[i];
-    if (node.outputs.empty()) return;
-    const int tensor = original_.TensorId(node.outputs.front());
-    if (tensor < 0) return;
-    const int at = original_.Producer(tensor);
-    if (at < 0) return;
-    const NodeRef& original = original_.nodes()[at];
-    if (original.op_type != node.op_type ||
-        Domain(original.domain) != Domain(node.domain) ||
-        !SameSpan(original.inputs, node.inputs) ||
-        !SameSpan(original.outputs, node.outputs)) {
-      return;
+  // Whether `node` (derived node i) is an original node unchanged: the
+  // next one after the last kept (derived graphs keep the order), else the
+  // one writing its first output.
+  bool MatchKept(size_t i, const NodeRef& node) {
+    if (node.outputs.empty()) return false;
+    const NodeList& originals = original_.nodes();
+    int at = -1;
+    if (next_ < originals.size() && Same(originals[next_], node)) {
+      at = static_cast<int>(next_);
+    } else {
+      const int tensor = original_.TensorId(node.outputs.front());
+      if (tensor < 0) return false;
+      at = original_.Producer(tensor);
+      if (at < 0 || !Same(originals[at], node)) return false;
     }
+    next_ = static_cast<size_t>(at) + 1;
     kept_[at] = true;
     result_->kinds[i] = MatchKind::kKept;
-    result_->placement[i] = original_placement_[at];
+    result_->placement[i] =
+        placements_.Add(from_.tags[at], from_.module_paths[at]);
     kept_source_[i] = at;
+    return true;
+  }
+
+  static bool Same(const NodeRef& original, const NodeRef& node) {
+    return original.op_type == node.op_type &&
+           Domain(original.domain) == Domain(node.domain) &&
+           SameSpan(original.inputs, node.inputs) &&
+           SameSpan(original.outputs, node.outputs);
   }
 
   // The original tensors a derived tensor stands for: itself when it is
@@ -231,7 +314,9 @@ class Transfer {
     *single = original_.TensorId(name);
     if (*single >= 0) return nullptr;
     auto it = producer_.find(name);
-    return it == producer_.end() ? &kNone : &stands_for_[it->second];
+    if (it == producer_.end()) return &kNone;
+    auto stands = stands_for_.find(it->second);
+    return stands == stands_for_.end() ? &kNone : &stands->second;
   }
 
   // Where data flow leaves a choice (a node whose outputs are all new),
@@ -276,7 +361,8 @@ class Transfer {
   }
 
   // False when node i is neither kept nor replacing.
-  bool MatchReplacing(size_t i) {
+  // Sets `replaced` to the original nodes it replaced, in graph order.
+  bool MatchReplacing(size_t i, std::vector<int>* replaced) {
     const NodeRef& node = derived_[i];
     std::vector<int> inputs;  // the original tensors its inputs stand for
     for (absl::string_view input : node.inputs) {
@@ -290,29 +376,35 @@ class Transfer {
       }
     }
     std::vector<int> outputs;  // original tensors it produces
+    bool writes_new = false;
     for (absl::string_view output : node.outputs) {
+      if (output.empty()) continue;
       const int id = original_.TensorId(output);
+      writes_new = writes_new || id < 0;
       if (id >= 0 && original_.Producer(id) >= 0) outputs.push_back(id);
     }
     std::sort(outputs.begin(), outputs.end());
     const bool hinted = outputs.empty();
     if (hinted) outputs = NameHint(node.name);
     // Its new outputs stand for what it produces, or else for its inputs.
-    stands_for_[i] = outputs.empty() ? inputs : outputs;
+    if (writes_new) {
+      stands_for_[static_cast<int>(i)] = outputs.empty() ? inputs : outputs;
+    }
     if (outputs.empty()) return false;
-    std::vector<int> replaced = Replaced(outputs, inputs);
-    if (replaced.empty()) return false;  // a layout change: inserted
-    if (hinted) replaced = InModuleOf(original_.Producer(outputs.front()), replaced);
-    absl::string_view tag = from_.tags[replaced.front()];
-    absl::string_view module_path = from_.module_paths[replaced.front()];
-    for (int at : replaced) {
+    *replaced = Replaced(outputs, inputs);
+    if (replaced->empty()) return false;  // a layout change: inserted
+    if (hinted) {
+      *replaced = InModuleOf(original_.Producer(outputs.front()), *replaced);
+    }
+    absl::string_view tag = from_.tags[replaced->front()];
+    absl::string_view module_path = from_.module_paths[replaced->front()];
+    for (int at : *replaced) {
       tag = CommonSegments(tag, from_.tags[at], '/');
       module_path = CommonSegments(module_path, from_.module_paths[at], '.');
     }
     if (tag.empty()) tag = result_->tags[0];
     result_->kinds[i] = MatchKind::kReplacing;
     result_->placement[i] = placements_.Add(tag, module_path);
-    replaced_[static_cast<int>(i)] = std::move(replaced);
     return true;
   }
 
@@ -389,15 +481,17 @@ class Transfer {
   const TaggedNodes& from_;
   OriginalGraph original_;
   const NodeList& derived_;
+  const GraphValueNames& derived_values_;
   TransferResult* result_;
   Placements placements_;
-  std::vector<int> original_placement_;
+  size_t next_ = 0;            // the original node after the last kept one
   std::vector<bool> kept_;     // per original node: a derived node keeps it
   std::vector<bool> present_;  // per original tensor: the derived graph has it
-  absl::flat_hash_map<absl::string_view, int> producer_;  // derived tensors
-  std::vector<std::vector<int>> stands_for_;  // per derived node's new outputs
+  // The derived graph's new tensors (none of the original's): their nodes.
+  absl::flat_hash_map<absl::string_view, int> producer_;
+  // Per derived node not kept that writes new tensors: what they stand for.
+  absl::flat_hash_map<int, std::vector<int>> stands_for_;
   std::vector<int> kept_source_;  // per derived node: the original it keeps
-  absl::flat_hash_map<int, std::vector<int>> replaced_;  // replacing nodes
   // Per original node or tensor: the walk that last marked it.
   int stamp_ = 0;
   std::vector<int> walked_;

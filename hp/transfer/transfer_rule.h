@@ -16,6 +16,7 @@
 #include "hp/io/node_list.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_types.h"
+#include "hp/util/string_arena.h"
 
 namespace hp {
 
@@ -50,10 +51,11 @@ struct TransferResult {
   std::vector<MatchKind> kinds;  // kTransferMatchKinds only
   std::vector<int> placement;  // index into tags / module_paths
   // Distinct placements (tag, module path); 0 is the root. Views into
-  // TaggedNodes' tags and module paths (a deepest common module is a
-  // prefix of one).
+  // placement_strings, which the result owns: they stay valid when the
+  // tagged model is gone.
   std::vector<absl::string_view> tags;
   std::vector<absl::string_view> module_paths;
+  StringArena placement_strings;
   TransferStatistics statistics;
   // The original nodes each derived node was matched with, as offsets
   // into source_nodes (per node, and one past the last).
