@@ -58,18 +58,16 @@ std::string Describe(const NodeRef& node) {
 
 // Every node's tag and module path as hp wrote them, in the format the
 // model records.
-absl::Status ReadTags(OpenedTaggedModel* model) {
+absl::Status ReadTags(OpenedTaggedModel* model, bool give_back_pages) {
   const NodeList& list = *model->nodes.list;
   TaggedNodes* tagged = &model->tagged;
   tagged->nodes = &list;
   tagged->tags.resize(list.size());
   tagged->module_paths.resize(list.size());
-  // The rule reads the nodes again in order: their pages go back as
-  // they are read.
   NodeReleaser releaser(list, 0);
   size_t i = 0;
   for (auto it = list.begin(); it != list.end(); ++it, ++i) {
-    releaser.Reached(i);
+    if (give_back_pages) releaser.Reached(i);
     const NodeRef& node = *it;
     // Views into the record or message; doc_string JSON kept in storage.
     const WrittenTag written =
@@ -130,7 +128,7 @@ absl::Status CheckDerived(const std::string& from_path,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
-    const std::string& path) {
+    const std::string& path, bool give_back_pages) {
   SpliceOptions open;
   open.read_node_records = true;
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path, open));
@@ -148,7 +146,7 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
     HP_RETURN_IF_ERROR(model->splice->ParseAllNodes());
   }
   model->nodes = NodesOf(model->splice.get());
-  HP_RETURN_IF_ERROR(ReadTags(model.get()));
+  HP_RETURN_IF_ERROR(ReadTags(model.get(), give_back_pages));
   model->tagged.values = ValueNames(*model->splice);
   return model;
 }
@@ -156,7 +154,10 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
 absl::StatusOr<std::unique_ptr<OpenedTransfer>> OpenTransfer(
     const std::string& from_path, const std::string& model_path) {
   auto opened = std::make_unique<OpenedTransfer>();
-  HP_ASSIGN_OR_RETURN(opened->from, OpenTaggedModel(from_path));
+  // The rule reads the tagged model's nodes again after the derived model
+  // is open: meanwhile their pages need not be resident.
+  HP_ASSIGN_OR_RETURN(opened->from,
+                      OpenTaggedModel(from_path, /*give_back_pages=*/true));
   opened->model_path = model_path;
   SpliceOptions open;
   open.read_node_records = true;

@@ -41,9 +41,11 @@ struct OpenedTaggedModel {
 
 // Opens `path` and reads its tags: FailedPrecondition when hp did not tag
 // it, InvalidArgument naming the first node without a tag, or when it has
-// no nodes.
+// no nodes. With `give_back_pages`, the node records' pages go back as the
+// tags are read: for a caller that opens another model before it reads
+// these nodes again (transfer), not one that reads them next (profile).
 absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
-    const std::string& path);
+    const std::string& path, bool give_back_pages = false);
 
 // The tagged model and a model derived from it, the rule applied.
 struct OpenedTransfer {
