@@ -28,80 +28,96 @@ ProfiledGraph::~ProfiledGraph() = default;
 absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
     const std::string& model_path, const std::string& optimized_path) {
   std::unique_ptr<ProfiledGraph> graph(new ProfiledGraph());
+  ProfiledGraph& into = *graph;
+  // The graph copies what it keeps of each node: the models are closed
+  // when this returns, and no later pass reads their files.
   if (optimized_path.empty()) {
-    HP_ASSIGN_OR_RETURN(graph->model_, OpenTaggedModel(model_path));
-    const TaggedNodes& tagged = graph->model_->tagged;
-    const NodeList& list = *tagged.nodes;
-    graph->nodes_.resize(list.size());
-    for (size_t i = 0; i < list.size(); ++i) {
-      graph->nodes_[i] = {list[i].name, list[i].op_type, tagged.tags[i],
-                          tagged.module_paths[i], false};
-    }
+    // One pass over the tagged file: each node is kept as its tag is read,
+    // and the pages go back behind it.
+    TaggedModelReading reading;
+    reading.give_back_pages = true;
+    reading.visit = [&into](const NodeTagRead& read) {
+      if (read.index == 0) into.Reserve(read.count);
+      into.Add({read.node.name, read.node.op_type, read.tag,
+                read.module_path, false});
+    };
+    HP_RETURN_IF_ERROR(OpenTaggedModel(model_path, reading).status());
   } else {
-    HP_ASSIGN_OR_RETURN(graph->transfer_,
+    HP_ASSIGN_OR_RETURN(const std::unique_ptr<OpenedTransfer> transfer,
                         OpenTransfer(model_path, optimized_path));
-    const TransferResult& result = graph->transfer_->result;
-    const NodeList& list = *graph->transfer_->derived.list;
-    graph->nodes_.resize(list.size());
-    for (size_t i = 0; i < list.size(); ++i) {
-      graph->nodes_[i] = {list[i].name, list[i].op_type, result.TagOf(i),
-                          result.ModulePathOf(i),
-                          result.kinds[i] == MatchKind::kReplacing};
+    const TransferResult& result = transfer->result;
+    const NodeList& list = *transfer->derived.list;
+    into.Reserve(list.size());
+    NodeReleaser releaser(list, 0);
+    size_t i = 0;
+    for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+      releaser.Reached(i);
+      const NodeRef node = *it;
+      into.Add({node.name, node.op_type, result.TagOf(i),
+                result.ModulePathOf(i),
+                result.kinds[i] == MatchKind::kReplacing});
     }
   }
-  graph->Index();
+  into.BuildTree();
   return graph;
 }
 
 std::unique_ptr<ProfiledGraph> ProfiledGraph::FromNodes(
     std::vector<ProfiledNode> nodes) {
   std::unique_ptr<ProfiledGraph> graph(new ProfiledGraph());
-  auto keep = [&](absl::string_view text) -> absl::string_view {
-    return graph->storage_.emplace_back(text);
-  };
-  for (ProfiledNode& node : nodes) {
-    node.name = keep(node.name);
-    node.op_type = keep(node.op_type);
-    node.tag = keep(node.tag);
-    node.module_path = keep(node.module_path);
-  }
-  graph->nodes_ = std::move(nodes);
-  graph->Index();
+  graph->Reserve(nodes.size());
+  for (const ProfiledNode& node : nodes) graph->Add(node);
+  graph->BuildTree();
   return graph;
 }
 
-void ProfiledGraph::Index() {
-  absl::flat_hash_set<absl::string_view> duplicated;
-  by_name_.reserve(nodes_.size());
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    const absl::string_view name = nodes_[i].name;
-    if (name.empty()) {
-      ++unnamed_nodes_;
-      continue;
-    }
-    if (!by_name_.emplace(name, static_cast<int>(i)).second &&
-        duplicated.insert(name).second) {
-      duplicate_names_.emplace_back(name);
-    }
+void ProfiledGraph::Reserve(size_t count) {
+  nodes_.reserve(count);
+  by_name_.reserve(count);
+}
+
+void ProfiledGraph::Add(const ProfiledNode& node) {
+  const int i = static_cast<int>(nodes_.size());
+  // Names are copied each (they are mostly unique); op types, tags and
+  // module paths repeat, and are copied once each.
+  const absl::string_view name = strings_.Store(node.name);
+  nodes_.push_back({name, KeepOnce(node.op_type, &last_op_type_),
+                    KeepOnce(node.tag, &last_tag_),
+                    KeepOnce(node.module_path, &last_module_path_),
+                    node.fused});
+  if (name.empty()) {
+    ++unnamed_nodes_;
+    return;
   }
-  TagsToShow shown;
-  shown.nodes.resize(nodes_.size());
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    ShownNode& node = shown.nodes[i];
-    node.graph_path = "main";
-    node.node_name = nodes_[i].name;
-    node.op_type = nodes_[i].op_type;
-    node.module_path = nodes_[i].module_path;
-    node.tag = nodes_[i].tag;
+  if (!by_name_.emplace(name, i).second &&
+      duplicated_.insert(name).second) {
+    duplicate_names_.emplace_back(name);
   }
-  tree_ = ModuleTree::Build(shown);
+}
+
+absl::string_view ProfiledGraph::KeepOnce(absl::string_view text,
+                                          LastKept* last) {
+  // Neighbours mostly share a tag and module path: compared with the last
+  // node's before any hashing.
+  if (text.data() == nullptr || text != last->given) {
+    last->given = text;
+    last->kept = strings_.StoreOnce(text);
+  }
+  return last->kept;
+}
+
+void ProfiledGraph::BuildTree() {
+  // What the last node gave views a file about to be closed.
+  last_op_type_ = last_tag_ = last_module_path_ = LastKept();
+  absl::flat_hash_set<absl::string_view>().swap(duplicated_);
+  tree_ = ModuleTree::FromNodeTags(
+      nodes_.size(), [&](size_t i) { return nodes_[i].tag; });
+  // Per module, the path its first node records, read in node order.
   module_paths_.assign(tree_.modules().size(), absl::string_view());
-  for (size_t m = 0; m < tree_.modules().size(); ++m) {
-    for (int node : tree_.modules()[m].nodes) {
-      if (!nodes_[node].module_path.empty()) {
-        module_paths_[m] = nodes_[node].module_path;
-        break;
-      }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const int module = tree_.module_of_node()[i];
+    if (module >= 0 && module_paths_[module].empty()) {
+      module_paths_[module] = nodes_[i].module_path;
     }
   }
 }

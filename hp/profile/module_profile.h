@@ -15,22 +15,20 @@
 #define HP_PROFILE_MODULE_PROFILE_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hp/profile/profile_reader.h"
+#include "hp/util/string_arena.h"
 #include "hp/view/module_tree.h"
 
 namespace hp {
-
-struct OpenedTaggedModel;
-struct OpenedTransfer;
 
 // A node events can name, with its module.
 struct ProfiledNode {
@@ -75,13 +73,22 @@ class ProfiledGraph {
 
  private:
   ProfiledGraph() = default;
-  void Index();
+  // Keeps a copy of a node and indexes its name.
+  void Reserve(size_t count);
+  void Add(const ProfiledNode& node);
+  struct LastKept {
+    absl::string_view given;  // the text the last node gave
+    absl::string_view kept;   // its copy
+  };
+  absl::string_view KeepOnce(absl::string_view text, LastKept* last);
+  // Once every node is added.
+  void BuildTree();
 
-  std::unique_ptr<OpenedTaggedModel> model_;
-  std::unique_ptr<OpenedTransfer> transfer_;
-  std::deque<std::string> storage_;
+  StringArena strings_;  // every string the nodes view
+  LastKept last_op_type_, last_tag_, last_module_path_;
   std::vector<ProfiledNode> nodes_;
   absl::flat_hash_map<absl::string_view, int> by_name_;
+  absl::flat_hash_set<absl::string_view> duplicated_;  // while adding
   int64_t unnamed_nodes_ = 0;
   std::vector<std::string> duplicate_names_;
   ModuleTree tree_;

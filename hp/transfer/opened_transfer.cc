@@ -58,16 +58,19 @@ std::string Describe(const NodeRef& node) {
 
 // Every node's tag and module path as hp wrote them, in the format the
 // model records.
-absl::Status ReadTags(OpenedTaggedModel* model, bool give_back_pages) {
+absl::Status ReadTags(OpenedTaggedModel* model,
+                      const TaggedModelReading& reading) {
   const NodeList& list = *model->nodes.list;
   TaggedNodes* tagged = &model->tagged;
   tagged->nodes = &list;
-  tagged->tags.resize(list.size());
-  tagged->module_paths.resize(list.size());
+  if (!reading.visit) {
+    tagged->tags.resize(list.size());
+    tagged->module_paths.resize(list.size());
+  }
   NodeReleaser releaser(list, 0);
   size_t i = 0;
   for (auto it = list.begin(); it != list.end(); ++it, ++i) {
-    if (give_back_pages) releaser.Reached(i);
+    if (reading.give_back_pages) releaser.Reached(i);
     const NodeRef& node = *it;
     // Views into the record or message; doc_string JSON kept in storage.
     const WrittenTag written =
@@ -79,6 +82,10 @@ absl::Status ReadTags(OpenedTaggedModel* model, bool give_back_pages) {
           model->path, ": ", Describe(node),
           " carries no hp tag: tag the whole model with `converter tag` "
           "first"));
+    }
+    if (reading.visit) {
+      reading.visit({i, list.size(), node, *tag, module_path.value_or("")});
+      continue;
     }
     tagged->tags[i] = *tag;
     tagged->module_paths[i] = module_path.value_or("");
@@ -128,7 +135,7 @@ absl::Status CheckDerived(const std::string& from_path,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
-    const std::string& path, bool give_back_pages) {
+    const std::string& path, const TaggedModelReading& reading) {
   SpliceOptions open;
   open.read_node_records = true;
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path, open));
@@ -146,7 +153,7 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
     HP_RETURN_IF_ERROR(model->splice->ParseAllNodes());
   }
   model->nodes = NodesOf(model->splice.get());
-  HP_RETURN_IF_ERROR(ReadTags(model.get(), give_back_pages));
+  HP_RETURN_IF_ERROR(ReadTags(model.get(), reading));
   model->tagged.values = ValueNames(*model->splice);
   return model;
 }
@@ -156,8 +163,9 @@ absl::StatusOr<std::unique_ptr<OpenedTransfer>> OpenTransfer(
   auto opened = std::make_unique<OpenedTransfer>();
   // The rule reads the tagged model's nodes again after the derived model
   // is open: meanwhile their pages need not be resident.
-  HP_ASSIGN_OR_RETURN(opened->from,
-                      OpenTaggedModel(from_path, /*give_back_pages=*/true));
+  TaggedModelReading reading;
+  reading.give_back_pages = true;
+  HP_ASSIGN_OR_RETURN(opened->from, OpenTaggedModel(from_path, reading));
   opened->model_path = model_path;
   SpliceOptions open;
   open.read_node_records = true;

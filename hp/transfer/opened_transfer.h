@@ -6,6 +6,7 @@
 #define HP_TRANSFER_OPENED_TRANSFER_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,13 +40,31 @@ struct OpenedTaggedModel {
   TaggedNodes tagged;
 };
 
+// One node's tag as OpenTaggedModel reads it: views into the mapped file
+// or the model's tag_storage.
+struct NodeTagRead {
+  size_t index = 0;  // in list order
+  size_t count = 0;  // nodes in the list
+  const NodeRef& node;
+  absl::string_view tag;
+  absl::string_view module_path;  // "" when not recorded
+};
+
+struct TaggedModelReading {
+  // The node records' pages go back as the tags are read: for a caller
+  // that opens another model before it reads these nodes again (transfer),
+  // or copies what it needs of each node as its tag is read (profile).
+  bool give_back_pages = false;
+  // When set, each node's tag goes to it, in order, instead of into the
+  // model's `tagged` tags and module paths (which stay empty).
+  std::function<void(const NodeTagRead&)> visit;
+};
+
 // Opens `path` and reads its tags: FailedPrecondition when hp did not tag
 // it, InvalidArgument naming the first node without a tag, or when it has
-// no nodes. With `give_back_pages`, the node records' pages go back as the
-// tags are read: for a caller that opens another model before it reads
-// these nodes again (transfer), not one that reads them next (profile).
+// no nodes.
 absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
-    const std::string& path, bool give_back_pages = false);
+    const std::string& path, const TaggedModelReading& reading = {});
 
 // The tagged model and a model derived from it, the rule applied.
 struct OpenedTransfer {

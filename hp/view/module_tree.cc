@@ -228,23 +228,41 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
     if (!module.class_name.empty()) added.class_name = module.class_name;
   }
 
-  tree.module_of_node_.assign(shown.nodes.size(), -1);
-  for (size_t i = 0; i < shown.nodes.size(); ++i) {
-    const absl::string_view tag = shown.nodes[i].tag;
+  tree.AddNodes(shown.nodes.size(),
+                [&](size_t i) { return shown.nodes[i].tag; });
+  return tree;
+}
+
+ModuleTree ModuleTree::FromNodeTags(
+    size_t count, const std::function<absl::string_view(size_t)>& tag_of) {
+  ModuleTree tree;
+  tree.AddNodes(count, tag_of);
+  return tree;
+}
+
+void ModuleTree::AddNodes(
+    size_t count, const std::function<absl::string_view(size_t)>& tag_of) {
+  module_of_node_.assign(count, -1);
+  absl::string_view last_tag;
+  int last_module = -1;
+  for (size_t i = 0; i < count; ++i) {
+    const absl::string_view tag = tag_of(i);
     if (tag.empty()) continue;
-    const int module = tree.Add(tag);
-    tree.module_of_node_[i] = module;
-    tree.modules_[module].nodes.push_back(static_cast<int>(i));
+    // Neighbours mostly share a tag: no lookup for those.
+    const int module = tag == last_tag ? last_module : Add(tag);
+    last_tag = tag;
+    last_module = module;
+    module_of_node_[i] = module;
+    modules_[module].nodes.push_back(static_cast<int>(i));
   }
   // Children come after their parents, so one backward pass sums subtrees.
-  for (int i = static_cast<int>(tree.modules_.size()) - 1; i >= 0; --i) {
-    TreeModule& module = tree.modules_[i];
+  for (int i = static_cast<int>(modules_.size()) - 1; i >= 0; --i) {
+    TreeModule& module = modules_[i];
     module.subtree_nodes += static_cast<int64_t>(module.nodes.size());
     if (module.parent >= 0) {
-      tree.modules_[module.parent].subtree_nodes += module.subtree_nodes;
+      modules_[module.parent].subtree_nodes += module.subtree_nodes;
     }
   }
-  return tree;
 }
 
 }  // namespace hp

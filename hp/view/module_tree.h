@@ -8,6 +8,7 @@
 #define HP_VIEW_MODULE_TREE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,11 @@ class ModuleTree {
   // Every tag carried by a node, with its ancestors, plus the kept modules
   // hp knows whose tag fits into that tree (modules that hold no node).
   static ModuleTree Build(const TagsToShow& shown);
+  // The tree of node tags alone, without modules that hold no node:
+  // `tag_of(i)` for each node i < `count`, in order ("" when it has none).
+  // For a caller that holds its nodes' tags some other way (profile).
+  static ModuleTree FromNodeTags(
+      size_t count, const std::function<absl::string_view(size_t)>& tag_of);
 
   const std::vector<TreeModule>& modules() const { return modules_; }
   // Normally one, the root module; several only for inconsistent tags.
@@ -109,6 +115,10 @@ class ModuleTree {
 
  private:
   int Add(absl::string_view tag);
+  // Each node's tag as Build and FromNodeTags place it, then the subtree
+  // counts.
+  void AddNodes(size_t count,
+                const std::function<absl::string_view(size_t)>& tag_of);
 
   std::vector<TreeModule> modules_;  // a parent before its children
   std::vector<int> roots_;

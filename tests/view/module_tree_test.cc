@@ -2,6 +2,7 @@
 #include "hp/view/module_tree.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -148,6 +149,31 @@ TEST(ModuleTreeTest, StoredTagsOfAnotherModelAreRefused) {
   absl::StatusOr<TagsToShow> shown =
       StoredTagsToShow(computed.nodes, computed.tags, stored);
   EXPECT_FALSE(shown.ok());
+}
+
+TEST(ModuleTreeTest, FromNodeTagsPlacesRepeatedAndReturningTags) {
+  // A tag repeated by its neighbour, left and taken up again later, and a
+  // node without one.
+  const std::vector<absl::string_view> tags = {
+      "/M/Block.0/Attn", "/M/Block.0/Attn", "/M/Block.0", "", "/M/Block.1",
+      "/M/Block.0/Attn"};
+  const ModuleTree tree = ModuleTree::FromNodeTags(
+      tags.size(), [&](size_t i) { return tags[i]; });
+  const int attn = tree.Find("/M/Block.0/Attn");
+  const int block0 = tree.Find("/M/Block.0");
+  const int block1 = tree.Find("/M/Block.1");
+  const int root = tree.Find("/M");
+  ASSERT_GE(attn, 0);
+  ASSERT_GE(block0, 0);
+  ASSERT_GE(block1, 0);
+  ASSERT_GE(root, 0);
+  EXPECT_THAT(tree.module_of_node(),
+              ElementsAre(attn, attn, block0, -1, block1, attn));
+  EXPECT_THAT(tree.modules()[attn].nodes, ElementsAre(0, 1, 5));
+  EXPECT_EQ(tree.modules()[attn].parent, block0);
+  EXPECT_EQ(tree.modules()[block0].subtree_nodes, 4);
+  EXPECT_EQ(tree.modules()[root].subtree_nodes, 5);
+  EXPECT_THAT(tree.roots(), ElementsAre(root));
 }
 
 TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
