@@ -83,10 +83,27 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   source->shown = StoredFactsToShow(*source->nodes, source->stored);
   source->tree = ModuleTree::Build(source->shown);
   source->headers = model.SkeletonWithHeaders();
-  HP_ASSIGN_OR_RETURN(source->structure_digest, model.StructureSha256Hex());
+  const onnx::GraphProto& graph = model.skeleton().graph();
+  *source->graph_fields.mutable_input() = graph.input();
+  *source->graph_fields.mutable_output() = graph.output();
+  *source->graph_fields.mutable_value_info() = graph.value_info();
+  source->metadata = model.skeleton().metadata_props();
+  source->opsets = model.skeleton().opset_import();
+  source->functions = model.skeleton().functions();
+  source->main_nodes = model.main_graph_node_count();
+  return source;
+}
 
-  // Types: the nodes whose rule reads attributes are parsed here, apart
-  // from the splice, so that they are still copied as read.
+// What writing a cut needs and finding its module does not: the source's
+// structure digest, and the value types the cuts declare, inferred over
+// the whole graph (the costliest step). Called once the module asked for
+// is found, so that a wrong name is refused at once.
+absl::Status PrepareCuts(Source* source) {
+  const std::string& path = source->path;
+  ModelSplice& model = *source->splice;
+  HP_ASSIGN_OR_RETURN(source->structure_digest, model.StructureSha256Hex());
+  // The nodes whose rule reads attributes are parsed here, apart from the
+  // splice, so that they are still copied as read.
   auto parsed = std::make_shared<std::deque<onnx::NodeProto>>();
   const NodeList& nodes = *source->nodes;
   NodeMessage message =
@@ -107,16 +124,7 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
       source->types,
       InferTensorTypes(source->headers.graph(), nodes, message,
                        model.skeleton().functions(), path));
-
-  const onnx::GraphProto& graph = model.skeleton().graph();
-  *source->graph_fields.mutable_input() = graph.input();
-  *source->graph_fields.mutable_output() = graph.output();
-  *source->graph_fields.mutable_value_info() = graph.value_info();
-  source->metadata = model.skeleton().metadata_props();
-  source->opsets = model.skeleton().opset_import();
-  source->functions = model.skeleton().functions();
-  source->main_nodes = model.main_graph_node_count();
-  return source;
+  return absl::OkStatus();
 }
 
 // A graph input or output of the cut: the model's own declaration where
@@ -386,12 +394,14 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
           request.model_path, ": module '", source->tree.modules()[module].tag,
           "' holds no node of the main graph: there is nothing to extract"));
     }
+    HP_RETURN_IF_ERROR(PrepareCuts(source.get()));
     const ModuleCut cut = CutModule(source->headers.graph(), nodes, inside);
     HP_ASSIGN_OR_RETURN(PendingModel model,
                         WriteCut(*source, cut, module, request.output_path,
                                  request));
     pending.push_back(std::move(model));
   } else {
+    HP_RETURN_IF_ERROR(PrepareCuts(source.get()));
     std::error_code error;
     std::filesystem::create_directories(request.output_dir, error);
     if (error) {
