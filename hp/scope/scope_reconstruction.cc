@@ -7,7 +7,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
@@ -83,13 +85,18 @@ class ComponentResolver {
                      int64_t min_calls) {
     if (!indexed_) IndexReached();
     Resolution resolution;
-    auto under = reached_.find(current);
-    if (under == reached_.end()) return resolution;
-    auto it = under->second.find(component);
-    if (it == under->second.end()) return resolution;
+    auto it = std::lower_bound(
+        reached_.begin(), reached_.end(), std::make_pair(current, component),
+        [](const ReachedModule& entry,
+           const std::pair<int, absl::string_view>& key) {
+          return std::make_pair(entry.ran, entry.component) < key;
+        });
     // Candidates are listed only when there are several (rare): most
     // lookups allocate nothing.
-    for (int module : it->second) {
+    for (; it != reached_.end() && it->ran == current &&
+           it->component == component;
+         ++it) {
+      const int module = it->module;
       if (modules_->at(module).call_count < min_calls) continue;
       if (resolution.module < 0) {
         resolution.module = module;
@@ -105,6 +112,7 @@ class ComponentResolver {
 
   void IndexReached() {
     indexed_ = true;
+    reached_.reserve(static_cast<size_t>(modules_->size()));
     for (int i = 1; i < modules_->size(); ++i) {
       const Module& module = modules_->at(i);
       if (module.call_count <= 0) continue;
@@ -112,8 +120,13 @@ class ComponentResolver {
       while (ran > 0 && modules_->at(ran).call_count <= 0) {
         ran = modules_->at(ran).parent;
       }
-      reached_[ran][ScopeComponent(module.path)].push_back(i);
+      reached_.push_back({ran, ScopeComponent(module.path), i});
     }
+    std::sort(reached_.begin(), reached_.end(),
+              [](const ReachedModule& a, const ReachedModule& b) {
+                return std::tie(a.ran, a.component, a.module) <
+                       std::tie(b.ran, b.component, b.module);
+              });
   }
 
   // nn.Sequential / nn.ModuleList children repeat their parent's component
@@ -133,11 +146,17 @@ class ComponentResolver {
   }
 
   ModuleTable* modules_;
-  // ancestor that ran -> scope component -> modules, in table order; built
-  // at the first lookup. Looked up without building a key string.
+  // Each module that ran, under the nearest ancestor that ran, sorted by
+  // that ancestor, then its scope component, then table order; built at
+  // the first lookup. One flat array (24 bytes a module, the component a
+  // view of the table's path), where a map per ancestor cost 180.
+  struct ReachedModule {
+    int ran;
+    absl::string_view component;
+    int module;
+  };
   bool indexed_ = false;
-  absl::flat_hash_map<int, absl::flat_hash_map<std::string, std::vector<int>>>
-      reached_;
+  std::vector<ReachedModule> reached_;
 };
 
 // The call chain (root first) named by a node's dynamo metadata, adding its
