@@ -81,10 +81,9 @@ void ProfiledGraph::Add(const ProfiledNode& node) {
   // Names are copied each (they are mostly unique); op types, tags and
   // module paths repeat, and are copied once each.
   const absl::string_view name = strings_.Store(node.name);
-  nodes_.push_back({name, KeepOnce(node.op_type, &last_op_type_),
-                    KeepOnce(node.tag, &last_tag_),
-                    KeepOnce(node.module_path, &last_module_path_),
-                    node.fused});
+  nodes_.push_back({name, strings_.StoreOnce(node.op_type),
+                    strings_.StoreOnce(node.tag),
+                    strings_.StoreOnce(node.module_path), node.fused});
   if (name.empty()) {
     ++unnamed_nodes_;
     return;
@@ -95,20 +94,7 @@ void ProfiledGraph::Add(const ProfiledNode& node) {
   }
 }
 
-absl::string_view ProfiledGraph::KeepOnce(absl::string_view text,
-                                          LastKept* last) {
-  // Neighbours mostly share a tag and module path: compared with the last
-  // node's before any hashing.
-  if (text.data() == nullptr || text != last->given) {
-    last->given = text;
-    last->kept = strings_.StoreOnce(text);
-  }
-  return last->kept;
-}
-
 void ProfiledGraph::BuildTree() {
-  // What the last node gave views a file about to be closed.
-  last_op_type_ = last_tag_ = last_module_path_ = LastKept();
   absl::flat_hash_set<absl::string_view>().swap(duplicated_);
   tree_ = ModuleTree::FromNodeTags(
       nodes_.size(), [&](size_t i) { return nodes_[i].tag; });

@@ -76,16 +76,10 @@ class ProfiledGraph {
   // Keeps a copy of a node and indexes its name.
   void Reserve(size_t count);
   void Add(const ProfiledNode& node);
-  struct LastKept {
-    absl::string_view given;  // the text the last node gave
-    absl::string_view kept;   // its copy
-  };
-  absl::string_view KeepOnce(absl::string_view text, LastKept* last);
   // Once every node is added.
   void BuildTree();
 
   StringArena strings_;  // every string the nodes view
-  LastKept last_op_type_, last_tag_, last_module_path_;
   std::vector<ProfiledNode> nodes_;
   absl::flat_hash_map<absl::string_view, int> by_name_;
   absl::flat_hash_set<absl::string_view> duplicated_;  // while adding
