@@ -101,22 +101,25 @@ using WeightAdder = std::function<void(int layer, const std::string& name,
                                        int64_t rows, int64_t columns,
                                        uint64_t seed)>;
 
+// A graph input or output typed (float, [batch, hidden]), as an export
+// declares them: a cut of the graph (extract) infers its tensors' types
+// from these.
+void DeclareFloat(onnx::ValueInfoProto* value, const std::string& name,
+                  int64_t hidden) {
+  value->set_name(name);
+  auto* tensor = value->mutable_type()->mutable_tensor_type();
+  tensor->set_elem_type(onnx::TensorProto::FLOAT);
+  tensor->mutable_shape()->add_dim()->set_dim_param("batch");
+  tensor->mutable_shape()->add_dim()->set_dim_value(hidden);
+}
+
 void AddMlpLayers(onnx::GraphProto* graph, int layers, int hidden,
                   const WeightAdder& add_weight, Json* modules) {
   int64_t order = 0;
   modules->push_back(Module("", "SyntheticMLP", "bench.SyntheticMLP", 0));
   modules->push_back(Module("layers", "ModuleList",
                             "torch.nn.modules.container.ModuleList", 0));
-  // Typed (float, [batch, hidden]), as an export declares them: a cut of
-  // the graph (extract) infers its tensors' types from these.
-  auto typed = [hidden](onnx::ValueInfoProto* value, const std::string& name) {
-    value->set_name(name);
-    auto* tensor = value->mutable_type()->mutable_tensor_type();
-    tensor->set_elem_type(onnx::TensorProto::FLOAT);
-    tensor->mutable_shape()->add_dim()->set_dim_param("batch");
-    tensor->mutable_shape()->add_dim()->set_dim_value(hidden);
-  };
-  typed(graph->add_input(), "input");
+  DeclareFloat(graph->add_input(), "input", hidden);
   std::string x = "input";
   for (int i = 0; i < layers; ++i) {
     const std::string layer = absl::StrCat("layers.", i);
@@ -146,7 +149,7 @@ void AddMlpLayers(onnx::GraphProto* graph, int layers, int hidden,
     auto* add2 = AddNode(graph, mlp + "/fc2/Add", "Add", {mm2->output(0), b2});
     x = AddNode(graph, scope + "/Add", "Add", {x, add2->output(0)})->output(0);
   }
-  typed(graph->add_output(), x);
+  DeclareFloat(graph->add_output(), x, hidden);
 }
 
 int LayersFor(uint64_t bytes, int hidden) {
@@ -485,8 +488,10 @@ absl::Status WriteManyNodesModel(const std::string& path, int64_t nodes) {
       });
   onnx::GraphProto graph_tail;
   graph_tail.set_name("main_graph");
-  graph_tail.add_input()->set_name("input");
-  graph_tail.add_output()->set_name(last);
+  // Every node keeps its input's element type and rank.
+  constexpr int64_t kHidden = 16;
+  DeclareFloat(graph_tail.add_input(), "input", kHidden);
+  DeclareFloat(graph_tail.add_output(), last, kHidden);
   const std::string graph_tail_bytes = graph_tail.SerializeAsString();
 
   FileOut out(path);
