@@ -190,11 +190,8 @@ ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
     }
     kept[i] = inside[i];
     const size_t at = position++;
+    if (!inside[i]) continue;
     std::vector<std::string> reads = ReadsOf(node);
-    if (!inside[i]) {
-      for (std::string& name : reads) read_outside.insert(std::move(name));
-      continue;
-    }
     cut.positions.push_back(at);
     cut.list_nodes.push_back(i);
     cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
@@ -204,6 +201,21 @@ ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
     }
     for (absl::string_view output : node.outputs) {
       if (!output.empty()) produced.insert(output);
+    }
+  }
+  // Of what the nodes left out read, only what the cut makes matters (a
+  // million-node graph's other names are not copied).
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeRef& node = nodes[i];
+    if (node.owner >= 0 || inside[i]) continue;
+    if (!node.owns_subgraphs) {
+      for (absl::string_view name : node.inputs) {
+        if (produced.contains(name)) read_outside.emplace(name);
+      }
+      continue;
+    }
+    for (std::string& name : ReadsOf(node)) {
+      if (produced.contains(name)) read_outside.insert(std::move(name));
     }
   }
 
