@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "hp/extract/element_rules.h"
 #include "hp/extract/shape_rules.h"
+#include "hp/extract/tensor_lifetimes.h"
 #include "hp/extract/type_scope.h"
 #include "hp/util/status_macros.h"
 
@@ -55,7 +56,7 @@ class Inferrer {
   void InferElementTypes(const NodeFacts& node,
                          const onnx::NodeProto* message, Scope* scope) {
     auto unknown = [&](const std::string& why) {
-      for (const std::string& output : node.outputs) {
+      for (absl::string_view output : node.outputs) {
         scope->SetUnknown(output, why);
       }
     };
@@ -70,7 +71,7 @@ class Inferrer {
           k < node.inputs.size() ? scope->WhyUnknown(node.inputs[k]) : "";
       if (why.empty()) {
         why = absl::StrCat(
-            source_, ": ", node.description, ": input ",
+            source_, ": ", node.Describe(), ": input ",
             k < node.inputs.size() ? absl::StrCat("'", node.inputs[k], "'")
                                    : absl::StrCat(k),
             " has no known type");
@@ -81,7 +82,7 @@ class Inferrer {
     if (!node.domain.empty() && node.domain != "ai.onnx") {
       const onnx::FunctionProto* function = FindFunction(node);
       if (function == nullptr) {
-        unknown(absl::StrCat(source_, ": ", node.description,
+        unknown(absl::StrCat(source_, ": ", node.Describe(),
                              ": no type rule for ops of domain '",
                              node.domain, "'"));
         return;
@@ -95,7 +96,7 @@ class Inferrer {
         InferFunction(node, *function, scope);
         return;
       }
-      unknown(absl::StrCat(source_, ": ", node.description,
+      unknown(absl::StrCat(source_, ": ", node.Describe(),
                            ": hp has no type rule for op ", node.op_type));
       return;
     }
@@ -123,7 +124,7 @@ class Inferrer {
       case Rule::kBool: {
         const int32_t elem =
             *rule == Rule::kInt64 ? TensorProto::INT64 : TensorProto::BOOL;
-        for (const std::string& output : node.outputs) {
+        for (absl::string_view output : node.outputs) {
           TypeProto type = ElementType(elem);
           // Shape's output is 1-D of the input's rank, when that is known.
           if (node.op_type == "Shape" && first != nullptr &&
@@ -140,7 +141,7 @@ class Inferrer {
       case Rule::kLikeInput1: {
         const TypeProto* input = input_type(1);
         if (input == nullptr) return missing_input(1);
-        for (const std::string& output : node.outputs) {
+        for (absl::string_view output : node.outputs) {
           scope->Set(output, ElementType(ElemOf(*input)));
         }
         return;
@@ -150,14 +151,14 @@ class Inferrer {
         if (like == nullptr) return missing_input(1);
         TypeProto type = first != nullptr ? *first : TypeProto();
         type.mutable_tensor_type()->set_elem_type(ElemOf(*like));
-        for (const std::string& output : node.outputs) scope->Set(output, type);
+        for (absl::string_view output : node.outputs) scope->Set(output, type);
         return;
       }
       default:
         break;
     }
     if (message == nullptr) {
-      unknown(absl::StrCat(source_, ": ", node.description,
+      unknown(absl::StrCat(source_, ": ", node.Describe(),
                            ": its attributes were not read"));
       return;
     }
@@ -166,30 +167,30 @@ class Inferrer {
       case Rule::kCast: {
         const onnx::AttributeProto* to = FindAttribute(proto, "to");
         if (to == nullptr) {
-          unknown(absl::StrCat(source_, ": ", node.description,
+          unknown(absl::StrCat(source_, ": ", node.Describe(),
                                ": Cast without attribute 'to'"));
           return;
         }
         TypeProto type = first != nullptr ? *first : TypeProto();
         type.mutable_tensor_type()->set_elem_type(static_cast<int32_t>(to->i()));
-        for (const std::string& output : node.outputs) scope->Set(output, type);
+        for (absl::string_view output : node.outputs) scope->Set(output, type);
         return;
       }
       case Rule::kConstant: {
         std::optional<TypeProto> type = ConstantType(proto);
         if (!type.has_value()) {
-          unknown(absl::StrCat(source_, ": ", node.description,
+          unknown(absl::StrCat(source_, ": ", node.Describe(),
                                ": Constant without a value attribute"));
           return;
         }
-        for (const std::string& output : node.outputs) scope->Set(output, *type);
+        for (absl::string_view output : node.outputs) scope->Set(output, *type);
         return;
       }
       case Rule::kConstantOfShape: {
         const onnx::AttributeProto* value = FindAttribute(proto, "value");
         const int32_t elem =
             value != nullptr ? value->t().data_type() : TensorProto::FLOAT;
-        for (const std::string& output : node.outputs) {
+        for (absl::string_view output : node.outputs) {
           scope->Set(output, ElementType(elem));
         }
         return;
@@ -199,7 +200,7 @@ class Inferrer {
         const int32_t elem = IntAttribute(
             proto, "dtype",
             *rule == Rule::kDtype ? TensorProto::FLOAT : TensorProto::INT32);
-        for (const std::string& output : node.outputs) {
+        for (absl::string_view output : node.outputs) {
           scope->Set(output, ElementType(elem));
         }
         return;
@@ -210,7 +211,7 @@ class Inferrer {
         }
         const int32_t elem =
             IntAttribute(proto, "dtype", first != nullptr ? ElemOf(*first) : 0);
-        for (const std::string& output : node.outputs) {
+        for (absl::string_view output : node.outputs) {
           scope->Set(output, ElementType(elem));
         }
         return;
@@ -231,19 +232,21 @@ class Inferrer {
     AddDeclared(graph, scope);
     for (int i = 0; i < graph.node_size(); ++i) {
       const onnx::NodeProto& node = graph.node(i);
-      InferNode(Facts(node, absl::StrCat(path, " node ", i)), &node, scope);
+      InferNode(Facts(node, path, static_cast<size_t>(i)), &node, scope);
     }
   }
 
-  static NodeFacts Facts(const onnx::NodeProto& node,
-                         const std::string& where) {
+  // `graph` must outlive the facts.
+  static NodeFacts Facts(const onnx::NodeProto& node, absl::string_view graph,
+                         size_t index) {
     NodeFacts facts;
+    facts.name = node.name();
     facts.op_type = node.op_type();
     facts.domain = node.domain();
     facts.inputs.assign(node.input().begin(), node.input().end());
     facts.outputs.assign(node.output().begin(), node.output().end());
-    facts.description =
-        absl::StrCat(where, " ('", node.name(), "', ", node.op_type(), ")");
+    facts.graph = graph;
+    facts.index = index;
     return facts;
   }
 
@@ -289,7 +292,7 @@ class Inferrer {
     std::string why;
     if (then_branch != nullptr) {
       BodyOutputs(then_branch->g(),
-                  absl::StrCat(node.description, "/then_branch"), {}, scope,
+                  absl::StrCat(node.Describe(), "/then_branch"), {}, scope,
                   &outputs, &why);
     }
     // The shapes of the two branches may differ: element types only.
@@ -299,7 +302,7 @@ class Inferrer {
       } else {
         scope->SetUnknown(node.outputs[k],
                           why.empty() ? absl::StrCat(source_, ": ",
-                                                     node.description,
+                                                     node.Describe(),
                                                      ": its then_branch gives "
                                                      "no type for output ",
                                                      k)
@@ -316,9 +319,9 @@ class Inferrer {
                        bool scan, Scope* scope) {
     const onnx::AttributeProto* body = FindAttribute(proto, "body");
     if (body == nullptr) {
-      for (const std::string& output : node.outputs) {
+      for (absl::string_view output : node.outputs) {
         scope->SetUnknown(output, absl::StrCat(source_, ": ",
-                                               node.description,
+                                               node.Describe(),
                                                ": no body attribute"));
       }
       return;
@@ -350,7 +353,7 @@ class Inferrer {
     }
     std::vector<std::optional<TypeProto>> outputs;
     std::string why;
-    BodyOutputs(body->g(), absl::StrCat(node.description, "/body"), bound,
+    BodyOutputs(body->g(), absl::StrCat(node.Describe(), "/body"), bound,
                 scope, &outputs, &why);
     const size_t skip = scan ? 0 : 1;  // Loop's body also returns cond
     for (size_t k = 0; k < node.outputs.size(); ++k) {
@@ -368,7 +371,7 @@ class Inferrer {
       } else {
         scope->SetUnknown(node.outputs[k],
                           why.empty() ? absl::StrCat(source_, ": ",
-                                                     node.description,
+                                                     node.Describe(),
                                                      ": no type for output ", k)
                                       : why);
       }
@@ -385,11 +388,12 @@ class Inferrer {
         inner.Set(function.input(k), *type);
       }
     }
+    const std::string graph =
+        absl::StrCat(node.Describe(), "/", function.name());
     for (int i = 0; i < function.node_size(); ++i) {
       const onnx::NodeProto& body_node = function.node(i);
-      InferNode(Facts(body_node, absl::StrCat(node.description, "/",
-                                              function.name(), " node ", i)),
-                &body_node, &inner);
+      InferNode(Facts(body_node, graph, static_cast<size_t>(i)), &body_node,
+                &inner);
     }
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       const TypeProto* type =
@@ -401,7 +405,7 @@ class Inferrer {
       } else {
         scope->SetUnknown(
             node.outputs[k],
-            absl::StrCat(source_, ": ", node.description, ": function ",
+            absl::StrCat(source_, ": ", node.Describe(), ": function ",
                          function.name(), " gives no type for output ", k));
       }
     }
@@ -427,24 +431,27 @@ absl::StatusOr<onnx::TypeProto> InferredTypes::TypeOf(
 absl::StatusOr<InferredTypes> InferTensorTypes(
     const onnx::GraphProto& graph, const NodeList& nodes,
     const NodeMessage& message, const Functions& functions,
-    const std::string& source) {
+    const std::string& source, const absl::flat_hash_set<std::string>* wanted) {
   InferredTypes inferred;
   Scope scope(&inferred);
   AddDeclared(graph, &scope);
   Inferrer inferrer(functions, source);
+
+  std::optional<TensorLifetimes> lifetimes;
+  if (wanted != nullptr) lifetimes.emplace(graph, nodes, *wanted);
+  const size_t end = lifetimes.has_value() ? lifetimes->end() : nodes.size();
+
+  NodeFacts facts;
   size_t position = 0;
-  for (size_t i = 0; i < nodes.size(); ++i) {
+  for (size_t i = 0; i < end; ++i) {
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;
-    NodeFacts facts;
+    facts.name = node.name;
     facts.op_type = node.op_type;
     facts.domain = node.domain;
-    facts.inputs = std::vector<std::string>(node.inputs.begin(),
-                                            node.inputs.end());
-    facts.outputs = std::vector<std::string>(node.outputs.begin(),
-                                             node.outputs.end());
-    facts.description = absl::StrCat("node ", position++, " ('", node.name,
-                                     "', ", node.op_type, ")");
+    facts.inputs.assign(node.inputs.begin(), node.inputs.end());
+    facts.outputs.assign(node.outputs.begin(), node.outputs.end());
+    facts.index = position++;
     const std::optional<Rule> rule =
         node.domain.empty() ? RuleOf(node.op_type) : std::nullopt;
     const onnx::NodeProto* proto = node.node;
@@ -453,6 +460,11 @@ absl::StatusOr<InferredTypes> InferTensorTypes(
       HP_ASSIGN_OR_RETURN(proto, message(i));
     }
     inferrer.InferNode(facts, proto, &scope);
+    if (!lifetimes.has_value()) continue;
+    // This node and its bodies' nodes (which follow it) are done.
+    size_t next = i + 1;
+    while (next < nodes.size() && nodes[next].owner >= 0) ++next;
+    lifetimes->Forget(i, next, &inferred);
   }
   // Declared types win over inferred ones (a graph output's shape).
   for (const onnx::ValueInfoProto& output : graph.output()) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "hp/io/node_list.h"
@@ -51,11 +52,16 @@ using NodeMessage =
 // is not an error here: its outputs are listed as unknown, naming `source`
 // and the node, and only a caller that needs them fails. Errors: the
 // callback's.
+// With `wanted`, only those tensors (and the graph's outputs) are asked
+// for: the nodes after the last one that makes a wanted tensor are not
+// read, and the result holds the wanted tensors' types (or reasons) but
+// not necessarily the others'. Without, every tensor's.
 absl::StatusOr<InferredTypes> InferTensorTypes(
     const onnx::GraphProto& graph, const NodeList& nodes,
     const NodeMessage& message,
     const google::protobuf::RepeatedPtrField<onnx::FunctionProto>& functions,
-    const std::string& source);
+    const std::string& source,
+    const absl::flat_hash_set<std::string>* wanted = nullptr);
 
 }  // namespace hp
 

@@ -1,7 +1,9 @@
 #include "hp/extract/extract_file.h"
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -42,7 +44,6 @@ struct Source {
   NodeList owned;  // the nodes, when the splice parsed them all
   const NodeList* nodes = nullptr;
   StoredTags stored;
-  TagsToShow shown;
   ModuleTree tree;
   onnx::ModelProto headers;  // the skeleton with initializer headers
   InferredTypes types;
@@ -80,8 +81,14 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   }
   HP_ASSIGN_OR_RETURN(source->stored,
                       ReadStoredTags(model.skeleton(), *source->nodes, path));
-  source->shown = StoredFactsToShow(*source->nodes, source->stored);
-  source->tree = ModuleTree::Build(source->shown);
+  // The tree straight from the stored tags (a node's name and op type,
+  // which a shown node would copy, stay in the node list).
+  const StoredTags& stored = source->stored;
+  const size_t count = std::min(source->nodes->size(), stored.nodes.size());
+  source->tree =
+      ModuleTree::Build(StoredModules(stored, count), count, [&](size_t i) {
+        return stored.nodes[i].tag.value_or("");
+      });
   source->headers = model.SkeletonWithHeaders();
   const onnx::GraphProto& graph = model.skeleton().graph();
   *source->graph_fields.mutable_input() = graph.input();
@@ -94,14 +101,19 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   return source;
 }
 
-// What writing a cut needs and finding its module does not: the source's
-// structure digest, and the value types the cuts declare, inferred over
-// the whole graph (the costliest step). Called once the module asked for
-// is found, so that a wrong name is refused at once.
-absl::Status PrepareCuts(Source* source) {
+// What writing the cuts needs and finding their modules does not: the
+// source's structure digest, and the types of the tensors the cuts declare
+// (their inputs and outputs), inferred from the graph's inputs (the
+// costliest step). Called once the module asked for is found, so that a
+// wrong name is refused at once.
+absl::Status PrepareCuts(Source* source,
+                         const std::vector<const ModuleCut*>& cuts) {
   const std::string& path = source->path;
   ModelSplice& model = *source->splice;
-  HP_ASSIGN_OR_RETURN(source->structure_digest, model.StructureSha256Hex());
+  // The digest reads the file on another core while the types are
+  // inferred.
+  std::future<absl::StatusOr<std::string>> digest = std::async(
+      std::launch::async, [&model] { return model.StructureSha256Hex(); });
   // The nodes whose rule reads attributes are parsed here, apart from the
   // splice, so that they are still copied as read.
   auto parsed = std::make_shared<std::deque<onnx::NodeProto>>();
@@ -120,10 +132,16 @@ absl::Status PrepareCuts(Source* source) {
     }
     return &parsed->back();
   };
+  absl::flat_hash_set<std::string> declared;
+  for (const ModuleCut* cut : cuts) {
+    declared.insert(cut->inputs.begin(), cut->inputs.end());
+    declared.insert(cut->outputs.begin(), cut->outputs.end());
+  }
   HP_ASSIGN_OR_RETURN(
       source->types,
       InferTensorTypes(source->headers.graph(), nodes, message,
-                       model.skeleton().functions(), path));
+                       model.skeleton().functions(), path, &declared));
+  HP_ASSIGN_OR_RETURN(source->structure_digest, digest.get());
   return absl::OkStatus();
 }
 
@@ -171,9 +189,10 @@ std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
     if (node.owner >= 0) kept[i] = kept[static_cast<size_t>(node.owner)];
     if (!kept[i]) continue;
     ++statistics.nodes;
-    const ShownNode& shown = source.shown.nodes[i];
-    if (!shown.tag.empty()) tags.insert(shown.tag);
-    if (shown.match_known) ++counts[static_cast<size_t>(shown.match)];
+    const absl::string_view tag = source.stored.nodes[i].tag.value_or("");
+    const std::optional<MatchKind>& match = source.stored.matches[i];
+    if (!tag.empty()) tags.insert(tag);
+    if (match.has_value()) ++counts[static_cast<size_t>(*match)];
   }
   if (source.stored.source == kTransferSource) {
     return RecordedTransferStatisticsJson(statistics.nodes, counts);
@@ -385,7 +404,7 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
   if (one) {
     HP_ASSIGN_OR_RETURN(
         const int module,
-        FindModule(source->tree, source->shown, request.module_tag,
+        FindModule(source->tree, source->stored, request.module_tag,
                    request.module_path, request.model_path));
     const std::vector<bool> inside =
         NodesInSubtree(source->tree, module, nodes);
@@ -394,21 +413,20 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
           request.model_path, ": module '", source->tree.modules()[module].tag,
           "' holds no node of the main graph: there is nothing to extract"));
     }
-    HP_RETURN_IF_ERROR(PrepareCuts(source.get()));
     const ModuleCut cut = CutModule(source->headers.graph(), nodes, inside);
+    HP_RETURN_IF_ERROR(PrepareCuts(source.get(), {&cut}));
     HP_ASSIGN_OR_RETURN(PendingModel model,
                         WriteCut(*source, cut, module, request.output_path,
                                  request));
     pending.push_back(std::move(model));
   } else {
-    HP_RETURN_IF_ERROR(PrepareCuts(source.get()));
-    std::error_code error;
-    std::filesystem::create_directories(request.output_dir, error);
-    if (error) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(request.output_dir, ": cannot create the output "
-                       "folder: ", error.message()));
-    }
+    // Every cut first: the types to infer are those they declare.
+    struct Planned {
+      int module;  // -1: the remainder
+      std::string file_name;
+      ModuleCut cut;
+    };
+    std::vector<Planned> planned;
     std::vector<bool> covered(nodes.size(), false);
     absl::flat_hash_set<std::string> names;
     for (size_t m = 0; m < source->tree.modules().size(); ++m) {
@@ -427,13 +445,8 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       for (int n = 2; !names.insert(name).second; ++n) {
         name = absl::StrCat(stem, "_", n, ".onnx");
       }
-      const ModuleCut cut = CutModule(source->headers.graph(), nodes, inside);
-      HP_ASSIGN_OR_RETURN(
-          PendingModel model,
-          WriteCut(*source, cut, static_cast<int>(m),
-                   (std::filesystem::path(request.output_dir) / name).string(),
-                   request));
-      pending.push_back(std::move(model));
+      planned.push_back({static_cast<int>(m), std::move(name),
+                         CutModule(source->headers.graph(), nodes, inside)});
     }
     std::vector<bool> rest(nodes.size(), false);
     int64_t position = 0;
@@ -444,15 +457,27 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       rest[i] = true;
       result.remainder.push_back({at, std::string(nodes[i].name),
                                   std::string(nodes[i].op_type),
-                                  std::string(source->shown.nodes[i].tag)});
+                                  std::string(source->stored.nodes[i].tag.value_or(""))});
     }
     if (request.write_remainder && !result.remainder.empty()) {
-      const ModuleCut cut = CutModule(source->headers.graph(), nodes, rest);
+      planned.push_back({-1, "remainder.onnx",
+                         CutModule(source->headers.graph(), nodes, rest)});
+    }
+    std::vector<const ModuleCut*> cuts;
+    for (const Planned& plan : planned) cuts.push_back(&plan.cut);
+    HP_RETURN_IF_ERROR(PrepareCuts(source.get(), cuts));
+    std::error_code error;
+    std::filesystem::create_directories(request.output_dir, error);
+    if (error) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(request.output_dir, ": cannot create the output "
+                       "folder: ", error.message()));
+    }
+    for (const Planned& plan : planned) {
       HP_ASSIGN_OR_RETURN(
           PendingModel model,
-          WriteCut(*source, cut, -1,
-                   (std::filesystem::path(request.output_dir) /
-                    "remainder.onnx")
+          WriteCut(*source, plan.cut, plan.module,
+                   (std::filesystem::path(request.output_dir) / plan.file_name)
                        .string(),
                    request));
       pending.push_back(std::move(model));

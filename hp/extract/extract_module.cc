@@ -99,7 +99,7 @@ int CommonAncestor(const ModuleTree& tree, int a, int b) {
 
 }  // namespace
 
-absl::StatusOr<int> FindModule(const ModuleTree& tree, const TagsToShow& shown,
+absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
                                absl::string_view tag,
                                absl::string_view module_path,
                                absl::string_view source) {
@@ -127,12 +127,14 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const TagsToShow& shown,
   // holding every node whose module path lies at or below it.
   const std::string below = absl::StrCat(module_path, ".");
   int common = -1;
-  for (size_t i = 0; i < shown.nodes.size(); ++i) {
-    const ShownNode& node = shown.nodes[i];
-    if (!node.module_path.empty()) candidates.push_back(node.module_path);
+  const size_t count =
+      std::min(stored.nodes.size(), tree.module_of_node().size());
+  for (size_t i = 0; i < count; ++i) {
+    const absl::string_view path = stored.nodes[i].module_path.value_or("");
+    if (!path.empty()) candidates.push_back(path);
     const int module = tree.module_of_node()[i];
-    if (module < 0 || (node.module_path != module_path &&
-                       !absl::StartsWith(node.module_path, below))) {
+    if (module < 0 ||
+        (path != module_path && !absl::StartsWith(path, below))) {
       continue;
     }
     common = common < 0 ? module : CommonAncestor(tree, common, module);

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "hp/io/node_list.h"
 #include "hp/view/module_tree.h"
+#include "hp/view/stored_tags.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -22,7 +23,7 @@ namespace hp {
 // The module instance with tag `tag`, or whose dotted module path is
 // `module_path` (one of the two is set); NotFound naming `source` and the
 // nearest tags or paths when there is none.
-absl::StatusOr<int> FindModule(const ModuleTree& tree, const TagsToShow& shown,
+absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
                                absl::string_view tag,
                                absl::string_view module_path,
                                absl::string_view source);

@@ -1,9 +1,16 @@
 #include "hp/extract/type_scope.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace hp {
 
 using onnx::TensorProto;
 using onnx::TypeProto;
+
+std::string NodeFacts::Describe() const {
+  return absl::StrCat(graph, graph.empty() ? "" : " ", "node ", index, " ('",
+                      name, "', ", op_type, ")");
+}
 
 TypeProto ElementType(int32_t elem_type) {
   TypeProto type;

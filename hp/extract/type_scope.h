@@ -15,13 +15,22 @@
 
 namespace hp {
 
-// One node, in the abstract: what the rules read of it.
+// One node, in the abstract: what the rules read of it. Views into the
+// node's record or message.
 struct NodeFacts {
+  absl::string_view name;
   absl::string_view op_type;
   absl::string_view domain;
-  std::vector<std::string> inputs;
-  std::vector<std::string> outputs;
-  std::string description;  // "node 17 ('/a/Add', Add)"
+  std::vector<absl::string_view> inputs;
+  std::vector<absl::string_view> outputs;
+  // Where the node is: its index in `graph`, a body's or function's
+  // description ("" for the main graph).
+  absl::string_view graph;
+  size_t index = 0;
+
+  // "node 17 ('/a/Add', Add)", "<graph> node 3 ('/b', Relu)": made only
+  // for a message, which few of a million nodes need.
+  std::string Describe() const;
 };
 
 // Names visible from a graph: its own and, through `parent`, those of the
@@ -46,14 +55,14 @@ class Scope {
     }
     return "";
   }
-  void Set(const std::string& name, onnx::TypeProto type) {
+  void Set(absl::string_view name, onnx::TypeProto type) {
     if (name.empty()) return;
-    own_->unknown.erase(name);
+    if (!own_->unknown.empty()) own_->unknown.erase(name);
     own_->types[name] = std::move(type);
   }
-  void SetUnknown(const std::string& name, const std::string& why) {
+  void SetUnknown(absl::string_view name, const std::string& why) {
     if (name.empty() || own_->types.contains(name)) return;
-    own_->unknown.emplace(name, why);
+    own_->unknown.emplace(std::string(name), why);
   }
 
  private:

@@ -1,5 +1,6 @@
 #include "hp/view/module_tree.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -122,9 +123,10 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
           ParseHierarchySource(stored.source)) {
     shown.source = *source;
   }
-  absl::flat_hash_set<absl::string_view> known_paths;
-  shown.nodes.reserve(nodes.size());
-  for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
+  const size_t count = std::min(nodes.size(), stored.nodes.size());
+  shown.modules = StoredModules(stored, count);
+  shown.nodes.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     ShownNode node;
     node.graph_path = nodes[i].graph_path;
     node.node_name = nodes[i].name;
@@ -133,12 +135,6 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
     node.module_path = stored.nodes[i].module_path.value_or("");
     node.match_known = stored.matches[i].has_value();
     if (node.match_known) node.match = *stored.matches[i];
-    if (node.match_known && node.match == MatchKind::kDirect &&
-        stored.nodes[i].module_path.has_value() && !node.tag.empty() &&
-        known_paths.insert(node.module_path).second) {
-      shown.modules.push_back({std::string(node.module_path), "",
-                               std::string(node.tag), /*kept=*/true});
-    }
     shown.nodes.push_back(std::move(node));
   }
   if (!stored.matches_recorded && !nodes.empty()) {
@@ -148,6 +144,21 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
         ", before they were stored); pass --trace to recompute them"));
   }
   return shown;
+}
+
+std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count) {
+  std::vector<ModuleInfo> modules;
+  absl::flat_hash_set<absl::string_view> known_paths;
+  for (size_t i = 0; i < count; ++i) {
+    const std::optional<absl::string_view>& tag = stored.nodes[i].tag;
+    const std::optional<absl::string_view>& path = stored.nodes[i].module_path;
+    if (stored.matches[i] == MatchKind::kDirect && path.has_value() &&
+        tag.has_value() && !tag->empty() && known_paths.insert(*path).second) {
+      modules.push_back(
+          {std::string(*path), "", std::string(*tag), /*kept=*/true});
+    }
+  }
+  return modules;
 }
 
 absl::Status CheckSameNodes(const NodeList& nodes,
@@ -199,11 +210,20 @@ int ModuleTree::Add(absl::string_view tag) {
 }
 
 ModuleTree ModuleTree::Build(const TagsToShow& shown) {
+  return Build(shown.modules, shown.nodes.size(),
+               [&](size_t i) { return shown.nodes[i].tag; });
+}
+
+ModuleTree ModuleTree::Build(
+    const std::vector<ModuleInfo>& modules, size_t count,
+    const std::function<absl::string_view(size_t)>& tag_of) {
   // Every tag a node carries, and its ancestors.
   absl::flat_hash_set<std::string> carried;
-  for (const ShownNode& node : shown.nodes) {
-    std::optional<absl::string_view> tag = node.tag;
-    if (tag->empty()) continue;
+  absl::string_view last_tag;
+  for (size_t i = 0; i < count; ++i) {
+    std::optional<absl::string_view> tag = tag_of(i);
+    if (tag->empty() || *tag == last_tag) continue;
+    last_tag = *tag;
     for (; tag.has_value(); tag = ParentTag(*tag)) {
       if (!carried.insert(std::string(*tag)).second) break;
     }
@@ -214,7 +234,7 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
   // that siblings appear as the model declares them. A module that holds no
   // node joins only where its parent is in the tree: stored tags that differ
   // from the computed ones must not grow a second tree beside theirs.
-  for (const ModuleInfo& module : shown.modules) {
+  for (const ModuleInfo& module : modules) {
     if (!module.kept || module.tag.empty()) continue;
     std::optional<absl::string_view> parent = ParentTag(module.tag);
     const bool fits = carried.contains(module.tag) ||
@@ -228,8 +248,7 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
     if (!module.class_name.empty()) added.class_name = module.class_name;
   }
 
-  tree.AddNodes(shown.nodes.size(),
-                [&](size_t i) { return shown.nodes[i].tag; });
+  tree.AddNodes(count, tag_of);
   return tree;
 }
 

@@ -73,6 +73,9 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
 // (a module's tag is the tag of its direct nodes). `nodes` are the
 // model's nodes, in the order of `stored`.
 TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored);
+// Those modules alone, from the first `count` nodes of `stored`: for a
+// caller that reads the stored facts directly (extract).
+std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count);
 
 // OK when `shown` describes exactly these nodes (same count, names and op
 // types, in order); InvalidArgument naming the first difference otherwise.
@@ -99,6 +102,11 @@ class ModuleTree {
   // Every tag carried by a node, with its ancestors, plus the kept modules
   // hp knows whose tag fits into that tree (modules that hold no node).
   static ModuleTree Build(const TagsToShow& shown);
+  // The same from `shown`'s parts: its modules, and `tag_of(i)` for each
+  // node i < `count` ("" when it has none).
+  static ModuleTree Build(
+      const std::vector<ModuleInfo>& modules, size_t count,
+      const std::function<absl::string_view(size_t)>& tag_of);
   // The tree of node tags alone, without modules that hold no node:
   // `tag_of(i)` for each node i < `count`, in order ("" when it has none).
   // For a caller that holds its nodes' tags some other way (profile).

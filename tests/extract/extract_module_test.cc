@@ -156,5 +156,50 @@ TEST(BoundaryTypesTest, AnOpWithoutARuleIsNamedWhenItsOutputIsNeeded) {
   EXPECT_EQ(types->TypeOf("y").ok(), true);  // declared as graph output
 }
 
+// Only the cut's tensors are asked for: the walk ends at the last node
+// that makes one, and a tensor a body returns as is (which no node input
+// lists) keeps its type until that body's owner is read.
+TEST(BoundaryTypesTest, WantedTensorsAreTypedWithoutTheNodesAfterThem) {
+  const onnx::ModelProto model =
+      testing::ModelBuilder()
+          .Input("x")
+          .Input("c", onnx::TensorProto::BOOL)
+          .Node("/a/Relu", "Relu", {"x"}, {"h"})
+          .Node("/b/Neg", "Neg", {"h"}, {"n"})
+          .Node("/c/If", "If", {"c"}, {"y"})
+          .Subgraph("then_branch", testing::GraphBuilder("then").Output("h"))
+          .Subgraph("else_branch", testing::GraphBuilder("else").Output("h"))
+          .Node("/d/Custom", "FancyOp", {"y"}, {"f"})
+          .Node("/e/Relu", "Relu", {"f"}, {"z"})
+          .Output("z")
+          .Build();
+  const NodeList nodes = CollectNodes(model);
+  const NodeMessage message =
+      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
+    return nodes[i].node;
+  };
+  const absl::StatusOr<InferredTypes> all = InferTensorTypes(
+      model.graph(), nodes, message, model.functions(), "m.onnx");
+  ASSERT_TRUE(all.ok()) << all.status();
+  // Read to the end, the op without a rule leaves its output unknown.
+  EXPECT_EQ(all->unknown.count("f"), 1u);
+
+  const absl::flat_hash_set<std::string> wanted = {"y", "n"};
+  const absl::StatusOr<InferredTypes> cut = InferTensorTypes(
+      model.graph(), nodes, message, model.functions(), "m.onnx", &wanted);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  for (const std::string& name : wanted) {
+    ASSERT_TRUE(cut->TypeOf(name).ok()) << cut->TypeOf(name).status();
+    EXPECT_EQ(cut->TypeOf(name)->SerializeAsString(),
+              all->TypeOf(name)->SerializeAsString())
+        << name;
+  }
+  EXPECT_EQ(cut->TypeOf("y")->tensor_type().elem_type(),
+            onnx::TensorProto::FLOAT);
+  // Nothing after the If was read, and what no later node reads is gone.
+  EXPECT_THAT(cut->unknown, IsEmpty());
+  EXPECT_EQ(cut->types.count("h"), 0u);
+}
+
 }  // namespace
 }  // namespace hp

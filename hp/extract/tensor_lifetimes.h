@@ -1,0 +1,53 @@
+// How long a walk over a graph in order must keep each tensor's type when
+// only a few tensors are wanted (a cut's border): the walk ends at the last
+// node that makes one, and a type is forgotten once no later node reads
+// it. A cut out of a million-node chain then holds a handful of types, not
+// a million. Internal to hp/extract.
+#ifndef HP_EXTRACT_TENSOR_LIFETIMES_H_
+#define HP_EXTRACT_TENSOR_LIFETIMES_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
+#include "hp/extract/boundary_types.h"
+#include "hp/io/node_list.h"
+#include "proto/onnx.pb.h"
+
+namespace hp {
+
+class TensorLifetimes {
+ public:
+  // `nodes` as InferTensorTypes walks them; `wanted` and the graph's
+  // outputs are kept to the end. Views into `graph`, `nodes` and `wanted`,
+  // which must outlive this.
+  TensorLifetimes(const onnx::GraphProto& graph, const NodeList& nodes,
+                  const absl::flat_hash_set<std::string>& wanted);
+
+  // The entries of `nodes` to walk, [0, end()): up to the last main-graph
+  // node that makes a wanted tensor, and its bodies' nodes.
+  size_t end() const { return end_; }
+
+  // Once the main-graph node at entry `i` is read, with its bodies' nodes
+  // (entries up to `next`): forgets in `types` what no later node reads.
+  void Forget(size_t i, size_t next, InferredTypes* types) const;
+
+ private:
+  bool ReadAfter(absl::string_view name, size_t next) const;
+  void Drop(absl::string_view name, InferredTypes* types) const;
+
+  const NodeList& nodes_;
+  size_t end_ = 0;
+  // Each tensor's last reader before end(). A body may read any outer
+  // tensor, also as one of its outputs, which no node input lists: no
+  // tensor is forgotten before the last node with bodies (`last_owner_`).
+  absl::flat_hash_map<absl::string_view, size_t> last_read_;
+  size_t last_owner_ = 0;
+  absl::flat_hash_set<absl::string_view> kept_;
+};
+
+}  // namespace hp
+
+#endif  // HP_EXTRACT_TENSOR_LIFETIMES_H_
