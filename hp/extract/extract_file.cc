@@ -182,17 +182,17 @@ std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
   TagStatistics statistics;
   MatchKindCounts counts{};
   absl::flat_hash_set<absl::string_view> tags;
-  std::vector<bool> kept(source.nodes->size(), false);
-  for (size_t i : cut.list_nodes) kept[i] = true;
-  for (size_t i = 0; i < source.nodes->size(); ++i) {
-    const NodeRef& node = (*source.nodes)[i];
-    if (node.owner >= 0) kept[i] = kept[static_cast<size_t>(node.owner)];
-    if (!kept[i]) continue;
-    ++statistics.nodes;
-    const absl::string_view tag = source.stored.nodes[i].tag.value_or("");
-    const std::optional<MatchKind>& match = source.stored.matches[i];
-    if (!tag.empty()) tags.insert(tag);
-    if (match.has_value()) ++counts[static_cast<size_t>(*match)];
+  const NodeList& nodes = *source.nodes;
+  for (size_t first : cut.list_nodes) {
+    // The node, then its bodies' nodes, which follow it.
+    for (size_t i = first;
+         i < nodes.size() && (i == first || nodes[i].owner >= 0); ++i) {
+      ++statistics.nodes;
+      const absl::string_view tag = source.stored.nodes[i].tag.value_or("");
+      const std::optional<MatchKind>& match = source.stored.matches[i];
+      if (!tag.empty()) tags.insert(tag);
+      if (match.has_value()) ++counts[static_cast<size_t>(*match)];
+    }
   }
   if (source.stored.source == kTransferSource) {
     return RecordedTransferStatisticsJson(statistics.nodes, counts);
@@ -420,51 +420,75 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
                                  request));
     pending.push_back(std::move(model));
   } else {
-    // Every cut first: the types to infer are those they declare.
+    // Every cut first, all in one pass over the graph: the types to infer
+    // are those they declare.
+    const std::vector<TreeModule>& modules = source->tree.modules();
+    // Each module's ancestor at the depth asked for (itself there, -1
+    // above): parents come before their children.
+    std::vector<int> at_depth(modules.size(), -1);
+    for (size_t m = 0; m < modules.size(); ++m) {
+      if (modules[m].depth == request.depth) {
+        at_depth[m] = static_cast<int>(m);
+      } else if (modules[m].depth > request.depth && modules[m].parent >= 0) {
+        at_depth[m] = at_depth[static_cast<size_t>(modules[m].parent)];
+      }
+    }
+    // The main-graph nodes of each module at that depth, in its subtree.
+    std::vector<int> module_of_cut;
+    std::vector<int> cut_of_module(modules.size(), -1);
+    std::vector<int> cut_of(nodes.size(), -1);
+    const std::vector<int>& module_of = source->tree.module_of_node();
+    for (size_t i = 0; i < nodes.size() && i < module_of.size(); ++i) {
+      if (nodes[i].owner >= 0 || module_of[i] < 0) continue;
+      const int module = at_depth[static_cast<size_t>(module_of[i])];
+      if (module < 0) continue;
+      if (cut_of_module[static_cast<size_t>(module)] < 0) {
+        cut_of_module[static_cast<size_t>(module)] =
+            static_cast<int>(module_of_cut.size());
+        module_of_cut.push_back(module);
+      }
+      cut_of[i] = cut_of_module[static_cast<size_t>(module)];
+    }
+    // In the tree's order, as the files are named.
     struct Planned {
       int module;  // -1: the remainder
+      int cut;
       std::string file_name;
-      ModuleCut cut;
     };
     std::vector<Planned> planned;
-    std::vector<bool> covered(nodes.size(), false);
     absl::flat_hash_set<std::string> names;
-    for (size_t m = 0; m < source->tree.modules().size(); ++m) {
-      const TreeModule& module = source->tree.modules()[m];
-      if (module.depth != request.depth) continue;
-      const std::vector<bool> inside =
-          NodesInSubtree(source->tree, static_cast<int>(m), nodes);
-      if (!HasMainNode(inside)) continue;
-      for (size_t i = 0; i < inside.size(); ++i) {
-        if (inside[i]) covered[i] = true;
-      }
+    for (size_t m = 0; m < modules.size(); ++m) {
+      if (cut_of_module[m] < 0) continue;
       // Tags are unique, their file names nearly so ("[" and "/" both
       // become other characters): a clash gets a number.
-      std::string name = ExtractedFileName(module.tag);
+      std::string name = ExtractedFileName(modules[m].tag);
       const std::string stem = name.substr(0, name.size() - 5);  // ".onnx"
       for (int n = 2; !names.insert(name).second; ++n) {
         name = absl::StrCat(stem, "_", n, ".onnx");
       }
-      planned.push_back({static_cast<int>(m), std::move(name),
-                         CutModule(source->headers.graph(), nodes, inside)});
+      planned.push_back({static_cast<int>(m), cut_of_module[m], std::move(name)});
     }
-    std::vector<bool> rest(nodes.size(), false);
+    int cut_count = static_cast<int>(module_of_cut.size());
     int64_t position = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (nodes[i].owner >= 0) continue;
       const int64_t at = position++;
-      if (covered[i]) continue;
-      rest[i] = true;
+      if (cut_of[i] >= 0) continue;
       result.remainder.push_back({at, std::string(nodes[i].name),
                                   std::string(nodes[i].op_type),
                                   std::string(source->stored.nodes[i].tag.value_or(""))});
     }
     if (request.write_remainder && !result.remainder.empty()) {
-      planned.push_back({-1, "remainder.onnx",
-                         CutModule(source->headers.graph(), nodes, rest)});
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (nodes[i].owner < 0 && cut_of[i] < 0) cut_of[i] = cut_count;
+      }
+      planned.push_back({-1, cut_count++, "remainder.onnx"});
     }
+    const std::vector<ModuleCut> all_cuts =
+        CutModules(source->headers.graph(), nodes, cut_of,
+                   static_cast<size_t>(cut_count));
     std::vector<const ModuleCut*> cuts;
-    for (const Planned& plan : planned) cuts.push_back(&plan.cut);
+    for (const ModuleCut& cut : all_cuts) cuts.push_back(&cut);
     HP_RETURN_IF_ERROR(PrepareCuts(source.get(), cuts));
     std::error_code error;
     std::filesystem::create_directories(request.output_dir, error);
@@ -476,7 +500,8 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
     for (const Planned& plan : planned) {
       HP_ASSIGN_OR_RETURN(
           PendingModel model,
-          WriteCut(*source, plan.cut, plan.module,
+          WriteCut(*source, all_cuts[static_cast<size_t>(plan.cut)],
+                   plan.module,
                    (std::filesystem::path(request.output_dir) / plan.file_name)
                        .string(),
                    request));

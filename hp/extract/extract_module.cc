@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -167,58 +168,74 @@ std::vector<bool> NodesInSubtree(const ModuleTree& tree, int module,
   return inside;
 }
 
-ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
-                    const std::vector<bool>& inside) {
-  ModuleCut cut;
-  absl::flat_hash_set<absl::string_view> produced;
-  // Read outside the cut: by nodes left out, or as outputs of the model.
-  absl::flat_hash_set<std::string> read_outside;
-  for (const onnx::ValueInfoProto& output : graph.output()) {
-    read_outside.insert(output.name());
-  }
-  std::vector<std::string> reads_inside;  // in first-read order
-  absl::flat_hash_set<std::string> seen;
-  std::vector<bool> kept(nodes.size(), false);
+std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
+                                  const NodeList& nodes,
+                                  const std::vector<int>& cut_of,
+                                  size_t count) {
+  std::vector<ModuleCut> cuts(count);
+  // Per cut: what its nodes made so far, and what they read before that,
+  // in first-read order.
+  std::vector<absl::flat_hash_set<absl::string_view>> produced(count);
+  std::vector<std::vector<std::string>> reads_inside(count);
+  std::vector<absl::flat_hash_set<std::string>> seen(count);
+  // The cuts making each name (one, in a graph of single assignments).
+  absl::flat_hash_map<absl::string_view, absl::InlinedVector<int, 1>> makers;
+  // Per entry, the cut keeping it: a body's node goes with its owner, at
+  // any depth.
+  std::vector<int> kept(nodes.size(), -1);
   size_t position = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) {
-      // A body's node goes with its owner, at any depth.
       kept[i] = kept[static_cast<size_t>(node.owner)];
-      if (kept[i]) {
-        cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
+      if (kept[i] >= 0) {
+        cuts[static_cast<size_t>(kept[i])].ops.push_back(
+            {std::string(node.domain), std::string(node.op_type)});
       }
       continue;
     }
-    kept[i] = inside[i];
     const size_t at = position++;
-    if (!inside[i]) continue;
-    std::vector<std::string> reads = ReadsOf(node);
+    const int c = i < cut_of.size() ? cut_of[i] : -1;
+    kept[i] = c;
+    if (c < 0) continue;
+    ModuleCut& cut = cuts[static_cast<size_t>(c)];
     cut.positions.push_back(at);
     cut.list_nodes.push_back(i);
     cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
-    for (std::string& name : reads) {
-      if (name.empty() || produced.contains(name)) continue;
-      if (seen.insert(name).second) reads_inside.push_back(std::move(name));
+    for (std::string& name : ReadsOf(node)) {
+      if (name.empty() || produced[c].contains(name)) continue;
+      if (seen[c].insert(name).second) reads_inside[c].push_back(std::move(name));
     }
     for (absl::string_view output : node.outputs) {
-      if (!output.empty()) produced.insert(output);
+      if (output.empty() || !produced[c].insert(output).second) continue;
+      absl::InlinedVector<int, 1>& by = makers[output];
+      by.push_back(c);
     }
   }
-  // Of what the nodes left out read, only what the cut makes matters (a
-  // million-node graph's other names are not copied).
+  // Read outside a cut: by a node it does not keep (of another cut or of
+  // none), or as an output of the model. Of what those nodes read, only
+  // what some cut makes is kept (a million-node graph's other names are
+  // not copied).
+  std::vector<absl::flat_hash_set<std::string>> read_outside(count);
+  auto read_by = [&](absl::string_view name, int reader) {
+    const auto found = makers.find(name);
+    if (found == makers.end()) return;
+    for (int maker : found->second) {
+      if (maker != reader) read_outside[static_cast<size_t>(maker)].emplace(name);
+    }
+  };
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeRef& node = nodes[i];
-    if (node.owner >= 0 || inside[i]) continue;
+    if (node.owner >= 0) continue;
     if (!node.owns_subgraphs) {
-      for (absl::string_view name : node.inputs) {
-        if (produced.contains(name)) read_outside.emplace(name);
-      }
+      for (absl::string_view name : node.inputs) read_by(name, kept[i]);
       continue;
     }
-    for (std::string& name : ReadsOf(node)) {
-      if (produced.contains(name)) read_outside.insert(std::move(name));
-    }
+    for (const std::string& name : ReadsOf(node)) read_by(name, kept[i]);
+  }
+  absl::flat_hash_set<std::string> model_outputs;
+  for (const onnx::ValueInfoProto& output : graph.output()) {
+    model_outputs.insert(output.name());
   }
 
   absl::flat_hash_map<std::string, size_t> dense;
@@ -234,44 +251,59 @@ ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
   for (const onnx::ValueInfoProto& input : graph.input()) {
     model_inputs.insert(input.name());
   }
-  absl::flat_hash_set<std::string> boundary;
-  for (const std::string& name : reads_inside) {
-    const auto d = dense.find(name);
-    const auto s = sparse.find(name);
-    if (d != dense.end()) cut.initializers.push_back(d->second);
-    if (s != sparse.end()) cut.sparse_initializers.push_back(s->second);
-    // An initializer is an input only where the model lists it as one.
-    if ((d == dense.end() && s == sparse.end()) || model_inputs.contains(name)) {
-      boundary.insert(name);
+  for (size_t c = 0; c < count; ++c) {
+    ModuleCut& cut = cuts[c];
+    absl::flat_hash_set<std::string> boundary;
+    for (const std::string& name : reads_inside[c]) {
+      const auto d = dense.find(name);
+      const auto s = sparse.find(name);
+      if (d != dense.end()) cut.initializers.push_back(d->second);
+      if (s != sparse.end()) cut.sparse_initializers.push_back(s->second);
+      // An initializer is an input only where the model lists it as one.
+      if ((d == dense.end() && s == sparse.end()) ||
+          model_inputs.contains(name)) {
+        boundary.insert(name);
+      }
     }
-  }
-  std::sort(cut.initializers.begin(), cut.initializers.end());
-  std::sort(cut.sparse_initializers.begin(), cut.sparse_initializers.end());
-  for (const onnx::ValueInfoProto& input : graph.input()) {
-    if (boundary.erase(input.name()) > 0) cut.inputs.push_back(input.name());
-  }
-  for (const std::string& name : reads_inside) {
-    if (boundary.contains(name)) cut.inputs.push_back(name);
-  }
+    std::sort(cut.initializers.begin(), cut.initializers.end());
+    std::sort(cut.sparse_initializers.begin(), cut.sparse_initializers.end());
+    for (const onnx::ValueInfoProto& input : graph.input()) {
+      if (boundary.erase(input.name()) > 0) cut.inputs.push_back(input.name());
+    }
+    for (const std::string& name : reads_inside[c]) {
+      if (boundary.contains(name)) cut.inputs.push_back(name);
+    }
 
-  absl::flat_hash_set<std::string> outputs;
-  for (const onnx::ValueInfoProto& output : graph.output()) {
-    if (produced.contains(output.name()) && outputs.insert(output.name()).second) {
-      cut.outputs.push_back(output.name());
+    absl::flat_hash_set<std::string> outputs;
+    for (const onnx::ValueInfoProto& output : graph.output()) {
+      if (produced[c].contains(output.name()) &&
+          outputs.insert(output.name()).second) {
+        cut.outputs.push_back(output.name());
+      }
     }
-  }
-  for (size_t i : cut.list_nodes) {
-    for (absl::string_view name : nodes[i].outputs) {
-      if (name.empty()) continue;
-      const std::string output(name);
-      if (read_outside.contains(output)) {
-        if (outputs.insert(output).second) cut.outputs.push_back(output);
-      } else {
-        cut.internal.push_back(output);
+    for (size_t i : cut.list_nodes) {
+      for (absl::string_view name : nodes[i].outputs) {
+        if (name.empty()) continue;
+        const std::string output(name);
+        if (read_outside[c].contains(output) ||
+            model_outputs.contains(output)) {
+          if (outputs.insert(output).second) cut.outputs.push_back(output);
+        } else {
+          cut.internal.push_back(output);
+        }
       }
     }
   }
-  return cut;
+  return cuts;
+}
+
+ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
+                    const std::vector<bool>& inside) {
+  std::vector<int> cut_of(inside.size(), -1);
+  for (size_t i = 0; i < inside.size(); ++i) {
+    if (inside[i]) cut_of[i] = 0;
+  }
+  return std::move(CutModules(graph, nodes, cut_of, 1)[0]);
 }
 
 }  // namespace hp

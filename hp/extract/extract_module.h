@@ -62,6 +62,15 @@ struct ModuleCut {
 ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
                     const std::vector<bool>& inside);
 
+// `count` cuts at once, each as CutModule would cut it, in one pass over
+// the graph: `cut_of[i]` (per entry of `nodes`, main-graph entries only)
+// is the cut that keeps node i, -1 for none. For every module at a depth,
+// where a cut each would walk the whole graph once per module.
+std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
+                                  const NodeList& nodes,
+                                  const std::vector<int>& cut_of,
+                                  size_t count);
+
 }  // namespace hp
 
 #endif  // HP_EXTRACT_EXTRACT_MODULE_H_

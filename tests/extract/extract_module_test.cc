@@ -89,6 +89,38 @@ TEST(CutModuleTest, AnOuterTensorASubgraphReadsIsAnInput) {
   EXPECT_EQ(cut.ops.size(), 3u);  // the If and both bodies' nodes
 }
 
+// Cut together, each module's cut is the one it gets alone: a tensor one
+// cut makes and another reads is an output of the first and an input of
+// the second.
+TEST(CutModuleTest, CutsMadeTogetherAreTheCutsMadeAlone) {
+  const onnx::ModelProto model = Layered();
+  const NodeList nodes = CollectNodes(model);
+  const std::vector<std::vector<std::string>> groups = {
+      {"/a/MatMul"}, {"/b/Add", "/b/Relu"}};
+  std::vector<int> cut_of(nodes.size(), -1);
+  for (size_t c = 0; c < groups.size(); ++c) {
+    const std::vector<bool> inside = Inside(nodes, groups[c]);
+    for (size_t i = 0; i < inside.size(); ++i) {
+      if (inside[i]) cut_of[i] = static_cast<int>(c);
+    }
+  }
+  const std::vector<ModuleCut> cuts =
+      CutModules(model.graph(), nodes, cut_of, groups.size());
+  ASSERT_EQ(cuts.size(), 2u);
+  EXPECT_THAT(cuts[0].outputs, ElementsAre("h"));
+  EXPECT_THAT(cuts[1].inputs, ElementsAre("h"));
+  for (size_t c = 0; c < groups.size(); ++c) {
+    const ModuleCut alone =
+        CutModule(model.graph(), nodes, Inside(nodes, groups[c]));
+    EXPECT_EQ(cuts[c].positions, alone.positions) << c;
+    EXPECT_EQ(cuts[c].inputs, alone.inputs) << c;
+    EXPECT_EQ(cuts[c].outputs, alone.outputs) << c;
+    EXPECT_EQ(cuts[c].initializers, alone.initializers) << c;
+    EXPECT_EQ(cuts[c].internal, alone.internal) << c;
+    EXPECT_EQ(cuts[c].ops, alone.ops) << c;
+  }
+}
+
 TEST(BoundaryTypesTest, ElementTypesAndRanksFollowTheOpSchemas) {
   onnx::ModelProto model =
       testing::ModelBuilder()
