@@ -2,6 +2,7 @@
 // nowhere else) into each command's arguments and runs the command named
 // on the command line from one table; the commands themselves are library
 // functions in hp/commands/, one file each.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -422,9 +423,22 @@ std::string UsageText(const std::vector<Command>& commands) {
   return text;
 }
 
+// `extract --all` keeps each module's file open until every one is written
+// (all are committed or none): a model of thousands of modules would pass
+// the usual soft limit of 1,024 descriptors. It is raised to the hard
+// limit, commonly far higher.
+void RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);  // as before, if refused
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  RaiseOpenFileLimit();
   const std::vector<Command> commands = Commands();
   absl::SetProgramUsageMessage(UsageText(commands));
   absl::FlagsUsageConfig config;
