@@ -32,12 +32,14 @@ size_t EditDistance(absl::string_view a, absl::string_view b) {
 // The few candidates nearest to `wanted`, closest first.
 std::string Nearest(absl::string_view wanted,
                     std::vector<absl::string_view> candidates) {
+  // Many nodes share a module path: each distinct one is scored once.
+  absl::flat_hash_set<absl::string_view> distinct;
   std::vector<std::pair<size_t, absl::string_view>> scored;
   for (absl::string_view candidate : candidates) {
+    if (!distinct.insert(candidate).second) continue;
     scored.push_back({EditDistance(wanted, candidate), candidate});
   }
   std::sort(scored.begin(), scored.end());
-  scored.erase(std::unique(scored.begin(), scored.end()), scored.end());
   std::vector<std::string> shown;
   for (size_t i = 0; i < scored.size() && i < 5; ++i) {
     shown.push_back(absl::StrCat("'", scored[i].second, "'"));
