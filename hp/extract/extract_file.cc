@@ -434,7 +434,7 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       }
     }
     // The main-graph nodes of each module at that depth, in its subtree.
-    std::vector<int> module_of_cut;
+    int cut_count = 0;
     std::vector<int> cut_of_module(modules.size(), -1);
     std::vector<int> cut_of(nodes.size(), -1);
     const std::vector<int>& module_of = source->tree.module_of_node();
@@ -443,9 +443,7 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       const int module = at_depth[static_cast<size_t>(module_of[i])];
       if (module < 0) continue;
       if (cut_of_module[static_cast<size_t>(module)] < 0) {
-        cut_of_module[static_cast<size_t>(module)] =
-            static_cast<int>(module_of_cut.size());
-        module_of_cut.push_back(module);
+        cut_of_module[static_cast<size_t>(module)] = cut_count++;
       }
       cut_of[i] = cut_of_module[static_cast<size_t>(module)];
     }
@@ -468,7 +466,6 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       }
       planned.push_back({static_cast<int>(m), cut_of_module[m], std::move(name)});
     }
-    int cut_count = static_cast<int>(module_of_cut.size());
     int64_t position = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (nodes[i].owner >= 0) continue;

@@ -30,6 +30,13 @@ std::vector<bool> Inside(const NodeList& nodes,
   return inside;
 }
 
+// The messages CollectNodes' nodes hold, for InferTensorTypes.
+NodeMessage MessagesOf(const NodeList& nodes) {
+  return [&nodes](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
+    return nodes[i].node;
+  };
+}
+
 onnx::ModelProto Layered() {
   return testing::ModelBuilder()
       .Input("x")
@@ -143,9 +150,7 @@ TEST(BoundaryTypesTest, ElementTypesAndRanksFollowTheOpSchemas) {
   const NodeList nodes = CollectNodes(model);
   const absl::StatusOr<InferredTypes> types = InferTensorTypes(
       model.graph(), nodes,
-      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
-        return nodes[i].node;
-      },
+      MessagesOf(nodes),
       model.functions(), "m.onnx");
   ASSERT_TRUE(types.ok()) << types.status();
   const auto elem = [&](const std::string& name) {
@@ -175,9 +180,7 @@ TEST(BoundaryTypesTest, AnOpWithoutARuleIsNamedWhenItsOutputIsNeeded) {
   const NodeList nodes = CollectNodes(model);
   const absl::StatusOr<InferredTypes> types = InferTensorTypes(
       model.graph(), nodes,
-      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
-        return nodes[i].node;
-      },
+      MessagesOf(nodes),
       model.functions(), "m.onnx");
   ASSERT_TRUE(types.ok()) << types.status();
   const absl::StatusOr<onnx::TypeProto> h = types->TypeOf("h");
@@ -206,10 +209,7 @@ TEST(BoundaryTypesTest, WantedTensorsAreTypedWithoutTheNodesAfterThem) {
           .Output("z")
           .Build();
   const NodeList nodes = CollectNodes(model);
-  const NodeMessage message =
-      [&](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
-    return nodes[i].node;
-  };
+  const NodeMessage message = MessagesOf(nodes);
   const absl::StatusOr<InferredTypes> all = InferTensorTypes(
       model.graph(), nodes, message, model.functions(), "m.onnx");
   ASSERT_TRUE(all.ok()) << all.status();
