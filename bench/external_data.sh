@@ -20,16 +20,11 @@ BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench-ext}
 RUNS=${RUNS:-5}
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
 MODEL=external_4g
-mkdir -p "$BENCH_DIR/bin" "$BENCH_DIR/in" "$BENCH_DIR/out"
-bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-bench_bazel build --symlink_prefix=/ -c opt --local_cpu_resources=1 \
-    //hp:converter //bench:make_models >&2
-BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
-cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
-[ -f "$BENCH_DIR/in/$MODEL.onnx" ] ||
-  "$BENCH_DIR/bin/make_models" "$BENCH_DIR/in" "$MODEL" >&2
+mkdir -p "$BENCH_DIR/in" "$BENCH_DIR/out"
+source bench/common.sh
+bench_build --local_cpu_resources=1
+bench_model "$BENCH_DIR/in" "$MODEL"
 
-CONVERTER="$BENCH_DIR/bin/converter"
 IN="$BENCH_DIR/in/$MODEL.onnx"
 DATA="$IN.data"
 RESULTS="$BENCH_DIR/results.tsv"

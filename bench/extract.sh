@@ -15,15 +15,11 @@ BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench}
 RUNS=${RUNS:-5}
 MODULE=${MODULE:-layers.15}
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
-mkdir -p "$BENCH_DIR/bin" "$BENCH_DIR/extract"
-bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
-BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
-cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
-CONVERTER="$BENCH_DIR/bin/converter"
-[ -f "$BENCH_DIR/inline_1g.onnx" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" inline_1g >&2
+mkdir -p "$BENCH_DIR/extract"
+source bench/common.sh
+bench_build
+bench_model "$BENCH_DIR" inline_1g
 TAGGED="$BENCH_DIR/extract/inline_1g.tagged.onnx"
-[ -f "$TAGGED" ] || "$CONVERTER" tag --model "$BENCH_DIR/inline_1g.onnx" \
-  --output "$TAGGED" --nofsync >&2
+bench_tagged "$BENCH_DIR/inline_1g.onnx" "$TAGGED"
 /usr/bin/python3 bench/extract_layer.py "$CONVERTER" "$TAGGED" "$MODULE" \
   "$BENCH_DIR/extract" "$RUNS"

@@ -21,17 +21,13 @@ BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench-extract}
 RUNS=${RUNS:-3}
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob-extract}
 LAYERS=(layers.0 layers.5000 layers.9999)
-mkdir -p "$BENCH_DIR/bin"
-bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
-BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
-cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
-CONVERTER="$BENCH_DIR/bin/converter"
+source bench/common.sh
+bench_build
 
 model="$BENCH_DIR/nodes_1m.onnx"
 tagged="$BENCH_DIR/nodes_1m.tagged.onnx"
-[ -f "$model" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" nodes_1m >&2
-[ -f "$tagged" ] || "$CONVERTER" tag --model "$model" --output "$tagged" --nofsync >&2
+bench_model "$BENCH_DIR" nodes_1m
+bench_tagged "$model" "$tagged"
 cat "$model" "$tagged" > /dev/null  # into the page cache
 
 results="$BENCH_DIR/results.txt"

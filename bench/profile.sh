@@ -18,17 +18,13 @@ BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench-profile}
 RUNS=${RUNS:-3}
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob-profile}
 PYTHON=/usr/bin/python3
-mkdir -p "$BENCH_DIR/bin"
-bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
-BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
-cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
-CONVERTER="$BENCH_DIR/bin/converter"
+source bench/common.sh
+bench_build
 
 model="$BENCH_DIR/nodes_1m.onnx"
 tagged="$BENCH_DIR/nodes_1m.tagged.onnx"
-[ -f "$model" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" nodes_1m >&2
-[ -f "$tagged" ] || "$CONVERTER" tag --model "$model" --output "$tagged" --nofsync >&2
+bench_model "$BENCH_DIR" nodes_1m
+bench_tagged "$model" "$tagged"
 for events in 1000 250000 1000000; do
   profile="$BENCH_DIR/profile_$events.json"
   [ -f "$profile" ] || "$PYTHON" bench/make_profile.py "$tagged" "$profile" "$events" 4

@@ -25,15 +25,10 @@ MODELS=("$@")
 PYTHON=/usr/bin/python3
 
 OUTPUT_BASE=${OUTPUT_BASE:-/tmp/hp-bench-ob}
-mkdir -p "$BENCH_DIR/bin"
-bench_bazel() { bazel --output_base="$OUTPUT_BASE" --max_idle_secs=60 "$@"; }
-# No convenience symlinks: they would repoint bazel-bin and bazel-<workspace>
-# away from the usual build.
-bench_bazel build --symlink_prefix=/ -c opt //hp:converter //bench:make_models >&2
-BIN=$(bench_bazel info -c opt bazel-bin 2>/dev/null)
-cp -f "$BIN/hp/converter" "$BIN/bench/make_models" "$BENCH_DIR/bin/"
+source bench/common.sh
+bench_build
 for model in "${MODELS[@]}"; do
-  [ -f "$BENCH_DIR/$model.onnx" ] || "$BENCH_DIR/bin/make_models" "$BENCH_DIR" "$model" >&2
+  bench_model "$BENCH_DIR" "$model"
   # The same trace as recorded before traces carried a structure digest:
   # checking it hashes the whole file.
   "$PYTHON" -c 'import json, sys
@@ -45,7 +40,6 @@ done
 
 RESULTS="$BENCH_DIR/results.tsv"
 : > "$RESULTS"
-CONVERTER="$BENCH_DIR/bin/converter"
 TOOLS=(cp cp+sync hp hp-nofsync hp-file-digest hp-no-trace-nofsync python)
 # command_of TOOL IN OUT: sets COMMAND to what the tool runs.
 command_of() {
