@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -726,17 +727,23 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   HP_RETURN_IF_ERROR(writer->Append(top_view.substr(0, graph_at)));
   HP_RETURN_IF_ERROR(writer->Append(graph_header));
   // Node records a batch at a time, each serialized at its offset in the
-  // batch's buffer (a big batch on all cores); then the batch is written.
-  constexpr size_t kBatchBytes = size_t{8} << 20;
-  // One buffer for every batch, allocated once at the size of the largest
-  // (a record bigger than a batch is a batch alone) and never zero-filled:
-  // a string grown batch by batch would double past 8 MB and be cleared.
-  size_t largest_record = 0;
-  for (uint32_t bytes : record_bytes) {
-    largest_record = std::max<size_t>(largest_record, bytes);
-  }
-  const std::unique_ptr<char[]> batch(
-      new char[std::max(kBatchBytes, largest_record)]);
+  // batch's buffer (a big batch on all cores). A batch is written on a
+  // second thread while the next is filled: the kernel's copy into the page
+  // cache would otherwise leave the other cores idle.
+  constexpr size_t kBatchBytes = size_t{4} << 20;
+  // Two buffers, each allocated once and never zero-filled (a string grown
+  // batch by batch would double past the batch size and be cleared). A
+  // record bigger than a batch is a batch alone, in a buffer made for it
+  // and freed once it is written.
+  std::unique_ptr<char[]> buffers[2];
+  size_t next_buffer = 0;
+  std::unique_ptr<char[]> lone;
+  // Declared after the buffers it writes from: destroyed (so waited for)
+  // first, also on an early return.
+  std::future<absl::Status> writing;
+  auto finish_writing = [&writing]() -> absl::Status {
+    return writing.valid() ? writing.get() : absl::OkStatus();
+  };
   std::vector<size_t> offsets;
   for (size_t first = 0; first < record_bytes.size();) {
     size_t last = first;
@@ -746,6 +753,18 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
            (last == first || bytes + record_bytes[last] <= kBatchBytes)) {
       offsets.push_back(bytes);
       bytes += record_bytes[last++];
+    }
+    char* batch;
+    if (bytes > kBatchBytes) {
+      HP_RETURN_IF_ERROR(finish_writing());
+      lone.reset(new char[bytes]);
+      batch = lone.get();
+    } else {
+      // The batch being written, if any, is in the other buffer.
+      std::unique_ptr<char[]>& buffer = buffers[next_buffer];
+      next_buffer ^= 1;
+      if (buffer == nullptr) buffer.reset(new char[kBatchBytes]);
+      batch = buffer.get();
     }
     ForSlices(last - first, kNodesPerSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
@@ -767,14 +786,22 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
         node->SerializeWithCachedSizesToArray(target);
       }
     });
-    HP_RETURN_IF_ERROR(writer->Append(absl::string_view(batch.get(), bytes)));
     // The batch's records were copied in file order: their pages are done.
     if (input != nullptr && chosen == nullptr && !node_records_.empty()) {
       input_mapping->Release(node_records_[first].begin,
                              node_records_[last - 1].end);
     }
+    HP_RETURN_IF_ERROR(finish_writing());
+    const absl::string_view filled(batch, bytes);
+    writing = std::async(std::launch::async,
+                         [writer, filled] { return writer->Append(filled); });
+    if (batch == lone.get()) {
+      HP_RETURN_IF_ERROR(finish_writing());
+      lone.reset();
+    }
     first = last;
   }
+  HP_RETURN_IF_ERROR(finish_writing());
   HP_RETURN_IF_ERROR(writer->Append(rest_view.substr(0, initializers_at)));
   for (const ByteRange& range : dense) {
     HP_RETURN_IF_ERROR(writer->AppendFileRange(fd_.get(), range.begin,
