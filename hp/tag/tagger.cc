@@ -177,16 +177,20 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
   tags.resize(nodes.size());
   matches.resize(nodes.size());
   ids->module.resize(nodes.size());
-  std::vector<bool> unscoped(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    const NodeScope& scope = scopes.nodes[i];
-    ids->module[i] = scope.module;
-    const MatchKind match = MatchOf(scope, module_tags);
-    matches[i] = static_cast<uint8_t>(match);
-    tags[i] = tag_ids[scope.module];
-    unscoped[i] = match == MatchKind::kRoot;
-  }
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const NodeScope& scope = scopes.nodes[i];
+      ids->module[i] = scope.module;
+      matches[i] = static_cast<uint8_t>(MatchOf(scope, module_tags));
+      tags[i] = tag_ids[scope.module];
+    }
+  });
   if (options.propagate) {
+    // Bits, so filled on one thread.
+    std::vector<bool> unscoped(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      unscoped[i] = matches[i] == static_cast<uint8_t>(MatchKind::kRoot);
+    }
     std::vector<bool> moved = PropagateTags(nodes, unscoped, &tags);
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (moved[i]) matches[i] = static_cast<uint8_t>(MatchKind::kPropagated);
