@@ -462,9 +462,7 @@ absl::StatusOr<InferredTypes> InferTensorTypes(
     inferrer.InferNode(facts, proto, &scope);
     if (!lifetimes.has_value()) continue;
     // This node and its bodies' nodes (which follow it) are done.
-    size_t next = i + 1;
-    while (next < nodes.size() && nodes[next].owner >= 0) ++next;
-    lifetimes->Forget(i, next, &inferred);
+    lifetimes->Forget(i, &inferred);
   }
   // Declared types win over inferred ones (a graph output's shape).
   for (const onnx::ValueInfoProto& output : graph.output()) {

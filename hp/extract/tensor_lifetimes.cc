@@ -1,77 +1,113 @@
 #include "hp/extract/tensor_lifetimes.h"
 
 #include <algorithm>
-#include <vector>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
 
 namespace hp {
 
 TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
                                  const NodeList& nodes,
-                                 const absl::flat_hash_set<std::string>& wanted)
-    : nodes_(nodes) {
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i].owner >= 0) continue;
-    for (absl::string_view output : nodes[i].outputs) {
-      if (wanted.contains(output)) end_ = i + 1;
-    }
-  }
-  while (end_ > 0 && end_ < nodes.size() && nodes[end_].owner >= 0) ++end_;
-  // Reads from end() on do not matter: no node there is read. Sized once:
-  // growing would hash every name again at each step.
-  size_t reads = 0;
-  for (size_t i = 0; i < end_; ++i) reads += nodes[i].inputs.size();
-  last_read_.reserve(reads);
-  for (size_t i = 0; i < end_; ++i) {
-    const NodeRef& node = nodes[i];
-    for (absl::string_view input : node.inputs) last_read_[input] = i;
-    if (node.owner < 0 && node.owns_subgraphs) last_owner_ = i;
-  }
-  for (auto& [name, at] : last_read_) at = std::max(at, last_owner_);
+                                 const absl::flat_hash_set<std::string>& wanted) {
   for (const onnx::ValueInfoProto& output : graph.output()) {
     kept_.insert(output.name());
   }
   for (const std::string& name : wanted) kept_.insert(name);
-}
+  // The last main-graph node making a wanted tensor, looked for from the
+  // end: a cut near the end stops after a few nodes.
+  for (size_t i = nodes.size(); i > 0 && end_ == 0; --i) {
+    const NodeRef& node = nodes[i - 1];
+    if (node.owner >= 0) continue;
+    for (absl::string_view output : node.outputs) {
+      if (wanted.contains(output)) end_ = i;
+    }
+  }
+  while (end_ > 0 && end_ < nodes.size() && nodes[end_].owner >= 0) ++end_;
 
-bool TensorLifetimes::ReadAfter(absl::string_view name, size_t next) const {
-  const auto found = last_read_.find(name);
-  return found != last_read_.end() && found->second >= next;
+  // Back from end(), one main-graph node at a time. `live` holds what a later node reads and no node between makes:
+  // the tensors live at that point, a few in a chain, where an index of
+  // every read would hold every tensor. A node's outputs leave it (those
+  // not in it are read by no later node); its inputs not in it are read
+  // for the last time there, unless the node makes them again for a
+  // later reader. The walk stops at the last node with bodies.
+  drops_at_.assign(end_ + 1, 0);  // counts, until made offsets below
+  absl::flat_hash_set<absl::string_view> live;
+  auto drop = [&](absl::string_view name, size_t at) {
+    if (name.empty() || kept_.contains(name)) return;
+    drops_.push_back(name);
+    ++drops_at_[at];
+  };
+  absl::InlinedVector<absl::string_view, 4> remade;
+  for (size_t i = end_; i > 0;) {
+    --i;
+    const NodeRef& node = nodes[i];
+    if (node.owner >= 0) continue;  // a body's, after the last owner
+    if (node.owns_subgraphs) {
+      // Its bodies' entries are done with it: what is live now is what
+      // is read after it.
+      any_owner_ = true;
+      last_owner_ = i;
+      read_after_last_owner_ = std::move(live);
+      break;
+    }
+    remade.clear();
+    for (absl::string_view output : node.outputs) {
+      if (live.contains(output)) {
+        remade.push_back(output);
+      } else {
+        drop(output, i);
+      }
+    }
+    for (absl::string_view output : node.outputs) live.erase(output);
+    for (absl::string_view input : node.inputs) {
+      if (live.insert(input).second &&
+          std::find(remade.begin(), remade.end(), input) == remade.end()) {
+        drop(input, i);
+      }
+    }
+  }
+  // Made back to front: turned to graph order, and each entry's count
+  // into where its drops begin.
+  std::reverse(drops_.begin(), drops_.end());
+  uint32_t at = 0;
+  for (size_t i = 0; i < end_; ++i) {
+    const uint32_t count = drops_at_[i];
+    drops_at_[i] = at;
+    at += count;
+  }
+  drops_at_[end_] = at;
 }
 
 void TensorLifetimes::Drop(absl::string_view name,
                            InferredTypes* types) const {
-  if (name.empty()) return;
   const auto type = types->types.find(name);
-  const bool any_unknown = !types->unknown.empty();
-  if ((type == types->types.end() && !any_unknown) || kept_.contains(name)) {
-    return;
-  }
   if (type != types->types.end()) types->types.erase(type);
-  if (any_unknown) types->unknown.erase(name);
+  if (!types->unknown.empty()) types->unknown.erase(name);
 }
 
-void TensorLifetimes::Forget(size_t i, size_t next,
-                             InferredTypes* types) const {
-  for (size_t k = i; k < next; ++k) {
-    for (absl::string_view input : nodes_[k].inputs) {
-      if (!ReadAfter(input, next)) Drop(input, types);
-    }
-  }
-  if (i < last_owner_) return;
-  if (i == last_owner_ && nodes_[i].owns_subgraphs) {
+void TensorLifetimes::Forget(size_t i, InferredTypes* types) const {
+  if (any_owner_ && i <= last_owner_) {
+    if (i < last_owner_) return;
     // What was kept for the bodies and no later node reads.
     std::vector<std::string> done;
     for (const auto& entry : types->types) {
-      if (!ReadAfter(entry.first, next)) done.push_back(entry.first);
+      if (!read_after_last_owner_.contains(entry.first) &&
+          !kept_.contains(entry.first)) {
+        done.push_back(entry.first);
+      }
     }
     for (const auto& entry : types->unknown) {
-      if (!ReadAfter(entry.first, next)) done.push_back(entry.first);
+      if (!read_after_last_owner_.contains(entry.first) &&
+          !kept_.contains(entry.first)) {
+        done.push_back(entry.first);
+      }
     }
     for (const std::string& name : done) Drop(name, types);
+    return;
   }
-  // Made here and read by no node.
-  for (absl::string_view output : nodes_[i].outputs) {
-    if (!last_read_.contains(output)) Drop(output, types);
+  for (uint32_t k = drops_at_[i]; k < drops_at_[i + 1]; ++k) {
+    Drop(drops_[k], types);
   }
 }
 

@@ -7,9 +7,10 @@
 #define HP_EXTRACT_TENSOR_LIFETIMES_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "hp/extract/boundary_types.h"
@@ -30,21 +31,27 @@ class TensorLifetimes {
   // node that makes a wanted tensor, and its bodies' nodes.
   size_t end() const { return end_; }
 
-  // Once the main-graph node at entry `i` is read, with its bodies' nodes
-  // (entries up to `next`): forgets in `types` what no later node reads.
-  void Forget(size_t i, size_t next, InferredTypes* types) const;
+  // Once the main-graph node at entry `i` is read, with its bodies' nodes:
+  // forgets in `types` what no later node reads.
+  void Forget(size_t i, InferredTypes* types) const;
 
  private:
-  bool ReadAfter(absl::string_view name, size_t next) const;
   void Drop(absl::string_view name, InferredTypes* types) const;
 
-  const NodeList& nodes_;
   size_t end_ = 0;
-  // Each tensor's last reader before end(). A body may read any outer
-  // tensor, also as one of its outputs, which no node input lists: no
-  // tensor is forgotten before the last node with bodies (`last_owner_`).
-  absl::flat_hash_map<absl::string_view, size_t> last_read_;
+  // What to forget after each entry, found walking back from end(): a
+  // node's input that no later node reads, and its outputs that none
+  // does. Entry i's are drops_[drops_at_[i], drops_at_[i + 1]); none of
+  // them is kept to the end.
+  std::vector<absl::string_view> drops_;
+  std::vector<uint32_t> drops_at_;
+  // A body may read any outer tensor, also as one of its outputs, which no
+  // node input lists: nothing is forgotten before the last node with
+  // bodies, and there everything that no later node reads
+  // (`read_after_last_owner_`).
+  bool any_owner_ = false;
   size_t last_owner_ = 0;
+  absl::flat_hash_set<absl::string_view> read_after_last_owner_;
   absl::flat_hash_set<absl::string_view> kept_;
 };
 

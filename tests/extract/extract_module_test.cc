@@ -17,6 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 // Marks the main-graph nodes named in `names`.
 std::vector<bool> Inside(const NodeList& nodes,
@@ -231,6 +232,37 @@ TEST(BoundaryTypesTest, WantedTensorsAreTypedWithoutTheNodesAfterThem) {
   // Nothing after the If was read, and what no later node reads is gone.
   EXPECT_THAT(cut->unknown, IsEmpty());
   EXPECT_EQ(cut->types.count("h"), 0u);
+}
+
+TEST(BoundaryTypesTest, TypesAreForgottenAfterTheirLastReader) {
+  const onnx::ModelProto model = testing::ModelBuilder()
+                                     .Input("x")
+                                     .Node("/a/Relu", "Relu", {"x"}, {"a"})
+                                     .Node("/b/Neg", "Neg", {"a"}, {"b"})
+                                     .Node("/c/Add", "Add", {"a", "b"}, {"c"})
+                                     .Node("/d/Relu", "Relu", {"c"}, {"d"})
+                                     .Node("/e/Neg", "Neg", {"d"}, {"z"})
+                                     .Output("z")
+                                     .Build();
+  const NodeList nodes = CollectNodes(model);
+  const NodeMessage message = MessagesOf(nodes);
+  const absl::StatusOr<InferredTypes> all = InferTensorTypes(
+      model.graph(), nodes, message, model.functions(), "m.onnx");
+  ASSERT_TRUE(all.ok()) << all.status();
+  const absl::flat_hash_set<std::string> wanted = {"c"};
+  const absl::StatusOr<InferredTypes> cut = InferTensorTypes(
+      model.graph(), nodes, message, model.functions(), "m.onnx", &wanted);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  ASSERT_TRUE(cut->TypeOf("c").ok()) << cut->TypeOf("c").status();
+  EXPECT_EQ(cut->TypeOf("c")->SerializeAsString(),
+            all->TypeOf("c")->SerializeAsString());
+  // "a" outlives "b", which is made after it, until the Add reads both;
+  // nothing after the Add is read; the graph's output keeps its declared
+  // type.
+  std::vector<std::string> left;
+  for (const auto& [name, type] : cut->types) left.push_back(name);
+  EXPECT_THAT(left, UnorderedElementsAre("c", "z"));
+  EXPECT_THAT(cut->unknown, IsEmpty());
 }
 
 }  // namespace
