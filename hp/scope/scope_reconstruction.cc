@@ -263,8 +263,9 @@ class NamedScopes {
     // Nodes in graph order cycle through a few scopes (a layer's q, k, v,
     // ... once per call): those are found among the latest ones without
     // hashing, by comparing strings already in cache. The search starts
-    // after the last one found, which is where the cycle goes on.
-    for (size_t k = 1; k <= recent_.size(); ++k) {
+    // at the last one found (a module's ops come in a run), then goes on
+    // after it, where the cycle goes on.
+    for (size_t k = 0; k < recent_.size(); ++k) {
       const size_t slot = (last_found_ + k) % recent_.size();
       const auto& [recent, at] = recent_[slot];
       if (at >= 0 && recent == scope &&
@@ -355,17 +356,20 @@ class NamedScopes {
 // What a node's scope is read from, gathered on all cores a window of nodes
 // ahead of the walk: the walk itself is serial (the stack, a table that may
 // grow) and then reads these in order instead of node messages scattered
-// through memory. Eight bytes a node: the scope is a prefix of the node's
-// name, so only its length is kept.
+// through memory, and reads a node itself only for dynamo metadata. The
+// scope is a prefix of the node's name, so only its length is kept.
 struct NodeFacts {
+  absl::string_view name;
+  absl::string_view op_type;
+  int owner = -1;
   bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
   bool owns_subgraphs = false;
   bool has_scope = false;  // ScopeOfName has one
   uint32_t scope_size = 0;
 
-  std::optional<absl::string_view> ScopeOf(const NodeRef& node) const {
+  std::optional<absl::string_view> Scope() const {
     if (!has_scope) return std::nullopt;
-    return node.name.substr(0, scope_size);
+    return name.substr(0, scope_size);
   }
 };
 
@@ -378,6 +382,9 @@ void GatherFacts(const NodeList& nodes, size_t first,
     for (size_t k = begin; k < end; ++k, ++it) {
       const NodeRef node = *it;
       NodeFacts& fact = (*facts)[k];
+      fact.name = node.name;
+      fact.op_type = node.op_type;
+      fact.owner = node.owner;
       fact.dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
       fact.owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
@@ -434,7 +441,7 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   absl::flat_hash_map<int, std::vector<int>> owner_chains;
   NamedScopes named_scopes(modules);
   std::vector<int> chain;
-  // Facts a window at a time: a million nodes' would be 8 MB more.
+  // Facts a window at a time: a million nodes' would be 48 MB more.
   constexpr size_t kFactsWindow = size_t{1} << 15;
   std::vector<NodeFacts> window;
   size_t window_at = 0;
@@ -452,28 +459,27 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       GatherFacts(nodes, window_at, &window);
     }
     const NodeFacts& fact = window[i - window_at];
-    const NodeRef node = *it;
     NodeScope& scope = result.nodes[i];
     const std::vector<int>* aligned = &chain;
     chain.assign(1, 0);
     std::string missing;
-    if (fact.dynamo && DynamoChain(node, modules, &chain, &missing)) {
+    if (fact.dynamo && DynamoChain(*it, modules, &chain, &missing)) {
       scope.origin = ScopeOrigin::kDynamoMetadata;
       result.any_scope = true;
       if (!missing.empty()) {
         scope.origin = ScopeOrigin::kNearestAncestor;
         result.warnings.push_back(absl::StrCat(
-            "node '", node.name, "' (", node.op_type, "): module '",
+            "node '", fact.name, "' (", fact.op_type, "): module '",
             missing, "' of ", kDynamoNameScopesKey,
             " is not a module of the trace; tagged as its nearest traced "
             "ancestor '", modules->at(chain.back()).path, "'"));
       }
     } else if (const std::optional<absl::string_view> node_scope =
-                   fact.ScopeOf(node)) {
+                   fact.Scope()) {
       result.any_scope = true;
       // The call that made it (a trace's calls), else its scope's modules.
       const std::vector<int>* call_chain =
-          calls ? calls->Match(*node_scope, node.op_type) : nullptr;
+          calls ? calls->Match(*node_scope, fact.op_type) : nullptr;
       const NamedScope& named = call_chain != nullptr
                                     ? call_scope
                                     : named_scopes.Resolve(*node_scope);
@@ -481,22 +487,22 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
       aligned = call_chain != nullptr ? call_chain : &named.chain;
       if (named.ambiguous()) {
         std::string what =
-            AmbiguityMessage(node.name, node.op_type, named, *modules,
+            AmbiguityMessage(fact.name, fact.op_type, named, *modules,
                              options.first_candidate);
         if (!options.first_candidate) return absl::InvalidArgumentError(what);
         result.warnings.push_back(std::move(what));
       }
       if (named.origin == ScopeOrigin::kNearestAncestor) {
         result.warnings.push_back(absl::StrCat(
-            "node '", node.name, "' (", node.op_type, "): scope '",
+            "node '", fact.name, "' (", fact.op_type, "): scope '",
             named.problem->unknown_component, "' under '",
             modules->at(named.chain.back()).path,
             "' is not a module of the trace; tagged as its nearest traced "
             "ancestor"));
       }
-    } else if (node.owner >= 0) {
+    } else if (fact.owner >= 0) {
       scope.origin = ScopeOrigin::kEnclosingNode;
-      auto owner_chain = owner_chains.find(node.owner);
+      auto owner_chain = owner_chains.find(fact.owner);
       if (owner_chain != owner_chains.end()) aligned = &owner_chain->second;
     }
     stack.Align(*aligned);
