@@ -11,6 +11,7 @@
 #include "hp/io/atomic_writer.h"
 #include "hp/io/external_data.h"
 #include "hp/io/model_splice.h"
+#include "hp/model/module_table.h"
 #include "hp/tag/appended_tags.h"
 #include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
@@ -108,17 +109,30 @@ absl::StatusOr<bool> FinishTraceCheck(const ScopeTrace& trace,
   return true;
 }
 
+// A scope trace and its module table (ModuleTableFromTrace).
+struct LoadedTrace {
+  ScopeTrace trace;
+  std::optional<ModuleTable> modules;
+};
+
+absl::StatusOr<LoadedTrace> LoadTrace(const std::string& path) {
+  HP_ASSIGN_OR_RETURN(ScopeTrace trace, LoadScopeTrace(path));
+  std::optional<ModuleTable> modules(ModuleTableFromTrace(trace));
+  return LoadedTrace{std::move(trace), std::move(modules)};
+}
+
 }  // namespace
 
 absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                       const TagFileOptions& options) {
   const std::string& model_path = request.model_path;
-  // The trace does not depend on the model: read it on a second thread
-  // while the model is opened. A model error still comes first.
-  std::future<absl::StatusOr<ScopeTrace>> loading_trace;
+  // The trace and its module table do not depend on the model: made on a
+  // second thread while the model is opened. A model error still comes
+  // first.
+  std::future<absl::StatusOr<LoadedTrace>> loading_trace;
   if (!request.trace_path.empty()) {
     loading_trace = std::async(std::launch::async, [&request] {
-      return LoadScopeTrace(request.trace_path);
+      return LoadTrace(request.trace_path);
     });
   }
   // Nodes are read as records and tagged without being parsed, unless the
@@ -141,9 +155,12 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
         "come from node names alone"));
   }
   std::optional<ScopeTrace> trace;
+  std::optional<ModuleTable> traced_modules;
   TraceCheck check;
   if (!request.trace_path.empty()) {
-    HP_ASSIGN_OR_RETURN(trace, loading_trace.get());
+    HP_ASSIGN_OR_RETURN(LoadedTrace loaded, loading_trace.get());
+    trace = std::move(loaded.trace);
+    traced_modules = std::move(loaded.modules);
     HP_ASSIGN_OR_RETURN(check,
                         StartTraceCheck(splice, *trace, request,
                                         options.digest_policy, &tag_options));
@@ -168,7 +185,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
         TagModel(
             &splice.skeleton(), splice.nodes(),
             [&splice](size_t i) { return splice.MutableNode(i); }, traced,
-            kept_digests, &appended));
+            kept_digests, &appended, std::move(traced_modules)));
   } else {
     const bool append = splice.can_copy_nodes() && !request.keep_model;
     HP_ASSIGN_OR_RETURN(result.tags,

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "hp/io/node_list.h"
+#include "hp/model/module_table.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
@@ -65,12 +67,14 @@ using NodeMessageOf =
 // but read as records (ModelSplice with read_node_records): `nodes` lists
 // them, and `message_of` parses one when its tag cannot be appended. The
 // model's own entries are written into `model`.
-absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
-                                   const NodeList& nodes,
-                                   const NodeMessageOf& message_of,
-                                   const ScopeTrace* trace,
-                                   const TagOptions& options,
-                                   AppendedNodeTags* appended);
+// `traced_modules`, when given, is ModuleTableFromTrace(*trace), built by
+// the caller beside other work (pipeline/tag_file builds it while the
+// model is opened); else TagModel builds it.
+absl::StatusOr<TagResult> TagModel(
+    onnx::ModelProto* model, const NodeList& nodes,
+    const NodeMessageOf& message_of, const ScopeTrace* trace,
+    const TagOptions& options, AppendedNodeTags* appended,
+    std::optional<ModuleTable> traced_modules = std::nullopt);
 
 // Per node of a list, the tag and module path to write onto it: what
 // TagModel computed, or what another rule (hp/transfer) decided.

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -141,18 +140,12 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
                                         NodeTagIds* ids) {
   // Only names, dynamo metadata and value names are read: nothing hp
   // writes, so a tagged model gives the same tags as its original.
-  // A trace's module table does not depend on the model: it is built on a
-  // second thread while the nodes are collected.
-  std::future<ModuleTable> traced_modules;
-  if (trace != nullptr) {
-    traced_modules =
-        std::async(std::launch::async, ModuleTableFromTrace, std::cref(*trace));
-  }
   const NodeList& nodes = ids->nodes();
-
-  ids->modules.emplace(traced_modules.valid()
-                           ? traced_modules.get()
-                           : MakeModuleTable(nodes, trace, options));
+  // A trace's module table may have been built already (TagModel's
+  // `traced_modules`).
+  if (!ids->modules.has_value()) {
+    ids->modules.emplace(MakeModuleTable(nodes, trace, options));
+  }
   const ModuleTable& modules = *ids->modules;
   HP_ASSIGN_OR_RETURN(
       ScopeReconstruction scopes,
@@ -438,7 +431,8 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const NodeMessageOf& message_of,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,
-                                   AppendedNodeTags* appended) {
+                                   AppendedNodeTags* appended,
+                                   std::optional<ModuleTable> traced_modules) {
   if (IsTagged(*model)) {
     return absl::FailedPreconditionError(
         "tagging nodes read as records needs an untagged model: a tagged "
@@ -446,6 +440,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   }
   NodeTagIds ids;
   ids.nodes_read = &nodes;
+  if (trace != nullptr) ids.modules = std::move(traced_modules);
   return WriteTags(model, std::move(ids), message_of, trace,
                    WithRecordedDigests(*model, options), /*append=*/true,
                    appended);
