@@ -468,7 +468,10 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     // nodes, only those parsed can hold external data.
     mapping_ = std::move(mapping);
     if (options.release_pages_periodically) {
-      mapping_->ReleaseEvery(std::chrono::milliseconds(20));
+      // What a pass reads back in one period stays resident: a faster
+      // machine reads more of the file in it (20 ms kept 1.55-1.7x the
+      // tagged nodes_1m resident on one where 5 ms keeps 1.25-1.35x).
+      mapping_->ReleaseEvery(std::chrono::milliseconds(5));
     }
     for (size_t i = 0; i < parsed_.size(); ++i) {
       if (parsed_[i] != nullptr) {

@@ -43,7 +43,7 @@ struct SpliceOptions {
   // parsed into the skeleton.
   bool read_node_records = false;
   // With read_node_records: while the nodes view the file, its pages are
-  // all given back every 20 ms (FileMapping::ReleaseEvery), for a command
+  // all given back every 5 ms (FileMapping::ReleaseEvery), for a command
   // whose passes read back views they keep (the views' names and tags):
   // without it they fault the whole file in. Passes that read out of
   // order would fault each page again and again, so it is not the default.
