@@ -190,7 +190,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     const bool append = splice.can_copy_nodes() && !request.keep_model;
     HP_ASSIGN_OR_RETURN(result.tags,
                         TagModel(&splice.skeleton(), traced, kept_digests,
-                                 append ? &appended : nullptr));
+                                 append ? &appended : nullptr,
+                                 std::move(traced_modules)));
   }
   // The scope walk's tables are freed by now, but the allocator keeps
   // their pages: give them back before the save allocates its buffers.

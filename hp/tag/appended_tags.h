@@ -41,10 +41,13 @@ struct AppendedNodeTags {
 // writer of large files, the result lists neither nodes nor modules
 // (`nodes` and `modules` are empty; its statistics count them):
 // ComputeTags lists them.
-absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
-                                   const ScopeTrace* trace,
-                                   const TagOptions& options,
-                                   AppendedNodeTags* appended);
+// `traced_modules`, when given, is ModuleTableFromTrace(*trace), built by
+// the caller beside other work (pipeline/tag_file builds it while the
+// model is opened); else TagModel builds it.
+absl::StatusOr<TagResult> TagModel(
+    onnx::ModelProto* model, const ScopeTrace* trace,
+    const TagOptions& options, AppendedNodeTags* appended,
+    std::optional<ModuleTable> traced_modules = std::nullopt);
 
 // ComputeTags for nodes read elsewhere (ModelSplice with read_node_records):
 // only their names, dynamo metadata and value names are read.
@@ -67,9 +70,7 @@ using NodeMessageOf =
 // but read as records (ModelSplice with read_node_records): `nodes` lists
 // them, and `message_of` parses one when its tag cannot be appended. The
 // model's own entries are written into `model`.
-// `traced_modules`, when given, is ModuleTableFromTrace(*trace), built by
-// the caller beside other work (pipeline/tag_file builds it while the
-// model is opened); else TagModel builds it.
+// `traced_modules` as above.
 absl::StatusOr<TagResult> TagModel(
     onnx::ModelProto* model, const NodeList& nodes,
     const NodeMessageOf& message_of, const ScopeTrace* trace,

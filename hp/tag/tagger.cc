@@ -411,7 +411,8 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
 absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
                                    const ScopeTrace* trace,
                                    const TagOptions& options,
-                                   AppendedNodeTags* appended) {
+                                   AppendedNodeTags* appended,
+                                   std::optional<ModuleTable> traced_modules) {
   const TagOptions kept = WithRecordedDigests(*model, options);
   // Stripping changes the nodes of a model tagged before: their bytes as
   // read are then no longer theirs.
@@ -419,6 +420,7 @@ absl::StatusOr<TagResult> TagModel(onnx::ModelProto* model,
   HP_RETURN_IF_ERROR(StripTags(model));
   NodeTagIds ids;
   ids.owned_nodes = CollectNodes(*model);
+  if (trace != nullptr) ids.modules = std::move(traced_modules);
   const std::vector<onnx::NodeProto*> messages = MutableNodes(model);
   return WriteTags(
       model, std::move(ids),
