@@ -794,13 +794,15 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       input_mapping->Release(node_records_[first].begin,
                              node_records_[last - 1].end);
     }
-    HP_RETURN_IF_ERROR(finish_writing());
     const absl::string_view filled(batch, bytes);
-    writing = std::async(std::launch::async,
-                         [writer, filled] { return writer->Append(filled); });
     if (batch == lone.get()) {
-      HP_RETURN_IF_ERROR(finish_writing());
+      // Nothing is being written (waited for before the fill).
+      HP_RETURN_IF_ERROR(writer->Append(filled));
       lone.reset();
+    } else {
+      HP_RETURN_IF_ERROR(finish_writing());
+      writing = std::async(std::launch::async,
+                           [writer, filled] { return writer->Append(filled); });
     }
     first = last;
   }
