@@ -25,12 +25,13 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   }
   while (end_ > 0 && end_ < nodes.size() && nodes[end_].owner >= 0) ++end_;
 
-  // Back from end(), one main-graph node at a time. `live` holds what a later node reads and no node between makes:
-  // the tensors live at that point, a few in a chain, where an index of
-  // every read would hold every tensor. A node's outputs leave it (those
-  // not in it are read by no later node); its inputs not in it are read
-  // for the last time there, unless the node makes them again for a
-  // later reader. The walk stops at the last node with bodies.
+  // Back from end(), one main-graph node at a time. `live` holds what a
+  // later node reads and no node between makes: the tensors live at that
+  // point, a few in a chain, where an index of every read would hold every
+  // tensor. A node's outputs leave it (those not in it are read by no later
+  // node); its inputs not in it are read for the last time there, unless
+  // the node makes them again for a later reader. The walk stops at the
+  // last node with bodies.
   drops_at_.assign(end_ + 1, 0);  // counts, until made offsets below
   absl::flat_hash_set<absl::string_view> live;
   auto drop = [&](absl::string_view name, size_t at) {
@@ -90,18 +91,15 @@ void TensorLifetimes::Forget(size_t i, InferredTypes* types) const {
   if (any_owner_ && i <= last_owner_) {
     if (i < last_owner_) return;
     // What was kept for the bodies and no later node reads.
+    auto done_with = [&](const std::string& name) {
+      return !read_after_last_owner_.contains(name) && !kept_.contains(name);
+    };
     std::vector<std::string> done;
     for (const auto& entry : types->types) {
-      if (!read_after_last_owner_.contains(entry.first) &&
-          !kept_.contains(entry.first)) {
-        done.push_back(entry.first);
-      }
+      if (done_with(entry.first)) done.push_back(entry.first);
     }
     for (const auto& entry : types->unknown) {
-      if (!read_after_last_owner_.contains(entry.first) &&
-          !kept_.contains(entry.first)) {
-        done.push_back(entry.first);
-      }
+      if (done_with(entry.first)) done.push_back(entry.first);
     }
     for (const std::string& name : done) Drop(name, types);
     return;
