@@ -38,6 +38,22 @@ NodeMessage MessagesOf(const NodeList& nodes) {
   };
 }
 
+// A model's types inferred over the whole graph, and again with only
+// `wanted` asked for (the walk for a cut's border).
+struct WholeAndCut {
+  absl::StatusOr<InferredTypes> whole;
+  absl::StatusOr<InferredTypes> cut;
+};
+WholeAndCut InferWholeAndCut(const onnx::ModelProto& model,
+                             const absl::flat_hash_set<std::string>& wanted) {
+  const NodeList nodes = CollectNodes(model);
+  const NodeMessage message = MessagesOf(nodes);
+  return {InferTensorTypes(model.graph(), nodes, message, model.functions(),
+                           "m.onnx"),
+          InferTensorTypes(model.graph(), nodes, message, model.functions(),
+                           "m.onnx", &wanted)};
+}
+
 onnx::ModelProto Layered() {
   return testing::ModelBuilder()
       .Input("x")
@@ -209,17 +225,13 @@ TEST(BoundaryTypesTest, WantedTensorsAreTypedWithoutTheNodesAfterThem) {
           .Node("/e/Relu", "Relu", {"f"}, {"z"})
           .Output("z")
           .Build();
-  const NodeList nodes = CollectNodes(model);
-  const NodeMessage message = MessagesOf(nodes);
-  const absl::StatusOr<InferredTypes> all = InferTensorTypes(
-      model.graph(), nodes, message, model.functions(), "m.onnx");
+  const absl::flat_hash_set<std::string> wanted = {"y", "n"};
+  const WholeAndCut inferred = InferWholeAndCut(model, wanted);
+  const absl::StatusOr<InferredTypes>& all = inferred.whole;
   ASSERT_TRUE(all.ok()) << all.status();
   // Read to the end, the op without a rule leaves its output unknown.
   EXPECT_EQ(all->unknown.count("f"), 1u);
-
-  const absl::flat_hash_set<std::string> wanted = {"y", "n"};
-  const absl::StatusOr<InferredTypes> cut = InferTensorTypes(
-      model.graph(), nodes, message, model.functions(), "m.onnx", &wanted);
+  const absl::StatusOr<InferredTypes>& cut = inferred.cut;
   ASSERT_TRUE(cut.ok()) << cut.status();
   for (const std::string& name : wanted) {
     ASSERT_TRUE(cut->TypeOf(name).ok()) << cut->TypeOf(name).status();
@@ -244,14 +256,10 @@ TEST(BoundaryTypesTest, TypesAreForgottenAfterTheirLastReader) {
                                      .Node("/e/Neg", "Neg", {"d"}, {"z"})
                                      .Output("z")
                                      .Build();
-  const NodeList nodes = CollectNodes(model);
-  const NodeMessage message = MessagesOf(nodes);
-  const absl::StatusOr<InferredTypes> all = InferTensorTypes(
-      model.graph(), nodes, message, model.functions(), "m.onnx");
+  const WholeAndCut inferred = InferWholeAndCut(model, {"c"});
+  const absl::StatusOr<InferredTypes>& all = inferred.whole;
   ASSERT_TRUE(all.ok()) << all.status();
-  const absl::flat_hash_set<std::string> wanted = {"c"};
-  const absl::StatusOr<InferredTypes> cut = InferTensorTypes(
-      model.graph(), nodes, message, model.functions(), "m.onnx", &wanted);
+  const absl::StatusOr<InferredTypes>& cut = inferred.cut;
   ASSERT_TRUE(cut.ok()) << cut.status();
   ASSERT_TRUE(cut->TypeOf("c").ok()) << cut->TypeOf("c").status();
   EXPECT_EQ(cut->TypeOf("c")->SerializeAsString(),
