@@ -34,6 +34,64 @@ void MergeInto(const std::vector<int>& more, std::vector<int>* into) {
   *into = std::move(merged);
 }
 
+// Per node of a list, in its order, the tensor ids of its inputs and of
+// its outputs (-1 for an empty name or one the original graph lacks):
+// read from flat arrays, where looking names up again would hash them and
+// compare them with names anywhere in the tagged file.
+class NodeValueIds {
+ public:
+  NodeValueIds() : inputs_at_{0}, outputs_at_{0} {}
+
+  void Reserve(size_t nodes) {
+    inputs_at_.reserve(nodes + 1);
+    outputs_at_.reserve(nodes + 1);
+  }
+  // The next node's ids: its inputs and outputs, then EndNode.
+  size_t AddInput(int id) {
+    input_ids_.push_back(id);
+    return input_ids_.size() - 1;
+  }
+  size_t AddOutput(int id) {
+    output_ids_.push_back(id);
+    return output_ids_.size() - 1;
+  }
+  void EndNode() {
+    inputs_at_.push_back(static_cast<int>(input_ids_.size()));
+    outputs_at_.push_back(static_cast<int>(output_ids_.size()));
+  }
+  // `slot` is what AddInput returned.
+  void SetInput(size_t slot, int id) { input_ids_[slot] = id; }
+  void SetOutput(size_t slot, int id) { output_ids_[slot] = id; }
+  int OutputAt(size_t slot) const { return output_ids_[slot]; }
+  size_t output_slots() const { return output_ids_.size(); }
+
+  absl::Span<const int> Inputs(size_t node) const {
+    return Slice(input_ids_, inputs_at_, node);
+  }
+  absl::Span<const int> Outputs(size_t node) const {
+    return Slice(output_ids_, outputs_at_, node);
+  }
+
+ private:
+  static absl::Span<const int> Slice(const std::vector<int>& ids,
+                                     const std::vector<int>& at, size_t node) {
+    return absl::MakeConstSpan(ids).subspan(at[node], at[node + 1] - at[node]);
+  }
+
+  std::vector<int> inputs_at_;  // per node where its ids start; one past
+  std::vector<int> input_ids_;
+  std::vector<int> outputs_at_;
+  std::vector<int> output_ids_;
+};
+
+// Where `name` is among `names` (a node's outputs), names.size() when it
+// is not: nodes mostly read what the node before them wrote, and comparing
+// with its names, just read, is cheaper than a lookup.
+size_t PositionIn(absl::string_view name, const NodeValueNames& names) {
+  return static_cast<size_t>(std::find(names.begin(), names.end(), name) -
+                             names.begin());
+}
+
 // The original graph's tensors and nodes, indexed for the rule. The
 // tensor index is built on first use: a derived graph whose nodes are all
 // kept in order (a version conversion, a renaming) never needs it.
@@ -56,6 +114,12 @@ class OriginalGraph {
   }
   // `tensor` is an id TensorId gave.
   int Producer(int tensor) const { return producer_[tensor]; }
+  // Original node `node`'s input and output ids: the walks back through
+  // original nodes read these, not the tagged file's names.
+  const NodeValueIds& ValueIds() {
+    Index();
+    return value_ids_;
+  }
   // Lookups read names of the tagged file in the derived graph's order,
   // which mostly keeps the original's: giving its pages back every so many
   // steps of a walk holds about a window of it, where the lookups would
@@ -78,25 +142,91 @@ class OriginalGraph {
   }
 
  private:
+  // One pass over the nodes in order, a chunk at a time: the chunk's
+  // output names are gathered, then interned with the table's memory for
+  // the next few fetched ahead (the inserts land anywhere in a table of a
+  // million names; one at a time, each waits for memory). Ids follow
+  // first production (node outputs in graph order, then graph inputs,
+  // then initializers); an input is mostly what the node before wrote,
+  // else it is looked up once every name has its id.
   void Index() {
     if (indexed_) return;
     indexed_ = true;
     tensor_id_.reserve(nodes_.size() + from_.values.inputs.size() +
                        from_.values.initializers.size());
     producer_.reserve(nodes_.size());
+    value_ids_.Reserve(nodes_.size());
+    struct Output {
+      size_t slot;
+      int node;
+      absl::string_view name;
+    };
+    struct Copy {
+      size_t input_slot;
+      size_t output_slot;
+    };
+    struct Later {
+      size_t slot;
+      absl::string_view name;
+    };
+    std::vector<Output> outputs;
+    std::vector<Copy> copies;
+    std::vector<Later> later;
+    constexpr size_t kChunk = 4096;
+    NodeRef previous;
+    size_t previous_outputs_at = 0;  // previous's first output slot
     int at = 0;
-    for (auto it = nodes_.begin(); it != nodes_.end(); ++it, ++at) {
-      // An insert compares a name with the other names of its group now
-      // and then, anywhere in the file.
-      GiveBackEvery(static_cast<size_t>(at));
-      for (absl::string_view output : (*it).outputs) {
-        if (output.empty()) continue;
-        const int id = Intern(output);
-        if (producer_[id] < 0) producer_[id] = at;
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+      outputs.clear();
+      copies.clear();
+      for (size_t n = 0; n < kChunk && it != nodes_.end(); ++n, ++it, ++at) {
+        GiveBackEvery(static_cast<size_t>(at));
+        const NodeRef node = *it;
+        for (absl::string_view input : node.inputs) {
+          const size_t slot = value_ids_.AddInput(-1);
+          if (input.empty()) continue;
+          const size_t k = PositionIn(input, previous.outputs);
+          if (k < previous.outputs.size()) {
+            copies.push_back({slot, previous_outputs_at + k});
+          } else {
+            later.push_back({slot, input});
+          }
+        }
+        previous_outputs_at = value_ids_.output_slots();
+        for (absl::string_view output : node.outputs) {
+          const size_t slot = value_ids_.AddOutput(-1);
+          if (!output.empty()) outputs.push_back({slot, at, output});
+        }
+        value_ids_.EndNode();
+        previous = node;
+      }
+      constexpr size_t kAhead = 8;
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        if (k + kAhead < outputs.size()) {
+          tensor_id_.prefetch(outputs[k + kAhead].name);
+        }
+        const Output& output = outputs[k];
+        const int id = Intern(output.name);
+        if (producer_[id] < 0) producer_[id] = output.node;
+        value_ids_.SetOutput(output.slot, id);
+      }
+      for (const Copy& copy : copies) {
+        value_ids_.SetInput(copy.input_slot,
+                            value_ids_.OutputAt(copy.output_slot));
       }
     }
     for (const std::string& name : from_.values.inputs) Intern(name);
     for (const std::string& name : from_.values.initializers) Intern(name);
+    constexpr size_t kAhead = 8;
+    for (size_t k = 0; k < later.size(); ++k) {
+      if (k + kAhead < later.size()) {
+        tensor_id_.prefetch(later[k + kAhead].name);
+      }
+      auto found = tensor_id_.find(later[k].name);
+      if (found != tensor_id_.end()) {
+        value_ids_.SetInput(later[k].slot, found->second);
+      }
+    }
   }
 
   int Intern(absl::string_view name) {
@@ -111,6 +241,7 @@ class OriginalGraph {
   bool indexed_ = false;
   absl::flat_hash_map<absl::string_view, int> tensor_id_;
   std::vector<int> producer_;  // per tensor id: its node, -1 for none
+  NodeValueIds value_ids_;
   absl::flat_hash_map<absl::string_view, int> node_by_name_;
 };
 
@@ -164,6 +295,7 @@ class Transfer {
     result_->kinds.assign(count, MatchKind::kUnplaced);
     result_->placement.assign(count, 0);
     kept_source_.assign(count, -1);
+    first_output_id_.assign(count, kUnknown);
     kept_.assign(original_.nodes().size(), false);
   }
 
@@ -243,8 +375,9 @@ class Transfer {
     }
   }
 
-  // Which original tensors the derived graph still has, and who writes its
-  // new ones: what the walks of replacing nodes read.
+  // Which original tensors the derived graph still has, who writes its new
+  // ones, and each derived node's tensor ids: what the walks of replacing
+  // nodes read.
   void IndexDataFlow() {
     const int tensors = original_.tensor_count();
     walked_.assign(original_.nodes().size(), 0);
@@ -256,15 +389,48 @@ class Transfer {
       if (id >= 0) present_[id] = true;
       return id >= 0;
     };
+    const NodeValueIds& originals = original_.ValueIds();
+    derived_ids_.Reserve(derived_.size());
     NodeReleaser derived_pages(derived_, 0);
+    NodeRef previous;
     size_t i = 0;
     for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
       derived_pages.Reached(i);
       original_.GiveBackEvery(i);
-      for (absl::string_view output : (*it).outputs) {
-        if (output.empty() || mark_present(output)) continue;
-        producer_.try_emplace(output, static_cast<int>(i));
+      const NodeRef node = *it;
+      if (kept_source_[i] >= 0) {
+        // The same names as the original node it keeps.
+        for (int id : originals.Inputs(kept_source_[i])) {
+          derived_ids_.AddInput(id);
+        }
+        for (int id : originals.Outputs(kept_source_[i])) {
+          if (id >= 0) present_[id] = true;
+          derived_ids_.AddOutput(id);
+        }
+      } else {
+        const absl::Span<const int> previous_ids =
+            i > 0 ? derived_ids_.Outputs(i - 1) : absl::Span<const int>();
+        for (absl::string_view input : node.inputs) {
+          const size_t k = PositionIn(input, previous.outputs);
+          derived_ids_.AddInput(k < previous.outputs.size()
+                                    ? previous_ids[k]
+                                    : original_.TensorId(input));
+        }
+        for (size_t k = 0; k < node.outputs.size(); ++k) {
+          const absl::string_view output = node.outputs[k];
+          const int id = k == 0 && first_output_id_[i] != kUnknown
+                             ? first_output_id_[i]
+                             : original_.TensorId(output);
+          derived_ids_.AddOutput(id);
+          if (id >= 0) {
+            present_[id] = true;
+          } else if (!output.empty()) {
+            producer_.try_emplace(output, static_cast<int>(i));
+          }
+        }
       }
+      derived_ids_.EndNode();
+      previous = node;
     }
     for (const std::string& name : derived_values_.inputs) mark_present(name);
     for (const std::string& name : derived_values_.initializers) {
@@ -288,6 +454,7 @@ class Transfer {
       at = static_cast<int>(next_);
     } else {
       const int tensor = original_.TensorId(node.outputs.front());
+      first_output_id_[i] = tensor;
       if (tensor < 0) return false;
       at = original_.Producer(tensor);
       if (at < 0 || !Same(originals[at], node)) return false;
@@ -308,11 +475,11 @@ class Transfer {
            SameSpan(original.outputs, node.outputs);
   }
 
-  // The original tensors a derived tensor stands for: itself when it is
-  // one, else what its producer stands for; a new initializer none.
-  const std::vector<int>* StandsFor(absl::string_view name, int* single) {
-    *single = original_.TensorId(name);
-    if (*single >= 0) return nullptr;
+  // The original tensors a derived tensor (`name`, of id `id`) stands
+  // for: itself when it is one (nullptr), else what its producer stands
+  // for; a new initializer none.
+  const std::vector<int>* StandsFor(absl::string_view name, int id) {
+    if (id >= 0) return nullptr;
     auto it = producer_.find(name);
     if (it == producer_.end()) return &kNone;
     auto stands = stands_for_.find(it->second);
@@ -344,8 +511,7 @@ class Transfer {
       std::vector<int> named;
       const int node = original_.NodeNamed(prefix);
       if (node >= 0) {
-        for (absl::string_view output : original_.nodes()[node].outputs) {
-          const int id = original_.TensorId(output);
+        for (int id : original_.ValueIds().Outputs(node)) {
           if (fits(id)) named.push_back(id);
         }
       } else {
@@ -364,22 +530,23 @@ class Transfer {
   // Sets `replaced` to the original nodes it replaced, in graph order.
   bool MatchReplacing(size_t i, std::vector<int>* replaced) {
     const NodeRef& node = derived_[i];
+    const absl::Span<const int> input_ids = derived_ids_.Inputs(i);
     std::vector<int> inputs;  // the original tensors its inputs stand for
-    for (absl::string_view input : node.inputs) {
-      if (input.empty()) continue;
-      int single = -1;
-      const std::vector<int>* many = StandsFor(input, &single);
+    for (size_t k = 0; k < node.inputs.size(); ++k) {
+      if (node.inputs[k].empty()) continue;
+      const std::vector<int>* many = StandsFor(node.inputs[k], input_ids[k]);
       if (many == nullptr) {
-        MergeInto({single}, &inputs);
+        MergeInto({input_ids[k]}, &inputs);
       } else {
         MergeInto(*many, &inputs);
       }
     }
     std::vector<int> outputs;  // original tensors it produces
     bool writes_new = false;
-    for (absl::string_view output : node.outputs) {
-      if (output.empty()) continue;
-      const int id = original_.TensorId(output);
+    const absl::Span<const int> output_ids = derived_ids_.Outputs(i);
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      if (node.outputs[k].empty()) continue;
+      const int id = output_ids[k];
       writes_new = writes_new || id < 0;
       if (id >= 0 && original_.Producer(id) >= 0) outputs.push_back(id);
     }
@@ -413,7 +580,8 @@ class Transfer {
   // layout tensor stands for the previous Conv's output): the name decides,
   // keeping those of `replaced` in the named node's module (its tag a
   // prefix of theirs), unless none is.
-  std::vector<int> InModuleOf(int named, const std::vector<int>& replaced) const {
+  std::vector<int> InModuleOf(int named,
+                              const std::vector<int>& replaced) const {
     const absl::string_view tag = from_.tags[named];
     std::vector<int> inside;
     for (int at : replaced) {
@@ -446,8 +614,7 @@ class Transfer {
       if (walked_[at] == stamp_) continue;
       walked_[at] = stamp_;
       walked.push_back(at);
-      for (absl::string_view input : original_.nodes()[at].inputs) {
-        const int id = original_.TensorId(input);
+      for (int id : original_.ValueIds().Inputs(at)) {
         if (id < 0 || input_mark_[id] == stamp_ || present_[id]) continue;
         const int producer = original_.Producer(id);
         if (producer >= 0 && !kept_[producer]) stack.push_back(producer);
@@ -459,8 +626,7 @@ class Transfer {
     std::vector<int> reached;
     for (int at : walked) {
       bool from_input = false;
-      for (absl::string_view input : original_.nodes()[at].inputs) {
-        const int id = original_.TensorId(input);
+      for (int id : original_.ValueIds().Inputs(at)) {
         if (id < 0) continue;
         const int producer = original_.Producer(id);
         if (input_mark_[id] == stamp_ ||
@@ -492,6 +658,11 @@ class Transfer {
   // Per derived node not kept that writes new tensors: what they stand for.
   absl::flat_hash_map<int, std::vector<int>> stands_for_;
   std::vector<int> kept_source_;  // per derived node: the original it keeps
+  // Per derived node: its first output's id where the kept pass looked it
+  // up, else kUnknown.
+  static constexpr int kUnknown = -2;
+  std::vector<int> first_output_id_;
+  NodeValueIds derived_ids_;  // per derived node (IndexDataFlow)
   // Per original node or tensor: the walk that last marked it.
   int stamp_ = 0;
   std::vector<int> walked_;
