@@ -1,5 +1,6 @@
 #include "hp/transfer/opened_transfer.h"
 
+#include <atomic>
 #include <optional>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tagged_model.h"
 #include "hp/tag/tag_writer.h"
+#include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
 
 namespace hp {
@@ -56,13 +58,54 @@ std::string Describe(const NodeRef& node) {
                       node.graph_path);
 }
 
+absl::Status Untagged(const OpenedTaggedModel& model, const NodeRef& node) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(model.path, ": ", Describe(node),
+                   " carries no hp tag: tag the whole model with `converter "
+                   "tag` first"));
+}
+
+bool IsTag(const std::optional<absl::string_view>& tag) {
+  return tag.has_value() && !tag->empty() && (*tag)[0] == '/';
+}
+
 // Every node's tag and module path as hp wrote them, in the format the
-// model records.
+// model records. Tags in metadata entries are views into the records,
+// read on all cores; the other formats are read from messages, in order.
 absl::Status ReadTags(OpenedTaggedModel* model,
                       const TaggedModelReading& reading) {
   const NodeList& list = *model->nodes.list;
   TaggedNodes* tagged = &model->tagged;
   tagged->nodes = &list;
+  if (list.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(model->path, ": the tagged model has no nodes"));
+  }
+  if (!reading.visit && model->format == TagFormat::kMetadata) {
+    tagged->tags.resize(list.size());
+    tagged->module_paths.resize(list.size());
+    std::atomic<size_t> first_untagged{list.size()};
+    ForSlices(list.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+      NodeReleaser releaser(list, begin);
+      for (size_t i = begin; i < end && i < first_untagged; ++i) {
+        if (reading.give_back_pages) releaser.Reached(i);
+        const WrittenTag written =
+            ReadNodeTag(list[i], TagFormat::kMetadata, nullptr);
+        if (!IsTag(written.tag)) {
+          size_t first = first_untagged;
+          while (i < first && !first_untagged.compare_exchange_weak(first, i)) {
+          }
+          return;
+        }
+        tagged->tags[i] = *written.tag;
+        tagged->module_paths[i] = written.module_path.value_or("");
+      }
+    });
+    if (first_untagged < list.size()) {
+      return Untagged(*model, list[first_untagged]);
+    }
+    return absl::OkStatus();
+  }
   if (!reading.visit) {
     tagged->tags.resize(list.size());
     tagged->module_paths.resize(list.size());
@@ -75,24 +118,14 @@ absl::Status ReadTags(OpenedTaggedModel* model,
     // Views into the record or message; doc_string JSON kept in storage.
     const WrittenTag written =
         ReadNodeTag(node, model->format, &model->tag_storage);
-    const std::optional<absl::string_view> tag = written.tag;
-    const std::optional<absl::string_view> module_path = written.module_path;
-    if (!tag.has_value() || tag->empty() || (*tag)[0] != '/') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          model->path, ": ", Describe(node),
-          " carries no hp tag: tag the whole model with `converter tag` "
-          "first"));
-    }
+    if (!IsTag(written.tag)) return Untagged(*model, node);
+    const absl::string_view module_path = written.module_path.value_or("");
     if (reading.visit) {
-      reading.visit({i, list.size(), node, *tag, module_path.value_or("")});
+      reading.visit({i, list.size(), node, *written.tag, module_path});
       continue;
     }
-    tagged->tags[i] = *tag;
-    tagged->module_paths[i] = module_path.value_or("");
-  }
-  if (list.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model->path, ": the tagged model has no nodes"));
+    tagged->tags[i] = *written.tag;
+    tagged->module_paths[i] = module_path;
   }
   return absl::OkStatus();
 }
