@@ -146,6 +146,22 @@ void NodeListBuilder::AddKeptGraph(const onnx::GraphProto& graph,
   }
 }
 
+void NodeListBuilder::Reserve(size_t records, const NodeListBuilder* like) {
+  NodeList::Segment& segment = *segment_;
+  segment.nodes.reserve(segment.nodes.size() + records);
+  if (like == nullptr || like->size() == 0) return;
+  const NodeList::Segment& seen = *like->segment_;
+  // The per-node counts scaled to `records`, with 1/8 to spare.
+  const auto room = [&](size_t seen_count) {
+    const size_t scaled = seen_count * records / seen.nodes.size();
+    return scaled + scaled / 8;
+  };
+  segment.record_values.reserve(segment.record_values.size() +
+                                room(seen.record_values.size()));
+  segment.record_metadata.reserve(segment.record_metadata.size() +
+                                  room(seen.record_metadata.size()));
+}
+
 bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
                                 bool* needs_message) {
   // Offsets into a record are 32-bit (protobuf refuses one over 2 GB).
@@ -359,6 +375,7 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
       NodeListBuilder& slice = chunks[chunk];
       const size_t begin = chunk * kChunk;
       const size_t end = std::min(records.size(), begin + kChunk);
+      slice.Reserve(end - begin, chunk > first ? &chunks[chunk - 1] : nullptr);
       for (size_t i = begin; i < end && read; ++i) {
         bool needs_message = false;
         if (!slice.AddRecord(data, records[i], &needs_message)) {

@@ -389,6 +389,11 @@ class NodeListBuilder {
   bool AddRecord(const uint8_t* data, ByteRange record, bool* needs_message);
   // Takes the last node back out.
   void RemoveLast();
+  // Room for `records` more record nodes, with a little more than as many
+  // values and metadata entries per node as `like` holds (a builder of the
+  // same file's records, or null): one allocation each, where growing
+  // copies and faults in about twice the memory.
+  void Reserve(size_t records, const NodeListBuilder* like);
 
   // The list, its views set. The builder is left empty.
   NodeList Finish();
