@@ -1,0 +1,14 @@
+// The converter's operator new (huge_page_allocations.cc): whether this
+// build has it. Sanitizer builds keep the sanitizer's own.
+#ifndef HP_UTIL_HUGE_PAGE_ALLOCATIONS_H_
+#define HP_UTIL_HUGE_PAGE_ALLOCATIONS_H_
+
+namespace hp {
+
+// True where operator new advises blocks of 4 MB or more for transparent
+// huge pages.
+bool AllocationsAdviseHugePages();
+
+}  // namespace hp
+
+#endif  // HP_UTIL_HUGE_PAGE_ALLOCATIONS_H_
