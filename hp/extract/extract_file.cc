@@ -81,6 +81,13 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   }
   HP_ASSIGN_OR_RETURN(source->stored,
                       ReadStoredTags(model.skeleton(), *source->nodes, path));
+  // The tags are read, and the cuts copy node records as they are: the
+  // list need not keep where each metadata entry lies.
+  if (model.reads_node_records()) {
+    model.ForgetNodeMetadata();
+  } else {
+    source->owned.ForgetMetadata();
+  }
   // The tree straight from the stored tags (a node's name and op type,
   // which a shown node would copy, stay in the node list).
   const StoredTags& stored = source->stored;

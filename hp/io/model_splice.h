@@ -99,6 +99,10 @@ class ModelSplice {
   // Those nodes, subgraph bodies included, in graph order; views into the
   // mapped file and into the messages of nodes that own subgraphs.
   const NodeList& nodes() const { return nodes_; }
+  // NodeList::ForgetMetadata on those nodes, once their tags are read: a
+  // save copies the records as they are; TruncateNodeRecord, which cuts
+  // entries off, needs them and must not follow.
+  void ForgetNodeMetadata() { nodes_.ForgetMetadata(); }
   // The message of nodes()[i], to edit; a main-graph node is parsed from
   // its record the first time, and then saved from the message. Safe to
   // call for different nodes at once.

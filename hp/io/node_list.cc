@@ -1,5 +1,7 @@
 #include "hp/io/node_list.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -70,6 +72,23 @@ void NodeList::KeepMetadata(size_t i, size_t count) {
   Record& record = segments_[segment]->nodes[at];
   record.metadata_count =
       std::min(record.metadata_count, static_cast<uint32_t>(count));
+}
+
+void NodeList::ForgetMetadata() {
+  for (std::unique_ptr<Segment>& segment : segments_) {
+    for (Record& record : segment->nodes) {
+      record.metadata_at = 0;
+      record.metadata_count = 0;
+    }
+    std::vector<RecordEntry>().swap(segment->record_metadata);
+    std::vector<MetadataView>().swap(segment->message_metadata);
+  }
+#ifdef __GLIBC__
+  // The entries were read in chunks on several threads, into those
+  // threads' malloc arenas; blocks freed there stay resident unless later
+  // ones of their size reuse them. Give their pages back now.
+  malloc_trim(0);
+#endif
 }
 
 NodeList::Record& NodeListBuilder::Start(bool message) {

@@ -271,6 +271,12 @@ class NodeList {
   // Keeps node i's first `count` metadata entries: for the owner of the
   // record or message the views point into, once it dropped the rest.
   void KeepMetadata(size_t i, size_t count);
+  // Every node's metadata entries dropped from the list (not from the
+  // records or messages), and the freed memory given back to the system:
+  // for a reader that took what it needed of them (the tags) and reads
+  // on, where the entries' places (16 bytes each, 64 MB for a tagged
+  // million-node graph) would stay for nothing.
+  void ForgetMetadata();
 
   // A walk in file order says it is done with nodes [begin, end): where
   // they are records of a mapped file, their pages are given back (the

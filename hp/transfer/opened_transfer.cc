@@ -187,6 +187,13 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
   }
   model->nodes = NodesOf(model->splice.get());
   HP_RETURN_IF_ERROR(ReadTags(model.get(), reading));
+  // The tags are read: nothing reads the entries again, and for a large
+  // graph their places are most of what the list holds beside its nodes.
+  if (model->splice->reads_node_records()) {
+    model->splice->ForgetNodeMetadata();
+  } else {
+    model->nodes.owned.ForgetMetadata();
+  }
   model->tagged.values = ValueNames(*model->splice);
   return model;
 }

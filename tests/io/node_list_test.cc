@@ -185,6 +185,33 @@ TEST(NodeListTest, AppendedListsKeepTheirOwnersAndViews) {
   EXPECT_FALSE(nodes[2].FindMetadata("namespace").has_value());
 }
 
+// Forgetting the entries' places leaves every other view as it was, for
+// record and message nodes alike; a reserved builder reads the same.
+TEST(NodeListTest, ForgottenMetadataLeavesTheRestOfEachNode) {
+  const onnx::NodeProto message = Node();  // outlives the list
+  const std::string bytes = message.SerializeAsString();
+  std::vector<NodeListBuilder> parts(2);
+  parts[0].Reserve(2, nullptr);
+  bool needs_message = true;
+  ASSERT_TRUE(parts[0].AddRecord(Data(bytes), {0, bytes.size()},
+                                 &needs_message));
+  parts[1].Reserve(1, &parts[0]);
+  parts[1].AddMessage(message, "main", -1);
+  NodeList nodes = NodeListBuilder::Join(&parts);
+  ASSERT_EQ(nodes.size(), 2u);
+  ASSERT_EQ(nodes[0].metadata.size(), 2u);
+  ASSERT_EQ(nodes[1].metadata.size(), 2u);
+  nodes.ForgetMetadata();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    EXPECT_TRUE(nodes[i].metadata.empty());
+    EXPECT_FALSE(nodes[i].FindMetadata("namespace").has_value());
+    EXPECT_EQ(nodes[i].name, "/encoder/layer.0/MatMul");
+    EXPECT_EQ(nodes[i].op_type, "MatMul");
+    EXPECT_THAT(Strings(nodes[i].inputs), ElementsAre("x", "", "w"));
+    EXPECT_THAT(Strings(nodes[i].outputs), ElementsAre("y"));
+  }
+}
+
 // Node i is found in its segment, by index and by iterating, whatever the
 // segments' sizes (empty ones included).
 TEST(NodeListTest, IndexFindsEveryNodeWhateverTheSegmentSizes) {
