@@ -1,6 +1,7 @@
 #include "hp/view/stored_tags.h"
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/hex_digest.h"
+#include "hp/util/parallel.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
@@ -40,6 +42,16 @@ std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
   return found;
 }
 
+// What the pass over a slice of the nodes finds, merged in node order.
+struct SliceFindings {
+  size_t begin = 0;
+  std::vector<std::string> problems;
+  int64_t with_hp_namespace = 0;
+  bool matches_recorded = false;
+  // Match kinds that are not one, by node (rare).
+  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+};
+
 // What one node holds, before the checks that need all nodes.
 struct NodeReading {
   WrittenTag tag;
@@ -53,43 +65,51 @@ struct NodeReading {
 // overwrote it.
 void CheckMetadata(const NodeRef& node, NodeReading* reading,
                    std::vector<std::string>* problems) {
-  auto all = [&](absl::string_view key) {
-    std::vector<int> found;
-    for (size_t i = 0; i < node.metadata.size(); ++i) {
-      if (node.metadata[i].key == key) found.push_back(static_cast<int>(i));
-    }
-    return found;
-  };
-  auto once = [&](absl::string_view key, bool required) -> int {
-    std::vector<int> at = all(key);
-    if (at.empty()) {
-      if (required) {
-        problems->push_back(absl::StrCat(DescribeNode(node), ": has no ", key));
+  // One pass over the entries, without allocating: a million nodes are read.
+  int tag_keys = 0, module_path_keys = 0, match_keys = 0;
+  bool overwritten = false;           // pkg.hp.original_namespace is present
+  int last_namespace = -1;            // at any place
+  int last_namespace_after_tag = -1;  // after the first pkg.hp.tag
+  bool namespace_before_tag = false;
+  const int entries = static_cast<int>(node.metadata.size());
+  for (int at = 0; at < entries; ++at) {
+    const absl::string_view key = node.metadata[at].key;
+    if (key == kTagKey) {
+      ++tag_keys;
+    } else if (key == kModulePathKey) {
+      ++module_path_keys;
+    } else if (key == kMatchKey) {
+      ++match_keys;
+    } else if (key == kOriginalNamespaceKey) {
+      overwritten = true;
+    } else if (key == kNamespaceKey) {
+      last_namespace = at;
+      if (tag_keys > 0) {
+        last_namespace_after_tag = at;
+      } else {
+        namespace_before_tag = true;
       }
-      return -1;
-    }
-    if (at.size() > 1) {
-      problems->push_back(absl::StrCat(DescribeNode(node), ": ", key,
-                                       " appears ", at.size(), " times"));
-    }
-    return at.front();
-  };
-  const int tag_at = once(kTagKey, true);
-  once(kModulePathKey, true);
-  once(kMatchKey, false);  // absence is checked over all nodes
-
-  const std::vector<int> namespaces = all(kNamespaceKey);
-  const bool overwritten = !all(kOriginalNamespaceKey).empty();
-  int hp_namespace_at = -1;
-  for (int at : namespaces) {
-    const bool after_tag = tag_at >= 0 && at > tag_at;
-    if (after_tag || overwritten) {
-      hp_namespace_at = at;
-    } else {
-      reading->own_namespace = true;
     }
   }
-  if (overwritten && namespaces.empty()) {
+  auto once = [&](absl::string_view key, int count, bool required) {
+    if (count == 0 && required) {
+      problems->push_back(absl::StrCat(DescribeNode(node), ": has no ", key));
+    } else if (count > 1) {
+      problems->push_back(absl::StrCat(DescribeNode(node), ": ", key,
+                                       " appears ", count, " times"));
+    }
+  };
+  once(kTagKey, tag_keys, true);
+  once(kModulePathKey, module_path_keys, true);
+  once(kMatchKey, match_keys, false);  // absence is checked over all nodes
+
+  int hp_namespace_at = last_namespace_after_tag;
+  if (overwritten) {
+    hp_namespace_at = last_namespace;
+  } else {
+    reading->own_namespace = namespace_before_tag;
+  }
+  if (overwritten && last_namespace < 0) {
     problems->push_back(absl::StrCat(DescribeNode(node), ": has ",
                                      kOriginalNamespaceKey, " but no ",
                                      kNamespaceKey));
@@ -275,51 +295,76 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   stored.format = *format;
   ReadModelEntries(model, static_cast<int64_t>(nodes.size()), &stored);
 
-  // Per node, whether it has a namespace of hp's or its own.
-  std::vector<bool> has_namespace;
-  has_namespace.reserve(nodes.size());
-  stored.nodes.reserve(nodes.size());
-  stored.matches.reserve(nodes.size());
-  // Per node, whether it records a match kind; the text of those that are
-  // not one (rare), for the problems reported after the namespace ones.
-  std::vector<bool> match_written;
-  match_written.reserve(nodes.size());
-  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  // Per node, whether it has a namespace of hp's or its own, and whether
+  // it records a match kind (bytes: slices are written at once).
+  std::vector<uint8_t> has_namespace(nodes.size());
+  std::vector<uint8_t> match_written(nodes.size());
+  stored.nodes.resize(nodes.size());
+  stored.matches.resize(nodes.size());
   const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
+  std::mutex slices_mutex;
+  std::vector<SliceFindings> slices;
+  auto read_slice = [&](size_t begin, size_t end) {
+    SliceFindings found;
+    found.begin = begin;
+    NodeReleaser releaser(nodes, begin);
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end; ++i, ++it) {
+      releaser.Reached(i);
+      const NodeRef node = *it;
+      NodeReading reading{ReadNodeTag(node, stored.format, &stored.kept_text)};
+      switch (stored.format) {
+        case TagFormat::kMetadata:
+          CheckMetadata(node, &reading, &found.problems);
+          break;
+        case TagFormat::kAttribute:
+          CheckAttribute(node, &found.problems);
+          break;
+        case TagFormat::kDocString:
+          CheckDocString(node, reading.tag, &found.problems);
+          break;
+      }
+      found.with_hp_namespace += reading.hp_namespace ? 1 : 0;
+      has_namespace[i] = reading.hp_namespace || reading.own_namespace;
+      const std::optional<absl::string_view>& match = reading.tag.match;
+      found.matches_recorded |= match.has_value();
+      if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
+        found.problems.push_back(
+            absl::StrCat(DescribeNode(node), ": empty tag"));
+      }
+      std::optional<MatchKind> kind;
+      if (match.has_value()) kind = ParseMatchKind(*match);
+      if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
+        kind.reset();
+      }
+      if (match.has_value() && !kind.has_value()) {
+        found.unparsed_matches.emplace(i, *match);
+      }
+      match_written[i] = match.has_value();
+      stored.matches[i] = kind;
+      stored.nodes[i] = {reading.tag.tag, reading.tag.module_path};
+    }
+    std::lock_guard<std::mutex> lock(slices_mutex);
+    slices.push_back(std::move(found));
+  };
+  // The doc_string format keeps text in one deque: read in order.
+  if (stored.format == TagFormat::kMetadata) {
+    ForSlices(nodes.size(), kNodesPerSlice, read_slice);
+  } else {
+    read_slice(0, nodes.size());
+  }
+  absl::c_sort(slices, [](const SliceFindings& a, const SliceFindings& b) {
+    return a.begin < b.begin;
+  });
   int64_t with_hp_namespace = 0;
-  NodeReleaser releaser(nodes, 0);
-  for (const NodeRef& node : nodes) {
-    releaser.Reached(stored.nodes.size());
-    NodeReading reading{ReadNodeTag(node, stored.format, &stored.kept_text)};
-    switch (stored.format) {
-      case TagFormat::kMetadata:
-        CheckMetadata(node, &reading, &stored.problems);
-        break;
-      case TagFormat::kAttribute:
-        CheckAttribute(node, &stored.problems);
-        break;
-      case TagFormat::kDocString:
-        CheckDocString(node, reading.tag, &stored.problems);
-        break;
+  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  for (SliceFindings& found : slices) {
+    for (std::string& problem : found.problems) {
+      stored.problems.push_back(std::move(problem));
     }
-    with_hp_namespace += reading.hp_namespace ? 1 : 0;
-    has_namespace.push_back(reading.hp_namespace || reading.own_namespace);
-    const std::optional<absl::string_view>& match = reading.tag.match;
-    stored.matches_recorded |= match.has_value();
-    if (reading.tag.tag.has_value() && reading.tag.tag->empty()) {
-      stored.problems.push_back(absl::StrCat(DescribeNode(node), ": empty tag"));
-    }
-    std::optional<MatchKind> kind;
-    if (match.has_value()) kind = ParseMatchKind(*match);
-    if (kind.has_value() && !absl::c_linear_search(kinds, *kind)) {
-      kind.reset();
-    }
-    if (match.has_value() && !kind.has_value()) {
-      unparsed_matches.emplace(stored.nodes.size(), *match);
-    }
-    match_written.push_back(match.has_value());
-    stored.matches.push_back(kind);
-    stored.nodes.push_back({reading.tag.tag, reading.tag.module_path});
+    with_hp_namespace += found.with_hp_namespace;
+    stored.matches_recorded |= found.matches_recorded;
+    unparsed_matches.merge(found.unparsed_matches);
   }
   // hp writes `namespace` on every node or (--nonamespace) on none; only a
   // node's own namespace, which hp leaves alone, excuses a missing one.

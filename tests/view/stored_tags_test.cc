@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "hp/hp.h"
 #include "tests/support/twelve_layers.h"
 
@@ -126,6 +127,50 @@ TEST(ReadStoredTagsTest, NotesMalformedMetadataNamingTheNode) {
               Contains("node '/encoder/layer.1/Add' (Add) in main: pkg.hp.tag "
                        "appears 2 times"));
   EXPECT_EQ(stored->problems.size(), 6u);
+}
+
+// Large graphs are read in slices on all cores; the problems still come
+// in node order, whichever slice finds them.
+TEST(ReadStoredTagsTest, ProblemsOfAGraphReadInSlicesComeInNodeOrder) {
+  constexpr int kNodes = 30000;
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(17);
+  onnx::GraphProto* graph = model.mutable_graph();
+  graph->set_name("chain");
+  graph->add_input()->set_name("x");
+  for (int i = 0; i < kNodes; ++i) {
+    onnx::NodeProto* node = graph->add_node();
+    node->set_op_type("Identity");
+    node->set_name(absl::StrCat("/block.", i % 7, "/Identity_", i));
+    node->add_input(i == 0 ? "x" : absl::StrCat("t", i - 1));
+    node->add_output(absl::StrCat("t", i));
+  }
+  graph->add_output()->set_name(absl::StrCat("t", kNodes - 1));
+  ASSERT_TRUE(TagModel(&model, nullptr, TagOptions()).ok());
+  // Broken last to first, so that no order of writing hides a wrong merge.
+  Entry(&model, 29000, kTagKey)->set_value("");
+  *graph->mutable_node(20001)->add_metadata_props() =
+      *Entry(&model, 20001, kTagKey);
+  *graph->mutable_node(100)->add_metadata_props() =
+      *Entry(&model, 100, kTagKey);
+  Entry(&model, 7, kModulePathKey)->set_key("pkg.hp.elsewhere");
+
+  absl::StatusOr<StoredTags> stored = ReadStoredTags(model, "m.onnx");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(
+      stored->problems,
+      ::testing::ElementsAre(
+          "node '/block.0/Identity_7' (Identity) in main: has no "
+          "pkg.hp.module_path",
+          "node '/block.2/Identity_100' (Identity) in main: pkg.hp.tag "
+          "appears 2 times",
+          "node '/block.2/Identity_20001' (Identity) in main: pkg.hp.tag "
+          "appears 2 times",
+          "node '/block.6/Identity_29000' (Identity) in main: empty tag"));
+  ASSERT_EQ(stored->nodes.size(), static_cast<size_t>(kNodes));
+  EXPECT_EQ(stored->nodes[29999].tag, "/Model/block.4");
+  EXPECT_EQ(stored->nodes[29000].tag, "");
 }
 
 TEST(ReadStoredTagsTest, WithoutNamespacesNoneIsMissing) {
