@@ -81,16 +81,19 @@ absl::Status ReadTags(OpenedTaggedModel* model,
     return absl::InvalidArgumentError(
         absl::StrCat(model->path, ": the tagged model has no nodes"));
   }
-  if (!reading.visit && model->format == TagFormat::kMetadata) {
+  if (!reading.visit) {
     tagged->tags.resize(list.size());
     tagged->module_paths.resize(list.size());
+  }
+  if (!reading.visit && model->format == TagFormat::kMetadata) {
     std::atomic<size_t> first_untagged{list.size()};
     ForSlices(list.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
       NodeReleaser releaser(list, begin);
-      for (size_t i = begin; i < end && i < first_untagged; ++i) {
+      NodeList::const_iterator it = list.At(begin);
+      for (size_t i = begin; i < end && i < first_untagged; ++i, ++it) {
         if (reading.give_back_pages) releaser.Reached(i);
         const WrittenTag written =
-            ReadNodeTag(list[i], TagFormat::kMetadata, nullptr);
+            ReadNodeTag(*it, TagFormat::kMetadata, nullptr);
         if (!IsTag(written.tag)) {
           size_t first = first_untagged;
           while (i < first && !first_untagged.compare_exchange_weak(first, i)) {
@@ -105,10 +108,6 @@ absl::Status ReadTags(OpenedTaggedModel* model,
       return Untagged(*model, list[first_untagged]);
     }
     return absl::OkStatus();
-  }
-  if (!reading.visit) {
-    tagged->tags.resize(list.size());
-    tagged->module_paths.resize(list.size());
   }
   NodeReleaser releaser(list, 0);
   size_t i = 0;

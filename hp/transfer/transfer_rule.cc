@@ -173,6 +173,9 @@ class OriginalGraph {
     std::vector<Copy> copies;
     std::vector<Later> later;
     constexpr size_t kChunk = 4096;
+    // Names are hashed this far ahead of their lookup, so that the table's
+    // memory is fetched by the time it is read.
+    constexpr size_t kAhead = 8;
     NodeRef previous;
     size_t previous_outputs_at = 0;  // previous's first output slot
     int at = 0;
@@ -200,7 +203,6 @@ class OriginalGraph {
         value_ids_.EndNode();
         previous = node;
       }
-      constexpr size_t kAhead = 8;
       for (size_t k = 0; k < outputs.size(); ++k) {
         if (k + kAhead < outputs.size()) {
           tensor_id_.prefetch(outputs[k + kAhead].name);
@@ -217,7 +219,6 @@ class OriginalGraph {
     }
     for (const std::string& name : from_.values.inputs) Intern(name);
     for (const std::string& name : from_.values.initializers) Intern(name);
-    constexpr size_t kAhead = 8;
     for (size_t k = 0; k < later.size(); ++k) {
       if (k + kAhead < later.size()) {
         tensor_id_.prefetch(later[k + kAhead].name);
