@@ -14,7 +14,7 @@
 #include "hp/extract/boundary_types.h"
 #include "hp/extract/extract_module.h"
 #include "hp/io/model_splice.h"
-#include "hp/model/graph_walk.h"
+#include "hp/model/splice_nodes.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/tag/tagged_model.h"
@@ -41,8 +41,7 @@ constexpr const char* kKeptEntries[] = {kFormatKey, kVersionKey, kSourceKey,
 struct Source {
   std::string path;
   std::optional<ModelSplice> splice;
-  NodeList owned;  // the nodes, when the splice parsed them all
-  const NodeList* nodes = nullptr;
+  SpliceNodes nodes;
   StoredTags stored;
   ModuleTree tree;
   onnx::ModelProto headers;  // the skeleton with initializer headers
@@ -73,25 +72,17 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   if (RecordedTagFormat(model.skeleton()) != TagFormat::kMetadata) {
     HP_RETURN_IF_ERROR(model.ParseAllNodes());
   }
-  if (model.reads_node_records()) {
-    source->nodes = &model.nodes();
-  } else {
-    source->owned = CollectNodes(model.skeleton());
-    source->nodes = &source->owned;
-  }
-  HP_ASSIGN_OR_RETURN(source->stored,
-                      ReadStoredTags(model.skeleton(), *source->nodes, path));
+  source->nodes = SpliceNodes(&model);
+  HP_ASSIGN_OR_RETURN(source->stored, ReadStoredTags(model.skeleton(),
+                                                     source->nodes.list(), path));
   // The tags are read, and the cuts copy node records as they are: the
   // list need not keep where each metadata entry lies.
-  if (model.reads_node_records()) {
-    model.ForgetNodeMetadata();
-  } else {
-    source->owned.ForgetMetadata();
-  }
+  source->nodes.ForgetMetadata();
   // The tree straight from the stored tags (a node's name and op type,
   // which a shown node would copy, stay in the node list).
   const StoredTags& stored = source->stored;
-  const size_t count = std::min(source->nodes->size(), stored.nodes.size());
+  const size_t count =
+      std::min(source->nodes.list().size(), stored.nodes.size());
   source->tree =
       ModuleTree::Build(StoredModules(stored, count), count, [&](size_t i) {
         return stored.nodes[i].tag.value_or("");
@@ -124,7 +115,7 @@ absl::Status PrepareCuts(Source* source,
   // The nodes whose rule reads attributes are parsed here, apart from the
   // splice, so that they are still copied as read.
   auto parsed = std::make_shared<std::deque<onnx::NodeProto>>();
-  const NodeList& nodes = *source->nodes;
+  const NodeList& nodes = source->nodes.list();
   NodeMessage message =
       [&, parsed](size_t i) -> absl::StatusOr<const onnx::NodeProto*> {
     if (nodes[i].node != nullptr) return nodes[i].node;
@@ -189,7 +180,7 @@ std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
   TagStatistics statistics;
   MatchKindCounts counts{};
   absl::flat_hash_set<absl::string_view> tags;
-  const NodeList& nodes = *source.nodes;
+  const NodeList& nodes = source.nodes.list();
   for (size_t first : cut.list_nodes) {
     // The node, then its bodies' nodes, which follow it.
     for (size_t i = first;
@@ -348,8 +339,8 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
         source.headers.graph().sparse_initializer(static_cast<int>(k));
   }
   for (size_t i : cut.list_nodes) {
-    if ((*source.nodes)[i].node != nullptr) {
-      *uses.mutable_graph()->add_node() = *(*source.nodes)[i].node;
+    if (const onnx::NodeProto* node = source.nodes.list()[i].node) {
+      *uses.mutable_graph()->add_node() = *node;
     }
   }
   HP_ASSIGN_OR_RETURN(
@@ -403,7 +394,7 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
   }
   HP_ASSIGN_OR_RETURN(std::unique_ptr<Source> source,
                       OpenSource(request.model_path));
-  const NodeList& nodes = *source->nodes;
+  const NodeList& nodes = source->nodes.list();
   ExtractFileResult result;
   result.source_nodes = source->main_nodes;
   std::vector<PendingModel> pending;

@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
     HP_ASSIGN_OR_RETURN(const std::unique_ptr<OpenedTransfer> transfer,
                         OpenTransfer(model_path, optimized_path));
     const TransferResult& result = transfer->result;
-    const NodeList& list = *transfer->derived.list;
+    const NodeList& list = transfer->derived.list();
     into.Reserve(list.size());
     NodeReleaser releaser(list, 0);
     size_t i = 0;

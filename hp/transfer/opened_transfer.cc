@@ -6,7 +6,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "hp/model/graph_walk.h"
 #include "hp/tag/record_strip.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/tag/tagged_model.h"
@@ -16,18 +15,6 @@
 
 namespace hp {
 namespace {
-
-OpenedNodes NodesOf(ModelSplice* splice) {
-  OpenedNodes nodes;
-  if (splice->reads_node_records()) {
-    nodes.list = &splice->nodes();
-    return nodes;
-  }
-  nodes.owned = CollectNodes(splice->skeleton());
-  nodes.messages = MutableNodes(&splice->skeleton());
-  nodes.list = &nodes.owned;
-  return nodes;
-}
 
 GraphValueNames ValueNames(const ModelSplice& splice) {
   const onnx::ModelProto headers = splice.SkeletonWithHeaders();
@@ -74,7 +61,7 @@ bool IsTag(const std::optional<absl::string_view>& tag) {
 // read on all cores; the other formats are read from messages, in order.
 absl::Status ReadTags(OpenedTaggedModel* model,
                       const TaggedModelReading& reading) {
-  const NodeList& list = *model->nodes.list;
+  const NodeList& list = model->nodes.list();
   TaggedNodes* tagged = &model->tagged;
   tagged->nodes = &list;
   if (list.empty()) {
@@ -184,15 +171,11 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
   if (model->format != TagFormat::kMetadata) {
     HP_RETURN_IF_ERROR(model->splice->ParseAllNodes());
   }
-  model->nodes = NodesOf(model->splice.get());
+  model->nodes = SpliceNodes(model->splice.get());
   HP_RETURN_IF_ERROR(ReadTags(model.get(), reading));
   // The tags are read: nothing reads the entries again, and for a large
   // graph their places are most of what the list holds beside its nodes.
-  if (model->splice->reads_node_records()) {
-    model->splice->ForgetNodeMetadata();
-  } else {
-    model->nodes.owned.ForgetMetadata();
-  }
+  model->nodes.ForgetMetadata();
   model->tagged.values = ValueNames(*model->splice);
   return model;
 }
@@ -217,8 +200,8 @@ absl::StatusOr<std::unique_ptr<OpenedTransfer>> OpenTransfer(
   // A derived model that kept tags (a tool that copies node metadata)
   // loses them first, as tagging a tagged model does.
   HP_RETURN_IF_ERROR(StripTags(opened->splice.get()));
-  opened->derived = NodesOf(opened->splice.get());
-  opened->result = TransferTags(opened->from->tagged, *opened->derived.list,
+  opened->derived = SpliceNodes(opened->splice.get());
+  opened->result = TransferTags(opened->from->tagged, opened->derived.list(),
                                 opened->derived_values);
   const TransferStatistics& statistics = opened->result.statistics;
   const int64_t matched = statistics.Count(MatchKind::kKept) +

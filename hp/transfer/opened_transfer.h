@@ -15,19 +15,12 @@
 #include "absl/strings/string_view.h"
 #include "hp/io/model_splice.h"
 #include "hp/io/node_list.h"
+#include "hp/model/splice_nodes.h"
 #include "hp/tag/tag_types.h"
 #include "hp/transfer/transfer_rule.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
-
-// A model's nodes: the splice's records, or, where it parsed them all,
-// the skeleton's messages.
-struct OpenedNodes {
-  NodeList owned;
-  const NodeList* list = nullptr;
-  std::vector<onnx::NodeProto*> messages;  // when parsed
-};
 
 // A model hp tagged, with every node's tag and module path as it stores
 // them (views into the mapped file, or into `tag_storage`).
@@ -35,7 +28,7 @@ struct OpenedTaggedModel {
   std::string path;
   std::unique_ptr<ModelSplice> splice;
   TagFormat format = TagFormat::kMetadata;
-  OpenedNodes nodes;
+  SpliceNodes nodes;
   std::deque<std::string> tag_storage;  // doc_string tags, read out
   TaggedNodes tagged;
 };
@@ -72,7 +65,7 @@ struct OpenedTransfer {
   std::string model_path;
   std::unique_ptr<ModelSplice> splice;  // the derived model, tags stripped
   GraphValueNames derived_values;
-  OpenedNodes derived;
+  SpliceNodes derived;
   TransferResult result;
 };
 

@@ -19,7 +19,7 @@ namespace {
 // while the derived nodes' tags are encoded.
 struct TransferredTags : NodeTagSource {
   std::unique_ptr<OpenedTransfer> opened;
-  const NodeList& nodes() const override { return *opened->derived.list; }
+  const NodeList& nodes() const override { return opened->derived.list(); }
   NodeTagFacts FactsOf(size_t node) const override {
     const TransferResult& result = opened->result;
     return {result.TagOf(node), result.ModulePathOf(node), result.kinds[node]};
@@ -44,7 +44,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
   done.statistics = result.statistics;
   done.root_tag = std::string(result.tags[0]);
   if (request.list_nodes) {
-    const NodeList& nodes = *opened.derived.list;
+    const NodeList& nodes = opened.derived.list();
     done.nodes.resize(nodes.size());
     for (size_t i = 0; i < nodes.size(); ++i) {
       TransferredNode& node = done.nodes[i];
@@ -63,7 +63,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
   const WriteOptions write{format, request.write_namespace,
                            request.overwrite_namespace};
   const bool records = splice.reads_node_records();
-  const std::vector<onnx::NodeProto*>& messages = opened.derived.messages;
+  const std::vector<onnx::NodeProto*>& messages = opened.derived.messages();
   AppendedNodeTags appended;
   HP_RETURN_IF_ERROR(WriteNodeTags(
       transferred,

@@ -14,6 +14,7 @@
 #include "hp/commands/tag.h"
 #include "hp/commands/transfer.h"
 #include "hp/commands/validate.h"
+#include "hp/hp.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
 #include "tests/support/test_files.h"
@@ -93,6 +94,44 @@ TEST(TransferCommandTest, JsonListsEveryNodeWithWhatItWasMatchedWith) {
     ++fused;
   }
   EXPECT_EQ(fused, 2);
+}
+
+// A tagged model read from messages (the attribute and doc_string
+// formats) gives every node the tag the metadata format gives it (the
+// attribute format records no module paths).
+TEST(TransferCommandTest, EveryTagFormatOfTheTaggedModelIsRead) {
+  const std::string folder = TestFolder();
+  const std::string transformed =
+      absl::StrCat(kTransformed, "/tiny_bert.all.onnx");
+  TransferArgs from_metadata = Transfer(Tagged("tiny_bert", folder),
+                                        transformed, folder + "/m.onnx");
+  from_metadata.json = true;
+  const Ran expected = RunCommand(RunTransfer, from_metadata);
+  ASSERT_TRUE(expected.status.ok()) << expected.status;
+  const nlohmann::json expected_nodes =
+      nlohmann::json::parse(expected.out)["nodes"];
+  ASSERT_EQ(expected_nodes.size(), 76u);
+  for (TagFormat format : {TagFormat::kAttribute, TagFormat::kDocString}) {
+    const std::string name(TagFormatName(format));
+    SCOPED_TRACE(name);
+    TagArgs tag;
+    tag.model = absl::StrCat(kModels, "/tiny_bert.onnx");
+    tag.output.output = absl::StrCat(folder, "/", name, ".tagged.onnx");
+    tag.durability = Durability::kNoFsync;
+    tag.tag_options->format = format;
+    const Ran tagged = RunCommand(RunTag, tag);
+    ASSERT_TRUE(tagged.status.ok()) << tagged.status;
+    TransferArgs args = Transfer(tag.output.output, transformed,
+                                 absl::StrCat(folder, "/", name, ".onnx"));
+    args.json = true;
+    const Ran ran = RunCommand(RunTransfer, args);
+    ASSERT_TRUE(ran.status.ok()) << ran.status;
+    nlohmann::json expected_here = expected_nodes;
+    if (format == TagFormat::kAttribute) {
+      for (nlohmann::json& node : expected_here) node["module_path"] = "";
+    }
+    EXPECT_EQ(nlohmann::json::parse(ran.out)["nodes"], expected_here);
+  }
 }
 
 // Each node records how it was matched, so the output alone tells analyze
