@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "hp/tag/tag_types.h"
 
 namespace hp {
 namespace {
@@ -143,6 +144,17 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
     common = common < 0 ? module : CommonAncestor(tree, common, module);
   }
   if (common >= 0) return common;
+  if (candidates.empty()) {
+    // The attribute format stores tags alone.
+    return absl::NotFoundError(absl::StrCat(
+        source, ": no node records a module path",
+        stored.format == TagFormat::kAttribute
+            ? " (the attribute tag format stores none)"
+            : "",
+        ": name the module by its tag with --module (`converter analyze "
+        "--model ",
+        source, "` lists them)"));
+  }
   return absl::NotFoundError(absl::StrCat(
       source, ": no module instance has the module path '", module_path,
       "'; nearest: ", Nearest(module_path, candidates),

@@ -104,6 +104,32 @@ TEST(ExtractCommandTest, AnUnknownTagListsTheNearestAndWritesNothing) {
   EXPECT_THAT(ListFolder(folder), ::testing::ElementsAre("tiny_bert.tagged.onnx"));
 }
 
+// The attribute format stores tags alone: a module path cannot be found,
+// and the message says to name the module by its tag.
+TEST(ExtractCommandTest, WithoutModulePathsTheTagIsAskedFor) {
+  const std::string folder = TestFolder();
+  TagArgs tag;
+  tag.model = absl::StrCat(kModels, "/tiny_bert.onnx");
+  tag.output.output = folder + "/attribute.onnx";
+  tag.durability = Durability::kNoFsync;
+  tag.tag_options->format = TagFormat::kAttribute;
+  ASSERT_TRUE(RunCommand(RunTag, tag).status.ok());
+  ExtractArgs args = Extract(tag.output.output, folder + "/out.onnx");
+  args.module_path = "encoder.layer.0";
+  const Ran ran = RunCommand(RunExtract, args);
+  EXPECT_EQ(ran.status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ran.status.message(),
+              HasSubstr("no node records a module path (the attribute tag "
+                        "format stores none): name the module by its tag "
+                        "with --module"));
+  EXPECT_THAT(ListFolder(folder), ::testing::ElementsAre("attribute.onnx"));
+
+  args.module_path.clear();
+  args.module = "/TinyBertModel/BertEncoder/BertLayer.0";
+  const Ran by_tag = RunCommand(RunExtract, args);
+  EXPECT_TRUE(by_tag.status.ok()) << by_tag.status;
+}
+
 TEST(ExtractCommandTest, AnUntaggedModelIsRefused) {
   const std::string folder = TestFolder();
   ExtractArgs args =
