@@ -148,12 +148,16 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
 
 std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count) {
   std::vector<ModuleInfo> modules;
-  absl::flat_hash_set<absl::string_view> known_paths;
+  // Copies: the stored views lie in the model's file, whose pages a large
+  // graph's reader has given back, and growing a set of views would read
+  // every key again.
+  absl::flat_hash_set<std::string> known_paths;
   for (size_t i = 0; i < count; ++i) {
     const std::optional<absl::string_view>& tag = stored.nodes[i].tag;
     const std::optional<absl::string_view>& path = stored.nodes[i].module_path;
     if (stored.matches[i] == MatchKind::kDirect && path.has_value() &&
-        tag.has_value() && !tag->empty() && known_paths.insert(*path).second) {
+        tag.has_value() && !tag->empty() &&
+        known_paths.emplace(*path).second) {
       modules.push_back(
           {std::string(*path), "", std::string(*tag), /*kept=*/true});
     }
