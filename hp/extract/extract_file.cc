@@ -85,7 +85,7 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
       std::min(source->nodes.list().size(), stored.nodes.size());
   source->tree =
       ModuleTree::Build(StoredModules(stored, count), count, [&](size_t i) {
-        return stored.nodes[i].tag.value_or("");
+        return stored.Tag(i).value_or("");
       });
   source->headers = model.SkeletonWithHeaders();
   const onnx::GraphProto& graph = model.skeleton().graph();
@@ -186,7 +186,7 @@ std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
     for (size_t i = first;
          i < nodes.size() && (i == first || nodes[i].owner >= 0); ++i) {
       ++statistics.nodes;
-      const absl::string_view tag = source.stored.nodes[i].tag.value_or("");
+      const absl::string_view tag = source.stored.Tag(i).value_or("");
       const std::optional<MatchKind>& match = source.stored.matches[i];
       if (!tag.empty()) tags.insert(tag);
       if (match.has_value()) ++counts[static_cast<size_t>(*match)];
@@ -471,7 +471,7 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       if (cut_of[i] >= 0) continue;
       result.remainder.push_back({at, std::string(nodes[i].name),
                                   std::string(nodes[i].op_type),
-                                  std::string(source->stored.nodes[i].tag.value_or(""))});
+                                  std::string(source->stored.Tag(i).value_or(""))});
     }
     if (request.write_remainder && !result.remainder.empty()) {
       for (size_t i = 0; i < nodes.size(); ++i) {

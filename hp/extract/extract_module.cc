@@ -134,7 +134,7 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
   const size_t count =
       std::min(stored.nodes.size(), tree.module_of_node().size());
   for (size_t i = 0; i < count; ++i) {
-    const absl::string_view path = stored.nodes[i].module_path.value_or("");
+    const absl::string_view path = stored.ModulePath(i).value_or("");
     if (!path.empty()) candidates.push_back(path);
     const int module = tree.module_of_node()[i];
     if (module < 0 ||

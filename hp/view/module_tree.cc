@@ -91,11 +91,12 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
   size_t i = 0;
   for (const NodeRef& ref : nodes) {
     ShownNode node = ComputedNode(ref, computed, i);
-    node.tag = stored.nodes[i].tag.value_or("");
-    node.match_known =
-        stored.nodes[i].tag.has_value() && node.tag == computed.TagOf(i);
-    if (stored.nodes[i].module_path.has_value()) {
-      node.module_path = *stored.nodes[i].module_path;
+    const std::optional<absl::string_view> tag = stored.Tag(i);
+    const std::optional<absl::string_view> module_path = stored.ModulePath(i);
+    node.tag = tag.value_or("");
+    node.match_known = tag.has_value() && node.tag == computed.TagOf(i);
+    if (module_path.has_value()) {
+      node.module_path = *module_path;
     } else if (!node.match_known) {
       node.module_path = "";  // the attribute format has none
     }
@@ -131,8 +132,8 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
     node.graph_path = nodes[i].graph_path;
     node.node_name = nodes[i].name;
     node.op_type = nodes[i].op_type;
-    node.tag = stored.nodes[i].tag.value_or("");
-    node.module_path = stored.nodes[i].module_path.value_or("");
+    node.tag = stored.Tag(i).value_or("");
+    node.module_path = stored.ModulePath(i).value_or("");
     node.match_known = stored.matches[i].has_value();
     if (node.match_known) node.match = *stored.matches[i];
     shown.nodes.push_back(std::move(node));
@@ -148,13 +149,11 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
 
 std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count) {
   std::vector<ModuleInfo> modules;
-  // Copies: the stored views lie in the model's file, whose pages a large
-  // graph's reader has given back, and growing a set of views would read
-  // every key again.
-  absl::flat_hash_set<std::string> known_paths;
+  // Views of the stored texts, which are in memory, not in the file.
+  absl::flat_hash_set<absl::string_view> known_paths;
   for (size_t i = 0; i < count; ++i) {
-    const std::optional<absl::string_view>& tag = stored.nodes[i].tag;
-    const std::optional<absl::string_view>& path = stored.nodes[i].module_path;
+    const std::optional<absl::string_view> tag = stored.Tag(i);
+    const std::optional<absl::string_view> path = stored.ModulePath(i);
     if (stored.matches[i] == MatchKind::kDirect && path.has_value() &&
         tag.has_value() && !tag->empty() &&
         known_paths.emplace(*path).second) {

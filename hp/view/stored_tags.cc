@@ -1,7 +1,10 @@
 #include "hp/view/stored_tags.h"
 
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,9 +45,61 @@ std::vector<int> FindAll(const Entries& entries, absl::string_view key) {
   return found;
 }
 
+// Distinct texts, each copied once, with ids in the order first seen.
+class TextTable {
+ public:
+  int32_t Intern(absl::string_view text) {
+    auto it = ids_.find(text);
+    if (it != ids_.end()) return it->second;
+    const auto id = static_cast<int32_t>(texts_.size());
+    // The key views the copy, not the model's file.
+    ids_.emplace(texts_.emplace_back(text), id);
+    return id;
+  }
+  const std::deque<std::string>& texts() const { return texts_; }
+  // The texts, by id; the table is left empty.
+  std::deque<std::string> Take() {
+    ids_.clear();
+    return std::move(texts_);
+  }
+
+ private:
+  std::deque<std::string> texts_;
+  absl::flat_hash_map<absl::string_view, int32_t> ids_;
+};
+
+// A text's id in a slice's table. Nearby nodes mostly share a few tags
+// and module paths (a block's, its attention's, its MLP's, in turn), so
+// each kind remembers its last few texts: a repeat needs no lookup.
+class RecentTexts {
+ public:
+  int32_t IdIn(TextTable* table, const std::optional<absl::string_view>& read) {
+    if (!read.has_value()) return StoredTag::kNone;
+    for (const Slot& slot : slots_) {
+      if (slot.id != StoredTag::kNone && slot.text == *read) return slot.id;
+    }
+    Slot& slot = slots_[next_];
+    next_ = (next_ + 1) % kSlots;
+    slot.id = table->Intern(*read);
+    slot.text = table->texts()[static_cast<size_t>(slot.id)];
+    return slot.id;
+  }
+
+ private:
+  static constexpr size_t kSlots = 4;
+  struct Slot {
+    absl::string_view text;  // a view of the table's copy
+    int32_t id = StoredTag::kNone;
+  };
+  std::array<Slot, kSlots> slots_;
+  size_t next_ = 0;  // the slot replaced next: the oldest
+};
+
 // What the pass over a slice of the nodes finds, merged in node order.
 struct SliceFindings {
   size_t begin = 0;
+  size_t end = 0;
+  TextTable texts;  // the ids of stored.nodes[begin, end) index these
   std::vector<std::string> problems;
   int64_t with_hp_namespace = 0;
   bool matches_recorded = false;
@@ -271,6 +326,19 @@ std::string DescribeNode(const NodeTag& node) {
   return DescribeNode(node.node_name, node.op_type, node.graph_path);
 }
 
+void StoredTags::AddNode(std::optional<absl::string_view> tag,
+                         std::optional<absl::string_view> module_path) {
+  auto add = [this](const std::optional<absl::string_view>& text) {
+    if (!text.has_value()) return StoredTag::kNone;
+    texts.emplace_back(*text);
+    return static_cast<int32_t>(texts.size() - 1);
+  };
+  StoredTag node;
+  node.tag = add(tag);
+  node.module_path = add(module_path);
+  nodes.push_back(node);
+}
+
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           absl::string_view source) {
   return ReadStoredTags(model, CollectNodes(model), source);
@@ -301,18 +369,23 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   std::vector<uint8_t> match_written(nodes.size());
   stored.nodes.resize(nodes.size());
   stored.matches.resize(nodes.size());
+  // What the doc_string format's JSON held, for the readings to view (its
+  // nodes are read in order).
+  std::deque<std::string> doc_texts;
   const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
   std::mutex slices_mutex;
   std::vector<SliceFindings> slices;
   auto read_slice = [&](size_t begin, size_t end) {
     SliceFindings found;
     found.begin = begin;
+    found.end = end;
+    RecentTexts recent_tags, recent_paths;
     NodeReleaser releaser(nodes, begin);
     NodeList::const_iterator it = nodes.At(begin);
     for (size_t i = begin; i < end; ++i, ++it) {
       releaser.Reached(i);
       const NodeRef node = *it;
-      NodeReading reading{ReadNodeTag(node, stored.format, &stored.kept_text)};
+      NodeReading reading{ReadNodeTag(node, stored.format, &doc_texts)};
       switch (stored.format) {
         case TagFormat::kMetadata:
           CheckMetadata(node, &reading, &found.problems);
@@ -342,12 +415,15 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
       }
       match_written[i] = match.has_value();
       stored.matches[i] = kind;
-      stored.nodes[i] = {reading.tag.tag, reading.tag.module_path};
+      stored.nodes[i] = {
+          recent_tags.IdIn(&found.texts, reading.tag.tag),
+          recent_paths.IdIn(&found.texts, reading.tag.module_path)};
     }
     std::lock_guard<std::mutex> lock(slices_mutex);
     slices.push_back(std::move(found));
   };
-  // The doc_string format keeps text in one deque: read in order.
+  // The doc_string format keeps its JSON's text in one deque: read in
+  // order.
   if (stored.format == TagFormat::kMetadata) {
     ForSlices(nodes.size(), kNodesPerSlice, read_slice);
   } else {
@@ -358,7 +434,23 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   });
   int64_t with_hp_namespace = 0;
   absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  TextTable texts;
   for (SliceFindings& found : slices) {
+    // The slice's ids become the model's.
+    std::vector<int32_t> id_of;
+    id_of.reserve(found.texts.texts().size());
+    for (const std::string& text : found.texts.texts()) {
+      id_of.push_back(texts.Intern(text));
+    }
+    for (size_t i = found.begin; i < found.end; ++i) {
+      StoredTag& node = stored.nodes[i];
+      if (node.tag != StoredTag::kNone) {
+        node.tag = id_of[static_cast<size_t>(node.tag)];
+      }
+      if (node.module_path != StoredTag::kNone) {
+        node.module_path = id_of[static_cast<size_t>(node.module_path)];
+      }
+    }
     for (std::string& problem : found.problems) {
       stored.problems.push_back(std::move(problem));
     }
@@ -366,6 +458,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     stored.matches_recorded |= found.matches_recorded;
     unparsed_matches.merge(found.unparsed_matches);
   }
+  stored.texts = texts.Take();
   // hp writes `namespace` on every node or (--nonamespace) on none; only a
   // node's own namespace, which hp leaves alone, excuses a missing one.
   if (with_hp_namespace > 0) {

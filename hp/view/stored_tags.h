@@ -22,22 +22,25 @@
 
 namespace hp {
 
-// A node's tag and module path as hp wrote them; absent: the node carries
-// none. Views into the model's nodes, or into StoredTags::kept_text. Only
-// what the views read of a WrittenTag (the match kind is parsed into
-// StoredTags::matches): a million nodes keep 48 bytes each, not 80.
+// A node's tag and module path as hp wrote them: ids into
+// StoredTags::texts, kNone when the node carries none. Each distinct text
+// is copied out of the model once: the passes after reading (the module
+// tree, the search for a module path) read a few thousand strings in
+// memory rather than the pages of a file the reader has given back, and a
+// million nodes keep 8 bytes each.
 struct StoredTag {
-  std::optional<absl::string_view> tag;
-  // The attribute format has none.
-  std::optional<absl::string_view> module_path;
+  static constexpr int32_t kNone = -1;
+  int32_t tag = kNone;
+  int32_t module_path = kNone;  // the attribute format has none
 };
 
 struct StoredTags {
   TagFormat format = TagFormat::kMetadata;
   // Per node, in CollectNodes order (the order of TagResult::nodes).
   std::vector<StoredTag> nodes;
-  // What the doc_string format's JSON held, for `nodes` to view.
-  std::deque<std::string> kept_text;
+  // The distinct tags and module paths, by id (a deque, so that views of
+  // them stay valid while it grows).
+  std::deque<std::string> texts;
   // Per node, its match kind as stored; nullopt when absent or not a kind
   // (then a problem says so, unless no node has one: matches_recorded).
   std::vector<std::optional<MatchKind>> matches;
@@ -54,6 +57,22 @@ struct StoredTags {
   // Entries that are not as hp writes them ("node '/a/Add' (Add) in main:
   // pkg.hp.module_path appears twice"), in node order, model entries first.
   std::vector<std::string> problems;
+
+  // A text by id; nullopt for kNone.
+  std::optional<absl::string_view> Text(int32_t id) const {
+    if (id == StoredTag::kNone) return std::nullopt;
+    return absl::string_view(texts[static_cast<size_t>(id)]);
+  }
+  std::optional<absl::string_view> Tag(size_t node) const {
+    return Text(nodes[node].tag);
+  }
+  std::optional<absl::string_view> ModulePath(size_t node) const {
+    return Text(nodes[node].module_path);
+  }
+  // Appends a node carrying these texts, each given a new id: for a caller
+  // that states stored tags itself rather than reading them.
+  void AddNode(std::optional<absl::string_view> tag,
+               std::optional<absl::string_view> module_path);
 };
 
 // "node '/encoder/Add_3' (Add) in main": how every message names a node.
@@ -72,8 +91,7 @@ std::string DescribeNode(absl::string_view name, absl::string_view op_type,
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           const NodeList& nodes,
                                           absl::string_view source);
-// The same for a model whose nodes are all in its graph. The tags view
-// `model`, which must outlive them.
+// The same for a model whose nodes are all in its graph.
 absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           absl::string_view source);
 

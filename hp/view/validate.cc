@@ -13,6 +13,19 @@
 #include "hp/tag/tag_writer.h"
 
 namespace hp {
+namespace {
+
+// A node's stored tag and module path, looked up once.
+struct NodeTexts {
+  std::optional<absl::string_view> tag;
+  std::optional<absl::string_view> module_path;
+};
+
+NodeTexts TextsOf(const StoredTags& stored, size_t node) {
+  return {stored.Tag(node), stored.ModulePath(node)};
+}
+
+}  // namespace
 
 std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
                                             const StoredTags& stored,
@@ -52,7 +65,7 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
   size_t i = 0;
   for (NodeList::const_iterator it = nodes.begin(); it != nodes.end();
        ++it, ++i) {
-    const StoredTag& tag = stored.nodes[i];
+    const NodeTexts tag = TextsOf(stored, i);
     // Missing and empty tags are among stored.problems already.
     if (!tag.tag.has_value() || tag.tag->empty()) continue;
     const MatchKind now_match = computed.MatchKindOf(i);
@@ -132,7 +145,7 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
   absl::flat_hash_map<absl::string_view, absl::string_view> path_of_tag;
   std::array<int64_t, kMatchKindCount> counted{};
   for (size_t i = 0; i < nodes.size() && i < stored.nodes.size(); ++i) {
-    const StoredTag& tag = stored.nodes[i];
+    const NodeTexts tag = TextsOf(stored, i);
     const std::optional<MatchKind>& match = stored.matches[i];
     if (match.has_value()) ++counted[static_cast<size_t>(*match)];
     // Missing and empty tags, missing kinds are among stored.problems.
@@ -223,16 +236,17 @@ std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
       continue;
     }
     const absl::string_view tag =
-        i < stored.nodes.size() ? stored.nodes[i].tag.value_or("") : "";
+        i < stored.nodes.size() ? stored.Tag(i).value_or("") : "";
     if (listed.tag != tag) {
       problems.push_back(absl::StrCat(DescribeNode(node), ": tagged '", tag,
                                       "', ", sidecar_path, " says '",
                                       listed.tag, "'"));
     }
-    if (i < stored.nodes.size() && stored.nodes[i].module_path.has_value() &&
-        *stored.nodes[i].module_path != listed.module_path) {
+    const std::optional<absl::string_view> module_path =
+        i < stored.nodes.size() ? stored.ModulePath(i) : std::nullopt;
+    if (module_path.has_value() && *module_path != listed.module_path) {
       problems.push_back(absl::StrCat(
-          DescribeNode(node), ": module path '", *stored.nodes[i].module_path,
+          DescribeNode(node), ": module path '", *module_path,
           "', ", sidecar_path, " says '", listed.module_path, "'"));
     }
   }

@@ -112,8 +112,7 @@ TEST(ModuleTreeTest, StoredTagsThatDifferDoNotGrowASecondTree) {
     std::string tag(computed.tags.TagOf(i));
     // As if tagged with another root name: every tag differs.
     tag.replace(0, std::string("/TinyBert").size(), "/Other");
-    stored.nodes.push_back({stored.kept_text.emplace_back(std::move(tag)),
-                            computed.tags.ModulePathOf(i)});
+    stored.AddNode(tag, computed.tags.ModulePathOf(i));
   }
   absl::StatusOr<TagsToShow> shown =
       StoredTagsToShow(computed.nodes, computed.tags, stored);
@@ -131,8 +130,7 @@ TEST(ModuleTreeTest, StoredTagsThatAgreeKeepTheirMatch) {
   const TwelveLayers computed;
   StoredTags stored;
   for (size_t i = 0; i < computed.tags.size(); ++i) {
-    stored.nodes.push_back(
-        {computed.tags.TagOf(i), computed.tags.ModulePathOf(i)});
+    stored.AddNode(computed.tags.TagOf(i), computed.tags.ModulePathOf(i));
   }
   absl::StatusOr<TagsToShow> shown =
       StoredTagsToShow(computed.nodes, computed.tags, stored);

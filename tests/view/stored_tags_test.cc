@@ -2,6 +2,8 @@
 // noticing every entry that is not as hp writes it.
 #include "hp/view/stored_tags.h"
 
+#include <optional>
+#include <set>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -56,11 +58,11 @@ TEST_P(FormatTest, ReadsBackWhatTagModelWrote) {
   EXPECT_EQ(stored->hp_version, kVersion);
   ASSERT_EQ(stored->nodes.size(), tagged.result.nodes.size());
   for (size_t i = 0; i < stored->nodes.size(); ++i) {
-    EXPECT_EQ(stored->nodes[i].tag, tagged.result.nodes[i].tag) << i;
+    EXPECT_EQ(stored->Tag(i), tagged.result.nodes[i].tag) << i;
     if (GetParam() == TagFormat::kAttribute) {
-      EXPECT_EQ(stored->nodes[i].module_path, std::nullopt);
+      EXPECT_EQ(stored->ModulePath(i), std::nullopt);
     } else {
-      EXPECT_EQ(stored->nodes[i].module_path, tagged.result.nodes[i].module_path);
+      EXPECT_EQ(stored->ModulePath(i), tagged.result.nodes[i].module_path);
     }
   }
 }
@@ -169,8 +171,22 @@ TEST(ReadStoredTagsTest, ProblemsOfAGraphReadInSlicesComeInNodeOrder) {
           "appears 2 times",
           "node '/block.6/Identity_29000' (Identity) in main: empty tag"));
   ASSERT_EQ(stored->nodes.size(), static_cast<size_t>(kNodes));
-  EXPECT_EQ(stored->nodes[29999].tag, "/Model/block.4");
-  EXPECT_EQ(stored->nodes[29000].tag, "");
+  EXPECT_EQ(stored->Tag(29999), "/Model/block.4");
+  EXPECT_EQ(stored->Tag(29000), "");
+  // Each distinct tag and module path is kept once, whichever slice read
+  // it: nodes far apart share the id.
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < stored->nodes.size(); ++i) {
+    if (std::optional<absl::string_view> tag = stored->Tag(i)) {
+      distinct.emplace(*tag);
+    }
+    if (std::optional<absl::string_view> path = stored->ModulePath(i)) {
+      distinct.emplace(*path);
+    }
+  }
+  EXPECT_EQ(stored->texts.size(), distinct.size());
+  EXPECT_EQ(stored->nodes[29999].tag, stored->nodes[4].tag);
+  EXPECT_EQ(stored->nodes[29999].module_path, stored->nodes[4].module_path);
 }
 
 TEST(ReadStoredTagsTest, WithoutNamespacesNoneIsMissing) {
@@ -213,7 +229,7 @@ TEST(ReadStoredTagsTest, NotesDocStringsThatAreNotHps) {
   EXPECT_THAT(stored->problems,
               Contains(HasSubstr("node 'Constant_1' (Constant) in main: "
                                  "doc_string JSON: \"hierarchy_tag\"")));
-  EXPECT_EQ(stored->nodes[0].tag, std::nullopt);
+  EXPECT_EQ(stored->Tag(0), std::nullopt);
 }
 
 }  // namespace
