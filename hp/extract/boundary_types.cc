@@ -443,7 +443,12 @@ absl::StatusOr<InferredTypes> InferTensorTypes(
 
   NodeFacts facts;
   size_t position = 0;
+  // The walk holds a window of the records, not every page it passed:
+  // extract's passes over a million nodes would otherwise keep the whole
+  // file resident beside what they build.
+  NodeReleaser releaser(nodes, 0);
   for (size_t i = 0; i < end; ++i) {
+    releaser.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;
     facts.name = node.name;

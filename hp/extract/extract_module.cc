@@ -1,7 +1,9 @@
 #include "hp/extract/extract_module.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -130,17 +132,25 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
   // as a layer whose ops all lie in its children): the deepest module
   // holding every node whose module path lies at or below it.
   const std::string below = absl::StrCat(module_path, ".");
+  // Many nodes share a stored path: each distinct one is compared once.
+  enum : uint8_t { kUnseen, kAtOrBelow, kElsewhere };
+  std::vector<uint8_t> path_state(stored.texts.size(), kUnseen);
   int common = -1;
   const size_t count =
       std::min(stored.nodes.size(), tree.module_of_node().size());
   for (size_t i = 0; i < count; ++i) {
-    const absl::string_view path = stored.ModulePath(i).value_or("");
-    if (!path.empty()) candidates.push_back(path);
-    const int module = tree.module_of_node()[i];
-    if (module < 0 ||
-        (path != module_path && !absl::StartsWith(path, below))) {
-      continue;
+    const int32_t id = stored.nodes[i].module_path;
+    if (id == StoredTag::kNone) continue;
+    uint8_t& state = path_state[static_cast<size_t>(id)];
+    if (state == kUnseen) {
+      const absl::string_view path = *stored.Text(id);
+      if (!path.empty()) candidates.push_back(path);
+      state = path == module_path || absl::StartsWith(path, below)
+                  ? kAtOrBelow
+                  : kElsewhere;
     }
+    const int module = tree.module_of_node()[i];
+    if (state != kAtOrBelow || module < 0) continue;
     common = common < 0 ? module : CommonAncestor(tree, common, module);
   }
   if (common >= 0) return common;
@@ -198,7 +208,10 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   // any depth.
   std::vector<int> kept(nodes.size(), -1);
   size_t position = 0;
+  // Both passes give the pages of the records behind them back.
+  NodeReleaser releaser(nodes, 0);
   for (size_t i = 0; i < nodes.size(); ++i) {
+    releaser.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) {
       kept[i] = kept[static_cast<size_t>(node.owner)];
@@ -239,6 +252,7 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
     }
   };
   for (size_t i = 0; i < nodes.size(); ++i) {
+    releaser.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;
     if (!node.owns_subgraphs) {

@@ -40,8 +40,11 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
     ++drops_at_[at];
   };
   absl::InlinedVector<absl::string_view, 4> remade;
+  // The walk holds a window of the records, not every page it passed.
+  BackwardNodeReleaser releaser(nodes, end_);
   for (size_t i = end_; i > 0;) {
     --i;
+    releaser.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;  // a body's, after the last owner
     if (node.owns_subgraphs) {

@@ -353,6 +353,10 @@ inline NodeRef NodeList::operator[](size_t i) const {
   return segments_[segment]->Get(at);
 }
 
+// How many nodes a walk passes between two NodeList::Release calls: a
+// few megabytes of a file of node records.
+inline constexpr size_t kNodesPerRelease = 8192;
+
 // Gives back a walk's nodes in steps as it passes them (NodeList::Release),
 // so that a walk over a slice of a million nodes holds a window of the
 // file, not the slice.
@@ -360,17 +364,35 @@ class NodeReleaser {
  public:
   NodeReleaser(const NodeList& nodes, size_t begin)
       : nodes_(nodes), from_(begin) {}
-  // The walk reached node i: it is done with the nodes before it.
+  // The walk reached node i: it is done with the nodes before it. A node
+  // before the last one reached starts a new pass from there.
   void Reached(size_t i) {
-    if (i - from_ < kStep) return;
+    if (i < from_) from_ = i;
+    if (i - from_ < kNodesPerRelease) return;
     nodes_.Release(from_, i);
     from_ = i;
   }
 
  private:
-  static constexpr size_t kStep = 8192;
   const NodeList& nodes_;
   size_t from_;
+};
+
+// The same for a walk from node `end` - 1 back to the first.
+class BackwardNodeReleaser {
+ public:
+  BackwardNodeReleaser(const NodeList& nodes, size_t end)
+      : nodes_(nodes), to_(end) {}
+  // The walk reached node i: it is done with the nodes after it.
+  void Reached(size_t i) {
+    if (to_ - (i + 1) < kNodesPerRelease) return;
+    nodes_.Release(i + 1, to_);
+    to_ = i + 1;
+  }
+
+ private:
+  const NodeList& nodes_;
+  size_t to_;
 };
 
 // Builds a NodeList node by node; lists built apart (on several threads)
