@@ -15,8 +15,11 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   }
   for (const std::string& name : wanted) kept_.insert(name);
   // The last main-graph node making a wanted tensor, looked for from the
-  // end: a cut near the end stops after a few nodes.
+  // end: a cut near the end stops after a few nodes. A cut near the start
+  // reads nearly every record here, holding a window of them.
+  BackwardNodeReleaser searched(nodes, nodes.size());
   for (size_t i = nodes.size(); i > 0 && end_ == 0; --i) {
+    searched.Reached(i - 1);
     const NodeRef& node = nodes[i - 1];
     if (node.owner >= 0) continue;
     for (absl::string_view output : node.outputs) {
