@@ -299,11 +299,11 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
         node.message.owner += shift;
       }
     }
-    // The vectors grew by doubling; a million nodes' views would leave
-    // tens of MB unused for the rest of the run.
+    // A message node's views grew by doubling; a million nodes' would leave
+    // tens of MB unused for the rest of the run. A record node's spans were
+    // reserved (Reserve) with little to spare, never touched: copying them
+    // into smaller blocks would fault the new blocks in for nothing.
     part.segment_->nodes.shrink_to_fit();
-    part.segment_->record_values.shrink_to_fit();
-    part.segment_->record_metadata.shrink_to_fit();
     part.segment_->message_values.shrink_to_fit();
     part.segment_->message_metadata.shrink_to_fit();
     list.starts_.push_back(list.size_);
