@@ -291,7 +291,7 @@ class NodeList {
   std::pair<size_t, size_t> Locate(size_t i) const;
 
   // Segments are kept as built, never copied into one: the nodes of a
-  // large graph are read in parallel chunks and held only once.
+  // large graph are read in parallel slices and held only once.
   std::vector<std::unique_ptr<Segment>> segments_;
   std::vector<size_t> starts_;  // each segment's first node's index
   size_t size_ = 0;
@@ -418,9 +418,9 @@ class NodeListBuilder {
   // Takes the last node back out.
   void RemoveLast();
   // Room for `records` more record nodes, with a little more than as many
-  // values and metadata entries per node as `like` holds (a builder of the
-  // same file's records, or null): one allocation each, where growing
-  // copies and faults in about twice the memory.
+  // values and metadata entries per node as `like` holds (this builder or
+  // another of the same file's records, or null): one allocation each,
+  // where growing copies and faults in about twice the memory.
   void Reserve(size_t records, const NodeListBuilder* like);
 
   // The list, its views set. The builder is left empty.
