@@ -282,6 +282,18 @@ void NodeListBuilder::RemoveLast() {
   segment.nodes.pop_back();
 }
 
+bool NodeListBuilder::HasRoomFor(const ByteRange& record,
+                                 uint64_t max_places) const {
+  const uint64_t most = (record.end - record.begin) / 2;
+  const NodeList::Segment& segment = *segment_;
+  for (const size_t used :
+       {segment.record_values.size(), segment.message_values.size(),
+        segment.record_metadata.size(), segment.message_metadata.size()}) {
+    if (used + most > max_places) return false;
+  }
+  return true;
+}
+
 NodeList NodeListBuilder::Finish() {
   std::vector<NodeListBuilder> parts;
   parts.push_back(std::move(*this));
@@ -382,7 +394,8 @@ void NodeList::Release(size_t begin, size_t end) const {
 // bodies' nodes follow it. False when a record does not parse.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     ParsedNodes* parsed, const FileMapping* mapped) {
+                     ParsedNodes* parsed, const FileMapping* mapped,
+                     uint64_t max_places) {
   *parsed = ParsedNodes(records.size());
   // Each thread reads its slice into one builder, which the list then
   // keeps as it is: nothing is copied to join them, and a slice's vectors
@@ -390,18 +403,31 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
   // chunks faulted 4 KB at a time, a fifth of a tag's faults). Its
   // records' pages are given back a chunk at a time.
   constexpr size_t kChunk = 1 << 14;
-  std::mutex slices_mutex;
-  std::vector<std::pair<size_t, NodeListBuilder>> slices;
+  std::mutex segments_mutex;
+  // Each builder with the index of its first record.
+  std::vector<std::pair<size_t, NodeListBuilder>> segments;
   std::atomic<bool> read{true};
   ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     if (begin == end) return;
     NodeListBuilder slice;
+    size_t slice_begin = begin;
+    auto keep = [&] {
+      std::lock_guard<std::mutex> lock(segments_mutex);
+      segments.emplace_back(slice_begin, std::move(slice));
+    };
     // The records exactly; their values and metadata entries once the
     // first chunk shows how many a node has.
     slice.Reserve(end - begin, nullptr);
     for (size_t chunk = begin; chunk < end && read; chunk += kChunk) {
       const size_t last = std::min(end, chunk + kChunk);
       for (size_t i = chunk; i < last && read; ++i) {
+        if (slice.size() > 0 && !slice.HasRoomFor(records[i], max_places)) {
+          NodeListBuilder next;
+          next.Reserve(end - i, &slice);
+          keep();
+          slice = std::move(next);
+          slice_begin = i;
+        }
         bool needs_message = false;
         if (!slice.AddRecord(data, records[i], &needs_message)) {
           read = false;
@@ -422,15 +448,14 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
         mapped->Release(records[chunk].begin, records[last - 1].end);
       }
     }
-    std::lock_guard<std::mutex> lock(slices_mutex);
-    slices.emplace_back(begin, std::move(slice));
+    keep();
   });
   if (!read) return false;
-  std::sort(slices.begin(), slices.end(),
+  std::sort(segments.begin(), segments.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<NodeListBuilder> parts;
-  parts.reserve(slices.size());
-  for (auto& [begin, slice] : slices) parts.push_back(std::move(slice));
+  parts.reserve(segments.size());
+  for (auto& [first, slice] : segments) parts.push_back(std::move(slice));
   *nodes = NodeListBuilder::Join(&parts, mapped);
   return true;
 }

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -417,6 +418,10 @@ class NodeListBuilder {
   bool AddRecord(const uint8_t* data, ByteRange record, bool* needs_message);
   // Takes the last node back out.
   void RemoveLast();
+  // Whether `record`, however many values and metadata entries it holds,
+  // can be added with every node's places in this builder's tables under
+  // `max_places` (each takes two bytes of a record at least).
+  bool HasRoomFor(const ByteRange& record, uint64_t max_places) const;
   // Room for `records` more record nodes, with a little more than as many
   // values and metadata entries per node as `like` holds (this builder or
   // another of the same file's records, or null): one allocation each,
@@ -485,16 +490,23 @@ class ParsedNodes {
 onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
                                  google::protobuf::Arena* arena);
 
+// A segment's nodes keep 32-bit places into its tables of values and
+// metadata entries.
+inline constexpr uint64_t kMaxSegmentPlaces =
+    std::numeric_limits<uint32_t>::max();
+
 // Reads the main graph's node records (payloads, in file order) as views
 // on all cores; a node that only a message can stand for (AddRecord's
 // needs_message) is parsed onto `arena` into parsed[i], and its subgraph
 // bodies' nodes follow it. False when a record does not parse. With
 // `mapped` (the mapping `data` is), each chunk's pages are given back once
-// read: the views stay valid and fault them in again when read.
+// read: the views stay valid and fault them in again when read. A slice
+// whose next record might take its tables past `max_places` goes on in a
+// new segment (tests lower it).
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
-                     ParsedNodes* parsed,
-                     const FileMapping* mapped = nullptr);
+                     ParsedNodes* parsed, const FileMapping* mapped = nullptr,
+                     uint64_t max_places = kMaxSegmentPlaces);
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
 bool OwnsSubgraphs(const onnx::NodeProto& node);

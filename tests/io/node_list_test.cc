@@ -238,5 +238,63 @@ TEST(NodeListTest, IndexFindsEveryNodeWhateverTheSegmentSizes) {
   }
 }
 
+// A slice of records whose tables would pass a segment's 32-bit places
+// goes on in a new segment: read with room for a few places only, every
+// node (those owning subgraph bodies and their bodies' nodes too) reads as
+// with the real limit.
+TEST(NodeListTest, RecordsPastASegmentsPlacesGoOnInANewSegment) {
+  std::string file;
+  std::vector<ByteRange> records;
+  for (int i = 0; i < 25000; ++i) {
+    onnx::NodeProto node = Node();
+    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
+    node.add_output(absl::StrCat("t", i));
+    if (i % 5000 == 7) {
+      onnx::AttributeProto* branch = node.add_attribute();
+      branch->set_name("then_branch");
+      branch->set_type(onnx::AttributeProto::GRAPH);
+      branch->mutable_g()->add_node()->add_input(absl::StrCat("in", i));
+    }
+    const std::string bytes = node.SerializeAsString();
+    records.push_back({file.size(), file.size() + bytes.size()});
+    file += bytes;
+  }
+  auto read = [&](uint64_t max_places, google::protobuf::Arena* arena,
+                  NodeList* nodes) {
+    ParsedNodes parsed;
+    ASSERT_TRUE(ReadNodeRecords(Data(file), records, arena, nodes, &parsed,
+                                nullptr, max_places));
+  };
+  google::protobuf::Arena arena;
+  NodeList expected;
+  read(kMaxSegmentPlaces, &arena, &expected);
+  ASSERT_EQ(expected.size(), 25005u);
+  // A node a segment (each record here might take over 64 places), then
+  // some dozens.
+  for (const uint64_t max_places : {64, 400}) {
+    NodeList nodes;
+    read(max_places, &arena, &nodes);
+    ASSERT_EQ(nodes.size(), expected.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const NodeRef node = nodes[i];
+      const NodeRef want = expected[i];
+      ASSERT_EQ(node.name, want.name) << i;
+      EXPECT_EQ(Strings(node.inputs), Strings(want.inputs)) << i;
+      EXPECT_EQ(Strings(node.outputs), Strings(want.outputs)) << i;
+      ASSERT_EQ(node.metadata.size(), want.metadata.size()) << i;
+      for (size_t k = 0; k < node.metadata.size(); ++k) {
+        EXPECT_EQ(node.metadata[k].value, want.metadata[k].value) << i;
+      }
+      EXPECT_EQ(node.owner, want.owner) << i;
+      EXPECT_EQ(node.graph_path, want.graph_path) << i;
+    }
+    // Each body's node follows its owner: record 20007 is node 20011.
+    EXPECT_EQ(nodes[8].owner, 7);
+    EXPECT_THAT(Strings(nodes[8].inputs), ElementsAre("in7"));
+    EXPECT_EQ(nodes[20012].owner, 20011);
+    EXPECT_THAT(Strings(nodes[20012].inputs), ElementsAre("in20007"));
+  }
+}
+
 }  // namespace
 }  // namespace hp
