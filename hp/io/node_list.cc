@@ -422,8 +422,9 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
       const size_t last = std::min(end, chunk + kChunk);
       for (size_t i = chunk; i < last && read; ++i) {
         if (slice.size() > 0 && !slice.HasRoomFor(records[i], max_places)) {
+          // As many records as the full one took, at most those left.
           NodeListBuilder next;
-          next.Reserve(end - i, &slice);
+          next.Reserve(std::min(end - i, slice.size()), &slice);
           keep();
           slice = std::move(next);
           slice_begin = i;
