@@ -1,7 +1,5 @@
 #include "hp/io/node_list.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "hp/io/external_data.h"
+#include "hp/util/freed_memory.h"
 #include "hp/util/parallel.h"
 
 namespace hp {
@@ -84,12 +83,10 @@ void NodeList::ForgetMetadata() {
     std::vector<RecordEntry>().swap(segment->record_metadata);
     std::vector<MetadataView>().swap(segment->message_metadata);
   }
-#ifdef __GLIBC__
-  // The entries were read in chunks on several threads, into those
+  // The entries were read in slices on several threads, into those
   // threads' malloc arenas; blocks freed there stay resident unless later
   // ones of their size reuse them. Give their pages back now.
-  malloc_trim(0);
-#endif
+  GiveBackFreedMemory();
 }
 
 NodeList::Record& NodeListBuilder::Start(bool message) {

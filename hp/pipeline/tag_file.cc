@@ -1,7 +1,5 @@
 #include "hp/pipeline/tag_file.h"
 
-#include <malloc.h>
-
 #include <filesystem>
 #include <future>
 #include <optional>
@@ -16,6 +14,7 @@
 #include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
 #include "hp/trace/trace_binding.h"
+#include "hp/util/freed_memory.h"
 #include "hp/util/sha256.h"
 #include "hp/util/status_macros.h"
 
@@ -195,7 +194,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   }
   // The scope walk's tables are freed by now, but the allocator keeps
   // their pages: give them back before the save allocates its buffers.
-  malloc_trim(0);
+  GiveBackFreedMemory();
   const NodeRecordSuffixes suffixes{&appended.sizes, appended.encode};
   SaveOptions save;
   save.input_path = model_path;

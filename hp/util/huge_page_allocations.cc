@@ -18,14 +18,8 @@
 #include <cstdlib>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define HP_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define HP_SANITIZED 1
-#endif
-#endif
+#include "hp/util/sanitizers.h"
+
 
 #ifdef HP_SANITIZED
 bool hp::AllocationsAdviseHugePages() { return false; }
