@@ -20,7 +20,6 @@
 
 #include "hp/util/sanitizers.h"
 
-
 #ifdef HP_SANITIZED
 bool hp::AllocationsAdviseHugePages() { return false; }
 #else
