@@ -19,8 +19,12 @@ namespace hp {
 class StringArena {
  public:
   StringArena() = default;
+  // Blocks of `block_bytes` (at least): 4 MB or more for tens of megabytes
+  // of strings, so that they fill huge pages (hp/util/huge_page_allocations).
+  explicit StringArena(size_t block_bytes) : block_bytes_(block_bytes) {}
   StringArena(StringArena&& other) noexcept { *this = std::move(other); }
   StringArena& operator=(StringArena&& other) noexcept {
+    block_bytes_ = other.block_bytes_;
     blocks_ = std::move(other.blocks_);
     stored_once_ = std::move(other.stored_once_);
     next_ = std::exchange(other.next_, nullptr);
@@ -34,7 +38,7 @@ class StringArena {
   absl::string_view Store(absl::string_view text) {
     if (text.empty()) return absl::string_view();
     if (text.size() > left_) {
-      const size_t size = std::max(text.size(), kBlockBytes);
+      const size_t size = std::max(text.size(), block_bytes_);
       blocks_.push_back(std::make_unique<char[]>(size));
       next_ = blocks_.back().get();
       left_ = size;
@@ -57,8 +61,7 @@ class StringArena {
   }
 
  private:
-  static constexpr size_t kBlockBytes = size_t{64} << 10;
-
+  size_t block_bytes_ = size_t{64} << 10;
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* next_ = nullptr;  // free space of the last block
   size_t left_ = 0;
