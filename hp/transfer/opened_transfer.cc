@@ -1,6 +1,8 @@
 #include "hp/transfer/opened_transfer.h"
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -57,8 +59,10 @@ bool IsTag(const std::optional<absl::string_view>& tag) {
 }
 
 // Every node's tag and module path as hp wrote them, in the format the
-// model records. Tags in metadata entries are views into the records,
-// read on all cores; the other formats are read from messages, in order.
+// model records. Tags in metadata entries are read on all cores and
+// copied, once per run of equal ones: the rules that read them later do so
+// off the file's order, where views would fault its pages back in. The
+// other formats are read from messages, in order.
 absl::Status ReadTags(OpenedTaggedModel* model,
                       const TaggedModelReading& reading) {
   const NodeList& list = model->nodes.list();
@@ -74,8 +78,15 @@ absl::Status ReadTags(OpenedTaggedModel* model,
   }
   if (!reading.visit && model->format == TagFormat::kMetadata) {
     std::atomic<size_t> first_untagged{list.size()};
+    std::mutex copies_done;
     ForSlices(list.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
       NodeReleaser releaser(list, begin);
+      // About the bytes of a module path a node: blocks of 4 MB (huge
+      // pages) for a large slice, not thousands of 64 KB ones.
+      StringArena copies(
+          std::clamp<size_t>((end - begin) * 32, 64 << 10, 4 << 20));
+      absl::string_view tag;
+      absl::string_view module_path;
       NodeList::const_iterator it = list.At(begin);
       for (size_t i = begin; i < end && i < first_untagged; ++i, ++it) {
         if (reading.give_back_pages) releaser.Reached(i);
@@ -85,11 +96,20 @@ absl::Status ReadTags(OpenedTaggedModel* model,
           size_t first = first_untagged;
           while (i < first && !first_untagged.compare_exchange_weak(first, i)) {
           }
-          return;
+          break;
         }
-        tagged->tags[i] = *written.tag;
-        tagged->module_paths[i] = written.module_path.value_or("");
+        // A module's nodes come in runs: a copy per run of equal tags, and
+        // per run of equal module paths.
+        const absl::string_view written_path = written.module_path.value_or("");
+        if (i == begin || *written.tag != tag) tag = copies.Store(*written.tag);
+        if (i == begin || written_path != module_path) {
+          module_path = copies.Store(written_path);
+        }
+        tagged->tags[i] = tag;
+        tagged->module_paths[i] = module_path;
       }
+      const std::lock_guard<std::mutex> lock(copies_done);
+      model->tag_copies.push_back(std::move(copies));
     });
     if (first_untagged < list.size()) {
       return Untagged(*model, list[first_untagged]);

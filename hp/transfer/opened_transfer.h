@@ -18,17 +18,19 @@
 #include "hp/model/splice_nodes.h"
 #include "hp/tag/tag_types.h"
 #include "hp/transfer/transfer_rule.h"
+#include "hp/util/string_arena.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
 
 // A model hp tagged, with every node's tag and module path as it stores
-// them (views into the mapped file, or into `tag_storage`).
+// them (views into `tag_copies`, `tag_storage` or the model's messages).
 struct OpenedTaggedModel {
   std::string path;
   std::unique_ptr<ModelSplice> splice;
   TagFormat format = TagFormat::kMetadata;
   SpliceNodes nodes;
+  std::vector<StringArena> tag_copies;  // metadata tags, one per run
   std::deque<std::string> tag_storage;  // doc_string tags, read out
   TaggedNodes tagged;
 };

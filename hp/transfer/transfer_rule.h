@@ -28,8 +28,7 @@ struct GraphValueNames {
 };
 
 // The tagged model: its nodes (CollectNodes order) with each one's tag and
-// module path as hp wrote them, as views (into the mapped file) that must
-// outlive the result.
+// module path as hp wrote them, as views that must outlive the result.
 struct TaggedNodes {
   const NodeList* nodes = nullptr;
   std::vector<absl::string_view> tags;
