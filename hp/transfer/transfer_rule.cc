@@ -3,11 +3,16 @@
 #include "hp/transfer/transfer_rule.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/propagation.h"
+#include "hp/util/parallel.h"
 
 namespace hp {
 namespace {
@@ -46,6 +51,20 @@ class NodeValueIds {
     inputs_at_.reserve(nodes + 1);
     outputs_at_.reserve(nodes + 1);
   }
+  // Room for every node of `nodes`, each id -1 until set by its slot.
+  void Allocate(const NodeList& nodes) {
+    Reserve(nodes.size());
+    for (const NodeRef& node : nodes) {
+      inputs_at_.push_back(inputs_at_.back() +
+                           static_cast<int>(node.inputs.size()));
+      outputs_at_.push_back(outputs_at_.back() +
+                            static_cast<int>(node.outputs.size()));
+    }
+    input_ids_.assign(inputs_at_.back(), -1);
+    output_ids_.assign(outputs_at_.back(), -1);
+  }
+  size_t FirstInputSlot(size_t node) const { return inputs_at_[node]; }
+  size_t FirstOutputSlot(size_t node) const { return outputs_at_[node]; }
   // The next node's ids: its inputs and outputs, then EndNode.
   size_t AddInput(int id) {
     input_ids_.push_back(id);
@@ -109,8 +128,7 @@ class OriginalGraph {
   int TensorId(absl::string_view name) {
     if (name.empty()) return -1;
     Index();
-    auto it = tensor_id_.find(name);
-    return it == tensor_id_.end() ? -1 : it->second;
+    return Find(name, Hash(name));
   }
   // `tensor` is an id TensorId gave.
   int Producer(int tensor) const { return producer_[tensor]; }
@@ -120,10 +138,11 @@ class OriginalGraph {
     Index();
     return value_ids_;
   }
-  // Lookups read names of the tagged file in the derived graph's order,
-  // which mostly keeps the original's: giving its pages back every so many
-  // steps of a walk holds about a window of it, where the lookups would
-  // fault all of it in.
+  // The rule reads original nodes (the kept check compares them with
+  // derived ones) in the derived graph's order, which mostly keeps the
+  // original's: giving the tagged file's pages back every so many steps of
+  // a walk holds about a window of it, where the reads would fault all of
+  // it in.
   void GiveBackEvery(size_t step) const {
     constexpr size_t kWindow = size_t{1} << 16;
     if (step % kWindow == kWindow - 1) nodes_.Release(0, nodes_.size());
@@ -142,105 +161,152 @@ class OriginalGraph {
   }
 
  private:
-  // One pass over the nodes in order, a chunk at a time: the chunk's
-  // output names are gathered, then interned with the table's memory for
-  // the next few fetched ahead (the inserts land anywhere in a table of a
-  // million names; one at a time, each waits for memory). Ids follow
-  // first production (node outputs in graph order, then graph inputs,
-  // then initializers); an input is mostly what the node before wrote,
-  // else it is looked up once every name has its id.
+  using NameHash = absl::Hash<absl::string_view>;
+  using Table = absl::flat_hash_map<absl::string_view, int>;
+
+  // An input to set once every name has its id: from the output slot of
+  // the node before (mostly what a node reads), else by looking it up.
+  struct PendingInput {
+    size_t slot;
+    size_t from_slot;  // kLookUp: look `name` up
+    absl::string_view name;
+    size_t hash;
+  };
+  static constexpr size_t kLookUp = ~size_t{0};
+
+  static size_t Hash(absl::string_view name) { return NameHash()(name); }
+  // Which table holds a name: high bits, where each table's own slot
+  // choice and control bytes read the low ones.
+  size_t TableOf(size_t hash) const { return (hash >> 32) % tables_.size(); }
+  int Find(absl::string_view name, size_t hash) const {
+    const Table& table = tables_[TableOf(hash)];
+    auto it = table.find(name);
+    return it == table.end() ? -1 : it->second;
+  }
+
+  // A tensor's id is the output slot (value_ids_) of the node output that
+  // first writes its name, in graph order; graph inputs and initializers
+  // no node writes come after the last slot, in that order. Ids so sort
+  // in order of first production, as the walks need, and no slot waits
+  // for the ones before it. Two passes on all cores: each core copies and
+  // hashes the output names of a slice of the nodes (lookups then compare
+  // with the copies, in memory that stays, not with the tagged file's
+  // pages given back), then interns the names whose hash falls to its
+  // table, in slot order.
   void Index() {
     if (indexed_) return;
     indexed_ = true;
-    tensor_id_.reserve(nodes_.size() + from_.values.inputs.size() +
-                       from_.values.initializers.size());
-    producer_.reserve(nodes_.size());
-    value_ids_.Reserve(nodes_.size());
-    struct Output {
-      size_t slot;
-      int node;
-      absl::string_view name;
-    };
-    struct Copy {
-      size_t input_slot;
-      size_t output_slot;
-    };
-    struct Later {
-      size_t slot;
-      absl::string_view name;
-    };
-    std::vector<Output> outputs;
-    std::vector<Copy> copies;
-    std::vector<Later> later;
-    constexpr size_t kChunk = 4096;
-    // Names are hashed this far ahead of their lookup, so that the table's
-    // memory is fetched by the time it is read.
-    constexpr size_t kAhead = 8;
-    NodeRef previous;
-    size_t previous_outputs_at = 0;  // previous's first output slot
-    int at = 0;
-    for (auto it = nodes_.begin(); it != nodes_.end();) {
-      outputs.clear();
-      copies.clear();
-      for (size_t n = 0; n < kChunk && it != nodes_.end(); ++n, ++it, ++at) {
-        GiveBackEvery(static_cast<size_t>(at));
+    value_ids_.Allocate(nodes_);
+    const size_t slots = value_ids_.output_slots();
+    // Below two slices, one core: threads would cost more than they save.
+    const size_t cores =
+        std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+    tables_.resize(nodes_.size() < 2 * kNodesPerSlice ? 1 : cores);
+    producer_.assign(slots, -1);
+    std::vector<absl::string_view> names(slots);
+    std::vector<size_t> hashes(slots);
+    std::vector<std::vector<PendingInput>> pending;
+    std::mutex slice_done;
+    ForSlices(nodes_.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+      NodeReleaser releaser(nodes_, begin);
+      StringArena copies(kNameBlockBytes);
+      std::vector<PendingInput> inputs;
+      NodeRef previous = begin > 0 ? nodes_[begin - 1] : NodeRef();
+      NodeList::const_iterator it = nodes_.At(begin);
+      for (size_t i = begin; i < end; ++i, ++it) {
+        releaser.Reached(i);
         const NodeRef node = *it;
+        size_t slot = value_ids_.FirstInputSlot(i);
         for (absl::string_view input : node.inputs) {
-          const size_t slot = value_ids_.AddInput(-1);
-          if (input.empty()) continue;
-          const size_t k = PositionIn(input, previous.outputs);
-          if (k < previous.outputs.size()) {
-            copies.push_back({slot, previous_outputs_at + k});
-          } else {
-            later.push_back({slot, input});
+          if (!input.empty()) {
+            const size_t k = PositionIn(input, previous.outputs);
+            if (k < previous.outputs.size()) {
+              inputs.push_back(
+                  {slot, value_ids_.FirstOutputSlot(i - 1) + k, {}, 0});
+            } else {
+              inputs.push_back({slot, kLookUp, input, Hash(input)});
+            }
           }
+          ++slot;
         }
-        previous_outputs_at = value_ids_.output_slots();
+        slot = value_ids_.FirstOutputSlot(i);
         for (absl::string_view output : node.outputs) {
-          const size_t slot = value_ids_.AddOutput(-1);
-          if (!output.empty()) outputs.push_back({slot, at, output});
+          if (!output.empty()) {
+            // A slot whose name an earlier one wrote is no id: its
+            // producer is never read.
+            producer_[slot] = static_cast<int>(i);
+            names[slot] = copies.Store(output);
+            hashes[slot] = Hash(names[slot]);
+          }
+          ++slot;
         }
-        value_ids_.EndNode();
         previous = node;
       }
-      for (size_t k = 0; k < outputs.size(); ++k) {
-        if (k + kAhead < outputs.size()) {
-          tensor_id_.prefetch(outputs[k + kAhead].name);
+      const std::lock_guard<std::mutex> lock(slice_done);
+      name_copies_.push_back(std::move(copies));
+      pending.push_back(std::move(inputs));
+    });
+    // Names are hashed this far ahead of their insert, so that the
+    // table's memory is fetched by the time it is read.
+    constexpr size_t kAhead = 8;
+    ForSlices(tables_.size(), 1, [&](size_t first, size_t last) {
+      std::vector<uint32_t> mine;
+      for (size_t t = first; t < last; ++t) {
+        mine.clear();
+        for (size_t slot = 0; slot < slots; ++slot) {
+          if (!names[slot].empty() && TableOf(hashes[slot]) == t) {
+            mine.push_back(static_cast<uint32_t>(slot));
+          }
         }
-        const Output& output = outputs[k];
-        const int id = Intern(output.name);
-        if (producer_[id] < 0) producer_[id] = output.node;
-        value_ids_.SetOutput(output.slot, id);
+        Table& table = tables_[t];
+        table.reserve(mine.size());
+        for (size_t k = 0; k < mine.size(); ++k) {
+          if (k + kAhead < mine.size()) table.prefetch(names[mine[k + kAhead]]);
+          const size_t slot = mine[k];
+          const int id = table.try_emplace(names[slot], static_cast<int>(slot))
+                             .first->second;
+          value_ids_.SetOutput(slot, id);
+        }
       }
-      for (const Copy& copy : copies) {
-        value_ids_.SetInput(copy.input_slot,
-                            value_ids_.OutputAt(copy.output_slot));
-      }
+    });
+    for (const std::string& name : from_.values.inputs) InternUnwritten(name);
+    for (const std::string& name : from_.values.initializers) {
+      InternUnwritten(name);
     }
-    for (const std::string& name : from_.values.inputs) Intern(name);
-    for (const std::string& name : from_.values.initializers) Intern(name);
-    for (size_t k = 0; k < later.size(); ++k) {
-      if (k + kAhead < later.size()) {
-        tensor_id_.prefetch(later[k + kAhead].name);
-      }
-      auto found = tensor_id_.find(later[k].name);
-      if (found != tensor_id_.end()) {
-        value_ids_.SetInput(later[k].slot, found->second);
+    for (const std::vector<PendingInput>& inputs : pending) {
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (k + kAhead < inputs.size() &&
+            inputs[k + kAhead].from_slot == kLookUp) {
+          const PendingInput& ahead = inputs[k + kAhead];
+          tables_[TableOf(ahead.hash)].prefetch(ahead.name);
+        }
+        const PendingInput& input = inputs[k];
+        value_ids_.SetInput(input.slot,
+                            input.from_slot == kLookUp
+                                ? Find(input.name, input.hash)
+                                : value_ids_.OutputAt(input.from_slot));
       }
     }
   }
 
-  int Intern(absl::string_view name) {
-    auto [it, added] =
-        tensor_id_.try_emplace(name, static_cast<int>(producer_.size()));
-    if (added) producer_.push_back(-1);
-    return it->second;
+  // A graph input or initializer: an id past the slots, unless a node
+  // output or an earlier one has the name.
+  void InternUnwritten(absl::string_view name) {
+    Table& table = tables_[TableOf(Hash(name))];
+    if (table.try_emplace(name, static_cast<int>(producer_.size())).second) {
+      producer_.push_back(-1);
+    }
   }
+
+  // Large enough for huge pages: the names of a million nodes are tens of
+  // megabytes.
+  static constexpr size_t kNameBlockBytes = size_t{4} << 20;
 
   const TaggedNodes& from_;
   const NodeList& nodes_;
   bool indexed_ = false;
-  absl::flat_hash_map<absl::string_view, int> tensor_id_;
+  std::vector<StringArena> name_copies_;  // what the tables' keys view
+  std::vector<Table> tables_;             // by TableOf: name to id
   std::vector<int> producer_;  // per tensor id: its node, -1 for none
   NodeValueIds value_ids_;
   absl::flat_hash_map<absl::string_view, int> node_by_name_;

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/model/graph_walk.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/testing/model_builder.h"
+#include "hp/util/parallel.h"
 
 namespace hp {
 namespace {
@@ -278,6 +280,83 @@ TEST(TransferRuleTest, ANodeNothingPlacesGetsTheRootTag) {
   EXPECT_EQ(result.TagOf(0), "/M");
   EXPECT_EQ(result.ModulePathOf(0), "");
   EXPECT_EQ(result.statistics.Count(MatchKind::kUnplaced), 1);
+}
+
+// Enough nodes that the tensor index is built on every core, its names
+// spread over a table per core: each fused pair must still replace just
+// its own two nodes, and each pair left alone be kept node for node.
+TEST(TransferRuleTest, AGraphIndexedOnEveryCoreMatchesPairByPair) {
+  constexpr int kNodes = 3 * static_cast<int>(kNodesPerSlice);
+  const auto value = [](int i) { return absl::StrCat("v", i); };
+  // Node i: layer (i + 1) / 4 of block i / 1000, so that every other pair
+  // spans two layers. An even node also reads a value seven back: an
+  // input that is not the node before's output, looked up by name.
+  std::vector<std::vector<std::string>> inputs(kNodes);
+  std::vector<std::string> tags;
+  std::vector<std::string> paths;
+  ModelBuilder original;
+  original.Input("x").Initializer("w", {2});
+  for (int i = 0; i < kNodes; ++i) {
+    inputs[i] = {i == 0 ? "x" : value(i - 1), "w"};
+    if (i % 2 == 0 && i >= 7) inputs[i].push_back(value(i - 7));
+    original.Node(absl::StrCat("n", i), "Add", inputs[i], {value(i)});
+    tags.push_back(absl::StrCat("/M/Block.", i / 1000, "/Layer.", (i + 1) / 4));
+    paths.push_back(absl::StrCat("block.", i / 1000, ".layer.", (i + 1) / 4));
+  }
+  Tagged from;
+  from.model = original.Output(value(kNodes - 1)).Build();
+  SetTags(&from, std::vector<absl::string_view>(tags.begin(), tags.end()),
+          std::vector<absl::string_view>(paths.begin(), paths.end()));
+
+  // Every hundredth pair as it was; the others one node each.
+  ModelBuilder derived;
+  derived.Input("x").Initializer("w", {2});
+  for (int j = 0; j < kNodes / 2; ++j) {
+    const int first = 2 * j;
+    const int second = first + 1;
+    if (j % 100 == 0) {
+      derived.Node(absl::StrCat("n", first), "Add", inputs[first],
+                   {value(first)});
+      derived.Node(absl::StrCat("n", second), "Add", inputs[second],
+                   {value(second)});
+      continue;
+    }
+    std::vector<std::string> fused_inputs = inputs[first];
+    fused_inputs.push_back("w");  // the second's, besides the first's output
+    derived.Node(absl::StrCat("f", j), "FusedAdd", fused_inputs,
+                 {value(second)});
+  }
+  const onnx::ModelProto derived_model =
+      derived.Output(value(kNodes - 1)).Build();
+  const NodeList nodes = CollectNodes(derived_model);
+  const TransferResult result =
+      TransferTags(from.tagged, nodes, ValuesOf(derived_model));
+
+  size_t at = 0;
+  for (int j = 0; j < kNodes / 2; ++j) {
+    const int first = 2 * j;
+    const int second = first + 1;
+    SCOPED_TRACE(absl::StrCat("pair ", j));
+    if (j % 100 == 0) {
+      for (int original_node : {first, second}) {
+        EXPECT_EQ(result.kinds[at], MatchKind::kKept);
+        EXPECT_EQ(result.TagOf(at), tags[original_node]);
+        EXPECT_THAT(result.Sources(at), ElementsAre(original_node));
+        ++at;
+      }
+      continue;
+    }
+    EXPECT_EQ(result.kinds[at], MatchKind::kReplacing);
+    EXPECT_EQ(result.TagOf(at), CommonSegments(tags[first], tags[second], '/'));
+    EXPECT_EQ(result.ModulePathOf(at),
+              CommonSegments(paths[first], paths[second], '.'));
+    EXPECT_THAT(result.Sources(at), ElementsAre(first, second));
+    ++at;
+  }
+  EXPECT_EQ(at, nodes.size());
+  EXPECT_EQ(result.TagOf(1), "/M/Block.0/Layer.0");  // pair 0, kept
+  EXPECT_EQ(result.TagOf(2), "/M/Block.0");          // pair 1: layers 0, 1
+  EXPECT_EQ(result.TagOf(3), "/M/Block.0/Layer.1");  // pair 2: layer 1
 }
 
 TEST(TransferRuleTest, CommonSegmentsCutsAtWholeSegments) {
