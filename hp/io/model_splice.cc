@@ -367,6 +367,7 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     SkeletonPieces graph;
     SkeletonPieces graph_rest;
     WireReader reader(data, record.payload, record.end);
+    RecordRunReader node_runs(fd_.get(), record.end);
     WireRecord field;
     while (!reader.done()) {
       if (!reader.Next(&field)) return ParseError(path);
@@ -380,6 +381,12 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
         release_behind(field.begin);
         graph.AddRange(field.begin, field.end);
         node_records.push_back({field.payload, field.end});
+        // The node records after it, read without mapping their pages.
+        while (node_runs.Next(TagByte(kGraphNode), field.end, &field)) {
+          graph.AddRange(field.begin, field.end);
+          node_records.push_back({field.payload, field.end});
+        }
+        reader = WireReader(data, field.end, record.end);
       } else if (!skipped) {
         graph.AddRange(field.begin, field.end);
         graph_rest.AddRange(field.begin, field.end);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -92,17 +93,30 @@ int ClaimGuardSlot(const uint8_t* data, uint64_t size) {
 // protobuf's own default nesting limit.
 constexpr int kMaxGroupDepth = 100;
 
-}  // namespace
-
-bool WireReader::ReadVarint(uint64_t* value) {
+// A varint of at most ten bytes from data[*pos], before `end`; *pos moves
+// past it.
+bool DecodeVarint(const uint8_t* data, uint64_t* pos, uint64_t end,
+                  uint64_t* value) {
   *value = 0;
   for (int shift = 0; shift < 64; shift += 7) {
-    if (pos_ >= end_) return false;
-    const uint8_t byte = data_[pos_++];
+    if (*pos >= end) return false;
+    const uint8_t byte = data[(*pos)++];
     *value |= static_cast<uint64_t>(byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) return true;
   }
   return false;
+}
+
+// RecordRunReader's buffer: from 16 KiB up to 256 KiB a read.
+constexpr uint64_t kMinRunWindow = uint64_t{16} << 10;
+constexpr uint64_t kMaxRunWindow = uint64_t{256} << 10;
+// A one-byte tag and a length of at most ten bytes.
+constexpr uint64_t kMaxHeaderBytes = 11;
+
+}  // namespace
+
+bool WireReader::ReadVarint(uint64_t* value) {
+  return DecodeVarint(data_, &pos_, end_, value);
 }
 
 bool WireReader::Skip(uint64_t bytes) {
@@ -158,6 +172,51 @@ bool WireReader::Next(WireRecord* record, int depth) {
   }
   record->end = pos_;
   return ok;
+}
+
+RecordRunReader::RecordRunReader(int fd, uint64_t end)
+    : fd_(fd), end_(end), buffer_(new uint8_t[kMaxRunWindow]) {}
+
+bool RecordRunReader::Fill(uint64_t at) {
+  const uint64_t read_so_far = at - std::min(run_begin_, at);
+  const uint64_t size = std::min(
+      {end_ - at, kMaxRunWindow, std::max(kMinRunWindow, read_so_far)});
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t got = ::pread(fd_, buffer_.get() + done, size - done,
+                                static_cast<off_t>(at + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;  // WireReader, on the mapping, says what is wrong
+    done += static_cast<uint64_t>(got);
+  }
+  window_begin_ = at;
+  window_end_ = at + done;
+  return done > 0;
+}
+
+bool RecordRunReader::Next(uint8_t tag_byte, uint64_t at, WireRecord* record) {
+  if (at >= end_) return false;
+  const uint64_t header_end = std::min(end_, at + kMaxHeaderBytes);
+  if (at < window_begin_ || header_end > window_end_) {
+    if (!Fill(at) || header_end > window_end_) return false;
+  }
+  if (run_begin_ == UINT64_MAX) run_begin_ = at;
+  const uint8_t* window = buffer_.get();
+  uint64_t pos = at - window_begin_;
+  if (window[pos] != tag_byte) return false;
+  ++pos;
+  uint64_t length = 0;
+  if (!DecodeVarint(window, &pos, header_end - window_begin_, &length)) {
+    return false;
+  }
+  const uint64_t payload = window_begin_ + pos;
+  if (length > end_ - payload) return false;
+  record->field = tag_byte >> 3;
+  record->wire_type = kLengthDelimited;
+  record->begin = at;
+  record->payload = payload;
+  record->end = payload + length;
+  return true;
 }
 
 FileMapping::FileMapping(int fd, uint64_t size) : size_(size) {

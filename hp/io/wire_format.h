@@ -1,5 +1,6 @@
-// Reading protobuf records straight from a mapped model file, without
-// parsing messages: what the splice path and the structure digest walk.
+// Reading protobuf records straight from a model file, mapped (or, for
+// runs of node records, read into a buffer), without parsing messages:
+// what the splice path and the structure digest walk.
 // Offsets are 64-bit, so that files past protobuf's 2 GB limit can be read.
 #ifndef HP_IO_WIRE_FORMAT_H_
 #define HP_IO_WIRE_FORMAT_H_
@@ -67,6 +68,41 @@ class WireReader {
   const uint8_t* data_;
   uint64_t pos_;
   uint64_t end_;
+};
+
+// Runs of records of one field (a graph's node records, one after another)
+// read through pread(2) into a buffer rather than through the mapping: a
+// pass that only steps from header to header would otherwise map every
+// page of the file, and on a virtual machine mapping a page costs far more
+// than copying it (a 297 MB graph of a million nodes: about 0.4 s through
+// the mapping, where copying the file takes 0.05 s). Anything else ends
+// the run, and the caller's WireReader takes over where it ended, so that
+// every record is judged, and every malformed one reported, as WireReader
+// does.
+class RecordRunReader {
+ public:
+  // Records up to `end` (the enclosing message's end) of the open file `fd`.
+  RecordRunReader(int fd, uint64_t end);
+
+  // The record at `at` if its tag is the one byte `tag_byte` (a
+  // length-delimited field below 16) and its length fits before `end`;
+  // false for anything else, or where reading the file fails or comes up
+  // short.
+  bool Next(uint8_t tag_byte, uint64_t at, WireRecord* record);
+
+ private:
+  // Reads from `at` on into the buffer: as many bytes as lie between the
+  // first record read and `at`, from 16 KiB up to 256 KiB, so that what it
+  // reads past a run's end (the first weights) is at most the size of the
+  // records before.
+  bool Fill(uint64_t at);
+
+  int fd_;
+  uint64_t end_;
+  std::unique_ptr<uint8_t[]> buffer_;
+  uint64_t window_begin_ = 0;  // the buffer holds [window_begin_, window_end_)
+  uint64_t window_end_ = 0;
+  uint64_t run_begin_ = UINT64_MAX;  // the first record read
 };
 
 // A read-only mapping of a whole file, unmapped on every path out. data()
