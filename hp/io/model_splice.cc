@@ -580,11 +580,6 @@ onnx::ModelProto ModelSplice::SkeletonWithHeaders() const {
 }
 
 absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
-  FileMapping mapping(fd_.get(), file_bytes_);
-  if (file_bytes_ > 0 && mapping.data() == nullptr) {
-    return ErrnoError("cannot map", path_);
-  }
-  mapping.ReadOnlyTouchedPages();  // the hash skips the weights
   std::vector<ByteRange> cut;
   cut.reserve(initializers_.size() + sparse_initializers_.size());
   std::merge(initializers_.begin(), initializers_.end(),
@@ -593,10 +588,9 @@ absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
              [](const ByteRange& a, const ByteRange& b) {
                return a.begin < b.begin;
              });
-  std::string digest =
-      Sha256HexWithout(mapping.data(), file_bytes_, cut, &mapping);
-  HP_RETURN_IF_ERROR(
-      CheckFileNotShrunk(fd_.get(), file_bytes_, path_, &mapping));
+  HP_ASSIGN_OR_RETURN(std::string digest,
+                      Sha256FileHexWithout(fd_.get(), file_bytes_, cut, path_));
+  HP_RETURN_IF_ERROR(CheckFileNotShrunk(fd_.get(), file_bytes_, path_));
   return digest;
 }
 

@@ -1,6 +1,10 @@
 #include "hp/io/structure_digest.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -10,12 +14,29 @@
 #include "hp/util/status_macros.h"
 
 namespace hp {
+namespace {
+
+// Calls hash(begin, end) for each range of [0, size) outside `cut`, in
+// order, until one returns false.
+template <typename Hash>
+bool ForRangesKept(uint64_t size, const std::vector<ByteRange>& cut,
+                   const Hash& hash) {
+  uint64_t kept_from = 0;
+  for (const ByteRange& range : cut) {
+    if (!hash(kept_from, range.begin)) return false;
+    kept_from = range.end;
+  }
+  return hash(kept_from, size);
+}
+
+}  // namespace
+
 std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
                              const std::vector<ByteRange>& cut,
                              const FileMapping* mapped) {
   Sha256 hasher;
   constexpr uint64_t kChunkBytes = uint64_t{4} << 20;
-  auto hash = [&](uint64_t begin, uint64_t end) {
+  ForRangesKept(size, cut, [&](uint64_t begin, uint64_t end) {
     for (uint64_t at = begin; at < end;) {
       const uint64_t to = std::min(end, at + kChunkBytes);
       hasher.Update(absl::string_view(
@@ -23,13 +44,44 @@ std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
       if (mapped != nullptr) mapped->Release(at, to);
       at = to;
     }
-  };
-  uint64_t kept_from = 0;
-  for (const ByteRange& range : cut) {
-    hash(kept_from, range.begin);
-    kept_from = range.end;
-  }
-  hash(kept_from, size);
+    return true;
+  });
+  return hasher.HexDigest();
+}
+
+absl::StatusOr<std::string> Sha256FileHexWithout(
+    int fd, uint64_t size, const std::vector<ByteRange>& cut,
+    const std::string& path) {
+  Sha256 hasher;
+  constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
+  const std::unique_ptr<char[]> buffer(new char[kChunkBytes]);
+  absl::Status status;
+  ForRangesKept(size, cut, [&](uint64_t begin, uint64_t end) {
+    for (uint64_t at = begin; at < end;) {
+      const ssize_t got =
+          ::pread(fd, buffer.get(), std::min(end - at, kChunkBytes),
+                  static_cast<off_t>(at));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        status = ErrnoError("cannot read", path);
+        return false;
+      }
+      if (got == 0) {
+        status = CheckFileNotShrunk(fd, size, path);
+        if (status.ok()) {
+          status = absl::DataLossError(absl::StrCat(
+              path, ": the file ended at byte ", at, " of ", size,
+              " while it was read: another program is changing it; run "
+              "again once it is done"));
+        }
+        return false;
+      }
+      hasher.Update(absl::string_view(buffer.get(), static_cast<size_t>(got)));
+      at += static_cast<uint64_t>(got);
+    }
+    return true;
+  });
+  HP_RETURN_IF_ERROR(status);
   return hasher.HexDigest();
 }
 

@@ -30,6 +30,14 @@ std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
                              const std::vector<ByteRange>& cut,
                              const FileMapping* mapped = nullptr);
 
+// The same, read from the open file `fd` with pread(2): for a pass that
+// reads most of the file once, where mapping costs more per page than the
+// copy (RecordRunReader, hp/io/wire_format.h). DataLoss when the file ends
+// early (truncated while it was read); errors name `path`.
+absl::StatusOr<std::string> Sha256FileHexWithout(
+    int fd, uint64_t size, const std::vector<ByteRange>& cut,
+    const std::string& path);
+
 // The same for a file, mapped rather than read: the initializer bytes are
 // never touched. Errors name the path.
 absl::StatusOr<std::string> StructureSha256FileHex(const std::string& path);

@@ -4,7 +4,11 @@
 // wrote into every fixture's trace.
 #include "hp/io/structure_digest.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -103,6 +107,33 @@ TEST(StructureDigestTest, WithoutInitializersItIsTheFilesDigest) {
   parts.initializer.clear();
   parts.sparse.clear();
   EXPECT_EQ(DigestOf(parts.File()), Sha256Hex(parts.File()));
+}
+
+// Read with pread a megabyte at a time, the digest is the mapped one's,
+// whatever the cut ranges straddle; a file cut short under it is DataLoss.
+TEST(StructureDigestTest, ReadFromTheFileItIsTheMappedDigest) {
+  std::string bytes(3 * (1 << 20) + 4321, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>((i * 2654435761u) >> 24);
+  }
+  const std::vector<ByteRange> cut = {
+      {100, 200}, {(1 << 20) - 5, (1 << 20) + 5}, {3 << 20, (3 << 20) + 1000}};
+  const std::string path = TestFolder() + "/bytes.bin";
+  WriteBytes(path, bytes);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  absl::StatusOr<std::string> read =
+      Sha256FileHexWithout(fd, bytes.size(), cut, path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read,
+            Sha256HexWithout(reinterpret_cast<const uint8_t*>(bytes.data()),
+                             bytes.size(), cut));
+  ASSERT_EQ(::truncate(path.c_str(), 2 << 20), 0);
+  read = Sha256FileHexWithout(fd, bytes.size(), cut, path);
+  ::close(fd);
+  EXPECT_TRUE(absl::IsDataLoss(read.status())) << read.status();
+  EXPECT_THAT(std::string(read.status().message()),
+              HasSubstr(path + ": the file was truncated while it was read"));
 }
 
 TEST(StructureDigestTest, MalformedBytesAreRejectedNamingTheFile) {
