@@ -53,7 +53,8 @@ absl::StatusOr<std::string> Sha256FileHexWithout(
     int fd, uint64_t size, const std::vector<ByteRange>& cut,
     const std::string& path) {
   Sha256 hasher;
-  constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
+  // Below malloc's mmap threshold, as RecordRunReader's buffer.
+  constexpr uint64_t kChunkBytes = uint64_t{64} << 10;
   const std::unique_ptr<char[]> buffer(new char[kChunkBytes]);
   absl::Status status;
   ForRangesKept(size, cut, [&](uint64_t begin, uint64_t end) {

@@ -107,9 +107,9 @@ bool DecodeVarint(const uint8_t* data, uint64_t* pos, uint64_t end,
   return false;
 }
 
-// RecordRunReader's buffer: from 16 KiB up to 256 KiB a read.
+// RecordRunReader's buffer: from 16 KiB up to 64 KiB a read.
 constexpr uint64_t kMinRunWindow = uint64_t{16} << 10;
-constexpr uint64_t kMaxRunWindow = uint64_t{256} << 10;
+constexpr uint64_t kMaxRunWindow = uint64_t{64} << 10;
 // A one-byte tag and a length of at most ten bytes.
 constexpr uint64_t kMaxHeaderBytes = 11;
 

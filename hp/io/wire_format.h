@@ -92,9 +92,10 @@ class RecordRunReader {
 
  private:
   // Reads from `at` on into the buffer: as many bytes as lie between the
-  // first record read and `at`, from 16 KiB up to 256 KiB, so that what it
-  // reads past a run's end (the first weights) is at most the size of the
-  // records before.
+  // first record read and `at`, from 16 KiB up to 64 KiB (below malloc's
+  // mmap threshold, so that freeing the buffer cannot raise it), so that
+  // what it reads past a run's end (the first weights) is at most the size
+  // of the records before.
   bool Fill(uint64_t at);
 
   int fd_;

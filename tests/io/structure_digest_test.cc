@@ -109,7 +109,7 @@ TEST(StructureDigestTest, WithoutInitializersItIsTheFilesDigest) {
   EXPECT_EQ(DigestOf(parts.File()), Sha256Hex(parts.File()));
 }
 
-// Read with pread a megabyte at a time, the digest is the mapped one's,
+// Read with pread 64 KiB at a time, the digest is the mapped one's,
 // whatever the cut ranges straddle; a file cut short under it is DataLoss.
 TEST(StructureDigestTest, ReadFromTheFileItIsTheMappedDigest) {
   std::string bytes(3 * (1 << 20) + 4321, '\0');
