@@ -4,14 +4,18 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -35,24 +39,93 @@ struct Resolution {
   std::vector<int> candidates;
 };
 
+// Each module of a trace that ran, under the nearest ancestor that ran,
+// sorted by that ancestor, then its scope component, then table order: torch
+// leaves containers that never ran (nn.ModuleDict ...) out of scopes. One
+// flat array (24 bytes a module, the component a view of the table's path),
+// where a map per ancestor cost 180; built once and only read, by every
+// core's walk.
+class ReachedModules {
+ public:
+  explicit ReachedModules(const ModuleTable& modules) : modules_(modules) {
+    reached_.reserve(static_cast<size_t>(modules.size()));
+    for (int i = 1; i < modules.size(); ++i) {
+      const Module& module = modules.at(i);
+      if (module.call_count <= 0) continue;
+      int ran = module.parent;
+      while (ran > 0 && modules.at(ran).call_count <= 0) {
+        ran = modules.at(ran).parent;
+      }
+      reached_.push_back({ran, ScopeComponent(module.path), i});
+    }
+    std::sort(reached_.begin(), reached_.end(),
+              [](const Entry& a, const Entry& b) {
+                return std::tie(a.ran, a.component, a.module) <
+                       std::tie(b.ran, b.component, b.module);
+              });
+  }
+
+  // The modules called `min_calls` times or more whose ScopeComponent is
+  // `component` and whose nearest ancestor that ran is `current`.
+  Resolution Find(int current, absl::string_view component,
+                  int64_t min_calls) const {
+    Resolution resolution;
+    auto it = std::lower_bound(
+        reached_.begin(), reached_.end(), std::make_pair(current, component),
+        [](const Entry& entry, const std::pair<int, absl::string_view>& key) {
+          return std::make_pair(entry.ran, entry.component) < key;
+        });
+    // Candidates are listed only when there are several (rare): most
+    // lookups allocate nothing.
+    for (; it != reached_.end() && it->ran == current &&
+           it->component == component;
+         ++it) {
+      const int module = it->module;
+      if (modules_.at(module).call_count < min_calls) continue;
+      if (resolution.module < 0) {
+        resolution.module = module;
+        continue;
+      }
+      if (resolution.candidates.empty()) {
+        resolution.candidates.push_back(resolution.module);
+      }
+      resolution.candidates.push_back(module);
+    }
+    return resolution;
+  }
+
+ private:
+  struct Entry {
+    int ran;
+    absl::string_view component;
+    int module;
+  };
+  const ModuleTable& modules_;
+  std::vector<Entry> reached_;
+};
+
 // Resolves node-name scopes against a module table, one component at a time.
 class ComponentResolver {
  public:
-  explicit ComponentResolver(ModuleTable* modules) : modules_(modules) {}
+  // `reached` is set for a table from a trace, which is then only read.
+  ComponentResolver(ModuleTable* modules, const ReachedModules* reached)
+      : modules_(modules), reached_(reached) {}
 
   // The module the component names, called from `current` (reached through
   // the component `previous`).
   Resolution Resolve(int current, absl::string_view previous,
                      absl::string_view component) {
     const absl::string_view current_path = modules_->at(current).path;
-    const bool traced = modules_->source() == HierarchySource::kTrace;
+    const bool traced = reached_ != nullptr;
     absl::string_view base = WithoutDedupSuffix(component);
     if (traced) {
       // A module that ran, reached from `current` through containers that
       // never ran. A module really named "relu_1" wins over a second "relu"
       // call; the trace says which modules ran twice.
-      Resolution found = Reached(current, component, 1);
-      if (found.module < 0 && !base.empty()) found = Reached(current, base, 2);
+      Resolution found = reached_->Find(current, component, 1);
+      if (found.module < 0 && !base.empty()) {
+        found = reached_->Find(current, base, 2);
+      }
       if (found.module >= 0) return found;
     }
     for (bool overlap : {true, false}) {
@@ -78,57 +151,6 @@ class ComponentResolver {
   }
 
  private:
-  // The modules called `min_calls` times or more whose ScopeComponent is
-  // `component` and whose nearest ancestor that ran is `current`: torch
-  // leaves containers that never ran (nn.ModuleDict ...) out of scopes.
-  Resolution Reached(int current, absl::string_view component,
-                     int64_t min_calls) {
-    if (!indexed_) IndexReached();
-    Resolution resolution;
-    auto it = std::lower_bound(
-        reached_.begin(), reached_.end(), std::make_pair(current, component),
-        [](const ReachedModule& entry,
-           const std::pair<int, absl::string_view>& key) {
-          return std::make_pair(entry.ran, entry.component) < key;
-        });
-    // Candidates are listed only when there are several (rare): most
-    // lookups allocate nothing.
-    for (; it != reached_.end() && it->ran == current &&
-           it->component == component;
-         ++it) {
-      const int module = it->module;
-      if (modules_->at(module).call_count < min_calls) continue;
-      if (resolution.module < 0) {
-        resolution.module = module;
-        continue;
-      }
-      if (resolution.candidates.empty()) {
-        resolution.candidates.push_back(resolution.module);
-      }
-      resolution.candidates.push_back(module);
-    }
-    return resolution;
-  }
-
-  void IndexReached() {
-    indexed_ = true;
-    reached_.reserve(static_cast<size_t>(modules_->size()));
-    for (int i = 1; i < modules_->size(); ++i) {
-      const Module& module = modules_->at(i);
-      if (module.call_count <= 0) continue;
-      int ran = module.parent;
-      while (ran > 0 && modules_->at(ran).call_count <= 0) {
-        ran = modules_->at(ran).parent;
-      }
-      reached_.push_back({ran, ScopeComponent(module.path), i});
-    }
-    std::sort(reached_.begin(), reached_.end(),
-              [](const ReachedModule& a, const ReachedModule& b) {
-                return std::tie(a.ran, a.component, a.module) <
-                       std::tie(b.ran, b.component, b.module);
-              });
-  }
-
   // nn.Sequential / nn.ModuleList children repeat their parent's component
   // ("/layer1/layer1.0"): such a component replaces the previous one.
   static std::string CandidatePath(absl::string_view current_path,
@@ -146,17 +168,7 @@ class ComponentResolver {
   }
 
   ModuleTable* modules_;
-  // Each module that ran, under the nearest ancestor that ran, sorted by
-  // that ancestor, then its scope component, then table order; built at
-  // the first lookup. One flat array (24 bytes a module, the component a
-  // view of the table's path), where a map per ancestor cost 180.
-  struct ReachedModule {
-    int ran;
-    absl::string_view component;
-    int module;
-  };
-  bool indexed_ = false;
-  std::vector<ReachedModule> reached_;
+  const ReachedModules* reached_;
 };
 
 // The call chain (root first) named by a node's dynamo metadata, adding its
@@ -251,8 +263,8 @@ std::optional<absl::string_view> ScopeOfName(absl::string_view name) {
 // ParseNodeName skips them).
 class NamedScopes {
  public:
-  explicit NamedScopes(ModuleTable* modules)
-      : modules_(modules), resolver_(modules) {
+  NamedScopes(ModuleTable* modules, const ReachedModules* reached)
+      : modules_(modules), resolver_(modules, reached) {
     recent_.fill({absl::string_view(), -1});
   }
 
@@ -260,6 +272,11 @@ class NamedScopes {
   // the node names they come from lie in a file whose pages a walk gives
   // back, and a key viewing them would read them all in again.
   const NamedScope& Resolve(absl::string_view scope) {
+    // A deep graph goes through its scopes layer after layer and rarely
+    // comes back: past a bound, what is kept is forgotten, and a scope met
+    // again is resolved again, to the same result (a result is only reused
+    // while the table keeps the size it was resolved against).
+    if (scopes_.size() >= kMaxScopes) Forget();
     // Nodes in graph order cycle through a few scopes (a layer's q, k, v,
     // ... once per call): those are found among the latest ones without
     // hashing, by comparing strings already in cache. The search starts
@@ -333,6 +350,18 @@ class NamedScopes {
   }
 
  private:
+  // About 150 bytes a scope with its key and copy: under a MB.
+  static constexpr size_t kMaxScopes = size_t{1} << 12;
+
+  void Forget() {
+    index_.clear();
+    scopes_.clear();
+    owned_ = StringArena();
+    recent_.fill({absl::string_view(), -1});
+    next_recent_ = 0;
+    last_found_ = 0;
+  }
+
   void Remember(absl::string_view scope, int at) {
     last_found_ = next_recent_;
     recent_[next_recent_] = {scope, at};
@@ -373,11 +402,12 @@ struct NodeFacts {
   }
 };
 
-// The facts of nodes [first, first + facts->size()). The pages they are
-// read from stay in for the walk, which gives them back.
-void GatherFacts(const NodeList& nodes, size_t first,
+// The facts of nodes [first, first + facts->size()), on all cores ahead of
+// a serial walk, else on this one. The pages they are read from stay in
+// for the walk, which gives them back.
+void GatherFacts(const NodeList& nodes, size_t first, bool on_all_cores,
                  std::vector<NodeFacts>* facts) {
-  ForSlices(facts->size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+  auto gather = [&](size_t begin, size_t end) {
     NodeList::const_iterator it = nodes.At(first + begin);
     for (size_t k = begin; k < end; ++k, ++it) {
       const NodeRef node = *it;
@@ -391,7 +421,12 @@ void GatherFacts(const NodeList& nodes, size_t first,
       fact.has_scope = scope.has_value();
       fact.scope_size = scope ? static_cast<uint32_t>(scope->size()) : 0;
     }
-  });
+  };
+  if (on_all_cores) {
+    ForSlices(facts->size(), kNodesPerSlice, gather);
+  } else {
+    gather(0, facts->size());
+  }
 }
 
 // The error (or, when the first candidate is taken, the warning) for a node
@@ -420,6 +455,123 @@ std::string AmbiguityMessage(absl::string_view name, absl::string_view op_type,
                    "first_candidate)");
 }
 
+// The walk over a range of nodes [begin, end): each node's scope in
+// `placed`, and what the range adds to the result.
+class RangeWalk {
+ public:
+  explicit RangeWalk(size_t begin) : begin_(begin) {}
+
+  // `reached` is set for a table from a trace, `calls` for a trace with
+  // its call sequence; facts are gathered on all cores for a walk that has
+  // them to itself.
+  void Walk(const NodeList& nodes, size_t end, ModuleTable* modules,
+            const ReachedModules* reached, CallMatcher* calls,
+            const ScopeOptions& options, bool facts_on_all_cores,
+            std::vector<NodeScope>* placed) {
+    // The stack starts at the root in each range: Align leaves it holding
+    // exactly the chain it was given, so what it held before a range does
+    // not matter.
+    ScopeStack stack(0);
+    NamedScopes named_scopes(modules, reached);
+    std::vector<int> chain;
+    // Facts a window at a time: a million nodes' would be 48 MB more. A
+    // window gathered on all cores is large enough to share out; one this
+    // core gathers only keeps its reads together.
+    const size_t facts_window =
+        facts_on_all_cores ? size_t{1} << 15 : size_t{1} << 12;
+    std::vector<NodeFacts> window;
+    size_t window_at = begin_;
+    const NamedScope call_scope;  // a scope a call resolved: origin only
+
+    NodeList::const_iterator it = nodes.At(begin_);
+    NodeReleaser releaser(nodes, begin_);
+    for (size_t i = begin_; i < end; ++i, ++it) {
+      releaser.Reached(i);
+      if (i == window_at + window.size()) {
+        window_at = i;
+        window.resize(std::min(facts_window, end - i));
+        GatherFacts(nodes, window_at, facts_on_all_cores, &window);
+      }
+      const NodeFacts& fact = window[i - window_at];
+      NodeScope& scope = (*placed)[i];
+      const std::vector<int>* aligned = &chain;
+      chain.assign(1, 0);
+      std::string missing;
+      if (fact.dynamo && DynamoChain(*it, modules, &chain, &missing)) {
+        scope.origin = ScopeOrigin::kDynamoMetadata;
+        any_scope_ = true;
+        if (!missing.empty()) {
+          scope.origin = ScopeOrigin::kNearestAncestor;
+          warnings_.push_back(absl::StrCat(
+              "node '", fact.name, "' (", fact.op_type, "): module '", missing,
+              "' of ", kDynamoNameScopesKey,
+              " is not a module of the trace; tagged as its nearest traced "
+              "ancestor '",
+              modules->at(chain.back()).path, "'"));
+        }
+      } else if (const std::optional<absl::string_view> node_scope =
+                     fact.Scope()) {
+        any_scope_ = true;
+        // The call that made it (a trace's calls), else its scope's modules.
+        const std::vector<int>* call_chain =
+            calls != nullptr ? calls->Match(*node_scope, fact.op_type)
+                             : nullptr;
+        const NamedScope& named = call_chain != nullptr
+                                      ? call_scope
+                                      : named_scopes.Resolve(*node_scope);
+        scope.origin = named.origin;
+        aligned = call_chain != nullptr ? call_chain : &named.chain;
+        if (named.ambiguous()) {
+          std::string what =
+              AmbiguityMessage(fact.name, fact.op_type, named, *modules,
+                               options.first_candidate);
+          if (!options.first_candidate) {
+            status_ = absl::InvalidArgumentError(what);
+            return;
+          }
+          warnings_.push_back(std::move(what));
+        }
+        if (named.origin == ScopeOrigin::kNearestAncestor) {
+          warnings_.push_back(absl::StrCat(
+              "node '", fact.name, "' (", fact.op_type, "): scope '",
+              named.problem->unknown_component, "' under '",
+              modules->at(named.chain.back()).path,
+              "' is not a module of the trace; tagged as its nearest traced "
+              "ancestor"));
+        }
+      } else if (fact.owner >= 0) {
+        // Its owner may lie in another range: placed after them all.
+        scope.origin = ScopeOrigin::kEnclosingNode;
+        enclosed_.emplace_back(i, fact.owner);
+      }
+      stack.Align(*aligned);
+      scope.module = stack.top();
+      if (fact.owns_subgraphs) owners_.push_back(i);
+    }
+  }
+
+  size_t begin() const { return begin_; }
+  // The first scope segment the trace leaves ambiguous, unless the first
+  // candidate is taken: the walk stopped there.
+  const absl::Status& status() const { return status_; }
+  bool any_scope() const { return any_scope_; }
+  std::vector<std::string>& warnings() { return warnings_; }
+  // Nodes holding subgraphs.
+  const std::vector<size_t>& owners() const { return owners_; }
+  // Subgraph nodes without a scope, and the node owning their subgraph.
+  const std::vector<std::pair<size_t, int>>& enclosed() const {
+    return enclosed_;
+  }
+
+ private:
+  size_t begin_;
+  absl::Status status_;
+  bool any_scope_ = false;
+  std::vector<std::string> warnings_;
+  std::vector<size_t> owners_;
+  std::vector<std::pair<size_t, int>> enclosed_;
+};
+
 }  // namespace
 
 void ScopeStack::Align(const std::vector<int>& chain) {
@@ -436,79 +588,52 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
     const NodeList& nodes, ModuleTable* modules, const ScopeOptions& options) {
   ScopeReconstruction result;
   result.nodes.resize(nodes.size());
-  ScopeStack stack(0);
-  // Call chains of nodes owning subgraphs, for their scope-less body nodes.
-  absl::flat_hash_map<int, std::vector<int>> owner_chains;
-  NamedScopes named_scopes(modules);
-  std::vector<int> chain;
-  // Facts a window at a time: a million nodes' would be 48 MB more.
-  constexpr size_t kFactsWindow = size_t{1} << 15;
-  std::vector<NodeFacts> window;
-  size_t window_at = 0;
+  std::optional<ReachedModules> reached;
+  if (modules->source() == HierarchySource::kTrace) reached.emplace(*modules);
   std::optional<CallMatcher> calls;
   if (modules->has_calls()) calls.emplace(*modules);
-  const NamedScope call_scope;  // a scope a call resolved: origin only
-
-  NodeList::const_iterator it = nodes.begin();
-  NodeReleaser releaser(nodes, 0);
-  for (size_t i = 0; i < nodes.size(); ++i, ++it) {
-    releaser.Reached(i);
-    if (i == window_at + window.size()) {
-      window_at = i;
-      window.resize(std::min(kFactsWindow, nodes.size() - i));
-      GatherFacts(nodes, window_at, &window);
-    }
-    const NodeFacts& fact = window[i - window_at];
-    NodeScope& scope = result.nodes[i];
-    const std::vector<int>* aligned = &chain;
-    chain.assign(1, 0);
-    std::string missing;
-    if (fact.dynamo && DynamoChain(*it, modules, &chain, &missing)) {
-      scope.origin = ScopeOrigin::kDynamoMetadata;
-      result.any_scope = true;
-      if (!missing.empty()) {
-        scope.origin = ScopeOrigin::kNearestAncestor;
-        result.warnings.push_back(absl::StrCat(
-            "node '", fact.name, "' (", fact.op_type, "): module '",
-            missing, "' of ", kDynamoNameScopesKey,
-            " is not a module of the trace; tagged as its nearest traced "
-            "ancestor '", modules->at(chain.back()).path, "'"));
-      }
-    } else if (const std::optional<absl::string_view> node_scope =
-                   fact.Scope()) {
-      result.any_scope = true;
-      // The call that made it (a trace's calls), else its scope's modules.
-      const std::vector<int>* call_chain =
-          calls ? calls->Match(*node_scope, fact.op_type) : nullptr;
-      const NamedScope& named = call_chain != nullptr
-                                    ? call_scope
-                                    : named_scopes.Resolve(*node_scope);
-      scope.origin = named.origin;
-      aligned = call_chain != nullptr ? call_chain : &named.chain;
-      if (named.ambiguous()) {
-        std::string what =
-            AmbiguityMessage(fact.name, fact.op_type, named, *modules,
-                             options.first_candidate);
-        if (!options.first_candidate) return absl::InvalidArgumentError(what);
-        result.warnings.push_back(std::move(what));
-      }
-      if (named.origin == ScopeOrigin::kNearestAncestor) {
-        result.warnings.push_back(absl::StrCat(
-            "node '", fact.name, "' (", fact.op_type, "): scope '",
-            named.problem->unknown_component, "' under '",
-            modules->at(named.chain.back()).path,
-            "' is not a module of the trace; tagged as its nearest traced "
-            "ancestor"));
-      }
-    } else if (fact.owner >= 0) {
-      scope.origin = ScopeOrigin::kEnclosingNode;
-      auto owner_chain = owner_chains.find(fact.owner);
-      if (owner_chain != owner_chains.end()) aligned = &owner_chain->second;
-    }
-    stack.Align(*aligned);
-    scope.module = stack.top();
-    if (fact.owns_subgraphs) {
-      owner_chains[static_cast<int>(i)] = stack.frames();
+  // A trace's table is only read, and without its calls (which are met in
+  // order) a node's scope depends on the node alone: ranges of nodes are
+  // then walked on all cores.
+  const bool by_ranges = reached.has_value() && !calls.has_value();
+  std::vector<RangeWalk> walks;
+  std::mutex walks_mutex;
+  auto walk = [&](size_t begin, size_t end) {
+    RangeWalk range(begin);
+    range.Walk(nodes, end, modules, reached ? &*reached : nullptr,
+               calls ? &*calls : nullptr, options, !by_ranges, &result.nodes);
+    std::lock_guard<std::mutex> lock(walks_mutex);
+    walks.push_back(std::move(range));
+  };
+  if (by_ranges) {
+    ForSlices(nodes.size(), kNodesPerSlice, walk);
+  } else {
+    walk(0, nodes.size());
+  }
+  absl::c_sort(walks, [](const RangeWalk& a, const RangeWalk& b) {
+    return a.begin() < b.begin();
+  });
+  for (const RangeWalk& range : walks) {
+    if (!range.status().ok()) return range.status();
+  }
+  absl::flat_hash_set<size_t> owners;
+  for (RangeWalk& range : walks) {
+    result.any_scope = result.any_scope || range.any_scope();
+    std::vector<std::string>& warnings = range.warnings();
+    result.warnings.insert(result.warnings.end(),
+                           std::make_move_iterator(warnings.begin()),
+                           std::make_move_iterator(warnings.end()));
+    owners.insert(range.owners().begin(), range.owners().end());
+  }
+  // Then, in node order, each body node without a scope takes the module of
+  // its If/Loop/Scan: the top of the stack that node left, as the walk in
+  // one range would have had it. An owner met later (none is) gives the
+  // root.
+  for (const RangeWalk& range : walks) {
+    for (const auto& [node, owner] : range.enclosed()) {
+      const bool met = owner >= 0 && static_cast<size_t>(owner) < node &&
+                       owners.contains(static_cast<size_t>(owner));
+      result.nodes[node].module = met ? result.nodes[owner].module : 0;
     }
   }
   return result;

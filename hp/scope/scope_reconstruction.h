@@ -68,8 +68,10 @@ struct ScopeReconstruction {
 // dynamo metadata, modules met in the nodes are added to it; a table from a
 // trace is only read, and scopes it lacks resolve to their nearest ancestor.
 // A trace's call sequence, when it has one, places each node in the call
-// that made it (hp/scope/call_matching.h). Fails (InvalidArgument) on a
-// scope segment the trace leaves ambiguous (ScopeOptions::first_candidate).
+// that made it (hp/scope/call_matching.h). Fails (InvalidArgument) on the
+// first scope segment the trace leaves ambiguous
+// (ScopeOptions::first_candidate). With a trace but no call sequence, ranges
+// of nodes are walked on all cores: same result, warnings in node order.
 absl::StatusOr<ScopeReconstruction> ReconstructScopes(
     const NodeList& nodes, ModuleTable* modules, const ScopeOptions& options);
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/model/graph_walk.h"
@@ -368,6 +369,123 @@ TEST(ContainerResolutionTest, WithoutATraceTheNamesGiveDistinctPaths) {
       &table);
   EXPECT_THAT(placed.modules,
               ElementsAre("left.proj", "right.proj", "left.proj"));
+}
+
+// --- graphs walked in ranges on every core -----------------------------------
+// A trace without calls lets ranges of nodes be walked at once; these graphs
+// are past two slices (hp/util/parallel.h), so a machine with two cores or
+// more walks each half on its own.
+
+// Blocks "layers.k" with a Linear "layers.k.fc", in a ModuleList that never
+// ran: each block's scope is reached through the list.
+ModuleTable LayeredTable(int layers) {
+  TraceBuilder trace("Net");
+  trace.TorchNn("layers", "ModuleList", 0);
+  for (int k = 0; k < layers; ++k) {
+    trace.Module(absl::StrCat("layers.", k), "Block");
+    trace.TorchNn(absl::StrCat("layers.", k, ".fc"), "Linear");
+  }
+  return TableOf(trace);
+}
+
+TEST(RangeWalkTest, EveryNodeIsPlacedAsOneWalkInGraphOrderWould) {
+  // 9,000 blocks of three nodes: 18,000 scopes, more than a walk keeps, so
+  // the first block's scope is forgotten before it comes back at the end.
+  constexpr int kLayers = 9000;
+  ModuleTable table = LayeredTable(kLayers);
+  std::vector<std::string> first_half, second_half;
+  std::vector<std::string> expected;
+  std::vector<std::string> unknown;  // nodes whose scope the trace lacks
+  auto add_layer = [&](int k, std::vector<std::string>* names) {
+    const std::string block = absl::StrCat("layers.", k);
+    names->push_back(absl::StrCat("/", block, "/fc/MatMul"));
+    expected.push_back(absl::StrCat(block, ".fc"));
+    names->push_back(absl::StrCat("/", block, "/Add"));
+    expected.push_back(block);
+    if (k % 1000 == 7) {
+      names->push_back(absl::StrCat("/", block, "/gone/Relu"));
+      unknown.push_back(names->back());
+      expected.push_back(block);
+    } else {
+      names->push_back(absl::StrCat("/", block, "/fc/MatMul_1"));
+      expected.push_back(absl::StrCat(block, ".fc"));
+    }
+  };
+  // Nodes 0..13,499, then an If with a scope at 13,500 whose two body nodes
+  // have none: with two ranges the second starts at 27,004 / 2 = 13,502,
+  // so the body's second node is placed from an owner in the other range.
+  for (int k = 0; k < kLayers / 2; ++k) add_layer(k, &first_half);
+  for (int k = kLayers / 2; k < kLayers; ++k) add_layer(k, &second_half);
+  second_half.push_back("/layers.0/fc/MatMul_2");
+  const onnx::ModelProto model =
+      ModelBuilder()
+          .Chain(first_half)
+          .Node("/layers.4499/If", "If", {"c"}, {"y"})
+          .Subgraph("then_branch", GraphBuilder("then")
+                                       .Node("Identity_0", "Identity")
+                                       .Node("Identity_1", "Identity"))
+          .Chain(second_half)
+          .Build();
+  expected.insert(expected.begin() + 13500,
+                  {"layers.4499", "layers.4499", "layers.4499"});
+  expected.push_back("layers.0.fc");
+
+  Placed placed = Reconstruct(model, &table);
+  ASSERT_EQ(placed.modules.size(), 27004u);
+  EXPECT_EQ(placed.modules, expected);
+  EXPECT_EQ(placed.origins[13500], ScopeOrigin::kNodeName);
+  EXPECT_EQ(placed.origins[13501], ScopeOrigin::kEnclosingNode);
+  EXPECT_EQ(placed.origins[13502], ScopeOrigin::kEnclosingNode);
+  // One warning a node whose scope the trace lacks, in node order.
+  ASSERT_EQ(placed.reconstruction.warnings.size(), unknown.size());
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    EXPECT_THAT(placed.reconstruction.warnings[i],
+                HasSubstr(absl::StrCat("node '", unknown[i], "' (Relu)")));
+  }
+}
+
+// 25,000 nodes of the root's own, with "/x/Early" at 100 and "/x/Late" at
+// 20,000 where asked: "x" could be a.x or b.x.
+onnx::ModelProto RootNodesWithAmbiguousOnes(bool early, bool late) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 25000; ++i) {
+    if (early && i == 100) {
+      names.push_back("/x/Early");
+    } else if (late && i == 20000) {
+      names.push_back("/x/Late");
+    } else {
+      names.push_back(absl::StrCat("/Relu_", i));
+    }
+  }
+  return ModelBuilder().Chain(names).Build();
+}
+
+TEST(RangeWalkTest, TheFirstAmbiguousNodeInGraphOrderIsTheError) {
+  for (const bool early : {true, false}) {
+    ModuleTable table = TableOf(TwoDictsWithTheSameKey());
+    absl::StatusOr<ScopeReconstruction> reconstruction =
+        ReconstructScopes(CollectNodes(RootNodesWithAmbiguousOnes(early, true)),
+                          &table, ScopeOptions());
+    ASSERT_FALSE(reconstruction.ok());
+    EXPECT_THAT(
+        reconstruction.status().message(),
+        HasSubstr(early ? "node '/x/Early' (Early)" : "node '/x/Late' (Late)"));
+  }
+}
+
+TEST(RangeWalkTest, TakingTheFirstCandidateWarnsForEachInGraphOrder) {
+  ModuleTable table = TableOf(TwoDictsWithTheSameKey());
+  ScopeOptions options;
+  options.first_candidate = true;
+  Placed placed =
+      Reconstruct(RootNodesWithAmbiguousOnes(true, true), &table, options);
+  ASSERT_EQ(placed.modules.size(), 25000u);
+  EXPECT_EQ(placed.modules[100], "a.x");
+  EXPECT_EQ(placed.modules[20000], "a.x");
+  EXPECT_EQ(placed.modules[19999], "");
+  EXPECT_THAT(
+      placed.reconstruction.warnings,
+      ElementsAre(HasSubstr("node '/x/Early'"), HasSubstr("node '/x/Late'")));
 }
 
 // --- the call sequence ------------------------------------------------------
