@@ -15,7 +15,6 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -382,17 +381,17 @@ class NamedScopes {
   size_t last_found_ = 0;
 };
 
-// What a node's scope is read from, gathered on all cores a window of nodes
-// ahead of the walk: the walk itself is serial (the stack, a table that may
-// grow) and then reads these in order instead of node messages scattered
-// through memory, and reads a node itself only for dynamo metadata. The
-// scope is a prefix of the node's name, so only its length is kept.
+// What a node's scope is read from, gathered a window of nodes ahead of a
+// walk (on all cores for a serial walk over every node: a table that may
+// grow, or calls met in order): the walk then reads these in order instead
+// of node messages scattered through memory, and reads a node itself only
+// for dynamo metadata. The scope is a prefix of the node's name, so only
+// its length is kept.
 struct NodeFacts {
   absl::string_view name;
   absl::string_view op_type;
   int owner = -1;
   bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
-  bool owns_subgraphs = false;
   bool has_scope = false;  // ScopeOfName has one
   uint32_t scope_size = 0;
 
@@ -416,7 +415,6 @@ void GatherFacts(const NodeList& nodes, size_t first, bool on_all_cores,
       fact.op_type = node.op_type;
       fact.owner = node.owner;
       fact.dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
-      fact.owns_subgraphs = node.owns_subgraphs;
       const std::optional<absl::string_view> scope = ScopeOfName(node.name);
       fact.has_scope = scope.has_value();
       fact.scope_size = scope ? static_cast<uint32_t>(scope->size()) : 0;
@@ -546,7 +544,6 @@ class RangeWalk {
       }
       stack.Align(*aligned);
       scope.module = stack.top();
-      if (fact.owns_subgraphs) owners_.push_back(i);
     }
   }
 
@@ -556,8 +553,6 @@ class RangeWalk {
   const absl::Status& status() const { return status_; }
   bool any_scope() const { return any_scope_; }
   std::vector<std::string>& warnings() { return warnings_; }
-  // Nodes holding subgraphs.
-  const std::vector<size_t>& owners() const { return owners_; }
   // Subgraph nodes without a scope, and the node owning their subgraph.
   const std::vector<std::pair<size_t, int>>& enclosed() const {
     return enclosed_;
@@ -568,7 +563,6 @@ class RangeWalk {
   absl::Status status_;
   bool any_scope_ = false;
   std::vector<std::string> warnings_;
-  std::vector<size_t> owners_;
   std::vector<std::pair<size_t, int>> enclosed_;
 };
 
@@ -616,23 +610,18 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   for (const RangeWalk& range : walks) {
     if (!range.status().ok()) return range.status();
   }
-  absl::flat_hash_set<size_t> owners;
+  // In node order, each body node without a scope takes the module of its
+  // If/Loop/Scan: the top of the stack that node left, as one walk over all
+  // nodes would have had it. An owner met later (none is) gives the root.
   for (RangeWalk& range : walks) {
     result.any_scope = result.any_scope || range.any_scope();
     std::vector<std::string>& warnings = range.warnings();
     result.warnings.insert(result.warnings.end(),
                            std::make_move_iterator(warnings.begin()),
                            std::make_move_iterator(warnings.end()));
-    owners.insert(range.owners().begin(), range.owners().end());
-  }
-  // Then, in node order, each body node without a scope takes the module of
-  // its If/Loop/Scan: the top of the stack that node left, as the walk in
-  // one range would have had it. An owner met later (none is) gives the
-  // root.
-  for (const RangeWalk& range : walks) {
     for (const auto& [node, owner] : range.enclosed()) {
       const bool met = owner >= 0 && static_cast<size_t>(owner) < node &&
-                       owners.contains(static_cast<size_t>(owner));
+                       nodes[static_cast<size_t>(owner)].owns_subgraphs;
       result.nodes[node].module = met ? result.nodes[owner].module : 0;
     }
   }
