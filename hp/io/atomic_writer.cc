@@ -157,6 +157,20 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path) {
   return file;
 }
 
+int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset) {
+  char* const into = static_cast<char*>(buffer);
+  uint64_t done = 0;
+  while (done < length) {
+    const ssize_t got = ::pread(fd, into + done, length - done,
+                                static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return -1;
+    if (got == 0) break;
+    done += static_cast<uint64_t>(got);
+  }
+  return static_cast<int64_t>(done);
+}
+
 void SyncFolderOf(const std::string& path) {
   std::string folder = std::filesystem::path(path).parent_path().string();
   if (folder.empty()) folder = ".";
@@ -339,15 +353,12 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
   if (length > 0)
     chunk.resize(static_cast<size_t>(std::min<uint64_t>(length, kBufferBytes)));
   while (length > 0) {
-    const ssize_t got = ::pread(
-        fd, chunk.data(), std::min<uint64_t>(length, chunk.size()), in_offset);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("cannot read", source);
-    }
-    if (got == 0) return shrank();
+    const uint64_t want = std::min<uint64_t>(length, chunk.size());
+    const int64_t got = ReadAt(fd, chunk.data(), want, in_offset);
+    if (got < 0) return ErrnoError("cannot read", source);
     absl::Status wrote = WriteAll(chunk.data(), static_cast<size_t>(got));
     if (!wrote.ok()) return wrote;
+    if (static_cast<uint64_t>(got) < want) return shrank();
     in_offset += got;
     length -= static_cast<uint64_t>(got);
   }

@@ -1,5 +1,5 @@
 // Files at the system-call level. Reading: descriptors that close
-// themselves, regular files only. Writing: streaming atomic writes, where
+// themselves, regular files only, reads at an offset. Writing: streaming atomic writes, where
 // bytes and ranges of other files go into a temporary file beside the target,
 // which Commit() fsyncs (by default) and renames over it. Until then the
 // target is untouched; an abandoned writer leaves nothing.
@@ -50,6 +50,12 @@ struct OpenedFile {
 // directory, or not a regular file (a FIFO is refused without waiting for a
 // writer).
 absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
+
+// Reads `length` bytes of the open file `fd` from `offset` into `buffer`
+// (pread(2)), going on after interrupted and short reads: returns how many
+// were read, fewer only where the file ends, or -1 with errno set when a
+// read failed.
+int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset);
 
 // fsyncs the folder `path` is in, making a rename or link into it durable.
 // Best effort: a folder that cannot be opened is left as it is.

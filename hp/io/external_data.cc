@@ -154,17 +154,11 @@ absl::StatusOr<bool> SameBytes(int fd_a, const std::string& path_a, int fd_b,
   std::string b(a.size(), '\0');
   auto read = [](int fd, const std::string& path, std::string* buffer,
                  uint64_t offset, size_t length) -> absl::Status {
-    size_t done = 0;
-    while (done < length) {
-      const ssize_t got = ::pread(fd, &(*buffer)[done], length - done,
-                                  static_cast<off_t>(offset + done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return ErrnoError("cannot read", path);
-      if (got == 0) {
-        return absl::DataLossError(
-            absl::StrCat(path, ": the file shrank while it was compared"));
-      }
-      done += static_cast<size_t>(got);
+    const int64_t got = ReadAt(fd, buffer->data(), length, offset);
+    if (got < 0) return ErrnoError("cannot read", path);
+    if (static_cast<uint64_t>(got) < length) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": the file shrank while it was compared"));
     }
     return absl::OkStatus();
   };

@@ -1,9 +1,6 @@
 #include "hp/io/structure_digest.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -59,15 +56,15 @@ absl::StatusOr<std::string> Sha256FileHexWithout(
   absl::Status status;
   ForRangesKept(size, cut, [&](uint64_t begin, uint64_t end) {
     for (uint64_t at = begin; at < end;) {
-      const ssize_t got =
-          ::pread(fd, buffer.get(), std::min(end - at, kChunkBytes),
-                  static_cast<off_t>(at));
-      if (got < 0 && errno == EINTR) continue;
+      const uint64_t want = std::min(end - at, kChunkBytes);
+      const int64_t got = ReadAt(fd, buffer.get(), want, at);
       if (got < 0) {
         status = ErrnoError("cannot read", path);
         return false;
       }
-      if (got == 0) {
+      hasher.Update(absl::string_view(buffer.get(), static_cast<size_t>(got)));
+      at += static_cast<uint64_t>(got);
+      if (static_cast<uint64_t>(got) < want) {
         status = CheckFileNotShrunk(fd, size, path);
         if (status.ok()) {
           status = absl::DataLossError(absl::StrCat(
@@ -77,8 +74,6 @@ absl::StatusOr<std::string> Sha256FileHexWithout(
         }
         return false;
       }
-      hasher.Update(absl::string_view(buffer.get(), static_cast<size_t>(got)));
-      at += static_cast<uint64_t>(got);
     }
     return true;
   });

@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "hp/io/atomic_writer.h"
 
 namespace hp {
 namespace {
@@ -181,14 +181,10 @@ bool RecordRunReader::Fill(uint64_t at) {
   const uint64_t read_so_far = at - std::min(run_begin_, at);
   const uint64_t size = std::min(
       {end_ - at, kMaxRunWindow, std::max(kMinRunWindow, read_so_far)});
-  uint64_t done = 0;
-  while (done < size) {
-    const ssize_t got = ::pread(fd_, buffer_.get() + done, size - done,
-                                static_cast<off_t>(at + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // WireReader, on the mapping, says what is wrong
-    done += static_cast<uint64_t>(got);
-  }
+  // A failed or short read ends the run: WireReader, on the mapping, says
+  // what is wrong.
+  const int64_t got = ReadAt(fd_, buffer_.get(), size, at);
+  const uint64_t done = got > 0 ? static_cast<uint64_t>(got) : 0;
   window_begin_ = at;
   window_end_ = at + done;
   return done > 0;

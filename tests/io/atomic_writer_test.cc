@@ -1,7 +1,8 @@
 // Atomic writes: the target changes only at Commit(), whole, with or without
-// fsync; an abandoned writer leaves nothing.
+// fsync; an abandoned writer leaves nothing. Reads at an offset.
 #include "hp/io/atomic_writer.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 
@@ -177,6 +178,29 @@ TEST(AtomicFileWriterTest, FolderRemovedBeforeCommitFailsNamingTheTarget) {
   EXPECT_TRUE(absl::IsNotFound(status)) << status;
   EXPECT_THAT(status.message(), ::testing::HasSubstr(folder + "/out.bin"));
   EXPECT_FALSE(std::filesystem::exists(folder));
+}
+
+// ReadAt: the bytes asked for, fewer only where the file ends, -1 and
+// errno for a read that fails.
+TEST(ReadAtTest, ReadsUpToTheEndOfTheFile) {
+  const std::string path = TestFolder() + "/bytes.bin";
+  WriteBytes(path, "0123456789");
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::string buffer(16, '.');
+  EXPECT_EQ(ReadAt(opened->fd.get(), buffer.data(), 4, 3), 4);
+  EXPECT_EQ(buffer.substr(0, 4), "3456");
+  EXPECT_EQ(ReadAt(opened->fd.get(), buffer.data(), 16, 6), 4);
+  EXPECT_EQ(buffer.substr(0, 4), "6789");
+  EXPECT_EQ(ReadAt(opened->fd.get(), buffer.data(), 16, 10), 0);
+  EXPECT_EQ(ReadAt(opened->fd.get(), buffer.data(), 0, 0), 0);
+}
+
+TEST(ReadAtTest, AFailedReadSaysWhy) {
+  char byte = 0;
+  errno = 0;
+  EXPECT_EQ(ReadAt(-1, &byte, 1, 0), -1);
+  EXPECT_EQ(errno, EBADF);
 }
 
 }  // namespace
