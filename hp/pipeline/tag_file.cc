@@ -50,7 +50,7 @@ struct TraceCheck {
 // check passes). The output records the digest that was checked, and only
 // that one: its bytes do not depend on whether the caller knew the file's.
 absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
-                                           const ScopeTrace& trace,
+                                           const TraceOrigin& trace,
                                            const TagFileRequest& request,
                                            const DigestPolicy& policy,
                                            TagOptions* tag_options) {
@@ -67,11 +67,11 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
     check.hashing = std::async(std::launch::async, [&splice] {
       return splice.StructureSha256Hex();
     });
-    tag_options->model_structure_sha256 = trace.onnx_structure_sha256();
+    tag_options->model_structure_sha256 = trace.onnx_structure_sha256;
   } else if (plan.to_hash == DigestKind::kFile) {
     check.hashing =
         std::async(std::launch::async, Sha256FileHex, request.model_path);
-    tag_options->model_sha256 = trace.onnx_sha256();
+    tag_options->model_sha256 = trace.onnx_sha256;
   } else {
     HP_ASSIGN_OR_RETURN(check.warnings,
                         CheckTraceDigest(trace, request.model_path,
@@ -84,11 +84,10 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
 // mismatch is the error, and the caller's uncommitted output is removed.
 // Returns true when the model was tagged anyway (kWarn): the output then
 // records this file's own digest, and the skeleton's entry is set to it.
-absl::StatusOr<bool> FinishTraceCheck(const ScopeTrace& trace,
+absl::StatusOr<bool> FinishTraceCheck(const TraceOrigin& trace,
                                       const std::string& model_path,
                                       const DigestPolicy& policy,
-                                      TraceCheck* check,
-                                      ModelSplice* splice,
+                                      TraceCheck* check, ModelSplice* splice,
                                       TagOptions* tag_options) {
   HP_ASSIGN_OR_RETURN(const std::string digest, check->hashing.get());
   const bool structure = check->kind == DigestKind::kStructure;
@@ -161,9 +160,12 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     trace = std::move(loaded.trace);
     traced_modules = std::move(loaded.modules);
     HP_ASSIGN_OR_RETURN(check,
-                        StartTraceCheck(splice, *trace, request,
+                        StartTraceCheck(splice, trace->origin(), request,
                                         options.digest_policy, &tag_options));
   }
+  // The check after the save reads only where the trace came from.
+  const std::optional<TraceOrigin> origin =
+      trace ? std::optional<TraceOrigin>(trace->origin()) : std::nullopt;
 
   // Node tags are appended to the node records as read, which are copied
   // rather than serialized again, unless the caller wants the tagged
@@ -192,6 +194,10 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                  append ? &appended : nullptr,
                                  std::move(traced_modules)));
   }
+  // Only a caller keeping the model gets the trace (for its sidecar); for
+  // others its modules (tens of MB for a million-node model) go before the
+  // save, which the node tags need no longer: the module table has copies.
+  if (!request.keep_model) trace.reset();
   // The scope walk's tables are freed by now, but the allocator keeps
   // their pages: give them back before the save allocates its buffers.
   GiveBackFreedMemory();
@@ -211,10 +217,10 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     if (options.durability == Durability::kFsync) {
       HP_RETURN_IF_ERROR(writer->Sync());
     }
-    HP_ASSIGN_OR_RETURN(const bool rewrite,
-                        FinishTraceCheck(*trace, model_path,
-                                         options.digest_policy, &check, &splice,
-                                         &tag_options));
+    HP_ASSIGN_OR_RETURN(
+        const bool rewrite,
+        FinishTraceCheck(*origin, model_path, options.digest_policy, &check,
+                         &splice, &tag_options));
     if (rewrite) {
       // Rare, and never on the default path.
       writer.reset();

@@ -68,7 +68,8 @@ struct TagFileResult {
   // With keep_model: the model as written, except that initializers carry
   // no data (names, types and dims only).
   onnx::ModelProto model;
-  // The trace it was tagged with, if any.
+  // With keep_model: the trace it was tagged with, if any. Without, the
+  // trace is freed before the save.
   std::optional<ScopeTrace> trace;
   // The opened input and its tagged skeleton: handed over so that a caller
   // about to exit may skip freeing millions of small allocations.

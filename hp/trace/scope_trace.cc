@@ -317,12 +317,9 @@ std::optional<PlainTrace> ReadPlainTrace(absl::string_view text,
 }  // namespace
 
 ScopeTrace::ScopeTrace(const ScopeTrace& other)
-    : source_(other.source_),
+    : origin_(other.origin_),
       format_version_(other.format_version_),
       producer_(other.producer_),
-      onnx_file_(other.onnx_file_),
-      onnx_sha256_(other.onnx_sha256_),
-      onnx_structure_sha256_(other.onnx_structure_sha256_),
       text_sha256_(other.text_sha256_),
       opset_(other.opset_),
       root_class_(other.root_class_),
@@ -360,13 +357,13 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
   const FieldReader reader(source);
   if (std::optional<PlainTrace> plain = ReadPlainTrace(json_text, reader)) {
     ScopeTrace trace;
-    trace.source_ = std::string(source);
+    trace.origin_.source = std::string(source);
     trace.text_sha256_ = Sha256Hex(json_text);
     trace.format_version_ = plain->format_version;
     trace.producer_ = std::move(plain->producer);
-    trace.onnx_file_ = std::move(plain->onnx_file);
-    trace.onnx_sha256_ = std::move(plain->onnx_sha256);
-    trace.onnx_structure_sha256_ =
+    trace.origin_.onnx_file = std::move(plain->onnx_file);
+    trace.origin_.onnx_sha256 = std::move(plain->onnx_sha256);
+    trace.origin_.onnx_structure_sha256 =
         std::move(plain->onnx_structure_sha256).value_or("");
     trace.opset_ = plain->opset;
     trace.root_class_ = std::move(plain->root_class);
@@ -405,7 +402,7 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
                       reader.String(document, "", "format"));
   HP_RETURN_IF_ERROR(CheckFormat(reader, format));
   ScopeTrace trace;
-  trace.source_ = std::string(source);
+  trace.origin_.source = std::string(source);
   trace.text_sha256_ = Sha256Hex(json_text);
   HP_ASSIGN_OR_RETURN(trace.format_version_,
                       reader.Integer(document, "", "format_version"));
@@ -419,17 +416,17 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
                       reader.String(*producer, "producer", "torch_version"));
 
   HP_ASSIGN_OR_RETURN(const Json* model, reader.Object(document, "", "model"));
-  HP_ASSIGN_OR_RETURN(trace.onnx_file_,
+  HP_ASSIGN_OR_RETURN(trace.origin_.onnx_file,
                       reader.String(*model, "model", "onnx_file"));
-  HP_ASSIGN_OR_RETURN(trace.onnx_sha256_,
+  HP_ASSIGN_OR_RETURN(trace.origin_.onnx_sha256,
                       reader.String(*model, "model", "onnx_sha256"));
-  HP_RETURN_IF_ERROR(CheckOnnxSha256(reader, trace.onnx_sha256_));
+  HP_RETURN_IF_ERROR(CheckOnnxSha256(reader, trace.origin_.onnx_sha256));
   if (model->contains("onnx_structure_sha256")) {
     HP_ASSIGN_OR_RETURN(
-        trace.onnx_structure_sha256_,
+        trace.origin_.onnx_structure_sha256,
         reader.String(*model, "model", "onnx_structure_sha256"));
     HP_RETURN_IF_ERROR(
-        CheckOnnxStructureSha256(reader, trace.onnx_structure_sha256_));
+        CheckOnnxStructureSha256(reader, trace.origin_.onnx_structure_sha256));
   }
   HP_ASSIGN_OR_RETURN(trace.opset_, reader.Integer(*model, "model", "opset"));
   HP_RETURN_IF_ERROR(CheckOpset(reader, trace.opset_));

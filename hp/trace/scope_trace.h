@@ -47,6 +47,16 @@ struct TraceProducer {
   std::string torch_version;
 };
 
+// What a trace says of where it came from: all that checking it against a
+// model reads (trace_binding), a few strings to keep once the modules are
+// no longer needed.
+struct TraceOrigin {
+  std::string source;  // the file name, for messages
+  std::string onnx_file;
+  std::string onnx_sha256;
+  std::string onnx_structure_sha256;  // "" in traces older than the field
+};
+
 // A parsed and validated trace. modules()[0] is the root; every other
 // module's parent (its path minus the last dotted component) is in the trace.
 class ScopeTrace {
@@ -60,17 +70,18 @@ class ScopeTrace {
     return *this = ScopeTrace(other);
   }
 
+  const TraceOrigin& origin() const { return origin_; }
   // Where the trace came from (a file name), for messages.
-  const std::string& source() const { return source_; }
+  const std::string& source() const { return origin_.source; }
   int64_t format_version() const { return format_version_; }
   const TraceProducer& producer() const { return producer_; }
   // The model the trace was recorded with.
-  const std::string& onnx_file() const { return onnx_file_; }
-  const std::string& onnx_sha256() const { return onnx_sha256_; }
+  const std::string& onnx_file() const { return origin_.onnx_file; }
+  const std::string& onnx_sha256() const { return origin_.onnx_sha256; }
   // The model's structure digest (hp/io/structure_digest.h); "" in traces
   // recorded before it was added.
   const std::string& onnx_structure_sha256() const {
-    return onnx_structure_sha256_;
+    return origin_.onnx_structure_sha256;
   }
   // SHA-256 of the trace text itself, recorded in models tagged with it.
   const std::string& text_sha256() const { return text_sha256_; }
@@ -100,12 +111,9 @@ class ScopeTrace {
                                                     absl::string_view);
   ScopeTrace() = default;
 
-  std::string source_;
+  TraceOrigin origin_;
   int64_t format_version_ = 0;
   TraceProducer producer_;
-  std::string onnx_file_;
-  std::string onnx_sha256_;
-  std::string onnx_structure_sha256_;
   std::string text_sha256_;
   int64_t opset_ = 0;
   std::string root_class_;

@@ -10,9 +10,9 @@
 
 namespace hp {
 
-DigestKind DigestToCheck(const ScopeTrace& trace) {
-  return trace.onnx_structure_sha256().empty() ? DigestKind::kFile
-                                               : DigestKind::kStructure;
+DigestKind DigestToCheck(const TraceOrigin& trace) {
+  return trace.onnx_structure_sha256.empty() ? DigestKind::kFile
+                                             : DigestKind::kStructure;
 }
 
 std::string TraceMismatch::Describe() const {
@@ -26,16 +26,16 @@ std::string TraceMismatch::Describe() const {
 }
 
 absl::StatusOr<std::optional<TraceMismatch>> CompareTraceDigest(
-    const ScopeTrace& trace, absl::string_view model_path,
+    const TraceOrigin& trace, absl::string_view model_path,
     const ModelDigests& model) {
-  const bool structure = !trace.onnx_structure_sha256().empty() &&
-                         !model.structure_sha256.empty();
+  const bool structure =
+      !trace.onnx_structure_sha256.empty() && !model.structure_sha256.empty();
   const std::string& recorded =
-      structure ? trace.onnx_structure_sha256() : trace.onnx_sha256();
+      structure ? trace.onnx_structure_sha256 : trace.onnx_sha256;
   const std::string& given = structure ? model.structure_sha256 : model.sha256;
   if (given.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        model_path, ": no digest to check ", trace.source(),
+        model_path, ": no digest to check ", trace.source,
         " against: the model's structure sha256 is not known and its sha256 "
         "is not given"));
   }
@@ -47,15 +47,15 @@ absl::StatusOr<std::optional<TraceMismatch>> CompareTraceDigest(
   }
   if (model_digest == recorded) return std::nullopt;
   return TraceMismatch{std::string(model_path),
-                       trace.source(),
-                       trace.onnx_file(),
+                       trace.source,
+                       trace.onnx_file,
                        structure ? DigestKind::kStructure : DigestKind::kFile,
                        model_digest,
                        recorded};
 }
 
 absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
-    const ScopeTrace& trace, absl::string_view model_path,
+    const TraceOrigin& trace, absl::string_view model_path,
     const ModelDigests& model, const DigestPolicy& policy) {
   HP_ASSIGN_OR_RETURN(std::optional<TraceMismatch> mismatch,
                       CompareTraceDigest(trace, model_path, model));
@@ -71,7 +71,7 @@ absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
       hint.empty() ? "" : absl::StrCat(", or pass ", hint, " to convert anyway")));
 }
 
-DigestPlan PlanDigestCheck(const ScopeTrace& trace,
+DigestPlan PlanDigestCheck(const TraceOrigin& trace,
                            const RecordedDigests& recorded,
                            const std::string& known_sha256) {
   const DigestKind kind = DigestToCheck(trace);
@@ -87,7 +87,7 @@ DigestPlan PlanDigestCheck(const ScopeTrace& trace,
 }
 
 absl::StatusOr<std::vector<std::string>> CheckTraceBelongsToModel(
-    const ScopeTrace& trace, const std::string& model_path,
+    const TraceOrigin& trace, const std::string& model_path,
     const RecordedDigests& recorded, const DigestPolicy& policy) {
   DigestPlan plan = PlanDigestCheck(trace, recorded);
   if (plan.to_hash == DigestKind::kStructure) {

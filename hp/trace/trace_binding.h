@@ -43,7 +43,7 @@ struct ModelDigests {
 // The digest a trace is checked by: the structure digest when the trace
 // has one (hashing it never reads the weights), else the file's.
 enum class DigestKind { kFile, kStructure };
-DigestKind DigestToCheck(const ScopeTrace& trace);
+DigestKind DigestToCheck(const TraceOrigin& trace);
 
 // A trace recorded for another model, with both sides' digests.
 struct TraceMismatch {
@@ -63,13 +63,13 @@ struct TraceMismatch {
 // model with neither digest the trace has, or a malformed one, is an
 // InvalidArgument.
 absl::StatusOr<std::optional<TraceMismatch>> CompareTraceDigest(
-    const ScopeTrace& trace, absl::string_view model_path,
+    const TraceOrigin& trace, absl::string_view model_path,
     const ModelDigests& model);
 
 // CompareTraceDigest under a policy: the warnings to show (empty when the
 // digests match); with kError a mismatch is a FailedPrecondition.
 absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
-    const ScopeTrace& trace, absl::string_view model_path,
+    const TraceOrigin& trace, absl::string_view model_path,
     const ModelDigests& model, const DigestPolicy& policy = {});
 
 // The digests a model records from an earlier hp run (those of the export
@@ -87,14 +87,14 @@ struct DigestPlan {
   ModelDigests known;  // what is known without hashing
   std::optional<DigestKind> to_hash;
 };
-DigestPlan PlanDigestCheck(const ScopeTrace& trace,
+DigestPlan PlanDigestCheck(const TraceOrigin& trace,
                            const RecordedDigests& recorded,
                            const std::string& known_sha256 = "");
 
 // The whole rule for a model file, hashing it when needed: for commands
 // that can afford to wait for the hash (tag overlaps it with its work).
 absl::StatusOr<std::vector<std::string>> CheckTraceBelongsToModel(
-    const ScopeTrace& trace, const std::string& model_path,
+    const TraceOrigin& trace, const std::string& model_path,
     const RecordedDigests& recorded, const DigestPolicy& policy);
 
 }  // namespace hp

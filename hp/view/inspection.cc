@@ -63,13 +63,12 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   if (!inspection.trace_path.empty()) {
     HP_ASSIGN_OR_RETURN(inspection.trace,
                         LoadScopeTrace(inspection.trace_path));
-    HP_ASSIGN_OR_RETURN(
-        inspection.warnings,
-        CheckTraceBelongsToModel(
-            *inspection.trace, inspection.path,
-            {RecordedModelSha256(inspection.model),
-             RecordedModelStructureSha256(inspection.model)},
-            request.digest_policy));
+    HP_ASSIGN_OR_RETURN(inspection.warnings,
+                        CheckTraceBelongsToModel(
+                            inspection.trace->origin(), inspection.path,
+                            {RecordedModelSha256(inspection.model),
+                             RecordedModelStructureSha256(inspection.model)},
+                            request.digest_policy));
   }
   if (!tagged || inspection.trace.has_value()) {
     HP_ASSIGN_OR_RETURN(

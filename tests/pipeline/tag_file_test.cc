@@ -87,6 +87,30 @@ TEST(TagFileTest, MatchingTraceRecordsTheModelsStructureDigest) {
   EXPECT_TRUE(ReadBytes(request.output_path) == ReadBytes(request.model_path));
 }
 
+TEST(TagFileTest, OnlyACallerKeepingTheModelGetsTheTrace) {
+  const std::string folder = TestFolder();
+  TagFileRequest request;
+  request.model_path = Fixture("tiny_bert.onnx");
+  request.trace_path = Fixture("tiny_bert.trace.json");
+  request.output_path = folder + "/out.onnx";
+  absl::StatusOr<TagFileResult> written = TagFile(request, TagFileOptions());
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_FALSE(written->trace.has_value());
+
+  request.output_path = folder + "/kept.onnx";
+  request.keep_model = true;
+  absl::StatusOr<TagFileResult> kept = TagFile(request, TagFileOptions());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_TRUE(kept->trace.has_value());
+  absl::StatusOr<ScopeTrace> loaded = LoadScopeTrace(request.trace_path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(kept->trace->modules().size(), loaded->modules().size());
+  EXPECT_EQ(kept->trace->text_sha256(), loaded->text_sha256());
+  // Whether the trace is kept changes nothing written.
+  EXPECT_TRUE(ReadBytes(folder + "/out.onnx") ==
+              ReadBytes(folder + "/kept.onnx"));
+}
+
 TEST(TagFileTest, TraceWithoutStructureDigestIsCheckedByTheFilesDigest) {
   const std::string folder = TestFolder();
   // A trace as recorded before the structure digest existed.

@@ -22,21 +22,23 @@ const DigestPolicy kConverterPolicy{DigestCheck::kError, kHint};
 TEST(DigestCheckTest, MatchingDigestGivesNoWarnings) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "m.onnx", {kDigest, ""}, kConverterPolicy);
+  absl::StatusOr<std::vector<std::string>> warnings = CheckTraceDigest(
+      trace->origin(), "m.onnx", {kDigest, ""}, kConverterPolicy);
   ASSERT_TRUE(warnings.ok()) << warnings.status();
   EXPECT_THAT(*warnings, IsEmpty());
   // sha256sum prints lowercase; other tools may not.
   std::string upper = kDigest;
   for (char& c : upper) c = static_cast<char>(std::toupper(c));
-  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {upper, ""}, kConverterPolicy).ok());
+  EXPECT_TRUE(
+      CheckTraceDigest(trace->origin(), "m.onnx", {upper, ""}, kConverterPolicy)
+          .ok());
 }
 
 TEST(DigestCheckTest, MismatchIsAnErrorNamingBothFilesAndDigests) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""}, kConverterPolicy);
+  absl::StatusOr<std::vector<std::string>> warnings = CheckTraceDigest(
+      trace->origin(), "other.onnx", {kOtherDigest, ""}, kConverterPolicy);
   EXPECT_EQ(warnings.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(std::string(warnings.status().message()),
             absl::StrCat("other.onnx: sha256 ", kOtherDigest,
@@ -53,7 +55,7 @@ TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> warnings =
-      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""},
+      CheckTraceDigest(trace->origin(), "other.onnx", {kOtherDigest, ""},
                        {DigestCheck::kWarn, kHint});
   ASSERT_TRUE(warnings.ok()) << warnings.status();
   ASSERT_EQ(warnings->size(), 1u);
@@ -65,8 +67,11 @@ TEST(DigestCheckTest, MismatchInWarnModeIsOneWarning) {
 TEST(DigestCheckTest, MalformedModelDigestIsRejected) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {"abc", ""}, kConverterPolicy).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      CheckTraceDigest(trace->origin(), "m.onnx", {"abc", ""}, kConverterPolicy)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DigestCheckTest, StructureDigestDecidesWhenBothSidesHaveIt) {
@@ -76,12 +81,13 @@ TEST(DigestCheckTest, StructureDigestDecidesWhenBothSidesHaveIt) {
   // The file digest is not consulted when the structure digests are known:
   // other weights, same graph.
   absl::StatusOr<std::vector<std::string>> same =
-      CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, kStructureDigest}, kConverterPolicy);
+      CheckTraceDigest(trace->origin(), "m.onnx",
+                       {kOtherDigest, kStructureDigest}, kConverterPolicy);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_THAT(*same, IsEmpty());
 
-  absl::StatusOr<std::vector<std::string>> other =
-      CheckTraceDigest(*trace, "other.onnx", {kDigest, kOtherDigest}, kConverterPolicy);
+  absl::StatusOr<std::vector<std::string>> other = CheckTraceDigest(
+      trace->origin(), "other.onnx", {kDigest, kOtherDigest}, kConverterPolicy);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(other.status().message()),
               StartsWith(absl::StrCat(
@@ -96,14 +102,17 @@ TEST(DigestCheckTest, FileDigestServesWhenTheModelHasNoStructureDigest) {
   absl::StatusOr<ScopeTrace> trace =
       ParseScopeTrace(TraceWithStructureDigest(), "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_TRUE(CheckTraceDigest(*trace, "m.onnx", {kDigest, ""}, kConverterPolicy).ok());
-  EXPECT_EQ(CheckTraceDigest(*trace, "m.onnx", {kOtherDigest, ""}, kConverterPolicy)
+  EXPECT_TRUE(CheckTraceDigest(trace->origin(), "m.onnx", {kDigest, ""},
+                               kConverterPolicy)
+                  .ok());
+  EXPECT_EQ(CheckTraceDigest(trace->origin(), "m.onnx", {kOtherDigest, ""},
+                             kConverterPolicy)
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
   // With neither digest there is nothing to compare.
   absl::StatusOr<std::vector<std::string>> none =
-      CheckTraceDigest(*trace, "m.onnx", {"", ""}, kConverterPolicy);
+      CheckTraceDigest(trace->origin(), "m.onnx", {"", ""}, kConverterPolicy);
   EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(none.status().message()),
               StartsWith("m.onnx: no digest to check t.json against"));
@@ -112,23 +121,24 @@ TEST(DigestCheckTest, FileDigestServesWhenTheModelHasNoStructureDigest) {
 TEST(DigestCheckTest, KindFollowsTheTrace) {
   absl::StatusOr<ScopeTrace> old = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(old.ok()) << old.status();
-  EXPECT_EQ(DigestToCheck(*old), DigestKind::kFile);
+  EXPECT_EQ(DigestToCheck(old->origin()), DigestKind::kFile);
   absl::StatusOr<ScopeTrace> trace =
       ParseScopeTrace(TraceWithStructureDigest(), "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  EXPECT_EQ(DigestToCheck(*trace), DigestKind::kStructure);
+  EXPECT_EQ(DigestToCheck(trace->origin()), DigestKind::kStructure);
 }
 
 TEST(DigestCheckTest, WithoutAHintTheMessageNamesNoFlag) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> error =
-      CheckTraceDigest(*trace, "other.onnx", {kOtherDigest, ""});
+      CheckTraceDigest(trace->origin(), "other.onnx", {kOtherDigest, ""});
   EXPECT_EQ(error.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(error.status().message()),
               testing::EndsWith("; re-record the trace for this model"));
-  absl::StatusOr<std::vector<std::string>> warning = CheckTraceDigest(
-      *trace, "other.onnx", {kOtherDigest, ""}, {DigestCheck::kWarn, ""});
+  absl::StatusOr<std::vector<std::string>> warning =
+      CheckTraceDigest(trace->origin(), "other.onnx", {kOtherDigest, ""},
+                       {DigestCheck::kWarn, ""});
   ASSERT_TRUE(warning.ok()) << warning.status();
   EXPECT_THAT(*warning, testing::ElementsAre(testing::EndsWith(
                             "; converting anyway")));
@@ -138,26 +148,28 @@ TEST(DigestPlanTest, ATaggedModelIsCheckedByTheDigestsItRecords) {
   absl::StatusOr<ScopeTrace> trace =
       ParseScopeTrace(TraceWithStructureDigest(), "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
-  const DigestPlan plan =
-      PlanDigestCheck(*trace, {std::nullopt, std::string(kStructureDigest)});
+  const DigestPlan plan = PlanDigestCheck(
+      trace->origin(), {std::nullopt, std::string(kStructureDigest)});
   EXPECT_FALSE(plan.to_hash.has_value());
   EXPECT_EQ(plan.known.structure_sha256, kStructureDigest);
-  EXPECT_THAT(*CheckTraceDigest(*trace, "m.onnx", plan.known), IsEmpty());
+  EXPECT_THAT(*CheckTraceDigest(trace->origin(), "m.onnx", plan.known),
+              IsEmpty());
 }
 
 TEST(DigestPlanTest, AnUntaggedModelIsHashedByTheTracesKind) {
   absl::StatusOr<ScopeTrace> structure =
       ParseScopeTrace(TraceWithStructureDigest(), "t.json");
   ASSERT_TRUE(structure.ok()) << structure.status();
-  EXPECT_EQ(PlanDigestCheck(*structure, {}).to_hash, DigestKind::kStructure);
+  EXPECT_EQ(PlanDigestCheck(structure->origin(), {}).to_hash,
+            DigestKind::kStructure);
   // A known file digest does not serve a trace that has a structure digest.
-  EXPECT_EQ(PlanDigestCheck(*structure, {}, kDigest).to_hash,
+  EXPECT_EQ(PlanDigestCheck(structure->origin(), {}, kDigest).to_hash,
             DigestKind::kStructure);
 
   absl::StatusOr<ScopeTrace> old = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(old.ok()) << old.status();
-  EXPECT_EQ(PlanDigestCheck(*old, {}).to_hash, DigestKind::kFile);
-  const DigestPlan known = PlanDigestCheck(*old, {}, kDigest);
+  EXPECT_EQ(PlanDigestCheck(old->origin(), {}).to_hash, DigestKind::kFile);
+  const DigestPlan known = PlanDigestCheck(old->origin(), {}, kDigest);
   EXPECT_FALSE(known.to_hash.has_value());
   EXPECT_EQ(known.known.sha256, kDigest);
 }
@@ -166,7 +178,7 @@ TEST(DigestPlanTest, ModelFilesAreHashedWhenNothingIsRecorded) {
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "t.json");
   ASSERT_TRUE(trace.ok()) << trace.status();
   absl::StatusOr<std::vector<std::string>> missing = CheckTraceBelongsToModel(
-      *trace, "no/such/model.onnx", {}, kConverterPolicy);
+      trace->origin(), "no/such/model.onnx", {}, kConverterPolicy);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(missing.status().message()),
               HasSubstr("no/such/model.onnx"));
