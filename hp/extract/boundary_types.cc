@@ -447,8 +447,10 @@ absl::StatusOr<InferredTypes> InferTensorTypes(
   // extract's passes over a million nodes would otherwise keep the whole
   // file resident beside what they build.
   NodeReleaser releaser(nodes, 0);
+  NodeReadAhead ahead(nodes);
   for (size_t i = 0; i < end; ++i) {
     releaser.Reached(i);
+    ahead.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;
     facts.name = node.name;

@@ -210,8 +210,10 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   size_t position = 0;
   // Both passes give the pages of the records behind them back.
   NodeReleaser releaser(nodes, 0);
+  NodeReadAhead ahead(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
     releaser.Reached(i);
+    ahead.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) {
       kept[i] = kept[static_cast<size_t>(node.owner)];
@@ -253,6 +255,7 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   };
   for (size_t i = 0; i < nodes.size(); ++i) {
     releaser.Reached(i);
+    ahead.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;
     if (!node.owns_subgraphs) {

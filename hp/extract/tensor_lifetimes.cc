@@ -18,8 +18,10 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   // end: a cut near the end stops after a few nodes. A cut near the start
   // reads nearly every record here, holding a window of them.
   BackwardNodeReleaser searched(nodes, nodes.size());
+  NodeReadAhead ahead(nodes, NodeReadAhead::Direction::kBackward);
   for (size_t i = nodes.size(); i > 0 && end_ == 0; --i) {
     searched.Reached(i - 1);
+    ahead.Reached(i - 1);
     const NodeRef& node = nodes[i - 1];
     if (node.owner >= 0) continue;
     for (absl::string_view output : node.outputs) {
@@ -48,6 +50,7 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   for (size_t i = end_; i > 0;) {
     --i;
     releaser.Reached(i);
+    ahead.Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) continue;  // a body's, after the last owner
     if (node.owns_subgraphs) {

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -367,8 +369,9 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
   return node;
 }
 
-void NodeList::Release(size_t begin, size_t end) const {
-  if (mapped_ == nullptr || begin >= end || end > size_) return;
+std::optional<std::pair<uint64_t, uint64_t>> NodeList::RecordBytes(
+    size_t begin, size_t end) const {
+  if (mapped_ == nullptr || begin >= end || end > size_) return std::nullopt;
   // From the first record node's first byte to the last one's: message
   // nodes (parsed onto an arena) hold no file bytes.
   auto record_at = [&](size_t i) -> const uint8_t* {
@@ -381,9 +384,126 @@ void NodeList::Release(size_t begin, size_t end) const {
   for (size_t i = begin; i < end && first == nullptr; ++i) first = record_at(i);
   const uint8_t* last = nullptr;
   for (size_t i = end; i > begin && last == nullptr; --i) last = record_at(i - 1);
-  if (first == nullptr || last <= first) return;
-  mapped_->Release(static_cast<uint64_t>(first - mapped_->data()),
-                   static_cast<uint64_t>(last - mapped_->data()));
+  if (first == nullptr || last <= first) return std::nullopt;
+  return std::make_pair(static_cast<uint64_t>(first - mapped_->data()),
+                        static_cast<uint64_t>(last - mapped_->data()));
+}
+
+void NodeList::Release(size_t begin, size_t end) const {
+  if (const auto bytes = RecordBytes(begin, end)) {
+    mapped_->Release(bytes->first, bytes->second);
+  }
+}
+
+void NodeList::Touch(size_t begin, size_t end) const {
+  if (const auto bytes = RecordBytes(begin, end)) {
+    mapped_->Touch(bytes->first, bytes->second);
+  }
+}
+
+// NodeReadAhead's thread: maps each list's pages from where it stopped
+// (or from where its walk is, if that is further on) to kNodesPerRelease
+// nodes past the walk, then waits to be told of the walks' progress. A
+// backward walk's pages are mapped from below where it is, down.
+class NodeReadAhead::Worker {
+ public:
+  Worker(std::vector<const NodeList*> lists, bool backward)
+      : lists_(std::move(lists)), backward_(backward) {
+    for (const NodeList* list : lists_) {
+      // Nothing reached or mapped yet: an empty range at the start.
+      const size_t start = backward_ ? list->size() : 0;
+      reached_.push_back(start);
+      mapped_.push_back(start);
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Worker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  void Tell(size_t list, size_t i) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // A walk starting again (or turning back) is mapped from there.
+      if (backward_ ? i > reached_[list] : i < reached_[list]) {
+        mapped_[list] = backward_ ? i + 1 : i;
+      }
+      reached_[list] = i;
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  // Nodes [from, to) of list k are to be mapped next (empty when mapped
+  // far enough ahead); `margin` nodes ahead of the walk is far enough.
+  std::pair<size_t, size_t> Next(size_t k, size_t margin) const {
+    const size_t size = lists_[k]->size();
+    const size_t reached = std::min(reached_[k], size);
+    if (backward_) {
+      const size_t to = std::min(mapped_[k], reached + 1);
+      const size_t from = reached > margin ? reached - margin : 0;
+      return {from, std::max(from, to)};
+    }
+    const size_t from = std::max(mapped_[k], reached);
+    return {from, std::max(from, std::min(reached + margin, size))};
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || Behind(); });
+      if (stopping_) return;
+      for (size_t k = 0; k < lists_.size(); ++k) {
+        const auto [from, to] = Next(k, kNodesPerRelease);
+        if (from >= to) continue;
+        mapped_[k] = backward_ ? from : to;
+        lock.unlock();
+        lists_[k]->Touch(from, to);
+        lock.lock();
+      }
+    }
+  }
+  // Some list is mapped less than kNodesPerRelease / 2 nodes past its
+  // walk.
+  bool Behind() const {
+    for (size_t k = 0; k < lists_.size(); ++k) {
+      const auto [from, to] = Next(k, kNodesPerRelease / 2);
+      if (from < to) return true;
+    }
+    return false;
+  }
+
+  const std::vector<const NodeList*> lists_;
+  const bool backward_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<size_t> reached_;
+  std::vector<size_t> mapped_;  // the end (backward: the start) mapped
+  std::thread thread_;
+};
+
+NodeReadAhead::NodeReadAhead(std::vector<const NodeList*> lists,
+                             Direction direction)
+    : backward_(direction == Direction::kBackward),
+      told_(lists.size(), kNever) {
+  const bool any_mapped =
+      std::any_of(lists.begin(), lists.end(), [](const NodeList* list) {
+        return list->views_mapped_file() && list->size() > kNodesPerRelease;
+      });
+  if (any_mapped) {
+    worker_ = std::make_unique<Worker>(std::move(lists), backward_);
+  }
+}
+
+NodeReadAhead::~NodeReadAhead() = default;
+
+void NodeReadAhead::Tell(size_t list, size_t i) {
+  told_[list] = i;
+  worker_->Tell(list, i);
 }
 
 // Reads the main graph's node records as views (NodeListBuilder::AddRecord)

@@ -284,8 +284,18 @@ class NodeList {
   // views stay valid and fault them in again if read). Keeps a pass over a
   // million-node graph to a window of the file resident.
   void Release(size_t begin, size_t end) const;
+  // Maps the pages of nodes [begin, end)'s records now, on the calling
+  // thread (NodeReadAhead).
+  void Touch(size_t begin, size_t end) const;
+  // Whether the list has record nodes in a mapped file (Release and Touch
+  // act on none otherwise).
+  bool views_mapped_file() const { return mapped_ != nullptr; }
 
  private:
+  // The first and last bytes of the records of nodes [begin, end) in the
+  // mapped file; nullopt where none of them is a record.
+  std::optional<std::pair<uint64_t, uint64_t>> RecordBytes(size_t begin,
+                                                           size_t end) const;
   friend class NodeListBuilder;
   static constexpr absl::string_view kMainGraph = "main";
   // The segment holding node i, and i's place in it.
@@ -394,6 +404,51 @@ class BackwardNodeReleaser {
  private:
   const NodeList& nodes_;
   size_t to_;
+};
+
+// Maps the file pages of the nodes that walks in node order (or in
+// reverse order) read next, on a thread of its own, up to kNodesPerRelease
+// nodes ahead of each walk: on a virtual machine the first read of a page
+// given back costs microseconds (docs/benchmarks.md, "Machine"), which a
+// serial walk then finds paid on the other core. One thread serves several
+// lists (two models compared node by node); none starts when no list
+// views a mapped file. Reads only: no walk's result depends on it.
+class NodeReadAhead {
+ public:
+  enum class Direction { kForward, kBackward };
+  explicit NodeReadAhead(std::vector<const NodeList*> lists,
+                         Direction direction = Direction::kForward);
+  explicit NodeReadAhead(const NodeList& list,
+                         Direction direction = Direction::kForward)
+      : NodeReadAhead(std::vector<const NodeList*>{&list}, direction) {}
+  ~NodeReadAhead();
+  NodeReadAhead(const NodeReadAhead&) = delete;
+  NodeReadAhead& operator=(const NodeReadAhead&) = delete;
+
+  // The walk over lists[list] reached node i. Cheap: the thread hears of
+  // it every kStep nodes the walk goes on, at once when it starts or turns
+  // back.
+  void Reached(size_t list, size_t i) {
+    if (worker_ == nullptr) return;
+    const size_t told = told_[list];
+    const bool on = backward_ ? i <= told : i >= told;
+    if (told != kNever && on && (backward_ ? told - i : i - told) < kStep) {
+      return;
+    }
+    Tell(list, i);
+  }
+  // The same for a reader of one list.
+  void Reached(size_t i) { Reached(0, i); }
+
+ private:
+  static constexpr size_t kStep = 1024;
+  static constexpr size_t kNever = ~size_t{0};
+  class Worker;
+  void Tell(size_t list, size_t i);
+
+  bool backward_;
+  std::vector<size_t> told_;  // per list, the last node told; kNever
+  std::unique_ptr<Worker> worker_;
 };
 
 // Builds a NodeList node by node; lists built apart (on several threads)

@@ -255,6 +255,17 @@ void FileMapping::Release(uint64_t begin, uint64_t end) const {
   ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
 }
 
+void FileMapping::Touch(uint64_t begin, uint64_t end) const {
+  if (data_ == nullptr) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  end = std::min(end, size_);
+  // Read through a volatile pointer: the reads are their only effect.
+  const volatile uint8_t* bytes = data_;
+  for (uint64_t at = begin / page * page; at < end; at += page) {
+    static_cast<void>(bytes[at]);
+  }
+}
+
 // FileMapping::ReleaseEvery's thread, stopped and joined when destroyed.
 class FileMapping::PeriodicRelease {
  public:

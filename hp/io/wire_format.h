@@ -139,6 +139,9 @@ class FileMapping {
   // They stay in the page cache, and a later read faults them in again
   // with the same bytes (the mapping is private and never written).
   void Release(uint64_t begin, uint64_t end) const;
+  // Reads a byte of each page of [begin, end), so that they are mapped
+  // when the caller's other threads read them (NodeReadAhead).
+  void Touch(uint64_t begin, uint64_t end) const;
   // From now until the mapping is gone, gives back every page each
   // `period`, on a thread of its own: for reads that a scan's Release
   // cannot follow (the views' passes over the names and tags they keep),

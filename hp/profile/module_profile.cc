@@ -49,9 +49,11 @@ absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
     const NodeList& list = transfer->derived.list();
     into.Reserve(list.size());
     NodeReleaser releaser(list, 0);
+    NodeReadAhead ahead(list);
     size_t i = 0;
     for (auto it = list.begin(); it != list.end(); ++it, ++i) {
       releaser.Reached(i);
+      ahead.Reached(i);
       const NodeRef node = *it;
       into.Add({node.name, node.op_type, result.TagOf(i),
                 result.ModulePathOf(i),

@@ -374,10 +374,13 @@ class Transfer {
     {
       NodeReleaser derived_pages(derived_, 0);
       NodeReleaser original_pages(original_.nodes(), 0);
+      NodeReadAhead ahead({&derived_, &original_.nodes()});
       size_t passed = 0;  // original nodes the kept ones went past
       size_t i = 0;
       for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
         derived_pages.Reached(i);
+        ahead.Reached(0, i);
+        ahead.Reached(1, next_);
         original_.GiveBackEvery(i);  // what lookups off the order read
         all_kept = MatchKept(i, *it) && all_kept;
         if (next_ > passed) {
@@ -411,8 +414,10 @@ class Transfer {
     std::vector<bool> pending(derived_.size(), false);
     std::vector<int> replaced;
     NodeReleaser derived_pages(derived_, 0);
+    NodeReadAhead ahead(derived_);
     for (size_t i = 0; i < derived_.size(); ++i) {
       derived_pages.Reached(i);
+      ahead.Reached(i);
       original_.GiveBackEvery(i);
       std::vector<int>& sources = result_->source_nodes;
       if (result_->kinds[i] == MatchKind::kKept) {
@@ -459,10 +464,12 @@ class Transfer {
     const NodeValueIds& originals = original_.ValueIds();
     derived_ids_.Reserve(derived_.size());
     NodeReleaser derived_pages(derived_, 0);
+    NodeReadAhead ahead(derived_);
     NodeRef previous;
     size_t i = 0;
     for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
       derived_pages.Reached(i);
+      ahead.Reached(i);
       original_.GiveBackEvery(i);
       const NodeRef node = *it;
       if (kept_source_[i] >= 0) {

@@ -103,6 +103,41 @@ TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
   EXPECT_TRUE(mapping.faulted());
 }
 
+// Touched, pages are mapped at once; touched on another thread (as
+// NodeReadAhead does) past a truncation, they are zeros and reported, as a
+// read would be.
+TEST(TruncatedInputTest, TouchedPagesAreMappedAndATruncationIsReported) {
+  const std::string path = TestFolder() + "/touched.bin";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  constexpr size_t kPages = 512;
+  const std::string bytes = WritePatternFile(path, kPages);
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  FileMapping mapping(file->fd.get(), file->size);
+  ASSERT_NE(mapping.data(), nullptr);
+  mapping.Release(0, file->size);
+  const long released = ResidentFilePages();
+  mapping.Touch(0, file->size);
+  const long touched = ResidentFilePages();
+  if (released >= 0 && touched >= 0) {
+    EXPECT_GE(touched, released + static_cast<long>(kPages) / 2);
+  }
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(),
+                         reinterpret_cast<const char*>(mapping.data())));
+  EXPECT_FALSE(mapping.faulted());
+
+  mapping.Release(0, file->size);
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(page)), 0);
+  std::thread toucher([&] { mapping.Touch(0, file->size); });
+  toucher.join();
+  EXPECT_TRUE(mapping.faulted());
+  EXPECT_EQ(mapping.data()[page - 1], bytes[page - 1]);
+  EXPECT_EQ(mapping.data()[2 * page], 0);
+  const absl::Status status =
+      CheckFileNotShrunk(file->fd.get(), file->size, path, &mapping);
+  EXPECT_TRUE(absl::IsDataLoss(status)) << status;
+}
+
 // Given back on a timer, pages leave the process on their own and read the
 // same bytes again, while the thread runs and after it stopped.
 TEST(TruncatedInputTest, PeriodicReleaseGivesPagesBack) {

@@ -1,0 +1,144 @@
+// NodeReadAhead maps the pages of the node records a walk reads next, on a
+// thread of its own; the walk reads the same nodes with it as without.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "hp/io/model_io.h"
+#include "hp/io/model_splice.h"
+#include "hp/io/node_list.h"
+#include "proto/onnx.pb.h"
+#include "tests/support/test_files.h"
+
+namespace hp {
+namespace {
+
+using ::hp::test_files::TestFolder;
+using ::hp::test_files::WriteBytes;
+
+// The process's resident file-backed pages (statm's "shared").
+long ResidentFilePages() {
+  long size = 0, resident = 0, shared = 0;
+  FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return -1;
+  const int read = std::fscanf(statm, "%ld %ld %ld", &size, &resident, &shared);
+  std::fclose(statm);
+  return read == 3 ? shared : -1;
+}
+
+// A chain of Identity nodes with long names: about 600 bytes per record,
+// so that kNodesPerRelease nodes span over a thousand pages.
+std::string WriteChainModel(const std::string& path, int nodes) {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(17);
+  onnx::GraphProto* graph = model.mutable_graph();
+  const std::string padding(180, 'p');
+  auto value = [&](int i) { return absl::StrCat("value_", i, "_", padding); };
+  graph->add_input()->set_name(value(0));
+  for (int i = 0; i < nodes; ++i) {
+    onnx::NodeProto* node = graph->add_node();
+    node->set_name(absl::StrCat("/chain/node_", i, "_", padding));
+    node->set_op_type("Identity");
+    node->add_input(value(i));
+    node->add_output(value(i + 1));
+  }
+  graph->add_output()->set_name(value(nodes));
+  absl::StatusOr<std::string> bytes = SerializeModel(model, path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  WriteBytes(path, bytes.value_or(""));
+  return path;
+}
+
+// Waits (a loaded machine may run the thread late) until at least `more`
+// file pages are resident beyond `before`.
+bool WaitForResidentPages(long before, long more) {
+  for (int i = 0; i < 1000; ++i) {
+    if (ResidentFilePages() >= before + more) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+class NodeReadAheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path =
+        WriteChainModel(TestFolder() + "/chain.onnx", kNodes);
+    SpliceOptions options;
+    options.read_node_records = true;
+    absl::StatusOr<ModelSplice> opened = ModelSplice::Open(path, options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    splice_ = std::make_unique<ModelSplice>(std::move(*opened));
+    ASSERT_TRUE(splice_->reads_node_records());
+    ASSERT_EQ(nodes().size(), static_cast<size_t>(kNodes));
+    ASSERT_TRUE(nodes().views_mapped_file());
+  }
+  const NodeList& nodes() const { return splice_->nodes(); }
+  std::string NameAt(size_t i) const { return std::string(nodes()[i].name); }
+
+  static constexpr int kNodes = 30000;
+  std::unique_ptr<ModelSplice> splice_;
+};
+
+TEST_F(NodeReadAheadTest, AForwardWalkFindsThePagesAheadMapped) {
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  NodeReadAhead ahead(nodes());
+  ahead.Reached(0);
+  // kNodesPerRelease nodes ahead of node 0: over a thousand pages.
+  EXPECT_TRUE(WaitForResidentPages(before, 1000));
+  // The walk reads every node as it is, the thread mapping ahead of it.
+  for (size_t i = 0; i < nodes().size(); ++i) {
+    ahead.Reached(i);
+    ASSERT_EQ(NameAt(i),
+              absl::StrCat("/chain/node_", i, "_", std::string(180, 'p')));
+  }
+}
+
+TEST_F(NodeReadAheadTest, ABackwardWalkFindsThePagesBelowMapped) {
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  NodeReadAhead ahead(nodes(), NodeReadAhead::Direction::kBackward);
+  ahead.Reached(nodes().size() - 1);
+  EXPECT_TRUE(WaitForResidentPages(before, 1000));
+  for (size_t i = nodes().size(); i > 0; --i) {
+    ahead.Reached(i - 1);
+    ASSERT_EQ(NameAt(i - 1),
+              absl::StrCat("/chain/node_", i - 1, "_", std::string(180, 'p')));
+  }
+}
+
+TEST_F(NodeReadAheadTest, AWalkStartingAgainIsMappedFromItsStart) {
+  NodeReadAhead ahead(nodes());
+  for (size_t i = 0; i < nodes().size(); ++i) ahead.Reached(i);
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  ahead.Reached(0);  // a second pass
+  EXPECT_TRUE(WaitForResidentPages(before, 1000));
+}
+
+TEST(NodeReadAheadWithoutFileTest, ListsOfMessagesStartNoThread) {
+  onnx::GraphProto graph;
+  for (int i = 0; i < 20000; ++i) graph.add_node()->set_op_type("Relu");
+  NodeListBuilder builder;
+  builder.AddGraph(graph, "main", -1);
+  const NodeList list = builder.Finish();
+  ASSERT_FALSE(list.views_mapped_file());
+  // Nothing to map: Reached only returns.
+  NodeReadAhead ahead(list);
+  for (size_t i = 0; i < list.size(); ++i) ahead.Reached(i);
+  EXPECT_EQ(list[19999].op_type, "Relu");
+}
+
+}  // namespace
+}  // namespace hp
