@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,18 +18,9 @@
 namespace hp {
 namespace {
 
+using ::hp::test_files::ResidentFilePages;
 using ::hp::test_files::TestFolder;
 using ::hp::test_files::WriteBytes;
-
-// The process's resident file-backed pages (statm's "shared").
-long ResidentFilePages() {
-  long size = 0, resident = 0, shared = 0;
-  FILE* statm = std::fopen("/proc/self/statm", "r");
-  if (statm == nullptr) return -1;
-  const int read = std::fscanf(statm, "%ld %ld %ld", &size, &resident, &shared);
-  std::fclose(statm);
-  return read == 3 ? shared : -1;
-}
 
 // A chain of Identity nodes with long names: about 600 bytes per record,
 // so that kNodesPerRelease nodes span over a thousand pages.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -23,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::hp::test_files::kModels;
 using ::hp::test_files::ListFolder;
+using ::hp::test_files::ResidentFilePages;
 using ::hp::test_files::TestFolder;
 using ::hp::test_files::WriteBytes;
 using ::testing::ElementsAre;
@@ -49,16 +49,6 @@ TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
   EXPECT_TRUE(absl::IsDataLoss(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr(path));
   EXPECT_THAT(status.message(), HasSubstr("truncated while it was read"));
-}
-
-// The process's resident file-backed pages (statm's "shared"), in pages.
-long ResidentFilePages() {
-  long size = 0, resident = 0, shared = 0;
-  FILE* statm = std::fopen("/proc/self/statm", "r");
-  if (statm == nullptr) return -1;
-  const int read = std::fscanf(statm, "%ld %ld %ld", &size, &resident, &shared);
-  std::fclose(statm);
-  return read == 3 ? shared : -1;
 }
 
 // Writes `pages` pages of a byte pattern that differs from page to page to

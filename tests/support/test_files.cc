@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,6 +86,15 @@ std::vector<std::string> FindModels(const std::string& folder) {
   }
   std::sort(paths.begin(), paths.end());
   return paths;
+}
+
+long ResidentFilePages() {
+  long size = 0, resident = 0, shared = 0;
+  FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return -1;
+  const int read = std::fscanf(statm, "%ld %ld %ld", &size, &resident, &shared);
+  std::fclose(statm);
+  return read == 3 ? shared : -1;
 }
 
 }  // namespace test_files

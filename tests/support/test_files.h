@@ -50,6 +50,10 @@ std::vector<std::string> ListTree(const std::string& folder);
 // Every *.onnx file below `folder`, as paths that start with it, sorted.
 std::vector<std::string> FindModels(const std::string& folder);
 
+// The process's resident file-backed pages (statm's "shared"), in pages;
+// -1 where /proc/self/statm cannot be read.
+long ResidentFilePages();
+
 }  // namespace test_files
 }  // namespace hp
 
