@@ -748,6 +748,14 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   auto finish_writing = [&writing]() -> absl::Status {
     return writing.valid() ? writing.get() : absl::OkStatus();
   };
+  // The records of a batch are read into `staging` with one pread rather
+  // than copied through the mapping: the passes before gave its pages back,
+  // and on a virtual machine a page mapped again costs several times what
+  // copying it does (docs/benchmarks.md, "Machine"). A batch whose records
+  // span more (other fields between them), or a short read (the file cut
+  // under us: the mapping's guard then reports it), copies from the
+  // mapping as before.
+  std::unique_ptr<char[]> staging;
   std::vector<size_t> offsets;
   for (size_t first = 0; first < record_bytes.size();) {
     size_t last = first;
@@ -770,6 +778,20 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       if (buffer == nullptr) buffer.reset(new char[kBatchBytes]);
       batch = buffer.get();
     }
+    const uint8_t* source = input;  // byte `source_at` of the file
+    uint64_t source_at = 0;
+    if (input != nullptr && chosen == nullptr && !node_records_.empty()) {
+      const uint64_t begin = node_records_[first].begin;
+      const uint64_t span = node_records_[last - 1].end - begin;
+      if (span <= kBatchBytes) {
+        if (staging == nullptr) staging.reset(new char[kBatchBytes]);
+        if (ReadAt(fd_.get(), staging.get(), span, begin) ==
+            static_cast<int64_t>(span)) {
+          source = reinterpret_cast<const uint8_t*>(staging.get());
+          source_at = begin;
+        }
+      }
+    }
     ForSlices(last - first, kNodesPerSlice, [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         const size_t index = first + i;
@@ -781,7 +803,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
           const ByteRange& read = node_records_[position(index)];
           target = CodedOutputStream::WriteVarint64ToArray(
               read.end - read.begin + suffix, target);
-          target = std::copy(input + read.begin, input + read.end, target);
+          target = std::copy(source + (read.begin - source_at),
+                             source + (read.end - source_at), target);
           if (suffix > 0) suffixes.encode(index, reinterpret_cast<char*>(target));
           continue;
         }
