@@ -73,17 +73,15 @@ absl::Status WriteMetadata(onnx::NodeProto* node, const NodeTagFacts& facts,
   return absl::OkStatus();
 }
 
-// The entries WriteMetadata adds to a node that has no pkg.hp.tag, in order.
+// The entries WriteMetadata adds to a node that has no pkg.hp.tag, in order
+// (`with_namespace`: AppendsNamespace of the node).
 template <typename Visit>
-void ForEachAddedEntry(const NodeRef& node, const NodeTagFacts& facts,
-                       const WriteOptions& options, Visit visit) {
+void ForEachAddedEntry(const NodeTagFacts& facts, bool with_namespace,
+                       Visit visit) {
   visit(kTagKey, facts.tag);
   visit(kModulePathKey, facts.module_path);
   visit(kMatchKey, MatchKindName(facts.match));
-  if (options.write_namespace &&
-      !node.FindMetadata(kNamespaceKey).has_value()) {
-    visit(kNamespaceKey, absl::StripPrefix(facts.tag, "/"));
-  }
+  if (with_namespace) visit(kNamespaceKey, absl::StripPrefix(facts.tag, "/"));
 }
 
 // Wire format (protobuf encoding spec): NodeProto.metadata_props is field 9,
@@ -213,10 +211,14 @@ bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options) {
            node.FindMetadata(kNamespaceKey).has_value());
 }
 
-size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
-                          const WriteOptions& options) {
+bool AppendsNamespace(const NodeRef& node, const WriteOptions& options) {
+  return options.write_namespace &&
+         !node.FindMetadata(kNamespaceKey).has_value();
+}
+
+size_t NodeTagRecordsSize(const NodeTagFacts& facts, bool with_namespace) {
   size_t size = 0;
-  ForEachAddedEntry(node, facts, options,
+  ForEachAddedEntry(facts, with_namespace,
                     [&](absl::string_view key, absl::string_view value) {
                       const size_t entry = EntrySize(key, value);
                       size += 1 + VarintSize(entry) + entry;
@@ -224,9 +226,9 @@ size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
   return size;
 }
 
-char* EncodeNodeTagRecords(const NodeRef& node, const NodeTagFacts& facts,
-                           const WriteOptions& options, char* target) {
-  ForEachAddedEntry(node, facts, options,
+char* EncodeNodeTagRecords(const NodeTagFacts& facts, bool with_namespace,
+                           char* target) {
+  ForEachAddedEntry(facts, with_namespace,
                     [&](absl::string_view key, absl::string_view value) {
                       *target++ = static_cast<char>(kMetadataPropsTag);
                       target = EncodeVarint(EntrySize(key, value), target);

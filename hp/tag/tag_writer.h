@@ -88,14 +88,18 @@ absl::Status WriteNodeTag(onnx::NodeProto* node, const NodeTagFacts& facts,
 // before the write followed by the bytes of the added entries.
 bool WriteOnlyAppends(const NodeRef& node, const WriteOptions& options);
 
+// Whether WriteNodeTag adds a `namespace` entry to such a node: the option
+// is on and the node has none of its own. The one fact of the node its
+// added bytes depend on, so that they can be sized and encoded without it.
+bool AppendsNamespace(const NodeRef& node, const WriteOptions& options);
 // The size of the entries' bytes (NodeProto field 9 records) that
-// WriteNodeTag adds to a node for which WriteOnlyAppends holds.
-size_t NodeTagRecordsSize(const NodeRef& node, const NodeTagFacts& facts,
-                          const WriteOptions& options);
+// WriteNodeTag adds to a node for which WriteOnlyAppends holds, given
+// AppendsNamespace of it.
+size_t NodeTagRecordsSize(const NodeTagFacts& facts, bool with_namespace);
 // Writes those bytes at `target`, which must have NodeTagRecordsSize()
 // bytes; returns the end of what it wrote.
-char* EncodeNodeTagRecords(const NodeRef& node, const NodeTagFacts& facts,
-                           const WriteOptions& options, char* target);
+char* EncodeNodeTagRecords(const NodeTagFacts& facts, bool with_namespace,
+                           char* target);
 
 // The stripping rule of the metadata format, for StripTags and the record
 // form (hp/tag/record_strip.h): whether entry `index` with `key` goes,

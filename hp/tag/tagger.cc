@@ -3,6 +3,7 @@
 #include "hp/tag/tagger.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -288,23 +289,35 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   // Per node until the nodes are all written, then per main-graph node:
   // subgraph nodes (which stay 0) are dropped.
   std::vector<uint32_t> appended_bytes;
-  if (append) appended_bytes.assign(nodes.size(), 0);
+  // Per node, whether its appended bytes add a `namespace` (AppendsNamespace):
+  // decided while its metadata views are at hand, so that the encoder,
+  // which runs serially within the save, never looks the node up again.
+  std::vector<uint8_t> with_namespace;
+  if (append) {
+    appended_bytes.assign(nodes.size(), 0);
+    with_namespace.assign(nodes.size(), 0);
+  }
   // Each node is its own message (the arena is thread-safe): slices are
   // written in parallel, and the first node in graph order that fails is
   // the one reported.
   std::mutex failure_mutex;
   size_t failed_at = std::numeric_limits<size_t>::max();
   absl::Status failure;
+  // Counted here, where each node is at hand anyway.
+  std::atomic<size_t> subgraph_nodes{0};
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     NodeList::const_iterator it = nodes.At(begin);
+    size_t in_subgraphs = 0;
     for (size_t i = begin; i < end; ++i, ++it) {
       const NodeRef node = *it;
+      in_subgraphs += node.owner >= 0 ? 1 : 0;
       const NodeTagFacts facts = source->FactsOf(i);
       // A node whose subgraph bodies get tags is itself changed by that.
       if (append && node.owner < 0 && WriteOnlyAppends(node, write) &&
           !node.owns_subgraphs) {
+        with_namespace[i] = AppendsNamespace(node, write);
         appended_bytes[i] = static_cast<uint32_t>(
-            NodeTagRecordsSize(node, facts, write));
+            NodeTagRecordsSize(facts, with_namespace[i] != 0));
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
@@ -321,6 +334,7 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
       }
       return;
     }
+    subgraph_nodes += in_subgraphs;
   });
   HP_RETURN_IF_ERROR(failure);
   if (appended != nullptr) *appended = AppendedNodeTags();
@@ -332,8 +346,7 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
     // no node is in a subgraph (most models): then it is k itself, and a
     // million nodes save its 4 MB.
     std::vector<int> node_of_main;
-    size_t main_nodes = 0;
-    for (const NodeRef& node : nodes) main_nodes += node.owner < 0 ? 1 : 0;
+    const size_t main_nodes = nodes.size() - subgraph_nodes;
     if (main_nodes < nodes.size()) {
       node_of_main.reserve(main_nodes);
       size_t i = 0;
@@ -347,17 +360,22 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
       appended_bytes.resize(main_nodes);
       appended_bytes.shrink_to_fit();
     }
-    // The encoder keeps the source and the nodes' views it reads.
-    auto kept = std::make_shared<
-        const std::pair<std::shared_ptr<const NodeTagSource>, std::vector<int>>>(
-        std::move(source), std::move(node_of_main));
+    // The encoder keeps the source, whose tables the facts view.
+    struct Encoder {
+      std::shared_ptr<const NodeTagSource> source;
+      std::vector<int> node_of_main;
+      std::vector<uint8_t> with_namespace;
+    };
+    auto kept = std::make_shared<const Encoder>(Encoder{
+        std::move(source), std::move(node_of_main), std::move(with_namespace)});
     appended->sizes = std::move(appended_bytes);
-    appended->encode = [kept, write](size_t k, char* target) {
-      const NodeTagSource& tags = *kept->first;
-      const size_t i = kept->second.empty()
+    appended->encode = [kept](size_t k, char* target) {
+      const Encoder& encoder = *kept;
+      const size_t i = encoder.node_of_main.empty()
                            ? k
-                           : static_cast<size_t>(kept->second[k]);
-      EncodeNodeTagRecords(tags.nodes()[i], tags.FactsOf(i), write, target);
+                           : static_cast<size_t>(encoder.node_of_main[k]);
+      EncodeNodeTagRecords(encoder.source->FactsOf(i),
+                           encoder.with_namespace[i] != 0, target);
     };
   }
   return absl::OkStatus();

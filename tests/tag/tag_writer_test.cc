@@ -149,12 +149,14 @@ bool WriteOnlyAppends(const onnx::NodeProto& node,
 size_t NodeTagRecordsSize(const onnx::NodeProto& node,
                           const NodeTagFacts& facts,
                           const WriteOptions& options) {
-  return hp::NodeTagRecordsSize(Listed(node)[0], facts, options);
+  return hp::NodeTagRecordsSize(facts,
+                                hp::AppendsNamespace(Listed(node)[0], options));
 }
 char* EncodeNodeTagRecords(const onnx::NodeProto& node,
                            const NodeTagFacts& facts,
                            const WriteOptions& options, char* target) {
-  return hp::EncodeNodeTagRecords(Listed(node)[0], facts, options, target);
+  return hp::EncodeNodeTagRecords(
+      facts, hp::AppendsNamespace(Listed(node)[0], options), target);
 }
 
 // What the splice writer relies on: for a node WriteOnlyAppends accepts,
