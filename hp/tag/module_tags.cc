@@ -60,12 +60,19 @@ ModuleTags ResolveModuleTags(const ModuleTable& modules, const TagRules& rules) 
 
   // Pass 2: instances that would share a component under one kept parent
   // are told apart by their path relative to that parent.
-  absl::flat_hash_map<std::pair<int, std::string>, int> uses;
+  // Keys view `component`, which is left as it is until all are counted.
+  absl::flat_hash_map<std::pair<int, absl::string_view>, int> uses;
   for (int i = 1; i < count; ++i) {
     if (result.kept[i]) ++uses[{kept_parent[i], component[i]}];
   }
+  std::vector<int> shared;
   for (int i = 1; i < count; ++i) {
-    if (!result.kept[i] || uses[{kept_parent[i], component[i]}] < 2) continue;
+    if (result.kept[i] && uses.at({kept_parent[i], component[i]}) >= 2) {
+      shared.push_back(i);
+    }
+  }
+  uses.clear();
+  for (int i : shared) {
     const Module& module = modules.at(i);
     component[i] = absl::StrCat(
         module.class_name, "[",

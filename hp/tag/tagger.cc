@@ -60,8 +60,12 @@ std::vector<int> TagIds(const ModuleTags& module_tags) {
   absl::flat_hash_map<absl::string_view, int> first;
   std::vector<int> ids(module_tags.tag.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    ids[i] = first.try_emplace(module_tags.tag[i], static_cast<int>(i))
-                 .first->second;
+    // A module left out carries its owner's tag, and its owner comes
+    // first: only kept modules' tags are hashed.
+    const int owner = module_tags.owner[i];
+    ids[i] = owner != static_cast<int>(i)
+                 ? ids[owner]
+                 : first.try_emplace(module_tags.tag[i], owner).first->second;
   }
   return ids;
 }
