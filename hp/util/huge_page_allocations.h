@@ -5,8 +5,8 @@
 
 namespace hp {
 
-// True where operator new advises blocks of 4 MB or more for transparent
-// huge pages.
+// True where operator new starts blocks of 2 MB or more on a huge page and
+// advises them for transparent huge pages.
 bool AllocationsAdviseHugePages();
 
 }  // namespace hp

@@ -1,5 +1,6 @@
-// The converter's operator new: large blocks are advised for transparent
-// huge pages, small ones are left alone, and both behave as memory.
+// The converter's operator new: blocks of 2 MB or more start on a huge
+// page and are advised for transparent huge pages, small ones are left
+// alone, and both behave as memory.
 #include "hp/util/huge_page_allocations.h"
 
 #include <cstdint>
@@ -76,8 +77,21 @@ TEST(HugePageAllocationsTest, LargeBlocksAreAdvisedForHugePages) {
   EXPECT_EQ(*middle, 'x');
 }
 
+TEST(HugePageAllocationsTest, BlocksOfAHugePageOrMoreStartOnOne) {
+  if (!Advised()) GTEST_SKIP() << "a sanitizer build, or no huge pages";
+  // A million nodes' 4-byte vector (4.0 MB): malloc alone would start it
+  // 16 bytes into a page, leaving it at most one whole 2 MB page.
+  std::vector<int> block(1000000, 7);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(block.data()) % (size_t{2} << 20), 0u);
+  const std::string flags = FlagsOfMappingAt(block.data());
+  ASSERT_FALSE(flags.empty()) << "no mapping found for the block";
+  EXPECT_TRUE(HasFlag(flags, "hg")) << flags;
+  EXPECT_EQ(block.front() + block.back(), 14);
+}
+
 TEST(HugePageAllocationsTest, ArraysAndNothrowFormsAllocateAndFree) {
-  for (size_t size : {size_t{1}, size_t{4} << 20, size_t{9} << 20}) {
+  for (size_t size : {size_t{1}, (size_t{2} << 20) - 1, size_t{2} << 20,
+                      size_t{3} << 20, size_t{4} << 20, size_t{9} << 20}) {
     char* array = new char[size];
     array[size - 1] = 'z';
     EXPECT_EQ(array[size - 1], 'z');
