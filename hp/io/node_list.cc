@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "hp/io/atomic_writer.h"
 #include "hp/io/external_data.h"
 #include "hp/util/freed_memory.h"
 #include "hp/util/parallel.h"
@@ -369,21 +370,26 @@ onnx::NodeProto* ParseNodeRecord(const uint8_t* data, const ByteRange& record,
   return node;
 }
 
+const uint8_t* NodeList::RecordStart(size_t i) const {
+  // Message nodes (parsed onto an arena) hold no file bytes.
+  const auto [segment, at] = Locate(i);
+  const Record& record = segments_[segment]->nodes[at];
+  return record.is_message ? nullptr
+                           : static_cast<const uint8_t*>(record.source);
+}
+
 std::optional<std::pair<uint64_t, uint64_t>> NodeList::RecordBytes(
     size_t begin, size_t end) const {
   if (mapped_ == nullptr || begin >= end || end > size_) return std::nullopt;
-  // From the first record node's first byte to the last one's: message
-  // nodes (parsed onto an arena) hold no file bytes.
-  auto record_at = [&](size_t i) -> const uint8_t* {
-    const auto [segment, at] = Locate(i);
-    const Record& record = segments_[segment]->nodes[at];
-    return record.is_message ? nullptr
-                             : static_cast<const uint8_t*>(record.source);
-  };
+  // From the first record node's first byte to the last one's.
   const uint8_t* first = nullptr;
-  for (size_t i = begin; i < end && first == nullptr; ++i) first = record_at(i);
+  for (size_t i = begin; i < end && first == nullptr; ++i) {
+    first = RecordStart(i);
+  }
   const uint8_t* last = nullptr;
-  for (size_t i = end; i > begin && last == nullptr; --i) last = record_at(i - 1);
+  for (size_t i = end; i > begin && last == nullptr; --i) {
+    last = RecordStart(i - 1);
+  }
   if (first == nullptr || last <= first) return std::nullopt;
   return std::make_pair(static_cast<uint64_t>(first - mapped_->data()),
                         static_cast<uint64_t>(last - mapped_->data()));
@@ -399,6 +405,50 @@ void NodeList::Touch(size_t begin, size_t end) const {
   if (const auto bytes = RecordBytes(begin, end)) {
     mapped_->Touch(bytes->first, bytes->second);
   }
+}
+
+bool RecordCopy::Read(size_t begin, size_t end) {
+  first_ = last_ = 0;
+  const FileMapping* mapped = nodes_.mapped_;
+  if (mapped == nullptr || begin >= end || end > nodes_.size()) return false;
+  const uint8_t* from = nullptr;
+  for (size_t i = begin; i < end && from == nullptr; ++i) {
+    from = nodes_.RecordStart(i);
+  }
+  const uint8_t* to = nullptr;
+  for (size_t i = end; i < nodes_.size() && to == nullptr; ++i) {
+    to = nodes_.RecordStart(i);
+  }
+  if (from == nullptr || to == nullptr || to <= from ||
+      static_cast<uint64_t>(to - from) > kMaxBytes) {
+    return false;
+  }
+  const uint64_t size = static_cast<uint64_t>(to - from);
+  if (size > capacity_) {
+    buffer_.reset(new char[size]);
+    capacity_ = size;
+  }
+  const uint64_t at = static_cast<uint64_t>(from - mapped->data());
+  if (ReadAt(mapped->fd(), buffer_.get(), size, at) !=
+      static_cast<int64_t>(size)) {
+    return false;
+  }
+  first_ = begin;
+  last_ = end;
+  at_ = at;
+  return true;
+}
+
+NodeRef RecordCopy::operator[](size_t i) const {
+  const auto [segment, at] = nodes_.Locate(i);
+  const NodeList::Segment& nodes = *nodes_.segments_[segment];
+  const NodeList::Record& record = nodes.nodes[at];
+  if (i < first_ || i >= last_ || record.is_message) return nodes.Get(at);
+  const uint64_t offset =
+      static_cast<uint64_t>(static_cast<const uint8_t*>(record.source) -
+                            nodes_.mapped_->data()) -
+      at_;
+  return nodes.Get(at, buffer_.get() + offset);
 }
 
 // NodeReadAhead's thread: maps each list's pages from where it stopped

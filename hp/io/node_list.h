@@ -206,7 +206,9 @@ class NodeList {
     // The subgraph paths of message nodes; "main" is static.
     std::vector<std::unique_ptr<std::string>> graph_paths;
 
-    NodeRef Get(size_t i) const;
+    // Node i; a record node's views from `copied` when set (a copy of its
+    // record's bytes), else from the file.
+    NodeRef Get(size_t i, const char* copied = nullptr) const;
   };
 
  public:
@@ -296,7 +298,11 @@ class NodeList {
   // mapped file; nullopt where none of them is a record.
   std::optional<std::pair<uint64_t, uint64_t>> RecordBytes(size_t begin,
                                                            size_t end) const;
+  // Node i's record's first byte in the mapped file; null for a message
+  // node.
+  const uint8_t* RecordStart(size_t i) const;
   friend class NodeListBuilder;
+  friend class RecordCopy;
   static constexpr absl::string_view kMainGraph = "main";
   // The segment holding node i, and i's place in it.
   std::pair<size_t, size_t> Locate(size_t i) const;
@@ -311,7 +317,7 @@ class NodeList {
 };
 
 // Inline: callers read a million nodes, most of them one field or two.
-inline NodeRef NodeList::Segment::Get(size_t i) const {
+inline NodeRef NodeList::Segment::Get(size_t i, const char* copied) const {
   static_assert(sizeof(Record) <= 56, "a node's record grew");
   const Record& record = nodes[i];
   NodeRef node;
@@ -330,7 +336,8 @@ inline NodeRef NodeList::Segment::Get(size_t i) const {
     node.metadata = MetadataViews(
         message_metadata.data() + record.metadata_at, record.metadata_count);
   } else {
-    const char* base = static_cast<const char*>(record.source);
+    const char* base =
+        copied != nullptr ? copied : static_cast<const char*>(record.source);
     node.name = absl::string_view(base + record.strings.name_at,
                                   record.strings.name_size);
     node.op_type = absl::string_view(base + record.strings.op_type_at,
@@ -449,6 +456,38 @@ class NodeReadAhead {
   bool backward_;
   std::vector<size_t> told_;  // per list, the last node told; kNever
   std::unique_ptr<Worker> worker_;
+};
+
+// A pass's nodes read from a copy of their records rather than through the
+// mapping: a pass over views whose pages were given back would fault each
+// page in again, and on a virtual machine a page mapped again costs several
+// times what copying it does (docs/benchmarks.md, "Machine"). One pread per
+// run of nodes, into a buffer kept from run to run.
+class RecordCopy {
+ public:
+  explicit RecordCopy(const NodeList& nodes) : nodes_(nodes) {}
+  RecordCopy(const RecordCopy&) = delete;
+  RecordCopy& operator=(const RecordCopy&) = delete;
+
+  // Copies the records of nodes [begin, end): from the first record's
+  // first byte to the first byte of the next record after them (records
+  // lie in file order, each ending before the next begins). False, and
+  // nothing held, when there is no such record, the range holds none, it
+  // spans more than kMaxBytes, or the read comes up short (a file cut
+  // under us: reading the views then meets the mapping's guard).
+  bool Read(size_t begin, size_t end);
+  // Node i, its views into the copy when the last Read holds it, else
+  // into the file (nodes[i]).
+  NodeRef operator[](size_t i) const;
+
+ private:
+  static constexpr uint64_t kMaxBytes = uint64_t{64} << 20;
+  const NodeList& nodes_;
+  std::unique_ptr<char[]> buffer_;
+  uint64_t capacity_ = 0;
+  size_t first_ = 0;  // the nodes held: [first_, last_)
+  size_t last_ = 0;
+  uint64_t at_ = 0;  // the file's byte that buffer_[0] holds
 };
 
 // Builds a NodeList node by node; lists built apart (on several threads)

@@ -215,7 +215,7 @@ bool RecordRunReader::Next(uint8_t tag_byte, uint64_t at, WireRecord* record) {
   return true;
 }
 
-FileMapping::FileMapping(int fd, uint64_t size) : size_(size) {
+FileMapping::FileMapping(int fd, uint64_t size) : fd_(fd), size_(size) {
   if (size == 0) return;
   void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (address == MAP_FAILED) return;

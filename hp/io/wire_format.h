@@ -125,6 +125,9 @@ class FileMapping {
   FileMapping(const FileMapping&) = delete;
   FileMapping& operator=(const FileMapping&) = delete;
   const uint8_t* data() const { return data_; }
+  // The open file mapped, which its owner keeps open while the mapping
+  // lives: for readers that copy ranges of it with pread (RecordCopy).
+  int fd() const { return fd_; }
   // True once a read past the file's end was answered with zeros.
   bool faulted() const;
 
@@ -150,6 +153,7 @@ class FileMapping {
 
  private:
   const uint8_t* data_ = nullptr;
+  int fd_;
   uint64_t size_;
   int slot_ = -1;  // in the SIGBUS handler's table; -1: unguarded
   std::unique_ptr<PeriodicRelease> periodic_release_;

@@ -1,7 +1,10 @@
-// NodeReadAhead maps the pages of the node records a walk reads next, on a
-// thread of its own; the walk reads the same nodes with it as without.
+// The two ways a walk reads node records whose pages were given back:
+// NodeReadAhead maps the pages a walk reads next, on a thread of its own;
+// RecordCopy reads a run of records with pread and gives views into the
+// copy. Either way the walk reads the same nodes as through the mapping.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -72,6 +75,21 @@ class NodeReadAheadTest : public ::testing::Test {
   }
   const NodeList& nodes() const { return splice_->nodes(); }
   std::string NameAt(size_t i) const { return std::string(nodes()[i].name); }
+  static std::string ExpectedName(size_t i) {
+    return absl::StrCat("/chain/node_", i, "_", std::string(180, 'p'));
+  }
+  static std::string ExpectedValue(size_t i) {
+    return absl::StrCat("value_", i, "_", std::string(180, 'p'));
+  }
+  // Node `node`, as read, is node i of the chain.
+  static void ExpectChainNode(const NodeRef& node, size_t i) {
+    EXPECT_EQ(node.name, ExpectedName(i));
+    EXPECT_EQ(node.op_type, "Identity");
+    ASSERT_EQ(node.inputs.size(), 1u);
+    EXPECT_EQ(node.inputs[0], ExpectedValue(i));
+    ASSERT_EQ(node.outputs.size(), 1u);
+    EXPECT_EQ(node.outputs[0], ExpectedValue(i + 1));
+  }
 
   static constexpr int kNodes = 30000;
   std::unique_ptr<ModelSplice> splice_;
@@ -115,6 +133,61 @@ TEST_F(NodeReadAheadTest, AWalkStartingAgainIsMappedFromItsStart) {
   ASSERT_GE(before, 0);
   ahead.Reached(0);  // a second pass
   EXPECT_TRUE(WaitForResidentPages(before, 1000));
+}
+
+using RecordCopyTest = NodeReadAheadTest;
+
+TEST_F(RecordCopyTest, ARunIsReadFromTheCopyWithoutMappingItsPages) {
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  RecordCopy copy(nodes());
+  const size_t begin = 100;
+  const size_t end = begin + kNodesPerRelease;  // over a thousand pages
+  ASSERT_TRUE(copy.Read(begin, end));
+  for (size_t i = begin; i < end; ++i) {
+    ExpectChainNode(copy[i], i);
+    if (HasFailure()) return;
+  }
+  // Read through the mapping, the run would have mapped its pages.
+  EXPECT_LT(ResidentFilePages() - before, 100);
+  // Nodes outside the run are read through the file.
+  ExpectChainNode(copy[begin - 1], begin - 1);
+  ExpectChainNode(copy[end], end);
+  // A second run reuses the copy.
+  ASSERT_TRUE(copy.Read(end, end + 10));
+  ExpectChainNode(copy[end + 9], end + 9);
+  ExpectChainNode(copy[begin], begin);
+}
+
+TEST_F(RecordCopyTest, TheLastRunIsReadThroughTheFile) {
+  RecordCopy copy(nodes());
+  // No record follows the last node's: where its record ends is not known.
+  EXPECT_FALSE(copy.Read(nodes().size() - 10, nodes().size()));
+  ExpectChainNode(copy[nodes().size() - 1], nodes().size() - 1);
+  EXPECT_FALSE(copy.Read(5, 5));
+  EXPECT_FALSE(copy.Read(5, nodes().size() + 1));
+}
+
+TEST_F(RecordCopyTest, AFileCutUnderTheListIsNotCopied) {
+  RecordCopy copy(nodes());
+  ASSERT_TRUE(copy.Read(0, 10));
+  ASSERT_EQ(::truncate(splice_->path().c_str(), 4096), 0);
+  // A short read: nothing held, and the views (the mapping's guard) are
+  // what is left to read.
+  EXPECT_FALSE(copy.Read(kNodes / 2, kNodes / 2 + 10));
+  EXPECT_FALSE(copy.Read(0, 10));
+}
+
+TEST(RecordCopyWithoutFileTest, ListsOfMessagesAreReadAsTheyAre) {
+  onnx::GraphProto graph;
+  for (int i = 0; i < 100; ++i) graph.add_node()->set_op_type("Relu");
+  NodeListBuilder builder;
+  builder.AddGraph(graph, "main", -1);
+  const NodeList list = builder.Finish();
+  RecordCopy copy(list);
+  EXPECT_FALSE(copy.Read(0, 50));
+  EXPECT_EQ(copy[49].op_type, "Relu");
 }
 
 TEST(NodeReadAheadWithoutFileTest, ListsOfMessagesStartNoThread) {
