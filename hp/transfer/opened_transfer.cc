@@ -87,11 +87,16 @@ absl::Status ReadTags(OpenedTaggedModel* model,
           std::clamp<size_t>((end - begin) * 32, 64 << 10, 4 << 20));
       absl::string_view tag;
       absl::string_view module_path;
-      NodeList::const_iterator it = list.At(begin);
-      for (size_t i = begin; i < end && i < first_untagged; ++i, ++it) {
+      // The records were read before and their pages given back: copied
+      // again, a run at a time, rather than mapped again.
+      RecordCopy copy(list);
+      for (size_t i = begin; i < end && i < first_untagged; ++i) {
+        if ((i - begin) % kNodesPerRelease == 0) {
+          copy.Read(i, std::min(end, i + kNodesPerRelease));
+        }
         if (reading.give_back_pages) releaser.Reached(i);
         const WrittenTag written =
-            ReadNodeTag(*it, TagFormat::kMetadata, nullptr);
+            ReadNodeTag(copy[i], TagFormat::kMetadata, nullptr);
         if (!IsTag(written.tag)) {
           size_t first = first_untagged;
           while (i < first && !first_untagged.compare_exchange_weak(first, i)) {

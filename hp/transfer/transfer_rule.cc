@@ -206,16 +206,25 @@ class OriginalGraph {
     std::vector<absl::string_view> names(slots);
     std::vector<size_t> hashes(slots);
     std::vector<std::vector<PendingInput>> pending;
+    // The names pending inputs look up, copied: the nodes are read from
+    // copies of their records (RecordCopy), reused run after run.
+    std::vector<StringArena> pending_names;
     std::mutex slice_done;
     ForSlices(nodes_.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
       NodeReleaser releaser(nodes_, begin);
+      RecordCopy records(nodes_);
       StringArena copies(kNameBlockBytes);
+      StringArena looked_up(size_t{64} << 10);
       std::vector<PendingInput> inputs;
-      NodeRef previous = begin > 0 ? nodes_[begin - 1] : NodeRef();
-      NodeList::const_iterator it = nodes_.At(begin);
-      for (size_t i = begin; i < end; ++i, ++it) {
+      NodeRef previous;
+      for (size_t i = begin; i < end; ++i) {
+        if ((i - begin) % kNodesPerRelease == 0) {
+          records.Read(i, std::min(end, i + kNodesPerRelease));
+          // Outside the run read: views into the file, not the copy.
+          if (i > 0) previous = records[i - 1];
+        }
         releaser.Reached(i);
-        const NodeRef node = *it;
+        const NodeRef node = records[i];
         size_t slot = value_ids_.FirstInputSlot(i);
         for (absl::string_view input : node.inputs) {
           if (!input.empty()) {
@@ -224,7 +233,8 @@ class OriginalGraph {
               inputs.push_back(
                   {slot, value_ids_.FirstOutputSlot(i - 1) + k, {}, 0});
             } else {
-              inputs.push_back({slot, kLookUp, input, Hash(input)});
+              inputs.push_back(
+                  {slot, kLookUp, looked_up.Store(input), Hash(input)});
             }
           }
           ++slot;
@@ -245,6 +255,7 @@ class OriginalGraph {
       const std::lock_guard<std::mutex> lock(slice_done);
       name_copies_.push_back(std::move(copies));
       pending.push_back(std::move(inputs));
+      pending_names.push_back(std::move(looked_up));
     });
     // Names are hashed this far ahead of their insert, so that the
     // table's memory is fetched by the time it is read.
@@ -368,21 +379,35 @@ class Transfer {
 
   void Run() {
     // Kept first: the walks of replacing nodes stop at original nodes that
-    // are still there. Both lists are read in order here, their pages
-    // given back behind the reads.
+    // are still there. Both lists are read in order here, from copies of
+    // their records a run at a time (RecordCopy): the original's run
+    // starts at the node after the last kept one. What is read off those
+    // runs is mapped, and its pages given back behind the walk.
     bool all_kept = true;
     {
+      const NodeList& originals = original_.nodes();
       NodeReleaser derived_pages(derived_, 0);
-      NodeReleaser original_pages(original_.nodes(), 0);
-      NodeReadAhead ahead({&derived_, &original_.nodes()});
+      NodeReleaser original_pages(originals, 0);
+      RecordCopy derived_records(derived_);
+      RecordCopy original_records(originals);
+      size_t run_begin = 0;  // the original nodes copied: [run_begin, run_end)
+      size_t run_end = 0;
       size_t passed = 0;  // original nodes the kept ones went past
-      size_t i = 0;
-      for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
+      for (size_t i = 0; i < derived_.size(); ++i) {
+        if (i % kNodesPerRelease == 0) {
+          derived_records.Read(i,
+                               std::min(derived_.size(), i + kNodesPerRelease));
+        }
+        if ((next_ < run_begin || next_ >= run_end) &&
+            next_ < originals.size()) {
+          run_begin = next_;
+          run_end = std::min(originals.size(), next_ + kNodesPerRelease);
+          original_records.Read(run_begin, run_end);
+        }
         derived_pages.Reached(i);
-        ahead.Reached(0, i);
-        ahead.Reached(1, next_);
         original_.GiveBackEvery(i);  // what lookups off the order read
-        all_kept = MatchKept(i, *it) && all_kept;
+        all_kept =
+            MatchKept(i, derived_records[i], original_records) && all_kept;
         if (next_ > passed) {
           passed = next_;
           original_pages.Reached(passed - 1);
@@ -519,12 +544,12 @@ class Transfer {
 
   // Whether `node` (derived node i) is an original node unchanged: the
   // next one after the last kept (derived graphs keep the order), else the
-  // one writing its first output.
-  bool MatchKept(size_t i, const NodeRef& node) {
+  // one writing its first output. Original nodes are read from
+  // `originals`.
+  bool MatchKept(size_t i, const NodeRef& node, const RecordCopy& originals) {
     if (node.outputs.empty()) return false;
-    const NodeList& originals = original_.nodes();
     int at = -1;
-    if (next_ < originals.size() && Same(originals[next_], node)) {
+    if (next_ < original_.nodes().size() && Same(originals[next_], node)) {
       at = static_cast<int>(next_);
     } else {
       const int tensor = original_.TensorId(node.outputs.front());
