@@ -1,5 +1,6 @@
 #include "hp/view/stored_tags.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -104,7 +105,7 @@ struct SliceFindings {
   int64_t with_hp_namespace = 0;
   bool matches_recorded = false;
   // Match kinds that are not one, by node (rare).
-  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  absl::flat_hash_map<size_t, std::string> unparsed_matches;
 };
 
 // What one node holds, before the checks that need all nodes.
@@ -381,10 +382,15 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     found.end = end;
     RecentTexts recent_tags, recent_paths;
     NodeReleaser releaser(nodes, begin);
-    NodeList::const_iterator it = nodes.At(begin);
-    for (size_t i = begin; i < end; ++i, ++it) {
+    // The records' pages were given back once read: copied again, a run
+    // at a time, rather than mapped again. Nothing read is kept as a view.
+    RecordCopy records(nodes);
+    for (size_t i = begin; i < end; ++i) {
+      if ((i - begin) % kNodesPerRelease == 0) {
+        records.Read(i, std::min(end, i + kNodesPerRelease));
+      }
       releaser.Reached(i);
-      const NodeRef node = *it;
+      const NodeRef node = records[i];
       NodeReading reading{ReadNodeTag(node, stored.format, &doc_texts)};
       switch (stored.format) {
         case TagFormat::kMetadata:
@@ -411,7 +417,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
         kind.reset();
       }
       if (match.has_value() && !kind.has_value()) {
-        found.unparsed_matches.emplace(i, *match);
+        found.unparsed_matches.emplace(i, std::string(*match));
       }
       match_written[i] = match.has_value();
       stored.matches[i] = kind;
@@ -433,7 +439,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     return a.begin < b.begin;
   });
   int64_t with_hp_namespace = 0;
-  absl::flat_hash_map<size_t, absl::string_view> unparsed_matches;
+  absl::flat_hash_map<size_t, std::string> unparsed_matches;
   TextTable texts;
   for (SliceFindings& found : slices) {
     // The slice's ids become the model's.
