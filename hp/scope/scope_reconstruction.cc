@@ -402,23 +402,33 @@ struct NodeFacts {
 };
 
 // The facts of nodes [first, first + facts->size()), on all cores ahead of
-// a serial walk, else on this one. The pages they are read from stay in
-// for the walk, which gives them back.
+// a serial walk, else on this one. With `records` (this core only), read
+// from a copy of the nodes' records, which the facts then view until the
+// next window: the file's pages were given back when the nodes were read,
+// and copying them again costs less than mapping them again. Otherwise
+// the pages they are read from stay in for the walk, which gives them
+// back.
 void GatherFacts(const NodeList& nodes, size_t first, bool on_all_cores,
-                 std::vector<NodeFacts>* facts) {
+                 RecordCopy* records, std::vector<NodeFacts>* facts) {
+  auto fill = [](const NodeRef& node, NodeFacts* fact) {
+    fact->name = node.name;
+    fact->op_type = node.op_type;
+    fact->owner = node.owner;
+    fact->dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
+    const std::optional<absl::string_view> scope = ScopeOfName(node.name);
+    fact->has_scope = scope.has_value();
+    fact->scope_size = scope ? static_cast<uint32_t>(scope->size()) : 0;
+  };
+  if (records != nullptr) {
+    records->Read(first, first + facts->size());
+    for (size_t k = 0; k < facts->size(); ++k) {
+      fill((*records)[first + k], &(*facts)[k]);
+    }
+    return;
+  }
   auto gather = [&](size_t begin, size_t end) {
     NodeList::const_iterator it = nodes.At(first + begin);
-    for (size_t k = begin; k < end; ++k, ++it) {
-      const NodeRef node = *it;
-      NodeFacts& fact = (*facts)[k];
-      fact.name = node.name;
-      fact.op_type = node.op_type;
-      fact.owner = node.owner;
-      fact.dynamo = node.FindMetadata(kDynamoNameScopesKey).has_value();
-      const std::optional<absl::string_view> scope = ScopeOfName(node.name);
-      fact.has_scope = scope.has_value();
-      fact.scope_size = scope ? static_cast<uint32_t>(scope->size()) : 0;
-    }
+    for (size_t k = begin; k < end; ++k, ++it) fill(*it, &(*facts)[k]);
   };
   if (on_all_cores) {
     ForSlices(facts->size(), kNodesPerSlice, gather);
@@ -479,6 +489,10 @@ class RangeWalk {
         facts_on_all_cores ? size_t{1} << 15 : size_t{1} << 12;
     std::vector<NodeFacts> window;
     size_t window_at = begin_;
+    // A walk of its own range has no calls to match (which would keep the
+    // last node's scope past a window): its facts view record copies.
+    RecordCopy records(nodes);
+    RecordCopy* copy = facts_on_all_cores ? nullptr : &records;
     const NamedScope call_scope;  // a scope a call resolved: origin only
 
     NodeList::const_iterator it = nodes.At(begin_);
@@ -488,7 +502,7 @@ class RangeWalk {
       if (i == window_at + window.size()) {
         window_at = i;
         window.resize(std::min(facts_window, end - i));
-        GatherFacts(nodes, window_at, facts_on_all_cores, &window);
+        GatherFacts(nodes, window_at, facts_on_all_cores, copy, &window);
       }
       const NodeFacts& fact = window[i - window_at];
       NodeScope& scope = (*placed)[i];
