@@ -53,6 +53,15 @@ bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph,
   return true;
 }
 
+// A buffer for copies of `bytes` of records, reused for runs of about as
+// many: whole 2 MB pages (operator new gives blocks of that size huge
+// pages), so that a run a little longer than the last needs no new one and
+// filling it faults once per 2 MB.
+uint64_t CopyCapacity(uint64_t bytes) {
+  constexpr uint64_t kHugePage = uint64_t{2} << 20;
+  return (bytes + kHugePage - 1) / kHugePage * kHugePage;
+}
+
 }  // namespace
 
 std::optional<absl::string_view> NodeRef::FindMetadata(
@@ -183,15 +192,14 @@ void NodeListBuilder::Reserve(size_t records, const NodeListBuilder* like) {
 }
 
 bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
-                                bool* needs_message) {
+                                bool* needs_message, const uint8_t* viewed) {
   // Offsets into a record are 32-bit (protobuf refuses one over 2 GB).
   if (record.end - record.begin > std::numeric_limits<uint32_t>::max()) {
     return false;
   }
   bool external = false;
   NodeList::Record& node = Start(/*message=*/false);
-  const uint8_t* base = data + record.begin;
-  node.source = base;
+  node.source = viewed != nullptr ? viewed : data + record.begin;
   auto fail = [&] {
     RemoveLast();
     return false;
@@ -425,8 +433,8 @@ bool RecordCopy::Read(size_t begin, size_t end) {
   }
   const uint64_t size = static_cast<uint64_t>(to - from);
   if (size > capacity_) {
-    buffer_.reset(new char[size]);
-    capacity_ = size;
+    capacity_ = CopyCapacity(size);
+    buffer_.reset(new char[capacity_]);
   }
   const uint64_t at = static_cast<uint64_t>(from - mapped->data());
   if (ReadAt(mapped->fd(), buffer_.get(), size, at) !=
@@ -585,9 +593,32 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
     // The records exactly; their values and metadata entries once the
     // first chunk shows how many a node has.
     slice.Reserve(end - begin, nullptr);
+    // A chunk's records read with pread, reused chunk after chunk: on a
+    // virtual machine copying a page costs less than mapping it.
+    constexpr uint64_t kMaxCopyBytes = uint64_t{64} << 20;
+    std::unique_ptr<uint8_t[]> copy;
+    uint64_t copy_capacity = 0;
     for (size_t chunk = begin; chunk < end && read; chunk += kChunk) {
       const size_t last = std::min(end, chunk + kChunk);
+      const uint8_t* from = data;  // the chunk's bytes: from[0] is the file's
+      uint64_t from_at = 0;        // byte `from_at`
+      const uint64_t span = records[last - 1].end - records[chunk].begin;
+      if (mapped != nullptr && span <= kMaxCopyBytes) {
+        if (span > copy_capacity) {
+          copy_capacity = CopyCapacity(span);
+          copy.reset(new uint8_t[copy_capacity]);
+        }
+        if (ReadAt(mapped->fd(), copy.get(), span, records[chunk].begin) ==
+            static_cast<int64_t>(span)) {
+          from = copy.get();
+          from_at = records[chunk].begin;
+        }
+      }
       for (size_t i = chunk; i < last && read; ++i) {
+        const ByteRange record{records[i].begin - from_at,
+                               records[i].end - from_at};
+        const uint8_t* viewed =
+            from == data ? nullptr : data + records[i].begin;
         if (slice.size() > 0 && !slice.HasRoomFor(records[i], max_places)) {
           // As many records as the full one took, at most those left.
           NodeListBuilder next;
@@ -597,14 +628,14 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
           slice_begin = i;
         }
         bool needs_message = false;
-        if (!slice.AddRecord(data, records[i], &needs_message)) {
+        if (!slice.AddRecord(from, record, &needs_message, viewed)) {
           read = false;
           break;
         }
         if (!needs_message) continue;
         slice.RemoveLast();
         onnx::NodeProto*& message = parsed->Slot(i);
-        message = ParseNodeRecord(data, records[i], arena);
+        message = ParseNodeRecord(from, record, arena);
         if (message == nullptr) {
           read = false;
           break;
@@ -612,7 +643,7 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
         slice.AddMessage(*message, "main", -1);
       }
       if (chunk == begin) slice.Reserve(end - last, &slice);
-      if (mapped != nullptr) {
+      if (mapped != nullptr && from == data) {
         mapped->Release(records[chunk].begin, records[last - 1].end);
       }
     }

@@ -509,7 +509,10 @@ class NodeListBuilder {
   // then nothing is added. Sets `needs_message` when only a message can
   // stand for the node: it owns subgraphs (whose nodes a record does not
   // list) or holds a tensor stored as external data (to be checked).
-  bool AddRecord(const uint8_t* data, ByteRange record, bool* needs_message);
+  // `viewed`, when set, is where the same bytes lie in the mapped file the
+  // node is to view (`data` a copy of them): its views point there.
+  bool AddRecord(const uint8_t* data, ByteRange record, bool* needs_message,
+                 const uint8_t* viewed = nullptr);
   // Takes the last node back out.
   void RemoveLast();
   // Whether `record`, however many values and metadata entries it holds,
@@ -593,8 +596,11 @@ inline constexpr uint64_t kMaxSegmentPlaces =
 // on all cores; a node that only a message can stand for (AddRecord's
 // needs_message) is parsed onto `arena` into parsed[i], and its subgraph
 // bodies' nodes follow it. False when a record does not parse. With
-// `mapped` (the mapping `data` is), each chunk's pages are given back once
-// read: the views stay valid and fault them in again when read. A slice
+// `mapped` (the mapping `data` is), each chunk of records is read with one
+// pread and parsed from the copy, the views pointing into the mapping: its
+// pages are mapped only when a later pass reads them through the views
+// (where a chunk spans too much, or the read comes up short, it is parsed
+// from the mapping, whose pages are then given back). A slice
 // whose next record might take its tables past `max_places` goes on in a
 // new segment (tests lower it).
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
