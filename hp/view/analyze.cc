@@ -1,11 +1,15 @@
 #include "hp/view/analyze.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <iterator>
-#include <map>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -31,7 +35,8 @@ absl::string_view BucketName(size_t bucket) {
 }
 
 using MatchCounts = std::array<int64_t, kMatchKindCount + 1>;
-using OpCounts = std::map<std::string, int64_t>;  // sorted by op type
+// Sorted by op type; the names view CountPerModule's table.
+using OpCounts = std::vector<std::pair<absl::string_view, int64_t>>;
 
 struct ModuleCounts {
   OpCounts own_ops;
@@ -39,23 +44,76 @@ struct ModuleCounts {
   MatchCounts matches{};  // of the module's own nodes
 };
 
+// The op types met, by id: a million nodes are counted without a string or
+// a map entry each.
+class OpTypes {
+ public:
+  int IdOf(absl::string_view op_type) {
+    if (last_ >= 0 && op_type == names_[last_]) return last_;  // runs
+    auto it = ids_.find(op_type);
+    if (it == ids_.end()) {
+      names_.emplace_back(op_type);
+      it = ids_.emplace(names_.back(), static_cast<int>(names_.size() - 1))
+               .first;
+    }
+    last_ = it->second;
+    return last_;
+  }
+  absl::string_view Name(int id) const { return names_[id]; }
+
+ private:
+  std::deque<std::string> names_;  // the keys view these
+  absl::flat_hash_map<absl::string_view, int> ids_;
+  int last_ = -1;
+};
+
+// A module's counts by op id: a few op types each.
+using OpIdCounts = std::vector<std::pair<int, int64_t>>;
+
+void Add(int op, int64_t count, OpIdCounts* counts) {
+  for (auto& [id, total] : *counts) {
+    if (id == op) {
+      total += count;
+      return;
+    }
+  }
+  counts->emplace_back(op, count);
+}
+
+OpCounts Named(const OpIdCounts& counts, const OpTypes& types) {
+  OpCounts named;
+  named.reserve(counts.size());
+  for (const auto& [id, count] : counts)
+    named.emplace_back(types.Name(id), count);
+  std::sort(named.begin(), named.end());
+  return named;
+}
+
+// Per module of the tree, its counts; `types` keeps the op names they view.
 std::vector<ModuleCounts> CountPerModule(const TagsToShow& shown,
-                                         const ModuleTree& tree) {
-  std::vector<ModuleCounts> counts(tree.modules().size());
-  for (size_t m = 0; m < tree.modules().size(); ++m) {
+                                         const ModuleTree& tree,
+                                         OpTypes* types) {
+  const size_t modules = tree.modules().size();
+  std::vector<ModuleCounts> counts(modules);
+  std::vector<OpIdCounts> own(modules);
+  for (size_t m = 0; m < modules; ++m) {
     for (int node : tree.modules()[m].nodes) {
-      ++counts[m].own_ops[std::string(shown.nodes[node].op_type)];
+      Add(types->IdOf(shown.nodes[node].op_type), 1, &own[m]);
       ++counts[m].matches[MatchBucket(shown.nodes[node])];
     }
-    counts[m].subtree_ops = counts[m].own_ops;
   }
   // Children come after their parents: one backward pass sums subtrees.
-  for (size_t m = tree.modules().size(); m-- > 0;) {
+  std::vector<OpIdCounts> subtree = own;
+  for (size_t m = modules; m-- > 0;) {
     const int parent = tree.modules()[m].parent;
     if (parent < 0) continue;
-    for (const auto& [op, count] : counts[m].subtree_ops) {
-      counts[parent].subtree_ops[op] += count;
+    for (const auto& [op, count] : subtree[m]) {
+      Add(op, count, &subtree[parent]);
     }
+  }
+  for (size_t m = 0; m < modules; ++m) {
+    counts[m].own_ops = Named(own[m], *types);
+    counts[m].subtree_ops = Named(subtree[m], *types);
   }
   return counts;
 }
@@ -122,7 +180,7 @@ void AppendModuleText(const ModuleTree& tree,
 
 Json OpsJson(const OpCounts& ops) {
   Json json = Json::object();
-  for (const auto& [op, count] : ops) json[op] = count;
+  for (const auto& [op, count] : ops) json[std::string(op)] = count;
   return json;
 }
 
@@ -172,7 +230,8 @@ std::vector<const ShownNode*> Untagged(const TagsToShow& shown) {
 
 std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
                          const AnalysisContext& context) {
-  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
+  OpTypes types;
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree, &types);
   std::string text = absl::StrCat("model: ", context.model_path, "\n",
                                   "tags: ", TagsOrigin(shown, context), "\n",
                                   "nodes: ", shown.nodes.size());
@@ -196,7 +255,8 @@ std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
 
 std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
                          const AnalysisContext& context) {
-  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
+  OpTypes types;
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree, &types);
   Json json;
   json["format"] = kAnalysisFormat;
   json["format_version"] = kAnalysisFormatVersion;

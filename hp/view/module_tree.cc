@@ -127,11 +127,29 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
   const size_t count = std::min(nodes.size(), stored.nodes.size());
   shown.modules = StoredModules(stored, count);
   shown.nodes.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
+  // Op types read from copies of the records (RecordCopy) and kept once
+  // each in shown.op_types, which the nodes view.
+  RecordCopy records(nodes);
+  absl::flat_hash_set<absl::string_view> op_types;  // views shown.op_types
+  absl::string_view last;                           // the last node's, kept
+  NodeList::const_iterator it = nodes.begin();
+  for (size_t i = 0; i < count; ++i, ++it) {
+    if (i % kNodesPerRelease == 0) {
+      records.Read(i, std::min(count, i + kNodesPerRelease));
+    }
+    const NodeRef ref = *it;
     ShownNode node;
-    node.graph_path = nodes[i].graph_path;
-    node.node_name = nodes[i].name;
-    node.op_type = nodes[i].op_type;
+    node.graph_path = ref.graph_path;
+    node.node_name = ref.name;
+    const absl::string_view op_type = records[i].op_type;
+    if (op_type != last) {  // a run's first
+      auto kept = op_types.find(op_type);
+      if (kept == op_types.end()) {
+        kept = op_types.insert(shown.op_types.emplace_back(op_type)).first;
+      }
+      last = *kept;
+    }
+    node.op_type = last;
     node.tag = stored.Tag(i).value_or("");
     node.module_path = stored.ModulePath(i).value_or("");
     node.match_known = stored.matches[i].has_value();

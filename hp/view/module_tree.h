@@ -8,6 +8,7 @@
 #define HP_VIEW_MODULE_TREE_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -16,9 +17,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/model/graph_walk.h"
 #include "hp/tag/computed_tags.h"
 #include "hp/tag/tag_types.h"
-#include "hp/model/graph_walk.h"
 #include "hp/view/stored_tags.h"
 
 namespace hp {
@@ -52,6 +53,10 @@ struct TagsToShow {
   // are kTransferMatchKinds, and `source` is not known.
   bool transferred = false;
   std::vector<std::string> warnings;
+  // The op types the nodes view where they were read from a file (few
+  // distinct ones): views into the file would map its pages back in for
+  // every pass that reads them (analyze's counts).
+  std::deque<std::string> op_types;
 };
 
 // The tags hp computes (for a model it has not tagged) for `nodes`. The
