@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -208,12 +209,18 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   // any depth.
   std::vector<int> kept(nodes.size(), -1);
   size_t position = 0;
-  // Both passes give the pages of the records behind them back.
+  // Both passes give the pages of the records behind them back. The first
+  // reads the records of the nodes cut only (and keeps views of their
+  // outputs): their pages are mapped ahead of it where they are many (all
+  // modules at a depth), not for one module's few.
   NodeReleaser releaser(nodes, 0);
-  NodeReadAhead ahead(nodes);
+  const size_t cut_nodes = static_cast<size_t>(std::count_if(
+      cut_of.begin(), cut_of.end(), [](int c) { return c >= 0; }));
+  std::optional<NodeReadAhead> ahead;
+  if (cut_nodes > nodes.size() / 16) ahead.emplace(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
     releaser.Reached(i);
-    ahead.Reached(i);
+    if (ahead.has_value()) ahead->Reached(i);
     const NodeRef& node = nodes[i];
     if (node.owner >= 0) {
       kept[i] = kept[static_cast<size_t>(node.owner)];
@@ -253,10 +260,16 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
       if (maker != reader) read_outside[static_cast<size_t>(maker)].emplace(name);
     }
   };
+  // The second reads every node's inputs, keeping copies: from copies of
+  // the records (RecordCopy), a run at a time.
+  ahead.reset();
+  RecordCopy records(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i % kNodesPerRelease == 0) {
+      records.Read(i, std::min(nodes.size(), i + kNodesPerRelease));
+    }
     releaser.Reached(i);
-    ahead.Reached(i);
-    const NodeRef& node = nodes[i];
+    const NodeRef node = records[i];
     if (node.owner >= 0) continue;
     if (!node.owns_subgraphs) {
       for (absl::string_view name : node.inputs) read_by(name, kept[i]);
