@@ -439,15 +439,18 @@ class Transfer {
     std::vector<bool> pending(derived_.size(), false);
     std::vector<int> replaced;
     NodeReleaser derived_pages(derived_, 0);
-    NodeReadAhead ahead(derived_);
+    RecordCopy derived_records(derived_);
     for (size_t i = 0; i < derived_.size(); ++i) {
+      if (i % kNodesPerRelease == 0) {
+        derived_records.Read(i,
+                             std::min(derived_.size(), i + kNodesPerRelease));
+      }
       derived_pages.Reached(i);
-      ahead.Reached(i);
       original_.GiveBackEvery(i);
       std::vector<int>& sources = result_->source_nodes;
       if (result_->kinds[i] == MatchKind::kKept) {
         sources.push_back(kept_source_[i]);
-      } else if (MatchReplacing(i, &replaced)) {
+      } else if (MatchReplacing(i, derived_records[i], &replaced)) {
         sources.insert(sources.end(), replaced.begin(), replaced.end());
       } else {
         pending[i] = true;
@@ -489,14 +492,18 @@ class Transfer {
     const NodeValueIds& originals = original_.ValueIds();
     derived_ids_.Reserve(derived_.size());
     NodeReleaser derived_pages(derived_, 0);
-    NodeReadAhead ahead(derived_);
+    RecordCopy derived_records(derived_);
     NodeRef previous;
-    size_t i = 0;
-    for (auto it = derived_.begin(); it != derived_.end(); ++it, ++i) {
+    for (size_t i = 0; i < derived_.size(); ++i) {
+      if (i % kNodesPerRelease == 0) {
+        derived_records.Read(i,
+                             std::min(derived_.size(), i + kNodesPerRelease));
+        // Outside the run read: views into the file, not the copy.
+        if (i > 0) previous = derived_records[i - 1];
+      }
       derived_pages.Reached(i);
-      ahead.Reached(i);
       original_.GiveBackEvery(i);
-      const NodeRef node = *it;
+      const NodeRef node = derived_records[i];
       if (kept_source_[i] >= 0) {
         // The same names as the original node it keeps.
         for (int id : originals.Inputs(kept_source_[i])) {
@@ -523,8 +530,9 @@ class Transfer {
           derived_ids_.AddOutput(id);
           if (id >= 0) {
             present_[id] = true;
-          } else if (!output.empty()) {
-            producer_.try_emplace(output, static_cast<int>(i));
+          } else if (!output.empty() && !producer_.contains(output)) {
+            // The key is kept: a copy, not a view of the record's copy.
+            producer_.emplace(new_names_.Store(output), static_cast<int>(i));
           }
         }
       }
@@ -627,8 +635,8 @@ class Transfer {
 
   // False when node i is neither kept nor replacing.
   // Sets `replaced` to the original nodes it replaced, in graph order.
-  bool MatchReplacing(size_t i, std::vector<int>* replaced) {
-    const NodeRef& node = derived_[i];
+  bool MatchReplacing(size_t i, const NodeRef& node,
+                      std::vector<int>* replaced) {
     const absl::Span<const int> input_ids = derived_ids_.Inputs(i);
     std::vector<int> inputs;  // the original tensors its inputs stand for
     for (size_t k = 0; k < node.inputs.size(); ++k) {
@@ -754,6 +762,7 @@ class Transfer {
   std::vector<bool> present_;  // per original tensor: the derived graph has it
   // The derived graph's new tensors (none of the original's): their nodes.
   absl::flat_hash_map<absl::string_view, int> producer_;
+  StringArena new_names_;  // what producer_'s keys view
   // Per derived node not kept that writes new tensors: what they stand for.
   absl::flat_hash_map<int, std::vector<int>> stands_for_;
   std::vector<int> kept_source_;  // per derived node: the original it keeps
