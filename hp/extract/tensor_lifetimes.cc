@@ -14,15 +14,24 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
     kept_.insert(output.name());
   }
   for (const std::string& name : wanted) kept_.insert(name);
+  // Both walks below read the nodes from copies of their records, a run
+  // at a time: the run ending at the node reached, when it leaves the one
+  // read (a node outside it is read through the file).
+  RecordCopy records(nodes);
+  size_t run = nodes.size();  // where the run read begins; none yet
+  auto read = [&](size_t i) {
+    if (run < nodes.size() && i >= run && i < run + kNodesPerRelease) return;
+    run = i + 1 > kNodesPerRelease ? i + 1 - kNodesPerRelease : 0;
+    records.Read(run, i + 1);
+  };
   // The last main-graph node making a wanted tensor, looked for from the
   // end: a cut near the end stops after a few nodes. A cut near the start
   // reads nearly every record here, holding a window of them.
   BackwardNodeReleaser searched(nodes, nodes.size());
-  NodeReadAhead ahead(nodes, NodeReadAhead::Direction::kBackward);
   for (size_t i = nodes.size(); i > 0 && end_ == 0; --i) {
     searched.Reached(i - 1);
-    ahead.Reached(i - 1);
-    const NodeRef& node = nodes[i - 1];
+    read(i - 1);
+    const NodeRef node = records[i - 1];
     if (node.owner >= 0) continue;
     for (absl::string_view output : node.outputs) {
       if (wanted.contains(output)) end_ = i;
@@ -39,9 +48,10 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   // last node with bodies.
   drops_at_.assign(end_ + 1, 0);  // counts, until made offsets below
   absl::flat_hash_set<absl::string_view> live;
-  auto drop = [&](absl::string_view name, size_t at) {
+  // `name` kept: a copy, or a view of one.
+  auto drop = [&](absl::string_view name, size_t at, bool copied) {
     if (name.empty() || kept_.contains(name)) return;
-    drops_.push_back(name);
+    drops_.push_back(copied ? name : names_.Store(name));
     ++drops_at_[at];
   };
   absl::InlinedVector<absl::string_view, 4> remade;
@@ -50,8 +60,8 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   for (size_t i = end_; i > 0;) {
     --i;
     releaser.Reached(i);
-    ahead.Reached(i);
-    const NodeRef& node = nodes[i];
+    read(i);
+    const NodeRef node = records[i];
     if (node.owner >= 0) continue;  // a body's, after the last owner
     if (node.owns_subgraphs) {
       // Its bodies' entries are done with it: what is live now is what
@@ -66,14 +76,16 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
       if (live.contains(output)) {
         remade.push_back(output);
       } else {
-        drop(output, i);
+        drop(output, i, /*copied=*/false);
       }
     }
     for (absl::string_view output : node.outputs) live.erase(output);
     for (absl::string_view input : node.inputs) {
-      if (live.insert(input).second &&
-          std::find(remade.begin(), remade.end(), input) == remade.end()) {
-        drop(input, i);
+      if (live.contains(input)) continue;
+      const absl::string_view kept = names_.Store(input);
+      live.insert(kept);
+      if (std::find(remade.begin(), remade.end(), input) == remade.end()) {
+        drop(kept, i, /*copied=*/true);
       }
     }
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "hp/extract/boundary_types.h"
 #include "hp/io/node_list.h"
+#include "hp/util/string_arena.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -22,8 +23,8 @@ namespace hp {
 class TensorLifetimes {
  public:
   // `nodes` as InferTensorTypes walks them; `wanted` and the graph's
-  // outputs are kept to the end. Views into `graph`, `nodes` and `wanted`,
-  // which must outlive this.
+  // outputs are kept to the end. Views into `graph` and `wanted`, which
+  // must outlive this; the node names it keeps are copies.
   TensorLifetimes(const onnx::GraphProto& graph, const NodeList& nodes,
                   const absl::flat_hash_set<std::string>& wanted);
 
@@ -53,6 +54,11 @@ class TensorLifetimes {
   size_t last_owner_ = 0;
   absl::flat_hash_set<absl::string_view> read_after_last_owner_;
   absl::flat_hash_set<absl::string_view> kept_;
+  // The tensor names of drops_ and read_after_last_owner_: the walk reads
+  // the nodes from copies of their records (RecordCopy), reused run after
+  // run, and views into the file would map its pages back in for every
+  // forget.
+  StringArena names_{size_t{1} << 20};
 };
 
 }  // namespace hp
