@@ -82,6 +82,7 @@ class NodeValueIds {
   void SetInput(size_t slot, int id) { input_ids_[slot] = id; }
   void SetOutput(size_t slot, int id) { output_ids_[slot] = id; }
   int OutputAt(size_t slot) const { return output_ids_[slot]; }
+  size_t input_slots() const { return input_ids_.size(); }
   size_t output_slots() const { return output_ids_.size(); }
 
   absl::Span<const int> Inputs(size_t node) const {
@@ -164,15 +165,14 @@ class OriginalGraph {
   using NameHash = absl::Hash<absl::string_view>;
   using Table = absl::flat_hash_map<absl::string_view, int>;
 
-  // An input to set once every name has its id: from the output slot of
-  // the node before (mostly what a node reads), else by looking it up.
-  struct PendingInput {
+  // An input to set once every name has its id, by looking its name up:
+  // one the node before did not write (most inputs are its outputs, and
+  // take their ids from its slots instead).
+  struct PendingLookUp {
     size_t slot;
-    size_t from_slot;  // kLookUp: look `name` up
     absl::string_view name;
     size_t hash;
   };
-  static constexpr size_t kLookUp = ~size_t{0};
 
   static size_t Hash(absl::string_view name) { return NameHash()(name); }
   // Which table holds a name: high bits, where each table's own slot
@@ -205,7 +205,11 @@ class OriginalGraph {
     producer_.assign(slots, -1);
     std::vector<absl::string_view> names(slots);
     std::vector<size_t> hashes(slots);
-    std::vector<std::vector<PendingInput>> pending;
+    // Per input slot, the output slot of the node before that writes its
+    // name, -1 for none: a flat array sized once, where a list of pending
+    // inputs grew by doubling through tens of megabytes.
+    std::vector<int> from_output(value_ids_.input_slots(), -1);
+    std::vector<std::vector<PendingLookUp>> pending;
     // The names pending inputs look up, copied: the nodes are read from
     // copies of their records (RecordCopy), reused run after run.
     std::vector<StringArena> pending_names;
@@ -215,7 +219,7 @@ class OriginalGraph {
       RecordCopy records(nodes_);
       StringArena copies(kNameBlockBytes);
       StringArena looked_up(size_t{64} << 10);
-      std::vector<PendingInput> inputs;
+      std::vector<PendingLookUp> inputs;
       NodeRef previous;
       for (size_t i = begin; i < end; ++i) {
         if ((i - begin) % kNodesPerRelease == 0) {
@@ -230,11 +234,10 @@ class OriginalGraph {
           if (!input.empty()) {
             const size_t k = PositionIn(input, previous.outputs);
             if (k < previous.outputs.size()) {
-              inputs.push_back(
-                  {slot, value_ids_.FirstOutputSlot(i - 1) + k, {}, 0});
+              from_output[slot] =
+                  static_cast<int>(value_ids_.FirstOutputSlot(i - 1) + k);
             } else {
-              inputs.push_back(
-                  {slot, kLookUp, looked_up.Store(input), Hash(input)});
+              inputs.push_back({slot, looked_up.Store(input), Hash(input)});
             }
           }
           ++slot;
@@ -284,20 +287,29 @@ class OriginalGraph {
     for (const std::string& name : from_.values.initializers) {
       InternUnwritten(name);
     }
-    for (const std::vector<PendingInput>& inputs : pending) {
-      for (size_t k = 0; k < inputs.size(); ++k) {
-        if (k + kAhead < inputs.size() &&
-            inputs[k + kAhead].from_slot == kLookUp) {
-          const PendingInput& ahead = inputs[k + kAhead];
-          tables_[TableOf(ahead.hash)].prefetch(ahead.name);
+    // The tables are complete: inputs are set on all cores, each slot
+    // once.
+    ForSlices(
+        from_output.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+          for (size_t slot = begin; slot < end; ++slot) {
+            if (from_output[slot] >= 0) {
+              value_ids_.SetInput(slot, value_ids_.OutputAt(from_output[slot]));
+            }
+          }
+        });
+    ForSlices(pending.size(), 1, [&](size_t first, size_t last) {
+      for (size_t list = first; list < last; ++list) {
+        const std::vector<PendingLookUp>& inputs = pending[list];
+        for (size_t k = 0; k < inputs.size(); ++k) {
+          if (k + kAhead < inputs.size()) {
+            const PendingLookUp& ahead = inputs[k + kAhead];
+            tables_[TableOf(ahead.hash)].prefetch(ahead.name);
+          }
+          const PendingLookUp& input = inputs[k];
+          value_ids_.SetInput(input.slot, Find(input.name, input.hash));
         }
-        const PendingInput& input = inputs[k];
-        value_ids_.SetInput(input.slot,
-                            input.from_slot == kLookUp
-                                ? Find(input.name, input.hash)
-                                : value_ids_.OutputAt(input.from_slot));
       }
-    }
+    });
   }
 
   // A graph input or initializer: an id past the slots, unless a node
