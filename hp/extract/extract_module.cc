@@ -265,9 +265,7 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   ahead.reset();
   RecordCopy records(nodes);
   for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i % kNodesPerRelease == 0) {
-      records.Read(i, std::min(nodes.size(), i + kNodesPerRelease));
-    }
+    records.Reached(i, nodes.size());
     releaser.Reached(i);
     const NodeRef node = records[i];
     if (node.owner >= 0) continue;

@@ -18,19 +18,13 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   // at a time: the run ending at the node reached, when it leaves the one
   // read (a node outside it is read through the file).
   RecordCopy records(nodes);
-  size_t run = nodes.size();  // where the run read begins; none yet
-  auto read = [&](size_t i) {
-    if (run < nodes.size() && i >= run && i < run + kNodesPerRelease) return;
-    run = i + 1 > kNodesPerRelease ? i + 1 - kNodesPerRelease : 0;
-    records.Read(run, i + 1);
-  };
   // The last main-graph node making a wanted tensor, looked for from the
   // end: a cut near the end stops after a few nodes. A cut near the start
   // reads nearly every record here, holding a window of them.
   BackwardNodeReleaser searched(nodes, nodes.size());
   for (size_t i = nodes.size(); i > 0 && end_ == 0; --i) {
     searched.Reached(i - 1);
-    read(i - 1);
+    records.ReachedGoingBack(i - 1);
     const NodeRef node = records[i - 1];
     if (node.owner >= 0) continue;
     for (absl::string_view output : node.outputs) {
@@ -60,7 +54,7 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   for (size_t i = end_; i > 0;) {
     --i;
     releaser.Reached(i);
-    read(i);
+    records.ReachedGoingBack(i);
     const NodeRef node = records[i];
     if (node.owner >= 0) continue;  // a body's, after the last owner
     if (node.owns_subgraphs) {

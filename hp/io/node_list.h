@@ -476,6 +476,24 @@ class RecordCopy {
   // spans more than kMaxBytes, or the read comes up short (a file cut
   // under us: reading the views then meets the mapping's guard).
   bool Read(size_t begin, size_t end);
+  // A walk forward through nodes [.., end) reached node i: when i is not
+  // in the run last read (or tried), reads the run of kNodesPerRelease
+  // nodes from i. True when it read: views into the run before are gone.
+  bool Reached(size_t i, size_t end) {
+    if (i >= run_begin_ && i < run_end_) return false;
+    run_begin_ = i;
+    run_end_ = std::min(end, i + kNodesPerRelease);
+    Read(run_begin_, run_end_);
+    return true;
+  }
+  // The same for a walk backward: the run read ends at node i.
+  bool ReachedGoingBack(size_t i) {
+    if (i >= run_begin_ && i < run_end_) return false;
+    run_end_ = i + 1;
+    run_begin_ = run_end_ > kNodesPerRelease ? run_end_ - kNodesPerRelease : 0;
+    Read(run_begin_, run_end_);
+    return true;
+  }
   // Node i, its views into the copy when the last Read holds it, else
   // into the file (nodes[i]).
   NodeRef operator[](size_t i) const;
@@ -483,6 +501,10 @@ class RecordCopy {
  private:
   static constexpr uint64_t kMaxBytes = uint64_t{64} << 20;
   const NodeList& nodes_;
+  // The run Reached read last, whether or not Read could copy it: a run
+  // that could not be copied is not tried again node by node.
+  size_t run_begin_ = 0;
+  size_t run_end_ = 0;
   std::unique_ptr<char[]> buffer_;
   uint64_t capacity_ = 0;
   size_t first_ = 0;  // the nodes held: [first_, last_)

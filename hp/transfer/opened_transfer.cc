@@ -91,9 +91,7 @@ absl::Status ReadTags(OpenedTaggedModel* model,
       // again, a run at a time, rather than mapped again.
       RecordCopy copy(list);
       for (size_t i = begin; i < end && i < first_untagged; ++i) {
-        if ((i - begin) % kNodesPerRelease == 0) {
-          copy.Read(i, std::min(end, i + kNodesPerRelease));
-        }
+        copy.Reached(i, end);
         if (reading.give_back_pages) releaser.Reached(i);
         const WrittenTag written =
             ReadNodeTag(copy[i], TagFormat::kMetadata, nullptr);

@@ -222,10 +222,9 @@ class OriginalGraph {
       std::vector<PendingLookUp> inputs;
       NodeRef previous;
       for (size_t i = begin; i < end; ++i) {
-        if ((i - begin) % kNodesPerRelease == 0) {
-          records.Read(i, std::min(end, i + kNodesPerRelease));
+        if (records.Reached(i, end) && i > 0) {
           // Outside the run read: views into the file, not the copy.
-          if (i > 0) previous = records[i - 1];
+          previous = records[i - 1];
         }
         releaser.Reached(i);
         const NodeRef node = records[i];
@@ -402,19 +401,11 @@ class Transfer {
       NodeReleaser original_pages(originals, 0);
       RecordCopy derived_records(derived_);
       RecordCopy original_records(originals);
-      size_t run_begin = 0;  // the original nodes copied: [run_begin, run_end)
-      size_t run_end = 0;
       size_t passed = 0;  // original nodes the kept ones went past
       for (size_t i = 0; i < derived_.size(); ++i) {
-        if (i % kNodesPerRelease == 0) {
-          derived_records.Read(i,
-                               std::min(derived_.size(), i + kNodesPerRelease));
-        }
-        if ((next_ < run_begin || next_ >= run_end) &&
-            next_ < originals.size()) {
-          run_begin = next_;
-          run_end = std::min(originals.size(), next_ + kNodesPerRelease);
-          original_records.Read(run_begin, run_end);
+        derived_records.Reached(i, derived_.size());
+        if (next_ < originals.size()) {
+          original_records.Reached(next_, originals.size());
         }
         derived_pages.Reached(i);
         original_.GiveBackEvery(i);  // what lookups off the order read
@@ -453,10 +444,7 @@ class Transfer {
     NodeReleaser derived_pages(derived_, 0);
     RecordCopy derived_records(derived_);
     for (size_t i = 0; i < derived_.size(); ++i) {
-      if (i % kNodesPerRelease == 0) {
-        derived_records.Read(i,
-                             std::min(derived_.size(), i + kNodesPerRelease));
-      }
+      derived_records.Reached(i, derived_.size());
       derived_pages.Reached(i);
       original_.GiveBackEvery(i);
       std::vector<int>& sources = result_->source_nodes;
@@ -507,11 +495,9 @@ class Transfer {
     RecordCopy derived_records(derived_);
     NodeRef previous;
     for (size_t i = 0; i < derived_.size(); ++i) {
-      if (i % kNodesPerRelease == 0) {
-        derived_records.Read(i,
-                             std::min(derived_.size(), i + kNodesPerRelease));
+      if (derived_records.Reached(i, derived_.size()) && i > 0) {
         // Outside the run read: views into the file, not the copy.
-        if (i > 0) previous = derived_records[i - 1];
+        previous = derived_records[i - 1];
       }
       derived_pages.Reached(i);
       original_.GiveBackEvery(i);

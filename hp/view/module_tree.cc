@@ -134,9 +134,7 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
   absl::string_view last;                           // the last node's, kept
   NodeList::const_iterator it = nodes.begin();
   for (size_t i = 0; i < count; ++i, ++it) {
-    if (i % kNodesPerRelease == 0) {
-      records.Read(i, std::min(count, i + kNodesPerRelease));
-    }
+    records.Reached(i, count);
     const NodeRef ref = *it;
     ShownNode node;
     node.graph_path = ref.graph_path;

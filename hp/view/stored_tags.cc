@@ -386,9 +386,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
     // at a time, rather than mapped again. Nothing read is kept as a view.
     RecordCopy records(nodes);
     for (size_t i = begin; i < end; ++i) {
-      if ((i - begin) % kNodesPerRelease == 0) {
-        records.Read(i, std::min(end, i + kNodesPerRelease));
-      }
+      records.Reached(i, end);
       releaser.Reached(i);
       const NodeRef node = records[i];
       NodeReading reading{ReadNodeTag(node, stored.format, &doc_texts)};

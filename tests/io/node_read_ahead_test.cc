@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/io/model_io.h"
 #include "hp/io/model_splice.h"
@@ -193,6 +194,55 @@ TEST_F(RecordCopyTest, AFileCutUnderTheListIsNotCopied) {
   // what is left to read.
   EXPECT_FALSE(copy.Read(kNodes / 2, kNodes / 2 + 10));
   EXPECT_FALSE(copy.Read(0, 10));
+}
+
+TEST_F(RecordCopyTest, AForwardWalkReadsARunWhereEachBegins) {
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  RecordCopy copy(nodes());
+  const size_t begin = 50;
+  const size_t end = begin + 2 * kNodesPerRelease + 5;
+  std::vector<size_t> read_at;
+  for (size_t i = begin; i < end; ++i) {
+    if (copy.Reached(i, end)) read_at.push_back(i);
+    ExpectChainNode(copy[i], i);
+    if (HasFailure()) return;
+  }
+  EXPECT_THAT(read_at, ::testing::ElementsAre(begin, begin + kNodesPerRelease,
+                                              begin + 2 * kNodesPerRelease));
+  // Every run was read from a copy: over two thousand pages not mapped.
+  EXPECT_LT(ResidentFilePages() - before, 100);
+}
+
+TEST_F(RecordCopyTest, ABackwardWalkReadsTheRunEndingWhereItIs) {
+  nodes().Release(0, nodes().size());
+  const long before = ResidentFilePages();
+  ASSERT_GE(before, 0);
+  RecordCopy copy(nodes());
+  const size_t top = 20000;
+  const size_t bottom = top - 2 * kNodesPerRelease - 5;
+  std::vector<size_t> read_at;
+  for (size_t i = top; i >= bottom; --i) {
+    if (copy.ReachedGoingBack(i)) read_at.push_back(i);
+    ExpectChainNode(copy[i], i);
+    if (HasFailure()) return;
+  }
+  EXPECT_THAT(read_at, ::testing::ElementsAre(top, top - kNodesPerRelease,
+                                              top - 2 * kNodesPerRelease));
+  EXPECT_LT(ResidentFilePages() - before, 100);
+}
+
+TEST_F(RecordCopyTest, ARunThatCannotBeCopiedIsNotTriedNodeByNode) {
+  RecordCopy copy(nodes());
+  const size_t size = nodes().size();
+  // The list's last run cannot be copied (TheLastRunIsReadThroughTheFile);
+  // its nodes are read through the file, and Reached reads nothing more.
+  EXPECT_TRUE(copy.Reached(size - 10, size));
+  for (size_t i = size - 9; i < size; ++i) {
+    EXPECT_FALSE(copy.Reached(i, size));
+    ExpectChainNode(copy[i], i);
+  }
 }
 
 // A list of `count` Relu node messages, no file behind them; the list
