@@ -486,6 +486,13 @@ class RecordCopy {
     Read(run_begin_, run_end_);
     return true;
   }
+  // The same for reads that mostly go forward but skip: a run is read
+  // from i only when i lies past the run read last, and a node before it
+  // is read through the file. The runs read never overlap: however the
+  // reads jump, they copy the records once at most.
+  bool ReachedSkipping(size_t i, size_t end) {
+    return i >= run_end_ && Reached(i, end);
+  }
   // The same for a walk backward: the run read ends at node i.
   bool ReachedGoingBack(size_t i) {
     if (i >= run_begin_ && i < run_end_) return false;

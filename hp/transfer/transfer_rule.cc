@@ -131,6 +131,14 @@ class OriginalGraph {
     Index();
     return Find(name, Hash(name));
   }
+  // Fetches where TensorId(name) will look, for a lookup some steps
+  // later: a million lookups in a table of a million names each wait for
+  // memory otherwise. Only once indexed (a walk that looked up already).
+  void Prefetch(absl::string_view name) const {
+    if (!indexed_ || name.empty()) return;
+    const size_t hash = Hash(name);
+    tables_[TableOf(hash)].prefetch(name);
+  }
   // `tensor` is an id TensorId gave.
   int Producer(int tensor) const { return producer_[tensor]; }
   // Original node `node`'s input and output ids: the walks back through
@@ -401,6 +409,10 @@ class Transfer {
       NodeReleaser original_pages(originals, 0);
       RecordCopy derived_records(derived_);
       RecordCopy original_records(originals);
+      // The original nodes found by name, read from runs of their own:
+      // where no node is kept (a fusing optimizer) they move on while the
+      // next in order stays put.
+      RecordCopy found_records(originals);
       size_t passed = 0;  // original nodes the kept ones went past
       for (size_t i = 0; i < derived_.size(); ++i) {
         derived_records.Reached(i, derived_.size());
@@ -410,7 +422,8 @@ class Transfer {
         derived_pages.Reached(i);
         original_.GiveBackEvery(i);  // what lookups off the order read
         all_kept =
-            MatchKept(i, derived_records[i], original_records) && all_kept;
+            MatchKept(i, derived_records, original_records, &found_records) &&
+            all_kept;
         if (next_ > passed) {
           passed = next_;
           original_pages.Reached(passed - 1);
@@ -548,21 +561,32 @@ class Transfer {
     return end == absl::string_view::npos ? tag : tag.substr(0, end);
   }
 
-  // Whether `node` (derived node i) is an original node unchanged: the
-  // next one after the last kept (derived graphs keep the order), else the
-  // one writing its first output. Original nodes are read from
-  // `originals`.
-  bool MatchKept(size_t i, const NodeRef& node, const RecordCopy& originals) {
+  // Whether derived node i is an original node unchanged: the next one
+  // after the last kept (derived graphs keep the order), read from
+  // `in_order`, else the one writing its first output, read from `found`.
+  bool MatchKept(size_t i, const RecordCopy& derived,
+                 const RecordCopy& in_order, RecordCopy* found) {
+    const NodeRef node = derived[i];
     if (node.outputs.empty()) return false;
     int at = -1;
-    if (next_ < original_.nodes().size() && Same(originals[next_], node)) {
+    const size_t originals = original_.nodes().size();
+    if (next_ < originals && Same(in_order[next_], node)) {
       at = static_cast<int>(next_);
     } else {
+      // Lookups come in runs (the nodes an optimizer changed): the one
+      // some nodes on is fetched while this one waits.
+      constexpr size_t kAhead = 8;
+      if (i + kAhead < derived_.size()) {
+        const NodeRef ahead = derived[i + kAhead];
+        if (!ahead.outputs.empty()) original_.Prefetch(ahead.outputs.front());
+      }
       const int tensor = original_.TensorId(node.outputs.front());
       first_output_id_[i] = tensor;
       if (tensor < 0) return false;
       at = original_.Producer(tensor);
-      if (at < 0 || !Same(originals[at], node)) return false;
+      if (at < 0) return false;
+      found->ReachedSkipping(static_cast<size_t>(at), originals);
+      if (!Same((*found)[at], node)) return false;
     }
     next_ = static_cast<size_t>(at) + 1;
     kept_[at] = true;

@@ -245,6 +245,21 @@ TEST_F(RecordCopyTest, ARunThatCannotBeCopiedIsNotTriedNodeByNode) {
   }
 }
 
+TEST_F(RecordCopyTest, ReadsThatSkipReadRunsOnlyAheadOfTheLast) {
+  RecordCopy copy(nodes());
+  const size_t size = nodes().size();
+  EXPECT_TRUE(copy.ReachedSkipping(1000, size));  // [1000, 1000 + run)
+  EXPECT_FALSE(copy.ReachedSkipping(1001, size));
+  // Behind the run: read through the file, nothing read again.
+  EXPECT_FALSE(copy.ReachedSkipping(10, size));
+  ExpectChainNode(copy[10], 10);
+  // Far ahead: a new run from there.
+  EXPECT_TRUE(copy.ReachedSkipping(20000, size));
+  ExpectChainNode(copy[20000], 20000);
+  EXPECT_FALSE(copy.ReachedSkipping(1500, size));
+  ExpectChainNode(copy[1500], 1500);
+}
+
 // A list of `count` Relu node messages, no file behind them; the list
 // views the graph it keeps.
 struct ReluMessages {
