@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,6 +56,14 @@ class TextTable {
     const auto id = static_cast<int32_t>(texts_.size());
     // The key views the copy, not the model's file.
     ids_.emplace(texts_.emplace_back(text), id);
+    return id;
+  }
+  // The same for a text this table may keep as it is.
+  int32_t Intern(std::string&& text) {
+    auto it = ids_.find(text);
+    if (it != ids_.end()) return it->second;
+    const auto id = static_cast<int32_t>(texts_.size());
+    ids_.emplace(texts_.emplace_back(std::move(text)), id);
     return id;
   }
   const std::deque<std::string>& texts() const { return texts_; }
@@ -375,9 +384,12 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   std::deque<std::string> doc_texts;
   const absl::Span<const MatchKind> kinds = MatchKindsOf(stored.source);
   std::mutex slices_mutex;
-  std::vector<SliceFindings> slices;
+  // Each slice's findings stay where they were made: a vector of them,
+  // growing, would copy their tables (a deque's move may throw).
+  std::vector<std::unique_ptr<SliceFindings>> slices;
   auto read_slice = [&](size_t begin, size_t end) {
-    SliceFindings found;
+    auto findings = std::make_unique<SliceFindings>();
+    SliceFindings& found = *findings;
     found.begin = begin;
     found.end = end;
     RecentTexts recent_tags, recent_paths;
@@ -424,7 +436,7 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
           recent_paths.IdIn(&found.texts, reading.tag.module_path)};
     }
     std::lock_guard<std::mutex> lock(slices_mutex);
-    slices.push_back(std::move(found));
+    slices.push_back(std::move(findings));
   };
   // The doc_string format keeps its JSON's text in one deque: read in
   // order.
@@ -433,26 +445,33 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
   } else {
     read_slice(0, nodes.size());
   }
-  absl::c_sort(slices, [](const SliceFindings& a, const SliceFindings& b) {
-    return a.begin < b.begin;
+  absl::c_sort(slices, [](const std::unique_ptr<SliceFindings>& a,
+                          const std::unique_ptr<SliceFindings>& b) {
+    return a->begin < b->begin;
   });
   int64_t with_hp_namespace = 0;
   absl::flat_hash_map<size_t, std::string> unparsed_matches;
+  // The first slice's table is the model's; the others' texts move into
+  // it (each slice's modules mostly its own), and their ids become its.
   TextTable texts;
-  for (SliceFindings& found : slices) {
-    // The slice's ids become the model's.
-    std::vector<int32_t> id_of;
-    id_of.reserve(found.texts.texts().size());
-    for (const std::string& text : found.texts.texts()) {
-      id_of.push_back(texts.Intern(text));
-    }
-    for (size_t i = found.begin; i < found.end; ++i) {
-      StoredTag& node = stored.nodes[i];
-      if (node.tag != StoredTag::kNone) {
-        node.tag = id_of[static_cast<size_t>(node.tag)];
+  if (!slices.empty()) texts = std::move(slices.front()->texts);
+  for (const std::unique_ptr<SliceFindings>& findings : slices) {
+    SliceFindings& found = *findings;
+    if (&findings != &slices.front()) {
+      std::vector<int32_t> id_of;
+      std::deque<std::string> slice_texts = found.texts.Take();
+      id_of.reserve(slice_texts.size());
+      for (std::string& text : slice_texts) {
+        id_of.push_back(texts.Intern(std::move(text)));
       }
-      if (node.module_path != StoredTag::kNone) {
-        node.module_path = id_of[static_cast<size_t>(node.module_path)];
+      for (size_t i = found.begin; i < found.end; ++i) {
+        StoredTag& node = stored.nodes[i];
+        if (node.tag != StoredTag::kNone) {
+          node.tag = id_of[static_cast<size_t>(node.tag)];
+        }
+        if (node.module_path != StoredTag::kNone) {
+          node.module_path = id_of[static_cast<size_t>(node.module_path)];
+        }
       }
     }
     for (std::string& problem : found.problems) {
