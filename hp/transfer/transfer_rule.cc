@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "hp/tag/propagation.h"
@@ -127,6 +128,8 @@ class OriginalGraph {
  public:
   explicit OriginalGraph(const TaggedNodes& from)
       : from_(from), nodes_(*from.nodes) {}
+  OriginalGraph(const OriginalGraph&) = delete;
+  OriginalGraph& operator=(const OriginalGraph&) = delete;
 
   const NodeList& nodes() const { return nodes_; }
   int tensor_count() {
@@ -179,7 +182,37 @@ class OriginalGraph {
 
  private:
   using NameHash = absl::Hash<absl::string_view>;
-  using Table = absl::flat_hash_map<absl::string_view, int>;
+  static size_t Hash(absl::string_view name) { return NameHash()(name); }
+
+  // Per tensor id, its name (a copy) and that name's hash.
+  struct Names {
+    std::vector<absl::string_view> names;
+    std::vector<size_t> hashes;
+  };
+  // The tables hold tensor ids alone, hashed and compared through their
+  // names: 4 bytes a slot where a name's view and an id took 24, and on
+  // this machine memory first touched costs more than the indirection
+  // (tens of megabytes for a million names). Looked up by name.
+  struct IdHash {
+    using is_transparent = void;
+    const Names* names;
+    size_t operator()(uint32_t id) const { return names->hashes[id]; }
+    size_t operator()(absl::string_view name) const { return Hash(name); }
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const Names* names;
+    bool operator()(uint32_t a, uint32_t b) const {
+      return a == b || names->names[a] == names->names[b];
+    }
+    bool operator()(uint32_t id, absl::string_view name) const {
+      return names->names[id] == name;
+    }
+    bool operator()(absl::string_view name, uint32_t id) const {
+      return names->names[id] == name;
+    }
+  };
+  using Table = absl::flat_hash_set<uint32_t, IdHash, IdEq>;
 
   // An input to set once every name has its id, by looking its name up:
   // one the node before did not write (most inputs are its outputs, and
@@ -190,14 +223,13 @@ class OriginalGraph {
     size_t hash;
   };
 
-  static size_t Hash(absl::string_view name) { return NameHash()(name); }
   // Which table holds a name: high bits, where each table's own slot
   // choice and control bytes read the low ones.
   size_t TableOf(size_t hash) const { return (hash >> 32) % tables_.size(); }
   int Find(absl::string_view name, size_t hash) const {
     const Table& table = tables_[TableOf(hash)];
-    auto it = table.find(name);
-    return it == table.end() ? -1 : it->second;
+    auto it = table.find(name, hash);
+    return it == table.end() ? -1 : static_cast<int>(*it);
   }
 
   // A tensor's id is the output slot (value_ids_) of the node output that
@@ -217,10 +249,15 @@ class OriginalGraph {
     // Below two slices, one core: threads would cost more than they save.
     const size_t cores =
         std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
-    tables_.resize(nodes_.size() < 2 * kNodesPerSlice ? 1 : cores);
+    const size_t table_count = nodes_.size() < 2 * kNodesPerSlice ? 1 : cores;
+    for (size_t t = 0; t < table_count; ++t) {
+      tables_.emplace_back(0, IdHash{&names_}, IdEq{&names_});
+    }
     producer_.assign(slots, -1);
-    std::vector<absl::string_view> names(slots);
-    std::vector<size_t> hashes(slots);
+    std::vector<absl::string_view>& names = names_.names;
+    std::vector<size_t>& hashes = names_.hashes;
+    names.assign(slots, {});
+    hashes.assign(slots, 0);
     // Per input slot, the output slot of the node before that writes its
     // name, -1 for none: a flat array sized once, where a list of pending
     // inputs grew by doubling through tens of megabytes.
@@ -290,11 +327,10 @@ class OriginalGraph {
         Table& table = tables_[t];
         table.reserve(mine.size());
         for (size_t k = 0; k < mine.size(); ++k) {
-          if (k + kAhead < mine.size()) table.prefetch(names[mine[k + kAhead]]);
-          const size_t slot = mine[k];
-          const int id = table.try_emplace(names[slot], static_cast<int>(slot))
-                             .first->second;
-          value_ids_.SetOutput(slot, id);
+          if (k + kAhead < mine.size()) table.prefetch(mine[k + kAhead]);
+          const uint32_t slot = mine[k];
+          value_ids_.SetOutput(slot,
+                               static_cast<int>(*table.insert(slot).first));
         }
       }
     });
@@ -329,10 +365,18 @@ class OriginalGraph {
 
   // A graph input or initializer: an id past the slots, unless a node
   // output or an earlier one has the name.
+  // `name` outlives the tables (from_'s).
   void InternUnwritten(absl::string_view name) {
-    Table& table = tables_[TableOf(Hash(name))];
-    if (table.try_emplace(name, static_cast<int>(producer_.size())).second) {
+    const size_t hash = Hash(name);
+    names_.names.push_back(name);
+    names_.hashes.push_back(hash);
+    if (tables_[TableOf(hash)]
+            .insert(static_cast<uint32_t>(producer_.size()))
+            .second) {
       producer_.push_back(-1);
+    } else {
+      names_.names.pop_back();
+      names_.hashes.pop_back();
     }
   }
 
@@ -343,8 +387,11 @@ class OriginalGraph {
   const TaggedNodes& from_;
   const NodeList& nodes_;
   bool indexed_ = false;
-  std::vector<StringArena> name_copies_;  // what the tables' keys view
-  std::vector<Table> tables_;             // by TableOf: name to id
+  std::vector<StringArena> name_copies_;  // what names_ views
+  // Per tensor id; the tables point to it (OriginalGraph is not moved:
+  // copying and moving are deleted).
+  Names names_;
+  std::vector<Table> tables_;  // by TableOf: the ids
   std::vector<int> producer_;  // per tensor id: its node, -1 for none
   NodeValueIds value_ids_;
   absl::flat_hash_map<absl::string_view, int> node_by_name_;
