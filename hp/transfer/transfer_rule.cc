@@ -31,14 +31,16 @@ bool SameSpan(const NodeValueNames& a, const NodeValueNames& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
 }
 
-void MergeInto(const std::vector<int>& more, std::vector<int>* into) {
+// `merged` is scratch space, kept from call to call (a replacing walk per
+// node would otherwise allocate and free several vectors each).
+void MergeInto(absl::Span<const int> more, std::vector<int>* into,
+               std::vector<int>* merged) {
   if (more.empty()) return;
-  std::vector<int> merged;
-  merged.reserve(into->size() + more.size());
+  merged->clear();
   std::set_union(into->begin(), into->end(), more.begin(), more.end(),
-                 std::back_inserter(merged));
-  if (merged.size() > kMaxStandsFor) merged.resize(kMaxStandsFor);
-  *into = std::move(merged);
+                 std::back_inserter(*merged));
+  if (merged->size() > kMaxStandsFor) merged->resize(kMaxStandsFor);
+  into->swap(*merged);
 }
 
 // Per node of a list, in its order, the tensor ids of its inputs and of
@@ -715,17 +717,19 @@ class Transfer {
   bool MatchReplacing(size_t i, const NodeRef& node,
                       std::vector<int>* replaced) {
     const absl::Span<const int> input_ids = derived_ids_.Inputs(i);
-    std::vector<int> inputs;  // the original tensors its inputs stand for
+    // The original tensors its inputs stand for.
+    std::vector<int>& inputs = scratch_.inputs;
+    inputs.clear();
     for (size_t k = 0; k < node.inputs.size(); ++k) {
       if (node.inputs[k].empty()) continue;
       const std::vector<int>* many = StandsFor(node.inputs[k], input_ids[k]);
-      if (many == nullptr) {
-        MergeInto({input_ids[k]}, &inputs);
-      } else {
-        MergeInto(*many, &inputs);
-      }
+      MergeInto(many == nullptr ? input_ids.subspan(k, 1)
+                                : absl::MakeConstSpan(*many),
+                &inputs, &scratch_.merged);
     }
-    std::vector<int> outputs;  // original tensors it produces
+    std::vector<int>& outputs =
+        scratch_.outputs;  // original tensors it produces
+    outputs.clear();
     bool writes_new = false;
     const absl::Span<const int> output_ids = derived_ids_.Outputs(i);
     for (size_t k = 0; k < node.outputs.size(); ++k) {
@@ -742,7 +746,7 @@ class Transfer {
       stands_for_[static_cast<int>(i)] = outputs.empty() ? inputs : outputs;
     }
     if (outputs.empty()) return false;
-    *replaced = Replaced(outputs, inputs);
+    Replaced(outputs, inputs, replaced);
     if (replaced->empty()) return false;  // a layout change: inserted
     if (hinted) {
       *replaced = InModuleOf(original_.Producer(outputs.front()), *replaced);
@@ -780,18 +784,20 @@ class Transfer {
   // from the derived graph: walked back from the outputs' producers
   // through nodes not kept, stopping at the inputs and at tensors the
   // derived graph still has; of those, the ones reached from the inputs
-  // (all of them when none is). In graph order.
-  std::vector<int> Replaced(const std::vector<int>& outputs,
-                            const std::vector<int>& inputs) {
+  // (all of them when none is). In graph order, into `replaced`.
+  void Replaced(const std::vector<int>& outputs, const std::vector<int>& inputs,
+                std::vector<int>* replaced) {
     ++stamp_;
     for (int id : inputs) input_mark_[id] = stamp_;
-    std::vector<int> stack;
+    std::vector<int>& stack = scratch_.stack;
+    stack.clear();
     for (int id : outputs) {
       if (input_mark_[id] == stamp_) continue;
       const int at = original_.Producer(id);
       if (at >= 0 && !kept_[at]) stack.push_back(at);
     }
-    std::vector<int> walked;
+    std::vector<int>& walked = scratch_.walked;
+    walked.clear();
     while (!stack.empty()) {
       const int at = stack.back();
       stack.pop_back();
@@ -807,7 +813,8 @@ class Transfer {
     std::sort(walked.begin(), walked.end());
     // Producers come first in graph order: one pass finds what the inputs
     // reach.
-    std::vector<int> reached;
+    std::vector<int>& reached = *replaced;
+    reached.clear();
     for (int at : walked) {
       bool from_input = false;
       for (int id : original_.ValueIds().Inputs(at)) {
@@ -823,10 +830,19 @@ class Transfer {
       reached_[at] = stamp_;
       reached.push_back(at);
     }
-    return reached.empty() ? walked : reached;
+    if (reached.empty()) reached.assign(walked.begin(), walked.end());
   }
 
   static const std::vector<int> kNone;
+
+  // Scratch space of the replacing walks, kept from node to node.
+  struct Scratch {
+    std::vector<int> inputs;
+    std::vector<int> outputs;
+    std::vector<int> merged;
+    std::vector<int> stack;
+    std::vector<int> walked;
+  };
 
   const TaggedNodes& from_;
   OriginalGraph original_;
@@ -853,6 +869,7 @@ class Transfer {
   std::vector<int> walked_;
   std::vector<int> reached_;
   std::vector<int> input_mark_;
+  Scratch scratch_;
 };
 
 const std::vector<int> Transfer::kNone;
