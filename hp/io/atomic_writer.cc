@@ -171,6 +171,19 @@ int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset) {
   return static_cast<int64_t>(done);
 }
 
+const uint8_t* RangeCopy::Read(int fd, uint64_t offset, uint64_t length) {
+  if (buffer_ == nullptr || length > capacity_) {
+    constexpr uint64_t kHugePage = uint64_t{2} << 20;
+    capacity_ = (length + kHugePage - 1) / kHugePage * kHugePage;
+    buffer_.reset(new uint8_t[capacity_]);
+  }
+  if (ReadAt(fd, buffer_.get(), length, offset) !=
+      static_cast<int64_t>(length)) {
+    return nullptr;
+  }
+  return buffer_.get();
+}
+
 void SyncFolderOf(const std::string& path) {
   std::string folder = std::filesystem::path(path).parent_path().string();
   if (folder.empty()) folder = ".";

@@ -7,6 +7,7 @@
 #define HP_IO_ATOMIC_WRITER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -56,6 +57,26 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
 // were read, fewer only where the file ends, or -1 with errno set when a
 // read failed.
 int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset);
+
+// Ranges of a file read with ReadAt into one buffer kept from read to
+// read: the passes that would map the file's pages again copy them
+// instead (on a virtual machine a page mapped again costs several times a
+// page copied). The buffer grows in whole 2 MB pages, blocks that size
+// getting huge pages (huge_page_allocations.h), so that a range a little
+// longer than the last needs no new one and filling it faults once per
+// 2 MB.
+class RangeCopy {
+ public:
+  // Bytes [offset, offset + length) of `fd`, valid until the next Read;
+  // null when fewer could be read (the file cut short, a failed read),
+  // for the caller to read them another way (a mapping, whose guard
+  // reports the truncation).
+  const uint8_t* Read(int fd, uint64_t offset, uint64_t length);
+
+ private:
+  std::unique_ptr<uint8_t[]> buffer_;
+  uint64_t capacity_ = 0;
+};
 
 // fsyncs the folder `path` is in, making a rename or link into it durable.
 // Best effort: a folder that cannot be opened is left as it is.

@@ -760,7 +760,7 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // span more (other fields between them), or a short read (the file cut
   // under us: the mapping's guard then reports it), copies from the
   // mapping as before.
-  std::unique_ptr<char[]> staging;
+  RangeCopy staging;
   std::vector<size_t> offsets;
   for (size_t first = 0; first < record_bytes.size();) {
     size_t last = first;
@@ -789,10 +789,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
       const uint64_t begin = node_records_[first].begin;
       const uint64_t span = node_records_[last - 1].end - begin;
       if (span <= kBatchBytes) {
-        if (staging == nullptr) staging.reset(new char[kBatchBytes]);
-        if (ReadAt(fd_.get(), staging.get(), span, begin) ==
-            static_cast<int64_t>(span)) {
-          source = reinterpret_cast<const uint8_t*>(staging.get());
+        if (const uint8_t* copied = staging.Read(fd_.get(), begin, span)) {
+          source = copied;
           source_at = begin;
         }
       }

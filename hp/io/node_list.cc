@@ -53,15 +53,6 @@ bool ReadAttribute(const uint8_t* data, const WireRecord& record, bool* graph,
   return true;
 }
 
-// A buffer for copies of `bytes` of records, reused for runs of about as
-// many: whole 2 MB pages (operator new gives blocks of that size huge
-// pages), so that a run a little longer than the last needs no new one and
-// filling it faults once per 2 MB.
-uint64_t CopyCapacity(uint64_t bytes) {
-  constexpr uint64_t kHugePage = uint64_t{2} << 20;
-  return (bytes + kHugePage - 1) / kHugePage * kHugePage;
-}
-
 }  // namespace
 
 std::optional<absl::string_view> NodeRef::FindMetadata(
@@ -432,15 +423,10 @@ bool RecordCopy::Read(size_t begin, size_t end) {
     return false;
   }
   const uint64_t size = static_cast<uint64_t>(to - from);
-  if (size > capacity_) {
-    capacity_ = CopyCapacity(size);
-    buffer_.reset(new char[capacity_]);
-  }
   const uint64_t at = static_cast<uint64_t>(from - mapped->data());
-  if (ReadAt(mapped->fd(), buffer_.get(), size, at) !=
-      static_cast<int64_t>(size)) {
-    return false;
-  }
+  const uint8_t* copied = copy_.Read(mapped->fd(), at, size);
+  if (copied == nullptr) return false;
+  copied_ = reinterpret_cast<const char*>(copied);
   first_ = begin;
   last_ = end;
   at_ = at;
@@ -456,7 +442,7 @@ NodeRef RecordCopy::operator[](size_t i) const {
       static_cast<uint64_t>(static_cast<const uint8_t*>(record.source) -
                             nodes_.mapped_->data()) -
       at_;
-  return nodes.Get(at, buffer_.get() + offset);
+  return nodes.Get(at, copied_ + offset);
 }
 
 // NodeReadAhead's thread: maps each list's pages from where it stopped
@@ -596,21 +582,16 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
     // A chunk's records read with pread, reused chunk after chunk: on a
     // virtual machine copying a page costs less than mapping it.
     constexpr uint64_t kMaxCopyBytes = uint64_t{64} << 20;
-    std::unique_ptr<uint8_t[]> copy;
-    uint64_t copy_capacity = 0;
+    RangeCopy copy;
     for (size_t chunk = begin; chunk < end && read; chunk += kChunk) {
       const size_t last = std::min(end, chunk + kChunk);
       const uint8_t* from = data;  // the chunk's bytes: from[0] is the file's
       uint64_t from_at = 0;        // byte `from_at`
       const uint64_t span = records[last - 1].end - records[chunk].begin;
       if (mapped != nullptr && span <= kMaxCopyBytes) {
-        if (span > copy_capacity) {
-          copy_capacity = CopyCapacity(span);
-          copy.reset(new uint8_t[copy_capacity]);
-        }
-        if (ReadAt(mapped->fd(), copy.get(), span, records[chunk].begin) ==
-            static_cast<int64_t>(span)) {
-          from = copy.get();
+        if (const uint8_t* copied =
+                copy.Read(mapped->fd(), records[chunk].begin, span)) {
+          from = copied;
           from_at = records[chunk].begin;
         }
       }

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "google/protobuf/arena.h"
+#include "hp/io/atomic_writer.h"
 #include "hp/io/wire_format.h"
 #include "proto/onnx.pb.h"
 
@@ -512,11 +513,11 @@ class RecordCopy {
   // that could not be copied is not tried again node by node.
   size_t run_begin_ = 0;
   size_t run_end_ = 0;
-  std::unique_ptr<char[]> buffer_;
-  uint64_t capacity_ = 0;
+  RangeCopy copy_;
+  const char* copied_ = nullptr;  // the run's bytes, in copy_
   size_t first_ = 0;  // the nodes held: [first_, last_)
   size_t last_ = 0;
-  uint64_t at_ = 0;  // the file's byte that buffer_[0] holds
+  uint64_t at_ = 0;  // the file's byte that copied_[0] holds
 };
 
 // Builds a NodeList node by node; lists built apart (on several threads)

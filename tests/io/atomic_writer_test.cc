@@ -196,6 +196,32 @@ TEST(ReadAtTest, ReadsUpToTheEndOfTheFile) {
   EXPECT_EQ(ReadAt(opened->fd.get(), buffer.data(), 0, 0), 0);
 }
 
+// RangeCopy: the range asked for, from one buffer reused while it is big
+// enough; null where the file holds fewer bytes.
+TEST(RangeCopyTest, ReadsRangesIntoOneBufferAndRefusesShortOnes) {
+  const std::string path = TestFolder() + "/range.bin";
+  std::string bytes;
+  for (int i = 0; i < 5000; ++i) bytes += static_cast<char>('a' + i % 26);
+  WriteBytes(path, bytes);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(path);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const int fd = opened->fd.get();
+  RangeCopy copy;
+  const uint8_t* first = copy.Read(fd, 3, 4);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(first), 4), "defg");
+  // A longer range within the same 2 MB: the same buffer.
+  const uint8_t* second = copy.Read(fd, 1000, 4000);
+  ASSERT_EQ(second, first);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(second), 4000),
+            bytes.substr(1000));
+  // Past the end: nothing to read the range from.
+  EXPECT_EQ(copy.Read(fd, 4999, 2), nullptr);
+  EXPECT_EQ(copy.Read(fd, 6000, 1), nullptr);
+  // An empty range is read (there is nothing to miss).
+  EXPECT_NE(copy.Read(fd, 5000, 0), nullptr);
+}
+
 TEST(ReadAtTest, AFailedReadSaysWhy) {
   char byte = 0;
   errno = 0;
