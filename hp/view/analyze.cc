@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -44,30 +42,9 @@ struct ModuleCounts {
   MatchCounts matches{};  // of the module's own nodes
 };
 
-// The op types met, by id: a million nodes are counted without a string or
-// a map entry each.
-class OpTypes {
- public:
-  int IdOf(absl::string_view op_type) {
-    if (last_ >= 0 && op_type == names_[last_]) return last_;  // runs
-    auto it = ids_.find(op_type);
-    if (it == ids_.end()) {
-      names_.emplace_back(op_type);
-      it = ids_.emplace(names_.back(), static_cast<int>(names_.size() - 1))
-               .first;
-    }
-    last_ = it->second;
-    return last_;
-  }
-  absl::string_view Name(int id) const { return names_[id]; }
-
- private:
-  std::deque<std::string> names_;  // the keys view these
-  absl::flat_hash_map<absl::string_view, int> ids_;
-  int last_ = -1;
-};
-
-// A module's counts by op id: a few op types each.
+// A module's counts by op id (TagsToShow::op_types, so that a million
+// nodes are counted without a string or a map entry each): a few op types
+// each.
 using OpIdCounts = std::vector<std::pair<int, int64_t>>;
 
 void Add(int op, int64_t count, OpIdCounts* counts) {
@@ -80,7 +57,7 @@ void Add(int op, int64_t count, OpIdCounts* counts) {
   counts->emplace_back(op, count);
 }
 
-OpCounts Named(const OpIdCounts& counts, const OpTypes& types) {
+OpCounts Named(const OpIdCounts& counts, const OpTypeTable& types) {
   OpCounts named;
   named.reserve(counts.size());
   for (const auto& [id, count] : counts)
@@ -89,16 +66,15 @@ OpCounts Named(const OpIdCounts& counts, const OpTypes& types) {
   return named;
 }
 
-// Per module of the tree, its counts; `types` keeps the op names they view.
+// Per module of the tree, its counts, viewing shown's op types.
 std::vector<ModuleCounts> CountPerModule(const TagsToShow& shown,
-                                         const ModuleTree& tree,
-                                         OpTypes* types) {
+                                         const ModuleTree& tree) {
   const size_t modules = tree.modules().size();
   std::vector<ModuleCounts> counts(modules);
   std::vector<OpIdCounts> own(modules);
   for (size_t m = 0; m < modules; ++m) {
     for (int node : tree.modules()[m].nodes) {
-      Add(types->IdOf(shown.nodes[node].op_type), 1, &own[m]);
+      Add(shown.nodes[node].op_id, 1, &own[m]);
       ++counts[m].matches[MatchBucket(shown.nodes[node])];
     }
   }
@@ -112,8 +88,8 @@ std::vector<ModuleCounts> CountPerModule(const TagsToShow& shown,
     }
   }
   for (size_t m = 0; m < modules; ++m) {
-    counts[m].own_ops = Named(own[m], *types);
-    counts[m].subtree_ops = Named(subtree[m], *types);
+    counts[m].own_ops = Named(own[m], shown.op_types);
+    counts[m].subtree_ops = Named(subtree[m], shown.op_types);
   }
   return counts;
 }
@@ -230,8 +206,7 @@ std::vector<const ShownNode*> Untagged(const TagsToShow& shown) {
 
 std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
                          const AnalysisContext& context) {
-  OpTypes types;
-  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree, &types);
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
   std::string text = absl::StrCat("model: ", context.model_path, "\n",
                                   "tags: ", TagsOrigin(shown, context), "\n",
                                   "nodes: ", shown.nodes.size());
@@ -255,8 +230,7 @@ std::string AnalysisText(const TagsToShow& shown, const ModuleTree& tree,
 
 std::string AnalysisJson(const TagsToShow& shown, const ModuleTree& tree,
                          const AnalysisContext& context) {
-  OpTypes types;
-  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree, &types);
+  const std::vector<ModuleCounts> counts = CountPerModule(shown, tree);
   Json json;
   json["format"] = kAnalysisFormat;
   json["format_version"] = kAnalysisFormatVersion;

@@ -38,14 +38,15 @@ std::optional<absl::string_view> ParentTag(absl::string_view tag) {
 
 namespace {
 
-// Node i as hp computes its tag: its names from `node`, its tag from
-// `computed`.
+// Node i as hp computes its tag: its names from `node` (its op type kept
+// in `op_types`), its tag from `computed`.
 ShownNode ComputedNode(const NodeRef& node, const ComputedTags& computed,
-                       size_t i) {
+                       size_t i, OpTypeTable* op_types) {
   ShownNode shown;
   shown.graph_path = node.graph_path;
   shown.node_name = node.name;
-  shown.op_type = node.op_type;
+  shown.op_id = op_types->Intern(node.op_type);
+  shown.op_type = op_types->Name(shown.op_id);
   shown.module_path = computed.ModulePathOf(i);
   shown.tag = computed.TagOf(i);
   shown.match = computed.MatchKindOf(i);
@@ -53,6 +54,19 @@ ShownNode ComputedNode(const NodeRef& node, const ComputedTags& computed,
 }
 
 }  // namespace
+
+int OpTypeTable::Intern(absl::string_view op_type) {
+  if (last_ >= 0 && op_type == names_[static_cast<size_t>(last_)]) {
+    return last_;
+  }
+  auto it = ids_.find(op_type);
+  if (it == ids_.end()) {
+    const int id = static_cast<int>(names_.size());
+    it = ids_.emplace(names_.emplace_back(op_type), id).first;
+  }
+  last_ = it->second;
+  return last_;
+}
 
 std::string DescribeNode(const ShownNode& node) {
   return DescribeNode(node.node_name, node.op_type, node.graph_path);
@@ -64,7 +78,7 @@ TagsToShow ComputedTagsToShow(const NodeList& nodes,
   shown.nodes.reserve(nodes.size());
   size_t i = 0;
   for (const NodeRef& node : nodes) {
-    shown.nodes.push_back(ComputedNode(node, computed, i++));
+    shown.nodes.push_back(ComputedNode(node, computed, i++, &shown.op_types));
   }
   shown.modules = computed.summary.modules;
   shown.source = computed.summary.source;
@@ -90,7 +104,7 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
   int64_t differing = 0;
   size_t i = 0;
   for (const NodeRef& ref : nodes) {
-    ShownNode node = ComputedNode(ref, computed, i);
+    ShownNode node = ComputedNode(ref, computed, i, &shown.op_types);
     const std::optional<absl::string_view> tag = stored.Tag(i);
     const std::optional<absl::string_view> module_path = stored.ModulePath(i);
     node.tag = tag.value_or("");
@@ -127,11 +141,8 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
   const size_t count = std::min(nodes.size(), stored.nodes.size());
   shown.modules = StoredModules(stored, count);
   shown.nodes.reserve(count);
-  // Op types read from copies of the records (RecordCopy) and kept once
-  // each in shown.op_types, which the nodes view.
+  // Op types read from copies of the records (RecordCopy).
   RecordCopy records(nodes);
-  absl::flat_hash_set<absl::string_view> op_types;  // views shown.op_types
-  absl::string_view last;                           // the last node's, kept
   NodeList::const_iterator it = nodes.begin();
   for (size_t i = 0; i < count; ++i, ++it) {
     records.Reached(i, count);
@@ -139,15 +150,8 @@ TagsToShow StoredFactsToShow(const NodeList& nodes, const StoredTags& stored) {
     ShownNode node;
     node.graph_path = ref.graph_path;
     node.node_name = ref.name;
-    const absl::string_view op_type = records[i].op_type;
-    if (op_type != last) {  // a run's first
-      auto kept = op_types.find(op_type);
-      if (kept == op_types.end()) {
-        kept = op_types.insert(shown.op_types.emplace_back(op_type)).first;
-      }
-      last = *kept;
-    }
-    node.op_type = last;
+    node.op_id = shown.op_types.Intern(records[i].op_type);
+    node.op_type = shown.op_types.Name(node.op_id);
     node.tag = stored.Tag(i).value_or("");
     node.module_path = stored.ModulePath(i).value_or("");
     node.match_known = stored.matches[i].has_value();

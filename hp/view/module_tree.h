@@ -24,13 +24,36 @@
 
 namespace hp {
 
+// The distinct op types of the shown nodes, each kept once and numbered in
+// the order met: nodes view these (views into the file would map its pages
+// back in for every pass that reads them), and analyze counts by number.
+class OpTypeTable {
+ public:
+  OpTypeTable() = default;
+  OpTypeTable(OpTypeTable&&) = default;
+  OpTypeTable& operator=(OpTypeTable&&) = default;
+  // The keys view names_: a copy would view the original's.
+  OpTypeTable(const OpTypeTable&) = delete;
+  OpTypeTable& operator=(const OpTypeTable&) = delete;
+
+  // `op_type`'s number, kept the first time it is met.
+  int Intern(absl::string_view op_type);
+  absl::string_view Name(int id) const { return names_[id]; }
+
+ private:
+  std::deque<std::string> names_;  // moved, its strings stay where they are
+  absl::flat_hash_map<absl::string_view, int> ids_;
+  int last_ = -1;  // a run of nodes of one op type needs no lookup
+};
+
 // One node as the views show it: views into the model's nodes and into the
 // stored tags or computed result they were made from, which outlive it
 // (a million nodes' strings are not copied again).
 struct ShownNode {
   absl::string_view graph_path;  // "main", or the subgraph's path
   absl::string_view node_name;
-  absl::string_view op_type;
+  absl::string_view op_type;  // in TagsToShow::op_types
+  int op_id = -1;             // its number there
   absl::string_view module_path;
   absl::string_view tag;  // "" when the node carries no tag
   MatchKind match = MatchKind::kRoot;
@@ -53,10 +76,8 @@ struct TagsToShow {
   // are kTransferMatchKinds, and `source` is not known.
   bool transferred = false;
   std::vector<std::string> warnings;
-  // The op types the nodes view where they were read from a file (few
-  // distinct ones): views into the file would map its pages back in for
-  // every pass that reads them (analyze's counts).
-  std::deque<std::string> op_types;
+  // The op types the nodes view.
+  OpTypeTable op_types;
 };
 
 // The tags hp computes (for a model it has not tagged) for `nodes`. The
