@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -152,11 +153,28 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
     ids->modules.emplace(MakeModuleTable(nodes, trace, options));
   }
   const ModuleTable& modules = *ids->modules;
+  const TagRules rules{options.keep_all_torch_nn,
+                       options.keep_torch_nn_classes};
+  // ReconstructScopes only reads a trace's table (others grow as node
+  // names name modules): its tags are then resolved on another core
+  // meanwhile, rather than on one core after it. Declared after `rules`:
+  // waited for first, also on an early return.
+  std::future<std::pair<ModuleTags, std::vector<int>>> resolving;
+  auto resolve = [&modules, &rules] {
+    ModuleTags tags = ResolveModuleTags(modules, rules);
+    std::vector<int> tag_ids = TagIds(tags);
+    return std::make_pair(std::move(tags), std::move(tag_ids));
+  };
+  if (modules.source() == HierarchySource::kTrace) {
+    resolving = std::async(std::launch::async, resolve);
+  }
   HP_ASSIGN_OR_RETURN(
       ScopeReconstruction scopes,
       ReconstructScopes(nodes, &*ids->modules, {options.first_candidate}));
-  ids->module_tags = ResolveModuleTags(
-      modules, {options.keep_all_torch_nn, options.keep_torch_nn_classes});
+  std::pair<ModuleTags, std::vector<int>> resolved =
+      resolving.valid() ? resolving.get() : resolve();
+  ids->module_tags = std::move(resolved.first);
+  const std::vector<int> tag_ids = std::move(resolved.second);
   const ModuleTags& module_tags = ids->module_tags;
 
   TagResult result;
@@ -169,7 +187,6 @@ absl::StatusOr<TagResult> ComputeTagIds(const ScopeTrace* trace,
         "1.13?): every node gets the root tag");
   }
 
-  const std::vector<int> tag_ids = TagIds(module_tags);
   std::vector<int>& tags = ids->tag;
   std::vector<uint8_t>& matches = ids->matches;
   tags.resize(nodes.size());
