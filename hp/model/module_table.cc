@@ -24,6 +24,10 @@ int ModuleTable::Add(Module module) {
     ancestor = ParentPath(ancestor);
     parent = Find(ancestor);
   }
+  return AddUnder(std::move(module), parent);
+}
+
+int ModuleTable::AddUnder(Module module, int parent) {
   module.parent = parent;
   module.path = strings_.Store(module.path);
   module.class_name = strings_.StoreOnce(module.class_name);
@@ -47,22 +51,31 @@ int ModuleTable::Find(absl::string_view path) const {
 ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
   ModuleTable table(HierarchySource::kTrace, trace.root_class(),
                     trace.root_qualified_class());
-  table.Reserve(static_cast<int>(trace.modules().size()));
-  for (const TracedModule& traced : trace.modules()) {
-    if (traced.path.empty()) continue;  // The root is already there.
+  const std::vector<TracedModule>& traced_modules = trace.modules();
+  table.Reserve(static_cast<int>(traced_modules.size()));
+  // Per traced module, its index in the table; the root (traced first) is
+  // there already. A module listed after its parent, as named_modules()
+  // lists them, is added under it without looking either up.
+  std::vector<int> in_table(traced_modules.size(), -1);
+  for (size_t i = 0; i < traced_modules.size(); ++i) {
+    const TracedModule& traced = traced_modules[i];
+    if (traced.path.empty()) {
+      in_table[i] = 0;
+      continue;
+    }
     Module module;
     module.path = traced.path;
     module.class_name = traced.class_name;
     module.qualified_class = traced.qualified_class;
     module.is_torch_nn = traced.is_torch_nn;
     module.call_count = traced.call_count;
-    table.Add(std::move(module));
+    const int parent = traced.parent >= 0 ? in_table[traced.parent] : -1;
+    in_table[i] = parent >= 0 ? table.AddUnder(std::move(module), parent)
+                              : table.Add(std::move(module));
   }
   if (trace.has_calls()) {
     std::vector<TracedCall> calls = trace.calls();
-    for (TracedCall& call : calls) {
-      call.module = table.Find(trace.modules()[call.module].path);
-    }
+    for (TracedCall& call : calls) call.module = in_table[call.module];
     table.SetCalls(std::move(calls));
   }
   return table;

@@ -43,6 +43,10 @@ class ModuleTable {
   // is the nearest dotted-prefix ancestor already in the table, so add
   // ancestors first.
   int Add(Module module);
+  // Adds a module whose path is not in the table yet, its parent being the
+  // module `parent` of this table: for a caller that knows both, as a trace
+  // does (its paths are unique, each parent a module of its own).
+  int AddUnder(Module module, int parent);
 
   // Room for `count` modules in all, so that adding them moves nothing.
   void Reserve(int count);
