@@ -11,20 +11,81 @@
 // the advice covers the whole 2 MB pages from the block's start, its tail
 // keeps 4 KB pages (a huge page there would be resident past the block's
 // end). Sanitizer builds keep their own operator new.
+//
+// malloc's own memory (blocks under 2 MB, its heaps and per-thread arenas)
+// is out of operator new's reach, and large blocks that malloc carves from
+// a heap (once freeing a large block has raised its mmap threshold) were
+// measured faulting in 4 KB pages although advised. glibc's tunables fix
+// both, but only as a program starts: hence RestartWithHugePageMalloc, one
+// exec before main does any work.
 #include "hp/util/huge_page_allocations.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
+#include <string>
 
 #include "hp/util/sanitizers.h"
 
 #ifdef HP_SANITIZED
 bool hp::AllocationsAdviseHugePages() { return false; }
+void hp::RestartWithHugePageMalloc(char**) {}
 #else
 bool hp::AllocationsAdviseHugePages() { return true; }
+
+#if defined(__GLIBC__) && defined(__linux__)
+namespace {
+
+// Whether the kernel gives transparent huge pages to memory advised for
+// them ("always" or "madvise" mode).
+bool TransparentHugePagesOn() {
+  std::FILE* file =
+      std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (file == nullptr) return false;
+  char modes[128] = {};
+  const bool read = std::fgets(modes, sizeof(modes), file) != nullptr;
+  std::fclose(file);
+  return read && std::strstr(modes, "[never]") == nullptr;
+}
+
+}  // namespace
+
+void hp::RestartWithHugePageMalloc(char** argv) {
+  constexpr char kVariable[] = "GLIBC_TUNABLES";
+  const char* set = std::getenv(kVariable);
+  const std::string before = set != nullptr ? set : "";
+  // The first run's restart, or the caller's own choice.
+  if (before.find("glibc.malloc.hugetlb") != std::string::npos) return;
+  if (!TransparentHugePagesOn()) return;
+  std::string tunables = before;
+  for (const char* tunable = kHugePageMallocTunables; *tunable != '\0';) {
+    const char* end = std::strchr(tunable, ':');
+    if (end == nullptr) end = tunable + std::strlen(tunable);
+    const std::string setting(tunable, end);
+    const std::string name = setting.substr(0, setting.find('='));
+    if (before.find(name) == std::string::npos) {
+      if (!tunables.empty()) tunables += ':';
+      tunables += setting;
+    }
+    tunable = *end == ':' ? end + 1 : end;
+  }
+  if (setenv(kVariable, tunables.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // Not restarted: go on as before, the environment as it was.
+  if (set != nullptr) {
+    setenv(kVariable, before.c_str(), 1);
+  } else {
+    unsetenv(kVariable);
+  }
+}
+#else
+void hp::RestartWithHugePageMalloc(char**) {}
+#endif  // glibc on Linux
 
 namespace {
 
