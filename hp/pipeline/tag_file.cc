@@ -113,9 +113,13 @@ struct LoadedTrace {
   std::optional<ModuleTable> modules;
 };
 
-absl::StatusOr<LoadedTrace> LoadTrace(const std::string& path) {
+// Without `keep_modules` the trace keeps only its root once the table is
+// made: tagging reads its origin and digests, the table the rest.
+absl::StatusOr<LoadedTrace> LoadTrace(const std::string& path,
+                                      bool keep_modules) {
   HP_ASSIGN_OR_RETURN(ScopeTrace trace, LoadScopeTrace(path));
   std::optional<ModuleTable> modules(ModuleTableFromTrace(trace));
+  if (!keep_modules) trace.ForgetModulesButRoot();
   return LoadedTrace{std::move(trace), std::move(modules)};
 }
 
@@ -130,7 +134,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   std::future<absl::StatusOr<LoadedTrace>> loading_trace;
   if (!request.trace_path.empty()) {
     loading_trace = std::async(std::launch::async, [&request] {
-      return LoadTrace(request.trace_path);
+      return LoadTrace(request.trace_path, request.keep_model);
     });
   }
   // Nodes are read as records and tagged without being parsed, unless the
@@ -195,8 +199,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
                                  std::move(traced_modules)));
   }
   // Only a caller keeping the model gets the trace (for its sidecar); for
-  // others its modules (tens of MB for a million-node model) go before the
-  // save, which the node tags need no longer: the module table has copies.
+  // others it has held its root alone since the module table was made
+  // (LoadTrace), and the rest goes now.
   if (!request.keep_model) trace.reset();
   // The scope walk's tables are freed by now, but the allocator keeps
   // their pages: give them back before the save allocates its buffers.

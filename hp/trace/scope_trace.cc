@@ -343,6 +343,25 @@ ScopeTrace::ScopeTrace(const ScopeTrace& other)
   }
 }
 
+void ScopeTrace::ForgetModulesButRoot() {
+  modules_.resize(1);
+  modules_.shrink_to_fit();
+  // The root's strings move to an arena of their own; the old one goes.
+  TracedModule& root = modules_.front();
+  StringArena strings;
+  root.class_name = strings.StoreOnce(root.class_name);
+  root.qualified_class = strings.StoreOnce(root.qualified_class);
+  if (root.recorded_tag.has_value()) {
+    root.recorded_tag = strings.Store(*root.recorded_tag);
+  }
+  strings_ = std::move(strings);
+  has_calls_ = false;
+  std::vector<TracedCall>().swap(calls_);
+  child_begin_.assign({0, 0});
+  std::vector<int>().swap(children_);
+  index_by_path_ = {{root.path, 0}};
+}
+
 const TracedModule* ScopeTrace::Find(absl::string_view path) const {
   const int index = IndexOf(path);
   return index < 0 ? nullptr : &modules_[index];

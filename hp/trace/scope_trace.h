@@ -106,6 +106,12 @@ class ScopeTrace {
   const TracedModule* Find(absl::string_view path) const;
   int IndexOf(absl::string_view path) const;
 
+  // Frees every module but the root, and the calls (has_calls() is false
+  // after): for a caller that has what it needs of them (a module table of
+  // its own) and keeps the trace for its origin and digests. Tens of MB
+  // for a million-node model.
+  void ForgetModulesButRoot();
+
  private:
   friend absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view,
                                                     absl::string_view);

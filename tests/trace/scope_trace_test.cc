@@ -94,6 +94,28 @@ TEST(ScopeTraceTest, CopiesKeepTheirOwnIndex) {
   EXPECT_EQ(copy.Find("encoder.layer.0"), &copy.modules()[4]);
 }
 
+TEST(ScopeTraceTest, ForgettingModulesKeepsRootOriginAndDigest) {
+  absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(kGoodTrace, "good.json");
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  const std::string text_sha256 = trace->text_sha256();
+  trace->ForgetModulesButRoot();
+  ASSERT_EQ(trace->modules().size(), 1u);
+  EXPECT_EQ(trace->root().path, "");
+  EXPECT_EQ(trace->root().class_name, "TinyBertModel");
+  EXPECT_EQ(trace->root().qualified_class, "fixture_models.TinyBertModel");
+  EXPECT_THAT(trace->children(0), IsEmpty());
+  EXPECT_EQ(trace->Find(""), &trace->root());
+  EXPECT_EQ(trace->Find("encoder"), nullptr);
+  EXPECT_FALSE(trace->has_calls());
+  EXPECT_THAT(trace->calls(), IsEmpty());
+  EXPECT_EQ(trace->text_sha256(), text_sha256);
+  EXPECT_EQ(trace->onnx_sha256(), kDigest);
+  EXPECT_EQ(trace->root_class(), "TinyBertModel");
+  // A copy made after still has its root.
+  const ScopeTrace copy = *trace;
+  EXPECT_EQ(copy.Find("")->class_name, "TinyBertModel");
+}
+
 TEST(ScopeTraceTest, ModulesMayListChildrenBeforeParents) {
   // named_modules() is pre-order, but the reader only needs every parent to
   // exist somewhere in the list.
