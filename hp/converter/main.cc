@@ -455,8 +455,8 @@ uint64_t NamedInputBytes() {
 }
 
 // Inputs from which starting again with malloc on huge pages pays: the
-// restart costs a start of the program (~15 ms here), and saves ~0.5 ms
-// per MB of a node-heavy model (docs/benchmarks.md).
+// restart costs a start of the program (~15 ms here) and saved up to
+// 0.4 ms per MB read on a node-heavy model (docs/benchmarks.md).
 constexpr uint64_t kRestartFromInputBytes = uint64_t{32} << 20;
 
 }  // namespace
