@@ -462,7 +462,8 @@ constexpr uint64_t kRestartFromInputBytes = uint64_t{32} << 20;
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The arguments as given, for a restart: parsing reads them only.
+  // The arguments as given, for a restart: ParseCommandLine's contract
+  // does not say that it leaves argv as it found it.
   std::vector<char*> arguments(argv, argv + argc + 1);
   RaiseOpenFileLimit();
   const std::vector<Command> commands = Commands();
