@@ -114,10 +114,17 @@ struct LoadedTrace {
 };
 
 // Without `keep_modules` the trace keeps only its root once the table is
-// made: tagging reads its origin and digests, the table the rest.
-absl::StatusOr<LoadedTrace> LoadTrace(const std::string& path,
-                                      bool keep_modules) {
-  HP_ASSIGN_OR_RETURN(ScopeTrace trace, LoadScopeTrace(path));
+// made: tagging reads its origin and digests, the table the rest. Where
+// the trace came from goes to `parsed` as soon as it is parsed (nullopt
+// when it does not load), before the table is made.
+absl::StatusOr<LoadedTrace> LoadTrace(
+    const std::string& path, bool keep_modules,
+    std::promise<std::optional<TraceOrigin>>* parsed) {
+  absl::StatusOr<ScopeTrace> loaded = LoadScopeTrace(path);
+  parsed->set_value(loaded.ok() ? std::optional<TraceOrigin>(loaded->origin())
+                                : std::nullopt);
+  HP_RETURN_IF_ERROR(loaded.status());
+  ScopeTrace trace = *std::move(loaded);
   std::optional<ModuleTable> modules(ModuleTableFromTrace(trace));
   if (!keep_modules) trace.ForgetModulesButRoot();
   return LoadedTrace{std::move(trace), std::move(modules)};
@@ -130,11 +137,13 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   const std::string& model_path = request.model_path;
   // The trace and its module table do not depend on the model: made on a
   // second thread while the model is opened. A model error still comes
-  // first.
+  // first. Declared before the thread, which sets it.
+  std::promise<std::optional<TraceOrigin>> parsed;
+  std::future<std::optional<TraceOrigin>> parsed_origin = parsed.get_future();
   std::future<absl::StatusOr<LoadedTrace>> loading_trace;
   if (!request.trace_path.empty()) {
-    loading_trace = std::async(std::launch::async, [&request] {
-      return LoadTrace(request.trace_path, request.keep_model);
+    loading_trace = std::async(std::launch::async, [&request, &parsed] {
+      return LoadTrace(request.trace_path, request.keep_model, &parsed);
     });
   }
   // Nodes are read as records and tagged without being parsed, unless the
@@ -159,17 +168,24 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   std::optional<ScopeTrace> trace;
   std::optional<ModuleTable> traced_modules;
   TraceCheck check;
+  // Where the trace came from: all the check reads, before and after the
+  // save.
+  std::optional<TraceOrigin> origin;
   if (!request.trace_path.empty()) {
+    // The check starts as soon as the trace is parsed: the model's digest
+    // is hashed while the trace's module table is still being made, on
+    // the core this thread would idle on.
+    origin = parsed_origin.get();
+    if (origin.has_value()) {
+      HP_ASSIGN_OR_RETURN(check,
+                          StartTraceCheck(splice, *origin, request,
+                                          options.digest_policy, &tag_options));
+    }
+    // A trace that did not load says why here.
     HP_ASSIGN_OR_RETURN(LoadedTrace loaded, loading_trace.get());
     trace = std::move(loaded.trace);
     traced_modules = std::move(loaded.modules);
-    HP_ASSIGN_OR_RETURN(check,
-                        StartTraceCheck(splice, trace->origin(), request,
-                                        options.digest_policy, &tag_options));
   }
-  // The check after the save reads only where the trace came from.
-  const std::optional<TraceOrigin> origin =
-      trace ? std::optional<TraceOrigin>(trace->origin()) : std::nullopt;
 
   // Node tags are appended to the node records as read, which are copied
   // rather than serialized again, unless the caller wants the tagged
