@@ -137,7 +137,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   const std::string& model_path = request.model_path;
   // The trace and its module table do not depend on the model: made on a
   // second thread while the model is opened. A model error still comes
-  // first. Declared before the thread, which sets it.
+  // first. `parsed` is declared before the thread that sets it, so that it
+  // outlives the thread on every return.
   std::promise<std::optional<TraceOrigin>> parsed;
   std::future<std::optional<TraceOrigin>> parsed_origin = parsed.get_future();
   std::future<absl::StatusOr<LoadedTrace>> loading_trace;
