@@ -156,6 +156,23 @@ TEST(TagFileTest, TraceOfAnotherModelIsRefusedAndNothingIsLeft) {
   EXPECT_THAT(ListFolder(folder), IsEmpty());
 }
 
+// No check starts without the trace's origin: the trace's own error is
+// the one reported.
+TEST(TagFileTest, ATraceThatDoesNotParseSaysSoAndNothingIsLeft) {
+  const std::string folder = TestFolder();
+  const std::string trace = folder + "/broken.trace.json";
+  WriteBytes(trace, "{\"format\": \"hp-scope-trace\", ");
+  TagFileRequest request;
+  request.model_path = Fixture("tiny_bert.onnx");
+  request.trace_path = trace;
+  request.output_path = folder + "/out.onnx";
+  absl::StatusOr<TagFileResult> result = TagFile(request, TagFileOptions());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr(trace));
+  // Neither the output nor its temporary file.
+  EXPECT_THAT(ListFolder(folder), ElementsAre("broken.trace.json"));
+}
+
 TEST(TagFileTest, RefusedInPlaceLeavesTheModelAsItWas) {
   const std::string folder = TestFolder();
   const std::string model = folder + "/t5.onnx";
