@@ -15,12 +15,14 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <random>
 #include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "hp/util/status_macros.h"
 
 namespace hp {
 namespace {
@@ -30,6 +32,17 @@ constexpr size_t kBufferBytes = size_t{1} << 20;
 // WriteBackEarly() starts disk writes in batches of this size: large enough
 // for the disk to stream, small enough to overlap with the copying.
 constexpr uint64_t kWriteBackBytes = uint64_t{64} << 20;
+// Direct writes (O_DIRECT) go out in blocks of kDirectBytes from buffers
+// aligned to kDirectAlignment, at offsets that are multiples of it: its
+// rule for buffers, offsets and lengths (4096 covers disks of 512-byte and
+// of 4 KiB sectors). With three blocks, two are written while the third
+// is filled: a disk streams faster with more than one write queued. A file
+// reserved smaller than kDirectMinimum goes through the page cache: for a
+// few blocks, the buffers would cost more than the copy they save.
+constexpr size_t kDirectBytes = size_t{4} << 20;
+constexpr size_t kDirectAlignment = 4096;
+constexpr size_t kDirectBlocks = 3;
+constexpr uint64_t kDirectMinimum = uint64_t{16} << 20;
 
 constexpr absl::string_view kTemporaryMarker = ".hp-tmp-";
 
@@ -60,6 +73,20 @@ bool StillNamedBy(int fd, const std::string& path) {
 // writing thousands of files into one folder should not list it each time.
 std::mutex cleaned_folders_mutex;
 std::set<std::string>* cleaned_folders = new std::set<std::string>();
+
+// Writes `size` bytes at `at` with pwrite(2); returns 0 or the errno.
+int WriteAt(int fd, const char* bytes, size_t size, uint64_t at) {
+  while (size > 0) {
+    const ssize_t wrote = ::pwrite(fd, bytes, size, static_cast<off_t>(at));
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) return errno;
+    if (wrote == 0) return EIO;
+    bytes += wrote;
+    size -= static_cast<size_t>(wrote);
+    at += static_cast<uint64_t>(wrote);
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -235,11 +262,17 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
       write_back_early_(other.write_back_early_),
       in_file_(other.in_file_),
       submitted_(other.submitted_),
+      reserved_(other.reserved_),
+      direct_tried_(other.direct_tried_),
+      blocks_(std::move(other.blocks_)),
+      filling_(other.filling_),
+      direct_at_(other.direct_at_),
       committed_(other.committed_) {
   other.temporary_.clear();
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
+  WaitForDirectWrites();
   if (committed_ || temporary_.empty()) return;
   // Unlink before closing: closing drops the lock that keeps cleanup away.
   ::unlink(temporary_.c_str());
@@ -248,6 +281,8 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 absl::Status AtomicFileWriter::Fail(absl::string_view what) {
   absl::Status status = ErrnoError(what, path_);
+  WaitForDirectWrites();
+  blocks_.clear();
   ::unlink(temporary_.c_str());
   fd_ = FileDescriptor();
   temporary_.clear();
@@ -258,6 +293,16 @@ absl::Status AtomicFileWriter::WriteAll(const char* data, size_t size) {
   if (fd_.get() < 0)
     return absl::FailedPreconditionError(
         absl::StrCat(path_, ": output already failed or committed"));
+  StartDirectIfLarge();
+  while (!blocks_.empty() && size > 0) {
+    DirectBlock& block = FillingBlock();
+    const size_t taken = std::min(size, kDirectBytes - block.size);
+    std::memcpy(block.bytes.get() + block.size, data, taken);
+    block.size += taken;
+    data += taken;
+    size -= taken;
+    if (block.size == kDirectBytes) HP_RETURN_IF_ERROR(SubmitBlock());
+  }
   while (size > 0) {
     const ssize_t wrote = ::write(fd_.get(), data, size);
     if (wrote < 0) {
@@ -273,6 +318,7 @@ absl::Status AtomicFileWriter::WriteAll(const char* data, size_t size) {
 
 absl::Status AtomicFileWriter::Reserve(uint64_t bytes) {
   if (fd_.get() < 0 || bytes == 0) return absl::OkStatus();
+  reserved_ = std::max(reserved_, bytes);
   if (::fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, 0,
                   static_cast<off_t>(bytes)) == 0) {
     return absl::OkStatus();
@@ -281,6 +327,121 @@ absl::Status AtomicFileWriter::Reserve(uint64_t bytes) {
     return absl::OkStatus();
   }
   return Fail(absl::StrCat("cannot reserve ", bytes, " bytes of disk space"));
+}
+
+void AtomicFileWriter::DirectBufferDelete::operator()(char* bytes) const {
+  ::operator delete (bytes, std::align_val_t{kDirectAlignment});
+}
+
+void AtomicFileWriter::StartDirectIfLarge() {
+  if (!write_back_early_ || direct_tried_ || in_file_ != 0 ||
+      reserved_ < kDirectMinimum || fd_.get() < 0) {
+    return;
+  }
+  direct_tried_ = true;
+  // Past the page cache, the kernel neither copies the bytes into pages
+  // nor has to find pages for them, which on a virtual machine whose
+  // guest gave its free memory back to the host costs more than the copy
+  // (docs/benchmarks.md). Refused where the file system has no direct
+  // writes (tmpfs before Linux 6.6, some FUSE file systems): then the page
+  // cache it is, its writes started every 64 MiB.
+  const int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_DIRECT) != 0) return;
+  blocks_.resize(kDirectBlocks);
+  filling_ = 0;
+  direct_at_ = 0;
+}
+
+AtomicFileWriter::DirectBlock& AtomicFileWriter::FillingBlock() {
+  DirectBlock& block = blocks_[filling_];
+  if (block.bytes == nullptr) {
+    block.bytes.reset(static_cast<char*>(
+        ::operator new (kDirectBytes, std::align_val_t{kDirectAlignment})));
+  }
+  return block;
+}
+
+absl::Status AtomicFileWriter::SubmitBlock() {
+  DirectBlock& block = blocks_[filling_];
+  block.at = direct_at_;
+  direct_at_ += block.size;
+  in_file_ += block.size;
+  block.written =
+      std::async(std::launch::async,
+                 [fd = fd_.get(), bytes = block.bytes.get(), size = block.size,
+                  at = block.at] { return WriteAt(fd, bytes, size, at); });
+  filling_ = (filling_ + 1) % blocks_.size();
+  DirectBlock& next = blocks_[filling_];
+  if (!next.written.valid()) return absl::OkStatus();
+  const int error = next.written.get();
+  if (error == EINVAL) {
+    // Refused (an alignment this disk does not take): put the future back,
+    // answered, for LeaveDirect to write the block another way.
+    std::promise<int> refused;
+    refused.set_value(error);
+    next.written = refused.get_future();
+    return LeaveDirect();
+  }
+  if (error != 0) {
+    errno = error;
+    return Fail("cannot write");
+  }
+  next.size = 0;
+  return absl::OkStatus();
+}
+
+void AtomicFileWriter::WaitForDirectWrites() {
+  for (DirectBlock& block : blocks_) {
+    if (block.written.valid()) block.written.wait();
+  }
+}
+
+absl::Status AtomicFileWriter::LeaveDirect() {
+  if (blocks_.empty()) return absl::OkStatus();
+  std::vector<DirectBlock> blocks = std::move(blocks_);
+  blocks_.clear();
+  // None when the block to fill next still held a refused write.
+  DirectBlock* const filling =
+      blocks[filling_].written.valid() ? nullptr : &blocks[filling_];
+  int failed = 0;
+  for (DirectBlock& block : blocks) {
+    if (!block.written.valid()) continue;
+    const int error = block.written.get();
+    if (error == 0) {
+      block.size = 0;
+    } else if (error != EINVAL) {
+      failed = error;
+    }
+  }
+  if (failed != 0) {
+    errno = failed;
+    return Fail("cannot write");
+  }
+  const int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_DIRECT) != 0)
+    return Fail("cannot end direct writes to");
+  // The blocks a direct write refused, then the one being filled.
+  for (DirectBlock& block : blocks) {
+    if (&block == filling || block.size == 0) continue;
+    if (const int error =
+            WriteAt(fd_.get(), block.bytes.get(), block.size, block.at)) {
+      errno = error;
+      return Fail("cannot write");
+    }
+  }
+  if (filling != nullptr && filling->size > 0) {
+    if (const int error = WriteAt(fd_.get(), filling->bytes.get(),
+                                  filling->size, direct_at_)) {
+      errno = error;
+      return Fail("cannot write");
+    }
+    in_file_ += filling->size;
+    direct_at_ += filling->size;
+  }
+  if (::lseek(fd_.get(), static_cast<off_t>(direct_at_), SEEK_SET) < 0)
+    return Fail("cannot seek");
+  submitted_ = in_file_;
+  return absl::OkStatus();
 }
 
 void AtomicFileWriter::Wrote(uint64_t bytes) {
@@ -297,6 +458,11 @@ absl::Status AtomicFileWriter::Flush() {
   absl::Status status = WriteAll(buffer_.data(), buffer_.size());
   buffer_.clear();
   return status;
+}
+
+absl::Status AtomicFileWriter::FlushAll() {
+  HP_RETURN_IF_ERROR(Flush());
+  return LeaveDirect();
 }
 
 absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
@@ -324,9 +490,11 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
     return absl::DataLossError(
         absl::StrCat(source, ": the file shrank while it was being copied"));
   };
-  // In-kernel copy: the bytes never enter this process.
+  // In-kernel copy: the bytes never enter this process. Not with direct
+  // writes: the kernel would copy them through the page cache.
   loff_t in_offset = static_cast<loff_t>(offset);
-  while (length > 0) {
+  StartDirectIfLarge();
+  while (blocks_.empty() && length > 0) {
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(
         length, write_back_early_ ? kWriteBackBytes : uint64_t{1} << 30));
     const ssize_t copied =
@@ -347,7 +515,7 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
   }
   // Between file systems, where copy_file_range refuses (Linux 5.19 on):
   // sendfile, still in the kernel.
-  while (length > 0) {
+  while (blocks_.empty() && length > 0) {
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(
         length, write_back_early_ ? kWriteBackBytes : uint64_t{1} << 30));
     off_t sent_offset = static_cast<off_t>(in_offset);
@@ -361,6 +529,19 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
     in_offset = static_cast<loff_t>(sent_offset);
     length -= static_cast<uint64_t>(sent);
     Wrote(static_cast<uint64_t>(sent));
+  }
+  // Direct writes: read straight into the block being filled.
+  while (!blocks_.empty() && length > 0) {
+    DirectBlock& block = FillingBlock();
+    const uint64_t want = std::min<uint64_t>(length, kDirectBytes - block.size);
+    const int64_t got =
+        ReadAt(fd, block.bytes.get() + block.size, want, in_offset);
+    if (got < 0) return ErrnoError("cannot read", source);
+    block.size += static_cast<size_t>(got);
+    if (static_cast<uint64_t>(got) < want) return shrank();
+    in_offset += got;
+    length -= static_cast<uint64_t>(got);
+    if (block.size == kDirectBytes) HP_RETURN_IF_ERROR(SubmitBlock());
   }
   std::vector<char> chunk;
   if (length > 0)
@@ -396,7 +577,7 @@ absl::Status AtomicFileWriter::AppendWholeFile(int fd, uint64_t size,
 }
 
 absl::Status AtomicFileWriter::Sync() {
-  absl::Status flushed = Flush();
+  absl::Status flushed = FlushAll();
   if (!flushed.ok()) return flushed;
   if (::fsync(fd_.get()) != 0) return Fail("cannot fsync");
   synced_ = true;
@@ -442,7 +623,7 @@ absl::Status AtomicFileWriter::Rename(bool replace) {
 }
 
 absl::Status AtomicFileWriter::CommitAs(Durability durability, bool replace) {
-  absl::Status flushed = Flush();
+  absl::Status flushed = FlushAll();
   if (!flushed.ok()) return flushed;
   const bool sync = durability == Durability::kFsync;
   if (sync && !synced_ && ::fsync(fd_.get()) != 0) return Fail("cannot fsync");

@@ -7,8 +7,10 @@
 #define HP_IO_ATOMIC_WRITER_H_
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -140,11 +142,15 @@ class AtomicFileWriter {
   // and large appends skip allocating block by block. A file system without
   // fallocate allocates as the bytes come.
   absl::Status Reserve(uint64_t bytes);
-  // From now on, starts the disk writes of every 64 MiB appended without
-  // waiting for them (sync_file_range), so that the fsync before the rename
-  // waits for the last part only, not for the whole file: for a large file
-  // that will be committed with kFsync. Without it the kernel starts them
-  // when it likes, often only at that fsync.
+  // For a large file that will be committed with kFsync: from now on, gets
+  // appended bytes to the disk as they come, so that the fsync before the
+  // rename waits for the last part only, not for the whole file. A file
+  // reserved at 16 MiB or more (Reserve, before anything is written) is
+  // written past the page cache (O_DIRECT) in 4 MiB blocks, two at a time
+  // on threads of their own, where the file system allows; otherwise the
+  // disk writes of every 64 MiB are started without waiting for them
+  // (sync_file_range). Without it the kernel starts them when it likes,
+  // often only at that fsync.
   void WriteBackEarly() { write_back_early_ = true; }
   // Writes out buffered bytes and fsyncs the temporary file, leaving the
   // target untouched: for a caller with other work to overlap with the flush
@@ -167,6 +173,25 @@ class AtomicFileWriter {
  private:
   AtomicFileWriter(std::string path, std::string temporary, FileDescriptor fd);
   absl::Status Flush();
+  // Flush(), then ends direct writes: written out, and the descriptor back
+  // on the page cache, before an fsync or a close.
+  absl::Status FlushAll();
+  // With WriteBackEarly, nothing written yet and a reservation of
+  // kDirectMinimum or more: turns on direct writes where the file system
+  // has them. Tried once.
+  void StartDirectIfLarge();
+  // Starts the direct write of the full block being filled and moves on to
+  // the next, waiting for that one's own earlier write.
+  absl::Status SubmitBlock();
+  // Waits for every direct write, writes what they could not (refused by
+  // the file system) and the block being filled through the page cache,
+  // and goes on there.
+  absl::Status LeaveDirect();
+  // Waits for the direct writes still running: they use the descriptor.
+  void WaitForDirectWrites();
+  struct DirectBlock;
+  // The block being filled, its buffer allocated on first use.
+  DirectBlock& FillingBlock();
   absl::Status WriteAll(const char* data, size_t size);
   absl::Status Fail(absl::string_view what);
   // Commit() and CommitWithoutReplacing().
@@ -186,6 +211,23 @@ class AtomicFileWriter {
   bool write_back_early_ = false;
   uint64_t in_file_ = 0;     // bytes written to the file (not buffered)
   uint64_t submitted_ = 0;   // bytes whose disk writes were started
+  uint64_t reserved_ = 0;    // the largest Reserve()
+  bool direct_tried_ = false;
+  struct DirectBufferDelete {
+    void operator()(char* bytes) const;
+  };
+  // A block of a direct write: filled here, written by a thread of its own.
+  struct DirectBlock {
+    std::unique_ptr<char, DirectBufferDelete> bytes;
+    size_t size = 0;           // bytes filled
+    uint64_t at = 0;           // its place in the file, once submitted
+    std::future<int> written;  // once submitted: 0, or the write's errno
+  };
+  // While writes go past the page cache (O_DIRECT, after WriteBackEarly):
+  // the blocks, the one being filled, and where in the file it goes.
+  std::vector<DirectBlock> blocks_;
+  size_t filling_ = 0;
+  uint64_t direct_at_ = 0;
   bool committed_ = false;
 };
 

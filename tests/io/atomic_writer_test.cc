@@ -106,6 +106,88 @@ TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
 }
 
+// Bytes that differ from position to position, so that a block written at
+// the wrong place shows.
+std::string Pattern(size_t size, unsigned seed) {
+  std::string pattern(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    pattern[i] = static_cast<char>((i + seed) * 2654435761u >> 24);
+  }
+  return pattern;
+}
+
+// Large files to be fsynced are written past the page cache where the file
+// system allows (O_DIRECT), in aligned 4 MiB blocks, the last part through
+// the page cache: the same bytes for every length around a block's edges,
+// from appends and from copied ranges. Each writer reserves 64 MiB, as the
+// writer of a large file does before its first byte, so that direct writes
+// start however little is written.
+TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
+  constexpr size_t kBlock = size_t{4} << 20;
+  const std::string folder = TestFolder();
+  const std::string source = folder + "/source.bin";
+  const std::string copied = Pattern(kBlock + 4096, 7);
+  WriteBytes(source, copied);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  for (const size_t length :
+       {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, kBlock - 1, kBlock,
+        kBlock + 1, 3 * kBlock, 3 * kBlock + 5, 4 * kBlock + 4097}) {
+    SCOPED_TRACE(length);
+    const std::string appended = Pattern(length, 3);
+    absl::StatusOr<AtomicFileWriter> writer =
+        AtomicFileWriter::Create(folder + "/out.bin");
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer->WriteBackEarly();
+    ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
+    // Small appends, one large one, a copied range: each fills blocks.
+    ASSERT_TRUE(writer->Append("ab").ok());
+    ASSERT_TRUE(writer->Append(appended).ok());
+    ASSERT_TRUE(writer->Append("c").ok());
+    ASSERT_TRUE(
+        writer->AppendFileRange(opened->fd.get(), 3, length % kBlock, source)
+            .ok());
+    ASSERT_TRUE(writer->Commit().ok());
+    EXPECT_TRUE(ReadBytes(folder + "/out.bin") ==
+                "ab" + appended + "c" + copied.substr(3, length % kBlock));
+    EXPECT_EQ(writer->bytes_written(), 3 + length + length % kBlock);
+  }
+  EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
+}
+
+// Sync() ends the direct writes: what is appended after it goes through the
+// page cache and follows the synced bytes.
+TEST(AtomicFileWriterTest, AppendsAfterSyncFollowTheDirectWrites) {
+  const std::string folder = TestFolder();
+  const std::string first = Pattern((size_t{9} << 20) + 11, 1);
+  const std::string second = Pattern((size_t{5} << 20) + 3, 2);
+  absl::StatusOr<AtomicFileWriter> writer =
+      AtomicFileWriter::Create(folder + "/out.bin");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  writer->WriteBackEarly();
+  ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
+  ASSERT_TRUE(writer->Append(first).ok());
+  ASSERT_TRUE(writer->Sync().ok());
+  ASSERT_TRUE(writer->Append(second).ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_TRUE(ReadBytes(folder + "/out.bin") == first + second);
+}
+
+// A writer dropped while its direct writes are running waits for them
+// before it removes its file: nothing is left, and nothing writes after.
+TEST(AtomicFileWriterTest, AbandonedWriterWithDirectWritesLeavesNothing) {
+  const std::string folder = TestFolder();
+  {
+    absl::StatusOr<AtomicFileWriter> writer =
+        AtomicFileWriter::Create(folder + "/out.bin");
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer->WriteBackEarly();
+    ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
+    ASSERT_TRUE(writer->Append(Pattern(size_t{21} << 20, 5)).ok());
+  }
+  EXPECT_THAT(ListFolder(folder), ElementsAre());
+}
+
 TEST_P(AtomicFileWriterTest, CommitWithoutReplacingLeavesAnExistingTarget) {
   const std::string folder = TestFolder();
   const std::string target = folder + "/out.bin";
@@ -128,28 +210,33 @@ TEST_P(AtomicFileWriterTest, CommitWithoutReplacingLeavesAnExistingTarget) {
 }
 
 // A whole file appended as a reflink where the file system shares blocks,
-// else copied: the same bytes either way, and later appends follow them.
+// else copied: the same bytes either way, with or without direct writes
+// (WriteBackEarly), and later appends follow them.
 TEST(AtomicFileWriterTest, AppendWholeFileGivesItsBytes) {
   const std::string folder = TestFolder();
   const std::string source = folder + "/source.bin";
-  std::string pattern(3 << 20, '\0');
+  // Large enough for direct writes, where a copy is made.
+  std::string pattern((17 << 20) + 5, '\0');
   for (size_t i = 0; i < pattern.size(); ++i)
     pattern[i] = static_cast<char>(i * 7);
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();
-  for (const bool first : {true, false}) {
-    absl::StatusOr<AtomicFileWriter> writer =
-        AtomicFileWriter::Create(folder + "/out.bin");
-    ASSERT_TRUE(writer.ok()) << writer.status();
-    const std::string head = first ? "" : "head:";
-    ASSERT_TRUE(writer->Append(head).ok());
-    ASSERT_TRUE(
-        writer->AppendWholeFile(opened->fd.get(), opened->size, source).ok());
-    ASSERT_TRUE(writer->Append(":tail").ok());
-    EXPECT_EQ(writer->bytes_written(), head.size() + pattern.size() + 5);
-    ASSERT_TRUE(writer->Commit().ok());
-    EXPECT_TRUE(ReadBytes(folder + "/out.bin") == head + pattern + ":tail");
+  for (const bool early : {false, true}) {
+    for (const bool first : {true, false}) {
+      absl::StatusOr<AtomicFileWriter> writer =
+          AtomicFileWriter::Create(folder + "/out.bin");
+      ASSERT_TRUE(writer.ok()) << writer.status();
+      if (early) writer->WriteBackEarly();
+      const std::string head = first ? "" : "head:";
+      ASSERT_TRUE(writer->Append(head).ok());
+      ASSERT_TRUE(
+          writer->AppendWholeFile(opened->fd.get(), opened->size, source).ok());
+      ASSERT_TRUE(writer->Append(":tail").ok());
+      EXPECT_EQ(writer->bytes_written(), head.size() + pattern.size() + 5);
+      ASSERT_TRUE(writer->Commit().ok());
+      EXPECT_TRUE(ReadBytes(folder + "/out.bin") == head + pattern + ":tail");
+    }
   }
 }
 
