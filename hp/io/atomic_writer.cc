@@ -490,10 +490,15 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
     return absl::DataLossError(
         absl::StrCat(source, ": the file shrank while it was being copied"));
   };
-  // In-kernel copy: the bytes never enter this process. Not with direct
-  // writes: the kernel would copy them through the page cache.
+  // In-kernel copy: the bytes never enter this process. While writes go
+  // direct, a range under 64 MiB is read into their blocks instead; a
+  // larger one ends them, since the kernel's copy, written back every
+  // 64 MiB, reached the disk sooner than the same bytes read into the
+  // blocks (1 GB of weights: docs/benchmarks.md).
   loff_t in_offset = static_cast<loff_t>(offset);
   StartDirectIfLarge();
+  if (!blocks_.empty() && length >= kWriteBackBytes)
+    HP_RETURN_IF_ERROR(LeaveDirect());
   while (blocks_.empty() && length > 0) {
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(
         length, write_back_early_ ? kWriteBackBytes : uint64_t{1} << 30));
