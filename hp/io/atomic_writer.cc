@@ -293,7 +293,7 @@ absl::Status AtomicFileWriter::WriteAll(const char* data, size_t size) {
   if (fd_.get() < 0)
     return absl::FailedPreconditionError(
         absl::StrCat(path_, ": output already failed or committed"));
-  StartDirectIfLarge();
+  if (size > 0) StartDirectIfLarge();
   while (!blocks_.empty() && size > 0) {
     DirectBlock& block = FillingBlock();
     const size_t taken = std::min(size, kDirectBytes - block.size);
@@ -496,7 +496,7 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
   // 64 MiB, reached the disk sooner than the same bytes read into the
   // blocks (1 GB of weights: docs/benchmarks.md).
   loff_t in_offset = static_cast<loff_t>(offset);
-  StartDirectIfLarge();
+  if (length > 0) StartDirectIfLarge();
   if (!blocks_.empty() && length >= kWriteBackBytes)
     HP_RETURN_IF_ERROR(LeaveDirect());
   while (blocks_.empty() && length > 0) {
@@ -566,7 +566,7 @@ absl::Status AtomicFileWriter::AppendFileRange(int fd, uint64_t offset,
 
 absl::Status AtomicFileWriter::AppendWholeFile(int fd, uint64_t size,
                                                const std::string& source) {
-  if (fd_.get() >= 0 && bytes_written_ == 0 &&
+  if (fd_.get() >= 0 && bytes_written_ == 0 && blocks_.empty() &&
       ::ioctl(fd_.get(), FICLONE, fd) == 0) {
     // The clone is the file's whole content; it may still be appended to.
     if (::lseek(fd_.get(), 0, SEEK_END) < 0) return Fail("cannot seek");

@@ -178,7 +178,7 @@ class AtomicFileWriter {
   absl::Status FlushAll();
   // With WriteBackEarly, nothing written yet and a reservation of
   // kDirectMinimum or more: turns on direct writes where the file system
-  // has them. Tried once.
+  // has them. Tried once, when the first bytes come.
   void StartDirectIfLarge();
   // Starts the direct write of the full block being filled and moves on to
   // the next, waiting for that one's own earlier write.

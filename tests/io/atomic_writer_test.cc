@@ -173,6 +173,30 @@ TEST(AtomicFileWriterTest, AppendsAfterSyncFollowTheDirectWrites) {
   EXPECT_TRUE(ReadBytes(folder + "/out.bin") == first + second);
 }
 
+// Empty appends start nothing: a whole file appended after them is still
+// the file's first bytes (a reflink where the file system can), and what
+// follows goes after it.
+TEST(AtomicFileWriterTest, EmptyAppendsBeforeAWholeFileChangeNothing) {
+  const std::string folder = TestFolder();
+  const std::string source = folder + "/source.bin";
+  const std::string pattern = Pattern((size_t{17} << 20) + 5, 9);
+  WriteBytes(source, pattern);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  absl::StatusOr<AtomicFileWriter> writer =
+      AtomicFileWriter::Create(folder + "/out.bin");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  writer->WriteBackEarly();
+  ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
+  ASSERT_TRUE(writer->Append("").ok());
+  ASSERT_TRUE(writer->AppendFileRange(opened->fd.get(), 0, 0, source).ok());
+  ASSERT_TRUE(
+      writer->AppendWholeFile(opened->fd.get(), opened->size, source).ok());
+  ASSERT_TRUE(writer->Append(":tail").ok());
+  ASSERT_TRUE(writer->Commit().ok());
+  EXPECT_TRUE(ReadBytes(folder + "/out.bin") == pattern + ":tail");
+}
+
 // A writer dropped while its direct writes are running waits for them
 // before it removes its file: nothing is left, and nothing writes after.
 TEST(AtomicFileWriterTest, AbandonedWriterWithDirectWritesLeavesNothing) {
