@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/synthetic_models.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
@@ -221,6 +222,26 @@ TEST(TagFileTest, WithoutFsyncTheSameBytesAreRenamedIntoPlace) {
   EXPECT_TRUE(ReadBytes(folder + "/synced.onnx") ==
               ReadBytes(folder + "/unsynced.onnx"));
   EXPECT_THAT(ListFolder(folder), ElementsAre("synced.onnx", "unsynced.onnx"));
+}
+
+// An output of 16 MiB or more written with fsync goes past the page cache
+// in aligned blocks (AtomicFileWriter): the same bytes as without fsync.
+TEST(TagFileTest, ALargeDurableOutputHasTheSameBytesAsWithoutFsync) {
+  const std::string folder = TestFolder();
+  TagFileRequest request;
+  request.model_path = folder + "/nodes.onnx";
+  ASSERT_TRUE(bench::WriteManyNodesModel(request.model_path, 150000).ok());
+  request.trace_path = folder + "/nodes.trace.json";
+  TagFileOptions options;
+  request.output_path = folder + "/synced.onnx";
+  absl::StatusOr<TagFileResult> synced = TagFile(request, options);
+  ASSERT_TRUE(synced.ok()) << synced.status();
+  EXPECT_GE(synced->output_bytes, uint64_t{16} << 20);
+  options.durability = Durability::kNoFsync;
+  request.output_path = folder + "/unsynced.onnx";
+  ASSERT_TRUE(TagFile(request, options).ok());
+  EXPECT_TRUE(ReadBytes(folder + "/synced.onnx") ==
+              ReadBytes(folder + "/unsynced.onnx"));
 }
 
 // --- External data: side files beside an output in another folder. ---
