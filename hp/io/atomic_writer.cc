@@ -263,10 +263,8 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
       in_file_(other.in_file_),
       submitted_(other.submitted_),
       reserved_(other.reserved_),
-      direct_tried_(other.direct_tried_),
       blocks_(std::move(other.blocks_)),
       filling_(other.filling_),
-      direct_at_(other.direct_at_),
       committed_(other.committed_) {
   other.temporary_.clear();
 }
@@ -287,6 +285,11 @@ absl::Status AtomicFileWriter::Fail(absl::string_view what) {
   fd_ = FileDescriptor();
   temporary_.clear();
   return status;
+}
+
+absl::Status AtomicFileWriter::FailWrite(int error) {
+  errno = error;
+  return Fail("cannot write");
 }
 
 absl::Status AtomicFileWriter::WriteAll(const char* data, size_t size) {
@@ -334,11 +337,10 @@ void AtomicFileWriter::DirectBufferDelete::operator()(char* bytes) const {
 }
 
 void AtomicFileWriter::StartDirectIfLarge() {
-  if (!write_back_early_ || direct_tried_ || in_file_ != 0 ||
+  if (!write_back_early_ || !blocks_.empty() || in_file_ != 0 ||
       reserved_ < kDirectMinimum || fd_.get() < 0) {
     return;
   }
-  direct_tried_ = true;
   // Past the page cache, the kernel neither copies the bytes into pages
   // nor has to find pages for them, which on a virtual machine whose
   // guest gave its free memory back to the host costs more than the copy
@@ -349,7 +351,6 @@ void AtomicFileWriter::StartDirectIfLarge() {
   if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_DIRECT) != 0) return;
   blocks_.resize(kDirectBlocks);
   filling_ = 0;
-  direct_at_ = 0;
 }
 
 AtomicFileWriter::DirectBlock& AtomicFileWriter::FillingBlock() {
@@ -363,8 +364,7 @@ AtomicFileWriter::DirectBlock& AtomicFileWriter::FillingBlock() {
 
 absl::Status AtomicFileWriter::SubmitBlock() {
   DirectBlock& block = blocks_[filling_];
-  block.at = direct_at_;
-  direct_at_ += block.size;
+  block.at = in_file_;
   in_file_ += block.size;
   block.written =
       std::async(std::launch::async,
@@ -382,10 +382,7 @@ absl::Status AtomicFileWriter::SubmitBlock() {
     next.written = refused.get_future();
     return LeaveDirect();
   }
-  if (error != 0) {
-    errno = error;
-    return Fail("cannot write");
-  }
+  if (error != 0) return FailWrite(error);
   next.size = 0;
   return absl::OkStatus();
 }
@@ -413,10 +410,7 @@ absl::Status AtomicFileWriter::LeaveDirect() {
       failed = error;
     }
   }
-  if (failed != 0) {
-    errno = failed;
-    return Fail("cannot write");
-  }
+  if (failed != 0) return FailWrite(failed);
   const int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags & ~O_DIRECT) != 0)
     return Fail("cannot end direct writes to");
@@ -425,20 +419,17 @@ absl::Status AtomicFileWriter::LeaveDirect() {
     if (&block == filling || block.size == 0) continue;
     if (const int error =
             WriteAt(fd_.get(), block.bytes.get(), block.size, block.at)) {
-      errno = error;
-      return Fail("cannot write");
+      return FailWrite(error);
     }
   }
   if (filling != nullptr && filling->size > 0) {
-    if (const int error = WriteAt(fd_.get(), filling->bytes.get(),
-                                  filling->size, direct_at_)) {
-      errno = error;
-      return Fail("cannot write");
+    if (const int error =
+            WriteAt(fd_.get(), filling->bytes.get(), filling->size, in_file_)) {
+      return FailWrite(error);
     }
     in_file_ += filling->size;
-    direct_at_ += filling->size;
   }
-  if (::lseek(fd_.get(), static_cast<off_t>(direct_at_), SEEK_SET) < 0)
+  if (::lseek(fd_.get(), static_cast<off_t>(in_file_), SEEK_SET) < 0)
     return Fail("cannot seek");
   submitted_ = in_file_;
   return absl::OkStatus();

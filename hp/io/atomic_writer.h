@@ -178,7 +178,8 @@ class AtomicFileWriter {
   absl::Status FlushAll();
   // With WriteBackEarly, nothing written yet and a reservation of
   // kDirectMinimum or more: turns on direct writes where the file system
-  // has them. Tried once, when the first bytes come.
+  // has them. Tried when the first bytes come: once they are in the file,
+  // never again.
   void StartDirectIfLarge();
   // Starts the direct write of the full block being filled and moves on to
   // the next, waiting for that one's own earlier write.
@@ -194,6 +195,8 @@ class AtomicFileWriter {
   DirectBlock& FillingBlock();
   absl::Status WriteAll(const char* data, size_t size);
   absl::Status Fail(absl::string_view what);
+  // Fail("cannot write") for a write that failed with `error`.
+  absl::Status FailWrite(int error);
   // Commit() and CommitWithoutReplacing().
   absl::Status CommitAs(Durability durability, bool replace);
   // Puts the closed temporary file at the target.
@@ -209,10 +212,11 @@ class AtomicFileWriter {
   uint64_t bytes_written_ = 0;
   bool synced_ = false;  // fsynced, nothing appended since
   bool write_back_early_ = false;
-  uint64_t in_file_ = 0;     // bytes written to the file (not buffered)
+  // Bytes written to the file (not buffered); with direct writes, those
+  // handed to a block's write, so also where the block being filled goes.
+  uint64_t in_file_ = 0;
   uint64_t submitted_ = 0;   // bytes whose disk writes were started
   uint64_t reserved_ = 0;    // the largest Reserve()
-  bool direct_tried_ = false;
   struct DirectBufferDelete {
     void operator()(char* bytes) const;
   };
@@ -224,10 +228,9 @@ class AtomicFileWriter {
     std::future<int> written;  // once submitted: 0, or the write's errno
   };
   // While writes go past the page cache (O_DIRECT, after WriteBackEarly):
-  // the blocks, the one being filled, and where in the file it goes.
+  // the blocks and the one being filled.
   std::vector<DirectBlock> blocks_;
   size_t filling_ = 0;
-  uint64_t direct_at_ = 0;
   bool committed_ = false;
 };
 
