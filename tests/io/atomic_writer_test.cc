@@ -78,14 +78,33 @@ TEST(AtomicFileWriterTest, ReserveKeepsTheSizeOfWhatIsWritten) {
   EXPECT_EQ(ReadBytes(target), "abc");
 }
 
+// Bytes that differ from position to position, so that a block written at
+// the wrong place shows.
+std::string Pattern(size_t size, unsigned seed) {
+  std::string pattern(size, '\0');
+  for (size_t i = 0; i < size; ++i) {
+    pattern[i] = static_cast<char>((i + seed) * 2654435761u >> 24);
+  }
+  return pattern;
+}
+
+// The writer of a large file to be fsynced, as tag's save makes it: it
+// reserves the file's space before the first byte, here 64 MiB, so that
+// direct writes start however little is then written.
+absl::StatusOr<AtomicFileWriter> LargeDurableWriter(const std::string& path) {
+  absl::StatusOr<AtomicFileWriter> writer = AtomicFileWriter::Create(path);
+  if (!writer.ok()) return writer;
+  writer->WriteBackEarly();
+  absl::Status reserved = writer->Reserve(uint64_t{64} << 20);
+  if (!reserved.ok()) return reserved;
+  return writer;
+}
+
 // Starting disk writes early (in 64 MiB batches, here three and a part)
 // changes when bytes reach the disk, never which bytes.
 TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
   const std::string folder = TestFolder();
-  std::string pattern(size_t{150} << 20, '\0');
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    pattern[i] = static_cast<char>(i * 2654435761u >> 24);
-  }
+  const std::string pattern = Pattern(size_t{150} << 20, 0);
   const std::string source = folder + "/source.bin";
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
@@ -106,22 +125,10 @@ TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
 }
 
-// Bytes that differ from position to position, so that a block written at
-// the wrong place shows.
-std::string Pattern(size_t size, unsigned seed) {
-  std::string pattern(size, '\0');
-  for (size_t i = 0; i < size; ++i) {
-    pattern[i] = static_cast<char>((i + seed) * 2654435761u >> 24);
-  }
-  return pattern;
-}
-
 // Large files to be fsynced are written past the page cache where the file
 // system allows (O_DIRECT), in aligned 4 MiB blocks, the last part through
 // the page cache: the same bytes for every length around a block's edges,
-// from appends and from copied ranges. Each writer reserves 64 MiB, as the
-// writer of a large file does before its first byte, so that direct writes
-// start however little is written.
+// from appends and from copied ranges.
 TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
   constexpr size_t kBlock = size_t{4} << 20;
   const std::string folder = TestFolder();
@@ -136,10 +143,8 @@ TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
     SCOPED_TRACE(length);
     const std::string appended = Pattern(length, 3);
     absl::StatusOr<AtomicFileWriter> writer =
-        AtomicFileWriter::Create(folder + "/out.bin");
+        LargeDurableWriter(folder + "/out.bin");
     ASSERT_TRUE(writer.ok()) << writer.status();
-    writer->WriteBackEarly();
-    ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
     // Small appends, one large one, a copied range: each fills blocks.
     ASSERT_TRUE(writer->Append("ab").ok());
     ASSERT_TRUE(writer->Append(appended).ok());
@@ -162,10 +167,8 @@ TEST(AtomicFileWriterTest, AppendsAfterSyncFollowTheDirectWrites) {
   const std::string first = Pattern((size_t{9} << 20) + 11, 1);
   const std::string second = Pattern((size_t{5} << 20) + 3, 2);
   absl::StatusOr<AtomicFileWriter> writer =
-      AtomicFileWriter::Create(folder + "/out.bin");
+      LargeDurableWriter(folder + "/out.bin");
   ASSERT_TRUE(writer.ok()) << writer.status();
-  writer->WriteBackEarly();
-  ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
   ASSERT_TRUE(writer->Append(first).ok());
   ASSERT_TRUE(writer->Sync().ok());
   ASSERT_TRUE(writer->Append(second).ok());
@@ -184,10 +187,8 @@ TEST(AtomicFileWriterTest, EmptyAppendsBeforeAWholeFileChangeNothing) {
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();
   absl::StatusOr<AtomicFileWriter> writer =
-      AtomicFileWriter::Create(folder + "/out.bin");
+      LargeDurableWriter(folder + "/out.bin");
   ASSERT_TRUE(writer.ok()) << writer.status();
-  writer->WriteBackEarly();
-  ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
   ASSERT_TRUE(writer->Append("").ok());
   ASSERT_TRUE(writer->AppendFileRange(opened->fd.get(), 0, 0, source).ok());
   ASSERT_TRUE(
@@ -203,10 +204,8 @@ TEST(AtomicFileWriterTest, AbandonedWriterWithDirectWritesLeavesNothing) {
   const std::string folder = TestFolder();
   {
     absl::StatusOr<AtomicFileWriter> writer =
-        AtomicFileWriter::Create(folder + "/out.bin");
+        LargeDurableWriter(folder + "/out.bin");
     ASSERT_TRUE(writer.ok()) << writer.status();
-    writer->WriteBackEarly();
-    ASSERT_TRUE(writer->Reserve(uint64_t{64} << 20).ok());
     ASSERT_TRUE(writer->Append(Pattern(size_t{21} << 20, 5)).ok());
   }
   EXPECT_THAT(ListFolder(folder), ElementsAre());
@@ -240,9 +239,7 @@ TEST(AtomicFileWriterTest, AppendWholeFileGivesItsBytes) {
   const std::string folder = TestFolder();
   const std::string source = folder + "/source.bin";
   // Large enough for direct writes, where a copy is made.
-  std::string pattern((17 << 20) + 5, '\0');
-  for (size_t i = 0; i < pattern.size(); ++i)
-    pattern[i] = static_cast<char>(i * 7);
+  const std::string pattern = Pattern((size_t{17} << 20) + 5, 0);
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();
