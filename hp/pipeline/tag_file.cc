@@ -1,6 +1,7 @@
 #include "hp/pipeline/tag_file.h"
 
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <optional>
 #include <utility>
@@ -41,14 +42,25 @@ namespace {
 struct TraceCheck {
   std::vector<std::string> warnings;  // from the check, once done
   DigestKind kind = DigestKind::kFile;
-  // Valid while the model's digest of `kind` is being hashed.
+  // Hashes the model's digest of `kind`; empty when the check needs none.
+  std::function<absl::StatusOr<std::string>()> hash;
+  // Valid once the hashing started.
   std::future<absl::StatusOr<std::string>> hashing;
+
+  // Starts hashing on a thread of its own, if there is a digest to hash and
+  // it has not started yet.
+  void StartHashing() {
+    if (hash && !hashing.valid()) {
+      hashing = std::async(std::launch::async, hash);
+    }
+  }
 };
 
-// Starts the check and sets the digests the output will record: with a
-// digest still hashing, the trace's own (the model is the trace's if the
-// check passes). The output records the digest that was checked, and only
-// that one: its bytes do not depend on whether the caller knew the file's.
+// Starts the check (the digest to hash, if any, is hashed once
+// TraceCheck::StartHashing is called) and sets the digests the output will
+// record: with a digest to hash, the trace's own (the model is the trace's
+// if the check passes). The output records the digest that was checked, and
+// only that one: its bytes do not depend on whether the caller knew the file's.
 absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
                                            const TraceOrigin& trace,
                                            const TagFileRequest& request,
@@ -64,13 +76,10 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
   tag_options->model_structure_sha256 = plan.known.structure_sha256;
   if (plan.to_hash.has_value()) check.kind = *plan.to_hash;
   if (plan.to_hash == DigestKind::kStructure) {
-    check.hashing = std::async(std::launch::async, [&splice] {
-      return splice.StructureSha256Hex();
-    });
+    check.hash = [&splice] { return splice.StructureSha256Hex(); };
     tag_options->model_structure_sha256 = trace.onnx_structure_sha256;
   } else if (plan.to_hash == DigestKind::kFile) {
-    check.hashing =
-        std::async(std::launch::async, Sha256FileHex, request.model_path);
+    check.hash = [&request] { return Sha256FileHex(request.model_path); };
     tag_options->model_sha256 = trace.onnx_sha256;
   } else {
     HP_ASSIGN_OR_RETURN(check.warnings,
@@ -173,15 +182,19 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // save.
   std::optional<TraceOrigin> origin;
   if (!request.trace_path.empty()) {
-    // The check starts as soon as the trace is parsed: the model's digest
-    // is hashed while the trace's module table is still being made, on
-    // the core this thread would idle on.
+    // The check starts as soon as the trace is parsed.
     origin = parsed_origin.get();
     if (origin.has_value()) {
       HP_ASSIGN_OR_RETURN(check,
                           StartTraceCheck(splice, *origin, request,
                                           options.digest_policy, &tag_options));
     }
+    // Where the save copies into the page cache, it keeps every core busy:
+    // the model's digest is hashed now, while the trace's module table is
+    // still being made, on the core this thread would idle on. A durable
+    // save waits on the disk instead, and hashes then (below), leaving
+    // both cores to the scope walk.
+    if (options.durability == Durability::kNoFsync) check.StartHashing();
     // A trace that did not load says why here.
     HP_ASSIGN_OR_RETURN(LoadedTrace loaded, loading_trace.get());
     trace = std::move(loaded.trace);
@@ -227,6 +240,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;
   save.write_back_early = options.durability == Durability::kFsync;
+  check.StartHashing();
   // Optional, to be dropped and written again below.
   std::optional<AtomicFileWriter> writer;
   HP_ASSIGN_OR_RETURN(
