@@ -1,14 +1,18 @@
 #!/usr/bin/python3
 """Runs one command and writes "WALL_S PEAK_RSS_KB PEAK_ANON_KB" to a file.
 
-    bench/measure.py OUT_FILE COMMAND [ARG...]
+    bench/measure.py [--time_only] OUT_FILE COMMAND [ARG...]
 
 Peak RSS is /usr/bin/time's (%M: every resident page, the mapped input's
 file-backed pages included). Peak anonymous memory (the process's own heap
 and stacks, without file pages) is the largest RssAnon of
 /proc/<pid>/status, read every millisecond while the command runs: a
-sample, so a spike shorter than that can be missed. The command's stdout
-is dropped, its stderr passed through; the exit status is the command's.
+sample, so a spike shorter than that can be missed. The sampling takes
+part of a core, which a command using every core pays for in wall time
+(hp's `tag` on two cores: about 7%) and a single-threaded one does not:
+with --time_only nothing is sampled and PEAK_ANON_KB is written as 0.
+The command's stdout is dropped, its stderr passed through; the exit
+status is the command's.
 """
 
 import os
@@ -38,13 +42,19 @@ def anon_kb(pid):
 
 
 def main():
-    out_file, command = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    time_only = args[:1] == ["--time_only"]
+    if time_only:
+        args = args[1:]
+    out_file, command = args[0], args[1:]
     with tempfile.NamedTemporaryFile("r", suffix=".time") as rss_file:
         start = time.perf_counter()
         timer = subprocess.Popen(
             ["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + command,
             stdout=subprocess.DEVNULL)
         child, peak_anon = None, 0
+        if time_only:
+            timer.wait()
         while timer.poll() is None:
             if child is None:
                 found = children(timer.pid)

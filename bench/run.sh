@@ -39,7 +39,9 @@ json.dump(trace, open(sys.argv[2], "w"), indent=1)' \
 done
 
 RESULTS="$BENCH_DIR/results.tsv"
+MEMORY="$BENCH_DIR/memory.tsv"
 : > "$RESULTS"
+: > "$MEMORY"
 TOOLS=(cp cp+sync hp hp-nofsync hp-file-digest hp-no-trace-nofsync python)
 # command_of TOOL IN OUT: sets COMMAND to what the tool runs.
 command_of() {
@@ -60,24 +62,31 @@ command_of() {
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # The tools take turns, run after run, so that a burst of other work on a
-# shared machine slows them alike. One "model tool wall rss anon" line per
-# run (bench/measure.py: peak RSS from /usr/bin/time, peak anonymous memory
-# sampled from /proc).
+# shared machine slows them alike. A first round samples each tool's peak
+# anonymous memory from /proc (bench/measure.py), which takes part of a
+# core: the timed rounds after it sample nothing (--time_only), so that a
+# tool on every core is not slowed by the sampler where a single-threaded
+# one is not. One "model tool wall rss anon" line per run, in $MEMORY for
+# the first round and in $RESULTS for the others (peak RSS from
+# /usr/bin/time in both).
 for model in "${MODELS[@]}"; do
   in="$BENCH_DIR/$model.onnx"
   out="$BENCH_DIR/out.onnx"
   cat "$in" "$BENCH_DIR/$model.trace.json" > /dev/null  # warm the page cache
-  echo "measuring $model ($RUNS runs of each tool)" >&2
-  for _ in $(seq "$RUNS"); do
+  echo "measuring $model (1 sampled and $RUNS timed runs of each tool)" >&2
+  for round in $(seq 0 "$RUNS"); do
     for tool in "${TOOLS[@]}"; do
       rm -f "$out"
       sync
       command_of "$tool" "$in" "$out"
-      "$PYTHON" bench/measure.py "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
+      measure=(bench/measure.py --time_only)
+      lines="$RESULTS"
+      [ "$round" -eq 0 ] && { measure=(bench/measure.py); lines="$MEMORY"; }
+      "$PYTHON" "${measure[@]}" "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
           2>"$BENCH_DIR/stderr.txt" || {
         echo "failed: ${COMMAND[*]}" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
       printf '%s\t%s\t%s\n' "$model" "$tool" \
-          "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$RESULTS"
+          "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$lines"
     done
   done
 done
@@ -86,23 +95,28 @@ rm -f "$BENCH_DIR/out.onnx" "$BENCH_DIR/time.txt" "$BENCH_DIR/stderr.txt"
 # What was measured: the tree (the commit, and files changed since) and how
 # busy the machine was.
 echo "tree: $(git rev-parse --short HEAD 2>/dev/null || echo '?') + $(git status --short 2>/dev/null | wc -l) changed files; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PYTHON" - "$RESULTS" "$BENCH_DIR" <<'PY'
+"$PYTHON" - "$RESULTS" "$MEMORY" "$BENCH_DIR" <<'PY'
 import collections, os, statistics, sys
-results, folder = sys.argv[1], sys.argv[2]
-runs = collections.defaultdict(list)
-for line in open(results):
-    model, tool, wall, rss_kb, anon_kb = line.split("\t")
-    runs[model, tool].append(
-        (float(wall), int(rss_kb) * 1024, int(anon_kb) * 1024))
+results, memory, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+def read(path):
+    runs = collections.defaultdict(list)
+    for line in open(path):
+        model, tool, wall, rss_kb, anon_kb = line.split("\t")
+        runs[model, tool].append(
+            (float(wall), int(rss_kb) * 1024, int(anon_kb) * 1024))
+    return runs
+runs, sampled = read(results), read(memory)
 models = list(dict.fromkeys(model for model, _ in runs))
 tools = list(dict.fromkeys(tool for _, tool in runs))  # as run.sh lists them
 def median(model, tool, i):
     return statistics.median(r[i] for r in runs[model, tool])
 wall = {m: {t: median(m, t, 0) for t in tools} for m in models}
 rss = {m: {t: median(m, t, 1) for t in tools} for m in models}
-anon = {m: {t: median(m, t, 2) for t in tools} for m in models}
+anon = {m: {t: max(r[2] for r in sampled[m, t]) for t in tools}
+        for m in models}
 size = {m: os.path.getsize(os.path.join(folder, m + ".onnx")) for m in models}
-print("median of %d runs; wall time in s" % len(runs[models[0], "cp"]))
+print("median of %d timed runs, after one sampled for memory; wall time "
+      "in s" % len(runs[models[0], "cp"]))
 print()
 print("| model | size MB | " + " | ".join(tools) + " |")
 print("|---" * (2 + len(tools)) + "|")
@@ -110,8 +124,8 @@ for m in models:
     print("| %s | %.0f | %s |" % (m, size[m] / 1e6,
           " | ".join("%.2f" % wall[m][t] for t in tools)))
 print()
-print("ratios of median wall times; peak RSS (file pages of the mapped "
-      "input included) and peak anonymous memory")
+print("ratios of median wall times; peak RSS (median; file pages of the "
+      "mapped input included) and peak anonymous memory (the sampled run's)")
 print()
 ratios = [("hp/cp", "hp", "cp"), ("hp-nofsync/cp", "hp-nofsync", "cp"),
           ("hp/(cp+sync)", "hp", "cp+sync"),
