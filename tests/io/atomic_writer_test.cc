@@ -13,6 +13,7 @@
 namespace hp {
 namespace {
 
+using ::hp::test_files::DistinctBytes;
 using ::hp::test_files::ListFolder;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
@@ -78,16 +79,6 @@ TEST(AtomicFileWriterTest, ReserveKeepsTheSizeOfWhatIsWritten) {
   EXPECT_EQ(ReadBytes(target), "abc");
 }
 
-// Bytes that differ from position to position, so that a block written at
-// the wrong place shows.
-std::string Pattern(size_t size, unsigned seed) {
-  std::string pattern(size, '\0');
-  for (size_t i = 0; i < size; ++i) {
-    pattern[i] = static_cast<char>((i + seed) * 2654435761u >> 24);
-  }
-  return pattern;
-}
-
 // The writer of a large file to be fsynced, as tag's save makes it: it
 // reserves the file's space before the first byte, here 64 MiB, so that
 // direct writes start however little is then written.
@@ -104,7 +95,7 @@ absl::StatusOr<AtomicFileWriter> LargeDurableWriter(const std::string& path) {
 // changes when bytes reach the disk, never which bytes.
 TEST(AtomicFileWriterTest, WriteBackEarlyWritesTheSameBytes) {
   const std::string folder = TestFolder();
-  const std::string pattern = Pattern(size_t{150} << 20, 0);
+  const std::string pattern = DistinctBytes(size_t{150} << 20, 0);
   const std::string source = folder + "/source.bin";
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
@@ -133,7 +124,7 @@ TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
   constexpr size_t kBlock = size_t{4} << 20;
   const std::string folder = TestFolder();
   const std::string source = folder + "/source.bin";
-  const std::string copied = Pattern(kBlock + 4096, 7);
+  const std::string copied = DistinctBytes(kBlock + 4096, 7);
   WriteBytes(source, copied);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -141,7 +132,7 @@ TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
        {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, kBlock - 1, kBlock,
         kBlock + 1, 3 * kBlock, 3 * kBlock + 5, 4 * kBlock + 4097}) {
     SCOPED_TRACE(length);
-    const std::string appended = Pattern(length, 3);
+    const std::string appended = DistinctBytes(length, 3);
     absl::StatusOr<AtomicFileWriter> writer =
         LargeDurableWriter(folder + "/out.bin");
     ASSERT_TRUE(writer.ok()) << writer.status();
@@ -164,8 +155,8 @@ TEST(AtomicFileWriterTest, WriteBackEarlyGivesTheSameBytesAtEveryBlockEdge) {
 // page cache and follows the synced bytes.
 TEST(AtomicFileWriterTest, AppendsAfterSyncFollowTheDirectWrites) {
   const std::string folder = TestFolder();
-  const std::string first = Pattern((size_t{9} << 20) + 11, 1);
-  const std::string second = Pattern((size_t{5} << 20) + 3, 2);
+  const std::string first = DistinctBytes((size_t{9} << 20) + 11, 1);
+  const std::string second = DistinctBytes((size_t{5} << 20) + 3, 2);
   absl::StatusOr<AtomicFileWriter> writer =
       LargeDurableWriter(folder + "/out.bin");
   ASSERT_TRUE(writer.ok()) << writer.status();
@@ -182,7 +173,7 @@ TEST(AtomicFileWriterTest, AppendsAfterSyncFollowTheDirectWrites) {
 TEST(AtomicFileWriterTest, EmptyAppendsBeforeAWholeFileChangeNothing) {
   const std::string folder = TestFolder();
   const std::string source = folder + "/source.bin";
-  const std::string pattern = Pattern((size_t{17} << 20) + 5, 9);
+  const std::string pattern = DistinctBytes((size_t{17} << 20) + 5, 9);
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -206,7 +197,7 @@ TEST(AtomicFileWriterTest, AbandonedWriterWithDirectWritesLeavesNothing) {
     absl::StatusOr<AtomicFileWriter> writer =
         LargeDurableWriter(folder + "/out.bin");
     ASSERT_TRUE(writer.ok()) << writer.status();
-    ASSERT_TRUE(writer->Append(Pattern(size_t{21} << 20, 5)).ok());
+    ASSERT_TRUE(writer->Append(DistinctBytes(size_t{21} << 20, 5)).ok());
   }
   EXPECT_THAT(ListFolder(folder), ElementsAre());
 }
@@ -239,7 +230,7 @@ TEST(AtomicFileWriterTest, AppendWholeFileGivesItsBytes) {
   const std::string folder = TestFolder();
   const std::string source = folder + "/source.bin";
   // Large enough for direct writes, where a copy is made.
-  const std::string pattern = Pattern((size_t{17} << 20) + 5, 0);
+  const std::string pattern = DistinctBytes((size_t{17} << 20) + 5, 0);
   WriteBytes(source, pattern);
   absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
   ASSERT_TRUE(opened.ok()) << opened.status();

@@ -3,6 +3,7 @@
 #ifndef HP_TESTS_SUPPORT_TEST_FILES_H_
 #define HP_TESTS_SUPPORT_TEST_FILES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,10 @@ std::string ReadBytes(const std::string& path);
 
 // Replaces the file with `bytes`; a failed write fails the test.
 void WriteBytes(const std::string& path, const std::string& bytes);
+
+// `size` bytes that differ from position to position, so that bytes
+// written at the wrong place show; the same for the same size and seed.
+std::string DistinctBytes(size_t size, unsigned seed);
 
 // The names in `folder` (not below), sorted.
 std::vector<std::string> ListFolder(const std::string& folder);
