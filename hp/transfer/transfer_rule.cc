@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <future>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -462,6 +463,10 @@ class Transfer {
     bool all_kept = true;
     {
       const NodeList& originals = original_.nodes();
+      // The later slices are matched in order on the other cores
+      // meanwhile, each from a guess of where it starts (InOrderRun).
+      std::vector<std::future<InOrderRun>> ahead = MatchSlicesInOrder();
+      size_t next_run = 0;
       NodeReleaser derived_pages(derived_, 0);
       NodeReleaser original_pages(originals, 0);
       RecordCopy derived_records(derived_);
@@ -472,6 +477,11 @@ class Transfer {
       RecordCopy found_records(originals);
       size_t passed = 0;  // original nodes the kept ones went past
       for (size_t i = 0; i < derived_.size(); ++i) {
+        while (next_run < ahead.size() && i == SliceBegin(next_run + 1)) {
+          const InOrderRun run = ahead[next_run++].get();
+          if (run.start == next_) i = Adopt(run, &all_kept);
+        }
+        if (i == derived_.size()) break;
         derived_records.Reached(i, derived_.size());
         if (next_ < originals.size()) {
           original_records.Reached(next_, originals.size());
@@ -652,6 +662,126 @@ class Transfer {
         placements_.Add(from_.tags[at], from_.module_paths[at]);
     kept_source_[i] = at;
     return true;
+  }
+
+  // Derived nodes [begin, stop) matched in order on a core of their own,
+  // from the guess that original node `start` is the next in order at
+  // node `begin`: each node with outputs keeps the original after the
+  // last kept one, as MatchKept finds first, up to the first that does
+  // not (MatchKept would look that one up: the index is built on one
+  // thread). The pass in order takes the run when it reaches `begin` with
+  // `start` as its next original: it would then have matched the same
+  // nodes the same way.
+  struct InOrderRun {
+    size_t begin = 0;
+    size_t stop = 0;
+    size_t start = 0;
+    // Per node of [begin, stop): the original it keeps, -1 for a node
+    // without outputs (kept by none).
+    std::vector<int> kept;
+  };
+
+  // With one slice per core (ForSlices' split), the slices after the first
+  // matched in order on threads of their own; none for a graph under two
+  // slices.
+  size_t SliceCount() const {
+    return std::min<size_t>(
+        {std::max(1u, std::thread::hardware_concurrency()), size_t{8},
+         std::max<size_t>(derived_.size() / kNodesPerSlice, 1)});
+  }
+  size_t SliceBegin(size_t slice) const {
+    return derived_.size() * slice / SliceCount();
+  }
+  std::vector<std::future<InOrderRun>> MatchSlicesInOrder() const {
+    std::vector<std::future<InOrderRun>> runs;
+    const size_t slices = SliceCount();
+    const size_t originals = original_.nodes().size();
+    for (size_t slice = 1; slice < slices; ++slice) {
+      const size_t begin = SliceBegin(slice);
+      const size_t end = SliceBegin(slice + 1);
+      // Where a graph keeps every node, node i keeps original i; else
+      // about the same share of the original graph (MatchInOrder looks
+      // around it).
+      const size_t guess =
+          originals == derived_.size()
+              ? begin
+              : static_cast<size_t>(static_cast<double>(begin) /
+                                    static_cast<double>(derived_.size()) *
+                                    static_cast<double>(originals));
+      runs.push_back(std::async(std::launch::async, [this, begin, end, guess] {
+        return MatchInOrder(begin, end, guess);
+      }));
+    }
+    return runs;
+  }
+  InOrderRun MatchInOrder(size_t begin, size_t end, size_t guess) const {
+    InOrderRun run;
+    run.begin = run.stop = begin;
+    const NodeList& originals = original_.nodes();
+    NodeReleaser derived_pages(derived_, begin);
+    RecordCopy derived_records(derived_);
+    RecordCopy original_records(originals);
+    run.start =
+        FindStart(begin, end, guess, &derived_records, &original_records);
+    NodeReleaser original_pages(originals, run.start);
+    size_t next = run.start;
+    for (size_t i = begin; i < end; ++i) {
+      derived_records.Reached(i, end);
+      derived_pages.Reached(i);
+      const NodeRef node = derived_records[i];
+      int kept = -1;
+      if (!node.outputs.empty()) {
+        if (next >= originals.size()) break;
+        original_records.Reached(next, originals.size());
+        original_pages.Reached(next);
+        if (!Same(original_records[next], node)) break;
+        kept = static_cast<int>(next++);
+      }
+      run.kept.push_back(kept);
+      run.stop = i + 1;
+    }
+    return run;
+  }
+  // Where derived node `begin` starts in order, from a guess off by the
+  // nodes an optimizer removed or added before it: the original within
+  // kWindow of `guess` that the first derived node with outputs from
+  // `begin` on is the same as (Same); `guess` where none is.
+  size_t FindStart(size_t begin, size_t end, size_t guess, RecordCopy* derived,
+                   RecordCopy* originals_read) const {
+    constexpr size_t kWindow = 64;
+    const size_t originals = original_.nodes().size();
+    for (size_t i = begin; i < end; ++i) {
+      derived->Reached(i, end);
+      const NodeRef node = (*derived)[i];
+      if (node.outputs.empty()) continue;
+      const size_t first = guess > kWindow ? guess - kWindow : 0;
+      const size_t last = std::min(originals, guess + kWindow + 1);
+      for (size_t k = first; k < last; ++k) {
+        originals_read->Reached(k, originals);
+        if (Same((*originals_read)[k], node)) return k;
+      }
+      break;
+    }
+    return guess;
+  }
+
+  // Takes what `run` matched, as MatchKept would have; returns the node
+  // after it, where the pass in order goes on.
+  size_t Adopt(const InOrderRun& run, bool* all_kept) {
+    for (size_t i = run.begin; i < run.stop; ++i) {
+      const int at = run.kept[i - run.begin];
+      if (at < 0) {
+        *all_kept = false;
+        continue;
+      }
+      next_ = static_cast<size_t>(at) + 1;
+      kept_[at] = true;
+      result_->kinds[i] = MatchKind::kKept;
+      result_->placement[i] =
+          placements_.Add(from_.tags[at], from_.module_paths[at]);
+      kept_source_[i] = at;
+    }
+    return run.stop;
   }
 
   static bool Same(const NodeRef& original, const NodeRef& node) {

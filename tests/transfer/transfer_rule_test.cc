@@ -359,6 +359,82 @@ TEST(TransferRuleTest, AGraphIndexedOnEveryCoreMatchesPairByPair) {
   EXPECT_EQ(result.TagOf(3), "/M/Block.0/Layer.1");  // pair 2: layer 1
 }
 
+// Enough nodes for a slice per core: the slices after the first are
+// matched in order on the other cores, each from where it guesses it
+// starts. Whether every node is kept, a node before a slice is gone (its
+// guess off by one), or a fused pair stops a slice's run, every node gets
+// what the rule in order gives it, and placements are numbered in the
+// order their first nodes come.
+TEST(TransferRuleTest, SlicesMatchedInOrderOnEveryCoreGiveTheRulesResult) {
+  constexpr int kNodes = 4 * static_cast<int>(kNodesPerSlice);
+  const auto value = [](int i) { return absl::StrCat("v", i); };
+  const auto inputs = [&](int i) {
+    return std::vector<std::string>{i == 0 ? "x" : value(i - 1), "w"};
+  };
+  std::vector<std::string> tags;
+  std::vector<std::string> paths;
+  ModelBuilder original;
+  original.Input("x").Initializer("w", {2});
+  for (int i = 0; i < kNodes; ++i) {
+    original.Node(absl::StrCat("n", i), "Add", inputs(i), {value(i)});
+    tags.push_back(absl::StrCat("/M/Block.", i / 1000, "/Layer.", i / 250));
+    paths.push_back(absl::StrCat("block.", i / 1000, ".layer.", i / 250));
+  }
+  Tagged from;
+  from.model = original.Output(value(kNodes - 1)).Build();
+  SetTags(&from, std::vector<absl::string_view>(tags.begin(), tags.end()),
+          std::vector<absl::string_view>(paths.begin(), paths.end()));
+
+  constexpr int kGone = 100;
+  constexpr int kFused = 3 * kNodes / 4 + 10;  // it and the node after
+  for (const bool changed : {false, true}) {
+    SCOPED_TRACE(changed ? "a node gone, a pair fused" : "every node kept");
+    // Renamed, as a converter would; the same otherwise.
+    ModelBuilder derived;
+    derived.Input("x").Initializer("w", {2});
+    std::vector<int> kept;  // per derived node, its original; -1 fused
+    for (int i = 0; i < kNodes; ++i) {
+      if (changed && i == kGone) continue;
+      if (changed && i == kFused) {
+        derived.Node("fused", "FusedAdd", {value(i - 1), "w", "w"},
+                     {value(i + 1)});
+        kept.push_back(-1);
+        ++i;
+        continue;
+      }
+      derived.Node(absl::StrCat("d", i), "Add", inputs(i), {value(i)});
+      kept.push_back(i);
+    }
+    const onnx::ModelProto derived_model =
+        derived.Output(value(kNodes - 1)).Build();
+    const NodeList nodes = CollectNodes(derived_model);
+    const TransferResult result =
+        TransferTags(from.tagged, nodes, ValuesOf(derived_model));
+
+    ASSERT_EQ(result.kinds.size(), kept.size());
+    int placements = 1;  // the root's first
+    for (size_t d = 0; d < kept.size(); ++d) {
+      SCOPED_TRACE(absl::StrCat("derived node ", d));
+      if (kept[d] < 0) {
+        ASSERT_EQ(result.kinds[d], MatchKind::kReplacing);
+        EXPECT_THAT(result.Sources(d), ElementsAre(kFused, kFused + 1));
+        EXPECT_EQ(result.TagOf(d), tags[kFused]);
+        continue;
+      }
+      ASSERT_EQ(result.kinds[d], MatchKind::kKept);
+      ASSERT_THAT(result.Sources(d), ElementsAre(kept[d]));
+      ASSERT_EQ(result.TagOf(d), tags[kept[d]]);
+      ASSERT_EQ(result.ModulePathOf(d), paths[kept[d]]);
+      // A new placement takes the next number.
+      ASSERT_LE(result.placement[d], placements);
+      if (result.placement[d] == placements) ++placements;
+    }
+    EXPECT_EQ(result.tags.size(), static_cast<size_t>(placements));
+    EXPECT_EQ(result.statistics.Count(MatchKind::kKept),
+              static_cast<int64_t>(changed ? kNodes - 3 : kNodes));
+  }
+}
+
 TEST(TransferRuleTest, CommonSegmentsCutsAtWholeSegments) {
   EXPECT_EQ(CommonSegments("/M/Enc/L.1", "/M/Enc/L.10", '/'), "/M/Enc");
   EXPECT_EQ(CommonSegments("/M/Enc", "/M/Enc/L.1", '/'), "/M/Enc");
