@@ -655,13 +655,18 @@ class Transfer {
       found->ReachedSkipping(static_cast<size_t>(at), originals);
       if (!Same((*found)[at], node)) return false;
     }
+    Keep(i, at);
+    return true;
+  }
+
+  // Derived node i keeps original node `at`.
+  void Keep(size_t i, int at) {
     next_ = static_cast<size_t>(at) + 1;
     kept_[at] = true;
     result_->kinds[i] = MatchKind::kKept;
     result_->placement[i] =
         placements_.Add(from_.tags[at], from_.module_paths[at]);
     kept_source_[i] = at;
-    return true;
   }
 
   // Derived nodes [begin, stop) matched in order on a core of their own,
@@ -772,14 +777,9 @@ class Transfer {
       const int at = run.kept[i - run.begin];
       if (at < 0) {
         *all_kept = false;
-        continue;
+      } else {
+        Keep(i, at);
       }
-      next_ = static_cast<size_t>(at) + 1;
-      kept_[at] = true;
-      result_->kinds[i] = MatchKind::kKept;
-      result_->placement[i] =
-          placements_.Add(from_.tags[at], from_.module_paths[at]);
-      kept_source_[i] = at;
     }
     return run.stop;
   }
