@@ -250,8 +250,7 @@ class OriginalGraph {
     value_ids_.Allocate(nodes_);
     const size_t slots = value_ids_.output_slots();
     // Below two slices, one core: threads would cost more than they save.
-    const size_t cores =
-        std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+    const size_t cores = std::min<size_t>(HardwareThreads(), 8);
     const size_t table_count = nodes_.size() < 2 * kNodesPerSlice ? 1 : cores;
     for (size_t t = 0; t < table_count; ++t) {
       tables_.emplace_back(0, IdHash{&names_}, IdEq{&names_});
@@ -467,6 +466,12 @@ class Transfer {
       // meanwhile, each from a guess of where it starts (InOrderRun).
       std::vector<std::future<InOrderRun>> ahead = MatchSlicesInOrder();
       size_t next_run = 0;
+      // Where the next run begins: past the last node once none is left.
+      auto next_run_begin = [&] {
+        return next_run < ahead.size() ? SliceBegin(next_run + 1)
+                                       : derived_.size();
+      };
+      size_t run_begin = next_run_begin();
       NodeReleaser derived_pages(derived_, 0);
       NodeReleaser original_pages(originals, 0);
       RecordCopy derived_records(derived_);
@@ -477,9 +482,10 @@ class Transfer {
       RecordCopy found_records(originals);
       size_t passed = 0;  // original nodes the kept ones went past
       for (size_t i = 0; i < derived_.size(); ++i) {
-        while (next_run < ahead.size() && i == SliceBegin(next_run + 1)) {
+        while (i == run_begin && next_run < ahead.size()) {
           const InOrderRun run = ahead[next_run++].get();
           if (run.start == next_) i = Adopt(run, &all_kept);
+          run_begin = next_run_begin();
         }
         if (i == derived_.size()) break;
         derived_records.Reached(i, derived_.size());
@@ -691,7 +697,7 @@ class Transfer {
   // slices.
   size_t SliceCount() const {
     return std::min<size_t>(
-        {std::max(1u, std::thread::hardware_concurrency()), size_t{8},
+        {HardwareThreads(), size_t{8},
          std::max<size_t>(derived_.size() / kNodesPerSlice, 1)});
   }
   size_t SliceBegin(size_t slice) const {

@@ -14,6 +14,14 @@ namespace hp {
 // and page faults) takes about half the time on two cores.
 inline constexpr size_t kNodesPerSlice = 10000;
 
+// The machine's hardware threads, at least 1, counted once: each
+// std::thread::hardware_concurrency() call reads /sys again.
+inline size_t HardwareThreads() {
+  static const size_t threads =
+      std::max(1u, std::thread::hardware_concurrency());
+  return threads;
+}
+
 // Runs work(begin, end) over [0, count) in contiguous slices of at least
 // `min_slice` items, one per hardware thread (at most 8), the first slice on
 // the calling thread; returns when all are done. Fewer than 2 * min_slice
@@ -22,9 +30,8 @@ inline constexpr size_t kNodesPerSlice = 10000;
 template <typename Work>
 void ForSlices(size_t count, size_t min_slice, const Work& work) {
   constexpr size_t kMaxThreads = 8;
-  const size_t threads =
-      std::min({size_t{std::thread::hardware_concurrency()}, kMaxThreads,
-                count / std::max<size_t>(min_slice, 1)});
+  const size_t threads = std::min(
+      {HardwareThreads(), kMaxThreads, count / std::max<size_t>(min_slice, 1)});
   if (threads <= 1) {
     work(size_t{0}, count);
     return;
