@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "hp/tag/tag_types.h"
+#include "hp/util/parallel.h"
 
 namespace hp {
 namespace {
@@ -186,9 +188,11 @@ std::vector<bool> NodesInSubtree(const ModuleTree& tree, int module,
   }
   std::vector<bool> inside(nodes.size(), false);
   const std::vector<int>& module_of = tree.module_of_node();
-  for (size_t i = 0; i < nodes.size() && i < module_of.size(); ++i) {
-    inside[i] = nodes[i].owner < 0 && module_of[i] >= 0 &&
-                in_subtree[static_cast<size_t>(module_of[i])];
+  NodeList::const_iterator it = nodes.begin();
+  for (size_t i = 0; i < nodes.size() && i < module_of.size(); ++i, ++it) {
+    inside[i] = module_of[i] >= 0 &&
+                in_subtree[static_cast<size_t>(module_of[i])] &&
+                (*it).owner < 0;
   }
   return inside;
 }
@@ -218,10 +222,11 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
       cut_of.begin(), cut_of.end(), [](int c) { return c >= 0; }));
   std::optional<NodeReadAhead> ahead;
   if (cut_nodes > nodes.size() / 16) ahead.emplace(nodes);
-  for (size_t i = 0; i < nodes.size(); ++i) {
+  NodeList::const_iterator it = nodes.begin();
+  for (size_t i = 0; i < nodes.size(); ++i, ++it) {
     releaser.Reached(i);
     if (ahead.has_value()) ahead->Reached(i);
-    const NodeRef& node = nodes[i];
+    const NodeRef node = *it;
     if (node.owner >= 0) {
       kept[i] = kept[static_cast<size_t>(node.owner)];
       if (kept[i] >= 0) {
@@ -253,28 +258,43 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
   // what some cut makes is kept (a million-node graph's other names are
   // not copied).
   std::vector<absl::flat_hash_set<std::string>> read_outside(count);
-  auto read_by = [&](absl::string_view name, int reader) {
-    const auto found = makers.find(name);
-    if (found == makers.end()) return;
-    for (int maker : found->second) {
-      if (maker != reader) read_outside[static_cast<size_t>(maker)].emplace(name);
-    }
-  };
-  // The second reads every node's inputs, keeping copies: from copies of
-  // the records (RecordCopy), a run at a time.
+  // The second reads every node's inputs from copies of the records
+  // (RecordCopy), a run at a time, a slice per core: each slice gathers
+  // what it finds apart, and the sets are joined after (only which names
+  // they hold is read).
   ahead.reset();
-  RecordCopy records(nodes);
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    records.Reached(i, nodes.size());
-    releaser.Reached(i);
-    const NodeRef node = records[i];
-    if (node.owner >= 0) continue;
-    if (!node.owns_subgraphs) {
-      for (absl::string_view name : node.inputs) read_by(name, kept[i]);
-      continue;
+  std::mutex joining;
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    std::vector<absl::flat_hash_set<std::string>> found(count);
+    auto read_by = [&](absl::string_view name, int reader) {
+      const auto made = makers.find(name);
+      if (made == makers.end()) return;
+      for (int maker : made->second) {
+        if (maker != reader) found[static_cast<size_t>(maker)].emplace(name);
+      }
+    };
+    NodeReleaser pages(nodes, begin);
+    RecordCopy records(nodes);
+    for (size_t i = begin; i < end; ++i) {
+      records.Reached(i, end);
+      pages.Reached(i);
+      const NodeRef node = records[i];
+      if (node.owner >= 0) continue;
+      if (!node.owns_subgraphs) {
+        for (absl::string_view name : node.inputs) read_by(name, kept[i]);
+        continue;
+      }
+      for (const std::string& name : ReadsOf(node)) read_by(name, kept[i]);
     }
-    for (const std::string& name : ReadsOf(node)) read_by(name, kept[i]);
-  }
+    const std::lock_guard<std::mutex> lock(joining);
+    for (size_t c = 0; c < count; ++c) {
+      if (read_outside[c].empty()) {
+        read_outside[c] = std::move(found[c]);
+      } else {
+        read_outside[c].merge(found[c]);
+      }
+    }
+  });
   absl::flat_hash_set<std::string> model_outputs;
   for (const onnx::ValueInfoProto& output : graph.output()) {
     model_outputs.insert(output.name());
