@@ -482,6 +482,7 @@ class Transfer {
       RecordCopy found_records(originals);
       size_t passed = 0;  // original nodes the kept ones went past
       for (size_t i = 0; i < derived_.size(); ++i) {
+        // A run taken may end the graph, where run_begin then points too.
         while (i == run_begin && next_run < ahead.size()) {
           const InOrderRun run = ahead[next_run++].get();
           if (run.start == next_) i = Adopt(run, &all_kept);
@@ -692,16 +693,14 @@ class Transfer {
     std::vector<int> kept;
   };
 
-  // With one slice per core (ForSlices' split), the slices after the first
+  // The derived graph in ForSlices' slices: those after the first are
   // matched in order on threads of their own; none for a graph under two
   // slices.
   size_t SliceCount() const {
-    return std::min<size_t>(
-        {HardwareThreads(), size_t{8},
-         std::max<size_t>(derived_.size() / kNodesPerSlice, 1)});
+    return hp::SliceCount(derived_.size(), kNodesPerSlice);
   }
   size_t SliceBegin(size_t slice) const {
-    return derived_.size() * slice / SliceCount();
+    return hp::SliceBegin(derived_.size(), SliceCount(), slice);
   }
   std::vector<std::future<InOrderRun>> MatchSlicesInOrder() const {
     std::vector<std::future<InOrderRun>> runs;

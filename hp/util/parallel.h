@@ -22,27 +22,38 @@ inline size_t HardwareThreads() {
   return threads;
 }
 
-// Runs work(begin, end) over [0, count) in contiguous slices of at least
-// `min_slice` items, one per hardware thread (at most 8), the first slice on
-// the calling thread; returns when all are done. Fewer than 2 * min_slice
-// items run on the calling thread alone. `work` must be safe to run on
-// disjoint slices at once.
+// How ForSlices splits [0, count): into SliceCount slices of at least
+// `min_slice` items, one per hardware thread (at most 8), at least one;
+// slice t of them starts at SliceBegin(count, slices, t) (t == slices:
+// count).
+inline size_t SliceCount(size_t count, size_t min_slice) {
+  constexpr size_t kMaxThreads = 8;
+  return std::max<size_t>(std::min({HardwareThreads(), kMaxThreads,
+                                    count / std::max<size_t>(min_slice, 1)}),
+                          1);
+}
+inline size_t SliceBegin(size_t count, size_t slices, size_t t) {
+  return count * t / slices;
+}
+
+// Runs work(begin, end) over [0, count) in the slices of SliceCount, the
+// first on the calling thread; returns when all are done. Fewer than
+// 2 * min_slice items run on the calling thread alone. `work` must be safe
+// to run on disjoint slices at once.
 template <typename Work>
 void ForSlices(size_t count, size_t min_slice, const Work& work) {
-  constexpr size_t kMaxThreads = 8;
-  const size_t threads = std::min(
-      {HardwareThreads(), kMaxThreads, count / std::max<size_t>(min_slice, 1)});
-  if (threads <= 1) {
+  const size_t slices = SliceCount(count, min_slice);
+  if (slices == 1) {
     work(size_t{0}, count);
     return;
   }
   std::vector<std::thread> workers;
-  for (size_t t = 1; t < threads; ++t) {
-    workers.emplace_back([&work, count, threads, t] {
-      work(count * t / threads, count * (t + 1) / threads);
+  for (size_t t = 1; t < slices; ++t) {
+    workers.emplace_back([&work, count, slices, t] {
+      work(SliceBegin(count, slices, t), SliceBegin(count, slices, t + 1));
     });
   }
-  work(size_t{0}, count / threads);
+  work(size_t{0}, SliceBegin(count, slices, 1));
   for (std::thread& worker : workers) worker.join();
 }
 
