@@ -28,6 +28,12 @@ absl::string_view Domain(absl::string_view domain) {
   return domain == "ai.onnx" ? absl::string_view() : domain;
 }
 
+// A node's op type and domain hashed: nodes whose hashes differ differ in
+// one of them. Kept to 4 bytes a node of a million-node graph.
+uint32_t OpHash(const NodeRef& node) {
+  return static_cast<uint32_t>(absl::HashOf(node.op_type, Domain(node.domain)));
+}
+
 bool SameSpan(const NodeValueNames& a, const NodeValueNames& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
 }
@@ -155,6 +161,17 @@ class OriginalGraph {
   }
   // `tensor` is an id TensorId gave.
   int Producer(int tensor) const { return producer_[tensor]; }
+  // False when original node `at` cannot be the same node as `node`: its
+  // op type, domain or number of inputs or outputs differ. Told from
+  // what the index kept, without reading `at`'s record: a fusing
+  // optimizer's nodes are looked up by their first output and each differs
+  // from the node found, whose record a read would copy for nothing.
+  // Only once indexed.
+  bool MayBeSame(int at, const NodeRef& node) const {
+    return op_hashes_[at] == OpHash(node) &&
+           value_ids_.Inputs(at).size() == node.inputs.size() &&
+           value_ids_.Outputs(at).size() == node.outputs.size();
+  }
   // Original node `node`'s input and output ids: the walks back through
   // original nodes read these, not the tagged file's names.
   const NodeValueIds& ValueIds() {
@@ -256,6 +273,7 @@ class OriginalGraph {
       tables_.emplace_back(0, IdHash{&names_}, IdEq{&names_});
     }
     producer_.assign(slots, -1);
+    op_hashes_.resize(nodes_.size());
     std::vector<absl::string_view>& names = names_.names;
     std::vector<size_t>& hashes = names_.hashes;
     names.assign(slots, {});
@@ -283,6 +301,7 @@ class OriginalGraph {
         }
         releaser.Reached(i);
         const NodeRef node = records[i];
+        op_hashes_[i] = OpHash(node);
         size_t slot = value_ids_.FirstInputSlot(i);
         for (absl::string_view input : node.inputs) {
           if (!input.empty()) {
@@ -395,6 +414,7 @@ class OriginalGraph {
   Names names_;
   std::vector<Table> tables_;  // by TableOf: the ids
   std::vector<int> producer_;  // per tensor id: its node, -1 for none
+  std::vector<uint32_t> op_hashes_;  // per node: OpHash
   NodeValueIds value_ids_;
   absl::flat_hash_map<absl::string_view, int> node_by_name_;
 };
@@ -658,7 +678,7 @@ class Transfer {
       first_output_id_[i] = tensor;
       if (tensor < 0) return false;
       at = original_.Producer(tensor);
-      if (at < 0) return false;
+      if (at < 0 || !original_.MayBeSame(at, node)) return false;
       found->ReachedSkipping(static_cast<size_t>(at), originals);
       if (!Same((*found)[at], node)) return false;
     }

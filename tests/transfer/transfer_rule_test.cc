@@ -282,6 +282,51 @@ TEST(TransferRuleTest, ANodeNothingPlacesGetsTheRootTag) {
   EXPECT_EQ(result.statistics.Count(MatchKind::kUnplaced), 1);
 }
 
+// Nodes out of the original's order are found by their first output
+// and kept only when they are the node found: the same op type, domain
+// (ai.onnx being the default), inputs and outputs. Any of those differing
+// makes the node one replacing what it computes.
+TEST(TransferRuleTest, ANodeFoundByItsOutputIsKeptOnlyWhenTheSame) {
+  Tagged from = Encoder();
+  struct Variant {
+    std::string what;
+    std::string domain;
+    std::vector<std::string> inputs;
+    std::string kind;
+  };
+  const std::vector<Variant> variants = {
+      {"the same", "", {"a"}, "kept"},
+      {"the default domain named", "ai.onnx", {"a"}, "kept"},
+      {"another domain", "com.example", {"a"}, "replacing"},
+      {"one more input", "", {"a", "b"}, "replacing"},
+      {"another input, as many", "", {"m"}, "replacing"},
+  };
+  for (const Variant& variant : variants) {
+    SCOPED_TRACE(variant.what);
+    // Add and MatMul swapped: each is looked up, as is the last node,
+    // which follows the MatMul where the LayerNormalization does not.
+    onnx::ModelProto derived =
+        ModelBuilder()
+            .Input("x")
+            .Initializer("w", {2, 2})
+            .Initializer("b", {2})
+            .Node("add", "Add", {"m", "b"}, {"a"})
+            .Node("matmul", "MatMul", {"x", "w"}, {"m"})
+            .Node("norm", "LayerNormalization", variant.inputs, {"y"})
+            .Output("y")
+            .Build();
+    derived.mutable_graph()->mutable_node(2)->set_domain(variant.domain);
+    const NodeList nodes = CollectNodes(derived);
+    const TransferResult result =
+        TransferTags(from.tagged, nodes, ValuesOf(derived));
+    EXPECT_THAT(Kinds(result), ElementsAre("kept", "kept", variant.kind));
+    EXPECT_THAT(result.Sources(0), ElementsAre(1));
+    EXPECT_THAT(result.Sources(1), ElementsAre(0));
+    EXPECT_THAT(result.Sources(2), ElementsAre(2));
+    EXPECT_EQ(result.TagOf(2), "/M/Enc/Layer.1");
+  }
+}
+
 // Enough nodes that the tensor index is built on every core, its names
 // spread over a table per core: each fused pair must still replace just
 // its own two nodes, and each pair left alone be kept node for node.
