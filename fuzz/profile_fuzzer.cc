@@ -1,15 +1,23 @@
 // Fuzz target: the profile reader (onnxruntime profile JSON bytes, read as
-// a stream of events), then attribution to a small fixed graph whose node
-// names the corpus's events use, the module sums, and the pictures.
+// a stream of events), checked against nlohmann's parser of the whole
+// document: the same inputs accepted, the same fields of each event. Then
+// attribution to a small fixed graph whose node names the corpus's events
+// use, the module sums, and the pictures.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "hp/profile/flame_graph.h"
 #include "hp/profile/module_profile.h"
+#include "hp/profile/profile_reader.h"
+#include "nlohmann/json.hpp"
 
 namespace {
 
@@ -29,10 +37,106 @@ const hp::ProfiledGraph& Graph() {
   return *graph;
 }
 
+// An event's fields as the reader is to give them, from the parsed
+// document: per field the event's last member of that name, when of the
+// field's type.
+struct Fields {
+  std::string category, name, phase, op_name, provider;
+  int64_t dur = -1, ts = -1;
+  bool dur_invalid = false;
+  bool operator==(const Fields& o) const {
+    return category == o.category && name == o.name && phase == o.phase &&
+           op_name == o.op_name && provider == o.provider && dur == o.dur &&
+           ts == o.ts && dur_invalid == o.dur_invalid;
+  }
+};
+
+std::string StringMember(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// A number as the reader reads "dur" and "ts": whole in int64's range,
+// else invalid.
+bool WholeNumber(const nlohmann::json& value, int64_t* whole) {
+  if (value.is_number_unsigned()) {
+    const uint64_t u = value.get<uint64_t>();
+    *whole = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                 ? 0
+                 : static_cast<int64_t>(u);
+    return u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  }
+  if (value.is_number_integer()) {
+    *whole = value.get<int64_t>();
+    return true;
+  }
+  const double d = value.get<double>();
+  const bool ok = std::floor(d) == d && std::fabs(d) < 9e15;
+  *whole = ok ? static_cast<int64_t>(d) : 0;
+  return ok;
+}
+
+Fields Expected(const nlohmann::json& event) {
+  Fields f;
+  f.category = StringMember(event, "cat");
+  f.name = StringMember(event, "name");
+  f.phase = StringMember(event, "ph");
+  auto dur = event.find("dur");
+  if (dur != event.end() && dur->is_number()) {
+    const bool whole = WholeNumber(*dur, &f.dur);
+    f.dur_invalid = !whole || f.dur < 0;
+  }
+  auto ts = event.find("ts");
+  if (ts != event.end() && ts->is_number()) {
+    int64_t value = 0;
+    if (WholeNumber(*ts, &value)) f.ts = value;
+  }
+  auto args = event.find("args");
+  if (args != event.end() && args->is_object()) {
+    f.op_name = StringMember(*args, "op_name");
+    f.provider = StringMember(*args, "provider");
+  }
+  return f;
+}
+
+// The reader against the parsed document; aborts where they differ.
+void CheckAgainstDocument(absl::string_view bytes) {
+  std::vector<Fields> read;
+  const absl::Status status = hp::ReadProfileBytes(
+      bytes, "fuzz.json", [&](const hp::ProfileEvent& event) {
+        if (event.index != static_cast<int64_t>(read.size()) ||
+            event.byte_offset >= bytes.size() ||
+            bytes[event.byte_offset] != '{') {
+          std::abort();
+        }
+        read.push_back({std::string(event.category), std::string(event.name),
+                        std::string(event.phase), std::string(event.op_name),
+                        std::string(event.provider), event.dur, event.ts,
+                        event.dur_invalid});
+        return absl::OkStatus();
+      });
+  const nlohmann::json document =
+      nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr,
+                            /*allow_exceptions=*/false);
+  bool events = !document.is_discarded() && document.is_array();
+  if (events) {
+    for (const nlohmann::json& element : document) {
+      events = events && element.is_object();
+    }
+  }
+  if (status.ok() != events) std::abort();
+  if (!events) return;
+  if (read.size() != document.size()) std::abort();
+  for (size_t i = 0; i < read.size(); ++i) {
+    if (!(read[i] == Expected(document[i]))) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  CheckAgainstDocument(bytes);
   size_t sum = 0;
   // The reader alone, every event's fields.
   const absl::Status read = hp::ReadProfileBytes(

@@ -5,271 +5,722 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
+#include "absl/strings/str_format.h"
 
 namespace hp {
 namespace {
 
-using Json = nlohmann::json;
-
 constexpr size_t kChunkBytes = 1 << 20;
+constexpr size_t kNoToken = std::numeric_limits<size_t>::max();
 
-// The profile's bytes, a chunk at a time from a file (or all at once from
-// memory), with the offset of the current byte.
-class ChunkSource {
+// The members of an event (and of its "args") that hp reads. A member's
+// value sets its field when of the field's type and clears it otherwise:
+// where a name repeats, the last member counts, as in a parsed document.
+enum class Field { kOther, kCat, kName, kPh, kDur, kTs, kArgs };
+enum class ArgsField { kOther, kOpName, kProvider };
+
+Field EventField(absl::string_view key) {
+  if (key == "cat") return Field::kCat;
+  if (key == "name") return Field::kName;
+  if (key == "ph") return Field::kPh;
+  if (key == "dur") return Field::kDur;
+  if (key == "ts") return Field::kTs;
+  if (key == "args") return Field::kArgs;
+  return Field::kOther;
+}
+
+ArgsField ArgsFieldOf(absl::string_view key) {
+  if (key == "op_name") return ArgsField::kOpName;
+  if (key == "provider") return ArgsField::kProvider;
+  return ArgsField::kOther;
+}
+
+// A JSON number as the fields read it: a whole number of microseconds, or
+// `invalid` (a fraction, or out of range).
+struct Number {
+  int64_t value = 0;
+  bool invalid = false;
+};
+
+// Appends code point `c` (at most U+10FFFF) as UTF-8.
+void AppendUtf8(uint32_t c, std::string* out) {
+  if (c < 0x80) {
+    out->push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+// The reader: strict JSON (RFC 8259, UTF-8, a leading byte order mark
+// skipped), read in one pass without building a document. Only the
+// members hp reads are kept, and only until their event is visited; every
+// other value is checked and dropped. Containers are tracked on a stack,
+// not by recursion, so no nesting depth overflows the call stack.
+//
+// The bytes come from memory or from a file a chunk at a time. A string
+// or number is kept whole in the buffer while it is read (`token_`), so
+// that it can be viewed in place; a string with escapes or non-ASCII
+// bytes is decoded into a copy.
+class EventReader {
  public:
-  explicit ChunkSource(int fd) : fd_(fd), buffer_(kChunkBytes) {}
-  explicit ChunkSource(absl::string_view bytes)
-      : data_(bytes.data()), end_(bytes.size()) {}
+  EventReader(int fd, absl::string_view source, ProfileEventVisitor visit)
+      : fd_(fd), buffer_(kChunkBytes), source_(source), visit_(visit) {
+    data_ = buffer_.data();
+  }
+  EventReader(absl::string_view bytes, absl::string_view source,
+              ProfileEventVisitor visit)
+      : data_(bytes.data()),
+        end_(bytes.size()),
+        source_(source),
+        visit_(visit) {}
 
-  bool AtEnd() { return pos_ >= end_ && !Refill(); }
-  char Current() const { return data_[pos_]; }
-  void Advance() { ++pos_; }
-  uint64_t Offset() const { return base_ + pos_; }
-  int read_errno() const { return read_errno_; }
+  absl::Status Read() {
+    if (ReadTopLevel()) return absl::OkStatus();
+    return status_;
+  }
 
  private:
-  bool Refill() {
-    if (fd_ < 0) return false;
-    base_ += end_;
-    pos_ = 0;
-    end_ = 0;
-    while (true) {
-      const ssize_t got = ::read(fd_, buffer_.data(), buffer_.size());
+  // The next byte, or -1 at the end of the input (or a failed read).
+  int Peek() {
+    if (pos_ == end_ && !Fill()) return -1;
+    return static_cast<unsigned char>(data_[pos_]);
+  }
+  uint64_t Offset() const { return base_ + pos_; }
+
+  // Reads on into the buffer, keeping the token being read (or nothing
+  // before pos_); false at the end of the file or on an error.
+  bool Fill() {
+    if (fd_ < 0 || done_) return false;
+    const size_t keep = token_ != kNoToken ? token_ : pos_;
+    const size_t kept = end_ - keep;
+    std::memmove(buffer_.data(), buffer_.data() + keep, kept);
+    base_ += keep;
+    pos_ -= keep;
+    end_ = kept;
+    if (token_ != kNoToken) token_ -= keep;
+    // A token as long as the buffer (a string of megabytes): room for more.
+    if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+    data_ = buffer_.data();
+    for (;;) {
+      const ssize_t got =
+          ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) read_errno_ = errno;
-      if (got <= 0) return false;
-      data_ = buffer_.data();
-      end_ = static_cast<size_t>(got);
+      if (got <= 0) {
+        done_ = true;
+        return false;
+      }
+      end_ += static_cast<size_t>(got);
       return true;
     }
   }
 
-  int fd_ = -1;
-  std::vector<char> buffer_;
-  const char* data_ = nullptr;
-  size_t pos_ = 0;
-  size_t end_ = 0;
-  uint64_t base_ = 0;
-  int read_errno_ = 0;
-};
-
-// An input iterator over a ChunkSource for nlohmann's lexer; the end
-// iterator has no source.
-class SourceIterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = char;
-
-  explicit SourceIterator(ChunkSource* source) : source_(source) {}
-  char operator*() const { return source_->Current(); }
-  SourceIterator& operator++() {
-    source_->Advance();
-    return *this;
-  }
-  bool operator==(const SourceIterator& other) const {
-    return AtEnd() == other.AtEnd();
-  }
-  bool operator!=(const SourceIterator& other) const {
-    return !(*this == other);
-  }
-
- private:
-  bool AtEnd() const { return source_ == nullptr || source_->AtEnd(); }
-  ChunkSource* source_;
-};
-
-// Where the SAX handler is: the top-level array holds events, an event's
-// "args" object holds op_name and provider; everything deeper is skipped.
-class EventHandler : public nlohmann::json_sax<Json> {
- public:
-  EventHandler(absl::string_view source, ChunkSource* bytes,
-               ProfileEventVisitor visit)
-      : source_(source), bytes_(bytes), visit_(visit) {}
-
-  absl::Status status() const { return status_; }
-
-  bool null() override { return Scalar(); }
-  bool boolean(bool) override { return Scalar(); }
-  bool number_integer(number_integer_t value) override {
-    return Integer(value, false);
-  }
-  bool number_unsigned(number_unsigned_t value) override {
-    if (value > static_cast<number_unsigned_t>(INT64_MAX)) {
-      return Integer(0, true);
+  void SkipWhitespace() {
+    for (;;) {
+      while (pos_ < end_) {
+        const char c = data_[pos_];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+        ++pos_;
+      }
+      if (!Fill()) return;
     }
-    return Integer(static_cast<int64_t>(value), false);
   }
-  bool number_float(number_float_t value, const string_t&) override {
-    if (std::floor(value) == value && std::fabs(value) < 9e15) {
-      return Integer(static_cast<int64_t>(value), false);
-    }
-    return Integer(0, true);
-  }
-  bool string(string_t& value) override {
-    if (depth_ == 2) {
-      if (key_ == "cat") category_ = std::move(value);
-      else if (key_ == "name") name_ = std::move(value);
-      else if (key_ == "ph") phase_ = std::move(value);
-    } else if (depth_ == 3 && in_args_) {
-      if (key_ == "op_name") op_name_ = std::move(value);
-      else if (key_ == "provider") provider_ = std::move(value);
-    }
-    return Scalar();
-  }
-  bool binary(binary_t&) override { return Scalar(); }
 
-  bool start_object(std::size_t) override {
-    if (depth_ == 0) return NotAnArray("an object");
-    if (depth_ == 1) StartEvent();
-    if (depth_ == 2 && key_ == "args") in_args_ = true;
-    ++depth_;
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    if (depth_ == 2) in_args_ = false;
-    if (depth_ == 1) return EndEvent();
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    if (depth_ == 1) return NotAnEvent("an array");
-    ++depth_;
-    return true;
-  }
-  bool end_array() override {
-    --depth_;
-    return true;
-  }
-  bool key(string_t& value) override {
-    if (depth_ == 2 || depth_ == 3) key_ = std::move(value);
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& error) override {
-    absl::string_view detail = error.what();
-    const size_t colon = detail.find(": ");
-    if (colon != absl::string_view::npos) detail.remove_prefix(colon + 2);
-    // `position` counts the characters read, the offending one included.
-    const uint64_t offset = position > 0 ? position - 1 : 0;
-    if (bytes_->read_errno() != 0) {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat(source_, ": read error at byte offset ", offset, ": ",
-                       std::strerror(bytes_->read_errno())));
-    } else if (absl::StrContains(detail, "unexpected end of input")) {
-      status_ = absl::InvalidArgumentError(absl::StrCat(
-          source_, ": the JSON ends early at byte offset ", offset,
-          " (a truncated profile? onnxruntime writes it when the session "
-          "ends): ",
-          detail));
-    } else {
-      status_ = absl::InvalidArgumentError(
-          absl::StrCat(source_, ": JSON syntax error at byte offset ", offset,
-                       ": ", detail));
-    }
+  // Errors. Each returns false, for `return Error(...)`.
+  bool Fail(absl::Status status) {
+    if (status_.ok()) status_ = std::move(status);
     return false;
   }
-
- private:
-  bool Scalar() {
-    if (depth_ == 0) return NotAnArray("a single value");
-    if (depth_ == 1) return NotAnEvent("a single value");
+  // Where the input ended (or could not be read) and more was needed.
+  bool EndsEarly(absl::string_view expected) {
+    if (read_errno_ != 0) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(source_, ": read error at byte offset ", Offset(), ": ",
+                       std::strerror(read_errno_))));
+    }
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        source_, ": the JSON ends early at byte offset ", Offset(),
+        " (a truncated profile? onnxruntime writes it when the session "
+        "ends): expected ",
+        expected)));
+  }
+  // At the byte at `offset`, or at the end when there is none.
+  bool SyntaxError(absl::string_view what, uint64_t offset) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        source_, ": JSON syntax error at byte offset ", offset, ": ", what)));
+  }
+  // `expected` where the next byte is something else.
+  bool Unexpected(absl::string_view expected) {
+    const int c = Peek();
+    if (c < 0) return EndsEarly(expected);
+    const std::string found = c >= 0x20 && c < 0x7F
+                                  ? absl::StrFormat("'%c'", c)
+                                  : absl::StrFormat("byte 0x%02X", c);
+    return SyntaxError(absl::StrCat("expected ", expected, ", found ", found),
+                       Offset());
+  }
+  bool Expect(char c, absl::string_view expected) {
+    if (Peek() != static_cast<unsigned char>(c)) return Unexpected(expected);
+    ++pos_;
     return true;
   }
-  bool Integer(int64_t value, bool invalid) {
-    if (depth_ == 2 && key_ == "dur") {
-      dur_ = value;
-      dur_invalid_ = invalid || value < 0;
-    } else if (depth_ == 2 && key_ == "ts") {
-      ts_ = invalid ? -1 : value;
-    }
-    return Scalar();
+  bool NotAnArray(absl::string_view what) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        source_, ": not an onnxruntime profile: the JSON is ", what,
+        ", not an array of trace events (onnxruntime writes one with the "
+        "session option enableProfiling)")));
   }
-  void StartEvent() {
-    event_offset_ = bytes_->Offset() > 0 ? bytes_->Offset() - 1 : 0;
+  bool NotAnEvent(absl::string_view what, uint64_t offset) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(source_, ": not an onnxruntime profile: element ", index_,
+                     " of the top-level array (byte offset ", offset, ") is ",
+                     what, ", not a trace event object")));
+  }
+
+  // The string starting at pos_ ('"'), its escapes decoded: a view into
+  // the buffer or into `decoded`, valid until the next read.
+  bool ReadString(absl::string_view* text) {
+    ++pos_;
+    token_ = pos_;
+    for (;;) {
+      while (pos_ < end_) {
+        const unsigned char c = static_cast<unsigned char>(data_[pos_]);
+        if (c == '"') {
+          *text = absl::string_view(data_ + token_, pos_ - token_);
+          ++pos_;
+          token_ = kNoToken;
+          return true;
+        }
+        if (c == '\\' || c < 0x20 || c >= 0x80) {
+          decoded_.assign(data_ + token_, pos_ - token_);
+          token_ = kNoToken;
+          if (!DecodeRest()) return false;
+          *text = decoded_;
+          return true;
+        }
+        ++pos_;
+      }
+      if (!Fill()) {
+        token_ = kNoToken;
+        return EndsEarly("the rest of a string");
+      }
+    }
+  }
+  // The rest of a string from pos_, appended to decoded_ byte by byte:
+  // escapes, and UTF-8 sequences checked (RFC 3629: no overlong forms, no
+  // surrogates, nothing past U+10FFFF).
+  bool DecodeRest() {
+    for (;;) {
+      const uint64_t at = Offset();
+      const int c = Peek();
+      if (c < 0) return EndsEarly("the rest of a string");
+      ++pos_;
+      if (c == '"') return true;
+      if (c < 0x20) {
+        return SyntaxError(
+            absl::StrFormat("control character 0x%02X in a string (it must "
+                            "be escaped)",
+                            c),
+            at);
+      }
+      if (c == '\\') {
+        if (!DecodeEscape(at)) return false;
+      } else if (c < 0x80) {
+        decoded_.push_back(static_cast<char>(c));
+      } else if (!CopyUtf8(c, at)) {
+        return false;
+      }
+    }
+  }
+  bool DecodeEscape(uint64_t at) {
+    const int e = Peek();
+    if (e < 0) return EndsEarly("an escape");
+    ++pos_;
+    switch (e) {
+      case '"':
+        decoded_.push_back('"');
+        return true;
+      case '\\':
+        decoded_.push_back('\\');
+        return true;
+      case '/':
+        decoded_.push_back('/');
+        return true;
+      case 'b':
+        decoded_.push_back('\b');
+        return true;
+      case 'f':
+        decoded_.push_back('\f');
+        return true;
+      case 'n':
+        decoded_.push_back('\n');
+        return true;
+      case 'r':
+        decoded_.push_back('\r');
+        return true;
+      case 't':
+        decoded_.push_back('\t');
+        return true;
+      case 'u':
+        break;
+      default:
+        return SyntaxError("invalid escape in a string", at);
+    }
+    uint32_t unit;
+    if (!ReadHex4(&unit)) return false;
+    if (unit >= 0xDC00 && unit <= 0xDFFF) {
+      return SyntaxError("a low surrogate \\u escape without a high one before",
+                         at);
+    }
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+      // A high surrogate: its low one must follow.
+      uint32_t low = 0;
+      if (Peek() != '\\') return SurrogateUnpaired(at);
+      ++pos_;
+      if (Peek() != 'u') return SurrogateUnpaired(at);
+      ++pos_;
+      if (!ReadHex4(&low)) return false;
+      if (low < 0xDC00 || low > 0xDFFF) return SurrogateUnpaired(at);
+      unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+    }
+    AppendUtf8(unit, &decoded_);
+    return true;
+  }
+  bool SurrogateUnpaired(uint64_t at) {
+    if (Peek() < 0) return EndsEarly("the low surrogate of a \\u escape");
+    return SyntaxError("a high surrogate \\u escape not followed by a low one",
+                       at);
+  }
+  bool ReadHex4(uint32_t* unit) {
+    *unit = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int h = Peek();
+      if (h < 0) return EndsEarly("four hex digits of a \\u escape");
+      uint32_t digit;
+      if (h >= '0' && h <= '9') {
+        digit = static_cast<uint32_t>(h - '0');
+      } else if (h >= 'a' && h <= 'f') {
+        digit = static_cast<uint32_t>(h - 'a' + 10);
+      } else if (h >= 'A' && h <= 'F') {
+        digit = static_cast<uint32_t>(h - 'A' + 10);
+      } else {
+        return Unexpected("a hex digit of a \\u escape");
+      }
+      *unit = *unit * 16 + digit;
+      ++pos_;
+    }
+    return true;
+  }
+  // A UTF-8 sequence whose lead byte `lead` was read.
+  bool CopyUtf8(int lead, uint64_t at) {
+    int more;
+    int low = 0x80, high = 0xBF;  // the range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      more = 1;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      more = 2;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      more = 3;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    } else {
+      return SyntaxError("ill-formed UTF-8 in a string", at);
+    }
+    decoded_.push_back(static_cast<char>(lead));
+    for (int k = 0; k < more; ++k) {
+      const int c = Peek();
+      if (c < 0) return EndsEarly("the rest of a UTF-8 sequence");
+      if (c < (k == 0 ? low : 0x80) || c > (k == 0 ? high : 0xBF)) {
+        return SyntaxError("ill-formed UTF-8 in a string", at);
+      }
+      decoded_.push_back(static_cast<char>(c));
+      ++pos_;
+    }
+    return true;
+  }
+
+  // Digits from pos_ on; false when there is none.
+  bool Digits() {
+    const int c = Peek();
+    if (c < '0' || c > '9') return false;
+    for (;;) {
+      while (pos_ < end_ && data_[pos_] >= '0' && data_[pos_] <= '9') ++pos_;
+      if (pos_ < end_ || !Fill()) return true;
+    }
+  }
+  // The number starting at pos_ ('-' or a digit). A whole number in
+  // int64's range is exact; anything else is read as a double, which must
+  // be finite, and is whole below 9e15 or invalid.
+  bool ReadNumber(Number* number) {
+    const uint64_t at = Offset();
+    token_ = pos_;
+    const bool negative = Peek() == '-';
+    if (negative) ++pos_;
+    bool whole = true;
+    if (Peek() == '0') {
+      ++pos_;
+    } else if (!Digits()) {
+      token_ = kNoToken;
+      return Unexpected("a digit");
+    }
+    if (Peek() == '.') {
+      ++pos_;
+      whole = false;
+      if (!Digits()) {
+        token_ = kNoToken;
+        return Unexpected("a digit after the decimal point");
+      }
+    }
+    const int e = Peek();
+    if (e == 'e' || e == 'E') {
+      ++pos_;
+      whole = false;
+      const int sign = Peek();
+      if (sign == '+' || sign == '-') ++pos_;
+      if (!Digits()) {
+        token_ = kNoToken;
+        return Unexpected("a digit of the exponent");
+      }
+    }
+    const absl::string_view text(data_ + token_, pos_ - token_);
+    token_ = kNoToken;
+    if (whole) {
+      uint64_t magnitude = 0;
+      bool overflow = false;
+      for (const char c : text.substr(negative ? 1 : 0)) {
+        const uint64_t digit = static_cast<uint64_t>(c - '0');
+        if (magnitude > (std::numeric_limits<uint64_t>::max() - digit) / 10) {
+          overflow = true;
+          break;
+        }
+        magnitude = magnitude * 10 + digit;
+      }
+      constexpr uint64_t kMaxMagnitude = uint64_t{1} << 63;
+      if (!overflow && (!negative || magnitude <= kMaxMagnitude)) {
+        number->invalid = !negative && magnitude >= kMaxMagnitude;
+        number->value = number->invalid ? 0
+                        : negative      ? static_cast<int64_t>(0 - magnitude)
+                                        : static_cast<int64_t>(magnitude);
+        return true;
+      }
+    }
+    const std::string copy(text);
+    const double value = std::strtod(copy.c_str(), nullptr);
+    if (!std::isfinite(value)) {
+      return SyntaxError(absl::StrCat("number overflow: ", copy), at);
+    }
+    number->invalid = !(std::floor(value) == value && std::fabs(value) < 9e15);
+    number->value = number->invalid ? 0 : static_cast<int64_t>(value);
+    return true;
+  }
+
+  bool ReadLiteral(absl::string_view literal) {
+    const uint64_t at = Offset();
+    for (const char c : literal) {
+      const int got = Peek();
+      if (got < 0) return EndsEarly(absl::StrCat("the literal ", literal));
+      if (got != static_cast<unsigned char>(c)) {
+        return SyntaxError(
+            absl::StrCat("invalid literal (expected ", literal, ")"), at);
+      }
+      ++pos_;
+    }
+    return true;
+  }
+
+  // A string, number, true, false or null at pos_ (`c` its first byte),
+  // read and dropped.
+  bool SkipScalar(int c) {
+    switch (c) {
+      case '"': {
+        absl::string_view text;
+        return ReadString(&text);
+      }
+      case 't':
+        return ReadLiteral("true");
+      case 'f':
+        return ReadLiteral("false");
+      case 'n':
+        return ReadLiteral("null");
+      default:
+        if (c == '-' || (c >= '0' && c <= '9')) {
+          Number number;
+          return ReadNumber(&number);
+        }
+        return Unexpected("a JSON value");
+    }
+  }
+
+  // A member's name and the ':' after it. The name is copied: reading on
+  // may move the buffer it lies in.
+  bool ReadKey(absl::string_view* key) {
+    SkipWhitespace();
+    if (Peek() != '"') return Unexpected("a member name (a string)");
+    absl::string_view text;
+    if (!ReadString(&text)) return false;
+    key_.assign(text.data(), text.size());
+    *key = key_;
+    SkipWhitespace();
+    if (!Expect(':', "':' after a member name")) return false;
+    SkipWhitespace();
+    return true;
+  }
+
+  // Any value at pos_, checked and dropped.
+  bool SkipValue() {
+    // Per open container: whether it is an object.
+    std::vector<bool> open;
+    absl::string_view key;
+    for (;;) {
+      SkipWhitespace();
+      const int c = Peek();
+      if (c == '{' || c == '[') {
+        ++pos_;
+        const bool object = c == '{';
+        SkipWhitespace();
+        if (Peek() == (object ? '}' : ']')) {
+          ++pos_;
+        } else {
+          open.push_back(object);
+          if (object && !ReadKey(&key)) return false;
+          continue;
+        }
+      } else if (c < 0) {
+        return EndsEarly("a JSON value");
+      } else if (!SkipScalar(c)) {
+        return false;
+      }
+      // A value is done: the next member, or the ends of containers.
+      for (;;) {
+        if (open.empty()) return true;
+        SkipWhitespace();
+        const int next = Peek();
+        if (next == ',') {
+          ++pos_;
+          if (open.back() && !ReadKey(&key)) return false;
+          break;
+        }
+        if (next == (open.back() ? '}' : ']')) {
+          ++pos_;
+          open.pop_back();
+          continue;
+        }
+        return Unexpected(open.back() ? "',' or '}' in an object"
+                                      : "',' or ']' in an array");
+      }
+    }
+  }
+
+  // An object's members from pos_ ('{'), each handed to member(key), which
+  // reads the value; false on an error.
+  template <typename Member>
+  bool ReadObject(const Member& member) {
+    ++pos_;
+    SkipWhitespace();
+    if (Peek() == '}') {
+      ++pos_;
+      return true;
+    }
+    absl::string_view key;
+    for (;;) {
+      if (!ReadKey(&key) || !member(key)) return false;
+      SkipWhitespace();
+      const int c = Peek();
+      if (c == '}') {
+        ++pos_;
+        return true;
+      }
+      if (c != ',') return Unexpected("',' or '}' after an object member");
+      ++pos_;
+    }
+  }
+
+  // A member's string value into `field`, or the value dropped and the
+  // field cleared.
+  bool ReadStringField(std::string* field) {
+    if (Peek() != '"') {
+      field->clear();
+      return SkipValue();
+    }
+    absl::string_view text;
+    if (!ReadString(&text)) return false;
+    field->assign(text.data(), text.size());
+    return true;
+  }
+  bool ReadNumberField(Number* number, bool* is_number) {
+    const int c = Peek();
+    *is_number = c == '-' || (c >= '0' && c <= '9');
+    if (!*is_number) return SkipValue();
+    return ReadNumber(number);
+  }
+
+  bool ReadArgs() {
+    op_name_.clear();
+    provider_.clear();
+    if (Peek() != '{') return SkipValue();
+    return ReadObject([&](absl::string_view key) {
+      switch (ArgsFieldOf(key)) {
+        case ArgsField::kOpName:
+          return ReadStringField(&op_name_);
+        case ArgsField::kProvider:
+          return ReadStringField(&provider_);
+        case ArgsField::kOther:
+          return SkipValue();
+      }
+      return SkipValue();
+    });
+  }
+
+  // The event at pos_ ('{'), then its visit.
+  bool ReadEvent() {
+    const uint64_t offset = Offset();
     category_.clear();
     name_.clear();
     phase_.clear();
     op_name_.clear();
     provider_.clear();
-    dur_ = -1;
-    ts_ = -1;
-    dur_invalid_ = false;
-    in_args_ = false;
-  }
-  bool EndEvent() {
+    int64_t dur = -1, ts = -1;
+    bool dur_invalid = false;
+    const bool read = ReadObject([&](absl::string_view key) {
+      Number number;
+      bool is_number = false;
+      switch (EventField(key)) {
+        case Field::kCat:
+          return ReadStringField(&category_);
+        case Field::kName:
+          return ReadStringField(&name_);
+        case Field::kPh:
+          return ReadStringField(&phase_);
+        case Field::kDur:
+          if (!ReadNumberField(&number, &is_number)) return false;
+          dur = is_number ? number.value : -1;
+          dur_invalid = is_number && (number.invalid || number.value < 0);
+          return true;
+        case Field::kTs:
+          if (!ReadNumberField(&number, &is_number)) return false;
+          ts = is_number && !number.invalid ? number.value : -1;
+          return true;
+        case Field::kArgs:
+          return ReadArgs();
+        case Field::kOther:
+          return SkipValue();
+      }
+      return SkipValue();
+    });
+    if (!read) return false;
     ProfileEvent event;
-    event.index = index_++;
-    event.byte_offset = event_offset_;
+    event.index = index_;
+    event.byte_offset = offset;
     event.category = category_;
     event.name = name_;
     event.phase = phase_;
-    event.dur = dur_;
-    event.ts = ts_;
-    event.dur_invalid = dur_invalid_;
+    event.dur = dur;
+    event.ts = ts;
+    event.dur_invalid = dur_invalid;
     event.op_name = op_name_;
     event.provider = provider_;
-    status_ = visit_(event);
-    return status_.ok();
+    absl::Status visited = visit_(event);
+    if (!visited.ok()) return Fail(std::move(visited));
+    return true;
   }
-  bool NotAnArray(absl::string_view what) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        source_, ": not an onnxruntime profile: the JSON is ", what,
-        ", not an array of trace events (onnxruntime writes one with the "
-        "session option enableProfiling)"));
-    return false;
+
+  bool ReadTopLevel() {
+    // A byte order mark, as editors may write one.
+    if (Peek() == 0xEF) {
+      const uint64_t at = Offset();
+      for (const int c : {0xEF, 0xBB, 0xBF}) {
+        const int got = Peek();
+        if (got < 0) return EndsEarly("a byte order mark");
+        if (got != c) return SyntaxError("invalid byte order mark", at);
+        ++pos_;
+      }
+    }
+    SkipWhitespace();
+    const int first = Peek();
+    if (first < 0) return EndsEarly("a JSON value");
+    if (first == '{') return NotAnArray("an object");
+    if (first != '[') {
+      return SkipScalar(first) && NotAnArray("a single value");
+    }
+    ++pos_;
+    SkipWhitespace();
+    if (Peek() == ']') {
+      ++pos_;
+    } else {
+      for (;;) {
+        SkipWhitespace();
+        const uint64_t at = Offset();
+        const int c = Peek();
+        if (c == '{') {
+          if (!ReadEvent()) return false;
+        } else if (c == '[') {
+          return NotAnEvent("an array", at);
+        } else if (c < 0) {
+          return EndsEarly("a trace event");
+        } else {
+          return SkipScalar(c) && NotAnEvent("a single value", at);
+        }
+        ++index_;
+        SkipWhitespace();
+        const int next = Peek();
+        if (next == ']') {
+          ++pos_;
+          break;
+        }
+        if (next != ',') return Unexpected("',' or ']' after an event");
+        ++pos_;
+      }
+    }
+    // A NUL byte ends the input there: zero padding after a file's end
+    // (as a file system can leave after a crash) is no syntax error.
+    SkipWhitespace();
+    if (Peek() > 0) {
+      return SyntaxError("more after the top-level array", Offset());
+    }
+    if (read_errno_ != 0) return EndsEarly("the end of the file");
+    return true;
   }
-  bool NotAnEvent(absl::string_view what) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        source_, ": not an onnxruntime profile: element ", index_,
-        " of the top-level array (byte offset ",
-        bytes_->Offset() > 0 ? bytes_->Offset() - 1 : 0, ") is ", what,
-        ", not a trace event object"));
-    return false;
-  }
+
+  // The input.
+  int fd_ = -1;
+  std::vector<char> buffer_;  // a file's bytes read so far, from base_ on
+  const char* data_ = nullptr;
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  uint64_t base_ = 0;
+  size_t token_ = kNoToken;  // where the token being read starts
+  bool done_ = false;
+  int read_errno_ = 0;
 
   absl::string_view source_;
-  ChunkSource* bytes_;
   ProfileEventVisitor visit_;
   absl::Status status_;
-  int depth_ = 0;
-  std::string key_;
-  bool in_args_ = false;
   int64_t index_ = 0;
-  uint64_t event_offset_ = 0;
+  std::string decoded_;  // a string with escapes or non-ASCII bytes
+  std::string key_;      // the last member name read
+  // The event's fields, copied as read.
   std::string category_, name_, phase_, op_name_, provider_;
-  int64_t dur_ = -1;
-  int64_t ts_ = -1;
-  bool dur_invalid_ = false;
 };
-
-absl::Status ReadEvents(ChunkSource* bytes, absl::string_view source,
-                        ProfileEventVisitor visit) {
-  EventHandler handler(source, bytes, visit);
-  try {
-    const bool done = Json::sax_parse(SourceIterator(bytes),
-                                      SourceIterator(nullptr), &handler);
-    if (!done) {
-      if (!handler.status().ok()) return handler.status();
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": the profile could not be read"));
-    }
-  } catch (const Json::exception& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": invalid JSON: ", error.what()));
-  }
-  return handler.status();
-}
 
 }  // namespace
 
@@ -280,8 +731,7 @@ absl::Status ReadProfileFile(const std::string& path,
     return absl::NotFoundError(absl::StrCat(
         path, ": cannot open the profile: ", std::strerror(errno)));
   }
-  ChunkSource bytes(fd);
-  absl::Status status = ReadEvents(&bytes, path, visit);
+  absl::Status status = EventReader(fd, path, visit).Read();
   ::close(fd);
   return status;
 }
@@ -289,8 +739,7 @@ absl::Status ReadProfileFile(const std::string& path,
 absl::Status ReadProfileBytes(absl::string_view bytes,
                               absl::string_view source,
                               ProfileEventVisitor visit) {
-  ChunkSource chunks(bytes);
-  return ReadEvents(&chunks, source, visit);
+  return EventReader(bytes, source, visit).Read();
 }
 
 bool KernelEventNode(absl::string_view event_name, absl::string_view* node) {

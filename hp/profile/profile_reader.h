@@ -1,8 +1,10 @@
 // onnxruntime's profile (the Chrome-trace JSON a session writes with
 // enableProfiling) read as a stream of events: one event at a time is
 // handed to the caller, so memory stays the same however large the file.
-// This is the one file of hp/profile that sees nlohmann's SAX interface;
-// its errors become Statuses naming the file and the byte offset.
+// The reader is hp's own: strict JSON (RFC 8259, UTF-8), checked as it is
+// read, but only an event's few fields hp uses are ever copied or
+// converted (a general parser's tokens cost most of a large profile's
+// time). Its errors are Statuses naming the file and the byte offset.
 #ifndef HP_PROFILE_PROFILE_READER_H_
 #define HP_PROFILE_PROFILE_READER_H_
 
@@ -16,7 +18,9 @@
 namespace hp {
 
 // One event of the profile's top-level array, as far as hp reads it. The
-// views are valid during the visit only.
+// views are valid during the visit only. Where an event names a member
+// twice, the last one counts; a member of another type than its field's
+// leaves the field empty (or -1).
 struct ProfileEvent {
   int64_t index = 0;        // in the file's array, from 0
   uint64_t byte_offset = 0;  // of its '{'

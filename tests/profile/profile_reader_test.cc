@@ -144,6 +144,110 @@ TEST(ProfileReaderTest, AVisitorsErrorStopsTheReading) {
   EXPECT_EQ(visited, 1);
 }
 
+TEST(ProfileReaderTest, StringsAreDecoded) {
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Read("\xEF\xBB\xBF"  // a byte order mark
+                   R"([{"c\u0061t":"Node","name":"\/a\\b \"q\" \u00e9)"
+                   "\xC3\xA9"
+                   R"( \uD83D\uDE00\n_kernel_time"}])",
+                   &seen)
+                  .ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].category, "Node");
+  EXPECT_EQ(seen[0].name,
+            "/a\\b \"q\" \xC3\xA9\xC3\xA9 \xF0\x9F\x98\x80\n_kernel_time");
+}
+
+TEST(ProfileReaderTest, AMemberNamedTwiceCountsOnceTheLast) {
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Read(R"([{"cat":"Node","cat":5,"dur":3,"dur":"x","ts":1,"ts":2,)"
+                   R"("args":{"op_name":"Add"},"args":{"provider":"CPU"}}])",
+                   &seen)
+                  .ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].category, "");
+  EXPECT_EQ(seen[0].dur, -1);
+  EXPECT_FALSE(seen[0].dur_invalid);
+  EXPECT_EQ(seen[0].ts, 2);
+  EXPECT_EQ(seen[0].op_name, "");
+  EXPECT_EQ(seen[0].provider, "CPU");
+}
+
+TEST(ProfileReaderTest, RefusesWhatIsNotJson) {
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"[{\"name\":\"a\xC0\x80\"}]", "byte offset 11: ill-formed UTF-8"},
+      {"[{\"name\":\"a\xED\xA0\x80\"}]", "byte offset 11: ill-formed UTF-8"},
+      {R"([{"name":"\uDC00"}])", "byte offset 10: a low surrogate"},
+      {R"([{"name":"\uD800x"}])", "byte offset 10: a high surrogate"},
+      {"[{\"name\":\"a\tb\"}]", "byte offset 11: control character 0x09"},
+      {R"([{"name":"\x"}])", "byte offset 10: invalid escape"},
+      {R"([{"dur":01}])", "byte offset 9: expected ',' or '}'"},
+      {R"([{"dur":1e400}])", "byte offset 8: number overflow: 1e400"},
+      {R"([{"dur":-}])", "byte offset 9: expected a digit, found '}'"},
+      {R"([{"args":{"a":[1,]}}])", "byte offset 17: expected a JSON value"},
+      {R"([{"cat":"Node"},])", "byte offset 16: expected a JSON value"},
+      {R"([{"cat":"Node",}])", "byte offset 15: expected a member name"},
+      {R"([{"cat" "Node"}])", "byte offset 8: expected ':'"},
+      {R"([{"x":tru}])", "byte offset 6: invalid literal (expected true)"},
+      {"[{}]\0x", ""},  // valid: what follows a NUL byte is not read
+      {"[{}] \n\0\0", ""},
+      {"[{}]x\0", "byte offset 4: more after the top-level array"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    std::vector<Seen> seen;
+    const absl::Status status = Read(c.text, &seen);
+    if (c.message.empty()) {
+      EXPECT_TRUE(status.ok()) << status;
+      continue;
+    }
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(),
+                HasSubstr("p.json: JSON syntax error at " + c.message));
+  }
+}
+
+TEST(ProfileReaderTest, DeepNestingIsReadWithoutRecursion) {
+  constexpr int kDepth = 1000000;
+  std::string text = R"([{"cat":"Node","args":{"deep":)";
+  text += std::string(kDepth, '[') + std::string(kDepth, ']');
+  text += R"(,"op_name":"Add"}}])";
+  std::vector<Seen> seen;
+  ASSERT_TRUE(Read(text, &seen).ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].op_name, "Add");
+  // Unclosed: the input ends early.
+  text = "[{\"a\":" + std::string(kDepth, '[');
+  const absl::Status status = Read(text, &seen);
+  EXPECT_THAT(status.message(),
+              HasSubstr("the JSON ends early at byte offset " +
+                        std::to_string(text.size())));
+}
+
+TEST(ProfileReaderTest, AStringLongerThanAChunkIsReadWhole) {
+  // A name of 3 MiB, in a file read 1 MiB at a time, and events after it.
+  const std::string name(3 << 20, 'n');
+  const std::string text = R"([{"cat":"Node","dur":1},{"name":")" + name +
+                           R"(","dur":2},{"dur":3}])";
+  const std::string path = test_files::TestFolder() + "/long.json";
+  test_files::WriteBytes(path, text);
+  std::vector<std::string> names;
+  std::vector<int64_t> durs;
+  ASSERT_TRUE(ReadProfileFile(path, [&](const ProfileEvent& event) {
+                names.emplace_back(event.name);
+                durs.push_back(event.dur);
+                EXPECT_EQ(text[event.byte_offset], '{');
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_THAT(durs, ::testing::ElementsAre(1, 2, 3));
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[1], name);
+}
+
 TEST(ProfileReaderTest, AMissingFileIsNotFound) {
   const absl::Status status = ReadProfileFile(
       "/nonexistent/p.json", [](const ProfileEvent&) { return absl::OkStatus(); });
