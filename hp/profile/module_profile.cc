@@ -76,6 +76,7 @@ std::unique_ptr<ProfiledGraph> ProfiledGraph::FromNodes(
 void ProfiledGraph::Reserve(size_t count) {
   nodes_.reserve(count);
   by_name_.reserve(count);
+  first_of_name_.reserve(count);
 }
 
 void ProfiledGraph::Add(const ProfiledNode& node) {
@@ -88,10 +89,12 @@ void ProfiledGraph::Add(const ProfiledNode& node) {
                     strings_.StoreOnce(node.module_path), node.fused});
   if (name.empty()) {
     ++unnamed_nodes_;
+    first_of_name_.push_back(false);
     return;
   }
-  if (!by_name_.emplace(name, i).second &&
-      duplicated_.insert(name).second) {
+  const bool first = by_name_.emplace(name, i).second;
+  first_of_name_.push_back(first);
+  if (!first && duplicated_.insert(name).second) {
     duplicate_names_.emplace_back(name);
   }
 }
@@ -114,6 +117,14 @@ int ProfiledGraph::Find(absl::string_view name) const {
   if (name.empty()) return -1;
   auto found = by_name_.find(name);
   return found == by_name_.end() ? -1 : found->second;
+}
+
+int ProfiledGraph::Find(absl::string_view name, int hint) const {
+  if (hint >= 0 && static_cast<size_t>(hint) < nodes_.size() &&
+      first_of_name_[hint] && nodes_[hint].name == name) {
+    return hint;
+  }
+  return Find(name);
 }
 
 NodeTimes::NodeTimes(const ProfiledGraph& graph, int64_t runs_skip)
@@ -171,7 +182,8 @@ absl::Status NodeTimes::Visit(absl::string_view source,
   }
   const KernelTime time{event.dur, 1};
   Add(&pending_total_, time);
-  const int node = graph_.Find(node_name);
+  const int node = graph_.Find(node_name, last_found_ + 1);
+  if (node >= 0) last_found_ = node;
   if (node < 0) {
     // Names are kept up to the list's size (here and in the list), so
     // that a profile of another model costs no memory per name.

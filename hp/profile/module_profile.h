@@ -60,6 +60,12 @@ class ProfiledGraph {
   const ModuleTree& tree() const { return tree_; }
   // The node named so, or -1. A duplicated name finds its first node.
   int Find(absl::string_view name) const;
+  // The same, node `hint` compared first: events mostly come in the
+  // graph's order (onnxruntime runs the nodes in an order of their
+  // dependencies, mostly the graph's), and the node after the last one
+  // found is read in order where a lookup in a million names waits for
+  // memory.
+  int Find(absl::string_view name, int hint) const;
   // Nodes without a name (events cannot name them), and names held by
   // several nodes (their events go to the first).
   int64_t unnamed_nodes() const { return unnamed_nodes_; }
@@ -82,6 +88,7 @@ class ProfiledGraph {
   StringArena strings_;  // every string the nodes view
   std::vector<ProfiledNode> nodes_;
   absl::flat_hash_map<absl::string_view, int> by_name_;
+  std::vector<bool> first_of_name_;  // per node: by_name_ finds it
   absl::flat_hash_set<absl::string_view> duplicated_;  // while adding
   int64_t unnamed_nodes_ = 0;
   std::vector<std::string> duplicate_names_;
@@ -149,6 +156,7 @@ class NodeTimes {
   // counts.
   std::vector<KernelTime> pending_;
   std::vector<int> pending_nodes_;
+  int last_found_ = -1;  // the node of the last event that named one
   // Unknown names of the current run, first seen first.
   absl::flat_hash_map<std::string, size_t> pending_unknown_index_;
   std::vector<std::pair<std::string, KernelTime>> pending_unknown_;

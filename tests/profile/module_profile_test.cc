@@ -113,6 +113,26 @@ TEST(ModuleProfileTest, ReportsUnnamedAndDuplicatedNodes) {
   EXPECT_EQ(graph->module_paths()[Module(*graph, "/M/A/B")], "a.b");
 }
 
+TEST(ModuleProfileTest, AHintedNodeIsFoundOnlyWhereTheIndexWouldFindIt) {
+  const auto graph = Graph();
+  EXPECT_EQ(graph->Find("b1", 3), 3);
+  EXPECT_EQ(graph->Find("b1", 4), 3);  // the hint names another node
+  EXPECT_EQ(graph->Find("c1", 5), 4);  // the second of a duplicated name
+  EXPECT_EQ(graph->Find("", 6), -1);   // the unnamed node
+  EXPECT_EQ(graph->Find("a1", 7), 1);  // past the last node
+  EXPECT_EQ(graph->Find("a1", -1), 1);
+  EXPECT_EQ(graph->Find("x", 0), -1);
+  // Events of c1 after c1's first node: all counted on the first.
+  NodeTimes times(*graph, 0);
+  ASSERT_TRUE(times
+                  .AddBytes(Profile({Event("b1", 1), Event("c1", 2),
+                                     Event("c1", 4), ModelRun(9)}),
+                            "p.json")
+                  .ok());
+  EXPECT_EQ(times.per_node()[4].micros, 6);
+  EXPECT_EQ(times.per_node()[5].micros, 0);
+}
+
 TEST(ModuleProfileTest, LeavesOutWarmUpRunsOfEachFile) {
   const auto graph = Graph();
   NodeTimes times(*graph, 1);
