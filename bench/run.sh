@@ -4,12 +4,20 @@
 #
 #   bench/run.sh                 # all models, 5 runs each
 #   RUNS=3 bench/run.sh nodes_1m # one model
+#   REPEAT=2 bench/run.sh        # each tool timed right after itself
 #
 # Models are generated once into $BENCH_DIR (default /tmp/hp-bench, about
 # 1.6 GB with outputs); delete the folder when done. Every run reads a file
 # already in the page cache (warmed first); each output is deleted and
 # `sync` run before the next run, so that no run pays for another's
-# writeback.
+# writeback. Each turn of a tool runs it REPEAT times in a row (default 1)
+# and times the last. On a virtual machine memory freed long ago costs far
+# more to touch again than memory freed a moment ago (docs/benchmarks.md,
+# "Machine"), so a tool timed right after another pays for what that one
+# left or did not free: `tag --nofsync` after the durable `tag`, whose
+# direct writes free no page cache, meets 297 MB of cold pages, and
+# python3-onnx finds the 1 GB output hp just freed. With REPEAT=2 each
+# tool meets the memory it leaves itself, as in a batch of the same tool.
 #
 # The binaries are built with -c opt in their own Bazel output base
 # ($OUTPUT_BASE, default /tmp/hp-bench-ob; its server exits after a minute
@@ -20,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/hp-bench}
 RUNS=${RUNS:-5}
+REPEAT=${REPEAT:-1}
 MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(inline_1g nodes_1m inline_400m)
 PYTHON=/usr/bin/python3
@@ -76,15 +85,18 @@ for model in "${MODELS[@]}"; do
   echo "measuring $model (1 sampled and $RUNS timed runs of each tool)" >&2
   for round in $(seq 0 "$RUNS"); do
     for tool in "${TOOLS[@]}"; do
-      rm -f "$out"
-      sync
       command_of "$tool" "$in" "$out"
       measure=(bench/measure.py --time_only)
       lines="$RESULTS"
       [ "$round" -eq 0 ] && { measure=(bench/measure.py); lines="$MEMORY"; }
-      "$PYTHON" "${measure[@]}" "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
-          2>"$BENCH_DIR/stderr.txt" || {
-        echo "failed: ${COMMAND[*]}" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
+      for run in $(seq "$REPEAT"); do
+        rm -f "$out"
+        sync
+        "$PYTHON" "${measure[@]}" "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
+            2>"$BENCH_DIR/stderr.txt" || {
+          echo "failed: ${COMMAND[*]}" >&2; cat "$BENCH_DIR/stderr.txt" >&2
+          exit 1; }
+      done
       printf '%s\t%s\t%s\n' "$model" "$tool" \
           "$(tr ' ' '\t' < "$BENCH_DIR/time.txt")" >> "$lines"
     done
@@ -95,9 +107,9 @@ rm -f "$BENCH_DIR/out.onnx" "$BENCH_DIR/time.txt" "$BENCH_DIR/stderr.txt"
 # What was measured: the tree (the commit, and files changed since) and how
 # busy the machine was.
 echo "tree: $(git rev-parse --short HEAD 2>/dev/null || echo '?') + $(git status --short 2>/dev/null | wc -l) changed files; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PYTHON" - "$RESULTS" "$MEMORY" "$BENCH_DIR" <<'PY'
+"$PYTHON" - "$RESULTS" "$MEMORY" "$BENCH_DIR" "$REPEAT" <<'PY'
 import collections, os, statistics, sys
-results, memory, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+results, memory, folder, repeat = sys.argv[1:5]
 def read(path):
     runs = collections.defaultdict(list)
     for line in open(path):
@@ -115,8 +127,10 @@ rss = {m: {t: median(m, t, 1) for t in tools} for m in models}
 anon = {m: {t: max(r[2] for r in sampled[m, t]) for t in tools}
         for m in models}
 size = {m: os.path.getsize(os.path.join(folder, m + ".onnx")) for m in models}
-print("median of %d timed runs, after one sampled for memory; wall time "
-      "in s" % len(runs[models[0], "cp"]))
+print("median of %d timed runs%s, after one sampled for memory; wall time "
+      "in s" % (len(runs[models[0], "cp"]),
+                "" if repeat == "1" else " (each the last of %s in a row)" %
+                repeat))
 print()
 print("| model | size MB | " + " | ".join(tools) + " |")
 print("|---" * (2 + len(tools)) + "|")
