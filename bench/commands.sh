@@ -61,12 +61,12 @@ RESULTS="$BENCH_DIR/commands.tsv"
 cat "$model" "$trace" "$tagged" "$fused" "$profile" > /dev/null
 echo "measuring ${#COMMANDS[@]} commands, $RUNS rounds" >&2
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for round in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   for entry in "${COMMANDS[@]}"; do
     IFS='|' read -r name reads arguments <<< "$entry"
     # shellcheck disable=SC2206  # the arguments, as words
     command=("$CONVERTER" $arguments)
-    for run in warm timed; do
+    for _ in warm timed; do  # the second run is timed
       rm -f "$out"
       sync
       "$PYTHON" bench/measure.py --time_only "$BENCH_DIR/time.txt" \

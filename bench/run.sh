@@ -89,7 +89,7 @@ for model in "${MODELS[@]}"; do
       measure=(bench/measure.py --time_only)
       lines="$RESULTS"
       [ "$round" -eq 0 ] && { measure=(bench/measure.py); lines="$MEMORY"; }
-      for run in $(seq "$REPEAT"); do
+      for _ in $(seq "$REPEAT"); do
         rm -f "$out"
         sync
         "$PYTHON" "${measure[@]}" "$BENCH_DIR/time.txt" "${COMMAND[@]}" \
