@@ -3,9 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -67,6 +68,40 @@ void AppendUtf8(uint32_t c, std::string* out) {
     out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
     out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
   }
+}
+
+// A JSON number's text as a double, whatever the C locale (strtod reads
+// "1.5" as 1 where the decimal point is a comma): false when its
+// magnitude is past double's range; one below it is 0.
+bool ToDouble(absl::string_view text, double* value) {
+  const std::from_chars_result read =
+      std::from_chars(text.data(), text.data() + text.size(), *value);
+  if (read.ec != std::errc::result_out_of_range) return true;
+  // Out of range: too large or too small. The power of ten of the first
+  // non-zero digit tells which (the text has one: zero is in range).
+  const size_t digits_end = text.find_first_of("eE");
+  const absl::string_view digits = text.substr(0, digits_end);
+  const size_t point = std::min(digits.find('.'), digits.size());
+  const size_t first = digits.find_first_of("123456789");
+  if (first == absl::string_view::npos) {
+    *value = 0;
+    return true;
+  }
+  int64_t power = first < point ? static_cast<int64_t>(point - first) - 1
+                                : -static_cast<int64_t>(first - point);
+  if (digits_end != absl::string_view::npos) {
+    absl::string_view exponent = text.substr(digits_end + 1);
+    const bool negative = !exponent.empty() && exponent[0] == '-';
+    if (!exponent.empty() && (exponent[0] == '-' || exponent[0] == '+')) {
+      exponent.remove_prefix(1);
+    }
+    int64_t e = 0;
+    for (const char c : exponent)
+      e = std::min<int64_t>(e * 10 + (c - '0'), 1 << 30);
+    power += negative ? -e : e;
+  }
+  *value = 0;
+  return power < 0;
 }
 
 // The reader: strict JSON (RFC 8259, UTF-8, a leading byte order mark
@@ -424,10 +459,9 @@ class EventReader {
         return true;
       }
     }
-    const std::string copy(text);
-    const double value = std::strtod(copy.c_str(), nullptr);
-    if (!std::isfinite(value)) {
-      return SyntaxError(absl::StrCat("number overflow: ", copy), at);
+    double value = 0;
+    if (!ToDouble(text, &value)) {
+      return SyntaxError(absl::StrCat("number overflow: ", text), at);
     }
     number->invalid = !(std::floor(value) == value && std::fabs(value) < 9e15);
     number->value = number->invalid ? 0 : static_cast<int64_t>(value);

@@ -104,6 +104,25 @@ TEST(ProfileReaderTest, AFractionalOrNegativeDurationIsMarked) {
   EXPECT_TRUE(seen[1].dur_invalid);
   EXPECT_FALSE(seen[2].dur_invalid);
   EXPECT_EQ(seen[2].dur, 3);
+  // Past int64 (read as a double: invalid); exponents; below double's
+  // range (0, a whole number); a whole number too large to be exact.
+  seen.clear();
+  ASSERT_TRUE(Read(R"([{"dur":9223372036854775808},{"dur":25e-1},)"
+                   R"({"dur":2.5e1},{"dur":-1e-400},{"dur":1e16},)"
+                   R"({"dur":9223372036854775807,"ts":-0.0}])",
+                   &seen)
+                  .ok());
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_TRUE(seen[0].dur_invalid);
+  EXPECT_TRUE(seen[1].dur_invalid);
+  EXPECT_FALSE(seen[2].dur_invalid);
+  EXPECT_EQ(seen[2].dur, 25);
+  EXPECT_FALSE(seen[3].dur_invalid);
+  EXPECT_EQ(seen[3].dur, 0);
+  EXPECT_TRUE(seen[4].dur_invalid);
+  EXPECT_FALSE(seen[5].dur_invalid);
+  EXPECT_EQ(seen[5].dur, INT64_MAX);
+  EXPECT_EQ(seen[5].ts, 0);
 }
 
 TEST(ProfileReaderTest, ATruncatedProfileSaysWhereItEnds) {
