@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "hp/view/text_escape.h"
 
 namespace hp {
 namespace {
@@ -289,36 +290,15 @@ class EventReader {
     const int e = Peek();
     if (e < 0) return EndsEarly("an escape");
     ++pos_;
-    switch (e) {
-      case '"':
-        decoded_.push_back('"');
-        return true;
-      case '\\':
-        decoded_.push_back('\\');
-        return true;
-      case '/':
-        decoded_.push_back('/');
-        return true;
-      case 'b':
-        decoded_.push_back('\b');
-        return true;
-      case 'f':
-        decoded_.push_back('\f');
-        return true;
-      case 'n':
-        decoded_.push_back('\n');
-        return true;
-      case 'r':
-        decoded_.push_back('\r');
-        return true;
-      case 't':
-        decoded_.push_back('\t');
-        return true;
-      case 'u':
-        break;
-      default:
-        return SyntaxError("invalid escape in a string", at);
+    // The one-character escapes, and what each stands for.
+    constexpr absl::string_view kEscapes = "\"\\/bfnrt";
+    constexpr absl::string_view kMeanings = "\"\\/\b\f\n\r\t";
+    const size_t escape = kEscapes.find(static_cast<char>(e));
+    if (escape != absl::string_view::npos) {
+      decoded_.push_back(kMeanings[escape]);
+      return true;
     }
+    if (e != 'u') return SyntaxError("invalid escape in a string", at);
     uint32_t unit;
     if (!ReadHex4(&unit)) return false;
     if (unit >= 0xDC00 && unit <= 0xDFFF) {
@@ -366,26 +346,16 @@ class EventReader {
   }
   // A UTF-8 sequence whose lead byte `lead` was read.
   bool CopyUtf8(int lead, uint64_t at) {
-    int more;
-    int low = 0x80, high = 0xBF;  // the range of the second byte
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      more = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      more = 2;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      more = 3;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
+    const Utf8Lead sequence = Utf8LeadOf(static_cast<uint8_t>(lead));
+    if (sequence.length < 2) {
       return SyntaxError("ill-formed UTF-8 in a string", at);
     }
     decoded_.push_back(static_cast<char>(lead));
-    for (int k = 0; k < more; ++k) {
+    for (size_t k = 1; k < sequence.length; ++k) {
       const int c = Peek();
       if (c < 0) return EndsEarly("the rest of a UTF-8 sequence");
-      if (c < (k == 0 ? low : 0x80) || c > (k == 0 ? high : 0xBF)) {
+      if (c < (k == 1 ? sequence.low : 0x80) ||
+          c > (k == 1 ? sequence.high : 0xBF)) {
         return SyntaxError("ill-formed UTF-8 in a string", at);
       }
       decoded_.push_back(static_cast<char>(c));

@@ -7,36 +7,38 @@ namespace {
 
 constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
 
-// Length of the valid UTF-8 sequence starting at text[i], or 0 (RFC 3629:
-// no overlong forms, no surrogates, nothing above U+10FFFF).
+// Length of the valid UTF-8 sequence starting at text[i], or 0.
 size_t Utf8SequenceLength(absl::string_view text, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
-  const uint8_t lead = byte(i);
-  if (lead < 0x80) return 1;
-  size_t length;
-  uint8_t low = 0x80, high = 0xBF;  // bounds of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;
-    if (lead == 0xED) high = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (size_t k = 2; k < length; ++k) {
+  const Utf8Lead lead = Utf8LeadOf(byte(i));
+  if (lead.length <= 1) return lead.length;
+  if (i + lead.length > text.size()) return 0;
+  if (byte(i + 1) < lead.low || byte(i + 1) > lead.high) return 0;
+  for (size_t k = 2; k < lead.length; ++k) {
     if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
   }
-  return length;
+  return lead.length;
 }
 
 }  // namespace
+
+Utf8Lead Utf8LeadOf(uint8_t lead) {
+  Utf8Lead sequence;
+  if (lead < 0x80) {
+    sequence.length = 1;
+  } else if (lead >= 0xC2 && lead <= 0xDF) {
+    sequence.length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    sequence.length = 3;
+    if (lead == 0xE0) sequence.low = 0xA0;
+    if (lead == 0xED) sequence.high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    sequence.length = 4;
+    if (lead == 0xF0) sequence.low = 0x90;
+    if (lead == 0xF4) sequence.high = 0x8F;
+  }
+  return sequence;
+}
 
 std::string ValidUtf8(absl::string_view text) {
   std::string out;

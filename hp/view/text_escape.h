@@ -4,11 +4,24 @@
 #ifndef HP_VIEW_TEXT_ESCAPE_H_
 #define HP_VIEW_TEXT_ESCAPE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
 namespace hp {
+
+// What a UTF-8 sequence's first byte says of it (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF): its length in bytes, 0
+// when the byte cannot start one, 1 for ASCII, and the range the second
+// byte must be in (the others are 0x80-0xBF).
+struct Utf8Lead {
+  size_t length = 0;
+  uint8_t low = 0x80;
+  uint8_t high = 0xBF;
+};
+Utf8Lead Utf8LeadOf(uint8_t lead);
 
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string ValidUtf8(absl::string_view text);
