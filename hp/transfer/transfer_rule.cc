@@ -7,7 +7,6 @@
 #include <future>
 #include <mutex>
 #include <numeric>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -266,9 +265,9 @@ class OriginalGraph {
     indexed_ = true;
     value_ids_.Allocate(nodes_);
     const size_t slots = value_ids_.output_slots();
-    // Below two slices, one core: threads would cost more than they save.
-    const size_t cores = std::min<size_t>(HardwareThreads(), 8);
-    const size_t table_count = nodes_.size() < 2 * kNodesPerSlice ? 1 : cores;
+    // A table per slice of ForSlices' split: one below two slices, where
+    // threads would cost more than they save.
+    const size_t table_count = SliceCount(nodes_.size(), kNodesPerSlice);
     for (size_t t = 0; t < table_count; ++t) {
       tables_.emplace_back(0, IdHash{&names_}, IdEq{&names_});
     }
