@@ -151,6 +151,16 @@ absl::Status NodeTimes::AddBytes(absl::string_view bytes,
   return absl::OkStatus();
 }
 
+absl::Status NodeTimes::AddFiles(ProfileReadAhead* files) {
+  for (const std::string& path : files->paths()) {
+    files_.push_back(path);
+    HP_RETURN_IF_ERROR(files->VisitNext(
+        [&](const ProfileEvent& event) { return Visit(path, event); }));
+    EndFile();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NodeTimes::Visit(absl::string_view source,
                               const ProfileEvent& event) {
   if (event.category == kSessionCategory) {

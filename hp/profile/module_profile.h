@@ -2,13 +2,16 @@
 // by profile_reader, file after file) attributed to the nodes of a tagged
 // model, or of the model onnxruntime optimized it into with the tags
 // transfer gives that one's nodes, then summed per module instance of the
-// module tree. Memory: the model's nodes and the modules, never the
-// profile's events. Part of the public API (hp/hp.h).
+// module tree. Memory: the model's nodes and the modules; the profile's
+// events only as far as they are read ahead (ProfileReadAhead, bounded).
+// Part of the public API (hp/hp.h).
 //
+//   // The profile is parsed while the model opens.
+//   hp::ProfileReadAhead reading({"onnxruntime_profile.json"});
 //   HP_ASSIGN_OR_RETURN(auto graph, hp::ProfiledGraph::Open(
 //       "bert.tagged.onnx", "bert.optimized.onnx"));
 //   hp::NodeTimes times(*graph, /*runs_skip=*/1);
-//   HP_RETURN_IF_ERROR(times.AddFile("onnxruntime_profile.json"));
+//   HP_RETURN_IF_ERROR(times.AddFiles(&reading));
 //   HP_ASSIGN_OR_RETURN(hp::ModuleProfile profile,
 //                       hp::ProfileModules(*graph, times));
 #ifndef HP_PROFILE_MODULE_PROFILE_H_
@@ -24,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/profile/profile_read_ahead.h"
 #include "hp/profile/profile_reader.h"
 #include "hp/util/string_arena.h"
 #include "hp/view/module_tree.h"
@@ -113,6 +117,8 @@ class NodeTimes {
   // file and event for a node event without a whole "dur").
   absl::Status AddFile(const std::string& path);
   absl::Status AddBytes(absl::string_view bytes, absl::string_view source);
+  // Each file `files` reads ahead, as AddFile would read it.
+  absl::Status AddFiles(ProfileReadAhead* files);
 
   // Once every file is read: InvalidArgument when no node event was read,
   // or more than half of them name nodes the graph does not have (a
