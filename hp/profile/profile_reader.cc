@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -43,6 +47,36 @@ ArgsField ArgsFieldOf(absl::string_view key) {
   if (key == "op_name") return ArgsField::kOpName;
   if (key == "provider") return ArgsField::kProvider;
   return ArgsField::kOther;
+}
+
+// Where the run of plain bytes of a string that starts at `at` ends: the
+// first byte before `end` that is '"', '\\', a control character or not
+// ASCII, else `end`. Profiles are mostly strings, and a byte at a time was
+// the reader's costliest loop: sixteen at a time where SSE2 is there (on
+// every x86-64).
+size_t PlainRunEnd(const char* data, size_t at, size_t end) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  for (; at + 16 <= end; at += 16) {
+    const __m128i bytes =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + at));
+    // Compared as signed bytes, those from 0x80 up are negative: "below a
+    // space" takes the controls and the non-ASCII bytes at once.
+    const __m128i stops =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote),
+                                  _mm_cmpeq_epi8(bytes, backslash)),
+                     _mm_cmplt_epi8(bytes, space));
+    const int mask = _mm_movemask_epi8(stops);
+    if (mask != 0) return at + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; at < end; ++at) {
+    const unsigned char c = static_cast<unsigned char>(data[at]);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return at;
+  }
+  return end;
 }
 
 // A JSON number as the fields read it: a whole number of microseconds, or
@@ -237,22 +271,19 @@ class EventReader {
     ++pos_;
     token_ = pos_;
     for (;;) {
-      while (pos_ < end_) {
-        const unsigned char c = static_cast<unsigned char>(data_[pos_]);
-        if (c == '"') {
+      pos_ = PlainRunEnd(data_, pos_, end_);
+      if (pos_ < end_) {
+        if (data_[pos_] == '"') {
           *text = absl::string_view(data_ + token_, pos_ - token_);
           ++pos_;
           token_ = kNoToken;
           return true;
         }
-        if (c == '\\' || c < 0x20 || c >= 0x80) {
-          decoded_.assign(data_ + token_, pos_ - token_);
-          token_ = kNoToken;
-          if (!DecodeRest()) return false;
-          *text = decoded_;
-          return true;
-        }
-        ++pos_;
+        decoded_.assign(data_ + token_, pos_ - token_);
+        token_ = kNoToken;
+        if (!DecodeRest()) return false;
+        *text = decoded_;
+        return true;
       }
       if (!Fill()) {
         token_ = kNoToken;

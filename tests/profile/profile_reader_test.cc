@@ -177,6 +177,36 @@ TEST(ProfileReaderTest, StringsAreDecoded) {
             "/a\\b \"q\" \xC3\xA9\xC3\xA9 \xF0\x9F\x98\x80\n_kernel_time");
 }
 
+TEST(ProfileReaderTest, EveryPlaceInALongStringIsChecked) {
+  // Strings are scanned many bytes at a time: an escape, a non-ASCII
+  // byte, a control character or the closing quote at each place in the
+  // first 40 bytes is found there.
+  for (size_t at = 0; at < 40; ++at) {
+    SCOPED_TRACE(at);
+    const std::string before(at, 'a');
+    const std::string after(40 - at, 'b');
+    std::vector<Seen> seen;
+    ASSERT_TRUE(
+        Read(absl::StrCat(R"([{"name":")", before, R"(\\)", after, "\xC3\xA9",
+                          R"("},{"name":")", before, R"("}])"),
+             &seen)
+            .ok());
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].name, absl::StrCat(before, "\\", after, "\xC3\xA9"));
+    EXPECT_EQ(seen[1].name, before);
+    const absl::Status control = Read(
+        absl::StrCat(R"([{"name":")", before, "\n", after, R"("}])"), &seen);
+    EXPECT_THAT(control.message(),
+                HasSubstr(absl::StrCat("byte offset ", 10 + at,
+                                       ": control character 0x0A")));
+    const absl::Status not_utf8 = Read(
+        absl::StrCat(R"([{"name":")", before, "\xFF", after, R"("}])"), &seen);
+    EXPECT_THAT(
+        not_utf8.message(),
+        HasSubstr(absl::StrCat("byte offset ", 10 + at, ": ill-formed UTF-8")));
+  }
+}
+
 TEST(ProfileReaderTest, AMemberNamedTwiceCountsOnceTheLast) {
   std::vector<Seen> seen;
   ASSERT_TRUE(Read(R"([{"cat":"Node","cat":5,"dur":3,"dur":"x","ts":1,"ts":2,)"
