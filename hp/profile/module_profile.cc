@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "hp/transfer/opened_transfer.h"
@@ -60,6 +61,7 @@ absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
                 result.kinds[i] == MatchKind::kReplacing});
     }
   }
+  into.FindDuplicateNames();
   into.BuildTree();
   return graph;
 }
@@ -69,38 +71,107 @@ std::unique_ptr<ProfiledGraph> ProfiledGraph::FromNodes(
   std::unique_ptr<ProfiledGraph> graph(new ProfiledGraph());
   graph->Reserve(nodes.size());
   for (const ProfiledNode& node : nodes) graph->Add(node);
+  graph->FindDuplicateNames();
   graph->BuildTree();
   return graph;
 }
 
-void ProfiledGraph::Reserve(size_t count) {
-  nodes_.reserve(count);
-  by_name_.reserve(count);
-  first_of_name_.reserve(count);
-}
+void ProfiledGraph::Reserve(size_t count) { nodes_.reserve(count); }
 
 void ProfiledGraph::Add(const ProfiledNode& node) {
-  const int i = static_cast<int>(nodes_.size());
   // Names are copied each (they are mostly unique); op types, tags and
   // module paths repeat, and are copied once each.
   const absl::string_view name = strings_.Store(node.name);
   nodes_.push_back({name, strings_.StoreOnce(node.op_type),
                     strings_.StoreOnce(node.tag),
                     strings_.StoreOnce(node.module_path), node.fused});
-  if (name.empty()) {
-    ++unnamed_nodes_;
-    first_of_name_.push_back(false);
-    return;
+  if (name.empty()) ++unnamed_nodes_;
+}
+
+void ProfiledGraph::FindDuplicateNames() {
+  first_of_name_.assign(nodes_.size(), false);
+  // Named nodes grouped by their name's hash: a counting sort on its top
+  // bits, then each small bucket sorted. Nodes of one name are then
+  // neighbours, with the rare others of the same hash.
+  constexpr int kBucketBits = 16;
+  struct Keyed {
+    uint64_t hash;
+    uint32_t node;
+  };
+  const absl::Hash<absl::string_view> hash_of;
+  std::vector<uint64_t> hashes(nodes_.size());
+  std::vector<uint32_t> bucket_begin((size_t{1} << kBucketBits) + 1, 0);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].name.empty()) continue;
+    hashes[i] = hash_of(nodes_[i].name);
+    ++bucket_begin[(hashes[i] >> (64 - kBucketBits)) + 1];
   }
-  const bool first = by_name_.emplace(name, i).second;
-  first_of_name_.push_back(first);
-  if (!first && duplicated_.insert(name).second) {
+  for (size_t b = 1; b < bucket_begin.size(); ++b) {
+    bucket_begin[b] += bucket_begin[b - 1];
+  }
+  std::vector<Keyed> keyed(bucket_begin.back());
+  {
+    std::vector<uint32_t> next(bucket_begin.begin(), bucket_begin.end() - 1);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].name.empty()) continue;
+      keyed[next[hashes[i] >> (64 - kBucketBits)]++] = {
+          hashes[i], static_cast<uint32_t>(i)};
+    }
+  }
+  // Per name held by several nodes, the node that holds it second: the
+  // names are listed in that order.
+  std::vector<std::pair<uint32_t, absl::string_view>> second_holders;
+  auto by_hash_then_node = [](const Keyed& a, const Keyed& b) {
+    return a.hash != b.hash ? a.hash < b.hash : a.node < b.node;
+  };
+  for (size_t b = 0; b + 1 < bucket_begin.size(); ++b) {
+    const auto first = keyed.begin() + bucket_begin[b];
+    const auto last = keyed.begin() + bucket_begin[b + 1];
+    std::sort(first, last, by_hash_then_node);
+    for (auto run = first; run != last;) {
+      auto run_end = run + 1;
+      while (run_end != last && run_end->hash == run->hash) ++run_end;
+      if (run_end - run > 1) {
+        // Nodes of one name, in node order: the first is found by name.
+        std::stable_sort(run, run_end, [&](const Keyed& a, const Keyed& c) {
+          return nodes_[a.node].name < nodes_[c.node].name;
+        });
+      }
+      for (auto at = run; at != run_end; ++at) {
+        const bool first_of_name =
+            at == run || nodes_[at->node].name != nodes_[(at - 1)->node].name;
+        if (first_of_name) {
+          first_of_name_[at->node] = true;
+        } else if (at - 1 == run ||
+                   nodes_[(at - 2)->node].name != nodes_[at->node].name) {
+          // The node before holds the name first: this one second.
+          second_holders.emplace_back(at->node, nodes_[at->node].name);
+        }
+      }
+      run = run_end;
+    }
+  }
+  std::sort(second_holders.begin(), second_holders.end());
+  duplicate_names_.clear();
+  for (const auto& [node, name] : second_holders) {
     duplicate_names_.emplace_back(name);
   }
 }
 
+const absl::flat_hash_map<absl::string_view, int>& ProfiledGraph::ByName()
+    const {
+  std::call_once(by_name_made_, [this] {
+    by_name_.reserve(nodes_.size() - static_cast<size_t>(unnamed_nodes_));
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (first_of_name_[i]) {
+        by_name_.emplace(nodes_[i].name, static_cast<int>(i));
+      }
+    }
+  });
+  return by_name_;
+}
+
 void ProfiledGraph::BuildTree() {
-  absl::flat_hash_set<absl::string_view>().swap(duplicated_);
   tree_ = ModuleTree::FromNodeTags(
       nodes_.size(), [&](size_t i) { return nodes_[i].tag; });
   // Per module, the path its first node records, read in node order.
@@ -115,8 +186,9 @@ void ProfiledGraph::BuildTree() {
 
 int ProfiledGraph::Find(absl::string_view name) const {
   if (name.empty()) return -1;
-  auto found = by_name_.find(name);
-  return found == by_name_.end() ? -1 : found->second;
+  const absl::flat_hash_map<absl::string_view, int>& by_name = ByName();
+  auto found = by_name.find(name);
+  return found == by_name.end() ? -1 : found->second;
 }
 
 int ProfiledGraph::Find(absl::string_view name, int hint) const {

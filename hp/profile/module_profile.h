@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -83,17 +84,23 @@ class ProfiledGraph {
 
  private:
   ProfiledGraph() = default;
-  // Keeps a copy of a node and indexes its name.
+  // Keeps a copy of a node.
   void Reserve(size_t count);
   void Add(const ProfiledNode& node);
-  // Once every node is added.
+  // Once every node is added: which node is the first of its name, the
+  // names several nodes hold, and the module tree.
+  void FindDuplicateNames();
   void BuildTree();
+  // The first node of each name, by name: made at the first lookup that
+  // needs it. Events mostly name the node after the last one found
+  // (Find's hint), and a table of a million names took 0.28 s to make.
+  const absl::flat_hash_map<absl::string_view, int>& ByName() const;
 
   StringArena strings_;  // every string the nodes view
   std::vector<ProfiledNode> nodes_;
-  absl::flat_hash_map<absl::string_view, int> by_name_;
-  std::vector<bool> first_of_name_;  // per node: by_name_ finds it
-  absl::flat_hash_set<absl::string_view> duplicated_;  // while adding
+  std::vector<bool> first_of_name_;  // per node
+  mutable std::once_flag by_name_made_;
+  mutable absl::flat_hash_map<absl::string_view, int> by_name_;
   int64_t unnamed_nodes_ = 0;
   std::vector<std::string> duplicate_names_;
   ModuleTree tree_;

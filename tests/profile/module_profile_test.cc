@@ -113,6 +113,29 @@ TEST(ModuleProfileTest, ReportsUnnamedAndDuplicatedNodes) {
   EXPECT_EQ(graph->module_paths()[Module(*graph, "/M/A/B")], "a.b");
 }
 
+TEST(ModuleProfileTest, DuplicatedNamesAreListedInTheOrderTheyRepeat) {
+  // "z" repeats first (at node 3), then "a" (node 5), then "m" (node 7);
+  // each name's first node is the one found, also from a later one's
+  // hint. Among a million names, nodes of one name still meet.
+  std::vector<std::string> names = {"a", "m", "z", "z", "z",
+                                    "a", "q", "m", "a"};
+  for (int i = 0; i < 1000000; ++i) names.push_back(absl::StrCat("/n", i));
+  names.push_back("/n12345");
+  std::vector<ProfiledNode> nodes;
+  for (const std::string& name : names) {
+    nodes.push_back({name, "Add", "/M", "", false});
+  }
+  const auto graph = ProfiledGraph::FromNodes(std::move(nodes));
+  EXPECT_THAT(graph->duplicate_names(), ElementsAre("z", "a", "m", "/n12345"));
+  EXPECT_EQ(graph->Find("a"), 0);
+  EXPECT_EQ(graph->Find("z", 4), 2);
+  EXPECT_EQ(graph->Find("m", 7), 1);
+  EXPECT_EQ(graph->Find("q", 6), 6);
+  EXPECT_EQ(graph->Find("/n12345", 1000009), 12354);
+  EXPECT_EQ(graph->Find("/n999999"), 1000008);
+  EXPECT_EQ(graph->Find("/n1000000"), -1);
+}
+
 TEST(ModuleProfileTest, AHintedNodeIsFoundOnlyWhereTheIndexWouldFindIt) {
   const auto graph = Graph();
   EXPECT_EQ(graph->Find("b1", 3), 3);
