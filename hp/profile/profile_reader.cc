@@ -205,12 +205,14 @@ class EventReader {
 
   void SkipWhitespace() {
     for (;;) {
-      while (pos_ < end_) {
-        const char c = data_[pos_];
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
-        ++pos_;
+      size_t pos = pos_;
+      while (pos < end_) {
+        const char c = data_[pos];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
+        ++pos;
       }
-      if (!Fill()) return;
+      pos_ = pos;
+      if (pos_ < end_ || !Fill()) return;
     }
   }
 
@@ -506,25 +508,35 @@ class EventReader {
     }
   }
 
-  // A member's name and the ':' after it. The name is copied: reading on
-  // may move the buffer it lies in.
+  // A member's name and the ':' after it. The name is a view valid until
+  // the next string is read: into decoded_, or into the buffer, where
+  // token_ keeps it while the colon is read (a refill moves the bytes
+  // kept: the view is made after).
   bool ReadKey(absl::string_view* key) {
     SkipWhitespace();
     if (Peek() != '"') return Unexpected("a member name (a string)");
     absl::string_view text;
     if (!ReadString(&text)) return false;
-    key_.assign(text.data(), text.size());
-    *key = key_;
+    const bool in_buffer = text.data() >= data_ && text.data() <= data_ + end_;
+    if (in_buffer) token_ = static_cast<size_t>(text.data() - data_);
     SkipWhitespace();
-    if (!Expect(':', "':' after a member name")) return false;
-    SkipWhitespace();
-    return true;
+    const bool colon = Expect(':', "':' after a member name");
+    if (colon) SkipWhitespace();
+    if (in_buffer) {
+      text = absl::string_view(data_ + token_, text.size());
+      token_ = kNoToken;
+    }
+    *key = text;
+    return colon;
   }
 
   // Any value at pos_, checked and dropped.
   bool SkipValue() {
-    // Per open container: whether it is an object.
-    std::vector<bool> open;
+    // Per open container: whether it is an object. A member, kept from
+    // value to value: made for each, it was an allocation for every
+    // nested value (an event's tensor shapes).
+    std::vector<bool>& open = open_containers_;
+    open.clear();
     absl::string_view key;
     for (;;) {
       SkipWhitespace();
@@ -752,7 +764,7 @@ class EventReader {
   absl::Status status_;
   int64_t index_ = 0;
   std::string decoded_;  // a string with escapes or non-ASCII bytes
-  std::string key_;      // the last member name read
+  std::vector<bool> open_containers_;  // SkipValue's
   // The event's fields, copied as read.
   std::string category_, name_, phase_, op_name_, provider_;
 };

@@ -93,6 +93,36 @@ TEST(ProfileReaderTest, ReadsAFileInChunksAsItReadsBytes) {
   EXPECT_EQ(from_file.back().name, "n19999_kernel_time");
 }
 
+TEST(ProfileReaderTest, AMemberNameIsKeptWhereTheBufferIsReadAgain) {
+  // Member names are viewed in the buffer, which is read on (and moved)
+  // while the colon after a name is looked for: a name that ends right at
+  // the end of the first 1 MiB chunk, or a few bytes before it, is still
+  // the name.
+  const std::string path = test_files::TestFolder() + "/at_chunk_end.json";
+  for (size_t before_end = 0; before_end < 8; ++before_end) {
+    SCOPED_TRACE(before_end);
+    // The name's closing quote at byte (1 MiB - 1 - before_end).
+    const size_t pad = (size_t{1} << 20) - 7 - before_end;
+    // Enough events after it to fill the buffer again where it lay.
+    std::string text = absl::StrCat("[", std::string(pad, ' '),
+                                    R"({"cat"    :    "Node","dur"  :  7})");
+    while (text.size() < (size_t{5} << 20) / 2) {
+      text += R"(,{"pid":1,"tid":2,"ts":3,"name":"not a member name"})";
+    }
+    test_files::WriteBytes(path, text + "]");
+    std::vector<Seen> seen;
+    ASSERT_TRUE(ReadProfileFile(path, [&](const ProfileEvent& event) {
+                  seen.push_back({std::string(event.category), "", "", "", "",
+                                  event.dur, event.ts, event.index,
+                                  event.byte_offset, false});
+                  return absl::OkStatus();
+                }).ok());
+    ASSERT_GT(seen.size(), 1u);
+    EXPECT_EQ(seen[0].category, "Node");
+    EXPECT_EQ(seen[0].dur, 7);
+  }
+}
+
 TEST(ProfileReaderTest, AFractionalOrNegativeDurationIsMarked) {
   std::vector<Seen> seen;
   ASSERT_TRUE(Read(R"([{"cat":"Node","dur":1.5},{"cat":"Node","dur":-2},)"
