@@ -365,6 +365,10 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
                       ProfiledGraph::Open(model, args.optimized));
   HP_ASSIGN_OR_RETURN(std::unique_ptr<NodeTimes> times,
                       ReadTimes(*graph, &reading, args.runs_skip));
+  // The baseline's profiles, once the first ones are read: parsed while
+  // the modules are summed and the baseline's graph, if another, opens.
+  std::optional<ProfileReadAhead> baseline_reading;
+  if (!args.baseline.empty()) baseline_reading.emplace(args.baseline);
   const ModuleProfile profile = ProfileModules(*graph, *times);
   bool per_run = false;
   std::vector<Comparison> rows;
@@ -378,10 +382,9 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
                           ProfiledGraph::Open(model, args.baseline_optimized));
       baseline_on = baseline_graph.get();
     }
-    ProfileReadAhead baseline_reading(args.baseline);
     HP_ASSIGN_OR_RETURN(
         baseline_times,
-        ReadTimes(*baseline_on, &baseline_reading, args.runs_skip));
+        ReadTimes(*baseline_on, &*baseline_reading, args.runs_skip));
     baseline = ProfileModules(*baseline_on, *baseline_times);
     rows = Compare(*graph, profile, *times, *baseline_on, baseline,
                    *baseline_times, &per_run);

@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -98,7 +97,7 @@ class ProfiledGraph {
 
   StringArena strings_;  // every string the nodes view
   std::vector<ProfiledNode> nodes_;
-  std::vector<bool> first_of_name_;  // per node
+  std::vector<bool> first_of_name_;  // per node: the first of its name
   mutable std::once_flag by_name_made_;
   mutable absl::flat_hash_map<absl::string_view, int> by_name_;
   int64_t unnamed_nodes_ = 0;

@@ -517,7 +517,7 @@ class EventReader {
     if (Peek() != '"') return Unexpected("a member name (a string)");
     absl::string_view text;
     if (!ReadString(&text)) return false;
-    const bool in_buffer = text.data() >= data_ && text.data() <= data_ + end_;
+    const bool in_buffer = text.data() != decoded_.data();
     if (in_buffer) token_ = static_cast<size_t>(text.data() - data_);
     SkipWhitespace();
     const bool colon = Expect(':', "':' after a member name");
