@@ -1,8 +1,13 @@
 // Fuzz target: the profile reader (onnxruntime profile JSON bytes, read as
 // a stream of events), checked against nlohmann's parser of the whole
 // document: the same inputs accepted, the same fields of each event. Then
-// attribution to a small fixed graph whose node names the corpus's events
-// use, the module sums, and the pictures.
+// the read-ahead (ProfileReadAhead: the bytes as a file, read twice on its
+// thread, handed over in batches), checked against the reader: the same
+// events and errors. Then attribution to a small fixed graph whose node
+// names the corpus's events use, the module sums, and the pictures.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -13,9 +18,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "hp/profile/flame_graph.h"
 #include "hp/profile/module_profile.h"
+#include "hp/profile/profile_read_ahead.h"
 #include "hp/profile/profile_reader.h"
 #include "nlohmann/json.hpp"
 
@@ -132,11 +140,89 @@ void CheckAgainstDocument(absl::string_view bytes) {
   }
 }
 
+// An event as a visitor saw it: its fields and where it is.
+struct SeenEvent {
+  Fields fields;
+  int64_t index;
+  uint64_t byte_offset;
+  bool operator==(const SeenEvent& o) const {
+    return fields == o.fields && index == o.index &&
+           byte_offset == o.byte_offset;
+  }
+};
+
+// Collects the events a visit sees, and what the visit returned.
+struct Seen {
+  std::vector<SeenEvent> events;
+  absl::Status status;
+
+  // The visitor itself, not a ProfileEventVisitor: that one only refers to
+  // a callable, which must outlive it (here, the call it is passed to).
+  auto Visitor() {
+    return [this](const hp::ProfileEvent& event) {
+      events.push_back({{std::string(event.category), std::string(event.name),
+                         std::string(event.phase), std::string(event.op_name),
+                         std::string(event.provider), event.dur, event.ts,
+                         event.dur_invalid},
+                        event.index,
+                        event.byte_offset});
+      return absl::OkStatus();
+    };
+  }
+};
+
+// The read-ahead over the bytes as a file, given twice, against the reader
+// over the bytes in place: each visit the same events and the same status
+// (its message naming the file where the reader's names "fuzz.json"), and
+// no visit past the last file or after a failed one. The bound is far
+// under most inputs' events, so that the reading waits for the visits.
+void CheckReadAhead(absl::string_view bytes) {
+  Seen in_place;
+  in_place.status =
+      hp::ReadProfileBytes(bytes, "fuzz.json", in_place.Visitor());
+  const int fd = memfd_create("profile_fuzzer", 0);
+  if (fd < 0) return;
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t written = write(fd, bytes.data() + done, bytes.size() - done);
+    if (written <= 0) {
+      close(fd);
+      return;
+    }
+    done += static_cast<size_t>(written);
+  }
+  const std::string path = absl::StrCat("/proc/self/fd/", fd);
+  {
+    hp::ProfileReadAhead reading({path, path}, /*max_bytes=*/512);
+    for (int file = 0; file < 2; ++file) {
+      Seen ahead;
+      ahead.status = reading.VisitNext(ahead.Visitor());
+      if (file == 1 && !in_place.status.ok()) {
+        // The first file failed: no more visits.
+        if (!absl::IsFailedPrecondition(ahead.status)) std::abort();
+        break;
+      }
+      if (ahead.status.code() != in_place.status.code() ||
+          absl::StrReplaceAll(ahead.status.message(), {{path, "fuzz.json"}}) !=
+              in_place.status.message() ||
+          !(ahead.events == in_place.events)) {
+        std::abort();
+      }
+    }
+    Seen past;
+    if (!absl::IsFailedPrecondition(reading.VisitNext(past.Visitor())) ||
+        !past.events.empty()) {
+      std::abort();
+    }
+  }
+  close(fd);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   CheckAgainstDocument(bytes);
+  CheckReadAhead(bytes);
   size_t sum = 0;
   // The reader alone, every event's fields.
   const absl::Status read = hp::ReadProfileBytes(
