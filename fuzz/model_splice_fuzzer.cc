@@ -2,9 +2,13 @@
 // reader (ModelSplice::Open), with node records parsed into the skeleton and
 // read as views, then what later stages ask of an open splice: the nodes,
 // the structure digest, the skeleton with initializer headers, and the
-// writer (left uncommitted, so nothing is renamed into place).
+// writer (left uncommitted, so nothing is renamed into place). The node
+// records are read again with the later half of each run read ahead on a
+// second thread from a guessed start (RecordRunAhead): the same records,
+// or the same error.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,6 +44,27 @@ void Exercise(const std::string& path, bool read_node_records) {
   sink = sum;  // keeps the reads
 }
 
+// The splice opened with every run of node records read ahead (from the
+// middle of what follows its first record) against it opened without.
+void CheckRunAhead(const std::string& path) {
+  hp::SpliceOptions plain;
+  plain.read_node_records = true;
+  plain.node_run_ahead_after = UINT64_MAX;
+  hp::SpliceOptions ahead = plain;
+  ahead.node_run_ahead_after = 0;
+  absl::StatusOr<hp::ModelSplice> one = hp::ModelSplice::Open(path, plain);
+  absl::StatusOr<hp::ModelSplice> two = hp::ModelSplice::Open(path, ahead);
+  if (one.ok() != two.ok()) std::abort();
+  if (!one.ok()) {
+    if (one.status() != two.status()) std::abort();
+    return;
+  }
+  if (one->nodes().size() != two->nodes().size()) std::abort();
+  for (size_t i = 0; i < one->nodes().size(); ++i) {
+    if (one->NodeRecord(i) != two->NodeRecord(i)) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -47,5 +72,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = hp::fuzz::WriteScratchFile("model.onnx", data, size);
   Exercise(path, /*read_node_records=*/false);
   Exercise(path, /*read_node_records=*/true);
+  CheckRunAhead(path);
   return 0;
 }

@@ -381,11 +381,42 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
         release_behind(field.begin);
         graph.AddRange(field.begin, field.end);
         node_records.push_back({field.payload, field.end});
-        // The node records after it, read without mapping their pages.
-        while (node_runs.Next(TagByte(kGraphNode), field.end, &field)) {
+        // The node records after it, read without mapping their pages; the
+        // later part of a long run on a second thread meanwhile, taken if
+        // this reading ends a record where that one started.
+        const uint64_t run_begin = field.begin;
+        std::optional<RecordRunAhead> ahead;
+        bool looked_ahead = false;
+        while (true) {
+          if (ahead.has_value() && field.end >= ahead->start()) {
+            if (field.end == ahead->start()) {
+              RecordRunAhead::Run run = ahead->Take();
+              if (!run.records.empty()) {
+                graph.AddRange(field.end, run.last.end);
+                node_records.insert(node_records.end(), run.records.begin(),
+                                    run.records.end());
+                field = run.last;
+              }
+            }
+            ahead.reset();
+          }
+          const uint64_t read = field.end - run_begin;
+          if (!looked_ahead && read >= options.node_run_ahead_after &&
+              HardwareThreads() > 1) {
+            looked_ahead = true;
+            const uint64_t left = record.end - field.end;
+            if (left >= read) {
+              ahead.emplace(data, fd_.get(), TagByte(kGraphNode),
+                            field.end + left / 2, record.end);
+              if (ahead->start() == UINT64_MAX) ahead.reset();
+            }
+          }
+          if (!node_runs.Next(TagByte(kGraphNode), field.end, &field)) break;
           graph.AddRange(field.begin, field.end);
           node_records.push_back({field.payload, field.end});
         }
+        // A run that started past where this one ended is dropped.
+        ahead.reset();
         reader = WireReader(data, field.end, record.end);
       } else if (!skipped) {
         graph.AddRange(field.begin, field.end);

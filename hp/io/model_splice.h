@@ -48,6 +48,11 @@ struct SpliceOptions {
   // without it they fault the whole file in. Passes that read out of
   // order would fault each page again and again, so it is not the default.
   bool release_pages_periodically = false;
+  // Once this many bytes of a run of main-graph node records are read, the
+  // later half of what the graph holds after them (when at least as much
+  // again) is read on a second thread meanwhile (RecordRunAhead). Tests
+  // lower it.
+  uint64_t node_run_ahead_after = uint64_t{8} << 20;
 };
 
 // Bytes to append to main-graph node records as read from the input, so

@@ -215,6 +215,71 @@ bool RecordRunReader::Next(uint8_t tag_byte, uint64_t at, WireRecord* record) {
   return true;
 }
 
+namespace {
+
+// Where RecordRunAhead looks for a start after its guess, and how far its
+// records in a row may reach.
+constexpr uint64_t kStartSearchBytes = uint64_t{16} << 10;
+constexpr uint64_t kChainSearchBytes = uint64_t{64} << 10;
+
+// Whether `count` records of `tag_byte` follow one another from `at`, all
+// before `end` and their headers before `seen`.
+bool RecordsInARow(const uint8_t* data, uint8_t tag_byte, uint64_t at,
+                   int count, uint64_t seen, uint64_t end) {
+  for (int k = 0; k < count; ++k) {
+    if (at >= seen || data[at] != tag_byte) return false;
+    uint64_t pos = at + 1;
+    uint64_t length = 0;
+    if (!DecodeVarint(data, &pos, seen, &length) || length > end - pos) {
+      return false;
+    }
+    at = pos + length;
+  }
+  return true;
+}
+
+}  // namespace
+
+RecordRunAhead::RecordRunAhead(const uint8_t* data, int fd, uint8_t tag_byte,
+                               uint64_t guess, uint64_t end) {
+  if (data == nullptr || guess >= end) return;
+  const uint64_t seen = std::min(end, guess + kChainSearchBytes);
+  const uint64_t last = std::min(end, guess + kStartSearchBytes);
+  for (uint64_t at = guess; at < last; ++at) {
+    if (RecordsInARow(data, tag_byte, at, kChain, seen, end)) {
+      start_ = at;
+      break;
+    }
+  }
+  if (start_ == UINT64_MAX) return;
+  reader_ = std::thread([this, fd, tag_byte, end] { Read(fd, tag_byte, end); });
+}
+
+RecordRunAhead::~RecordRunAhead() {
+  stop_ = true;
+  if (reader_.joinable()) reader_.join();
+}
+
+void RecordRunAhead::Read(int fd, uint8_t tag_byte, uint64_t end) {
+  RecordRunReader reader(fd, end);
+  WireRecord record;
+  uint64_t at = start_;
+  // The stop is looked at now and then: a dropped run ends soon, and a
+  // taken one is not slowed by an atomic read per record.
+  constexpr size_t kStopCheckEvery = 4096;
+  while (reader.Next(tag_byte, at, &record)) {
+    run_.records.push_back({record.payload, record.end});
+    run_.last = record;
+    at = record.end;
+    if (run_.records.size() % kStopCheckEvery == 0 && stop_) return;
+  }
+}
+
+RecordRunAhead::Run RecordRunAhead::Take() {
+  if (reader_.joinable()) reader_.join();
+  return std::move(run_);
+}
+
 FileMapping::FileMapping(int fd, uint64_t size) : fd_(fd), size_(size) {
   if (size == 0) return;
   void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -160,6 +161,12 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // caller wants the tagged model itself.
   SpliceOptions open;
   open.read_node_records = !request.keep_model;
+  // The trace is parsed on the other core meanwhile: a second reader of
+  // the node records there only takes turns with it (nodes_1m, --nofsync:
+  // 0.38 s with it, 0.355 s without).
+  if (!request.trace_path.empty()) {
+    open.node_run_ahead_after = std::numeric_limits<uint64_t>::max();
+  }
   HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path, open));
   TagFileResult result;
   result.splice = std::make_unique<ModelSplice>(std::move(opened));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -10,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "hp/tag/record_strip.h"
 #include "hp/tag/tag_codec.h"
-#include "hp/tag/tagged_model.h"
 #include "hp/tag/tag_writer.h"
+#include "hp/tag/tagged_model.h"
 #include "hp/util/parallel.h"
 #include "hp/util/status_macros.h"
 
@@ -180,6 +181,9 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
     const std::string& path, const TaggedModelReading& reading) {
   SpliceOptions open;
   open.read_node_records = true;
+  if (reading.second_core_busy) {
+    open.node_run_ahead_after = std::numeric_limits<uint64_t>::max();
+  }
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path, open));
   if (!IsTagged(splice.skeleton())) {
     return absl::FailedPreconditionError(

@@ -469,6 +469,26 @@ TEST(ModelSpliceTest, ManyNodesAreParsedAsInTheWholeModel) {
   expected.mutable_graph()->clear_sparse_initializer();
   EXPECT_TRUE(MessageDifferencer::Equals(splice->skeleton(), expected));
   ExpectSpliceEqualsFullLoad(path, nullptr, TagOptions(), folder);
+  // The later half of the node records read ahead on a second thread, from
+  // wherever after the first record: the same records, whether the guess
+  // landed on a boundary or inside a record (the 9 MB attribute), as the
+  // nodes read as records show.
+  for (const uint64_t after : {uint64_t{0}, uint64_t{1} << 20}) {
+    SCOPED_TRACE(after);
+    SpliceOptions plain;
+    plain.read_node_records = true;
+    plain.node_run_ahead_after = UINT64_MAX;
+    SpliceOptions ahead = plain;
+    ahead.node_run_ahead_after = after;
+    absl::StatusOr<ModelSplice> one = ModelSplice::Open(path, plain);
+    absl::StatusOr<ModelSplice> two = ModelSplice::Open(path, ahead);
+    ASSERT_TRUE(one.ok()) << one.status();
+    ASSERT_TRUE(two.ok()) << two.status();
+    ASSERT_EQ(one->nodes().size(), two->nodes().size());
+    for (size_t i = 0; i < one->nodes().size(); ++i) {
+      ASSERT_EQ(one->NodeRecord(i), two->NodeRecord(i)) << i;
+    }
+  }
 }
 
 TEST(ModelSpliceTest, ACorruptNodeAmongManyFailsAsLoadModelFails) {

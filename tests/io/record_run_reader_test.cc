@@ -1,10 +1,13 @@
 // RecordRunReader against WireReader over the same bytes: the same records
 // across its buffer's refills, and a run that ends, leaving the judgement
-// to WireReader, at anything else.
+// to WireReader, at anything else. RecordRunAhead: where a guessed run
+// starts, and that from a true boundary it reads what the caller would.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -115,6 +118,114 @@ TEST(RecordRunReaderTest, AFileCutShortEndsTheRun) {
   // Nothing past the new end; the mapping's reader judges from there.
   EXPECT_LE(at, 10 * node.size());
   EXPECT_GE(read, 9);
+}
+
+// `bytes` in a file, open and mapped, for RecordRunAhead.
+class MappedBytes {
+ public:
+  explicit MappedBytes(const std::string& bytes) {
+    const std::string path = TestFolder() + "/mapped.bin";
+    WriteBytes(path, bytes);
+    fd_ = ::open(path.c_str(), O_RDONLY);
+    EXPECT_GE(fd_, 0);
+    size_ = bytes.size();
+    void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    EXPECT_NE(address, MAP_FAILED);
+    data_ = static_cast<const uint8_t*>(address);
+  }
+  ~MappedBytes() {
+    ::munmap(const_cast<uint8_t*>(data_), size_);
+    ::close(fd_);
+  }
+  const uint8_t* data() const { return data_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  size_t size_ = 0;
+  const uint8_t* data_ = nullptr;
+};
+
+TEST(RecordRunAheadTest, FromATrueBoundaryReadsWhatTheCallerWould) {
+  // Records of lengths 1 to 300 in turn, then a field of another number.
+  std::string bytes;
+  std::vector<uint64_t> boundaries;
+  for (int i = 0; i < 20000; ++i) {
+    boundaries.push_back(bytes.size());
+    bytes += wire_format::BytesField(kGraphNode, std::string(1 + i % 300, 'n'));
+  }
+  const uint64_t run_end = bytes.size();
+  bytes += wire_format::BytesField(2, "graph name");
+  const std::vector<WireRecord> whole = ReadRun(bytes, 0, bytes.size());
+  ASSERT_EQ(whole.size(), boundaries.size());
+
+  MappedBytes file(bytes);
+  const uint64_t guess = bytes.size() / 2 + 1;
+  RecordRunAhead ahead(file.data(), file.fd(), kNodeTag, guess, bytes.size());
+  // The first record boundary at or after the guess: no chain of records
+  // starts inside a record of these (its bytes are all 'n').
+  size_t first = 0;
+  while (boundaries[first] < guess) ++first;
+  ASSERT_EQ(ahead.start(), boundaries[first]);
+  const RecordRunAhead::Run run = ahead.Take();
+  ASSERT_EQ(run.records.size(), whole.size() - first);
+  for (size_t k = 0; k < run.records.size(); ++k) {
+    EXPECT_EQ(run.records[k].begin, whole[first + k].payload);
+    EXPECT_EQ(run.records[k].end, whole[first + k].end);
+  }
+  ExpectSame(run.last, whole.back());
+  EXPECT_EQ(run.last.end, run_end);  // stopped at the name, as the caller
+}
+
+TEST(RecordRunAheadTest, AStartInsideARecordIsFoundButNotATrueBoundary) {
+  // One record whose contents are themselves a chain of records, as a
+  // node attribute's bytes may be: the guess lands among them and finds a
+  // start there, which the caller's reading (one record, then the next)
+  // passes over.
+  std::string fake;
+  for (int i = 0; i < 100; ++i) {
+    fake += wire_format::BytesField(kGraphNode, "looks like a node");
+  }
+  const std::string bytes = wire_format::BytesField(kGraphNode, "first") +
+                            wire_format::BytesField(kGraphNode, fake) +
+                            wire_format::BytesField(kGraphNode, "last");
+  const std::vector<WireRecord> whole = ReadRun(bytes, 0, bytes.size());
+  ASSERT_EQ(whole.size(), 3u);
+
+  MappedBytes file(bytes);
+  RecordRunAhead ahead(file.data(), file.fd(), kNodeTag, whole[1].payload + 3,
+                       bytes.size());
+  EXPECT_GT(ahead.start(), whole[1].payload);
+  EXPECT_LT(ahead.start(), whole[1].end);
+  for (const WireRecord& record : whole) EXPECT_NE(record.end, ahead.start());
+}
+
+TEST(RecordRunAheadTest, NoStartWhereNoRecordsFollowOneAnother) {
+  // Weights: no chain of RecordRunAhead::kChain records anywhere in them.
+  std::string weights(1 << 20, '\0');
+  for (size_t i = 0; i < weights.size(); ++i) {
+    weights[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  const std::string bytes =
+      wire_format::BytesField(kGraphNode, "node") + weights;
+  MappedBytes file(bytes);
+  RecordRunAhead ahead(file.data(), file.fd(), kNodeTag, bytes.size() / 2,
+                       bytes.size());
+  EXPECT_EQ(ahead.start(), UINT64_MAX);
+}
+
+TEST(RecordRunAheadTest, ADroppedRunStopsItsThread) {
+  // Many records, the run dropped at once: the destructor returns (the
+  // thread looks at the stop between records).
+  std::string bytes;
+  for (int i = 0; i < 200000; ++i) {
+    bytes += wire_format::BytesField(kGraphNode, "a node record");
+  }
+  MappedBytes file(bytes);
+  auto ahead = std::make_unique<RecordRunAhead>(file.data(), file.fd(),
+                                                kNodeTag, 1, bytes.size());
+  EXPECT_NE(ahead->start(), UINT64_MAX);
+  ahead.reset();
 }
 
 }  // namespace

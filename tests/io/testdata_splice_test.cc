@@ -57,8 +57,12 @@ TEST(TestdataSpliceTest, SpliceTaggingEqualsFullLoadTaggingOnEveryModel) {
       continue;
     }
     // Again with the main graph's tags appended to its node records as
-    // read, as `converter tag` writes them.
-    absl::StatusOr<ModelSplice> copying = ModelSplice::Open(path);
+    // read, as `converter tag` writes them, and the later half of every
+    // run of node records read ahead on a second thread (RecordRunAhead),
+    // taken where it started at a record boundary.
+    SpliceOptions read_ahead;
+    read_ahead.node_run_ahead_after = 0;
+    absl::StatusOr<ModelSplice> copying = ModelSplice::Open(path, read_ahead);
     ASSERT_TRUE(copying.ok()) << copying.status();
     AppendedNodeTags appended;
     ASSERT_TRUE(
