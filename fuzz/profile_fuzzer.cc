@@ -5,9 +5,6 @@
 // thread, handed over in batches), checked against the reader: the same
 // events and errors. Then attribution to a small fixed graph whose node
 // names the corpus's events use, the module sums, and the pictures.
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "fuzz/support.h"
 #include "hp/profile/flame_graph.h"
 #include "hp/profile/module_profile.h"
 #include "hp/profile/profile_read_ahead.h"
@@ -107,39 +104,6 @@ Fields Expected(const nlohmann::json& event) {
   return f;
 }
 
-// The reader against the parsed document; aborts where they differ.
-void CheckAgainstDocument(absl::string_view bytes) {
-  std::vector<Fields> read;
-  const absl::Status status = hp::ReadProfileBytes(
-      bytes, "fuzz.json", [&](const hp::ProfileEvent& event) {
-        if (event.index != static_cast<int64_t>(read.size()) ||
-            event.byte_offset >= bytes.size() ||
-            bytes[event.byte_offset] != '{') {
-          std::abort();
-        }
-        read.push_back({std::string(event.category), std::string(event.name),
-                        std::string(event.phase), std::string(event.op_name),
-                        std::string(event.provider), event.dur, event.ts,
-                        event.dur_invalid});
-        return absl::OkStatus();
-      });
-  const nlohmann::json document =
-      nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr,
-                            /*allow_exceptions=*/false);
-  bool events = !document.is_discarded() && document.is_array();
-  if (events) {
-    for (const nlohmann::json& element : document) {
-      events = events && element.is_object();
-    }
-  }
-  if (status.ok() != events) std::abort();
-  if (!events) return;
-  if (read.size() != document.size()) std::abort();
-  for (size_t i = 0; i < read.size(); ++i) {
-    if (!(read[i] == Expected(document[i]))) std::abort();
-  }
-}
-
 // An event as a visitor saw it: its fields and where it is.
 struct SeenEvent {
   Fields fields;
@@ -171,58 +135,74 @@ struct Seen {
   }
 };
 
+// The reader against the parsed document; aborts where they differ.
+// Returns what the reader gave.
+Seen CheckAgainstDocument(absl::string_view bytes) {
+  Seen read;
+  auto keep = read.Visitor();
+  read.status = hp::ReadProfileBytes(
+      bytes, "fuzz.json", [&](const hp::ProfileEvent& event) {
+        if (event.index != static_cast<int64_t>(read.events.size()) ||
+            event.byte_offset >= bytes.size() ||
+            bytes[event.byte_offset] != '{') {
+          std::abort();
+        }
+        return keep(event);
+      });
+  const nlohmann::json document =
+      nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr,
+                            /*allow_exceptions=*/false);
+  bool events = !document.is_discarded() && document.is_array();
+  if (events) {
+    for (const nlohmann::json& element : document) {
+      events = events && element.is_object();
+    }
+  }
+  if (read.status.ok() != events) std::abort();
+  if (!events) return read;
+  if (read.events.size() != document.size()) std::abort();
+  for (size_t i = 0; i < read.events.size(); ++i) {
+    if (!(read.events[i].fields == Expected(document[i]))) std::abort();
+  }
+  return read;
+}
+
 // The read-ahead over the bytes as a file, given twice, against the reader
 // over the bytes in place: each visit the same events and the same status
 // (its message naming the file where the reader's names "fuzz.json"), and
 // no visit past the last file or after a failed one. The bound is far
 // under most inputs' events, so that the reading waits for the visits.
-void CheckReadAhead(absl::string_view bytes) {
-  Seen in_place;
-  in_place.status =
-      hp::ReadProfileBytes(bytes, "fuzz.json", in_place.Visitor());
-  const int fd = memfd_create("profile_fuzzer", 0);
-  if (fd < 0) return;
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t written = write(fd, bytes.data() + done, bytes.size() - done);
-    if (written <= 0) {
-      close(fd);
-      return;
+void CheckReadAhead(const uint8_t* data, size_t size, const Seen& in_place) {
+  const std::string path =
+      hp::fuzz::WriteScratchFile("profile.json", data, size);
+  hp::ProfileReadAhead reading({path, path}, /*max_bytes=*/512);
+  for (int file = 0; file < 2; ++file) {
+    Seen ahead;
+    ahead.status = reading.VisitNext(ahead.Visitor());
+    if (file == 1 && !in_place.status.ok()) {
+      // The first file failed: no more visits.
+      if (!absl::IsFailedPrecondition(ahead.status)) std::abort();
+      break;
     }
-    done += static_cast<size_t>(written);
-  }
-  const std::string path = absl::StrCat("/proc/self/fd/", fd);
-  {
-    hp::ProfileReadAhead reading({path, path}, /*max_bytes=*/512);
-    for (int file = 0; file < 2; ++file) {
-      Seen ahead;
-      ahead.status = reading.VisitNext(ahead.Visitor());
-      if (file == 1 && !in_place.status.ok()) {
-        // The first file failed: no more visits.
-        if (!absl::IsFailedPrecondition(ahead.status)) std::abort();
-        break;
-      }
-      if (ahead.status.code() != in_place.status.code() ||
-          absl::StrReplaceAll(ahead.status.message(), {{path, "fuzz.json"}}) !=
-              in_place.status.message() ||
-          !(ahead.events == in_place.events)) {
-        std::abort();
-      }
-    }
-    Seen past;
-    if (!absl::IsFailedPrecondition(reading.VisitNext(past.Visitor())) ||
-        !past.events.empty()) {
+    if (ahead.status.code() != in_place.status.code() ||
+        absl::StrReplaceAll(ahead.status.message(), {{path, "fuzz.json"}}) !=
+            in_place.status.message() ||
+        !(ahead.events == in_place.events)) {
       std::abort();
     }
   }
-  close(fd);
+  Seen past;
+  if (!absl::IsFailedPrecondition(reading.VisitNext(past.Visitor())) ||
+      !past.events.empty()) {
+    std::abort();
+  }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
-  CheckAgainstDocument(bytes);
-  CheckReadAhead(bytes);
+  CheckReadAhead(data, size, CheckAgainstDocument(bytes));
   size_t sum = 0;
   // The reader alone, every event's fields.
   const absl::Status read = hp::ReadProfileBytes(
