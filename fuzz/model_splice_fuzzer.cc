@@ -49,7 +49,7 @@ void Exercise(const std::string& path, bool read_node_records) {
 void CheckRunAhead(const std::string& path) {
   hp::SpliceOptions plain;
   plain.read_node_records = true;
-  plain.node_run_ahead_after = UINT64_MAX;
+  plain.node_run_ahead_after = hp::kNoNodeRunAhead;
   hp::SpliceOptions ahead = plain;
   ahead.node_run_ahead_after = 0;
   absl::StatusOr<hp::ModelSplice> one = hp::ModelSplice::Open(path, plain);

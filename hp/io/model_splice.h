@@ -51,9 +51,14 @@ struct SpliceOptions {
   // Once this many bytes of a run of main-graph node records are read, the
   // later half of what the graph holds after them (when at least as much
   // again) is read on a second thread meanwhile (RecordRunAhead). Tests
-  // lower it.
+  // lower it; kNoNodeRunAhead turns it off.
   uint64_t node_run_ahead_after = uint64_t{8} << 20;
 };
+
+// SpliceOptions::node_run_ahead_after for a caller whose own thread keeps
+// the second core busy while the model opens: a second reader of the node
+// records would only take turns with that thread, so they are read on one.
+inline constexpr uint64_t kNoNodeRunAhead = UINT64_MAX;
 
 // Bytes to append to main-graph node records as read from the input, so
 // that those nodes are copied rather than serialized again (TagModel's

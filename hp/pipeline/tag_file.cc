@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <limits>
 #include <optional>
 #include <utility>
 
@@ -165,7 +164,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // the node records there only takes turns with it (nodes_1m, --nofsync:
   // 0.38 s with it, 0.355 s without).
   if (!request.trace_path.empty()) {
-    open.node_run_ahead_after = std::numeric_limits<uint64_t>::max();
+    open.node_run_ahead_after = kNoNodeRunAhead;
   }
   HP_ASSIGN_OR_RETURN(ModelSplice opened, ModelSplice::Open(model_path, open));
   TagFileResult result;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <limits>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -182,7 +181,7 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
   SpliceOptions open;
   open.read_node_records = true;
   if (reading.second_core_busy) {
-    open.node_run_ahead_after = std::numeric_limits<uint64_t>::max();
+    open.node_run_ahead_after = kNoNodeRunAhead;
   }
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path, open));
   if (!IsTagged(splice.skeleton())) {

@@ -51,9 +51,8 @@ struct TaggedModelReading {
   // or copies what it needs of each node as its tag is read (profile).
   bool give_back_pages = false;
   // Another thread keeps the second core busy meanwhile (profile's
-  // events parsed ahead): the node records are read on one core, where a
-  // second reader would only take turns with that thread
-  // (SpliceOptions::node_run_ahead_after).
+  // events parsed ahead): the node records are read on one core
+  // (kNoNodeRunAhead).
   bool second_core_busy = false;
   // When set, each node's tag goes to it, in order, instead of into the
   // model's `tagged` tags and module paths (which stay empty).

@@ -477,7 +477,7 @@ TEST(ModelSpliceTest, ManyNodesAreParsedAsInTheWholeModel) {
     SCOPED_TRACE(after);
     SpliceOptions plain;
     plain.read_node_records = true;
-    plain.node_run_ahead_after = UINT64_MAX;
+    plain.node_run_ahead_after = kNoNodeRunAhead;
     SpliceOptions ahead = plain;
     ahead.node_run_ahead_after = after;
     absl::StatusOr<ModelSplice> one = ModelSplice::Open(path, plain);
