@@ -408,7 +408,7 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
             if (left >= read) {
               ahead.emplace(data, fd_.get(), TagByte(kGraphNode),
                             field.end + left / 2, record.end);
-              if (ahead->start() == UINT64_MAX) ahead.reset();
+              if (!ahead->found()) ahead.reset();
             }
           }
           if (!node_runs.Next(TagByte(kGraphNode), field.end, &field)) break;

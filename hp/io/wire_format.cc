@@ -251,7 +251,7 @@ RecordRunAhead::RecordRunAhead(const uint8_t* data, int fd, uint8_t tag_byte,
       break;
     }
   }
-  if (start_ == UINT64_MAX) return;
+  if (!found()) return;
   reader_ = std::thread([this, fd, tag_byte, end] { Read(fd, tag_byte, end); });
 }
 

@@ -126,8 +126,8 @@ class RecordRunAhead {
 
   // The run from the first start in [guess, guess + 16 KiB) of the mapped
   // file `data` (the window's pages faulted one by one, not read around),
-  // up to `end`, read from `fd`; none (start() is UINT64_MAX) where there
-  // is no start there.
+  // up to `end`, read from `fd`; none (found() is false) where there is
+  // no start there.
   RecordRunAhead(const uint8_t* data, int fd, uint8_t tag_byte, uint64_t guess,
                  uint64_t end);
   RecordRunAhead(const RecordRunAhead&) = delete;
@@ -135,6 +135,8 @@ class RecordRunAhead {
   // Stops the reading and waits for its thread.
   ~RecordRunAhead();
 
+  // Whether there is a run, and where it starts.
+  bool found() const { return start_ != kNotFound; }
   uint64_t start() const { return start_; }
 
   // What the thread read: each record's payload and end, and the last
@@ -151,7 +153,8 @@ class RecordRunAhead {
  private:
   void Read(int fd, uint8_t tag_byte, uint64_t end);
 
-  uint64_t start_ = UINT64_MAX;
+  static constexpr uint64_t kNotFound = UINT64_MAX;
+  uint64_t start_ = kNotFound;
   std::atomic<bool> stop_{false};
   Run run_;
   std::thread reader_;  // last: started once the members above exist
