@@ -16,6 +16,32 @@ ModuleTable::ModuleTable(HierarchySource source, absl::string_view root_class,
   index_[""] = 0;
 }
 
+ModuleTable::ModuleTable(absl::string_view root_class,
+                         absl::string_view root_qualified_class,
+                         ScopeTrace::TakenModules taken)
+    : source_(HierarchySource::kTrace),
+      strings_(std::move(taken.strings)),
+      has_calls_(taken.has_calls),
+      calls_(std::move(taken.calls)),
+      index_(std::move(taken.index_by_path)) {
+  modules_.reserve(taken.modules.size());
+  Module root;
+  root.class_name = strings_.StoreOnce(root_class);
+  root.qualified_class = strings_.StoreOnce(root_qualified_class);
+  modules_.push_back(root);
+  for (size_t i = 1; i < taken.modules.size(); ++i) {
+    const TracedModule& traced = taken.modules[i];
+    Module module;
+    module.path = traced.path;
+    module.class_name = traced.class_name;
+    module.qualified_class = traced.qualified_class;
+    module.is_torch_nn = traced.is_torch_nn;
+    module.call_count = traced.call_count;
+    module.parent = traced.parent;
+    modules_.push_back(module);
+  }
+}
+
 int ModuleTable::Add(Module module) {
   if (int existing = Find(module.path); existing >= 0) return existing;
   absl::string_view ancestor = ParentPath(module.path);
@@ -79,6 +105,26 @@ ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
     table.SetCalls(std::move(calls));
   }
   return table;
+}
+
+ModuleTable ModuleTableFromTrace(ScopeTrace* trace) {
+  // Taken over where the copy would give each module the trace's index:
+  // the root first (as traces have it), every other module after its
+  // parent, as named_modules() lists them.
+  const std::vector<TracedModule>& traced = trace->modules();
+  bool same_indices = !traced.empty() && traced.front().path.empty();
+  for (size_t i = 1; same_indices && i < traced.size(); ++i) {
+    same_indices = !traced[i].path.empty() && traced[i].parent >= 0 &&
+                   static_cast<size_t>(traced[i].parent) < i;
+  }
+  if (!same_indices) {
+    ModuleTable table = ModuleTableFromTrace(*trace);
+    trace->ForgetModulesButRoot();
+    return table;
+  }
+  ScopeTrace::TakenModules taken = trace->TakeModules();
+  return ModuleTable(trace->root_class(), trace->root_qualified_class(),
+                     std::move(taken));
 }
 
 }  // namespace hp

@@ -69,6 +69,13 @@ class ModuleTable {
   }
 
  private:
+  friend ModuleTable ModuleTableFromTrace(ScopeTrace* trace);
+  // The table of a trace's taken modules (ScopeTrace::TakeModules), each
+  // listed after its parent: module i of the trace is module i here.
+  ModuleTable(absl::string_view root_class,
+              absl::string_view root_qualified_class,
+              ScopeTrace::TakenModules taken);
+
   HierarchySource source_;
   // Every path of modules_ and each distinct class once: the index and the
   // modules view them.
@@ -81,6 +88,11 @@ class ModuleTable {
 
 // Every module of the trace, with its class and call count.
 ModuleTable ModuleTableFromTrace(const ScopeTrace& trace);
+
+// The same, for a caller done with the trace's modules: the trace keeps its
+// root alone (ScopeTrace::ForgetModulesButRoot), and the table views the
+// strings and reuses the index the trace had rather than copying them.
+ModuleTable ModuleTableFromTrace(ScopeTrace* trace);
 
 }  // namespace hp
 

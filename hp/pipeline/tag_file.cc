@@ -123,7 +123,8 @@ struct LoadedTrace {
 };
 
 // Without `keep_modules` the trace keeps only its root once the table is
-// made: tagging reads its origin and digests, the table the rest. Where
+// made (the table takes its strings and index over): tagging reads its
+// origin and digests, the table the rest. Where
 // the trace came from goes to `parsed` as soon as it is parsed (nullopt
 // when it does not load), before the table is made.
 absl::StatusOr<LoadedTrace> LoadTrace(
@@ -134,8 +135,9 @@ absl::StatusOr<LoadedTrace> LoadTrace(
                                 : std::nullopt);
   HP_RETURN_IF_ERROR(loaded.status());
   ScopeTrace trace = *std::move(loaded);
-  std::optional<ModuleTable> modules(ModuleTableFromTrace(trace));
-  if (!keep_modules) trace.ForgetModulesButRoot();
+  std::optional<ModuleTable> modules(keep_modules
+                                         ? ModuleTableFromTrace(trace)
+                                         : ModuleTableFromTrace(&trace));
   return LoadedTrace{std::move(trace), std::move(modules)};
 }
 

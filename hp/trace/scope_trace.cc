@@ -343,23 +343,31 @@ ScopeTrace::ScopeTrace(const ScopeTrace& other)
   }
 }
 
-void ScopeTrace::ForgetModulesButRoot() {
-  modules_.resize(1);
-  modules_.shrink_to_fit();
-  // The root's strings move to an arena of their own; the old one goes.
-  TracedModule& root = modules_.front();
-  StringArena strings;
-  root.class_name = strings.StoreOnce(root.class_name);
-  root.qualified_class = strings.StoreOnce(root.qualified_class);
+void ScopeTrace::ForgetModulesButRoot() { TakeModules(); }
+
+ScopeTrace::TakenModules ScopeTrace::TakeModules() {
+  TakenModules taken;
+  // The root views the taken strings, which stay where they are: it is
+  // stored again in an arena of its own.
+  TracedModule root = modules_.front();
+  taken.strings = std::move(strings_);
+  taken.modules = std::move(modules_);
+  taken.index_by_path = std::move(index_by_path_);
+  taken.has_calls = std::exchange(has_calls_, false);
+  taken.calls = std::move(calls_);
+  strings_ = StringArena();
+  root.path = strings_.Store(root.path);
+  root.class_name = strings_.StoreOnce(root.class_name);
+  root.qualified_class = strings_.StoreOnce(root.qualified_class);
   if (root.recorded_tag.has_value()) {
-    root.recorded_tag = strings.Store(*root.recorded_tag);
+    root.recorded_tag = strings_.Store(*root.recorded_tag);
   }
-  strings_ = std::move(strings);
-  has_calls_ = false;
-  std::vector<TracedCall>().swap(calls_);
+  modules_ = {root};
+  calls_.clear();
   child_begin_.assign({0, 0});
   std::vector<int>().swap(children_);
   index_by_path_ = {{root.path, 0}};
+  return taken;
 }
 
 const TracedModule* ScopeTrace::Find(absl::string_view path) const {

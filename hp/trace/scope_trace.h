@@ -112,6 +112,20 @@ class ScopeTrace {
   // for 120,000 modules.
   void ForgetModulesButRoot();
 
+  // What TakeModules moves out: the modules, the strings they view, their
+  // index by path and the calls (empty unless `has_calls`).
+  struct TakenModules {
+    StringArena strings;
+    std::vector<TracedModule> modules;
+    absl::flat_hash_map<absl::string_view, int> index_by_path;
+    bool has_calls = false;
+    std::vector<TracedCall> calls;
+  };
+  // ForgetModulesButRoot, handing what it frees to the caller: for a module
+  // table that views the trace's strings and reuses its index rather than
+  // copying both (120,000 modules: 20 ms).
+  TakenModules TakeModules();
+
  private:
   friend absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view,
                                                     absl::string_view);
