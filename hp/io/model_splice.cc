@@ -475,7 +475,8 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
       ParseSkeleton(rest.Assemble(data), path, skeleton_).ok() &&
       (options.read_node_records
            ? ReadNodeRecords(data, node_records, arena_.get(), &nodes_,
-                             &parsed_, mapping.get())
+                             &parsed_, mapping.get(), kMaxSegmentPlaces,
+                             options.keep_name_scopes)
            : ParseNodes(data, node_records, skeleton_));
   if (nodes_read) {
     node_records_ = std::move(node_records);

@@ -48,6 +48,10 @@ struct SpliceOptions {
   // without it they fault the whole file in. Passes that read out of
   // order would fault each page again and again, so it is not the default.
   bool release_pages_periodically = false;
+  // With read_node_records: nodes() keeps each node's name scope
+  // (NameScope), read with its record, for a caller that resolves scopes
+  // (tag): a walk then reads no record again to find them.
+  bool keep_name_scopes = false;
   // Once this many bytes of a run of main-graph node records are read, the
   // later half of what the graph holds after them (when at least as much
   // again) is read on a second thread meanwhile (RecordRunAhead). Tests
@@ -113,6 +117,9 @@ class ModelSplice {
   // save copies the records as they are; TruncateNodeRecord, which cuts
   // entries off, needs them and must not follow.
   void ForgetNodeMetadata() { nodes_.ForgetMetadata(); }
+  // NodeList::ForgetNameScopes on those nodes, once their scopes are
+  // found (keep_name_scopes).
+  void ForgetNameScopes() { nodes_.ForgetNameScopes(); }
   // The message of nodes()[i], to edit; a main-graph node is parsed from
   // its record the first time, and then saved from the message. Safe to
   // call for different nodes at once.

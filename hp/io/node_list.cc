@@ -63,6 +63,11 @@ std::optional<absl::string_view> NodeRef::FindMetadata(
   return std::nullopt;
 }
 
+std::optional<absl::string_view> ScopeOfName(absl::string_view name) {
+  if (name.empty() || name.front() != '/') return std::nullopt;
+  return name.substr(0, name.rfind('/'));
+}
+
 bool OwnsSubgraphs(const onnx::NodeProto& node) {
   for (const onnx::AttributeProto& attribute : node.attribute()) {
     if (attribute.has_g() || attribute.graphs_size() > 0) return true;
@@ -90,6 +95,14 @@ void NodeList::ForgetMetadata() {
   // threads' malloc arenas; blocks freed there stay resident unless later
   // ones of their size reuse them. Give their pages back now.
   GiveBackFreedMemory();
+}
+
+void NodeList::ForgetNameScopes() {
+  for (std::unique_ptr<Segment>& segment : segments_) {
+    std::vector<uint32_t>().swap(segment->name_scope_of);
+    std::vector<absl::string_view>().swap(segment->name_scopes);
+    segment->name_scope_text = StringArena();
+  }
 }
 
 NodeList::Record& NodeListBuilder::Start(bool message) {
@@ -125,6 +138,7 @@ void NodeListBuilder::AddKeptMessage(const onnx::NodeProto& node,
                                      uint32_t graph_path, int owner) {
   const int index = static_cast<int>(size());
   NodeList::Record& ref = Start(/*message=*/true);
+  KeepNameScope(node.name(), node.metadata_props_size() > 0);
   ref.source = &node;
   ref.message.graph_path = graph_path;
   ref.message.owner = owner;
@@ -166,9 +180,54 @@ void NodeListBuilder::AddKeptGraph(const onnx::GraphProto& graph,
   }
 }
 
+void NodeListBuilder::KeepNameScope(absl::string_view name, bool has_metadata) {
+  if (!keep_name_scopes_) return;
+  NodeList::Segment& segment = *segment_;
+  if (segment.name_scopes.size() >= NameScope::kNotKept) {
+    // Out of ids (2^31 scopes): its facts are read instead.
+    segment.name_scope_of.push_back(NameScope::kNotKept);
+    return;
+  }
+  const std::optional<absl::string_view> scope = ScopeOfName(name);
+  uint32_t id = NameScope::kNone;
+  if (scope.has_value()) {
+    // Nodes in graph order cycle through a few scopes (a layer's q, k, v,
+    // ... once per call): those are found among the latest ones, from the
+    // last found on, before any hashing.
+    for (size_t k = 0; k < recent_scopes_.size() && id == NameScope::kNone;
+         ++k) {
+      const size_t slot = (last_found_ + k) % recent_scopes_.size();
+      const uint32_t recent = recent_scopes_[slot];
+      if (recent != NameScope::kNone && segment.name_scopes[recent] == *scope) {
+        id = recent;
+        last_found_ = slot;
+      }
+    }
+    if (id == NameScope::kNone) {
+      auto it = name_scope_ids_.find(*scope);
+      if (it == name_scope_ids_.end()) {
+        const absl::string_view kept = segment.name_scope_text.Store(*scope);
+        it = name_scope_ids_
+                 .emplace(kept,
+                          static_cast<uint32_t>(segment.name_scopes.size()))
+                 .first;
+        segment.name_scopes.push_back(kept);
+      }
+      id = it->second;
+      last_found_ = next_recent_;
+      recent_scopes_[next_recent_] = id;
+      next_recent_ = (next_recent_ + 1) % recent_scopes_.size();
+    }
+  }
+  segment.name_scope_of.push_back(id | uint32_t{has_metadata} << 31);
+}
+
 void NodeListBuilder::Reserve(size_t records, const NodeListBuilder* like) {
   NodeList::Segment& segment = *segment_;
   segment.nodes.reserve(segment.nodes.size() + records);
+  if (keep_name_scopes_) {
+    segment.name_scope_of.reserve(segment.name_scope_of.size() + records);
+  }
   if (like == nullptr || like->size() == 0) return;
   const NodeList::Segment& seen = *like->segment_;
   // The per-node counts scaled to `records`, with 1/8 to spare.
@@ -265,6 +324,10 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
                                  outputs.begin(), outputs.end());
   node.output_count = static_cast<uint32_t>(outputs.size());
   *needs_message = node.owns_subgraphs || external;
+  KeepNameScope(absl::string_view(reinterpret_cast<const char*>(data) +
+                                      record.begin + node.strings.name_at,
+                                  node.strings.name_size),
+                node.metadata_count > 0);
   return true;
 }
 
@@ -277,6 +340,10 @@ void NodeListBuilder::RemoveLast() {
   } else {
     segment.record_values.resize(last.values_at);
     segment.record_metadata.resize(last.metadata_at);
+  }
+  // A record that failed to read has no scope yet.
+  if (segment.name_scope_of.size() == segment.nodes.size()) {
+    segment.name_scope_of.pop_back();
   }
   segment.nodes.pop_back();
 }
@@ -295,8 +362,9 @@ bool NodeListBuilder::HasRoomFor(const ByteRange& record,
 
 NodeList NodeListBuilder::Finish() {
   std::vector<NodeListBuilder> parts;
+  const bool keep_name_scopes = keep_name_scopes_;
   parts.push_back(std::move(*this));
-  *this = NodeListBuilder();
+  *this = NodeListBuilder(keep_name_scopes);
   return Join(&parts);
 }
 
@@ -556,7 +624,7 @@ void NodeReadAhead::Tell(size_t list, size_t i) {
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
                      ParsedNodes* parsed, const FileMapping* mapped,
-                     uint64_t max_places) {
+                     uint64_t max_places, bool keep_name_scopes) {
   *parsed = ParsedNodes(records.size());
   // Each thread reads its slice into one builder, which the list then
   // keeps as it is: nothing is copied to join them, and a slice's vectors
@@ -570,7 +638,7 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
   std::atomic<bool> read{true};
   ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
     if (begin == end) return;
-    NodeListBuilder slice;
+    NodeListBuilder slice(keep_name_scopes);
     size_t slice_begin = begin;
     auto keep = [&] {
       std::lock_guard<std::mutex> lock(segments_mutex);
@@ -602,7 +670,7 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
             from == data ? nullptr : data + records[i].begin;
         if (slice.size() > 0 && !slice.HasRoomFor(records[i], max_places)) {
           // As many records as the full one took, at most those left.
-          NodeListBuilder next;
+          NodeListBuilder next(keep_name_scopes);
           next.Reserve(std::min(end - i, slice.size()), &slice);
           keep();
           slice = std::move(next);

@@ -21,11 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "google/protobuf/arena.h"
 #include "hp/io/atomic_writer.h"
 #include "hp/io/wire_format.h"
+#include "hp/util/string_arena.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -33,6 +35,27 @@ namespace hp {
 struct MetadataView {
   absl::string_view key;
   absl::string_view value;
+};
+
+// The scope part of a torch-style node name: all before its op's "/"
+// ("/encoder/fc/MatMul" -> "/encoder/fc"; "/Cast" -> ""). nullopt for a
+// name that does not start with "/", which has none.
+std::optional<absl::string_view> ScopeOfName(absl::string_view name);
+
+// A node's name scope (ScopeOfName) in a list that keeps them
+// (NodeListBuilder's keep_name_scopes): nodes of one segment with the same
+// scope have the same id, so that a walk resolves each scope once and
+// reads no node's name to find it (NodeList::NameScopeText).
+struct NameScope {
+  // `id` for a name without a scope, and for a list that keeps none.
+  static constexpr uint32_t kNone = (uint32_t{1} << 31) - 1;
+  static constexpr uint32_t kNotKept = kNone - 1;
+  uint32_t segment = 0;
+  uint32_t id = kNotKept;
+  // Whether the node had metadata entries when read (it has none else:
+  // entries are only ever dropped), so that a walk that needs none reads
+  // the node only where it had some.
+  bool had_metadata = false;
 };
 
 // A string of a node record as the list keeps it: its place in the record
@@ -206,6 +229,11 @@ class NodeList {
     std::vector<MetadataView> message_metadata;
     // The subgraph paths of message nodes; "main" is static.
     std::vector<std::unique_ptr<std::string>> graph_paths;
+    // With name scopes kept: per node its scope's id (the top bit set
+    // where it had metadata entries), the scopes by id, and their text.
+    std::vector<uint32_t> name_scope_of;
+    std::vector<absl::string_view> name_scopes;
+    StringArena name_scope_text;
 
     // Node i; a record node's views from `copied` when set (a copy of its
     // record's bytes), else from the file.
@@ -225,6 +253,14 @@ class NodeList {
       Settle();
     }
     NodeRef operator*() const { return list_->segments_[segment_]->Get(at_); }
+    // The node's name scope; id kNotKept where its segment keeps none.
+    NameScope name_scope() const {
+      const std::vector<uint32_t>& of =
+          list_->segments_[segment_]->name_scope_of;
+      if (at_ >= of.size()) return {static_cast<uint32_t>(segment_)};
+      return {static_cast<uint32_t>(segment_), of[at_] & NameScope::kNone,
+              (of[at_] >> 31) != 0};
+    }
     const_iterator& operator++() {
       ++at_;
       Settle();
@@ -271,6 +307,15 @@ class NodeList {
     const auto [segment, at] = Locate(i);
     return const_iterator(this, segment, at);
   }
+
+  // The text of a name scope the list keeps (id neither kNone nor
+  // kNotKept).
+  absl::string_view NameScopeText(NameScope scope) const {
+    return segments_[scope.segment]->name_scopes[scope.id];
+  }
+  // Every node's name scope dropped (each is kNotKept after): for a caller
+  // done walking them, before it allocates more (a million nodes: 7 MB).
+  void ForgetNameScopes();
 
   // Keeps node i's first `count` metadata entries: for the owner of the
   // record or message the views point into, once it dropped the rest.
@@ -524,7 +569,11 @@ class RecordCopy {
 // are joined with Join.
 class NodeListBuilder {
  public:
-  NodeListBuilder() : segment_(std::make_unique<NodeList::Segment>()) {}
+  // With `keep_name_scopes`, each node's name scope is kept as an id
+  // (NameScope), for a walk that resolves scopes.
+  explicit NodeListBuilder(bool keep_name_scopes = false)
+      : segment_(std::make_unique<NodeList::Segment>()),
+        keep_name_scopes_(keep_name_scopes) {}
   size_t size() const { return segment_->nodes.size(); }
 
   // A node message and, after it, the nodes of its subgraph bodies.
@@ -574,8 +623,22 @@ class NodeListBuilder {
                     int owner);
   // A graph path kept by the list, for its nodes to view (its index).
   uint32_t KeepPath(absl::string_view path);
+  // The last node's name scope, with keep_name_scopes.
+  void KeepNameScope(absl::string_view name, bool has_metadata);
 
   std::unique_ptr<NodeList::Segment> segment_;
+  bool keep_name_scopes_ = false;
+  // The segment's scopes by text, while it is built, and the ids met last
+  // (kNone: none yet), oldest overwritten first.
+  absl::flat_hash_map<absl::string_view, uint32_t> name_scope_ids_;
+  std::array<uint32_t, 16> recent_scopes_ = Unset();
+  size_t next_recent_ = 0;
+  size_t last_found_ = 0;
+  static std::array<uint32_t, 16> Unset() {
+    std::array<uint32_t, 16> ids;
+    ids.fill(NameScope::kNone);
+    return ids;
+  }
 };
 
 // Per main-graph node, its message once parsed from its record, else null.
@@ -632,11 +695,13 @@ inline constexpr uint64_t kMaxSegmentPlaces =
 // (where a chunk spans too much, or the read comes up short, it is parsed
 // from the mapping, whose pages are then given back). A slice
 // whose next record might take its tables past `max_places` goes on in a
-// new segment (tests lower it).
+// new segment (tests lower it). With `keep_name_scopes`, the list keeps
+// each node's name scope (NameScope), found while its record is read.
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
                      ParsedNodes* parsed, const FileMapping* mapped = nullptr,
-                     uint64_t max_places = kMaxSegmentPlaces);
+                     uint64_t max_places = kMaxSegmentPlaces,
+                     bool keep_name_scopes = false);
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
 bool OwnsSubgraphs(const onnx::NodeProto& node);

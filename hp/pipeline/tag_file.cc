@@ -162,6 +162,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // caller wants the tagged model itself.
   SpliceOptions open;
   open.read_node_records = !request.keep_model;
+  open.keep_name_scopes = true;
   // The trace is parsed on the other core meanwhile: a second reader of
   // the node records there only takes turns with it (nodes_1m, --nofsync:
   // 0.38 s with it, 0.355 s without).
@@ -229,6 +230,8 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
             &splice.skeleton(), splice.nodes(),
             [&splice](size_t i) { return splice.MutableNode(i); }, traced,
             kept_digests, &appended, std::move(traced_modules)));
+    // Scopes are found: their ids go before the save's buffers come.
+    splice.ForgetNameScopes();
   } else {
     const bool append = splice.can_copy_nodes() && !request.keep_model;
     HP_ASSIGN_OR_RETURN(result.tags,

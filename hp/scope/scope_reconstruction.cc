@@ -247,14 +247,6 @@ struct NamedScope {
   }
 };
 
-// The scope part of a torch-style node name: all before the op's "/"
-// ("/encoder/fc/MatMul" -> "/encoder/fc"; "/Cast" -> ""). nullopt for
-// names without a scope.
-std::optional<absl::string_view> ScopeOfName(absl::string_view name) {
-  if (name.empty() || name.front() != '/') return std::nullopt;
-  return name.substr(0, name.rfind('/'));
-}
-
 // Node-name scopes resolved once each. A module's ops all carry its scope
 // ("/layers.3/attn/q/MatMul", ".../Add") and scopes share their prefixes,
 // so a big graph has far fewer scopes than nodes: a scope is its parent
@@ -266,6 +258,9 @@ class NamedScopes {
       : modules_(modules), resolver_(modules, reached) {
     recent_.fill({absl::string_view(), -1});
   }
+
+  // How often what is kept was forgotten: a result stays valid until then.
+  size_t forgotten() const { return forgotten_; }
 
   // The result stays valid until the next call. Scopes are kept as copies:
   // the node names they come from lie in a file whose pages a walk gives
@@ -353,6 +348,7 @@ class NamedScopes {
   static constexpr size_t kMaxScopes = size_t{1} << 12;
 
   void Forget() {
+    ++forgotten_;
     index_.clear();
     scopes_.clear();
     owned_ = StringArena();
@@ -378,6 +374,52 @@ class NamedScopes {
   // overwritten first.
   std::array<std::pair<absl::string_view, int>, 16> recent_;
   size_t next_recent_ = 0;
+  size_t last_found_ = 0;
+  size_t forgotten_ = 0;
+};
+
+// The scopes a node list kept by id (NameScope), resolved by `named`: the
+// last few found again by id, without reading or comparing their text. For
+// a table that does not grow, where a scope's resolution never changes.
+class KeptScopes {
+ public:
+  KeptScopes(const NodeList& nodes, NamedScopes* named)
+      : nodes_(nodes), named_(named) {
+    recent_.fill({kNoKey, nullptr});
+  }
+
+  const NamedScope& Resolve(NameScope scope) {
+    const uint64_t key = uint64_t{scope.segment} << 32 | scope.id;
+    if (forgotten_ != named_->forgotten()) {
+      // Results are views into `named`, which dropped them.
+      forgotten_ = named_->forgotten();
+      recent_.fill({kNoKey, nullptr});
+    }
+    for (size_t k = 0; k < recent_.size(); ++k) {
+      const size_t slot = (last_found_ + k) % recent_.size();
+      if (recent_[slot].first == key) {
+        last_found_ = slot;
+        return *recent_[slot].second;
+      }
+    }
+    const NamedScope& resolved = named_->Resolve(nodes_.NameScopeText(scope));
+    if (forgotten_ != named_->forgotten()) {
+      forgotten_ = named_->forgotten();
+      recent_.fill({kNoKey, nullptr});
+    }
+    last_found_ = next_;
+    recent_[next_] = {key, &resolved};
+    next_ = (next_ + 1) % recent_.size();
+    return resolved;
+  }
+
+ private:
+  static constexpr uint64_t kNoKey = ~uint64_t{0};
+  const NodeList& nodes_;
+  NamedScopes* named_;
+  size_t forgotten_ = 0;
+  std::array<std::pair<uint64_t, const NamedScope*>, 16> recent_;
+  size_t next_ = 0;
   size_t last_found_ = 0;
 };
 
@@ -495,66 +537,94 @@ class RangeWalk {
     RecordCopy* copy = facts_on_all_cores ? nullptr : &records;
     const NamedScope call_scope;  // a scope a call resolved: origin only
 
+    // Where a node's scope depends on its name alone (no calls to match,
+    // a table that does not grow), a list that kept the nodes' name scopes
+    // spares reading them: a node without metadata entries (so without
+    // dynamo ones) is placed from its scope's id.
+    const bool by_kept_scope = reached != nullptr && calls == nullptr;
+    KeptScopes kept_scopes(nodes, &named_scopes);
+
     NodeList::const_iterator it = nodes.At(begin_);
     NodeReleaser releaser(nodes, begin_);
     for (size_t i = begin_; i < end; ++i, ++it) {
       releaser.Reached(i);
-      if (i == window_at + window.size()) {
-        window_at = i;
-        window.resize(std::min(facts_window, end - i));
-        GatherFacts(nodes, window_at, facts_on_all_cores, copy, &window);
-      }
-      const NodeFacts& fact = window[i - window_at];
       NodeScope& scope = (*placed)[i];
       const std::vector<int>* aligned = &chain;
       chain.assign(1, 0);
-      std::string missing;
-      if (fact.dynamo && DynamoChain(*it, modules, &chain, &missing)) {
-        scope.origin = ScopeOrigin::kDynamoMetadata;
-        any_scope_ = true;
-        if (!missing.empty()) {
-          scope.origin = ScopeOrigin::kNearestAncestor;
-          warnings_.push_back(absl::StrCat(
-              "node '", fact.name, "' (", fact.op_type, "): module '", missing,
-              "' of ", kDynamoNameScopesKey,
-              " is not a module of the trace; tagged as its nearest traced "
-              "ancestor '",
-              modules->at(chain.back()).path, "'"));
+      // The node's scope, if it has one, and the call that made it (a
+      // trace's calls); the facts, where they were read.
+      const NamedScope* named = nullptr;
+      const std::vector<int>* call_chain = nullptr;
+      const NodeFacts* fact = nullptr;
+      const NameScope kept = it.name_scope();
+      if (by_kept_scope && kept.id != NameScope::kNotKept &&
+          (!kept.had_metadata || (*it).metadata.empty())) {
+        if (kept.id != NameScope::kNone) {
+          named = &kept_scopes.Resolve(kept);
+        } else if (const int owner = (*it).owner; owner >= 0) {
+          // Its owner may lie in another range: placed after them all.
+          scope.origin = ScopeOrigin::kEnclosingNode;
+          enclosed_.emplace_back(i, owner);
         }
-      } else if (const std::optional<absl::string_view> node_scope =
-                     fact.Scope()) {
+      } else {
+        if (i < window_at || i >= window_at + window.size()) {
+          window_at = i;
+          window.resize(std::min(facts_window, end - i));
+          GatherFacts(nodes, window_at, facts_on_all_cores, copy, &window);
+        }
+        fact = &window[i - window_at];
+        std::string missing;
+        if (fact->dynamo && DynamoChain(*it, modules, &chain, &missing)) {
+          scope.origin = ScopeOrigin::kDynamoMetadata;
+          any_scope_ = true;
+          if (!missing.empty()) {
+            scope.origin = ScopeOrigin::kNearestAncestor;
+            warnings_.push_back(absl::StrCat(
+                "node '", fact->name, "' (", fact->op_type, "): module '",
+                missing, "' of ", kDynamoNameScopesKey,
+                " is not a module of the trace; tagged as its nearest traced "
+                "ancestor '",
+                modules->at(chain.back()).path, "'"));
+          }
+        } else if (const std::optional<absl::string_view> node_scope =
+                       fact->Scope()) {
+          call_chain = calls != nullptr
+                           ? calls->Match(*node_scope, fact->op_type)
+                           : nullptr;
+          named = call_chain != nullptr ? &call_scope
+                                        : &named_scopes.Resolve(*node_scope);
+        } else if (fact->owner >= 0) {
+          scope.origin = ScopeOrigin::kEnclosingNode;
+          enclosed_.emplace_back(i, fact->owner);
+        }
+      }
+      if (named != nullptr) {
         any_scope_ = true;
-        // The call that made it (a trace's calls), else its scope's modules.
-        const std::vector<int>* call_chain =
-            calls != nullptr ? calls->Match(*node_scope, fact.op_type)
-                             : nullptr;
-        const NamedScope& named = call_chain != nullptr
-                                      ? call_scope
-                                      : named_scopes.Resolve(*node_scope);
-        scope.origin = named.origin;
-        aligned = call_chain != nullptr ? call_chain : &named.chain;
-        if (named.ambiguous()) {
-          std::string what =
-              AmbiguityMessage(fact.name, fact.op_type, named, *modules,
-                               options.first_candidate);
+        scope.origin = named->origin;
+        aligned = call_chain != nullptr ? call_chain : &named->chain;
+        // Read for a message only: a node placed from its scope's id has
+        // its name read from the file.
+        auto name = [&] { return fact != nullptr ? fact->name : (*it).name; };
+        auto op_type = [&] {
+          return fact != nullptr ? fact->op_type : (*it).op_type;
+        };
+        if (named->ambiguous()) {
+          std::string what = AmbiguityMessage(
+              name(), op_type(), *named, *modules, options.first_candidate);
           if (!options.first_candidate) {
             status_ = absl::InvalidArgumentError(what);
             return;
           }
           warnings_.push_back(std::move(what));
         }
-        if (named.origin == ScopeOrigin::kNearestAncestor) {
+        if (named->origin == ScopeOrigin::kNearestAncestor) {
           warnings_.push_back(absl::StrCat(
-              "node '", fact.name, "' (", fact.op_type, "): scope '",
-              named.problem->unknown_component, "' under '",
-              modules->at(named.chain.back()).path,
+              "node '", name(), "' (", op_type(), "): scope '",
+              named->problem->unknown_component, "' under '",
+              modules->at(named->chain.back()).path,
               "' is not a module of the trace; tagged as its nearest traced "
               "ancestor"));
         }
-      } else if (fact.owner >= 0) {
-        // Its owner may lie in another range: placed after them all.
-        scope.origin = ScopeOrigin::kEnclosingNode;
-        enclosed_.emplace_back(i, fact.owner);
       }
       stack.Align(*aligned);
       scope.module = stack.top();

@@ -3,7 +3,10 @@
 #include "hp/io/node_list.h"
 
 #include <deque>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -294,6 +297,108 @@ TEST(NodeListTest, RecordsPastASegmentsPlacesGoOnInANewSegment) {
     EXPECT_EQ(nodes[20012].owner, 20011);
     EXPECT_THAT(Strings(nodes[20012].inputs), ElementsAre("in20007"));
   }
+}
+
+TEST(NodeListTest, ScopeOfANameIsAllBeforeItsOp) {
+  EXPECT_EQ(ScopeOfName("/encoder/layer.0/MatMul"), "/encoder/layer.0");
+  EXPECT_EQ(ScopeOfName("/Cast"), "");
+  EXPECT_EQ(ScopeOfName("Cast_3"), std::nullopt);
+  EXPECT_EQ(ScopeOfName(""), std::nullopt);
+}
+
+// Read with keep_name_scopes, each node's name scope is an id of its
+// segment: nodes of a segment share an id exactly where their scopes are
+// the same text, whether found among the last few scopes or not.
+TEST(NodeListTest, KeptNameScopesAreOneIdPerScopeInASegment) {
+  const std::vector<std::string> ops = {"q", "k", "v", "q", "mlp", "q"};
+  std::string file;
+  std::vector<ByteRange> records;
+  std::vector<std::string> names;
+  for (int layer = 0; layer < 40; ++layer) {
+    for (size_t k = 0; k < ops.size() + 3; ++k) {
+      onnx::NodeProto node = Node();
+      if (k < ops.size()) {
+        node.set_name(absl::StrCat("/layers.", layer, "/", ops[k], "/Op", k));
+      } else {
+        // A name without scopes, one at the top, one without any name.
+        node.set_name(k == ops.size()       ? "Cast_3"
+                      : k == ops.size() + 1 ? "/Cast"
+                                            : "");
+      }
+      // Half the nodes without metadata entries.
+      if ((layer + k) % 2 == 0) node.clear_metadata_props();
+      const std::string bytes = node.SerializeAsString();
+      records.push_back({file.size(), file.size() + bytes.size()});
+      file += bytes;
+      names.push_back(node.name());
+    }
+  }
+  google::protobuf::Arena arena;
+  // One segment, then segments of a few nodes each.
+  for (const uint64_t max_places : {kMaxSegmentPlaces, uint64_t{400}}) {
+    NodeList nodes;
+    ParsedNodes parsed;
+    ASSERT_TRUE(ReadNodeRecords(Data(file), records, &arena, &nodes, &parsed,
+                                nullptr, max_places,
+                                /*keep_name_scopes=*/true));
+    ASSERT_EQ(nodes.size(), names.size());
+    std::map<std::pair<uint32_t, std::string>, uint32_t> id_of;
+    std::map<std::pair<uint32_t, uint32_t>, std::string> text_of;
+    size_t i = 0;
+    for (NodeList::const_iterator it = nodes.begin(); it != nodes.end();
+         ++it, ++i) {
+      const NameScope scope = it.name_scope();
+      EXPECT_EQ(scope.had_metadata, !(*it).metadata.empty()) << i;
+      const std::optional<absl::string_view> want = ScopeOfName(names[i]);
+      if (!want.has_value()) {
+        EXPECT_EQ(scope.id, NameScope::kNone) << i;
+        continue;
+      }
+      ASSERT_LT(scope.id, NameScope::kNotKept) << i;
+      EXPECT_EQ(nodes.NameScopeText(scope), *want) << i;
+      const auto [id, new_text] = id_of.emplace(
+          std::make_pair(scope.segment, std::string(*want)), scope.id);
+      EXPECT_EQ(id->second, scope.id) << i;
+      const auto [text, new_id] = text_of.emplace(
+          std::make_pair(scope.segment, scope.id), std::string(*want));
+      EXPECT_EQ(text->second, *want) << i;
+    }
+    // 40 layers of 4 scopes and the top one, in one segment.
+    if (max_places == kMaxSegmentPlaces) EXPECT_EQ(id_of.size(), 161u);
+    nodes.ForgetNameScopes();
+    for (NodeList::const_iterator it = nodes.begin(); it != nodes.end(); ++it) {
+      EXPECT_EQ(it.name_scope().id, NameScope::kNotKept);
+    }
+  }
+  // Read without keep_name_scopes, the list keeps none.
+  NodeList nodes;
+  ParsedNodes parsed;
+  ASSERT_TRUE(
+      ReadNodeRecords(Data(file), records, &arena, &nodes, &parsed, nullptr));
+  EXPECT_EQ(nodes.begin().name_scope().id, NameScope::kNotKept);
+}
+
+// A record refused after others leaves their scopes as they were, and the
+// next record gets its own.
+TEST(NodeListTest, ARefusedRecordKeepsNoNameScope) {
+  onnx::NodeProto first = Node();
+  onnx::NodeProto next = Node();
+  next.set_name("/decoder/MatMul");
+  const std::string good = first.SerializeAsString();
+  const std::string after = next.SerializeAsString();
+  const std::string bad = good.substr(0, good.size() - 1);
+  NodeListBuilder builder(/*keep_name_scopes=*/true);
+  bool needs_message = false;
+  ASSERT_TRUE(builder.AddRecord(Data(good), {0, good.size()}, &needs_message));
+  EXPECT_FALSE(builder.AddRecord(Data(bad), {0, bad.size()}, &needs_message));
+  ASSERT_TRUE(
+      builder.AddRecord(Data(after), {0, after.size()}, &needs_message));
+  const NodeList nodes = builder.Finish();
+  ASSERT_EQ(nodes.size(), 2u);
+  NodeList::const_iterator it = nodes.begin();
+  EXPECT_EQ(nodes.NameScopeText(it.name_scope()), "/encoder/layer.0");
+  ++it;
+  EXPECT_EQ(nodes.NameScopeText(it.name_scope()), "/decoder");
 }
 
 }  // namespace
