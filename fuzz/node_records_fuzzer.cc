@@ -1,9 +1,12 @@
 // Fuzz target: the node-record reader. The input is a GraphProto's payload;
 // its node records (field 1) are read as views by ReadNodeRecords, as the
 // splice path reads a mapped model, and each on its own by
-// NodeListBuilder::AddRecord and ParseNodeRecord.
+// NodeListBuilder::AddRecord and ParseNodeRecord; the name scopes kept
+// while reading are checked against the names.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "fuzz/support.h"
@@ -35,11 +38,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   size_t sum = 0;
   {
+    // Read as tag reads them, each node's name scope kept as an id: each
+    // must be the scope of the node's name, and its metadata bit the
+    // node's.
     google::protobuf::Arena arena;
     hp::NodeList nodes;
     hp::ParsedNodes parsed;
-    if (hp::ReadNodeRecords(data, records, &arena, &nodes, &parsed)) {
+    if (hp::ReadNodeRecords(data, records, &arena, &nodes, &parsed, nullptr,
+                            hp::kMaxSegmentPlaces,
+                            /*keep_name_scopes=*/true)) {
       sum += hp::fuzz::TouchNodes(nodes);
+      for (hp::NodeList::const_iterator it = nodes.begin(); it != nodes.end();
+           ++it) {
+        const hp::NodeRef node = *it;
+        const hp::NameScope scope = it.name_scope();
+        const std::optional<absl::string_view> want =
+            hp::ScopeOfName(node.name);
+        if (scope.id == hp::NameScope::kNotKept) std::abort();
+        if (want.has_value() != (scope.id != hp::NameScope::kNone)) {
+          std::abort();
+        }
+        if (want.has_value() && nodes.NameScopeText(scope) != *want) {
+          std::abort();
+        }
+        if (scope.had_metadata == node.metadata.empty()) std::abort();
+      }
     }
   }
   for (const hp::ByteRange& range : records) {
