@@ -97,6 +97,15 @@ void NodeList::ForgetMetadata() {
   GiveBackFreedMemory();
 }
 
+bool NodeList::PlainRecords(size_t begin, size_t end) const {
+  if (begin >= end) return true;
+  for (size_t segment = Locate(begin).first;
+       segment < segments_.size() && starts_[segment] < end; ++segment) {
+    if (!segments_[segment]->plain) return false;
+  }
+  return true;
+}
+
 void NodeList::ForgetNameScopes() {
   for (std::unique_ptr<Segment>& segment : segments_) {
     std::vector<uint32_t>().swap(segment->name_scope_of);
@@ -110,6 +119,7 @@ NodeList::Record& NodeListBuilder::Start(bool message) {
   segment.nodes.emplace_back();
   NodeList::Record& node = segment.nodes.back();
   node.is_message = message;
+  if (message) segment.plain = false;
   node.values_at = static_cast<uint32_t>(
       message ? segment.message_values.size() : segment.record_values.size());
   node.metadata_at = static_cast<uint32_t>(
@@ -324,6 +334,10 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
                                  outputs.begin(), outputs.end());
   node.output_count = static_cast<uint32_t>(outputs.size());
   *needs_message = node.owns_subgraphs || external;
+  if (node.metadata_count > 0 || node.has_unknown_fields ||
+      node.owns_subgraphs) {
+    segment_->plain = false;
+  }
   KeepNameScope(absl::string_view(reinterpret_cast<const char*>(data) +
                                       record.begin + node.strings.name_at,
                                   node.strings.name_size),

@@ -221,6 +221,10 @@ class NodeList {
   // Nodes and the values they view, as one builder made them.
   struct Segment {
     std::vector<Record> nodes;
+    // Whether every node was read as a main-graph record without metadata
+    // entries, unknown fields or subgraph bodies (false may be too
+    // cautious: a record refused after a message keeps it false).
+    bool plain = true;
     // A record node's values_at and metadata_at index the record_ vectors,
     // a message node's the message_ ones.
     std::vector<RecordSpan> record_values;
@@ -313,6 +317,10 @@ class NodeList {
   absl::string_view NameScopeText(NameScope scope) const {
     return segments_[scope.segment]->name_scopes[scope.id];
   }
+  // Whether nodes [begin, end) are all main-graph records without
+  // metadata entries, unknown fields or subgraph bodies, as their segments
+  // tell (false where it would take reading the nodes).
+  bool PlainRecords(size_t begin, size_t end) const;
   // Every node's name scope dropped (each is kNotKept after): for a caller
   // done walking them, before it allocates more (a million nodes: 7 MB).
   void ForgetNameScopes();

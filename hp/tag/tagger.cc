@@ -327,6 +327,19 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   // Counted here, where each node is at hand anyway.
   std::atomic<size_t> subgraph_nodes{0};
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    // A slice of plain records (NodeList::PlainRecords) has no entries to
+    // keep or replace: each node only appends (WriteOnlyAppends), with a
+    // namespace where one is written (AppendsNamespace). Sized without
+    // reading a node, as most graphs' slices are.
+    if (append && write.format == TagFormat::kMetadata &&
+        nodes.PlainRecords(begin, end)) {
+      for (size_t i = begin; i < end; ++i) {
+        with_namespace[i] = write.write_namespace;
+        appended_bytes[i] = static_cast<uint32_t>(
+            NodeTagRecordsSize(source->FactsOf(i), write.write_namespace));
+      }
+      return;
+    }
     NodeList::const_iterator it = nodes.At(begin);
     size_t in_subgraphs = 0;
     for (size_t i = begin; i < end; ++i, ++it) {

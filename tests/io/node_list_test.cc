@@ -401,5 +401,53 @@ TEST(NodeListTest, ARefusedRecordKeepsNoNameScope) {
   EXPECT_EQ(nodes.NameScopeText(it.name_scope()), "/decoder");
 }
 
+// A segment tells whether its nodes are all main-graph records without
+// metadata entries, unknown fields or subgraph bodies; a range is plain
+// where every segment it touches is.
+TEST(NodeListTest, PlainRecordsHaveNoEntriesUnknownFieldsOrBodies) {
+  onnx::NodeProto bare = Node();
+  bare.clear_metadata_props();
+  const std::string plain = bare.SerializeAsString();
+  const std::string with_entries = Node().SerializeAsString();
+  const std::string unknown = plain + VarintField(99, 7);
+  onnx::NodeProto owner = bare;
+  owner.add_attribute()->mutable_g()->add_node()->set_name("body");
+  const std::string with_body = owner.SerializeAsString();
+  // Segments: three plain records; one with entries; two plain; one with
+  // an unknown field; one owning a body (read as a message, with its
+  // body's node).
+  const std::vector<std::vector<const std::string*>> segments = {
+      {&plain, &plain, &plain},
+      {&with_entries},
+      {&plain, &plain},
+      {&unknown},
+      {&with_body}};
+  std::vector<NodeListBuilder> parts(segments.size());
+  std::deque<onnx::NodeProto> messages;  // outlive the list
+  for (size_t p = 0; p < segments.size(); ++p) {
+    for (const std::string* bytes : segments[p]) {
+      bool needs_message = false;
+      ASSERT_TRUE(
+          parts[p].AddRecord(Data(*bytes), {0, bytes->size()}, &needs_message));
+      if (!needs_message) continue;
+      parts[p].RemoveLast();
+      ASSERT_TRUE(messages.emplace_back().ParseFromString(*bytes));
+      parts[p].AddMessage(messages.back(), "main", -1);
+    }
+  }
+  const NodeList nodes = NodeListBuilder::Join(&parts);
+  ASSERT_EQ(nodes.size(), 9u);
+  EXPECT_TRUE(nodes.PlainRecords(0, 3));
+  EXPECT_TRUE(nodes.PlainRecords(1, 2));
+  EXPECT_FALSE(nodes.PlainRecords(3, 4));
+  EXPECT_FALSE(nodes.PlainRecords(2, 4));
+  EXPECT_TRUE(nodes.PlainRecords(4, 6));
+  EXPECT_FALSE(nodes.PlainRecords(4, 7));
+  EXPECT_FALSE(nodes.PlainRecords(6, 7));
+  EXPECT_FALSE(nodes.PlainRecords(7, 9));
+  EXPECT_FALSE(nodes.PlainRecords(0, 9));
+  EXPECT_TRUE(nodes.PlainRecords(5, 5));
+}
+
 }  // namespace
 }  // namespace hp
