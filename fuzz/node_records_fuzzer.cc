@@ -2,7 +2,8 @@
 // its node records (field 1) are read as views by ReadNodeRecords, as the
 // splice path reads a mapped model, and each on its own by
 // NodeListBuilder::AddRecord and ParseNodeRecord; the name scopes kept
-// while reading are checked against the names.
+// while reading are checked against the names, and a list said to hold
+// plain records against its nodes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -62,6 +63,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           std::abort();
         }
         if (scope.had_metadata == node.metadata.empty()) std::abort();
+      }
+      // A list said to be plain records has no node that is not one.
+      if (nodes.PlainRecords(0, nodes.size())) {
+        for (const hp::NodeRef& node : nodes) {
+          if (node.node != nullptr || !node.metadata.empty() ||
+              node.has_unknown_fields || node.owns_subgraphs) {
+            std::abort();
+          }
+        }
       }
     }
   }
