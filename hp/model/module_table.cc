@@ -5,6 +5,20 @@
 #include "hp/trace/module_path.h"
 
 namespace hp {
+namespace {
+
+// A traced module as the table holds it, its parent left to the caller.
+Module ModuleOf(const TracedModule& traced) {
+  Module module;
+  module.path = traced.path;
+  module.class_name = traced.class_name;
+  module.qualified_class = traced.qualified_class;
+  module.is_torch_nn = traced.is_torch_nn;
+  module.call_count = traced.call_count;
+  return module;
+}
+
+}  // namespace
 
 ModuleTable::ModuleTable(HierarchySource source, absl::string_view root_class,
                          absl::string_view root_qualified_class)
@@ -30,14 +44,8 @@ ModuleTable::ModuleTable(absl::string_view root_class,
   root.qualified_class = strings_.StoreOnce(root_qualified_class);
   modules_.push_back(root);
   for (size_t i = 1; i < taken.modules.size(); ++i) {
-    const TracedModule& traced = taken.modules[i];
-    Module module;
-    module.path = traced.path;
-    module.class_name = traced.class_name;
-    module.qualified_class = traced.qualified_class;
-    module.is_torch_nn = traced.is_torch_nn;
-    module.call_count = traced.call_count;
-    module.parent = traced.parent;
+    Module module = ModuleOf(taken.modules[i]);
+    module.parent = taken.modules[i].parent;
     modules_.push_back(module);
   }
 }
@@ -89,12 +97,7 @@ ModuleTable ModuleTableFromTrace(const ScopeTrace& trace) {
       in_table[i] = 0;
       continue;
     }
-    Module module;
-    module.path = traced.path;
-    module.class_name = traced.class_name;
-    module.qualified_class = traced.qualified_class;
-    module.is_torch_nn = traced.is_torch_nn;
-    module.call_count = traced.call_count;
+    Module module = ModuleOf(traced);
     const int parent = traced.parent >= 0 ? in_table[traced.parent] : -1;
     in_table[i] = parent >= 0 ? table.AddUnder(std::move(module), parent)
                               : table.Add(std::move(module));

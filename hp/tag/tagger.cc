@@ -327,16 +327,18 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
   // Counted here, where each node is at hand anyway.
   std::atomic<size_t> subgraph_nodes{0};
   ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    // A slice of plain records (NodeList::PlainRecords) has no entries to
-    // keep or replace: each node only appends (WriteOnlyAppends), with a
-    // namespace where one is written (AppendsNamespace). Sized without
-    // reading a node, as most graphs' slices are.
-    if (append && write.format == TagFormat::kMetadata &&
+    // A slice of plain records (NodeList::PlainRecords) is sized without
+    // reading a node, as most graphs' slices are: each is written as a
+    // node with nothing in it would be (no entries, unknown fields or
+    // bodies), by the same rules.
+    const NodeRef plain{};
+    if (append && WriteOnlyAppends(plain, write) &&
         nodes.PlainRecords(begin, end)) {
+      const bool namespaced = AppendsNamespace(plain, write);
       for (size_t i = begin; i < end; ++i) {
-        with_namespace[i] = write.write_namespace;
+        with_namespace[i] = namespaced;
         appended_bytes[i] = static_cast<uint32_t>(
-            NodeTagRecordsSize(source->FactsOf(i), write.write_namespace));
+            NodeTagRecordsSize(source->FactsOf(i), namespaced));
       }
       return;
     }
