@@ -355,6 +355,15 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
   SkeletonPieces pieces;
   SkeletonPieces rest;
   std::vector<ByteRange> node_records;
+  // Read as records, the main graph's nodes are read (pass 2's work) on
+  // the other cores as pass 1 finds them, from the bytes it found them in.
+  // Their messages, if any, go on the new skeleton's arena.
+  NewSkeleton();
+  std::optional<NodeRecordReader> records_read;
+  if (options.read_node_records) {
+    records_read.emplace(data, mapping.get(), arena_.get(), kMaxSegmentPlaces,
+                         options.keep_name_scopes);
+  }
   WireReader top(data, 0, file_bytes_);
   WireRecord record;
   while (!top.done()) {
@@ -376,7 +385,13 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
                             field.field == kGraphSparseInitializer);
       const bool node =
           field.wire_type == kLengthDelimited && field.field == kGraphNode;
-      if (node) {
+      if (node && records_read.has_value()) {
+        const uint64_t run_begin = field.begin;
+        field = records_read->ReadRun(fd_.get(), TagByte(kGraphNode), field,
+                                      record.end);
+        graph.AddRange(run_begin, field.end);
+        reader = WireReader(data, field.end, record.end);
+      } else if (node) {
         read_ahead(field.begin, field.end);
         release_behind(field.begin);
         graph.AddRange(field.begin, field.end);
@@ -440,6 +455,7 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
     rest.AddLiteral(LengthHeader(kModelGraph, graph_rest.size()));
     rest.AddAll(graph_rest);
   }
+  if (records_read.has_value()) node_records = records_read->TakeRecords();
   // Node records read as records are parsed one at a time, if ever: past
   // 2 GB of nodes, only each record and the rest must fit one message.
   const uint64_t skeleton_bytes =
@@ -468,16 +484,16 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
   }
 
   // Pass 2: parse the skeleton and check it as LoadModel checks a model:
-  // the rest, then the node records in place and in parallel. Where that
-  // fails, the skeleton is parsed again as one message for LoadModel's error.
-  NewSkeleton();
+  // the rest, then the node records (read as records while pass 1 found
+  // them, else parsed in parallel now). Where that fails, the skeleton is
+  // parsed again as one message for LoadModel's error.
+  const bool skeleton_read =
+      ParseSkeleton(rest.Assemble(data), path, skeleton_).ok();
+  // Waited for also where the skeleton failed: the reads use its arena.
   const bool nodes_read =
-      ParseSkeleton(rest.Assemble(data), path, skeleton_).ok() &&
-      (options.read_node_records
-           ? ReadNodeRecords(data, node_records, arena_.get(), &nodes_,
-                             &parsed_, mapping.get(), kMaxSegmentPlaces,
-                             options.keep_name_scopes)
-           : ParseNodes(data, node_records, skeleton_));
+      records_read.has_value()
+          ? records_read->Finish(&nodes_, &parsed_) && skeleton_read
+          : skeleton_read && ParseNodes(data, node_records, skeleton_);
   if (nodes_read) {
     node_records_ = std::move(node_records);
     reads_records_ = options.read_node_records;

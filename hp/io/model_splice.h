@@ -52,16 +52,19 @@ struct SpliceOptions {
   // (NameScope), read with its record, for a caller that resolves scopes
   // (tag): a walk then reads no record again to find them.
   bool keep_name_scopes = false;
-  // Once this many bytes of a run of main-graph node records are read, the
+  // Without read_node_records (the nodes parsed into the skeleton): once
+  // this many bytes of a run of main-graph node records are found, the
   // later half of what the graph holds after them (when at least as much
-  // again) is read on a second thread meanwhile (RecordRunAhead). Tests
-  // lower it; kNoNodeRunAhead turns it off.
+  // again) is found on a second thread meanwhile (RecordRunAhead). Tests
+  // lower it; kNoNodeRunAhead turns it off. Read as records, the nodes are
+  // found and read in one pass instead (NodeRecordReader), which uses the
+  // other cores as it goes.
   uint64_t node_run_ahead_after = uint64_t{8} << 20;
 };
 
 // SpliceOptions::node_run_ahead_after for a caller whose own thread keeps
-// the second core busy while the model opens: a second reader of the node
-// records would only take turns with that thread, so they are read on one.
+// the second core busy while the model opens: a second finder of the node
+// records would only take turns with that thread, so they are found on one.
 inline constexpr uint64_t kNoNodeRunAhead = UINT64_MAX;
 
 // Bytes to append to main-graph node records as read from the input, so

@@ -119,7 +119,10 @@ NodeList::Record& NodeListBuilder::Start(bool message) {
   segment.nodes.emplace_back();
   NodeList::Record& node = segment.nodes.back();
   node.is_message = message;
-  if (message) segment.plain = false;
+  if (message) {
+    segment.plain = false;
+    has_messages_ = true;
+  }
   node.values_at = static_cast<uint32_t>(
       message ? segment.message_values.size() : segment.record_values.size());
   node.metadata_at = static_cast<uint32_t>(
@@ -388,9 +391,13 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
   list.starts_.reserve(parts->size());
   for (NodeListBuilder& part : *parts) {
     const int shift = static_cast<int>(list.size_);
-    for (NodeList::Record& node : part.segment_->nodes) {
-      if (node.is_message && node.message.owner >= 0) {
-        node.message.owner += shift;
+    // Only message nodes have owners: a list of records (a million nodes'
+    // 56 MB) is not read again to find none.
+    if (part.has_messages_) {
+      for (NodeList::Record& node : part.segment_->nodes) {
+        if (node.is_message && node.message.owner >= 0) {
+          node.message.owner += shift;
+        }
       }
     }
     // A message node's views grew by doubling; a million nodes' would leave
@@ -632,94 +639,344 @@ void NodeReadAhead::Tell(size_t list, size_t i) {
   worker_->Tell(list, i);
 }
 
-// Reads the main graph's node records as views (NodeListBuilder::AddRecord)
-// on all cores; a node that owns subgraphs is parsed onto `arena`, and its
-// bodies' nodes follow it. False when a record does not parse.
+namespace {
+
+// NodeRecordReader's chunks: a read of at most kChunkBytes (from
+// kMinChunkBytes, growing with the run, so that a short run of records
+// reads little past its end: the first weights of a weight-heavy model),
+// and at most kChunkRecords records handed over from a list. A chunk is a
+// segment of the list, or more where its tables fill up.
+constexpr uint64_t kChunkBytes = uint64_t{2} << 20;
+constexpr uint64_t kMinChunkBytes = uint64_t{16} << 10;
+constexpr size_t kChunkRecords = size_t{1} << 14;
+// Records spanning more than this are read through the mapping.
+constexpr uint64_t kMaxCopyBytes = uint64_t{64} << 20;
+// A run this long reserves room for the records the rest could hold.
+constexpr uint64_t kReserveAfterBytes = uint64_t{1} << 20;
+
+}  // namespace
+
+// Records [first, first + records.size()) and, unless null, the file's
+// bytes from `bytes_at` that hold them.
+struct NodeRecordReader::Chunk {
+  size_t first = 0;
+  std::vector<ByteRange> records;
+  std::unique_ptr<uint8_t[]> bytes;
+  uint64_t bytes_at = 0;
+  bool pooled = false;  // `bytes` is a kChunkBytes buffer to reuse
+};
+
+// What one thread keeps from chunk to chunk: the builder of the last
+// chunk it read (kept until the next is reserved like it) and its buffer
+// for chunks handed over without bytes.
+struct NodeRecordReader::Read {
+  NodeListBuilder last;
+  size_t last_first = 0;
+  RangeCopy copy;
+};
+
+NodeRecordReader::NodeRecordReader(const uint8_t* data,
+                                   const FileMapping* mapped,
+                                   google::protobuf::Arena* arena,
+                                   uint64_t max_places, bool keep_name_scopes)
+    : data_(data),
+      mapped_(mapped),
+      arena_(arena),
+      max_places_(max_places),
+      keep_name_scopes_(keep_name_scopes),
+      own_read_(std::make_unique<Read>()) {
+  for (size_t t = 1; t < HardwareThreads(); ++t) {
+    readers_.emplace_back([this] { ReadChunks(); });
+  }
+}
+
+NodeRecordReader::~NodeRecordReader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finishing_ = true;
+    failed_ = true;
+    waiting_.clear();
+  }
+  handed_.notify_all();
+  for (std::thread& reader : readers_) {
+    if (reader.joinable()) reader.join();
+  }
+}
+
+std::unique_ptr<uint8_t[]> NodeRecordReader::Buffer(uint64_t bytes,
+                                                    bool* pooled) {
+  *pooled = bytes <= kChunkBytes;
+  if (!*pooled) return std::unique_ptr<uint8_t[]>(new uint8_t[bytes]);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!spare_buffers_.empty()) {
+      std::unique_ptr<uint8_t[]> buffer = std::move(spare_buffers_.back());
+      spare_buffers_.pop_back();
+      return buffer;
+    }
+  }
+  return std::unique_ptr<uint8_t[]>(new uint8_t[kChunkBytes]);
+}
+
+void NodeRecordReader::GiveBack(Chunk* chunk) {
+  if (!chunk->pooled || chunk->bytes == nullptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  spare_buffers_.push_back(std::move(chunk->bytes));
+}
+
+WireRecord NodeRecordReader::ReadRun(int fd, uint8_t tag_byte,
+                                     const WireRecord& first, uint64_t end) {
+  WireRecord last = first;
+  bool took_first = false;
+  auto take = [&](Chunk* chunk, const WireRecord& record) {
+    chunk->records.push_back({record.payload, record.end});
+    records_.push_back({record.payload, record.end});
+    ++taken_;
+    last = record;
+    took_first = true;
+  };
+  // A record handed over alone, without bytes (the reader reads it, or
+  // past kMaxCopyBytes maps it): one longer than a copy may be, or the
+  // caller's own where this reading does not find it (a read that failed,
+  // a tag spelled in more than one byte).
+  auto take_alone = [&](const WireRecord& record) {
+    Chunk alone;
+    alone.first = taken_;
+    take(&alone, record);
+    Hand(std::move(alone));
+  };
+  uint64_t at = first.begin;
+  uint64_t at_least = 0;  // a record longer than the chunk would be
+  bool run_over = false;
+  bool reserved = false;
+  const size_t first_taken = taken_;  // records taken before this run
+  while (!run_over) {
+    const uint64_t want = std::max(
+        at_least, std::min({end - at, kChunkBytes,
+                            std::max(kMinChunkBytes, at - first.begin)}));
+    at_least = 0;
+    Chunk chunk;
+    chunk.first = taken_;
+    chunk.bytes = Buffer(want, &chunk.pooled);
+    chunk.bytes_at = at;
+    const int64_t got = ReadAt(fd, chunk.bytes.get(), want, at);
+    const uint64_t window_end = at + (got > 0 ? static_cast<uint64_t>(got) : 0);
+    const bool short_read = window_end < at + want;
+    while (true) {
+      if (!HeaderInWindow(window_end, at, end)) {
+        run_over = short_read || at >= end;
+        break;
+      }
+      WireRecord record;
+      if (!RecordAt(chunk.bytes.get(), chunk.bytes_at, window_end, tag_byte, at,
+                    end, &record)) {
+        run_over = true;
+        break;
+      }
+      if (record.end <= window_end) {
+        take(&chunk, record);
+        at = record.end;
+        continue;
+      }
+      if (short_read) {
+        run_over = true;
+      } else if (chunk.records.empty()) {
+        if (record.end - at > kMaxCopyBytes) {
+          take_alone(record);
+          at = record.end;
+        } else {
+          at_least = record.end - at;
+        }
+      }
+      break;
+    }
+    if (chunk.records.empty()) {
+      GiveBack(&chunk);
+      continue;
+    }
+    if (!reserved && at - first.begin >= kReserveAfterBytes) {
+      // A long run: room for the records the rest of the message could
+      // hold at the size they average so far. Growing by doubling would
+      // copy and fault in twice the memory (a million records' 16 MB);
+      // the room a shorter run leaves is never touched.
+      reserved = true;
+      const uint64_t average = (at - first.begin) / (taken_ - first_taken);
+      records_.reserve(records_.size() + (end - at) / average);
+    }
+    Hand(std::move(chunk));
+  }
+  if (!took_first) take_alone(first);
+  return last;
+}
+
+void NodeRecordReader::Add(const std::vector<ByteRange>& records) {
+  for (size_t first = 0; first < records.size(); first += kChunkRecords) {
+    Chunk chunk;
+    chunk.first = taken_;
+    const size_t last = std::min(records.size(), first + kChunkRecords);
+    chunk.records.assign(records.begin() + first, records.begin() + last);
+    records_.insert(records_.end(), chunk.records.begin(), chunk.records.end());
+    taken_ += chunk.records.size();
+    Hand(std::move(chunk));
+  }
+}
+
+void NodeRecordReader::Hand(Chunk chunk) {
+  if (readers_.empty()) {
+    ReadChunk(&chunk, own_read_.get());
+    GiveBack(&chunk);
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  waiting_.push_back(std::move(chunk));
+  // More waiting than the other cores keep up with: this core reads the
+  // oldest, rather than holding every chunk's bytes at once.
+  if (waiting_.size() > 2 * readers_.size()) {
+    Chunk oldest = std::move(waiting_.front());
+    waiting_.pop_front();
+    lock.unlock();
+    ReadChunk(&oldest, own_read_.get());
+    GiveBack(&oldest);
+    return;
+  }
+  lock.unlock();
+  handed_.notify_one();
+}
+
+void NodeRecordReader::ReadChunks() {
+  Read read;
+  while (true) {
+    Chunk chunk;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      handed_.wait(lock, [this] { return !waiting_.empty() || finishing_; });
+      if (waiting_.empty()) break;
+      chunk = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    ReadChunk(&chunk, &read);
+    GiveBack(&chunk);
+  }
+  Keep(&read);
+}
+
+void NodeRecordReader::Keep(Read* read) {
+  if (read->last.size() == 0) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  segments_.emplace_back(read->last_first, std::move(read->last));
+  read->last = NodeListBuilder(keep_name_scopes_);
+}
+
+void NodeRecordReader::ReadChunk(Chunk* chunk, Read* read) {
+  if (failed_ || chunk->records.empty()) return;
+  const std::vector<ByteRange>& records = chunk->records;
+  const uint8_t* from = data_;  // the chunk's bytes: from[0] is the file's
+  uint64_t from_at = 0;         // byte `from_at`
+  if (chunk->bytes != nullptr) {
+    from = chunk->bytes.get();
+    from_at = chunk->bytes_at;
+  } else if (mapped_ != nullptr) {
+    const uint64_t span = records.back().end - records.front().begin;
+    if (span <= kMaxCopyBytes) {
+      if (const uint8_t* copied =
+              read->copy.Read(mapped_->fd(), records.front().begin, span)) {
+        from = copied;
+        from_at = records.front().begin;
+      }
+    }
+  }
+  // Reserved like the last chunk this thread read, which is then kept.
+  NodeListBuilder builder(keep_name_scopes_);
+  builder.Reserve(records.size(),
+                  read->last.size() > 0 ? &read->last : nullptr);
+  Keep(read);
+  size_t builder_first = chunk->first;
+  std::vector<std::pair<size_t, onnx::NodeProto*>> messages;
+  for (size_t k = 0; k < records.size(); ++k) {
+    const size_t i = chunk->first + k;
+    const ByteRange record{records[k].begin - from_at,
+                           records[k].end - from_at};
+    const uint8_t* viewed = from == data_ ? nullptr : data_ + records[k].begin;
+    if (builder.size() > 0 && !builder.HasRoomFor(records[k], max_places_)) {
+      // As many records as the full one took, at most those left.
+      NodeListBuilder next(keep_name_scopes_);
+      next.Reserve(std::min(records.size() - k, builder.size()), &builder);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        segments_.emplace_back(builder_first, std::move(builder));
+      }
+      builder = std::move(next);
+      builder_first = i;
+    }
+    bool needs_message = false;
+    if (!builder.AddRecord(from, record, &needs_message, viewed)) {
+      failed_ = true;
+      return;
+    }
+    if (!needs_message) continue;
+    builder.RemoveLast();
+    onnx::NodeProto* message = ParseNodeRecord(from, record, arena_);
+    if (message == nullptr) {
+      failed_ = true;
+      return;
+    }
+    messages.emplace_back(i, message);
+    builder.AddMessage(*message, "main", -1);
+  }
+  if (mapped_ != nullptr && from == data_) {
+    mapped_->Release(records.front().begin, records.back().end);
+  }
+  read->last = std::move(builder);
+  read->last_first = builder_first;
+  if (!messages.empty()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    messages_.insert(messages_.end(), messages.begin(), messages.end());
+  }
+}
+
+bool NodeRecordReader::Finish(NodeList* nodes, ParsedNodes* parsed) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finishing_ = true;
+  }
+  handed_.notify_all();
+  // What still waits is read here too.
+  while (true) {
+    Chunk chunk;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (waiting_.empty()) break;
+      chunk = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    ReadChunk(&chunk, own_read_.get());
+    GiveBack(&chunk);
+  }
+  for (std::thread& reader : readers_) reader.join();
+  readers_.clear();
+  Keep(own_read_.get());
+  spare_buffers_.clear();
+  if (failed_) return false;
+  std::sort(segments_.begin(), segments_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<NodeListBuilder> parts;
+  parts.reserve(segments_.size());
+  for (auto& [first, builder] : segments_) parts.push_back(std::move(builder));
+  segments_.clear();
+  *nodes = NodeListBuilder::Join(&parts, mapped_);
+  *parsed = ParsedNodes(taken_);
+  for (const auto& [i, message] : messages_) parsed->Slot(i) = message;
+  messages_.clear();
+  return true;
+}
+
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
                      ParsedNodes* parsed, const FileMapping* mapped,
                      uint64_t max_places, bool keep_name_scopes) {
-  *parsed = ParsedNodes(records.size());
-  // Each thread reads its slice into one builder, which the list then
-  // keeps as it is: nothing is copied to join them, and a slice's vectors
-  // are big enough for huge pages (a million 56-byte records in 1 MB
-  // chunks faulted 4 KB at a time, a fifth of a tag's faults). Its
-  // records' pages are given back a chunk at a time.
-  constexpr size_t kChunk = 1 << 14;
-  std::mutex segments_mutex;
-  // Each builder with the index of its first record.
-  std::vector<std::pair<size_t, NodeListBuilder>> segments;
-  std::atomic<bool> read{true};
-  ForSlices(records.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
-    if (begin == end) return;
-    NodeListBuilder slice(keep_name_scopes);
-    size_t slice_begin = begin;
-    auto keep = [&] {
-      std::lock_guard<std::mutex> lock(segments_mutex);
-      segments.emplace_back(slice_begin, std::move(slice));
-    };
-    // The records exactly; their values and metadata entries once the
-    // first chunk shows how many a node has.
-    slice.Reserve(end - begin, nullptr);
-    // A chunk's records read with pread, reused chunk after chunk: on a
-    // virtual machine copying a page costs less than mapping it.
-    constexpr uint64_t kMaxCopyBytes = uint64_t{64} << 20;
-    RangeCopy copy;
-    for (size_t chunk = begin; chunk < end && read; chunk += kChunk) {
-      const size_t last = std::min(end, chunk + kChunk);
-      const uint8_t* from = data;  // the chunk's bytes: from[0] is the file's
-      uint64_t from_at = 0;        // byte `from_at`
-      const uint64_t span = records[last - 1].end - records[chunk].begin;
-      if (mapped != nullptr && span <= kMaxCopyBytes) {
-        if (const uint8_t* copied =
-                copy.Read(mapped->fd(), records[chunk].begin, span)) {
-          from = copied;
-          from_at = records[chunk].begin;
-        }
-      }
-      for (size_t i = chunk; i < last && read; ++i) {
-        const ByteRange record{records[i].begin - from_at,
-                               records[i].end - from_at};
-        const uint8_t* viewed =
-            from == data ? nullptr : data + records[i].begin;
-        if (slice.size() > 0 && !slice.HasRoomFor(records[i], max_places)) {
-          // As many records as the full one took, at most those left.
-          NodeListBuilder next(keep_name_scopes);
-          next.Reserve(std::min(end - i, slice.size()), &slice);
-          keep();
-          slice = std::move(next);
-          slice_begin = i;
-        }
-        bool needs_message = false;
-        if (!slice.AddRecord(from, record, &needs_message, viewed)) {
-          read = false;
-          break;
-        }
-        if (!needs_message) continue;
-        slice.RemoveLast();
-        onnx::NodeProto*& message = parsed->Slot(i);
-        message = ParseNodeRecord(from, record, arena);
-        if (message == nullptr) {
-          read = false;
-          break;
-        }
-        slice.AddMessage(*message, "main", -1);
-      }
-      if (chunk == begin) slice.Reserve(end - last, &slice);
-      if (mapped != nullptr && from == data) {
-        mapped->Release(records[chunk].begin, records[last - 1].end);
-      }
-    }
-    keep();
-  });
-  if (!read) return false;
-  std::sort(segments.begin(), segments.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<NodeListBuilder> parts;
-  parts.reserve(segments.size());
-  for (auto& [first, slice] : segments) parts.push_back(std::move(slice));
-  *nodes = NodeListBuilder::Join(&parts, mapped);
-  return true;
+  NodeRecordReader reader(data, mapped, arena, max_places, keep_name_scopes);
+  reader.Add(records);
+  return reader.Finish(nodes, parsed);
 }
 
 }  // namespace hp

@@ -11,13 +11,17 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -635,6 +639,7 @@ class NodeListBuilder {
   void KeepNameScope(absl::string_view name, bool has_metadata);
 
   std::unique_ptr<NodeList::Segment> segment_;
+  bool has_messages_ = false;  // a node was added from a message
   bool keep_name_scopes_ = false;
   // The segment's scopes by text, while it is built, and the ids met last
   // (kNone: none yet), oldest overwritten first.
@@ -701,15 +706,99 @@ inline constexpr uint64_t kMaxSegmentPlaces =
 // pread and parsed from the copy, the views pointing into the mapping: its
 // pages are mapped only when a later pass reads them through the views
 // (where a chunk spans too much, or the read comes up short, it is parsed
-// from the mapping, whose pages are then given back). A slice
-// whose next record might take its tables past `max_places` goes on in a
-// new segment (tests lower it). With `keep_name_scopes`, the list keeps
-// each node's name scope (NameScope), found while its record is read.
+// from the mapping, whose pages are then given back). Each chunk of up to
+// 16,384 records is a segment of the list, or more where the next record
+// might take a segment's tables past `max_places` (tests lower it). With
+// `keep_name_scopes`, the list keeps each node's name scope (NameScope),
+// found while its record is read. NodeRecordReader with its records
+// handed over (Add).
 bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
                      google::protobuf::Arena* arena, NodeList* nodes,
                      ParsedNodes* parsed, const FileMapping* mapped = nullptr,
                      uint64_t max_places = kMaxSegmentPlaces,
                      bool keep_name_scopes = false);
+
+// Main-graph node records found and read in one pass over the file. The
+// pass that finds them (ModelSplice's first) reads each chunk of records
+// with one pread to step from header to header, and hands the chunk's
+// bytes over to be read as ReadNodeRecords reads records, on the other
+// cores meanwhile: the records leave the page cache once, not once to be
+// found and again to be read (a million-node graph's 125 MB: about 30 ms
+// of a core). The finding core reads the chunks still waiting once it is
+// done, and whenever more wait than the other cores keep up with.
+class NodeRecordReader {
+ public:
+  // As ReadNodeRecords: views point into `mapped` (which may be null: then
+  // every chunk is read from `data`, the bytes the records' offsets are
+  // into); messages go on `arena`.
+  NodeRecordReader(const uint8_t* data, const FileMapping* mapped,
+                   google::protobuf::Arena* arena,
+                   uint64_t max_places = kMaxSegmentPlaces,
+                   bool keep_name_scopes = false);
+  NodeRecordReader(const NodeRecordReader&) = delete;
+  NodeRecordReader& operator=(const NodeRecordReader&) = delete;
+  // Stops the reading and waits for its threads.
+  ~NodeRecordReader();
+
+  // `first`, a record of `tag_byte` the caller read, and the records of
+  // that tag after it, one after another, up to `end`, found in file
+  // `fd` through pread. Returns the last record taken: the caller reads
+  // on from its end. A run stops at anything else, at a read that fails
+  // or comes up short, and wherever else is convenient (every record is
+  // then judged by the caller's reader, which may start another run).
+  WireRecord ReadRun(int fd, uint8_t tag_byte, const WireRecord& first,
+                     uint64_t end);
+  // Records whose bytes the reader reads itself (with pread where it has
+  // `mapped`, else from `data`): payloads [begin, end), in file order.
+  void Add(const std::vector<ByteRange>& records);
+
+  // Every record taken, in file order: payload and end.
+  const std::vector<ByteRange>& records() const { return records_; }
+  std::vector<ByteRange> TakeRecords() { return std::move(records_); }
+
+  // Waits for every record taken to be read, reading on this thread too,
+  // and sets `nodes` and `parsed` as ReadNodeRecords does. False when a
+  // record does not parse as a node. Call once.
+  bool Finish(NodeList* nodes, ParsedNodes* parsed);
+
+ private:
+  struct Chunk;
+  struct Read;
+  // Hands `chunk` over, or reads it on this thread where no other reads
+  // or too many chunks wait.
+  void Hand(Chunk chunk);
+  // Another thread's work: reads chunks as they are handed over, until
+  // Finish.
+  void ReadChunks();
+  void ReadChunk(Chunk* chunk, Read* read);
+  // Keeps the builder `read` holds as a segment of the list.
+  void Keep(Read* read);
+  // A buffer of at least `bytes` for a chunk; `pooled` when it is one of
+  // the reused kChunkBytes ones, for GiveBack.
+  std::unique_ptr<uint8_t[]> Buffer(uint64_t bytes, bool* pooled);
+  void GiveBack(Chunk* chunk);
+
+  const uint8_t* data_;
+  const FileMapping* mapped_;
+  google::protobuf::Arena* arena_;
+  uint64_t max_places_;
+  bool keep_name_scopes_;
+  std::vector<ByteRange> records_;
+  size_t taken_ = 0;  // records taken, also once records_ is taken
+
+  std::mutex mutex_;
+  std::condition_variable handed_;
+  std::deque<Chunk> waiting_;
+  bool finishing_ = false;
+  std::atomic<bool> failed_{false};
+  // What the reads made: builders by their first record, and parsed
+  // messages by record.
+  std::vector<std::pair<size_t, NodeListBuilder>> segments_;
+  std::vector<std::pair<size_t, onnx::NodeProto*>> messages_;
+  std::vector<std::unique_ptr<uint8_t[]>> spare_buffers_;
+  std::unique_ptr<Read> own_read_;    // this thread's
+  std::vector<std::thread> readers_;  // last: started once the rest exist
+};
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
 bool OwnsSubgraphs(const onnx::NodeProto& node);

@@ -197,16 +197,29 @@ bool RecordRunReader::Next(uint8_t tag_byte, uint64_t at, WireRecord* record) {
     if (!Fill(at) || header_end > window_end_) return false;
   }
   if (run_begin_ == UINT64_MAX) run_begin_ = at;
-  const uint8_t* window = buffer_.get();
-  uint64_t pos = at - window_begin_;
+  return RecordAt(buffer_.get(), window_begin_, window_end_, tag_byte, at, end_,
+                  record);
+}
+
+bool HeaderInWindow(uint64_t window_end, uint64_t at, uint64_t end) {
+  return std::min(end, at + kMaxHeaderBytes) <= window_end;
+}
+
+bool RecordAt(const uint8_t* window, uint64_t window_begin, uint64_t window_end,
+              uint8_t tag_byte, uint64_t at, uint64_t end, WireRecord* record) {
+  if (at >= end || at < window_begin || !HeaderInWindow(window_end, at, end)) {
+    return false;
+  }
+  const uint64_t header_end = std::min(end, at + kMaxHeaderBytes);
+  uint64_t pos = at - window_begin;
   if (window[pos] != tag_byte) return false;
   ++pos;
   uint64_t length = 0;
-  if (!DecodeVarint(window, &pos, header_end - window_begin_, &length)) {
+  if (!DecodeVarint(window, &pos, header_end - window_begin, &length)) {
     return false;
   }
-  const uint64_t payload = window_begin_ + pos;
-  if (length > end_ - payload) return false;
+  const uint64_t payload = window_begin + pos;
+  if (length > end - payload) return false;
   record->field = tag_byte >> 3;
   record->wire_type = kLengthDelimited;
   record->begin = at;

@@ -109,6 +109,16 @@ class RecordRunReader {
   uint64_t run_begin_ = UINT64_MAX;  // the first record read
 };
 
+// The record at file offset `at`, read from `window` (bytes
+// [window_begin, window_end) of the file) as RecordRunReader reads one:
+// its tag is `tag_byte` (a length-delimited field below 16), its header
+// lies in the window and its length fits before `end`. False otherwise.
+bool RecordAt(const uint8_t* window, uint64_t window_begin, uint64_t window_end,
+              uint8_t tag_byte, uint64_t at, uint64_t end, WireRecord* record);
+// Whether a record header at `at` (at most 11 bytes, none past `end`) lies
+// before `window_end`, so that RecordAt can judge it from the window.
+bool HeaderInWindow(uint64_t window_end, uint64_t at, uint64_t end);
+
 // The later part of a long run of records of one tag byte (a million-node
 // graph's node records), read by RecordRunReader on a thread of its own
 // while the caller reads the earlier part: one core no longer steps

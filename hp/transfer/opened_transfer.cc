@@ -180,9 +180,6 @@ absl::StatusOr<std::unique_ptr<OpenedTaggedModel>> OpenTaggedModel(
     const std::string& path, const TaggedModelReading& reading) {
   SpliceOptions open;
   open.read_node_records = true;
-  if (reading.second_core_busy) {
-    open.node_run_ahead_after = kNoNodeRunAhead;
-  }
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(path, open));
   if (!IsTagged(splice.skeleton())) {
     return absl::FailedPreconditionError(

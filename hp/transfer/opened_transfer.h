@@ -50,10 +50,6 @@ struct TaggedModelReading {
   // that opens another model before it reads these nodes again (transfer),
   // or copies what it needs of each node as its tag is read (profile).
   bool give_back_pages = false;
-  // Another thread keeps the second core busy meanwhile (profile's
-  // events parsed ahead): the node records are read on one core
-  // (kNoNodeRunAhead).
-  bool second_core_busy = false;
   // When set, each node's tag goes to it, in order, instead of into the
   // model's `tagged` tags and module paths (which stay empty).
   std::function<void(const NodeTagRead&)> visit;

@@ -2,8 +2,13 @@
 // a message; a malformed record is refused and leaves nothing behind.
 #include "hp/io/node_list.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -364,7 +369,9 @@ TEST(NodeListTest, KeptNameScopesAreOneIdPerScopeInASegment) {
       EXPECT_EQ(text->second, *want) << i;
     }
     // 40 layers of 4 scopes and the top one, in one segment.
-    if (max_places == kMaxSegmentPlaces) EXPECT_EQ(id_of.size(), 161u);
+    if (max_places == kMaxSegmentPlaces) {
+      EXPECT_EQ(id_of.size(), 161u);
+    }
     nodes.ForgetNameScopes();
     for (NodeList::const_iterator it = nodes.begin(); it != nodes.end(); ++it) {
       EXPECT_EQ(it.name_scope().id, NameScope::kNotKept);
@@ -447,6 +454,166 @@ TEST(NodeListTest, PlainRecordsHaveNoEntriesUnknownFieldsOrBodies) {
   EXPECT_FALSE(nodes.PlainRecords(7, 9));
   EXPECT_FALSE(nodes.PlainRecords(0, 9));
   EXPECT_TRUE(nodes.PlainRecords(5, 5));
+}
+
+// A graph's fields as a pass over them meets them: runs of node records
+// (field 1) between other fields, each run handed to `reader` from its
+// first record, as ModelSplice's first pass does. Returns the node records
+// a plain reading of the same bytes finds, payload and end.
+std::vector<ByteRange> FindRuns(const std::string& file, int fd,
+                                NodeRecordReader* reader) {
+  std::vector<ByteRange> expected;
+  WireReader plain(Data(file), 0, file.size());
+  WireRecord field;
+  while (!plain.done() && plain.Next(&field)) {
+    if (field.field == 1) expected.push_back({field.payload, field.end});
+  }
+  WireReader pass(Data(file), 0, file.size());
+  while (!pass.done()) {
+    EXPECT_TRUE(pass.Next(&field));
+    if (field.field != 1 || field.wire_type != kLengthDelimited) continue;
+    const WireRecord last = reader->ReadRun(fd, TagByte(1), field, file.size());
+    EXPECT_GE(last.end, field.end);
+    pass = WireReader(Data(file), last.end, file.size());
+  }
+  return expected;
+}
+
+class NodeRecordReaderTest : public ::testing::Test {
+ protected:
+  // Writes `file` and maps it.
+  void Open(const std::string& file) {
+    path_ = absl::StrCat(::testing::TempDir(), "/records.bin");
+    FILE* out = std::fopen(path_.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(std::fwrite(file.data(), 1, file.size(), out), file.size());
+    std::fclose(out);
+    fd_ = ::open(path_.c_str(), O_RDONLY);
+    ASSERT_GE(fd_, 0);
+    mapping_ = std::make_unique<FileMapping>(fd_, file.size());
+    ASSERT_NE(mapping_->data(), nullptr);
+  }
+  void TearDown() override {
+    mapping_.reset();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  std::string path_;
+  int fd_ = -1;
+  std::unique_ptr<FileMapping> mapping_;
+};
+
+TEST_F(NodeRecordReaderTest, RunsAreFoundAndReadAsAPlainReadingFindsThem) {
+  // Over 2 MB of records in three runs, a record longer than a chunk (3 MB)
+  // in the first, one over the copy limit (65 MB) in the second, a record
+  // whose tag is spelled in two bytes (which only a plain reading takes)
+  // starting the third, and a node owning a subgraph.
+  std::string file = BytesField(2, "graph name");
+  std::vector<std::string> names;
+  auto add_node = [&](int i, const std::string& doc) {
+    onnx::NodeProto node = Node();
+    node.clear_metadata_props();
+    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
+    if (!doc.empty()) node.set_doc_string(doc);
+    if (i == 30) {
+      onnx::AttributeProto* branch = node.add_attribute();
+      branch->set_name("then_branch");
+      branch->set_type(onnx::AttributeProto::GRAPH);
+      branch->mutable_g()->add_node()->set_name("inner");
+    }
+    names.push_back(node.name());
+    file += BytesField(1, node.SerializeAsString());
+    if (i == 30) names.push_back("inner");
+  };
+  int i = 0;
+  for (; i < 20000; ++i) {
+    add_node(i, i == 9000 ? std::string(3 << 20, 'd') : "");
+  }
+  file += BytesField(5, "an initializer");
+  for (; i < 20100; ++i) {
+    add_node(i, i == 20050 ? std::string(65 << 20, 'e') : "");
+  }
+  file += BytesField(11, "an input");
+  {
+    onnx::NodeProto node = Node();
+    node.clear_metadata_props();
+    node.set_name("two-byte tag");
+    names.push_back(node.name());
+    const std::string bytes = node.SerializeAsString();
+    file += "\x8a";
+    file += '\0';
+    file += wire_format::Varint(bytes.size()) + bytes;
+  }
+  for (; i < 20200; ++i) add_node(i, "");
+  Open(file);
+
+  google::protobuf::Arena arena;
+  NodeRecordReader reader(mapping_->data(), mapping_.get(), &arena);
+  const std::vector<ByteRange> expected = FindRuns(file, fd_, &reader);
+  ASSERT_EQ(expected.size(), 20201u);
+  ASSERT_EQ(reader.records().size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) {
+    ASSERT_EQ(reader.records()[k].begin, expected[k].begin) << k;
+    ASSERT_EQ(reader.records()[k].end, expected[k].end) << k;
+  }
+  NodeList nodes;
+  ParsedNodes parsed;
+  ASSERT_TRUE(reader.Finish(&nodes, &parsed));
+  ASSERT_EQ(nodes.size(), names.size());
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    ASSERT_EQ(nodes[k].name, names[k]) << k;
+  }
+  // The node owning a subgraph was parsed; its body's node follows it.
+  EXPECT_NE(parsed[30], nullptr);
+  EXPECT_EQ(nodes[31].owner, 30);
+}
+
+TEST_F(NodeRecordReaderTest, AFileShorterThanItsRunEndsTheRun) {
+  // The records as a graph 1 MB longer than the file would hold them (the
+  // file cut under the reader): the run ends at the last whole record read.
+  std::string file;
+  for (int i = 0; i < 5000; ++i) {
+    onnx::NodeProto node = Node();
+    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
+    file += BytesField(1, node.SerializeAsString());
+  }
+  Open(file);
+  WireRecord first;
+  WireReader start(Data(file), 0, file.size());
+  ASSERT_TRUE(start.Next(&first));
+  google::protobuf::Arena arena;
+  NodeRecordReader reader(mapping_->data(), mapping_.get(), &arena);
+  const WireRecord last =
+      reader.ReadRun(fd_, TagByte(1), first, file.size() + (1 << 20));
+  EXPECT_EQ(last.end, file.size());
+  EXPECT_EQ(reader.records().size(), 5000u);
+  NodeList nodes;
+  ParsedNodes parsed;
+  ASSERT_TRUE(reader.Finish(&nodes, &parsed));
+  EXPECT_EQ(nodes[4999].name, "/layer.4999/MatMul");
+}
+
+TEST_F(NodeRecordReaderTest, AMalformedRecordFailsTheReading) {
+  std::string file;
+  for (int i = 0; i < 30000; ++i) {
+    onnx::NodeProto node = Node();
+    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
+    std::string bytes = node.SerializeAsString();
+    // A name whose length runs past its record.
+    if (i == 25000) bytes[bytes.find("/layer.") - 1] = 0x7f;
+    file += BytesField(1, bytes);
+  }
+  Open(file);
+  WireRecord first;
+  WireReader start(Data(file), 0, file.size());
+  ASSERT_TRUE(start.Next(&first));
+  google::protobuf::Arena arena;
+  NodeRecordReader reader(mapping_->data(), mapping_.get(), &arena);
+  EXPECT_EQ(reader.ReadRun(fd_, TagByte(1), first, file.size()).end,
+            file.size());
+  NodeList nodes;
+  ParsedNodes parsed;
+  EXPECT_FALSE(reader.Finish(&nodes, &parsed));
 }
 
 }  // namespace
