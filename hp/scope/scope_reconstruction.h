@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "hp/model/graph_walk.h"
 #include "hp/model/module_table.h"
 
@@ -40,7 +41,7 @@ class ScopeStack {
   explicit ScopeStack(int root) : stack_{root} {}
   // Pops to the longest common prefix with `chain` (root first), then pushes
   // the rest of `chain`.
-  void Align(const std::vector<int>& chain);
+  void Align(absl::Span<const int> chain);
   int top() const { return stack_.back(); }
   const std::vector<int>& frames() const { return stack_; }
 

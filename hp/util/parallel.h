@@ -3,6 +3,7 @@
 #define HP_UTIL_PARALLEL_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <thread>
 #include <vector>
@@ -54,6 +55,36 @@ void ForSlices(size_t count, size_t min_slice, const Work& work) {
     });
   }
   work(size_t{0}, SliceBegin(count, slices, 1));
+  for (std::thread& worker : workers) worker.join();
+}
+
+// ForSlices for loops that run beside other threads (a trace parsed, a
+// digest hashed): [0, count) is cut into `pieces_per_thread` pieces per
+// thread, handed out in order as threads come free, so a core shared with
+// another thread takes fewer of them rather than holding up the rest.
+// `work(begin, end)` is called once per piece, on any thread; on one
+// hardware thread, once for all of [0, count).
+template <typename Work>
+void ForPieces(size_t count, size_t min_piece, size_t pieces_per_thread,
+               const Work& work) {
+  const size_t threads = SliceCount(count, min_piece);
+  if (threads == 1) {
+    work(size_t{0}, count);
+    return;
+  }
+  const size_t pieces =
+      std::max(threads, std::min(threads * pieces_per_thread,
+                                 count / std::max<size_t>(min_piece, 1)));
+  std::atomic<size_t> next{0};
+  auto take_pieces = [&] {
+    for (size_t piece = next++; piece < pieces; piece = next++) {
+      work(SliceBegin(count, pieces, piece),
+           SliceBegin(count, pieces, piece + 1));
+    }
+  };
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(take_pieces);
+  take_pieces();
   for (std::thread& worker : workers) worker.join();
 }
 
