@@ -157,6 +157,12 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
              root.Complete();
     }
     if (key == "modules") {
+      // Room for as many modules as the text could hold at 128 bytes each
+      // (a recorder writes 180-230): growing by doubling would copy and
+      // fault in twice the memory, and the room never used is never
+      // touched.
+      constexpr size_t kMinModuleBytes = 128;
+      trace->modules.reserve(text.size() / kMinModuleBytes);
       return fields.First(kModules) && json.Array([&] {
         return ReadPlainModule(&json, &trace->strings,
                                &trace->modules.emplace_back());

@@ -39,7 +39,8 @@ class StringArena {
     if (text.empty()) return absl::string_view();
     if (text.size() > left_) {
       const size_t size = std::max(text.size(), block_bytes_);
-      blocks_.push_back(std::make_unique<char[]>(size));
+      // Not zero-filled: every byte handed out is copied over first.
+      blocks_.push_back(std::unique_ptr<char[]>(new char[size]));
       next_ = blocks_.back().get();
       left_ = size;
     }
