@@ -214,7 +214,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   // Node tags are appended to the node records as read, which are copied
   // rather than serialized again, unless the caller wants the tagged
   // model itself (its nodes then carry their tags).
-  AppendedNodeTags appended;
+  AppendedNodeTags& appended = result.node_tags;
   const ScopeTrace* traced = trace ? &*trace : nullptr;
   // A model tagged before keeps the export digests it records (TagModel
   // would read them before stripping).

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "hp/io/atomic_writer.h"
 #include "hp/io/external_data.h"
+#include "hp/tag/appended_tags.h"
 #include "hp/tag/tag_types.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/trace/trace_binding.h"
@@ -71,9 +72,13 @@ struct TagFileResult {
   // With keep_model: the trace it was tagged with, if any. Without, the
   // trace is freed before the save.
   std::optional<ScopeTrace> trace;
-  // The opened input and its tagged skeleton: handed over so that a caller
-  // about to exit may skip freeing millions of small allocations.
+  // The opened input and its tagged skeleton, and the tags appended to its
+  // node records (with what they were made from: the module table, each
+  // module's tag): handed over so that a caller about to exit may skip
+  // freeing millions of small allocations (freeing the tags alone takes
+  // 4 ms for a million nodes).
   std::unique_ptr<ModelSplice> splice;
+  AppendedNodeTags node_tags;
 
   TagFileResult();
   TagFileResult(TagFileResult&&);
