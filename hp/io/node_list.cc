@@ -412,6 +412,16 @@ NodeList NodeListBuilder::Join(std::vector<NodeListBuilder>* parts,
     list.segments_.push_back(std::move(part.segment_));
   }
   parts->clear();
+  list.segment_of_block_.resize((list.size_ >> NodeList::kLocateShift) + 1);
+  size_t segment = 0;
+  for (size_t block = 0; block < list.segment_of_block_.size(); ++block) {
+    const size_t first = block << NodeList::kLocateShift;
+    while (segment + 1 < list.starts_.size() &&
+           list.starts_[segment + 1] <= first) {
+      ++segment;
+    }
+    list.segment_of_block_[block] = static_cast<uint32_t>(segment);
+  }
   list.mapped_ = mapped;
   return list;
 }

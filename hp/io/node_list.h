@@ -369,6 +369,11 @@ class NodeList {
   // large graph are read in parallel slices and held only once.
   std::vector<std::unique_ptr<Segment>> segments_;
   std::vector<size_t> starts_;  // each segment's first node's index
+  // Per block of 2^kLocateShift nodes, the segment holding its first node:
+  // a list read in chunks has a segment per few thousand nodes, and a
+  // binary search over them for every node looked up cost extract 10%.
+  static constexpr int kLocateShift = 12;
+  std::vector<uint32_t> segment_of_block_;
   size_t size_ = 0;
   // The mapping record nodes point into, when ReadNodeRecords was given it.
   const FileMapping* mapped_ = nullptr;
@@ -418,9 +423,16 @@ inline NodeRef NodeList::Segment::Get(size_t i, const char* copied) const {
 
 inline std::pair<size_t, size_t> NodeList::Locate(size_t i) const {
   // The last segment starting at or before i (empty ones start where the
-  // next does, so it is never one of them).
-  const size_t segment =
-      std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1;
+  // next does, so it is never one of them): from the one holding the first
+  // node of i's block, a step or two on at most.
+  const size_t block = i >> kLocateShift;
+  if (block >= segment_of_block_.size()) {
+    const size_t segment = std::upper_bound(starts_.begin(), starts_.end(), i) -
+                           starts_.begin() - 1;
+    return {segment, i - starts_[segment]};
+  }
+  size_t segment = segment_of_block_[block];
+  while (segment + 1 < starts_.size() && starts_[segment + 1] <= i) ++segment;
   return {segment, i - starts_[segment]};
 }
 
