@@ -694,11 +694,7 @@ NodeRecordReader::NodeRecordReader(const uint8_t* data,
       arena_(arena),
       max_places_(max_places),
       keep_name_scopes_(keep_name_scopes),
-      own_read_(std::make_unique<Read>()) {
-  for (size_t t = 1; t < HardwareThreads(); ++t) {
-    readers_.emplace_back([this] { ReadChunks(); });
-  }
-}
+      own_read_(std::make_unique<Read>()) {}
 
 NodeRecordReader::~NodeRecordReader() {
   {
@@ -832,6 +828,17 @@ void NodeRecordReader::Add(const std::vector<ByteRange>& records) {
 }
 
 void NodeRecordReader::Hand(Chunk chunk) {
+  // Other threads join once the records are enough to share out (as
+  // ForSlices shares a loop, and as many at most): a small model is read
+  // on this thread alone, with no thread started for it.
+  if (!readers_started_ && taken_ >= kNodesPerSlice) {
+    readers_started_ = true;
+    const size_t threads =
+        SliceCount(std::numeric_limits<size_t>::max(), kNodesPerSlice);
+    for (size_t t = 1; t < threads; ++t) {
+      readers_.emplace_back([this] { ReadChunks(); });
+    }
+  }
   if (readers_.empty()) {
     ReadChunk(&chunk, own_read_.get());
     GiveBack(&chunk);

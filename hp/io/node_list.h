@@ -734,10 +734,12 @@ bool ReadNodeRecords(const uint8_t* data, const std::vector<ByteRange>& records,
 // pass that finds them (ModelSplice's first) reads each chunk of records
 // with one pread to step from header to header, and hands the chunk's
 // bytes over to be read as ReadNodeRecords reads records, on the other
-// cores meanwhile: the records leave the page cache once, not once to be
-// found and again to be read (a million-node graph's 125 MB: about 30 ms
-// of a core). The finding core reads the chunks still waiting once it is
-// done, and whenever more wait than the other cores keep up with.
+// cores meanwhile (as many as ForSlices would use, once there are records
+// enough to share: a small model's are read on the finding thread alone):
+// the records leave the page cache once, not once to be found and again
+// to be read (a million-node graph's 125 MB: about 30 ms of a core). The
+// finding core reads the chunks still waiting once it is done, and
+// whenever more wait than the other cores keep up with.
 class NodeRecordReader {
  public:
   // As ReadNodeRecords: views point into `mapped` (which may be null: then
@@ -808,8 +810,9 @@ class NodeRecordReader {
   std::vector<std::pair<size_t, NodeListBuilder>> segments_;
   std::vector<std::pair<size_t, onnx::NodeProto*>> messages_;
   std::vector<std::unique_ptr<uint8_t[]>> spare_buffers_;
-  std::unique_ptr<Read> own_read_;    // this thread's
-  std::vector<std::thread> readers_;  // last: started once the rest exist
+  std::unique_ptr<Read> own_read_;  // this thread's
+  bool readers_started_ = false;
+  std::vector<std::thread> readers_;
 };
 
 // Whether the node holds subgraph bodies (If/Loop/Scan graph attributes).
