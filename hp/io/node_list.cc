@@ -666,16 +666,6 @@ constexpr uint64_t kReserveAfterBytes = uint64_t{1} << 20;
 
 }  // namespace
 
-// Records [first, first + records.size()) and, unless null, the file's
-// bytes from `bytes_at` that hold them.
-struct NodeRecordReader::Chunk {
-  size_t first = 0;
-  std::vector<ByteRange> records;
-  std::unique_ptr<uint8_t[]> bytes;
-  uint64_t bytes_at = 0;
-  bool pooled = false;  // `bytes` is a kChunkBytes buffer to reuse
-};
-
 // What one thread keeps from chunk to chunk: the builder of the last
 // chunk it read (kept until the next is reserved like it) and its buffer
 // for chunks handed over without bytes.

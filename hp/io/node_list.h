@@ -776,7 +776,15 @@ class NodeRecordReader {
   bool Finish(NodeList* nodes, ParsedNodes* parsed);
 
  private:
-  struct Chunk;
+  // Records [first, first + records.size()) and, unless null, the file's
+  // bytes from `bytes_at` that hold them.
+  struct Chunk {
+    size_t first = 0;
+    std::vector<ByteRange> records;
+    std::unique_ptr<uint8_t[]> bytes;
+    uint64_t bytes_at = 0;
+    bool pooled = false;  // `bytes` is a pooled chunk buffer to reuse
+  };
   struct Read;
   // Hands `chunk` over, or reads it on this thread where no other reads
   // or too many chunks wait.
