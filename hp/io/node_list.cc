@@ -723,13 +723,12 @@ void NodeRecordReader::GiveBack(Chunk* chunk) {
 WireRecord NodeRecordReader::ReadRun(int fd, uint8_t tag_byte,
                                      const WireRecord& first, uint64_t end) {
   WireRecord last = first;
-  bool took_first = false;
+  const size_t first_taken = taken_;  // records taken before this run
   auto take = [&](Chunk* chunk, const WireRecord& record) {
     chunk->records.push_back({record.payload, record.end});
     records_.push_back({record.payload, record.end});
     ++taken_;
     last = record;
-    took_first = true;
   };
   // A record handed over alone, without bytes (the reader reads it, or
   // past kMaxCopyBytes maps it): one longer than a copy may be, or the
@@ -745,7 +744,6 @@ WireRecord NodeRecordReader::ReadRun(int fd, uint8_t tag_byte,
   uint64_t at_least = 0;  // a record longer than the chunk would be
   bool run_over = false;
   bool reserved = false;
-  const size_t first_taken = taken_;  // records taken before this run
   while (!run_over) {
     const uint64_t want = std::max(
         at_least, std::min({end - at, kChunkBytes,
@@ -801,7 +799,7 @@ WireRecord NodeRecordReader::ReadRun(int fd, uint8_t tag_byte,
     }
     Hand(std::move(chunk));
   }
-  if (!took_first) take_alone(first);
+  if (taken_ == first_taken) take_alone(first);
   return last;
 }
 
@@ -831,57 +829,64 @@ void NodeRecordReader::Hand(Chunk chunk) {
   }
   if (readers_.empty()) {
     ReadChunk(&chunk, own_read_.get());
-    GiveBack(&chunk);
     return;
   }
-  std::unique_lock<std::mutex> lock(mutex_);
-  waiting_.push_back(std::move(chunk));
+  bool too_many;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waiting_.push_back(std::move(chunk));
+    too_many = waiting_.size() > 2 * readers_.size();
+  }
+  handed_.notify_one();
   // More waiting than the other cores keep up with: this core reads the
   // oldest, rather than holding every chunk's bytes at once.
-  if (waiting_.size() > 2 * readers_.size()) {
-    Chunk oldest = std::move(waiting_.front());
-    waiting_.pop_front();
-    lock.unlock();
-    ReadChunk(&oldest, own_read_.get());
-    GiveBack(&oldest);
-    return;
+  if (too_many && TakeWaiting(/*wait=*/false, &chunk)) {
+    ReadChunk(&chunk, own_read_.get());
   }
-  lock.unlock();
-  handed_.notify_one();
+}
+
+bool NodeRecordReader::TakeWaiting(bool wait, Chunk* chunk) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (wait) {
+    handed_.wait(lock, [this] { return !waiting_.empty() || finishing_; });
+  }
+  if (waiting_.empty()) return false;
+  *chunk = std::move(waiting_.front());
+  waiting_.pop_front();
+  return true;
 }
 
 void NodeRecordReader::ReadChunks() {
   Read read;
-  while (true) {
-    Chunk chunk;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      handed_.wait(lock, [this] { return !waiting_.empty() || finishing_; });
-      if (waiting_.empty()) break;
-      chunk = std::move(waiting_.front());
-      waiting_.pop_front();
-    }
-    ReadChunk(&chunk, &read);
-    GiveBack(&chunk);
-  }
+  Chunk chunk;
+  while (TakeWaiting(/*wait=*/true, &chunk)) ReadChunk(&chunk, &read);
   Keep(&read);
 }
 
 void NodeRecordReader::Keep(Read* read) {
   if (read->last.size() == 0) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  segments_.emplace_back(read->last_first, std::move(read->last));
+  KeepSegment(read->last_first, std::move(read->last));
   read->last = NodeListBuilder(keep_name_scopes_);
 }
 
+void NodeRecordReader::KeepSegment(size_t first, NodeListBuilder builder) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  segments_.emplace_back(first, std::move(builder));
+}
+
 void NodeRecordReader::ReadChunk(Chunk* chunk, Read* read) {
-  if (failed_ || chunk->records.empty()) return;
-  const std::vector<ByteRange>& records = chunk->records;
+  ParseChunk(*chunk, read);
+  GiveBack(chunk);
+}
+
+void NodeRecordReader::ParseChunk(const Chunk& chunk, Read* read) {
+  if (failed_ || chunk.records.empty()) return;
+  const std::vector<ByteRange>& records = chunk.records;
   const uint8_t* from = data_;  // the chunk's bytes: from[0] is the file's
   uint64_t from_at = 0;         // byte `from_at`
-  if (chunk->bytes != nullptr) {
-    from = chunk->bytes.get();
-    from_at = chunk->bytes_at;
+  if (chunk.bytes != nullptr) {
+    from = chunk.bytes.get();
+    from_at = chunk.bytes_at;
   } else if (mapped_ != nullptr) {
     const uint64_t span = records.back().end - records.front().begin;
     if (span <= kMaxCopyBytes) {
@@ -897,10 +902,10 @@ void NodeRecordReader::ReadChunk(Chunk* chunk, Read* read) {
   builder.Reserve(records.size(),
                   read->last.size() > 0 ? &read->last : nullptr);
   Keep(read);
-  size_t builder_first = chunk->first;
+  size_t builder_first = chunk.first;
   std::vector<std::pair<size_t, onnx::NodeProto*>> messages;
   for (size_t k = 0; k < records.size(); ++k) {
-    const size_t i = chunk->first + k;
+    const size_t i = chunk.first + k;
     const ByteRange record{records[k].begin - from_at,
                            records[k].end - from_at};
     const uint8_t* viewed = from == data_ ? nullptr : data_ + records[k].begin;
@@ -908,10 +913,7 @@ void NodeRecordReader::ReadChunk(Chunk* chunk, Read* read) {
       // As many records as the full one took, at most those left.
       NodeListBuilder next(keep_name_scopes_);
       next.Reserve(std::min(records.size() - k, builder.size()), &builder);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        segments_.emplace_back(builder_first, std::move(builder));
-      }
+      KeepSegment(builder_first, std::move(builder));
       builder = std::move(next);
       builder_first = i;
     }
@@ -948,16 +950,9 @@ bool NodeRecordReader::Finish(NodeList* nodes, ParsedNodes* parsed) {
   }
   handed_.notify_all();
   // What still waits is read here too.
-  while (true) {
-    Chunk chunk;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (waiting_.empty()) break;
-      chunk = std::move(waiting_.front());
-      waiting_.pop_front();
-    }
+  Chunk chunk;
+  while (TakeWaiting(/*wait=*/false, &chunk)) {
     ReadChunk(&chunk, own_read_.get());
-    GiveBack(&chunk);
   }
   for (std::thread& reader : readers_) reader.join();
   readers_.clear();

@@ -425,13 +425,7 @@ inline std::pair<size_t, size_t> NodeList::Locate(size_t i) const {
   // The last segment starting at or before i (empty ones start where the
   // next does, so it is never one of them): from the one holding the first
   // node of i's block, a step or two on at most.
-  const size_t block = i >> kLocateShift;
-  if (block >= segment_of_block_.size()) {
-    const size_t segment = std::upper_bound(starts_.begin(), starts_.end(), i) -
-                           starts_.begin() - 1;
-    return {segment, i - starts_[segment]};
-  }
-  size_t segment = segment_of_block_[block];
+  size_t segment = segment_of_block_[i >> kLocateShift];
   while (segment + 1 < starts_.size() && starts_[segment + 1] <= i) ++segment;
   return {segment, i - starts_[segment]};
 }
@@ -792,9 +786,16 @@ class NodeRecordReader {
   // Another thread's work: reads chunks as they are handed over, until
   // Finish.
   void ReadChunks();
+  // The oldest chunk waiting, if any (with `wait`, once there is one or
+  // Finish was called).
+  bool TakeWaiting(bool wait, Chunk* chunk);
+  // Parses the chunk's records (ParseChunk), then gives its buffer back.
   void ReadChunk(Chunk* chunk, Read* read);
+  void ParseChunk(const Chunk& chunk, Read* read);
   // Keeps the builder `read` holds as a segment of the list.
   void Keep(Read* read);
+  // Keeps `builder`, whose first record is record `first`, as a segment.
+  void KeepSegment(size_t first, NodeListBuilder builder);
   // A buffer of at least `bytes` for a chunk; `pooled` when it is one of
   // the reused kChunkBytes ones, for GiveBack.
   std::unique_ptr<uint8_t[]> Buffer(uint64_t bytes, bool* pooled);

@@ -568,23 +568,37 @@ TEST_F(NodeRecordReaderTest, RunsAreFoundAndReadAsAPlainReadingFindsThem) {
   EXPECT_EQ(nodes[31].owner, 30);
 }
 
+// `count` node records named /layer.i/MatMul, one after another; the
+// record of layer `corrupt` (if any) with a name whose length runs past it.
+std::string LayerRecords(int count, int corrupt = -1) {
+  std::string file;
+  for (int i = 0; i < count; ++i) {
+    onnx::NodeProto node = Node();
+    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
+    std::string bytes = node.SerializeAsString();
+    if (i == corrupt) bytes[bytes.find("/layer.") - 1] = 0x7f;
+    file += BytesField(1, bytes);
+  }
+  return file;
+}
+
+// The first record of `file`, as the caller of ReadRun has read it.
+WireRecord FirstRecord(const std::string& file) {
+  WireRecord first;
+  WireReader start(Data(file), 0, file.size());
+  EXPECT_TRUE(start.Next(&first));
+  return first;
+}
+
 TEST_F(NodeRecordReaderTest, AFileShorterThanItsRunEndsTheRun) {
   // The records as a graph 1 MB longer than the file would hold them (the
   // file cut under the reader): the run ends at the last whole record read.
-  std::string file;
-  for (int i = 0; i < 5000; ++i) {
-    onnx::NodeProto node = Node();
-    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
-    file += BytesField(1, node.SerializeAsString());
-  }
+  const std::string file = LayerRecords(5000);
   Open(file);
-  WireRecord first;
-  WireReader start(Data(file), 0, file.size());
-  ASSERT_TRUE(start.Next(&first));
   google::protobuf::Arena arena;
   NodeRecordReader reader(mapping_->data(), mapping_.get(), &arena);
-  const WireRecord last =
-      reader.ReadRun(fd_, TagByte(1), first, file.size() + (1 << 20));
+  const WireRecord last = reader.ReadRun(fd_, TagByte(1), FirstRecord(file),
+                                         file.size() + (1 << 20));
   EXPECT_EQ(last.end, file.size());
   EXPECT_EQ(reader.records().size(), 5000u);
   NodeList nodes;
@@ -594,22 +608,11 @@ TEST_F(NodeRecordReaderTest, AFileShorterThanItsRunEndsTheRun) {
 }
 
 TEST_F(NodeRecordReaderTest, AMalformedRecordFailsTheReading) {
-  std::string file;
-  for (int i = 0; i < 30000; ++i) {
-    onnx::NodeProto node = Node();
-    node.set_name(absl::StrCat("/layer.", i, "/MatMul"));
-    std::string bytes = node.SerializeAsString();
-    // A name whose length runs past its record.
-    if (i == 25000) bytes[bytes.find("/layer.") - 1] = 0x7f;
-    file += BytesField(1, bytes);
-  }
+  const std::string file = LayerRecords(30000, /*corrupt=*/25000);
   Open(file);
-  WireRecord first;
-  WireReader start(Data(file), 0, file.size());
-  ASSERT_TRUE(start.Next(&first));
   google::protobuf::Arena arena;
   NodeRecordReader reader(mapping_->data(), mapping_.get(), &arena);
-  EXPECT_EQ(reader.ReadRun(fd_, TagByte(1), first, file.size()).end,
+  EXPECT_EQ(reader.ReadRun(fd_, TagByte(1), FirstRecord(file), file.size()).end,
             file.size());
   NodeList nodes;
   ParsedNodes parsed;
