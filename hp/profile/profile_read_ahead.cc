@@ -40,16 +40,11 @@ void ProfileReadAhead::ReadAll() {
       stored.index = event.index;
       stored.byte_offset = event.byte_offset;
       stored.dur = event.dur;
-      stored.ts = event.ts;
-      stored.dur_invalid = event.dur_invalid;
-      stored.text_at = batch.text.size();
-      stored.category_size = event.category.size();
+      stored.name_at = batch.text.size();
       stored.name_size = event.name.size();
-      stored.phase_size = event.phase.size();
-      stored.op_name_size = event.op_name.size();
-      stored.provider_size = event.provider.size();
-      absl::StrAppend(&batch.text, event.category, event.name, event.phase,
-                      event.op_name, event.provider);
+      stored.category = batch.CategoryId(event.category);
+      stored.dur_invalid = event.dur_invalid;
+      batch.text.append(event.name.data(), event.name.size());
       batch.events.push_back(stored);
       if (batch.text.size() < kBatchTextBytes &&
           batch.events.size() < kBatchEvents) {
@@ -68,6 +63,20 @@ void ProfileReadAhead::ReadAll() {
     // After a file that failed, its visit is the last.
     if (!Hand(std::move(batch)) || failed) return;
   }
+}
+
+uint32_t ProfileReadAhead::Batch::CategoryId(absl::string_view category) {
+  // The last one first: events of one category come in runs. Past a few
+  // (a profile of many categories), a new one is added unsearched.
+  constexpr size_t kSearched = 16;
+  const size_t count = categories.size();
+  for (size_t back = 1; back <= count && back <= kSearched; ++back) {
+    if (categories[count - back] == category) {
+      return static_cast<uint32_t>(count - back);
+    }
+  }
+  categories.emplace_back(category);
+  return static_cast<uint32_t>(count);
 }
 
 bool ProfileReadAhead::Hand(Batch batch) {
@@ -107,19 +116,9 @@ absl::Status ProfileReadAhead::VisitNext(ProfileEventVisitor visit) {
       event.index = stored.index;
       event.byte_offset = stored.byte_offset;
       event.dur = stored.dur;
-      event.ts = stored.ts;
       event.dur_invalid = stored.dur_invalid;
-      size_t at = stored.text_at;
-      auto next = [&](size_t size) {
-        const absl::string_view field = text.substr(at, size);
-        at += size;
-        return field;
-      };
-      event.category = next(stored.category_size);
-      event.name = next(stored.name_size);
-      event.phase = next(stored.phase_size);
-      event.op_name = next(stored.op_name_size);
-      event.provider = next(stored.provider_size);
+      event.category = batch.categories[stored.category];
+      event.name = text.substr(stored.name_at, stored.name_size);
       absl::Status visited = visit(event);
       if (!visited.ok()) {
         failed_ = true;

@@ -16,18 +16,24 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "hp/profile/profile_reader.h"
 
 namespace hp {
 
 // Reads `paths` one after another, as ReadProfileFile does, starting at
 // construction. Events wait in memory until visited, at most about
-// `max_bytes` of them (their fields copied: about 170 bytes an event for
-// onnxruntime's node events), after which the reading waits for the
-// visits: memory stays bounded however large the files.
+// `max_bytes` of them (about 90 bytes an event for onnxruntime's node
+// events), after which the reading waits for the visits: memory stays
+// bounded however large the files.
+//
+// An event keeps what `profile` reads of it: its index, byte offset,
+// category, name and dur. Its phase, op_name and provider are visited
+// empty and its ts as -1: a large profile's events wait here whole while
+// the model opens, and those copies were nearly half of their memory.
 class ProfileReadAhead {
  public:
-  // Room for a million and a half node events: a million-node graph's
+  // Room for nearly three million node events: a million-node graph's
   // one-run profile (389 MB of JSON) is read whole while its model opens.
   static constexpr size_t kDefaultMaxBytes = size_t{256} << 20;
 
@@ -42,32 +48,38 @@ class ProfileReadAhead {
   const std::vector<std::string>& paths() const { return paths_; }
 
   // Visits the events of the next file in order, as ReadProfileFile
-  // would, and returns what it would: the file's error after the events
-  // read before it, or the visitor's first error. Once a file failed, or
-  // past the last one, FailedPrecondition.
+  // would (with the fields above), and returns what it would: the file's error
+  // after the events read before it, or the visitor's first error. Once a file
+  // failed, or past the last one, FailedPrecondition.
   absl::Status VisitNext(ProfileEventVisitor visit);
 
  private:
-  // An event's fields, its strings as ranges of its batch's text.
+  // An event's fields; its name is a range of its batch's text.
   struct StoredEvent {
     int64_t index;
     uint64_t byte_offset;
     int64_t dur;
-    int64_t ts;
-    size_t text_at;  // category, name, phase, op name, provider, in a row
-    size_t category_size, name_size, phase_size, op_name_size, provider_size;
+    size_t name_at;
+    size_t name_size;
+    uint32_t category;  // in the batch's categories
     bool dur_invalid;
   };
   // Consecutive events of one file; the last batch of a file ends it,
   // with the file's Status.
   struct Batch {
     std::vector<StoredEvent> events;
-    std::string text;
+    std::string text;  // the events' names, in a row
+    // The events' categories, each kept once (a profile has a few).
+    std::vector<std::string> categories;
     bool ends_file = false;
     absl::Status status;
     size_t bytes() const {
-      return text.size() + events.size() * sizeof(StoredEvent);
+      size_t total = text.size() + events.size() * sizeof(StoredEvent);
+      for (const std::string& category : categories) total += category.size();
+      return total;
     }
+    // The id of `category` in categories, added when new.
+    uint32_t CategoryId(absl::string_view category);
   };
 
   // The reading thread's work, and its hand-over of a batch: it waits

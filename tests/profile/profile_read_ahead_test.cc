@@ -16,20 +16,23 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Every field of an event, as one line.
+// The fields an event keeps, as one line.
 std::string Line(const ProfileEvent& event) {
   return absl::StrCat(event.index, " ", event.byte_offset, " ", event.category,
-                      "|", event.name, "|", event.phase, "|", event.op_name,
-                      "|", event.provider, " ", event.dur, " ", event.ts,
+                      "|", event.name, " ", event.dur,
                       event.dur_invalid ? " invalid" : "");
 }
 
-// `count` node events, each with every field, and a model_run.
+// `count` events, each with every field, most of them node events, and a
+// model_run.
 std::string Profile(int count, absl::string_view prefix) {
   std::string text = "[";
   for (int i = 0; i < count; ++i) {
-    absl::StrAppend(&text, R"({"cat":"Node","ph":"X","ts":)", i, R"(,"name":")",
-                    prefix, i, R"(_kernel_time","dur":)",
+    const char* category = i % 11 == 3   ? "Api"
+                           : i % 13 == 5 ? "Kernel"
+                                         : "Node";
+    absl::StrAppend(&text, R"({"cat":")", category, R"(","ph":"X","ts":)", i,
+                    R"(,"name":")", prefix, i, R"(_kernel_time","dur":)",
                     i % 7 == 0 ? "2.5" : absl::StrCat(i),
                     R"(,"args":{"op_name":"Add","provider":"CPU"}},)");
   }
@@ -74,6 +77,29 @@ TEST(ProfileReadAheadTest, VisitsEachFileAsReadingItInPlaceWould) {
   const absl::Status past =
       reading.VisitNext([](const ProfileEvent&) { return absl::OkStatus(); });
   EXPECT_EQ(past.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ProfileReadAheadTest, KeepsNeitherPhaseNorTimestampNorArgs) {
+  const std::string path =
+      WriteProfile(test_files::TestFolder(), "p.json", Profile(3, "/a/n"));
+  ProfileReadAhead reading({path});
+  // An event's views last as long as its visit: the fields as text.
+  std::vector<std::string> names, dropped;
+  std::vector<int64_t> durs;
+  ASSERT_TRUE(reading
+                  .VisitNext([&](const ProfileEvent& event) {
+                    names.emplace_back(event.name);
+                    durs.push_back(event.dur);
+                    dropped.push_back(
+                        absl::StrCat(event.phase, "|", event.op_name, "|",
+                                     event.provider, "|", event.ts));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(names.size(), 4u);
+  EXPECT_EQ(names[1], "/a/n1_kernel_time");
+  EXPECT_EQ(durs[1], 1);
+  for (const std::string& fields : dropped) EXPECT_EQ(fields, "|||-1");
 }
 
 TEST(ProfileReadAheadTest, AFileErrorComesAfterTheEventsBeforeIt) {
