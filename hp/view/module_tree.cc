@@ -1,6 +1,7 @@
 #include "hp/view/module_tree.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -171,12 +172,18 @@ std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count) {
   std::vector<ModuleInfo> modules;
   // Views of the stored texts, which are in memory, not in the file.
   absl::flat_hash_set<absl::string_view> known_paths;
+  // Neighbours mostly share a path: no lookup for those.
+  int32_t last_path = StoredTag::kNone;
   for (size_t i = 0; i < count; ++i) {
+    if (stored.matches[i] != MatchKind::kDirect ||
+        stored.nodes[i].module_path == last_path) {
+      continue;
+    }
     const std::optional<absl::string_view> tag = stored.Tag(i);
     const std::optional<absl::string_view> path = stored.ModulePath(i);
-    if (stored.matches[i] == MatchKind::kDirect && path.has_value() &&
-        tag.has_value() && !tag->empty() &&
-        known_paths.emplace(*path).second) {
+    if (!path.has_value() || !tag.has_value() || tag->empty()) continue;
+    last_path = stored.nodes[i].module_path;
+    if (known_paths.emplace(*path).second) {
       modules.push_back(
           {std::string(*path), "", std::string(*tag), /*kept=*/true});
     }
@@ -240,15 +247,16 @@ ModuleTree ModuleTree::Build(const TagsToShow& shown) {
 ModuleTree ModuleTree::Build(
     const std::vector<ModuleInfo>& modules, size_t count,
     const std::function<absl::string_view(size_t)>& tag_of) {
-  // Every tag a node carries, and its ancestors.
-  absl::flat_hash_set<std::string> carried;
+  // Every tag a node carries, and its ancestors: views of tag_of's texts,
+  // not copies (a million nodes' tags change every few nodes).
+  absl::flat_hash_set<absl::string_view> carried;
   absl::string_view last_tag;
   for (size_t i = 0; i < count; ++i) {
     std::optional<absl::string_view> tag = tag_of(i);
     if (tag->empty() || *tag == last_tag) continue;
     last_tag = *tag;
     for (; tag.has_value(); tag = ParentTag(*tag)) {
-      if (!carried.insert(std::string(*tag)).second) break;
+      if (!carried.insert(*tag).second) break;
     }
   }
 
@@ -285,15 +293,32 @@ ModuleTree ModuleTree::FromNodeTags(
 void ModuleTree::AddNodes(
     size_t count, const std::function<absl::string_view(size_t)>& tag_of) {
   module_of_node_.assign(count, -1);
-  absl::string_view last_tag;
-  int last_module = -1;
+  // Neighbours mostly share a tag, and a block's nodes take a few tags in
+  // turn: the last few tags met need no lookup. They are known by where
+  // their text lies (tag_of's views stay valid while the tree is built);
+  // the same text elsewhere is looked up.
+  struct Recent {
+    const char* data = nullptr;
+    size_t size = 0;
+    int module = -1;
+  };
+  std::array<Recent, 4> recent;
+  size_t replaced_next = 0;
   for (size_t i = 0; i < count; ++i) {
     const absl::string_view tag = tag_of(i);
     if (tag.empty()) continue;
-    // Neighbours mostly share a tag: no lookup for those.
-    const int module = tag == last_tag ? last_module : Add(tag);
-    last_tag = tag;
-    last_module = module;
+    int module = -1;
+    for (const Recent& seen : recent) {
+      if (seen.data == tag.data() && seen.size == tag.size()) {
+        module = seen.module;
+        break;
+      }
+    }
+    if (module < 0) {
+      module = Add(tag);
+      recent[replaced_next] = {tag.data(), tag.size(), module};
+      replaced_next = (replaced_next + 1) % recent.size();
+    }
     module_of_node_[i] = module;
     modules_[module].nodes.push_back(static_cast<int>(i));
   }

@@ -129,7 +129,8 @@ class ModuleTree {
   // hp knows whose tag fits into that tree (modules that hold no node).
   static ModuleTree Build(const TagsToShow& shown);
   // The same from `shown`'s parts: its modules, and `tag_of(i)` for each
-  // node i < `count` ("" when it has none).
+  // node i < `count` ("" when it has none), a view that stays valid while
+  // Build runs.
   static ModuleTree Build(
       const std::vector<ModuleInfo>& modules, size_t count,
       const std::function<absl::string_view(size_t)>& tag_of);
