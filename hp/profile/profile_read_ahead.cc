@@ -66,8 +66,9 @@ void ProfileReadAhead::ReadAll() {
 }
 
 uint32_t ProfileReadAhead::Batch::CategoryId(absl::string_view category) {
-  // The last one first: events of one category come in runs. Past a few
-  // (a profile of many categories), a new one is added unsearched.
+  // The latest added first: events of one category mostly come in runs.
+  // Past a few (a profile of many categories), a new one is added
+  // unsearched.
   constexpr size_t kSearched = 16;
   const size_t count = categories.size();
   for (size_t back = 1; back <= count && back <= kSearched; ++back) {

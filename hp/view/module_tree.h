@@ -135,7 +135,8 @@ class ModuleTree {
       const std::vector<ModuleInfo>& modules, size_t count,
       const std::function<absl::string_view(size_t)>& tag_of);
   // The tree of node tags alone, without modules that hold no node:
-  // `tag_of(i)` for each node i < `count`, in order ("" when it has none).
+  // `tag_of(i)` for each node i < `count`, in order ("" when it has none),
+  // a view that stays valid while the tree is built.
   // For a caller that holds its nodes' tags some other way (profile).
   static ModuleTree FromNodeTags(
       size_t count, const std::function<absl::string_view(size_t)>& tag_of);

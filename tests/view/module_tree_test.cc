@@ -174,6 +174,26 @@ TEST(ModuleTreeTest, FromNodeTagsPlacesRepeatedAndReturningTags) {
   EXPECT_THAT(tree.roots(), ElementsAre(root));
 }
 
+TEST(ModuleTreeTest, FromNodeTagsKnowsATagByItsTextWhereverItLies) {
+  // One text in two strings, and a view of a tag's first part, which
+  // starts where the tag does.
+  const std::string first = "/M/Block.0/Attn";
+  const std::string second = "/M/Block.0/Attn";
+  const absl::string_view block(first.data(), 10);  // "/M/Block.0"
+  const std::vector<absl::string_view> tags = {first, block, second, first,
+                                               block};
+  const ModuleTree tree =
+      ModuleTree::FromNodeTags(tags.size(), [&](size_t i) { return tags[i]; });
+  const int attn = tree.Find("/M/Block.0/Attn");
+  const int block0 = tree.Find("/M/Block.0");
+  ASSERT_GE(attn, 0);
+  ASSERT_GE(block0, 0);
+  EXPECT_NE(attn, block0);
+  EXPECT_THAT(tree.module_of_node(),
+              ElementsAre(attn, block0, attn, attn, block0));
+  EXPECT_EQ(tree.modules().size(), 3u);  // /M, /M/Block.0, its Attn
+}
+
 TEST(CheckSameNodesTest, NamesTheFirstDifferentNode) {
   const TwelveLayers computed;
   TagsToShow shown = ComputedTagsToShow(computed.nodes, computed.tags);
