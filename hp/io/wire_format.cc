@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "hp/io/atomic_writer.h"
 
@@ -389,6 +390,30 @@ FileMapping::~FileMapping() {
 bool FileMapping::faulted() const {
   return slot_ >= 0 &&
          guard_slots[slot_].faulted.load(std::memory_order_acquire);
+}
+
+bool GraphOpensWithNodeRecords(const std::string& path, uint64_t bytes) {
+  absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
+  if (!file.ok()) return false;
+  const FileMapping mapping(file->fd.get(), file->size);
+  if (mapping.data() == nullptr) return false;
+  // The model's fields before its graph are a few small ones; the graph's
+  // header is all that is read of it here.
+  mapping.ReadOnlyTouchedPages();
+  WireReader top(mapping.data(), 0, file->size);
+  WireRecord graph;
+  do {
+    if (top.done() || !top.Next(&graph)) return false;
+  } while (graph.field != kModelGraph || graph.wire_type != kLengthDelimited);
+  RecordRunReader nodes(file->fd.get(), graph.end);
+  WireRecord node;
+  uint64_t at = graph.payload;
+  while (at - graph.payload < bytes &&
+         nodes.Next(TagByte(kGraphNode), at, &node)) {
+    at = node.end;
+  }
+  // A file cut short while read gave zeros: no records, or too few.
+  return at - graph.payload >= bytes && !mapping.faulted();
 }
 
 absl::Status CheckFileNotShrunk(int fd, uint64_t size, const std::string& path,

@@ -223,6 +223,14 @@ class FileMapping {
   std::unique_ptr<PeriodicRelease> periodic_release_;
 };
 
+// Whether the main graph of the model file at `path` opens with node
+// records spanning at least `bytes`, read as the splice path reads them (a
+// few 16-64 KiB reads). A look at the model's shape before any work: an
+// exported graph of many nodes writes them first, and one of large weights
+// holds a few kilobytes of nodes before its initializers. False for
+// anything else, an unreadable or malformed file included.
+bool GraphOpensWithNodeRecords(const std::string& path, uint64_t bytes);
+
 // DataLoss naming `path` when the open file `fd` is now shorter than the
 // `size` it had when reading began, or `mapping` (if given) read past its
 // end ("truncated while it was read"); OK otherwise, also when fstat fails.

@@ -2,6 +2,7 @@
 // across its buffer's refills, and a run that ends, leaving the judgement
 // to WireReader, at anything else. RecordRunAhead: where a guessed run
 // starts, and that from a true boundary it reads what the caller would.
+// GraphOpensWithNodeRecords: how far a graph's first node records reach.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -225,6 +226,59 @@ TEST(RecordRunAheadTest, ADroppedRunStopsItsThread) {
                                                 kNodeTag, 1, bytes.size());
   EXPECT_TRUE(ahead->found());
   ahead.reset();
+}
+
+// A model file holding `graph`, with the small fields a torch export
+// writes before it and its opset after it.
+std::string ModelFile(const std::string& graph) {
+  const std::string path = TestFolder() + "/shape.onnx";
+  WriteBytes(path, wire_format::VarintField(1, 8) +
+                       wire_format::BytesField(2, "pytorch") +
+                       wire_format::BytesField(3, "2.1") +
+                       wire_format::BytesField(kModelGraph, graph) +
+                       wire_format::BytesField(8, "opset"));
+  return path;
+}
+
+TEST(GraphOpensWithNodeRecordsTest, MeasuresTheNodeRecordsBeforeTheWeights) {
+  // 2,000 node records of 100 bytes or more, then 1 MiB of weights.
+  std::string nodes;
+  for (int i = 0; i < 2000; ++i) {
+    nodes += wire_format::BytesField(kGraphNode, std::string(100, 'n'));
+  }
+  const std::string weights =
+      wire_format::BytesField(kGraphInitializer, std::string(1 << 20, 'w'));
+  const std::string path = ModelFile(nodes + weights);
+  EXPECT_TRUE(GraphOpensWithNodeRecords(path, 1));
+  EXPECT_TRUE(GraphOpensWithNodeRecords(path, nodes.size() - 1));
+  EXPECT_TRUE(GraphOpensWithNodeRecords(path, nodes.size()));
+  EXPECT_FALSE(GraphOpensWithNodeRecords(path, nodes.size() + 1));
+  EXPECT_FALSE(GraphOpensWithNodeRecords(path, uint64_t{4} << 20));
+
+  // The weights first: nothing counts.
+  const std::string weights_first = ModelFile(weights + nodes);
+  EXPECT_FALSE(GraphOpensWithNodeRecords(weights_first, 1));
+  EXPECT_TRUE(GraphOpensWithNodeRecords(weights_first, 0));
+}
+
+TEST(GraphOpensWithNodeRecordsTest, FalseForWhatIsNoModel) {
+  const std::string folder = TestFolder();
+  EXPECT_FALSE(GraphOpensWithNodeRecords(folder, 1));
+  EXPECT_FALSE(GraphOpensWithNodeRecords(folder + "/missing.onnx", 1));
+  EXPECT_FALSE(GraphOpensWithNodeRecords("", 1));
+  const std::string text = folder + "/text.onnx";
+  WriteBytes(text, "not a model at all, just some words\n");
+  EXPECT_FALSE(GraphOpensWithNodeRecords(text, 1));
+  // A model without a graph, and one whose graph is cut short.
+  const std::string no_graph = folder + "/no_graph.onnx";
+  WriteBytes(no_graph, wire_format::VarintField(1, 8) +
+                           wire_format::BytesField(2, "pytorch"));
+  EXPECT_FALSE(GraphOpensWithNodeRecords(no_graph, 1));
+  const std::string cut = folder + "/cut.onnx";
+  const std::string whole =
+      wire_format::BytesField(kModelGraph, std::string(5000, 'g'));
+  WriteBytes(cut, whole.substr(0, 1000));
+  EXPECT_FALSE(GraphOpensWithNodeRecords(cut, 1));
 }
 
 }  // namespace
