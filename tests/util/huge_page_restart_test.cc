@@ -1,15 +1,18 @@
 // RestartWithHugePageMalloc: a program starts again once, with malloc's
 // tunables added to the caller's, its heap then advised for huge pages; a
-// caller who named glibc.malloc.hugetlb is left alone. Each case runs this
+// caller who named glibc.malloc.hugetlb is left alone; after the restart a
+// thread's small blocks come from the main heap too. Each case runs this
 // binary again as a child ("--child") in an environment of its own.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -45,6 +48,26 @@ bool MappingHasFlag(absl::string_view name, absl::string_view flag) {
   return false;
 }
 
+// Whether `address` lies in the mappings /proc/self/maps names "[heap]",
+// the main arena's (advice for huge pages splits it in several).
+bool InMainHeap(const void* address) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(address);
+  while (std::getline(maps, line)) {
+    if (!absl::EndsWith(line, "[heap]")) continue;
+    const std::vector<std::string> range =
+        absl::StrSplit(line.substr(0, line.find(' ')), '-');
+    uint64_t begin = 0;
+    uint64_t end = 0;
+    if (range.size() == 2 && absl::SimpleHexAtoi(range[0], &begin) &&
+        absl::SimpleHexAtoi(range[1], &end) && at >= begin && at < end) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // The child: counts its starts in the environment, restarts if it will,
 // then reports what it runs with.
 int Child(char** argv) {
@@ -58,10 +81,19 @@ int Child(char** argv) {
   // glibc advises what it adds once it spans a huge page.
   std::vector<char*> blocks;
   for (int i = 0; i < 8192; ++i) blocks.push_back(new char[1024]{'h'});
+  // A small block of another thread: from an arena of its own unless
+  // there is one arena.
+  bool thread_in_main_heap = false;
+  std::thread([&thread_in_main_heap] {
+    char* block = new char[1024]{'t'};
+    thread_in_main_heap = InMainHeap(block);
+    delete[] block;
+  }).join();
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  std::printf("starts=%d\ntunables=%s\nheap_advised=%d\n", starts + 1,
-              tunables != nullptr ? tunables : "(unset)",
-              MappingHasFlag("[heap]", "hg") ? 1 : 0);
+  std::printf(
+      "starts=%d\ntunables=%s\nheap_advised=%d\nthread_in_main_heap=%d\n",
+      starts + 1, tunables != nullptr ? tunables : "(unset)",
+      MappingHasFlag("[heap]", "hg") ? 1 : 0, thread_in_main_heap ? 1 : 0);
   for (char* block : blocks) delete[] block;
   return 0;
 }
@@ -70,6 +102,7 @@ struct Report {
   int starts = 0;
   std::string tunables;
   bool heap_advised = false;
+  bool thread_in_main_heap = false;
 };
 
 // Runs this binary as a child with GLIBC_TUNABLES set to `tunables` (unset
@@ -125,6 +158,8 @@ Report RunChild(const char* tunables) {
       report.tunables = std::string(line);
     } else if (absl::ConsumePrefix(&line, "heap_advised=")) {
       report.heap_advised = line == "1";
+    } else if (absl::ConsumePrefix(&line, "thread_in_main_heap=")) {
+      report.thread_in_main_heap = line == "1";
     }
   }
   return report;
@@ -144,13 +179,14 @@ TEST(HugePageRestartTest, StartsOnceMoreWithMallocOnHugePages) {
   EXPECT_EQ(report.starts, 2);
   EXPECT_EQ(report.tunables, hp::kHugePageMallocTunables);
   EXPECT_TRUE(report.heap_advised);
+  EXPECT_TRUE(report.thread_in_main_heap);
 }
 
 TEST(HugePageRestartTest, KeepsTheCallersTunables) {
   if (!Restarts()) GTEST_SKIP() << "a sanitizer build, or no huge pages";
-  const Report report = RunChild("glibc.malloc.arena_max=4");
+  const Report report = RunChild("glibc.malloc.tcache_count=16");
   EXPECT_EQ(report.starts, 2);
-  EXPECT_EQ(report.tunables, absl::StrCat("glibc.malloc.arena_max=4:",
+  EXPECT_EQ(report.tunables, absl::StrCat("glibc.malloc.tcache_count=16:",
                                           hp::kHugePageMallocTunables));
 }
 
@@ -159,7 +195,17 @@ TEST(HugePageRestartTest, KeepsTheCallersMmapThreshold) {
   const Report report = RunChild("glibc.malloc.mmap_threshold=65536");
   EXPECT_EQ(report.starts, 2);
   EXPECT_EQ(report.tunables,
-            "glibc.malloc.mmap_threshold=65536:glibc.malloc.hugetlb=1");
+            "glibc.malloc.mmap_threshold=65536:glibc.malloc.hugetlb=1:"
+            "glibc.malloc.arena_max=1");
+}
+
+TEST(HugePageRestartTest, KeepsTheCallersArenaCount) {
+  if (!Restarts()) GTEST_SKIP() << "a sanitizer build, or no huge pages";
+  const Report report = RunChild("glibc.malloc.arena_max=4");
+  EXPECT_EQ(report.starts, 2);
+  EXPECT_EQ(report.tunables,
+            "glibc.malloc.arena_max=4:glibc.malloc.hugetlb=1:"
+            "glibc.malloc.mmap_threshold=2097152");
 }
 
 TEST(HugePageRestartTest, LeavesACallersChoiceAlone) {
@@ -167,6 +213,7 @@ TEST(HugePageRestartTest, LeavesACallersChoiceAlone) {
   EXPECT_EQ(report.starts, 1);
   EXPECT_EQ(report.tunables, "glibc.malloc.hugetlb=0");
   EXPECT_FALSE(report.heap_advised);
+  EXPECT_FALSE(report.thread_in_main_heap);
 }
 
 }  // namespace
