@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_files.h"
@@ -50,6 +51,38 @@ TEST_P(AtomicFileWriterTest, TargetChangesOnlyAtCommit) {
   EXPECT_EQ(ReadBytes(target), "new:23456");
   EXPECT_EQ(writer->bytes_written(), 9u);
   EXPECT_THAT(ListFolder(folder), ElementsAre("out.bin", "source.bin"));
+}
+
+// A copied range whose offset in the source and place in the output agree
+// within a page is copied by the kernel, one that does not through a
+// buffer: the same bytes either way, across the buffer's 1 MiB.
+TEST_P(AtomicFileWriterTest, CopiedRangesInAndOutOfStepWithThePages) {
+  const std::string folder = TestFolder();
+  const std::string source = folder + "/source.bin";
+  const std::string pattern = DistinctBytes((size_t{3} << 20) + 7, 5);
+  WriteBytes(source, pattern);
+  absl::StatusOr<OpenedFile> opened = OpenRegularFile(source);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const size_t length = (size_t{5} << 19) + 3;  // 2.5 MiB and 3 bytes
+  for (const size_t before :
+       {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{5000}}) {
+    for (const size_t offset :
+         {size_t{0}, size_t{1}, size_t{4096}, size_t{4097}, before}) {
+      SCOPED_TRACE(absl::StrCat(before, " bytes before, from ", offset));
+      const std::string head = DistinctBytes(before, 9);
+      absl::StatusOr<AtomicFileWriter> writer =
+          AtomicFileWriter::Create(folder + "/out.bin");
+      ASSERT_TRUE(writer.ok()) << writer.status();
+      ASSERT_TRUE(writer->Append(head).ok());
+      ASSERT_TRUE(
+          writer->AppendFileRange(opened->fd.get(), offset, length, source)
+              .ok());
+      ASSERT_TRUE(writer->Append("tail").ok());
+      ASSERT_TRUE(writer->Commit(GetParam()).ok());
+      EXPECT_TRUE(ReadBytes(folder + "/out.bin") ==
+                  head + pattern.substr(offset, length) + "tail");
+    }
+  }
 }
 
 TEST_P(AtomicFileWriterTest, SyncLeavesTheTargetAloneAndLaterBytesCount) {
