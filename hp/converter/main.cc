@@ -489,8 +489,10 @@ int main(int argc, char** argv) {
   };
   absl::SetFlagsUsageConfig(config);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  // Before any work: this may start the program again.
-  if (HeldInputBytes() >= kRestartFromInputBytes) {
+  // Before any work: this may start the program again. The inputs are
+  // probed only where it would (not again in the restarted program).
+  if (hp::WillRestartWithHugePageMalloc() &&
+      HeldInputBytes() >= kRestartFromInputBytes) {
     hp::RestartWithHugePageMalloc(arguments.data());
   }
   if (positional.size() != 2) {

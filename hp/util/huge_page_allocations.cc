@@ -34,12 +34,15 @@
 
 #ifdef HP_SANITIZED
 bool hp::AllocationsAdviseHugePages() { return false; }
+bool hp::WillRestartWithHugePageMalloc() { return false; }
 void hp::RestartWithHugePageMalloc(char**) {}
 #else
 bool hp::AllocationsAdviseHugePages() { return true; }
 
 #if defined(__GLIBC__) && defined(__linux__)
 namespace {
+
+constexpr char kVariable[] = "GLIBC_TUNABLES";
 
 // Whether the kernel gives transparent huge pages to memory advised for
 // them ("always" or "madvise" mode).
@@ -55,13 +58,19 @@ bool TransparentHugePagesOn() {
 
 }  // namespace
 
+bool hp::WillRestartWithHugePageMalloc() {
+  const char* set = std::getenv(kVariable);
+  // The first run's restart, or the caller's own choice.
+  if (set != nullptr && std::strstr(set, "glibc.malloc.hugetlb") != nullptr) {
+    return false;
+  }
+  return TransparentHugePagesOn();
+}
+
 void hp::RestartWithHugePageMalloc(char** argv) {
-  constexpr char kVariable[] = "GLIBC_TUNABLES";
+  if (!WillRestartWithHugePageMalloc()) return;
   const char* set = std::getenv(kVariable);
   const std::string before = set != nullptr ? set : "";
-  // The first run's restart, or the caller's own choice.
-  if (before.find("glibc.malloc.hugetlb") != std::string::npos) return;
-  if (!TransparentHugePagesOn()) return;
   std::string tunables = before;
   for (const char* tunable = kHugePageMallocTunables; *tunable != '\0';) {
     const char* end = std::strchr(tunable, ':');
@@ -84,6 +93,7 @@ void hp::RestartWithHugePageMalloc(char** argv) {
   }
 }
 #else
+bool hp::WillRestartWithHugePageMalloc() { return false; }
 void hp::RestartWithHugePageMalloc(char**) {}
 #endif  // glibc on Linux
 

@@ -22,6 +22,13 @@ inline constexpr char kHugePageMallocTunables[] =
     "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=2097152:"
     "glibc.malloc.arena_max=1";
 
+// Whether RestartWithHugePageMalloc would run the program again: glibc's
+// malloc (no sanitizer), transparent huge pages on, and GLIBC_TUNABLES not
+// naming glibc.malloc.hugetlb. False in the restarted program, so that a
+// caller deciding whether to restart (the converter probes its inputs)
+// does that work once.
+bool WillRestartWithHugePageMalloc();
+
 // For main, before any work: where glibc's malloc is the allocator (no
 // sanitizer) and the kernel has transparent huge pages, runs the program
 // again from the start (exec of /proc/self/exe, same arguments) with

@@ -1,8 +1,9 @@
 // RestartWithHugePageMalloc: a program starts again once, with malloc's
 // tunables added to the caller's, its heap then advised for huge pages; a
 // caller who named glibc.malloc.hugetlb is left alone; after the restart a
-// thread's small blocks come from the main heap too. Each case runs this
-// binary again as a child ("--child") in an environment of its own.
+// thread's small blocks come from the main heap too; and
+// WillRestartWithHugePageMalloc says beforehand whether it will. Each case runs
+// this binary again as a child ("--child") in an environment of its own.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@ extern char** environ;
 namespace {
 
 constexpr char kStarts[] = "HP_TEST_STARTS";
+// What WillRestartWithHugePageMalloc answered at the first start.
+constexpr char kWillAtFirst[] = "HP_TEST_WILL_RESTART";
 
 // Whether the mapping named `name` in /proc/self/smaps ("[heap]") carries
 // the VmFlag `flag`.
@@ -76,6 +79,9 @@ int Child(char** argv) {
     if (!absl::SimpleAtoi(counted, &starts)) starts = 0;
   }
   setenv(kStarts, absl::StrCat(starts + 1).c_str(), 1);
+  if (starts == 0) {
+    setenv(kWillAtFirst, hp::WillRestartWithHugePageMalloc() ? "1" : "0", 1);
+  }
   hp::RestartWithHugePageMalloc(argv);
   // 8 MB of small blocks: the heap grows past a few 2 MB boundaries, and
   // glibc advises what it adds once it spans a huge page.
@@ -90,10 +96,14 @@ int Child(char** argv) {
     delete[] block;
   }).join();
   const char* tunables = std::getenv("GLIBC_TUNABLES");
+  const char* will_at_first = std::getenv(kWillAtFirst);
   std::printf(
-      "starts=%d\ntunables=%s\nheap_advised=%d\nthread_in_main_heap=%d\n",
+      "starts=%d\ntunables=%s\nheap_advised=%d\nthread_in_main_heap=%d\n"
+      "will_restart_at_first=%s\nwill_restart_now=%d\n",
       starts + 1, tunables != nullptr ? tunables : "(unset)",
-      MappingHasFlag("[heap]", "hg") ? 1 : 0, thread_in_main_heap ? 1 : 0);
+      MappingHasFlag("[heap]", "hg") ? 1 : 0, thread_in_main_heap ? 1 : 0,
+      will_at_first != nullptr ? will_at_first : "?",
+      hp::WillRestartWithHugePageMalloc() ? 1 : 0);
   for (char* block : blocks) delete[] block;
   return 0;
 }
@@ -103,6 +113,8 @@ struct Report {
   std::string tunables;
   bool heap_advised = false;
   bool thread_in_main_heap = false;
+  bool will_restart_at_first = false;
+  bool will_restart_now = true;
 };
 
 // Runs this binary as a child with GLIBC_TUNABLES set to `tunables` (unset
@@ -111,7 +123,8 @@ Report RunChild(const char* tunables) {
   std::vector<std::string> variables;
   for (char** variable = environ; *variable != nullptr; ++variable) {
     if (absl::StartsWith(*variable, "GLIBC_TUNABLES=") ||
-        absl::StartsWith(*variable, absl::StrCat(kStarts, "="))) {
+        absl::StartsWith(*variable, absl::StrCat(kStarts, "=")) ||
+        absl::StartsWith(*variable, absl::StrCat(kWillAtFirst, "="))) {
       continue;
     }
     variables.push_back(*variable);
@@ -160,6 +173,10 @@ Report RunChild(const char* tunables) {
       report.heap_advised = line == "1";
     } else if (absl::ConsumePrefix(&line, "thread_in_main_heap=")) {
       report.thread_in_main_heap = line == "1";
+    } else if (absl::ConsumePrefix(&line, "will_restart_at_first=")) {
+      report.will_restart_at_first = line == "1";
+    } else if (absl::ConsumePrefix(&line, "will_restart_now=")) {
+      report.will_restart_now = line == "1";
     }
   }
   return report;
@@ -180,6 +197,9 @@ TEST(HugePageRestartTest, StartsOnceMoreWithMallocOnHugePages) {
   EXPECT_EQ(report.tunables, hp::kHugePageMallocTunables);
   EXPECT_TRUE(report.heap_advised);
   EXPECT_TRUE(report.thread_in_main_heap);
+  // It said it would, and says it will not again once restarted.
+  EXPECT_TRUE(report.will_restart_at_first);
+  EXPECT_FALSE(report.will_restart_now);
 }
 
 TEST(HugePageRestartTest, KeepsTheCallersTunables) {
@@ -214,6 +234,16 @@ TEST(HugePageRestartTest, LeavesACallersChoiceAlone) {
   EXPECT_EQ(report.tunables, "glibc.malloc.hugetlb=0");
   EXPECT_FALSE(report.heap_advised);
   EXPECT_FALSE(report.thread_in_main_heap);
+  EXPECT_FALSE(report.will_restart_at_first);
+  EXPECT_FALSE(report.will_restart_now);
+}
+
+TEST(HugePageRestartTest, SaysWhetherItWillRestart) {
+  const Report report = RunChild(nullptr);
+  // A sanitizer build, or a kernel without huge pages, never restarts.
+  EXPECT_EQ(report.will_restart_at_first, Restarts());
+  EXPECT_EQ(report.starts, Restarts() ? 2 : 1);
+  EXPECT_FALSE(report.will_restart_now);
 }
 
 }  // namespace
