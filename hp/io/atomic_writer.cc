@@ -30,11 +30,6 @@ namespace {
 
 // Appends smaller than this are gathered before one write(2).
 constexpr size_t kBufferBytes = size_t{1} << 20;
-// The unit of the page cache, which the kernel's copies move.
-uint64_t PageBytes() {
-  static const uint64_t bytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return bytes;
-}
 // WriteBackEarly() starts disk writes in batches of this size: large enough
 // for the disk to stream, small enough to overlap with the copying.
 constexpr uint64_t kWriteBackBytes = uint64_t{64} << 20;
@@ -188,6 +183,11 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path) {
   }
   file.size = static_cast<uint64_t>(info.st_size);
   return file;
+}
+
+uint64_t PageBytes() {
+  static const uint64_t bytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return bytes;
 }
 
 int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset) {

@@ -60,6 +60,10 @@ absl::StatusOr<OpenedFile> OpenRegularFile(const std::string& path);
 // read failed.
 int64_t ReadAt(int fd, void* buffer, uint64_t length, uint64_t offset);
 
+// The size of a memory page (sysconf), the unit of mappings, of their
+// advice and of the page cache; looked up once.
+uint64_t PageBytes();
+
 // Ranges of a file read with ReadAt into one buffer kept from read to
 // read: the passes that would map the file's pages again copy them
 // instead (on a virtual machine a page mapped again costs several times a

@@ -64,7 +64,7 @@ void OnSigbus(int signal, siginfo_t* info, void* context) {
 void InstallSigbusHandler() {
   static std::once_flag installed;
   std::call_once(installed, [] {
-    page_size = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    page_size = static_cast<uintptr_t>(PageBytes());
     struct sigaction action = {};
     action.sa_sigaction = OnSigbus;
     action.sa_flags = SA_SIGINFO | SA_NODEFER;
@@ -308,7 +308,7 @@ namespace {
 void AdvisePages(const uint8_t* data, uint64_t size, uint64_t begin,
                  uint64_t end, int advice) {
   if (data == nullptr || begin >= end || begin >= size) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageBytes();
   const uint64_t first = begin / page * page;
   const uint64_t last = std::min(end, size);
   ::madvise(const_cast<uint8_t*>(data) + first, last - first, advice);
@@ -326,7 +326,7 @@ void FileMapping::ReadAhead(uint64_t begin, uint64_t end) const {
 
 void FileMapping::Release(uint64_t begin, uint64_t end) const {
   if (data_ == nullptr) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageBytes();
   const uint64_t first = (begin + page - 1) / page * page;
   // The file's last page ends the mapping, wherever its size falls.
   const uint64_t last = end >= size_ ? size_ : end / page * page;
@@ -336,7 +336,7 @@ void FileMapping::Release(uint64_t begin, uint64_t end) const {
 
 void FileMapping::Touch(uint64_t begin, uint64_t end) const {
   if (data_ == nullptr) return;
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t page = PageBytes();
   end = std::min(end, size_);
   // Read through a volatile pointer: the reads are their only effect.
   const volatile uint8_t* bytes = data_;
