@@ -46,7 +46,7 @@ constexpr char kVariable[] = "GLIBC_TUNABLES";
 
 // Whether the kernel gives transparent huge pages to memory advised for
 // them ("always" or "madvise" mode).
-bool TransparentHugePagesOn() {
+bool ReadTransparentHugePagesOn() {
   std::FILE* file =
       std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
   if (file == nullptr) return false;
@@ -54,6 +54,13 @@ bool TransparentHugePagesOn() {
   const bool read = std::fgets(modes, sizeof(modes), file) != nullptr;
   std::fclose(file);
   return read && std::strstr(modes, "[never]") == nullptr;
+}
+
+// Read once per start: main asks WillRestartWithHugePageMalloc, then
+// RestartWithHugePageMalloc asks again.
+bool TransparentHugePagesOn() {
+  static const bool on = ReadTransparentHugePagesOn();
+  return on;
 }
 
 }  // namespace
