@@ -25,14 +25,16 @@ absl::Status RunStrip(const StripArgs& args, std::ostream& out,
   HP_ASSIGN_OR_RETURN(ModelSplice splice, ModelSplice::Open(model_path, open));
   const bool was_tagged = IsTagged(splice.skeleton());
   HP_RETURN_IF_ERROR(StripTags(&splice));
+  SaveOptions save = target.second;
+  save.write_back_early = args.durability == Durability::kFsync;
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
-                      splice.SaveUncommitted(target.first, target.second));
+                      splice.SaveUncommitted(target.first, save));
   // The side files before the model; removed again if it is not committed.
   HP_ASSIGN_OR_RETURN(
       PlacedExternalData placed,
-      PlaceExternalData(splice.external_data_files(), model_path,
-                        target.first, external_data, Durability::kFsync));
-  HP_RETURN_IF_ERROR(writer.Commit());
+      PlaceExternalData(splice.external_data_files(), model_path, target.first,
+                        external_data, args.durability));
+  HP_RETURN_IF_ERROR(writer.Commit(args.durability));
   placed.Keep();
   out << (was_tagged ? "stripped " : "no hp tags in ") << model_path << " -> "
       << target.first << "\n";

@@ -8,12 +8,14 @@
 
 #include "absl/status/status.h"
 #include "hp/commands/command_args.h"
+#include "hp/io/atomic_writer.h"
 
 namespace hp {
 
 struct StripArgs {
   std::string model;
   OutputArgs output;
+  Durability durability = Durability::kFsync;
 };
 
 absl::Status RunStrip(const StripArgs& args, std::ostream& out,

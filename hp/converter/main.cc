@@ -70,13 +70,13 @@ ABSL_FLAG(std::vector<std::string>, declared_external_data, {},
           "naming the file. Default: none (a model with external data is "
           "refused).");
 ABSL_FLAG(bool, fsync, true,
-          "tag, transfer, extract, batch: flush each written model to disk (fsync) before "
-          "renaming it into place, so that it survives a power loss or OS "
-          "crash. --nofsync skips the flush, as cp does: the output is still "
-          "written to a temporary file and renamed into place whole (never a "
-          "partial file, and a failed run changes nothing), but after a power "
-          "loss or OS crash soon after, it may be missing, empty or partial. "
-          "Faster for large models.");
+          "tag, transfer, extract, strip, batch: flush each written model to "
+          "disk (fsync) before renaming it into place, so that it survives a "
+          "power loss or OS crash. --nofsync skips the flush, as cp does: the "
+          "output is still written to a temporary file and renamed into place "
+          "whole (never a partial file, and a failed run changes nothing), but "
+          "after a power loss or OS crash soon after, it may be missing, empty "
+          "or partial. Faster for large models.");
 ABSL_FLAG(std::string, trace, "",
           "Scope trace written by hp_record at export time. Default: "
           "<model stem>.trace.json beside the model when that file exists, "
@@ -266,6 +266,11 @@ hp::InspectArgs InspectFromFlags() {
           hp::DigestPolicyFromFlag(absl::GetFlag(FLAGS_trace_digest))};
 }
 
+hp::Durability DurabilityFromFlags() {
+  return absl::GetFlag(FLAGS_fsync) ? hp::Durability::kFsync
+                                    : hp::Durability::kNoFsync;
+}
+
 hp::TagArgs TagFromFlags() {
   hp::TagArgs args;
   args.model = absl::GetFlag(FLAGS_model);
@@ -275,8 +280,7 @@ hp::TagArgs TagFromFlags() {
   args.digest_policy =
       hp::DigestPolicyFromFlag(absl::GetFlag(FLAGS_trace_digest));
   args.metadata = absl::GetFlag(FLAGS_metadata);
-  args.durability = absl::GetFlag(FLAGS_fsync) ? hp::Durability::kFsync
-                                               : hp::Durability::kNoFsync;
+  args.durability = DurabilityFromFlags();
   args.batch.models_dir = absl::GetFlag(FLAGS_models_dir);
   args.batch.recursive = absl::GetFlag(FLAGS_recursive);
   args.batch.models_list = absl::GetFlag(FLAGS_models_list);
@@ -319,9 +323,7 @@ std::vector<Command> Commands() {
          args.output = OutputFromFlags();
          args.write_namespace = absl::GetFlag(FLAGS_namespace);
          args.overwrite_namespace = absl::GetFlag(FLAGS_overwrite_namespace);
-         args.durability = absl::GetFlag(FLAGS_fsync)
-                               ? hp::Durability::kFsync
-                               : hp::Durability::kNoFsync;
+         args.durability = DurabilityFromFlags();
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunTransfer(args, out, err);
        }},
@@ -339,9 +341,7 @@ std::vector<Command> Commands() {
          args.depth = absl::GetFlag(FLAGS_depth);
          args.output_dir = absl::GetFlag(FLAGS_output_dir);
          args.remainder = absl::GetFlag(FLAGS_remainder);
-         args.durability = absl::GetFlag(FLAGS_fsync)
-                               ? hp::Durability::kFsync
-                               : hp::Durability::kNoFsync;
+         args.durability = DurabilityFromFlags();
          args.external_data = OutputFromFlags().external_data;
          args.json = absl::GetFlag(FLAGS_json);
          return hp::RunExtract(args, out, err);
@@ -370,7 +370,8 @@ std::vector<Command> Commands() {
        }},
       {"strip", "remove everything hp wrote from --model; write --output",
        [](std::ostream& out, std::ostream& err) {
-         return hp::RunStrip({absl::GetFlag(FLAGS_model), OutputFromFlags()},
+         return hp::RunStrip({absl::GetFlag(FLAGS_model), OutputFromFlags(),
+                              DurabilityFromFlags()},
                              out, err);
        }},
       {"summary", "print a one-line summary of --model",

@@ -135,6 +135,13 @@ TEST(TagCommandTest, TagsStripsAnalyzesAndValidatesAFixture) {
   ASSERT_TRUE(stripped.status.ok()) << stripped.status;
   EXPECT_THAT(stripped.out, StartsWith("stripped "));
   EXPECT_TRUE(ReadBytes(strip.output.output) == ReadBytes(tag.model));
+
+  // --nofsync leaves the flush to the OS; the bytes are the same.
+  strip.output.output = folder + "/stripped_nofsync.onnx";
+  strip.durability = Durability::kNoFsync;
+  const Ran stripped_nofsync = RunCommand(RunStrip, strip);
+  ASSERT_TRUE(stripped_nofsync.status.ok()) << stripped_nofsync.status;
+  EXPECT_TRUE(ReadBytes(strip.output.output) == ReadBytes(tag.model));
 }
 
 TEST(TagCommandTest, ATaggedModelWithAnotherModelsTraceIsRefused) {
