@@ -284,6 +284,11 @@ class NamedScopes {
 
   // How often what is kept was forgotten: a result stays valid until then.
   size_t forgotten() const { return forgotten_; }
+  // Whether a result still holds: the table has not grown since it was
+  // resolved.
+  bool Holds(const NamedScope& resolved) const {
+    return resolved.table_size == modules_->size();
+  }
 
   // The result stays valid until the next call. Scopes are kept as copies:
   // the node names they come from lie in a file whose pages a walk gives
@@ -404,8 +409,9 @@ class NamedScopes {
 };
 
 // The scopes a node list kept by id (NameScope), resolved by `named`: the
-// last few found again by id, without reading or comparing their text. For
-// a table that does not grow, where a scope's resolution never changes.
+// last few found again by id, without reading or comparing their text,
+// while the table keeps the size they were resolved against (one that
+// grows from node names resolves a scope again once it has grown).
 class KeptScopes {
  public:
   KeptScopes(const NodeList& nodes, NamedScopes* named)
@@ -422,7 +428,7 @@ class KeptScopes {
     }
     for (size_t k = 0; k < recent_.size(); ++k) {
       const size_t slot = (last_found_ + k) % recent_.size();
-      if (recent_[slot].first == key) {
+      if (recent_[slot].first == key && named_->Holds(*recent_[slot].second)) {
         last_found_ = slot;
         return *recent_[slot].second;
       }
@@ -563,11 +569,11 @@ class RangeWalk {
     RecordCopy* copy = facts_on_all_cores ? nullptr : &records;
     const NamedScope call_scope;  // a scope a call resolved: origin only
 
-    // Where a node's scope depends on its name alone (no calls to match,
-    // a table that does not grow), a list that kept the nodes' name scopes
-    // spares reading them: a node without metadata entries (so without
-    // dynamo ones) is placed from its scope's id.
-    const bool by_kept_scope = reached != nullptr && calls == nullptr;
+    // Where a node's scope depends on its name and the table alone (no
+    // calls to match), a list that kept the nodes' name scopes spares
+    // reading them: a node without metadata entries (so without dynamo
+    // ones) is placed from its scope's id.
+    const bool by_kept_scope = calls == nullptr;
     KeptScopes kept_scopes(nodes, &named_scopes);
 
     NodeList::const_iterator it = nodes.At(begin_);

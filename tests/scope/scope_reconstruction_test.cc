@@ -2,6 +2,8 @@
 // traces built in code.
 #include "hp/scope/scope_reconstruction.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,19 +48,32 @@ void ExpectSameReconstruction(const absl::StatusOr<ScopeReconstruction>& got,
 Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table,
                   const ScopeOptions& options = {}) {
   const NodeList nodes = CollectNodes(model);
-  if (table->source() == HierarchySource::kTrace) {
-    // A list that kept each node's name scope as an id, as tag reads one,
-    // places every node as a list that did not: a trace's table is only
-    // read, so both walk the same table.
-    NodeListBuilder kept(/*keep_name_scopes=*/true);
-    kept.AddGraph(model.graph(), "main", -1);
-    const NodeList kept_nodes = kept.Finish();
-    ExpectSameReconstruction(ReconstructScopes(kept_nodes, table, options),
-                             ReconstructScopes(nodes, table, options));
+  // A list that kept each node's name scope as an id, as tag reads one,
+  // places every node as a list that did not. A trace's table is only
+  // read, so both walk it; one that grows from node names (given holding
+  // its root alone) is grown alike by each walk, the kept list's on a
+  // table of its own from the same root.
+  NodeListBuilder kept(/*keep_name_scopes=*/true);
+  kept.AddGraph(model.graph(), "main", -1);
+  const NodeList kept_nodes = kept.Finish();
+  std::optional<ModuleTable> own;
+  if (table->source() != HierarchySource::kTrace) {
+    EXPECT_EQ(table->size(), 1);
+    own.emplace(table->source(), table->at(0).class_name,
+                table->at(0).qualified_class);
   }
+  const absl::StatusOr<ScopeReconstruction> from_kept =
+      ReconstructScopes(kept_nodes, own ? &*own : table, options);
   Placed placed;
   absl::StatusOr<ScopeReconstruction> reconstruction =
       ReconstructScopes(nodes, table, options);
+  ExpectSameReconstruction(from_kept, reconstruction);
+  if (own) {
+    EXPECT_EQ(own->size(), table->size());
+    for (int i = 0; i < std::min(own->size(), table->size()); ++i) {
+      EXPECT_EQ(own->at(i).path, table->at(i).path) << "module " << i;
+    }
+  }
   EXPECT_TRUE(reconstruction.ok()) << reconstruction.status();
   if (!reconstruction.ok()) return placed;
   placed.reconstruction = *std::move(reconstruction);
