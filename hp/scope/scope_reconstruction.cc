@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <iterator>
@@ -751,16 +752,39 @@ absl::StatusOr<ScopeReconstruction> ReconstructScopes(
   return result;
 }
 
+namespace {
+
+// The root class a node's dynamo class hierarchy names, if it names one.
+std::optional<std::string> RootClassOf(const NodeRef& node) {
+  const std::optional<absl::string_view> hierarchy =
+      node.FindMetadata(kDynamoClassHierarchyKey);
+  if (!hierarchy.has_value()) return std::nullopt;
+  std::optional<std::vector<std::string>> classes =
+      ParsePythonStringList(*hierarchy);
+  if (!classes || classes->empty()) return std::nullopt;
+  return classes->front();
+}
+
+}  // namespace
+
 std::optional<std::string> DynamoRootClass(const NodeList& nodes) {
-  for (const NodeRef& ref : nodes) {
-    const std::optional<absl::string_view> hierarchy =
-        ref.FindMetadata(kDynamoClassHierarchyKey);
-    if (!hierarchy.has_value()) continue;
-    std::optional<std::vector<std::string>> classes =
-        ParsePythonStringList(*hierarchy);
-    if (classes && !classes->empty()) return classes->front();
-  }
-  return std::nullopt;
+  // The first node in graph order that names one. A graph without dynamo
+  // metadata is read to its end, so it is looked for on all cores, a
+  // slice giving up once an earlier node has been found.
+  std::atomic<size_t> first{nodes.size()};
+  ForSlices(nodes.size(), kNodesPerSlice, [&](size_t begin, size_t end) {
+    NodeList::const_iterator it = nodes.At(begin);
+    for (size_t i = begin; i < end && i < first.load(std::memory_order_relaxed);
+         ++i, ++it) {
+      if (!RootClassOf(*it).has_value()) continue;
+      size_t found = first.load();
+      while (i < found && !first.compare_exchange_weak(found, i)) {
+      }
+      return;
+    }
+  });
+  if (first == nodes.size()) return std::nullopt;
+  return RootClassOf(*nodes.At(first));
 }
 
 std::optional<std::vector<std::string>> ParsePythonStringList(

@@ -632,6 +632,34 @@ TEST(CallMatchingTest, AScopeNoCallExplainsFallsBackToModules) {
   EXPECT_EQ(placed.origins[1], ScopeOrigin::kNearestAncestor);
 }
 
+TEST(DynamoRootClassTest, TheFirstNodeInGraphOrderNamesTheRoot) {
+  // Enough nodes to be looked for on every core: the first node that names
+  // a root class wins wherever the slices begin, and one in a later slice
+  // never does.
+  constexpr size_t kNodes = 30000;
+  for (const size_t first :
+       {size_t{3}, size_t{14999}, size_t{15000}, size_t{29990}}) {
+    ModelBuilder builder;
+    for (size_t i = 0; i < kNodes; ++i) {
+      builder.Node(absl::StrCat("/n", i, "/Relu"), "Relu");
+      if (i == first) {
+        builder.NodeMetadata(kDynamoClassHierarchyKey, "['m.First', 'm.A']");
+      } else if (i > first && i % 1000 == 0) {
+        builder.NodeMetadata(kDynamoClassHierarchyKey, "['m.Later']");
+      } else if (i + 1 == first) {
+        // A list that names no class is passed over.
+        builder.NodeMetadata(kDynamoClassHierarchyKey, "[]");
+      }
+    }
+    EXPECT_EQ(DynamoRootClass(CollectNodes(builder.Build())),
+              std::optional<std::string>("m.First"))
+        << "first at node " << first;
+  }
+  EXPECT_EQ(DynamoRootClass(CollectNodes(
+                ModelBuilder().Chain({"/a/Relu", "/b/Relu"}).Build())),
+            std::nullopt);
+}
+
 TEST(ParsePythonStringListTest, ReadsReprOfAListOfStrings) {
   EXPECT_THAT(ParsePythonStringList("['', 'blocks.0']").value(),
               ElementsAre("", "blocks.0"));
