@@ -310,8 +310,7 @@ class NamedScopes {
     for (size_t k = 0; recent_first && k < recent_.size(); ++k) {
       const size_t slot = (last_found_ + k) % recent_.size();
       const auto& [recent, at] = recent_[slot];
-      if (at >= 0 && recent == scope &&
-          scopes_[at].table_size == modules_->size()) {
+      if (at >= 0 && recent == scope && Holds(scopes_[at])) {
         last_found_ = slot;
         return scopes_[at];
       }
@@ -323,8 +322,7 @@ class NamedScopes {
     const NamedScope* known = &root_;
     for (size_t end = scope.size(); end > 0; end = scope.rfind('/', end - 1)) {
       auto it = index_.find(scope.substr(0, end));
-      if (it != index_.end() &&
-          scopes_[it->second].table_size == modules_->size()) {
+      if (it != index_.end() && Holds(scopes_[it->second])) {
         known = &scopes_[it->second];
         if (end == scope.size()) Remember(it->first, it->second);
         break;
