@@ -26,7 +26,7 @@ absl::Status RunStrip(const StripArgs& args, std::ostream& out,
   const bool was_tagged = IsTagged(splice.skeleton());
   HP_RETURN_IF_ERROR(StripTags(&splice));
   SaveOptions save = target.second;
-  save.write_back_early = args.durability == Durability::kFsync;
+  save.durability = args.durability;
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       splice.SaveUncommitted(target.first, save));
   // The side files before the model; removed again if it is not committed.

@@ -319,7 +319,7 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
 
   SaveOptions save;
   save.input_path = source.path;
-  save.write_back_early = request.durability == Durability::kFsync;
+  save.durability = request.durability;
   SpliceSelection selection;
   selection.nodes = &cut.positions;
   selection.initializers = &cut.initializers;

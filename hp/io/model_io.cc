@@ -171,6 +171,7 @@ absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
   }
   HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
+  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
   HP_RETURN_IF_ERROR(writer.Append(bytes));
   return writer;
 }
@@ -179,7 +180,7 @@ absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
                        const SaveOptions& options) {
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       SaveModelUncommitted(model, path, options));
-  return writer.Commit();
+  return writer.Commit(options.durability);
 }
 
 }  // namespace hp

@@ -45,9 +45,10 @@ struct SaveOptions {
   // `overwrite_input` is set.
   std::string input_path;
   bool overwrite_input = false;
-  // The output will be fsynced before it is renamed into place: start its
-  // disk writes while it is written (AtomicFileWriter::WriteBackEarly).
-  bool write_back_early = false;
+  // How the output is committed. One to be fsynced has its disk writes
+  // started while it is written (AtomicFileWriter::WriteBackEarly), so
+  // that the fsync waits for the last part only.
+  Durability durability = Durability::kFsync;
 };
 
 // Serializes the model and writes it atomically to `path`.

@@ -927,7 +927,7 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
   }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       AtomicFileWriter::Create(output));
-  if (options.write_back_early) writer.WriteBackEarly();
+  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
   HP_RETURN_IF_ERROR(WriteTo(&writer, suffixes));
   return writer;
 }
@@ -944,7 +944,7 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveSelectionUncommitted(
   }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       AtomicFileWriter::Create(output));
-  if (options.write_back_early) writer.WriteBackEarly();
+  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
   // The records copied are a part of the file: no read-ahead past them
   // (the kernel's would read megabytes of weights left out), but each of
   // them asked for whole, so that it is read in large requests.
@@ -973,7 +973,7 @@ absl::Status ModelSplice::Save(const std::string& output,
                                const NodeRecordSuffixes& suffixes) {
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       SaveUncommitted(output, options, suffixes));
-  return writer.Commit();
+  return writer.Commit(options.durability);
 }
 
 }  // namespace hp

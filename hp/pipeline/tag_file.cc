@@ -251,7 +251,7 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
   SaveOptions save;
   save.input_path = model_path;
   save.overwrite_input = request.overwrite_input;
-  save.write_back_early = options.durability == Durability::kFsync;
+  save.durability = options.durability;
   check.StartHashing();
   // Optional, to be dropped and written again below.
   std::optional<AtomicFileWriter> writer;

@@ -94,7 +94,7 @@ absl::StatusOr<TransferFileResult> TransferFile(
   SaveOptions save;
   save.input_path = request.model_path;
   save.overwrite_input = request.overwrite_input;
-  save.write_back_early = request.durability == Durability::kFsync;
+  save.durability = request.durability;
   const NodeRecordSuffixes suffixes{&appended.sizes, appended.encode};
   HP_ASSIGN_OR_RETURN(
       AtomicFileWriter writer,
