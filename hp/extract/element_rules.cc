@@ -8,6 +8,42 @@ namespace hp {
 using onnx::TensorProto;
 using onnx::TypeProto;
 
+// The ops whose output's element type follows one rule, by rule (RuleOf).
+// Packed by hand: clang-format would give each op a line of its own.
+// clang-format off
+constexpr absl::string_view kKeepInput0Ops[] = {
+    "Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Neg", "Abs", "Exp", "Log",
+    "Softmax", "LogSoftmax", "Hardmax", "Identity", "Gelu", "LeakyRelu", "Elu",
+    "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign", "Floor",
+    "Ceil", "Round", "Reciprocal", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos",
+    "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "InstanceNormalization",
+    "CumSum", "Clip", "Shrink", "ThresholdedRelu", "Mish", "LpNormalization",
+    "MeanVarianceNormalization", "BitwiseNot"};
+// OneHot's output takes `values`' type (input 2): BoundaryTypes reads
+// that input in its place.
+constexpr absl::string_view kLikeInput0Ops[] = {
+    "Add", "Sub", "Mul", "Div", "Pow", "Mod", "MatMul", "Gemm", "Conv",
+    "ConvTranspose", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+    "LpPool", "GlobalLpPool", "Transpose", "Reshape", "Flatten", "Squeeze",
+    "Unsqueeze", "Concat", "Slice", "Gather", "GatherElements", "GatherND",
+    "Expand", "Tile", "Split", "ReduceMean", "ReduceSum", "ReduceMax",
+    "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
+    "ReduceLogSum", "ReduceLogSumExp", "Pad", "Resize", "Upsample", "Max",
+    "Min", "Sum", "Mean", "Einsum", "Trilu", "ScatterND", "ScatterElements",
+    "Scatter", "Range", "DepthToSpace", "SpaceToDepth", "PRelu", "Compress",
+    "ReverseSequence", "RoiAlign", "GridSample", "Col2Im", "CenterCropPad",
+    "LRN", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "OneHot",
+    "SequenceAt", "Det", "MaxRoiPool", "MaxUnpool"};
+constexpr absl::string_view kFirstLikeInput0Ops[] = {
+    "Dropout", "LayerNormalization", "BatchNormalization", "MaxPool", "TopK",
+    "Unique"};
+constexpr absl::string_view kInt64Ops[] = {
+    "Shape", "Size", "ArgMax", "ArgMin", "NonZero", "NonMaxSuppression"};
+constexpr absl::string_view kBoolOps[] = {
+    "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And",
+    "Or", "Xor", "IsNaN", "IsInf"};
+// clang-format on
+
 int32_t SecondaryType(absl::string_view op, int input0) {
   if (op == "Dropout") return TensorProto::BOOL;
   if (op == "LayerNormalization") return TensorProto::FLOAT;  // stash_type
@@ -21,50 +57,14 @@ std::optional<Rule> RuleOf(absl::string_view op) {
   static const auto* const rules =
       new absl::flat_hash_map<absl::string_view, Rule>([] {
         absl::flat_hash_map<absl::string_view, Rule> table;
-        for (absl::string_view op :
-             {"Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Neg", "Abs", "Exp",
-              "Log", "Softmax", "LogSoftmax", "Hardmax", "Identity", "Gelu",
-              "LeakyRelu", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish",
-              "Softplus", "Softsign", "Floor", "Ceil", "Round", "Reciprocal",
-              "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh",
-              "Cosh", "Asinh", "Acosh", "Atanh", "InstanceNormalization",
-              "CumSum", "Clip", "Shrink", "ThresholdedRelu", "Mish",
-              "LpNormalization", "MeanVarianceNormalization", "BitwiseNot"}) {
+        for (absl::string_view op : kKeepInput0Ops)
           table[op] = Rule::kKeepInput0;
-        }
-        for (absl::string_view op :
-             {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "MatMul", "Gemm",
-              "Conv", "ConvTranspose", "AveragePool", "GlobalAveragePool",
-              "GlobalMaxPool", "LpPool", "GlobalLpPool", "Transpose",
-              "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Slice",
-              "Gather", "GatherElements", "GatherND", "Expand", "Tile",
-              "Split", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
-              "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare",
-              "ReduceLogSum", "ReduceLogSumExp", "Pad", "Resize", "Upsample",
-              "Max", "Min", "Sum", "Mean", "Einsum", "Trilu", "ScatterND",
-              "ScatterElements", "Scatter", "Range", "DepthToSpace",
-              "SpaceToDepth", "PRelu", "Compress", "ReverseSequence",
-              "RoiAlign", "GridSample", "Col2Im", "CenterCropPad", "LRN",
-              "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor",
-              "OneHot", "SequenceAt", "Det", "MaxRoiPool", "MaxUnpool"}) {
+        for (absl::string_view op : kLikeInput0Ops)
           table[op] = Rule::kLikeInput0;
-        }
-        // OneHot's output takes `values`' type (input 2); handled below.
-        for (absl::string_view op : {"Dropout", "LayerNormalization",
-                                     "BatchNormalization", "MaxPool", "TopK",
-                                     "Unique"}) {
+        for (absl::string_view op : kFirstLikeInput0Ops)
           table[op] = Rule::kFirstLikeInput0;
-        }
-        for (absl::string_view op :
-             {"Shape", "Size", "ArgMax", "ArgMin", "NonZero",
-              "NonMaxSuppression"}) {
-          table[op] = Rule::kInt64;
-        }
-        for (absl::string_view op :
-             {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
-              "Not", "And", "Or", "Xor", "IsNaN", "IsInf"}) {
-          table[op] = Rule::kBool;
-        }
+        for (absl::string_view op : kInt64Ops) table[op] = Rule::kInt64;
+        for (absl::string_view op : kBoolOps) table[op] = Rule::kBool;
         table["Where"] = Rule::kLikeInput1;
         table["Cast"] = Rule::kCast;
         table["CastLike"] = Rule::kCastLike;
