@@ -16,9 +16,9 @@
 #include "bench/synthetic_models.h"
 #include "benchmark/benchmark.h"
 #include "hp/hp.h"
-#include "hp/tag/appended_tags.h"
 #include "hp/io/model_splice.h"
 #include "hp/io/structure_digest.h"
+#include "hp/tag/appended_tags.h"
 #include "hp/trace/scope_trace.h"
 #include "hp/util/sha256.h"
 
@@ -51,7 +51,6 @@ std::string TracePath(const std::string& model) {
 void Check(const absl::Status& status, benchmark::State& state) {
   if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
 }
-
 
 // As `converter tag` opens and tags a model: main-graph nodes read as
 // records, node tags appended to them.
@@ -117,8 +116,7 @@ void BM_TagModel(benchmark::State& state, const std::string& name) {
     AppendedNodeTags appended;
     state.ResumeTiming();
     // As `converter tag` tags: node tags appended to the records as read.
-    absl::StatusOr<TagResult> tags =
-        TagRecords(&*splice, &*trace, &appended);
+    absl::StatusOr<TagResult> tags = TagRecords(&*splice, &*trace, &appended);
     Check(tags.status(), state);
     state.PauseTiming();
     splice = absl::InternalError("freed outside the timing");
@@ -135,9 +133,7 @@ void BM_Write(benchmark::State& state, const std::string& name) {
   Check(trace.status(), state);
   if (!splice.ok() || !trace.ok()) return;
   AppendedNodeTags appended;
-  Check(TagRecords(&*splice, &*trace, &appended)
-            .status(),
-        state);
+  Check(TagRecords(&*splice, &*trace, &appended).status(), state);
   for (auto _ : state) {
     Check(splice->Save(output, {}, {&appended.sizes, appended.encode}), state);
   }
@@ -169,8 +165,7 @@ void BM_Stages(benchmark::State& state, const std::string& name) {
     Check(trace.status(), state);
     if (!splice.ok() || !trace.ok()) return;
     AppendedNodeTags appended;
-    absl::StatusOr<TagResult> tags =
-        TagRecords(&*splice, &*trace, &appended);
+    absl::StatusOr<TagResult> tags = TagRecords(&*splice, &*trace, &appended);
     tag += lap();
     Check(tags.status(), state);
     Check(splice->Save(output, {}, {&appended.sizes, appended.encode}), state);

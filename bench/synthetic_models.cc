@@ -97,9 +97,9 @@ absl::Status Save(const onnx::ModelProto& model, const std::string& path) {
 // Adds `layers` MLP blocks (nodes and trace modules) to the graph, from
 // layer `first` on; `add_weight(layer, name, rows, columns, seed)` stores
 // each weight (rows 0: a bias) wherever the model keeps it.
-using WeightAdder = std::function<void(int layer, const std::string& name,
-                                       int64_t rows, int64_t columns,
-                                       uint64_t seed)>;
+using WeightAdder =
+    std::function<void(int layer, const std::string& name, int64_t rows,
+                       int64_t columns, uint64_t seed)>;
 
 // A graph input or output typed (float, [batch, hidden]), as an export
 // declares them: a cut of the graph (extract) infers its tensors' types
@@ -211,7 +211,8 @@ class FileOut {
 };
 
 // Calls its argument with each trace module entry in order.
-using ModuleSource = std::function<void(const std::function<void(const Json&)>&)>;
+using ModuleSource =
+    std::function<void(const std::function<void(const Json&)>&)>;
 
 ModuleSource ModulesOf(const Json& modules) {
   return [&modules](const std::function<void(const Json&)>& emit) {
@@ -435,7 +436,8 @@ std::string ForEachManyNode(
     std::string module = step.module;
     std::replace(module.begin(), module.end(), '.', '/');
     const int round = k / kStepCount;
-    std::string name = absl::StrCat("/layers.", layer, "/", module, "/", step.op);
+    std::string name =
+        absl::StrCat("/layers.", layer, "/", module, "/", step.op);
     if (round > 0) absl::StrAppend(&name, "_", round);
     node.Clear();
     node.add_input(x);

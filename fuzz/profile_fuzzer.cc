@@ -33,9 +33,12 @@ volatile size_t sink = 0;
 const hp::ProfiledGraph& Graph() {
   static const std::unique_ptr<hp::ProfiledGraph> graph =
       hp::ProfiledGraph::FromNodes({
-          {"/embeddings/Gather", "Gather", "/M/Embeddings", "embeddings", false},
-          {"/encoder/layer.0/Add", "Add", "/M/Encoder/Layer.0", "encoder.layer.0", false},
-          {"SkipLayerNorm_1", "SkipLayerNormalization", "/M/Encoder", "encoder", true},
+          {"/embeddings/Gather", "Gather", "/M/Embeddings", "embeddings",
+           false},
+          {"/encoder/layer.0/Add", "Add", "/M/Encoder/Layer.0",
+           "encoder.layer.0", false},
+          {"SkipLayerNorm_1", "SkipLayerNormalization", "/M/Encoder", "encoder",
+           true},
           {"dup", "Relu", "/M", "", false},
           {"dup", "Relu", "/M/Encoder", "encoder", false},
           {"", "Identity", "/M", "", false},

@@ -37,9 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.model_path =
       hp::fuzz::WriteScratchFile("model.onnx", pair->first, pair->first_size);
   if (pair->second_size > 0) {
-    request.trace_path =
-        hp::fuzz::WriteScratchFile("model.trace.json", pair->second,
-                                   pair->second_size);
+    request.trace_path = hp::fuzz::WriteScratchFile(
+        "model.trace.json", pair->second, pair->second_size);
   }
   request.output_path = hp::fuzz::ScratchDir() + "/tagged.onnx";
   request.keep_model = (flags & 1) != 0;

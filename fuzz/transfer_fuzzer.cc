@@ -33,8 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   hp::TransferFileRequest request;
   request.from_path =
       hp::fuzz::WriteScratchFile("tagged.onnx", pair->first, pair->first_size);
-  request.model_path = hp::fuzz::WriteScratchFile(
-      "derived.onnx", pair->second, pair->second_size);
+  request.model_path = hp::fuzz::WriteScratchFile("derived.onnx", pair->second,
+                                                  pair->second_size);
   request.output_path = hp::fuzz::ScratchDir() + "/transferred.onnx";
   request.list_nodes = (flags & 1) != 0;
   request.write_namespace = (flags & 2) == 0;

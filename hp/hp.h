@@ -2,10 +2,10 @@
 // nodes of its ONNX export. The one header a user includes.
 //
 //   absl::StatusOr<onnx::ModelProto> model = hp::LoadModel("bert.onnx");
-//   absl::StatusOr<hp::ScopeTrace> trace = hp::LoadScopeTrace("bert.trace.json");
-//   hp::TagOptions options;
-//   absl::StatusOr<hp::TagResult> result = hp::TagModel(&*model, &*trace, options);
-//   hp::SaveModel(*model, "bert.tagged.onnx");
+//   absl::StatusOr<hp::ScopeTrace> trace =
+//   hp::LoadScopeTrace("bert.trace.json"); hp::TagOptions options;
+//   absl::StatusOr<hp::TagResult> result = hp::TagModel(&*model, &*trace,
+//   options); hp::SaveModel(*model, "bert.tagged.onnx");
 //
 // or, for a file of any size, with the trace check and an atomic write:
 //

@@ -129,9 +129,9 @@ absl::StatusOr<std::vector<BatchItem>> CheckOutputs(
   for (size_t i = 0; i < items.size(); ++i) {
     auto [it, inserted] = writers.emplace(items[i].output, i);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": ", entries[it->second], " and ", entries[i],
-          " would both be written to ", items[i].output));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": ", entries[it->second], " and ", entries[i],
+                       " would both be written to ", items[i].output));
     }
   }
   return items;

@@ -15,9 +15,9 @@ absl::StatusOr<DigestPolicy> DigestPolicyFromFlag(absl::string_view value) {
   } else if (value == "warn") {
     policy.check = DigestCheck::kWarn;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--trace_digest: expected \"error\" or \"warn\", got ",
-        QuoteJson(value)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--trace_digest: expected \"error\" or \"warn\", got ",
+                     QuoteJson(value)));
   }
   return policy;
 }
@@ -35,10 +35,10 @@ absl::StatusOr<ExternalDataPolicy> ExternalDataPolicyFromFlag(
     return policy;
   }
   if (!declared.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--declared_external_data is only read with "
-        "--external_data=declared, not ",
-        QuoteJson(value)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--declared_external_data is only read with "
+                     "--external_data=declared, not ",
+                     QuoteJson(value)));
   }
   if (value == "link") {
     policy.mode = ExternalDataMode::kLink;

@@ -60,8 +60,7 @@ absl::StatusOr<std::pair<std::string, SaveOptions>> OutputTarget(
     const std::string& model_path, const OutputArgs& args);
 
 // "warning: <line>" on `err`, one line each.
-void PrintWarnings(const std::vector<std::string>& warnings,
-                   std::ostream& err);
+void PrintWarnings(const std::vector<std::string>& warnings, std::ostream& err);
 
 // What analyze, validate, graphml and dot read: --model, --trace (as given),
 // and the tag options and digest check to recompute tags with.

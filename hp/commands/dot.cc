@@ -4,8 +4,7 @@
 
 namespace hp {
 
-absl::Status RunDot(const DotArgs& args, std::ostream& out,
-                       std::ostream& err) {
+absl::Status RunDot(const DotArgs& args, std::ostream& out, std::ostream& err) {
   return WriteDrawing(args, DotText, out, err);
 }
 

@@ -1,4 +1,5 @@
-// `converter dot`: writes a model's module hierarchy as Graphviz DOT, one cluster per module instance.
+// `converter dot`: writes a model's module hierarchy as Graphviz DOT, one
+// cluster per module instance.
 #ifndef HP_COMMANDS_DOT_H_
 #define HP_COMMANDS_DOT_H_
 
@@ -11,8 +12,7 @@ namespace hp {
 
 using DotArgs = DrawingArgs;
 
-absl::Status RunDot(const DotArgs& args, std::ostream& out,
-                       std::ostream& err);
+absl::Status RunDot(const DotArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace hp
 

@@ -35,7 +35,8 @@ absl::Status RunExtract(const ExtractArgs& args, std::ostream& out,
     if (args.remainder) {
       return absl::InvalidArgumentError("--remainder needs --all");
     }
-    HP_ASSIGN_OR_RETURN(request.output_path, RequiredFlag(args.output, "output"));
+    HP_ASSIGN_OR_RETURN(request.output_path,
+                        RequiredFlag(args.output, "output"));
     request.module_tag = args.module;
     request.module_path = args.module_path;
   }
@@ -88,8 +89,8 @@ absl::Status RunExtract(const ExtractArgs& args, std::ostream& out,
     if (!placed.empty()) out << placed << "\n";
   }
   if (args.all && !args.remainder) {
-    out << result.remainder.size()
-        << " nodes in no module at depth " << args.depth
+    out << result.remainder.size() << " nodes in no module at depth "
+        << args.depth
         << (result.remainder.empty() ? "" : " (--remainder writes them)")
         << (result.remainder.empty() ? "\n" : ":\n");
     for (const RemainderNode& node : result.remainder) {

@@ -5,7 +5,7 @@
 namespace hp {
 
 absl::Status RunGraphml(const GraphmlArgs& args, std::ostream& out,
-                       std::ostream& err) {
+                        std::ostream& err) {
   return WriteDrawing(args, GraphmlText, out, err);
 }
 

@@ -1,4 +1,5 @@
-// `converter graphml`: writes a model's module hierarchy as hierarchical GraphML (one nested graph per module instance) that networkx and yEd open.
+// `converter graphml`: writes a model's module hierarchy as hierarchical
+// GraphML (one nested graph per module instance) that networkx and yEd open.
 #ifndef HP_COMMANDS_GRAPHML_H_
 #define HP_COMMANDS_GRAPHML_H_
 
@@ -12,7 +13,7 @@ namespace hp {
 using GraphmlArgs = DrawingArgs;
 
 absl::Status RunGraphml(const GraphmlArgs& args, std::ostream& out,
-                       std::ostream& err);
+                        std::ostream& err);
 
 }  // namespace hp
 

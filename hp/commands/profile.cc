@@ -40,8 +40,8 @@ absl::StatusOr<std::unique_ptr<NodeTimes>> ReadTimes(const ProfiledGraph& graph,
 
 std::string Percent(int64_t part, int64_t whole) {
   if (whole <= 0) return "-";
-  return absl::StrFormat("%.1f%%", 100.0 * static_cast<double>(part) /
-                                       static_cast<double>(whole));
+  return absl::StrFormat(
+      "%.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
 }
 
 std::optional<double> PerRun(int64_t micros, int64_t runs) {
@@ -57,8 +57,9 @@ std::string PerRunText(int64_t micros, int64_t runs) {
 std::string OpsText(const ModuleTime& time) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < time.ops.size() && i < kTopOps; ++i) {
-    parts.push_back(absl::StrCat(time.ops[i].op_type, " ",
-                                 Percent(time.ops[i].micros, time.total_micros)));
+    parts.push_back(
+        absl::StrCat(time.ops[i].op_type, " ",
+                     Percent(time.ops[i].micros, time.total_micros)));
   }
   return absl::StrJoin(parts, ", ");
 }
@@ -68,9 +69,9 @@ std::vector<std::string> NameWarnings(const ProfiledGraph& graph,
                                       const std::string& graph_path) {
   std::vector<std::string> warnings;
   if (graph.unnamed_nodes() > 0) {
-    warnings.push_back(absl::StrCat(
-        graph_path, ": ", graph.unnamed_nodes(),
-        " nodes have no name, so no event can name them"));
+    warnings.push_back(
+        absl::StrCat(graph_path, ": ", graph.unnamed_nodes(),
+                     " nodes have no name, so no event can name them"));
   }
   const std::vector<std::string>& duplicates = graph.duplicate_names();
   if (!duplicates.empty()) {
@@ -114,8 +115,7 @@ std::vector<Comparison> Compare(const ProfiledGraph& graph,
     return rows[at->second];
   };
   for (int m : profile.tree_order) {
-    row(graph.tree().modules()[m].tag).micros =
-        profile.modules[m].total_micros;
+    row(graph.tree().modules()[m].tag).micros = profile.modules[m].total_micros;
   }
   for (int m : baseline.tree_order) {
     row(baseline_graph.tree().modules()[m].tag).baseline_micros =
@@ -132,11 +132,10 @@ std::vector<Comparison> Compare(const ProfiledGraph& graph,
     }
     kept.push_back(std::move(compared));
   }
-  std::stable_sort(kept.begin(), kept.end(),
-                   [](const Comparison& a, const Comparison& b) {
-                     return std::fabs(a.now - a.before) >
-                            std::fabs(b.now - b.before);
-                   });
+  std::stable_sort(
+      kept.begin(), kept.end(), [](const Comparison& a, const Comparison& b) {
+        return std::fabs(a.now - a.before) > std::fabs(b.now - b.before);
+      });
   return kept;
 }
 
@@ -178,9 +177,8 @@ Json ProfileJson(const ProfileArgs& args, const ProfiledGraph& graph,
   json["warnings"] = warnings;
   Json unknown = Json::array();
   for (const auto& [name, time] : times.unknown_nodes()) {
-    unknown.push_back({{"name", name},
-                       {"events", time.calls},
-                       {"micros", time.micros}});
+    unknown.push_back(
+        {{"name", name}, {"events", time.calls}, {"micros", time.micros}});
   }
   json["unknown_nodes"] = std::move(unknown);
   json["unlisted_unknown_events"] = times.unlisted().calls;
@@ -191,8 +189,8 @@ Json ProfileJson(const ProfileArgs& args, const ProfiledGraph& graph,
     const ModuleTime& time = profile.modules[m];
     Json item = Json::object();
     item["tag"] = module.tag;
-    item["parent"] = module.parent < 0 ? Json(nullptr)
-                                       : Json(modules[module.parent].tag);
+    item["parent"] =
+        module.parent < 0 ? Json(nullptr) : Json(modules[module.parent].tag);
     item["depth"] = module.depth;
     item["class"] = module.class_name;
     item["module_path"] = graph.module_paths()[m].empty()
@@ -208,7 +206,8 @@ Json ProfileJson(const ProfileArgs& args, const ProfiledGraph& graph,
     item["self_calls"] = time.self_calls;
     const std::optional<double> per_run =
         PerRun(time.total_micros, times.runs());
-    item["per_run_micros"] = per_run.has_value() ? Json(*per_run) : Json(nullptr);
+    item["per_run_micros"] =
+        per_run.has_value() ? Json(*per_run) : Json(nullptr);
     item["fused_micros"] = time.fused_micros;
     Json ops = Json::array();
     for (const OpTime& op : time.ops) {
@@ -272,8 +271,7 @@ void PrintHeader(const ProfileArgs& args, const NodeTimes& times,
         << PerRunText(kernel.micros, times.runs())
         << " us per run); the runs' wall time (model_run): "
         << times.run_wall_micros() << " us ("
-        << PerRunText(times.run_wall_micros(), times.runs())
-        << " us per run)";
+        << PerRunText(times.run_wall_micros(), times.runs()) << " us per run)";
   }
   out << "\n";
   if (times.runs_skipped() > 0) {
@@ -348,7 +346,8 @@ void PrintModules(const ProfileArgs& args, const ProfiledGraph& graph,
 
 absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
                         std::ostream& err) {
-  HP_ASSIGN_OR_RETURN(const std::string model, RequiredFlag(args.model, "model"));
+  HP_ASSIGN_OR_RETURN(const std::string model,
+                      RequiredFlag(args.model, "model"));
   if (args.profiles.empty()) {
     return absl::InvalidArgumentError(
         "--profile is required: the JSON file(s) onnxruntime wrote with "
@@ -405,7 +404,8 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
   }
   std::vector<AtomicFileWriter> writers;
   for (const auto& [path, text] : files) {
-    HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
+    HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+                        AtomicFileWriter::Create(path));
     HP_RETURN_IF_ERROR(writer.Append(text));
     writers.push_back(std::move(writer));
   }

@@ -19,9 +19,9 @@ struct ProfileArgs {
   // it ran `model` itself (optimization disabled).
   std::string optimized;
   bool json = false;
-  std::string svg;     // write the flame graph here ("" for none)
-  std::string folded;  // write the folded stacks here ("" for none)
-  int64_t top = 0;     // > 0: the N modules of most self time, flat
+  std::string svg;        // write the flame graph here ("" for none)
+  std::string folded;     // write the folded stacks here ("" for none)
+  int64_t top = 0;        // > 0: the N modules of most self time, flat
   int64_t runs_skip = 0;  // warm-up runs left out of each profile
   std::vector<std::string> baseline;  // profiles to compare with
   // The graph the baseline's session ran, as `optimized` ("": `model`).

@@ -13,7 +13,8 @@ namespace hp {
 
 absl::Status RunStrip(const StripArgs& args, std::ostream& out,
                       std::ostream& /*err*/) {
-  HP_ASSIGN_OR_RETURN(std::string model_path, RequiredFlag(args.model, "model"));
+  HP_ASSIGN_OR_RETURN(std::string model_path,
+                      RequiredFlag(args.model, "model"));
   HP_ASSIGN_OR_RETURN(auto target, OutputTarget(model_path, args.output));
   HP_ASSIGN_OR_RETURN(const ExternalDataPolicy external_data,
                       args.output.external_data);

@@ -18,9 +18,8 @@ absl::Status RunSummary(const SummaryArgs& args, std::ostream& out,
   const onnx::ModelProto& model = splice.skeleton();
   out << absl::StrFormat(
       "%s: ir_version %d, producer %s %s, %d nodes, %d initializers, %s\n",
-      path, model.ir_version(), model.producer_name(),
-      model.producer_version(), splice.main_graph_node_count(),
-      splice.dense_initializer_count(),
+      path, model.ir_version(), model.producer_name(), model.producer_version(),
+      splice.main_graph_node_count(), splice.dense_initializer_count(),
       IsTagged(model) ? "tagged by hp" : "not tagged by hp");
   return absl::OkStatus();
 }

@@ -92,9 +92,9 @@ absl::StatusOr<ProgressStyle> ParseProgress(const TagBatchArgs& batch) {
   }
   if (progress == "none") return ProgressStyle::kNone;
   if (progress != "lines" && progress != "auto") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--progress: unknown value '", progress,
-        "' (expected auto, bar, lines or none)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--progress: unknown value '", progress,
+                     "' (expected auto, bar, lines or none)"));
   }
   return ProgressStyle::kLines;
 }
@@ -136,7 +136,8 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
   }
   HP_ASSIGN_OR_RETURN(const ProgressStyle style, ParseProgress(batch_args));
   if (batch_args.jobs < 0) {
-    return absl::InvalidArgumentError("--jobs must be 0 (one per core) or more");
+    return absl::InvalidArgumentError(
+        "--jobs must be 0 (one per core) or more");
   }
 
   BatchOptions options;
@@ -160,26 +161,27 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
   }
 
   ProgressPrinter printer(err, style);
-  const BatchResult batch = TagBatch(
-      items, options,
-      [&printer](const BatchItemResult& result, int done, int total) {
-        printer.Report(result, done, total);
-      });
+  const BatchResult batch =
+      TagBatch(items, options,
+               [&printer](const BatchItemResult& result, int done, int total) {
+                 printer.Report(result, done, total);
+               });
   printer.Finish();
   const std::string& summary = batch_args.summary_json;
   if (!summary.empty()) {
     HP_RETURN_IF_ERROR(WriteFileAtomically(summary, BatchSummaryJson(batch)));
   }
   const int total = static_cast<int>(batch.items.size());
-  out << absl::StrFormat("tagged %d of %d models in %.1f s with %d job%s%s\n",
-                         total - batch.failed, total, batch.seconds, batch.jobs,
-                         batch.jobs == 1 ? "" : "s",
-                         summary.empty() ? ""
-                                         : absl::StrCat("; summary in ", summary));
+  out << absl::StrFormat(
+      "tagged %d of %d models in %.1f s with %d job%s%s\n",
+      total - batch.failed, total, batch.seconds, batch.jobs,
+      batch.jobs == 1 ? "" : "s",
+      summary.empty() ? "" : absl::StrCat("; summary in ", summary));
   if (batch.failed > 0) {
-    return absl::AbortedError(absl::StrCat(
-        batch.failed, " of ", total, " models failed (each is listed above "
-        "with its reason); the others were written"));
+    return absl::AbortedError(
+        absl::StrCat(batch.failed, " of ", total,
+                     " models failed (each is listed above "
+                     "with its reason); the others were written"));
   }
   return absl::OkStatus();
 }
@@ -190,17 +192,16 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
 // external linkage, so the store is kept and leak checkers see it reachable.
 const TagFileResult* kept_until_exit = nullptr;
 
-absl::Status RunTag(const TagArgs& args, std::ostream& out,
-                    std::ostream& err) {
+absl::Status RunTag(const TagArgs& args, std::ostream& out, std::ostream& err) {
   if (!args.batch.models_dir.empty() || !args.batch.models_list.empty() ||
       !args.batch.manifest.empty()) {
     return RunTagBatch(args, out, err);
   }
-  HP_ASSIGN_OR_RETURN(std::string model_path, RequiredFlag(args.model, "model"));
+  HP_ASSIGN_OR_RETURN(std::string model_path,
+                      RequiredFlag(args.model, "model"));
   HP_ASSIGN_OR_RETURN(auto target, OutputTarget(model_path, args.output));
-  HP_ASSIGN_OR_RETURN(
-      std::optional<MetadataRequest> metadata,
-      PrepareMetadata(args.metadata, model_path, target.first));
+  HP_ASSIGN_OR_RETURN(std::optional<MetadataRequest> metadata,
+                      PrepareMetadata(args.metadata, model_path, target.first));
   TagFileOptions options;
   HP_ASSIGN_OR_RETURN(options.tag, args.tag_options);
   HP_ASSIGN_OR_RETURN(options.digest_policy, args.digest_policy);

@@ -25,7 +25,8 @@ absl::Status RunTransfer(const TransferArgs& args, std::ostream& out,
   TransferFileRequest request;
   HP_ASSIGN_OR_RETURN(request.from_path, RequiredFlag(args.from, "from"));
   HP_ASSIGN_OR_RETURN(request.model_path, RequiredFlag(args.model, "model"));
-  HP_ASSIGN_OR_RETURN(auto target, OutputTarget(request.model_path, args.output));
+  HP_ASSIGN_OR_RETURN(auto target,
+                      OutputTarget(request.model_path, args.output));
   request.output_path = target.first;
   request.overwrite_input = target.second.overwrite_input;
   HP_ASSIGN_OR_RETURN(request.external_data, args.output.external_data);

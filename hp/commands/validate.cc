@@ -21,16 +21,14 @@ absl::Status RunValidate(const ValidateArgs& args, std::ostream& out,
   // the stored facts are checked against each other.
   std::vector<std::string> problems =
       inspection.computed.has_value()
-          ? ValidateStoredTags(inspection.nodes(), stored,
-                               *inspection.computed)
+          ? ValidateStoredTags(inspection.nodes(), stored, *inspection.computed)
           : ValidateStoredFacts(inspection.nodes(), stored);
   if (!args.sidecar.empty()) {
     HP_ASSIGN_OR_RETURN(Sidecar sidecar, LoadSidecar(args.sidecar));
     HP_ASSIGN_OR_RETURN(std::string model_sha256,
                         Sha256FileHex(inspection.path));
-    for (std::string& problem :
-         CompareWithSidecar(sidecar, args.sidecar, inspection.nodes(), stored,
-                            model_sha256)) {
+    for (std::string& problem : CompareWithSidecar(
+             sidecar, args.sidecar, inspection.nodes(), stored, model_sha256)) {
       problems.push_back(std::move(problem));
     }
   }

@@ -48,7 +48,8 @@ ABSL_FLAG(std::string, output, "",
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
 ABSL_FLAG(std::string, external_data, "link",
-          "tag, strip, transfer, extract, batch: a model that keeps tensors in side files (ONNX "
+          "tag, strip, transfer, extract, batch: a model that keeps tensors in "
+          "side files (ONNX "
           "external data, as every model over 2 GB does) and is written to "
           "another folder gets those files beside the output under the same "
           "relative names, placed before the output is renamed into place: "
@@ -108,7 +109,8 @@ ABSL_FLAG(std::string, tag_format, "metadata",
           "seed system wrote it; onnx.checker and onnxruntime REJECT such "
           "models. 'doc_string': JSON in each node's doc_string.");
 ABSL_FLAG(bool, namespace, true,
-          "tag, transfer: metadata format: also write the 'namespace' key Google's Model "
+          "tag, transfer: metadata format: also write the 'namespace' key "
+          "Google's Model "
           "Explorer nests nodes by (the tag without its leading '/').");
 ABSL_FLAG(bool, overwrite_namespace, false,
           "Replace a 'namespace' a node already has (strip restores it). By "
@@ -362,10 +364,10 @@ std::vector<Command> Commands() {
          args.baseline = absl::GetFlag(FLAGS_baseline);
          const std::string baseline_optimized =
              absl::GetFlag(FLAGS_baseline_optimized);
-         args.baseline_optimized =
-             baseline_optimized.empty()   ? args.optimized
-             : baseline_optimized == "none" ? ""
-                                            : baseline_optimized;
+         args.baseline_optimized = baseline_optimized.empty() ? args.optimized
+                                   : baseline_optimized == "none"
+                                       ? ""
+                                       : baseline_optimized;
          return hp::RunProfile(args, out, err);
        }},
       {"strip", "remove everything hp wrote from --model; write --output",
@@ -413,8 +415,8 @@ std::string UsageText(const std::vector<Command>& commands) {
       "Puts a PyTorch model's module hierarchy back into its ONNX export.\n\n"
       "Commands:\n";
   for (const Command& command : commands) {
-    absl::StrAppend(&text, absl::StrFormat("  %-9s %s\n", command.name,
-                                           command.usage));
+    absl::StrAppend(
+        &text, absl::StrFormat("  %-9s %s\n", command.name, command.usage));
   }
   absl::StrAppend(&text,
                   "\nExamples:\n  converter tag --model m.onnx --output "

@@ -53,8 +53,8 @@ class Inferrer {
     InferShapes(node, message, scope);
   }
 
-  void InferElementTypes(const NodeFacts& node,
-                         const onnx::NodeProto* message, Scope* scope) {
+  void InferElementTypes(const NodeFacts& node, const onnx::NodeProto* message,
+                         Scope* scope) {
     auto unknown = [&](const std::string& why) {
       for (absl::string_view output : node.outputs) {
         scope->SetUnknown(output, why);
@@ -70,11 +70,11 @@ class Inferrer {
       std::string why =
           k < node.inputs.size() ? scope->WhyUnknown(node.inputs[k]) : "";
       if (why.empty()) {
-        why = absl::StrCat(
-            source_, ": ", node.Describe(), ": input ",
-            k < node.inputs.size() ? absl::StrCat("'", node.inputs[k], "'")
-                                   : absl::StrCat(k),
-            " has no known type");
+        why = absl::StrCat(source_, ": ", node.Describe(), ": input ",
+                           k < node.inputs.size()
+                               ? absl::StrCat("'", node.inputs[k], "'")
+                               : absl::StrCat(k),
+                           " has no known type");
       }
       unknown(why);
     };
@@ -83,8 +83,8 @@ class Inferrer {
       const onnx::FunctionProto* function = FindFunction(node);
       if (function == nullptr) {
         unknown(absl::StrCat(source_, ": ", node.Describe(),
-                             ": no type rule for ops of domain '",
-                             node.domain, "'"));
+                             ": no type rule for ops of domain '", node.domain,
+                             "'"));
         return;
       }
       InferFunction(node, *function, scope);
@@ -131,8 +131,10 @@ class Inferrer {
               first->tensor_type().has_shape() && message != nullptr &&
               FindAttribute(*message, "start") == nullptr &&
               FindAttribute(*message, "end") == nullptr) {
-            type.mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(
-                first->tensor_type().shape().dim_size());
+            type.mutable_tensor_type()
+                ->mutable_shape()
+                ->add_dim()
+                ->set_dim_value(first->tensor_type().shape().dim_size());
           }
           scope->Set(output, std::move(type));
         }
@@ -172,7 +174,8 @@ class Inferrer {
           return;
         }
         TypeProto type = first != nullptr ? *first : TypeProto();
-        type.mutable_tensor_type()->set_elem_type(static_cast<int32_t>(to->i()));
+        type.mutable_tensor_type()->set_elem_type(
+            static_cast<int32_t>(to->i()));
         for (absl::string_view output : node.outputs) scope->Set(output, type);
         return;
       }
@@ -251,7 +254,6 @@ class Inferrer {
   }
 
  private:
-
   const onnx::FunctionProto* FindFunction(const NodeFacts& node) const {
     for (const onnx::FunctionProto& function : functions_) {
       if (function.name() == node.op_type && function.domain() == node.domain) {
@@ -287,7 +289,8 @@ class Inferrer {
 
   void InferIf(const NodeFacts& node, const onnx::NodeProto& proto,
                Scope* scope) {
-    const onnx::AttributeProto* then_branch = FindAttribute(proto, "then_branch");
+    const onnx::AttributeProto* then_branch =
+        FindAttribute(proto, "then_branch");
     std::vector<std::optional<TypeProto>> outputs;
     std::string why;
     if (then_branch != nullptr) {
@@ -301,12 +304,12 @@ class Inferrer {
         scope->Set(node.outputs[k], RankOnly(*outputs[k], 0));
       } else {
         scope->SetUnknown(node.outputs[k],
-                          why.empty() ? absl::StrCat(source_, ": ",
-                                                     node.Describe(),
-                                                     ": its then_branch gives "
-                                                     "no type for output ",
-                                                     k)
-                                      : why);
+                          why.empty()
+                              ? absl::StrCat(source_, ": ", node.Describe(),
+                                             ": its then_branch gives "
+                                             "no type for output ",
+                                             k)
+                              : why);
       }
     }
   }
@@ -320,8 +323,7 @@ class Inferrer {
     const onnx::AttributeProto* body = FindAttribute(proto, "body");
     if (body == nullptr) {
       for (absl::string_view output : node.outputs) {
-        scope->SetUnknown(output, absl::StrCat(source_, ": ",
-                                               node.Describe(),
+        scope->SetUnknown(output, absl::StrCat(source_, ": ", node.Describe(),
                                                ": no body attribute"));
       }
       return;
@@ -353,8 +355,8 @@ class Inferrer {
     }
     std::vector<std::optional<TypeProto>> outputs;
     std::string why;
-    BodyOutputs(body->g(), absl::StrCat(node.Describe(), "/body"), bound,
-                scope, &outputs, &why);
+    BodyOutputs(body->g(), absl::StrCat(node.Describe(), "/body"), bound, scope,
+                &outputs, &why);
     const size_t skip = scan ? 0 : 1;  // Loop's body also returns cond
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       std::optional<TypeProto> type;
@@ -370,10 +372,10 @@ class Inferrer {
         scope->Set(node.outputs[k], *type);
       } else {
         scope->SetUnknown(node.outputs[k],
-                          why.empty() ? absl::StrCat(source_, ": ",
-                                                     node.Describe(),
-                                                     ": no type for output ", k)
-                                      : why);
+                          why.empty()
+                              ? absl::StrCat(source_, ": ", node.Describe(),
+                                             ": no type for output ", k)
+                              : why);
       }
     }
   }
@@ -424,7 +426,8 @@ absl::StatusOr<onnx::TypeProto> InferredTypes::TypeOf(
   const auto why = unknown.find(name);
   if (why != unknown.end()) return absl::InvalidArgumentError(why->second);
   return absl::InvalidArgumentError(
-      absl::StrCat("tensor '", name, "' is neither an input, an initializer "
+      absl::StrCat("tensor '", name,
+                   "' is neither an input, an initializer "
                    "nor the output of a node"));
 }
 

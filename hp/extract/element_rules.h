@@ -16,19 +16,19 @@ namespace hp {
 // How an op's outputs get their types. Element types from the op schemas
 // of the default domain (onnx/defs), as of opset 17.
 enum class Rule {
-  kKeepInput0,        // every output: input 0's element type and shape
-  kLikeInput0,        // every output: input 0's element type
-  kFirstLikeInput0,   // output 0 like input 0; others by kSecondary below
-  kInt64,             // every output int64
-  kBool,              // every output bool
-  kLikeInput1,        // Where: the branches' type
-  kCast,              // attribute `to`, input 0's shape
-  kCastLike,          // input 1's type, input 0's shape
-  kConstant,          // the attribute's tensor or value
-  kConstantOfShape,   // `value`'s type, float without one
-  kDtype,             // attribute `dtype`, float without one (RandomNormal)
-  kDtypeOrInput0,     // attribute `dtype`, else input 0's (EyeLike, *Like)
-  kMultinomial,       // attribute `dtype`, int32 without one
+  kKeepInput0,       // every output: input 0's element type and shape
+  kLikeInput0,       // every output: input 0's element type
+  kFirstLikeInput0,  // output 0 like input 0; others by kSecondary below
+  kInt64,            // every output int64
+  kBool,             // every output bool
+  kLikeInput1,       // Where: the branches' type
+  kCast,             // attribute `to`, input 0's shape
+  kCastLike,         // input 1's type, input 0's shape
+  kConstant,         // the attribute's tensor or value
+  kConstantOfShape,  // `value`'s type, float without one
+  kDtype,            // attribute `dtype`, float without one (RandomNormal)
+  kDtypeOrInput0,    // attribute `dtype`, else input 0's (EyeLike, *Like)
+  kMultinomial,      // attribute `dtype`, int32 without one
   kIf,
   kLoop,
   kScan,

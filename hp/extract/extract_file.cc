@@ -64,17 +64,18 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   source->splice.emplace(std::move(splice));
   ModelSplice& model = *source->splice;
   if (!IsTagged(model.skeleton())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " carries no hp tags (no ", kFormatKey,
-        "): --model must be a model written by `converter tag`"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " carries no hp tags (no ", kFormatKey,
+                     "): --model must be a model written by `converter tag`"));
   }
   // The attribute and doc_string formats are read from messages.
   if (RecordedTagFormat(model.skeleton()) != TagFormat::kMetadata) {
     HP_RETURN_IF_ERROR(model.ParseAllNodes());
   }
   source->nodes = SpliceNodes(&model);
-  HP_ASSIGN_OR_RETURN(source->stored, ReadStoredTags(model.skeleton(),
-                                                     source->nodes.list(), path));
+  HP_ASSIGN_OR_RETURN(
+      source->stored,
+      ReadStoredTags(model.skeleton(), source->nodes.list(), path));
   // The tags are read, and the cuts copy node records as they are: the
   // list need not keep where each metadata entry lies.
   source->nodes.ForgetMetadata();
@@ -84,9 +85,8 @@ absl::StatusOr<std::unique_ptr<Source>> OpenSource(const std::string& path) {
   const size_t count =
       std::min(source->nodes.list().size(), stored.nodes.size());
   source->tree =
-      ModuleTree::Build(StoredModules(stored, count), count, [&](size_t i) {
-        return stored.Tag(i).value_or("");
-      });
+      ModuleTree::Build(StoredModules(stored, count), count,
+                        [&](size_t i) { return stored.Tag(i).value_or(""); });
   source->headers = model.SkeletonWithHeaders();
   const onnx::GraphProto& graph = model.skeleton().graph();
   *source->graph_fields.mutable_input() = graph.input();
@@ -149,23 +149,24 @@ absl::StatusOr<onnx::ValueInfoProto> Declare(const Source& source,
                                              const std::string& name,
                                              bool input,
                                              const std::string& module) {
-  const auto& declared = input ? source.graph_fields.input()
-                               : source.graph_fields.output();
+  const auto& declared =
+      input ? source.graph_fields.input() : source.graph_fields.output();
   for (const onnx::ValueInfoProto& value : declared) {
     if (value.name() == name) return value;
   }
   absl::StatusOr<onnx::TypeProto> type = source.types.TypeOf(name);
   if (!type.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        type.status().message(), "; the type of '", name,
-        "' is needed as an ", input ? "input" : "output", " of ", module));
+        type.status().message(), "; the type of '", name, "' is needed as an ",
+        input ? "input" : "output", " of ", module));
   }
   if (!type->tensor_type().has_shape()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source.path, ": the rank of tensor '", name,
         "' is not known to hp (no op schema rule gives it from the ops "
-        "before it), but it is needed as an ", input ? "input" : "output",
-        " of ", module, ", and ONNX asks for a shape there"));
+        "before it), but it is needed as an ",
+        input ? "input" : "output", " of ", module,
+        ", and ONNX asks for a shape there"));
   }
   onnx::ValueInfoProto value;
   value.set_name(name);
@@ -210,9 +211,10 @@ std::string CutStatisticsJson(const Source& source, const ModuleCut& cut,
 }
 
 // The functions the kept ops call, and those their bodies call.
-void KeepFunctions(const Source& source, const ModuleCut& cut,
-                   google::protobuf::RepeatedPtrField<onnx::FunctionProto>* kept,
-                   absl::flat_hash_set<std::string>* domains) {
+void KeepFunctions(
+    const Source& source, const ModuleCut& cut,
+    google::protobuf::RepeatedPtrField<onnx::FunctionProto>* kept,
+    absl::flat_hash_set<std::string>* domains) {
   std::vector<std::pair<std::string, std::string>> pending = cut.ops;
   absl::flat_hash_set<std::pair<std::string, std::string>> done;
   while (!pending.empty()) {
@@ -245,9 +247,9 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
                                       int module, const std::string& output,
                                       const ExtractFileRequest& request) {
   const std::string described =
-      module >= 0 ? absl::StrCat("module '",
-                                 source.tree.modules()[module].tag, "'")
-                  : std::string("the remainder");
+      module >= 0
+          ? absl::StrCat("module '", source.tree.modules()[module].tag, "'")
+          : std::string("the remainder");
   onnx::ModelProto& skeleton = source.splice->skeleton();
   onnx::GraphProto* graph = skeleton.mutable_graph();
   graph->clear_input();
@@ -263,8 +265,7 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
   }
   const absl::flat_hash_set<std::string> internal(cut.internal.begin(),
                                                   cut.internal.end());
-  for (const onnx::ValueInfoProto& value :
-       source.graph_fields.value_info()) {
+  for (const onnx::ValueInfoProto& value : source.graph_fields.value_info()) {
     if (internal.contains(value.name())) *graph->add_value_info() = value;
   }
 
@@ -324,9 +325,9 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
   selection.nodes = &cut.positions;
   selection.initializers = &cut.initializers;
   selection.sparse_initializers = &cut.sparse_initializers;
-  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
-                      source.splice->SaveSelectionUncommitted(output, save,
-                                                              selection));
+  HP_ASSIGN_OR_RETURN(
+      AtomicFileWriter writer,
+      source.splice->SaveSelectionUncommitted(output, save, selection));
   // Side files: those of the initializers kept, and of nodes kept that
   // hold tensors in external data.
   onnx::ModelProto uses;
@@ -349,8 +350,8 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
                         request.external_data, request.durability));
   info.output_path = output;
   info.nodes = static_cast<int64_t>(cut.positions.size());
-  info.initializers =
-      static_cast<int64_t>(cut.initializers.size() + cut.sparse_initializers.size());
+  info.initializers = static_cast<int64_t>(cut.initializers.size() +
+                                           cut.sparse_initializers.size());
   info.inputs = cut.inputs;
   info.outputs = cut.outputs;
   info.external_data = placed.counts();
@@ -368,7 +369,8 @@ bool HasMainNode(const std::vector<bool>& inside) {
 
 std::string ExtractedFileName(const std::string& tag) {
   std::string name;
-  for (char c : absl::string_view(tag).substr(tag.empty() || tag[0] != '/' ? 0 : 1)) {
+  for (char c :
+       absl::string_view(tag).substr(tag.empty() || tag[0] != '/' ? 0 : 1)) {
     const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                        (c >= '0' && c <= '9') || c == '.' || c == '-' ||
                        c == '_';
@@ -413,9 +415,9 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
     }
     const ModuleCut cut = CutModule(source->headers.graph(), nodes, inside);
     HP_RETURN_IF_ERROR(PrepareCuts(source.get(), {&cut}));
-    HP_ASSIGN_OR_RETURN(PendingModel model,
-                        WriteCut(*source, cut, module, request.output_path,
-                                 request));
+    HP_ASSIGN_OR_RETURN(
+        PendingModel model,
+        WriteCut(*source, cut, module, request.output_path, request));
     pending.push_back(std::move(model));
   } else {
     // Every cut first, all in one pass over the graph: the types to infer
@@ -462,16 +464,17 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       for (int n = 2; !names.insert(name).second; ++n) {
         name = absl::StrCat(stem, "_", n, ".onnx");
       }
-      planned.push_back({static_cast<int>(m), cut_of_module[m], std::move(name)});
+      planned.push_back(
+          {static_cast<int>(m), cut_of_module[m], std::move(name)});
     }
     int64_t position = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (nodes[i].owner >= 0) continue;
       const int64_t at = position++;
       if (cut_of[i] >= 0) continue;
-      result.remainder.push_back({at, std::string(nodes[i].name),
-                                  std::string(nodes[i].op_type),
-                                  std::string(source->stored.Tag(i).value_or(""))});
+      result.remainder.push_back(
+          {at, std::string(nodes[i].name), std::string(nodes[i].op_type),
+           std::string(source->stored.Tag(i).value_or(""))});
     }
     if (request.write_remainder && !result.remainder.empty()) {
       for (size_t i = 0; i < nodes.size(); ++i) {
@@ -479,9 +482,8 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
       }
       planned.push_back({-1, cut_count++, "remainder.onnx"});
     }
-    const std::vector<ModuleCut> all_cuts =
-        CutModules(source->headers.graph(), nodes, cut_of,
-                   static_cast<size_t>(cut_count));
+    const std::vector<ModuleCut> all_cuts = CutModules(
+        source->headers.graph(), nodes, cut_of, static_cast<size_t>(cut_count));
     std::vector<const ModuleCut*> cuts;
     for (const ModuleCut& cut : all_cuts) cuts.push_back(&cut);
     HP_RETURN_IF_ERROR(PrepareCuts(source.get(), cuts));
@@ -489,8 +491,10 @@ absl::StatusOr<ExtractFileResult> ExtractFile(
     std::filesystem::create_directories(request.output_dir, error);
     if (error) {
       return absl::InvalidArgumentError(
-          absl::StrCat(request.output_dir, ": cannot create the output "
-                       "folder: ", error.message()));
+          absl::StrCat(request.output_dir,
+                       ": cannot create the output "
+                       "folder: ",
+                       error.message()));
     }
     for (const Planned& plan : planned) {
       HP_ASSIGN_OR_RETURN(

@@ -58,7 +58,8 @@ std::string Nearest(absl::string_view wanted,
 void AddOuterNames(const onnx::GraphProto& graph,
                    std::vector<std::string>* names) {
   absl::flat_hash_set<absl::string_view> own;
-  for (const onnx::ValueInfoProto& input : graph.input()) own.insert(input.name());
+  for (const onnx::ValueInfoProto& input : graph.input())
+    own.insert(input.name());
   for (const onnx::TensorProto& tensor : graph.initializer()) {
     own.insert(tensor.name());
   }
@@ -120,8 +121,8 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
       candidates.push_back(module.tag);
     }
     return absl::NotFoundError(absl::StrCat(
-        source, ": no module instance has the tag '", tag, "'; nearest: ",
-        Nearest(tag, candidates),
+        source, ": no module instance has the tag '", tag,
+        "'; nearest: ", Nearest(tag, candidates),
         " (`converter analyze --model ", source, "` lists them all)"));
   }
   for (size_t i = 0; i < tree.modules().size(); ++i) {
@@ -148,9 +149,8 @@ absl::StatusOr<int> FindModule(const ModuleTree& tree, const StoredTags& stored,
     if (state == kUnseen) {
       const absl::string_view path = *stored.Text(id);
       if (!path.empty()) candidates.push_back(path);
-      state = path == module_path || absl::StartsWith(path, below)
-                  ? kAtOrBelow
-                  : kElsewhere;
+      state = path == module_path || absl::StartsWith(path, below) ? kAtOrBelow
+                                                                   : kElsewhere;
     }
     const int module = tree.module_of_node()[i];
     if (state != kAtOrBelow || module < 0) continue;
@@ -245,7 +245,8 @@ std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
     cut.ops.push_back({std::string(node.domain), std::string(node.op_type)});
     for (std::string& name : ReadsOf(node)) {
       if (name.empty() || produced[c].contains(name)) continue;
-      if (seen[c].insert(name).second) reads_inside[c].push_back(std::move(name));
+      if (seen[c].insert(name).second)
+        reads_inside[c].push_back(std::move(name));
     }
     for (absl::string_view output : node.outputs) {
       if (output.empty() || !produced[c].insert(output).second) continue;

@@ -68,8 +68,7 @@ ModuleCut CutModule(const onnx::GraphProto& graph, const NodeList& nodes,
 // where a cut each would walk the whole graph once per module.
 std::vector<ModuleCut> CutModules(const onnx::GraphProto& graph,
                                   const NodeList& nodes,
-                                  const std::vector<int>& cut_of,
-                                  size_t count);
+                                  const std::vector<int>& cut_of, size_t count);
 
 }  // namespace hp
 

@@ -106,13 +106,12 @@ void InferShapes(const NodeFacts& node, const onnx::NodeProto* message,
     return Unknown(static_cast<int64_t>(dims->size()));
   };
   const absl::string_view op = node.op_type;
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" ||
-      op == "Pow" || op == "Mod" || op == "Where" || op == "Equal" ||
-      op == "Less" || op == "Greater" || op == "LessOrEqual" ||
-      op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor" ||
-      op == "Max" || op == "Min" || op == "Sum" || op == "Mean" ||
-      op == "PRelu" || op == "BitShift" || op == "BitwiseAnd" ||
-      op == "BitwiseOr" || op == "BitwiseXor") {
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" ||
+      op == "Mod" || op == "Where" || op == "Equal" || op == "Less" ||
+      op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" ||
+      op == "And" || op == "Or" || op == "Xor" || op == "Max" || op == "Min" ||
+      op == "Sum" || op == "Mean" || op == "PRelu" || op == "BitShift" ||
+      op == "BitwiseAnd" || op == "BitwiseOr" || op == "BitwiseXor") {
     std::vector<std::optional<Dims>> all;
     for (size_t k = 0; k < node.inputs.size(); ++k) all.push_back(in(k));
     return set(0, Broadcast(all));
@@ -132,9 +131,9 @@ void InferShapes(const NodeFacts& node, const onnx::NodeProto* message,
     std::optional<Dims> dims = in(0);
     const bool whole = message != nullptr && attribute("start") == nullptr &&
                        attribute("end") == nullptr;
-    return set(0, Dims{dims.has_value() && whole
-                           ? static_cast<int64_t>(dims->size())
-                           : -1});
+    return set(
+        0, Dims{dims.has_value() && whole ? static_cast<int64_t>(dims->size())
+                                          : -1});
   }
   if (op == "Size") return set(0, Dims{});
   if (op == "Range") return set(0, Unknown(1));
@@ -154,11 +153,10 @@ void InferShapes(const NodeFacts& node, const onnx::NodeProto* message,
     return set(0, Unknown(std::max(ra, rb)));
   }
   if (op == "Conv" || op == "ConvTranspose" || op == "AveragePool" ||
-      op == "MaxPool" || op == "GlobalAveragePool" ||
-      op == "GlobalMaxPool" || op == "LpPool" || op == "GlobalLpPool" ||
-      op == "InstanceNormalization" || op == "Transpose" ||
-      op == "Concat" || op == "Slice" || op == "Split" || op == "Tile" ||
-      op == "Pad" || op == "Resize" || op == "Upsample" ||
+      op == "MaxPool" || op == "GlobalAveragePool" || op == "GlobalMaxPool" ||
+      op == "LpPool" || op == "GlobalLpPool" || op == "InstanceNormalization" ||
+      op == "Transpose" || op == "Concat" || op == "Slice" || op == "Split" ||
+      op == "Tile" || op == "Pad" || op == "Resize" || op == "Upsample" ||
       op == "Trilu" || op == "ScatterND" || op == "ScatterElements" ||
       op == "TopK" || op == "DepthToSpace" || op == "SpaceToDepth" ||
       op == "LRN" || op == "ReverseSequence") {
@@ -180,8 +178,8 @@ void InferShapes(const NodeFacts& node, const onnx::NodeProto* message,
     std::optional<Dims> data = in(0);
     std::optional<Dims> indices = in(1);
     if (!data.has_value() || !indices.has_value() || data->empty()) return;
-    return set(0, Unknown(static_cast<int64_t>(data->size() - 1 +
-                                               indices->size())));
+    return set(
+        0, Unknown(static_cast<int64_t>(data->size() - 1 + indices->size())));
   }
   if (op == "GatherElements") return set(0, rank_of(1));
   if (op == "GatherND") {
@@ -247,6 +245,5 @@ void InferShapes(const NodeFacts& node, const onnx::NodeProto* message,
   }
   if (op == "CumSum" || op == "Clip") return set(0, in(0));
 }
-
 
 }  // namespace hp

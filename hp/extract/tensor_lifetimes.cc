@@ -7,9 +7,9 @@
 
 namespace hp {
 
-TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
-                                 const NodeList& nodes,
-                                 const absl::flat_hash_set<std::string>& wanted) {
+TensorLifetimes::TensorLifetimes(
+    const onnx::GraphProto& graph, const NodeList& nodes,
+    const absl::flat_hash_set<std::string>& wanted) {
   for (const onnx::ValueInfoProto& output : graph.output()) {
     kept_.insert(output.name());
   }
@@ -95,8 +95,7 @@ TensorLifetimes::TensorLifetimes(const onnx::GraphProto& graph,
   drops_at_[end_] = at;
 }
 
-void TensorLifetimes::Drop(absl::string_view name,
-                           InferredTypes* types) const {
+void TensorLifetimes::Drop(absl::string_view name, InferredTypes* types) const {
   const auto type = types->types.find(name);
   if (type != types->types.end()) types->types.erase(type);
   if (!types->unknown.empty()) types->unknown.erase(name);

@@ -47,7 +47,8 @@ const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node,
 int32_t IntAttribute(const onnx::NodeProto& node, absl::string_view name,
                      int32_t otherwise) {
   const onnx::AttributeProto* attribute = FindAttribute(node, name);
-  return attribute == nullptr ? otherwise : static_cast<int32_t>(attribute->i());
+  return attribute == nullptr ? otherwise
+                              : static_cast<int32_t>(attribute->i());
 }
 
 }  // namespace hp

@@ -1,8 +1,8 @@
 // Files at the system-call level. Reading: descriptors that close
-// themselves, regular files only, reads at an offset. Writing: streaming atomic writes, where
-// bytes and ranges of other files go into a temporary file beside the target,
-// which Commit() fsyncs (by default) and renames over it. Until then the
-// target is untouched; an abandoned writer leaves nothing.
+// themselves, regular files only, reads at an offset. Writing: streaming atomic
+// writes, where bytes and ranges of other files go into a temporary file beside
+// the target, which Commit() fsyncs (by default) and renames over it. Until
+// then the target is untouched; an abandoned writer leaves nothing.
 #ifndef HP_IO_ATOMIC_WRITER_H_
 #define HP_IO_ATOMIC_WRITER_H_
 
@@ -219,8 +219,8 @@ class AtomicFileWriter {
   // Bytes written to the file (not buffered); with direct writes, those
   // handed to a block's write, so also where the block being filled goes.
   uint64_t in_file_ = 0;
-  uint64_t submitted_ = 0;   // bytes whose disk writes were started
-  uint64_t reserved_ = 0;    // the largest Reserve()
+  uint64_t submitted_ = 0;  // bytes whose disk writes were started
+  uint64_t reserved_ = 0;   // the largest Reserve()
   struct DirectBufferDelete {
     void operator()(char* bytes) const;
   };

@@ -267,9 +267,10 @@ absl::Status CheckDeclared(const std::vector<std::string>& files,
 
 bool HoldsExternalData(const onnx::AttributeProto& attribute) {
   bool found = false;
-  ForEachTensorInAttribute(attribute, [&found](const onnx::TensorProto& tensor) {
-    found = found || tensor.data_location() == onnx::TensorProto::EXTERNAL;
-  });
+  ForEachTensorInAttribute(
+      attribute, [&found](const onnx::TensorProto& tensor) {
+        found = found || tensor.data_location() == onnx::TensorProto::EXTERNAL;
+      });
   return found;
 }
 

@@ -103,7 +103,8 @@ absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes,
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": empty file, not an ONNX model"));
   }
-  if (bytes.size() > kMaxProtobufBytes) return TooLargeError(source, bytes.size());
+  if (bytes.size() > kMaxProtobufBytes)
+    return TooLargeError(source, bytes.size());
   google::protobuf::io::ArrayInputStream array(bytes.data(),
                                                static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream input(&array);
@@ -112,16 +113,18 @@ absl::StatusOr<onnx::ModelProto> ParseModel(absl::string_view bytes,
   if (!model.ParseFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
     // Too deep for protobuf reads as corrupt; say so instead.
     HP_RETURN_IF_ERROR(CheckSubgraphDepth(bytes, source));
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": not an ONNX model (protobuf parse failed: the file is "
-                "truncated, corrupt or of another format)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": not an ONNX model (protobuf parse failed: the file is "
+                     "truncated, corrupt or of another format)"));
   }
   // Arbitrary bytes can happen to parse as a protobuf message made only of
   // unknown fields; a real model always states its IR version.
   if (!model.has_ir_version() || model.ir_version() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": not an ONNX model (no ir_version field; the file is of "
-                "another format)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": not an ONNX model (no ir_version field; the file is of "
+                     "another format)"));
   }
   return model;
 }
@@ -165,9 +168,10 @@ absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
     const SaveOptions& options) {
   if (!options.input_path.empty() && !options.overwrite_input &&
       SameFile(options.input_path, path)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": refusing to overwrite the input model; choose another "
-              "output path or ask for in-place writing explicitly"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path,
+                     ": refusing to overwrite the input model; choose another "
+                     "output path or ask for in-place writing explicitly"));
   }
   HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));

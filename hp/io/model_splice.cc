@@ -475,8 +475,8 @@ absl::Status ModelSplice::Read(const SpliceOptions& options) {
       const uint64_t size = node_records[i].end - node_records[i].begin;
       if (size > options.max_skeleton_bytes) {
         return absl::InvalidArgumentError(absl::StrCat(
-            path, ": node record ", i, " is ", size,
-            " bytes, over protobuf's ", options.max_skeleton_bytes,
+            path, ": node record ", i, " is ", size, " bytes, over protobuf's ",
+            options.max_skeleton_bytes,
             "-byte limit for one message: move large constants into "
             "initializers or ONNX external data"));
       }
@@ -559,9 +559,9 @@ absl::StatusOr<onnx::NodeProto*> ModelSplice::MutableNode(size_t i) {
   }
   if (parsed == nullptr) {
     HP_RETURN_IF_ERROR(CheckNotTruncated());
-    return absl::InvalidArgumentError(absl::StrCat(
-        path_, ": node record ", record, " ('", nodes_[i].name,
-        "') does not parse as a NodeProto"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path_, ": node record ", record, " ('", nodes_[i].name,
+                     "') does not parse as a NodeProto"));
   }
   return parsed;
 }
@@ -590,8 +590,8 @@ absl::Status ModelSplice::ParseAllNodes() {
     for (size_t i = begin; i < end && parsed; ++i) {
       onnx::NodeProto*& message = parsed_.Slot(i);
       if (message != nullptr) continue;
-      message = ParseNodeRecord(mapping_->data(), node_records_[i],
-                                arena_.get());
+      message =
+          ParseNodeRecord(mapping_->data(), node_records_[i], arena_.get());
       if (message == nullptr) parsed = false;
     }
   });
@@ -630,12 +630,10 @@ onnx::ModelProto ModelSplice::SkeletonWithHeaders() const {
 absl::StatusOr<std::string> ModelSplice::StructureSha256Hex() const {
   std::vector<ByteRange> cut;
   cut.reserve(initializers_.size() + sparse_initializers_.size());
-  std::merge(initializers_.begin(), initializers_.end(),
-             sparse_initializers_.begin(), sparse_initializers_.end(),
-             std::back_inserter(cut),
-             [](const ByteRange& a, const ByteRange& b) {
-               return a.begin < b.begin;
-             });
+  std::merge(
+      initializers_.begin(), initializers_.end(), sparse_initializers_.begin(),
+      sparse_initializers_.end(), std::back_inserter(cut),
+      [](const ByteRange& a, const ByteRange& b) { return a.begin < b.begin; });
   HP_ASSIGN_OR_RETURN(std::string digest,
                       Sha256FileHexWithout(fd_.get(), file_bytes_, cut, path_));
   HP_RETURN_IF_ERROR(CheckFileNotShrunk(fd_.get(), file_bytes_, path_));
@@ -702,9 +700,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   };
   if (!select(initializers_, selection.initializers, &dense) ||
       !select(sparse_initializers_, selection.sparse_initializers, &sparse)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(writer->path(), ": an initializer selected is not in ",
-                     path_));
+    return absl::InvalidArgumentError(absl::StrCat(
+        writer->path(), ": an initializer selected is not in ", path_));
   }
   uint64_t kept_initializer_bytes = 0;
   for (const ByteRange& range : dense) {
@@ -717,14 +714,14 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // that, and their suffixes encoded after them.
   const std::vector<uint32_t>* sizes = suffixes.sizes;
   const bool copy_nodes = sizes != nullptr && !sizes->empty();
-  if (copy_nodes && (chosen != nullptr || sizes->size() != count ||
-                     sizes->size() != node_records_.size() ||
-                     !suffixes.encode)) {
+  if (copy_nodes &&
+      (chosen != nullptr || sizes->size() != count ||
+       sizes->size() != node_records_.size() || !suffixes.encode)) {
     // Dropping them would drop tags: refuse instead.
     return absl::FailedPreconditionError(absl::StrCat(
         writer->path(), ": ", sizes->size(),
-        " node record suffixes do not match the skeleton's ", count,
-        " nodes (", node_records_.size(), " read one by one)"));
+        " node record suffixes do not match the skeleton's ", count, " nodes (",
+        node_records_.size(), " read one by one)"));
   }
   // Records are copied from the mapping kept while they are read as
   // records, else from one made for the copy.
@@ -909,8 +906,8 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
   // short meanwhile.
   HP_RETURN_IF_ERROR(CheckNotTruncated());
   if (own_mapping.has_value()) {
-    HP_RETURN_IF_ERROR(CheckFileNotShrunk(fd_.get(), file_bytes_, path_,
-                                          &*own_mapping));
+    HP_RETURN_IF_ERROR(
+        CheckFileNotShrunk(fd_.get(), file_bytes_, path_, &*own_mapping));
   }
   return absl::OkStatus();
 }

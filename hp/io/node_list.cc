@@ -18,7 +18,6 @@
 namespace hp {
 namespace {
 
-
 // NodeProto fields (proto/onnx.proto); all are length-delimited.
 constexpr uint32_t kNodeInput = 1;
 constexpr uint32_t kNodeOutput = 2;
@@ -125,9 +124,9 @@ NodeList::Record& NodeListBuilder::Start(bool message) {
   }
   node.values_at = static_cast<uint32_t>(
       message ? segment.message_values.size() : segment.record_values.size());
-  node.metadata_at = static_cast<uint32_t>(
-      message ? segment.message_metadata.size()
-              : segment.record_metadata.size());
+  node.metadata_at =
+      static_cast<uint32_t>(message ? segment.message_metadata.size()
+                                    : segment.record_metadata.size());
   return node;
 }
 
@@ -333,8 +332,8 @@ bool NodeListBuilder::AddRecord(const uint8_t* data, ByteRange record,
         break;
     }
   }
-  segment_->record_values.insert(segment_->record_values.end(),
-                                 outputs.begin(), outputs.end());
+  segment_->record_values.insert(segment_->record_values.end(), outputs.begin(),
+                                 outputs.end());
   node.output_count = static_cast<uint32_t>(outputs.size());
   *needs_message = node.owns_subgraphs || external;
   if (node.metadata_count > 0 || node.has_unknown_fields ||

@@ -94,11 +94,27 @@ class NodeViews {
         : views_(views), at_(at) {}
     View operator*() const { return views_[at_]; }
     View operator[](difference_type k) const { return views_[at_ + k]; }
-    const_iterator& operator++() { ++at_; return *this; }
-    const_iterator operator++(int) { const_iterator old = *this; ++at_; return old; }
-    const_iterator& operator--() { --at_; return *this; }
-    const_iterator& operator+=(difference_type k) { at_ += k; return *this; }
-    const_iterator& operator-=(difference_type k) { at_ -= k; return *this; }
+    const_iterator& operator++() {
+      ++at_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      ++at_;
+      return old;
+    }
+    const_iterator& operator--() {
+      --at_;
+      return *this;
+    }
+    const_iterator& operator+=(difference_type k) {
+      at_ += k;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type k) {
+      at_ -= k;
+      return *this;
+    }
     const_iterator operator+(difference_type k) const {
       return const_iterator(views_, at_ + k);
     }
@@ -109,9 +125,15 @@ class NodeViews {
       return static_cast<difference_type>(at_) -
              static_cast<difference_type>(other.at_);
     }
-    bool operator==(const const_iterator& other) const { return at_ == other.at_; }
-    bool operator!=(const const_iterator& other) const { return at_ != other.at_; }
-    bool operator<(const const_iterator& other) const { return at_ < other.at_; }
+    bool operator==(const const_iterator& other) const {
+      return at_ == other.at_;
+    }
+    bool operator!=(const const_iterator& other) const {
+      return at_ != other.at_;
+    }
+    bool operator<(const const_iterator& other) const {
+      return at_ < other.at_;
+    }
 
    private:
     // A copy: the iterator stays valid as long as the list, like a span's,
@@ -395,9 +417,10 @@ inline NodeRef NodeList::Segment::Get(size_t i, const char* copied) const {
     node.owner = record.message.owner;
     const absl::string_view* values = message_values.data() + record.values_at;
     node.inputs = NodeValueNames(values, record.input_count);
-    node.outputs = NodeValueNames(values + record.input_count, record.output_count);
-    node.metadata = MetadataViews(
-        message_metadata.data() + record.metadata_at, record.metadata_count);
+    node.outputs =
+        NodeValueNames(values + record.input_count, record.output_count);
+    node.metadata = MetadataViews(message_metadata.data() + record.metadata_at,
+                                  record.metadata_count);
   } else {
     const char* base =
         copied != nullptr ? copied : static_cast<const char*>(record.source);
@@ -412,9 +435,9 @@ inline NodeRef NodeList::Segment::Get(size_t i, const char* copied) const {
     node.inputs = NodeValueNames(base, values, record.input_count);
     node.outputs =
         NodeValueNames(base, values + record.input_count, record.output_count);
-    node.metadata = MetadataViews(
-        base, record_metadata.data() + record.metadata_at,
-        record.metadata_count);
+    node.metadata =
+        MetadataViews(base, record_metadata.data() + record.metadata_at,
+                      record.metadata_count);
   }
   node.owns_subgraphs = record.owns_subgraphs;
   node.has_unknown_fields = record.has_unknown_fields;
@@ -578,7 +601,7 @@ class RecordCopy {
   size_t run_end_ = 0;
   RangeCopy copy_;
   const char* copied_ = nullptr;  // the run's bytes, in copy_
-  size_t first_ = 0;  // the nodes held: [first_, last_)
+  size_t first_ = 0;              // the nodes held: [first_, last_)
   size_t last_ = 0;
   uint64_t at_ = 0;  // the file's byte that copied_[0] holds
 };

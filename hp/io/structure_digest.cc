@@ -36,8 +36,8 @@ std::string Sha256HexWithout(const uint8_t* data, uint64_t size,
   ForRangesKept(size, cut, [&](uint64_t begin, uint64_t end) {
     for (uint64_t at = begin; at < end;) {
       const uint64_t to = std::min(end, at + kChunkBytes);
-      hasher.Update(absl::string_view(
-          reinterpret_cast<const char*>(data + at), to - at));
+      hasher.Update(
+          absl::string_view(reinterpret_cast<const char*>(data + at), to - at));
       if (mapped != nullptr) mapped->Release(at, to);
       at = to;
     }

@@ -12,9 +12,11 @@ std::string ValueKey(absl::string_view graph_path, absl::string_view name) {
 
 void AddDeclared(const onnx::GraphProto& graph,
                  absl::flat_hash_map<std::string, TensorType>* types) {
-  for (const auto* values : {&graph.input(), &graph.output(), &graph.value_info()}) {
+  for (const auto* values :
+       {&graph.input(), &graph.output(), &graph.value_info()}) {
     for (const onnx::ValueInfoProto& value : *values) {
-      if (value.has_type()) types->emplace(value.name(), TensorTypeOf(value.type()));
+      if (value.has_type())
+        types->emplace(value.name(), TensorTypeOf(value.type()));
     }
   }
 }

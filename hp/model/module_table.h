@@ -35,9 +35,7 @@ class ModuleTable {
               absl::string_view root_qualified_class);
 
   HierarchySource source() const { return source_; }
-  bool classes_known() const {
-    return source_ != HierarchySource::kNodeNames;
-  }
+  bool classes_known() const { return source_ != HierarchySource::kNodeNames; }
 
   // Adds a module (or returns the existing one with that path). Its parent
   // is the nearest dotted-prefix ancestor already in the table, so add

@@ -7,12 +7,12 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "hp/io/atomic_file.h"
+#include "hp/model/data_edges.h"
 #include "hp/scope/node_names.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/json_fields.h"
 #include "hp/util/json_parse.h"
 #include "hp/util/status_macros.h"
-#include "hp/model/data_edges.h"
 #include "nlohmann/json.hpp"
 
 namespace hp {
@@ -43,7 +43,8 @@ Json ValuesJson(
 Json ModelSummaryJson(const onnx::ModelProto& model, int64_t node_count) {
   Json opsets = Json::array();
   for (const onnx::OperatorSetIdProto& opset : model.opset_import()) {
-    opsets.push_back({{"domain", opset.domain()}, {"version", opset.version()}});
+    opsets.push_back(
+        {{"domain", opset.domain()}, {"version", opset.version()}});
   }
   return {{"producer_name", model.producer_name()},
           {"producer_version", model.producer_version()},
@@ -99,7 +100,8 @@ class ModuleTreeJson {
          traced != nullptr ? Json(traced->qualified_class) : Json(nullptr)},
         {"tag", module.tag},
         {"kept", module.kept},
-        {"call_count", traced != nullptr ? Json(traced->call_count) : Json(nullptr)},
+        {"call_count",
+         traced != nullptr ? Json(traced->call_count) : Json(nullptr)},
         {"first_call_order", traced != nullptr && traced->first_call_order
                                  ? Json(*traced->first_call_order)
                                  : Json(nullptr)},
@@ -118,12 +120,11 @@ class ModuleTreeJson {
   absl::flat_hash_map<std::string, int64_t> own_nodes_;
 };
 
-
-
 }  // namespace
 
 std::string SidecarJson(const onnx::ModelProto& model, const TagResult& result,
-                        const ScopeTrace* trace, const SidecarContext& context) {
+                        const ScopeTrace* trace,
+                        const SidecarContext& context) {
   Json json;
   json["format"] = kSidecarFormat;
   json["format_version"] = kSidecarFormatVersion;
@@ -173,9 +174,8 @@ absl::StatusOr<Sidecar> ParseSidecar(absl::string_view json_text,
                       reader.Member(json, "", "format_version"));
   if (!version->is_number_integer() ||
       version->get<int64_t>() != kSidecarFormatVersion) {
-    return reader.Error("format_version",
-                        absl::StrCat("this hp reads version ",
-                                     kSidecarFormatVersion));
+    return reader.Error("format_version", absl::StrCat("this hp reads version ",
+                                                       kSidecarFormatVersion));
   }
   HP_ASSIGN_OR_RETURN(const nlohmann::json* context,
                       reader.Object(json, "", "export"));

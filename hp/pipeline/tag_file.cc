@@ -67,11 +67,11 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
                                            const DigestPolicy& policy,
                                            TagOptions* tag_options) {
   TraceCheck check;
-  const DigestPlan plan = PlanDigestCheck(
-      trace,
-      {RecordedModelSha256(splice.skeleton()),
-       RecordedModelStructureSha256(splice.skeleton())},
-      request.model_sha256);
+  const DigestPlan plan =
+      PlanDigestCheck(trace,
+                      {RecordedModelSha256(splice.skeleton()),
+                       RecordedModelStructureSha256(splice.skeleton())},
+                      request.model_sha256);
   tag_options->model_sha256 = plan.known.sha256;
   tag_options->model_structure_sha256 = plan.known.structure_sha256;
   if (plan.to_hash.has_value()) check.kind = *plan.to_hash;
@@ -82,9 +82,9 @@ absl::StatusOr<TraceCheck> StartTraceCheck(const ModelSplice& splice,
     check.hash = [&request] { return Sha256FileHex(request.model_path); };
     tag_options->model_sha256 = trace.onnx_sha256;
   } else {
-    HP_ASSIGN_OR_RETURN(check.warnings,
-                        CheckTraceDigest(trace, request.model_path,
-                                         plan.known, policy));
+    HP_ASSIGN_OR_RETURN(
+        check.warnings,
+        CheckTraceDigest(trace, request.model_path, plan.known, policy));
   }
   return check;
 }
@@ -235,10 +235,10 @@ absl::StatusOr<TagFileResult> TagFile(const TagFileRequest& request,
     splice.ForgetNameScopes();
   } else {
     const bool append = splice.can_copy_nodes() && !request.keep_model;
-    HP_ASSIGN_OR_RETURN(result.tags,
-                        TagModel(&splice.skeleton(), traced, kept_digests,
-                                 append ? &appended : nullptr,
-                                 std::move(traced_modules)));
+    HP_ASSIGN_OR_RETURN(
+        result.tags,
+        TagModel(&splice.skeleton(), traced, kept_digests,
+                 append ? &appended : nullptr, std::move(traced_modules)));
   }
   // Only a caller keeping the model gets the trace (for its sidecar); for
   // others it has held its root alone since the module table was made

@@ -28,8 +28,8 @@ std::string ColourOf(absl::string_view class_name) {
 
 std::string Percent(int64_t part, int64_t whole) {
   if (whole <= 0) return "0.0%";
-  return absl::StrFormat("%.1f%%", 100.0 * static_cast<double>(part) /
-                                       static_cast<double>(whole));
+  return absl::StrFormat(
+      "%.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
 }
 
 std::string FoldedComponent(absl::string_view component) {
@@ -55,11 +55,11 @@ std::string FlameGraphSvg(const ProfiledGraph& graph,
   double roots_next = kMargin;
   int deepest = 0;
   auto width_of = [&](int m) {
-    return whole <= 0 ? 0.0
-                      : kFlameGraphWidth *
-                            static_cast<double>(
-                                profile.modules[m].total_micros) /
-                            static_cast<double>(whole);
+    return whole <= 0
+               ? 0.0
+               : kFlameGraphWidth *
+                     static_cast<double>(profile.modules[m].total_micros) /
+                     static_cast<double>(whole);
   };
   for (int m : profile.tree_order) {
     const int parent = modules[m].parent;
@@ -106,8 +106,8 @@ std::string FlameGraphSvg(const ProfiledGraph& graph,
                       " ", Percent(time.ops[i].micros, time.total_micros));
     }
     absl::StrAppend(
-        &svg, "<g class=\"module\">",
-        "<title>", XmlEscape(ValidUtf8(tooltip)), "</title>",
+        &svg, "<g class=\"module\">", "<title>", XmlEscape(ValidUtf8(tooltip)),
+        "</title>",
         absl::StrFormat("<rect x=\"%.4f\" y=\"%.0f\" width=\"%.4f\" "
                         "height=\"%.0f\" fill=\"%s\" stroke=\"#ffffff\" "
                         "stroke-width=\"0.5\"/>",
@@ -118,12 +118,11 @@ std::string FlameGraphSvg(const ProfiledGraph& graph,
       std::string label = module.component;
       if (label.size() > fits) label = label.substr(0, fits - 2) + "..";
       absl::StrAppend(
-          &svg,
-          absl::StrFormat("<text x=\"%.2f\" y=\"%.0f\" "
-                          "font-family=\"monospace\" font-size=\"12\">%s"
-                          "</text>",
-                          left[m] + 3, y + kRow - 6,
-                          XmlEscape(ValidUtf8(label))));
+          &svg, absl::StrFormat("<text x=\"%.2f\" y=\"%.0f\" "
+                                "font-family=\"monospace\" font-size=\"12\">%s"
+                                "</text>",
+                                left[m] + 3, y + kRow - 6,
+                                XmlEscape(ValidUtf8(label))));
     }
     absl::StrAppend(&svg, "</g>\n");
   }

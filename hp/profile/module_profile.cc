@@ -38,8 +38,8 @@ absl::StatusOr<std::unique_ptr<ProfiledGraph>> ProfiledGraph::Open(
     reading.give_back_pages = true;
     reading.visit = [&into](const NodeTagRead& read) {
       if (read.index == 0) into.Reserve(read.count);
-      into.Add({read.node.name, read.node.op_type, read.tag,
-                read.module_path, false});
+      into.Add({read.node.name, read.node.op_type, read.tag, read.module_path,
+                false});
     };
     HP_RETURN_IF_ERROR(OpenTaggedModel(model_path, reading).status());
   } else {
@@ -171,8 +171,8 @@ const absl::flat_hash_map<absl::string_view, int>& ProfiledGraph::ByName()
 }
 
 void ProfiledGraph::BuildTree() {
-  tree_ = ModuleTree::FromNodeTags(
-      nodes_.size(), [&](size_t i) { return nodes_[i].tag; });
+  tree_ = ModuleTree::FromNodeTags(nodes_.size(),
+                                   [&](size_t i) { return nodes_[i].tag; });
   // Per module, the path its first node records, read in node order.
   module_paths_.assign(tree_.modules().size(), absl::string_view());
   for (size_t i = 0; i < nodes_.size(); ++i) {

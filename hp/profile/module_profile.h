@@ -202,7 +202,7 @@ struct ModuleTime {
 
 struct ModuleProfile {
   std::vector<ModuleTime> modules;  // per module of the graph's tree()
-  int64_t module_micros = 0;  // attributed: the roots' totals summed
+  int64_t module_micros = 0;        // attributed: the roots' totals summed
   int64_t fused_micros = 0;
   // Modules by total time, children after their parent and siblings
   // costliest first (ties: tree order): the order the text shows.

@@ -783,8 +783,7 @@ absl::Status ReadProfileFile(const std::string& path,
   return status;
 }
 
-absl::Status ReadProfileBytes(absl::string_view bytes,
-                              absl::string_view source,
+absl::Status ReadProfileBytes(absl::string_view bytes, absl::string_view source,
                               ProfileEventVisitor visit) {
   return EventReader(bytes, source, visit).Read();
 }

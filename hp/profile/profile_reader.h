@@ -22,8 +22,8 @@ namespace hp {
 // twice, the last one counts; a member of another type than its field's
 // leaves the field empty (or -1).
 struct ProfileEvent {
-  int64_t index = 0;        // in the file's array, from 0
-  uint64_t byte_offset = 0;  // of its '{'
+  int64_t index = 0;           // in the file's array, from 0
+  uint64_t byte_offset = 0;    // of its '{'
   absl::string_view category;  // "cat": "Node", "Session", ...
   absl::string_view name;      // "/encoder/Add_kernel_time", "model_run"
   absl::string_view phase;     // "ph": "X" for a complete event
@@ -36,7 +36,8 @@ struct ProfileEvent {
   absl::string_view provider;  // args.provider
 };
 
-using ProfileEventVisitor = absl::FunctionRef<absl::Status(const ProfileEvent&)>;
+using ProfileEventVisitor =
+    absl::FunctionRef<absl::Status(const ProfileEvent&)>;
 
 // Reads the file at `path` and visits each event in file order. Errors
 // (InvalidArgument) name `path`: not JSON (with line, column and byte
@@ -47,8 +48,7 @@ absl::Status ReadProfileFile(const std::string& path,
                              ProfileEventVisitor visit);
 
 // The same over bytes in memory; `source` names them in errors.
-absl::Status ReadProfileBytes(absl::string_view bytes,
-                              absl::string_view source,
+absl::Status ReadProfileBytes(absl::string_view bytes, absl::string_view source,
                               ProfileEventVisitor visit);
 
 // The node a "Node" event names: "<node>_kernel_time" -> "<node>"; false

@@ -63,8 +63,8 @@ int CallMatcher::NewCallOfBase(absl::string_view base, int number) const {
   return next == calls.end() ? -1 : *next;
 }
 
-bool CallMatcher::SplitNumber(absl::string_view scope,
-                              absl::string_view* base, int* number) {
+bool CallMatcher::SplitNumber(absl::string_view scope, absl::string_view* base,
+                              int* number) {
   // "/left/proj_1": the second named call whose scope string is "/left/proj".
   const absl::string_view last = scope.substr(scope.rfind('/') + 1);
   const absl::string_view stem = WithoutDedupSuffix(last);
@@ -149,10 +149,10 @@ const std::vector<int>* CallMatcher::Match(absl::string_view scope,
   auto held = holder_.find(scope);
   // The call holding this name is still running when the previous node's
   // call is it or runs inside it.
-  const int open = held != holder_.end() && IsAncestorOrSelf(held->second,
-                                                             previous_)
-                       ? held->second
-                       : -1;
+  const int open =
+      held != holder_.end() && IsAncestorOrSelf(held->second, previous_)
+          ? held->second
+          : -1;
   const int fresh = NewCall(scope);
   int chosen = -1;
   if (open >= 0 && fresh >= 0) {

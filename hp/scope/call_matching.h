@@ -39,11 +39,11 @@ class CallMatcher {
     int module = 0;
     int parent = -1;
     int depth = 0;
-    std::string base;               // scope string torch gives its first naming
-    std::vector<int> chain;         // modules, root first
-    int nodes = 0;                  // nodes matched so far
-    std::string first_op;           // op type of its first node
-    int kind = 0;                   // its module's class, numbered
+    std::string base;        // scope string torch gives its first naming
+    std::vector<int> chain;  // modules, root first
+    int nodes = 0;           // nodes matched so far
+    std::string first_op;    // op type of its first node
+    int kind = 0;            // its module's class, numbered
     // The last call with nodes before it of the same module, else of a
     // module of the same class: what it is likely to make again.
     int model_call = -1;
@@ -74,8 +74,8 @@ class CallMatcher {
   absl::flat_hash_map<int, int> last_call_of_module_;
   absl::flat_hash_map<int, int> last_call_of_kind_;
   std::vector<bool> named_call_;
-  int cursor_ = -1;     // the latest call known to have begun
-  int previous_ = -1;   // the call of the previous scoped node; -1: the root
+  int cursor_ = -1;    // the latest call known to have begun
+  int previous_ = -1;  // the call of the previous scoped node; -1: the root
   absl::string_view previous_scope_;  // that node's scope
   const std::vector<int> root_chain_{0};
 };

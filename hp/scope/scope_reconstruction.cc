@@ -181,7 +181,8 @@ class ComponentResolver {
     if (allow_overlap && !previous.empty() &&
         absl::StartsWith(component, absl::StrCat(previous, "."))) {
       absl::string_view stem = current_path.substr(
-          0, current_path.size() - std::min(previous.size(), current_path.size()));
+          0,
+          current_path.size() - std::min(previous.size(), current_path.size()));
       absl::ConsumeSuffix(&stem, ".");
       return JoinPath(stem, component);
     }
@@ -200,12 +201,14 @@ bool DynamoChain(const NodeRef& node, ModuleTable* modules,
   const std::optional<absl::string_view> scopes =
       node.FindMetadata(kDynamoNameScopesKey);
   if (!scopes.has_value()) return false;
-  std::optional<std::vector<std::string>> paths = ParsePythonStringList(*scopes);
+  std::optional<std::vector<std::string>> paths =
+      ParsePythonStringList(*scopes);
   if (!paths || paths->empty()) return false;
   std::vector<std::string> classes;
   if (const std::optional<absl::string_view> hierarchy =
           node.FindMetadata(kDynamoClassHierarchyKey)) {
-    classes = ParsePythonStringList(*hierarchy).value_or(std::vector<std::string>{});
+    classes =
+        ParsePythonStringList(*hierarchy).value_or(std::vector<std::string>{});
   }
   chain->assign(1, 0);
   // The last entry is the FX node, not a module.
@@ -395,7 +398,7 @@ class NamedScopes {
   ModuleTable* modules_;
   ComponentResolver resolver_;
   const NamedScope root_;  // "": the root's own ops
-  StringArena owned_;  // the scopes the keys and views view
+  StringArena owned_;      // the scopes the keys and views view
   absl::flat_hash_map<absl::string_view, int> index_;  // into scopes_
   // A deque: it grows without copying what it holds.
   std::deque<NamedScope> scopes_;
@@ -464,7 +467,7 @@ struct NodeFacts {
   absl::string_view name;
   absl::string_view op_type;
   int owner = -1;
-  bool dynamo = false;  // carries pkg.torch.onnx.name_scopes
+  bool dynamo = false;     // carries pkg.torch.onnx.name_scopes
   bool has_scope = false;  // ScopeOfName has one
   uint32_t scope_size = 0;
 

@@ -15,8 +15,8 @@
 #include "absl/strings/string_view.h"
 #include "hp/io/node_list.h"
 #include "hp/model/module_table.h"
-#include "hp/tag/tag_writer.h"
 #include "hp/tag/tag_types.h"
+#include "hp/tag/tag_writer.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
 
@@ -45,8 +45,8 @@ struct AppendedNodeTags {
 // the caller beside other work (pipeline/tag_file builds it while the
 // model is opened); else TagModel builds it.
 absl::StatusOr<TagResult> TagModel(
-    onnx::ModelProto* model, const ScopeTrace* trace,
-    const TagOptions& options, AppendedNodeTags* appended,
+    onnx::ModelProto* model, const ScopeTrace* trace, const TagOptions& options,
+    AppendedNodeTags* appended,
     std::optional<ModuleTable> traced_modules = std::nullopt);
 
 // ComputeTags for nodes read elsewhere (ModelSplice with read_node_records):

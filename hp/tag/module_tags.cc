@@ -27,7 +27,8 @@ bool IsKept(const ModuleTable& modules, int index, const TagRules& rules) {
 std::string PlainComponent(const ModuleTable& modules, const Module& module) {
   if (!modules.classes_known()) return std::string(ScopeComponent(module.path));
   absl::string_view own_name = LastAtom(module.path);
-  if (IsListIndex(own_name)) return absl::StrCat(module.class_name, ".", own_name);
+  if (IsListIndex(own_name))
+    return absl::StrCat(module.class_name, ".", own_name);
   return std::string(module.class_name);
 }
 
@@ -38,7 +39,8 @@ std::string RelativePath(absl::string_view path, absl::string_view ancestor) {
 
 }  // namespace
 
-ModuleTags ResolveModuleTags(const ModuleTable& modules, const TagRules& rules) {
+ModuleTags ResolveModuleTags(const ModuleTable& modules,
+                             const TagRules& rules) {
   const int count = modules.size();
   ModuleTags result;
   result.kept.resize(count);
@@ -82,9 +84,9 @@ ModuleTags ResolveModuleTags(const ModuleTable& modules, const TagRules& rules) 
   // Pass 3: tags, parents first.
   result.tag[0] = absl::StrCat("/", modules.at(0).class_name);
   for (int i = 1; i < count; ++i) {
-    result.tag[i] = result.kept[i]
-                        ? absl::StrCat(result.tag[kept_parent[i]], "/", component[i])
-                        : result.tag[result.owner[i]];
+    result.tag[i] = result.kept[i] ? absl::StrCat(result.tag[kept_parent[i]],
+                                                  "/", component[i])
+                                   : result.tag[result.owner[i]];
   }
   return result;
 }

@@ -45,16 +45,15 @@ std::optional<RecordCut> StripCut(absl::string_view record,
     const bool metadata = field.field == kNodeMetadataPropsField &&
                           field.wire_type == kLengthDelimited;
     if (metadata) ++entry;
-    if (!metadata || !StripsEntry(node.metadata[entry].key, entry, tag_at,
-                                  false)) {
+    if (!metadata ||
+        !StripsEntry(node.metadata[entry].key, entry, tag_at, false)) {
       run.reset();
       continue;
     }
     ++stripped;
     if (!run) run = RecordCut{field.begin, static_cast<size_t>(entry)};
   }
-  const size_t run_entries =
-      run ? node.metadata.size() - run->entries : 0;
+  const size_t run_entries = run ? node.metadata.size() - run->entries : 0;
   if (!run || static_cast<int>(run_entries) != stripped) return std::nullopt;
   return run;
 }
@@ -66,8 +65,9 @@ absl::Status StripTags(ModelSplice* splice) {
   if (!IsTagged(*model) || !splice->reads_node_records()) {
     return StripTags(model);
   }
-  HP_ASSIGN_OR_RETURN(TagFormat format,
-                      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
+  HP_ASSIGN_OR_RETURN(
+      TagFormat format,
+      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
   if (format != TagFormat::kMetadata) {
     HP_RETURN_IF_ERROR(splice->ParseAllNodes());
     return StripTags(model);

@@ -98,8 +98,8 @@ std::string RecordedTransferStatisticsJson(int64_t nodes,
                                            const MatchKindCounts& counts) {
   std::string json = absl::StrCat("{\"nodes\":", nodes);
   for (MatchKind kind : kTransferMatchKinds) {
-    absl::StrAppend(&json, ",\"", MatchKindName(kind), "\":",
-                    counts[static_cast<size_t>(kind)]);
+    absl::StrAppend(&json, ",\"", MatchKindName(kind),
+                    "\":", counts[static_cast<size_t>(kind)]);
   }
   return json + "}";
 }
@@ -147,9 +147,9 @@ absl::StatusOr<TagFormat> ParseTagFormat(absl::string_view name) {
        {TagFormat::kMetadata, TagFormat::kAttribute, TagFormat::kDocString}) {
     if (name == TagFormatName(format)) return format;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown tag format '", name,
-      "' (expected metadata, attribute or doc_string)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown tag format '", name,
+                   "' (expected metadata, attribute or doc_string)"));
 }
 
 std::string RecordedOptionsJson(const TagOptions& options) {

@@ -68,7 +68,7 @@ enum class MatchKind {
 };
 
 struct NodeTag {
-  std::string graph_path;   // "main", or the subgraph's path
+  std::string graph_path;  // "main", or the subgraph's path
   std::string node_name;
   std::string op_type;
   std::string module_path;  // dotted path of the module that ran the node

@@ -27,14 +27,16 @@ int FindEntry(const Entries& entries, absl::string_view key, int from = 0) {
   return -1;
 }
 
-void AddEntry(Entries* entries, absl::string_view key, absl::string_view value) {
+void AddEntry(Entries* entries, absl::string_view key,
+              absl::string_view value) {
   onnx::StringStringEntryProto* entry = entries->Add();
   entry->set_key(std::string(key));
   entry->set_value(std::string(value));
 }
 
-void RemoveEntries(Entries* entries,
-                   const std::function<bool(int, const onnx::StringStringEntryProto&)>& drop) {
+void RemoveEntries(
+    Entries* entries,
+    const std::function<bool(int, const onnx::StringStringEntryProto&)>& drop) {
   int kept = 0;
   for (int i = 0; i < entries->size(); ++i) {
     if (drop(i, entries->Get(i))) continue;
@@ -119,9 +121,9 @@ absl::Status WriteAttribute(onnx::NodeProto* node, const NodeTagFacts& facts) {
   for (const onnx::AttributeProto& attribute : node->attribute()) {
     if (attribute.name() == kTagAttributeName ||
         attribute.name() == kMatchAttributeName) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          NodeLabel(*node), ": already has an attribute '", attribute.name(),
-          "' that hp did not write"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(NodeLabel(*node), ": already has an attribute '",
+                       attribute.name(), "' that hp did not write"));
     }
   }
   auto add = [&](const char* name, absl::string_view value) {
@@ -155,8 +157,10 @@ absl::Status WriteDocString(onnx::NodeProto* node, const NodeTagFacts& facts) {
     // JSON text holds UTF-8 only: a doc_string that is not goes in base64,
     // so that strip restores it byte for byte.
     const nlohmann::json original = node->doc_string();
-    if (original.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) ==
-        original.dump(-1, ' ', false, nlohmann::json::error_handler_t::ignore)) {
+    if (original.dump(-1, ' ', false,
+                      nlohmann::json::error_handler_t::replace) ==
+        original.dump(-1, ' ', false,
+                      nlohmann::json::error_handler_t::ignore)) {
       doc[kDocOriginalKey] = node->doc_string();
     } else {
       doc[kDocOriginalBase64Key] = absl::Base64Escape(node->doc_string());
@@ -304,9 +308,7 @@ WrittenTag ReadNodeTag(const NodeRef& node, TagFormat format,
     return ReadNodeTag(*node.node, format, kept);
   }
   WrittenTag written;
-  auto first = [&](absl::string_view key) {
-    return node.FindMetadata(key);
-  };
+  auto first = [&](absl::string_view key) { return node.FindMetadata(key); };
   written.tag = first(kTagKey);
   written.module_path = first(kModulePathKey);
   written.match = first(kMatchKey);
@@ -366,9 +368,10 @@ void StripNodeMetadata(onnx::NodeProto* node) {
       (*entries)[replaced].set_value((*entries)[original].value());
     }
   }
-  RemoveEntries(entries, [&](int index, const onnx::StringStringEntryProto& entry) {
-    return StripsEntry(entry.key(), index, tag_at, original >= 0);
-  });
+  RemoveEntries(entries,
+                [&](int index, const onnx::StringStringEntryProto& entry) {
+                  return StripsEntry(entry.key(), index, tag_at, original >= 0);
+                });
 }
 
 void StripModelEntries(onnx::ModelProto* model) {
@@ -380,8 +383,9 @@ void StripModelEntries(onnx::ModelProto* model) {
 
 absl::Status StripTags(onnx::ModelProto* model) {
   if (!IsTagged(*model)) return absl::OkStatus();
-  HP_ASSIGN_OR_RETURN(TagFormat format,
-                      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
+  HP_ASSIGN_OR_RETURN(
+      TagFormat format,
+      ParseTagFormat(ModelMetadataValue(*model, kFormatKey).value_or("")));
   for (onnx::NodeProto* node : MutableNodes(model)) {
     switch (format) {
       case TagFormat::kMetadata:

@@ -118,7 +118,8 @@ void StripModelEntries(onnx::ModelProto* model);
 // and attribute formats, not a string).
 struct WrittenTag {
   std::optional<absl::string_view> tag;
-  std::optional<absl::string_view> module_path;  // the attribute format has none
+  std::optional<absl::string_view>
+      module_path;  // the attribute format has none
   // The match kind's name as written (MatchKindName, if hp wrote it).
   std::optional<absl::string_view> match;
   // doc_string format: the doc_string is hp's JSON object (kDocMarkerKey).

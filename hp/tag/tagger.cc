@@ -30,8 +30,8 @@
 namespace hp {
 namespace {
 
-ModuleTable MakeModuleTable(const NodeList& nodes,
-                            const ScopeTrace* trace, const TagOptions& options) {
+ModuleTable MakeModuleTable(const NodeList& nodes, const ScopeTrace* trace,
+                            const TagOptions& options) {
   if (trace != nullptr) return ModuleTableFromTrace(*trace);
   if (std::optional<std::string> root = DynamoRootClass(nodes)) {
     return ModuleTable(HierarchySource::kDynamoMetadata,
@@ -39,7 +39,6 @@ ModuleTable MakeModuleTable(const NodeList& nodes,
   }
   return ModuleTable(HierarchySource::kNodeNames, options.root_name, "");
 }
-
 
 MatchKind MatchOf(const NodeScope& scope, const ModuleTags& tags) {
   switch (scope.origin) {
@@ -223,10 +222,9 @@ void ListModules(const NodeTagIds& ids, TagResult* result) {
   result->modules.reserve(modules.size());
   for (int i = 0; i < modules.size(); ++i) {
     const Module& module = modules.at(i);
-    result->modules.push_back({std::string(module.path),
-                               std::string(module.class_name),
-                               ids.module_tags.tag[i],
-                               bool(ids.module_tags.kept[i])});
+    result->modules.push_back(
+        {std::string(module.path), std::string(module.class_name),
+         ids.module_tags.tag[i], bool(ids.module_tags.kept[i])});
   }
 }
 
@@ -357,9 +355,8 @@ absl::Status WriteNodeTags(std::shared_ptr<const NodeTagSource> source,
         continue;
       }
       absl::StatusOr<onnx::NodeProto*> message = message_of(i);
-      absl::Status written =
-          message.ok() ? WriteNodeTag(*message, facts, write)
-                       : message.status();
+      absl::Status written = message.ok() ? WriteNodeTag(*message, facts, write)
+                                          : message.status();
       if (written.ok()) continue;
       std::lock_guard<std::mutex> lock(failure_mutex);
       if (i < failed_at) {
@@ -448,7 +445,8 @@ absl::StatusOr<TagResult> WriteTags(onnx::ModelProto* model, NodeTagIds ids,
   if (trace != nullptr) {
     entries.push_back({kTraceSha256Key, trace->text_sha256()});
   }
-  entries.push_back({kStatisticsKey, RecordedStatisticsJson(result.statistics)});
+  entries.push_back(
+      {kStatisticsKey, RecordedStatisticsJson(result.statistics)});
   entries.push_back({kOptionsKey, RecordedOptionsJson(options)});
   WriteModelMetadata(model, entries);
   // Callers that keep node tags out of the messages write files at scale

@@ -37,8 +37,9 @@ std::string ListSome(const std::vector<std::string>& items) {
 class EveryNodeIsTaggedMatcher
     : public ::testing::MatcherInterface<const onnx::ModelProto&> {
  public:
-  bool MatchAndExplain(const onnx::ModelProto& model,
-                       ::testing::MatchResultListener* listener) const override {
+  bool MatchAndExplain(
+      const onnx::ModelProto& model,
+      ::testing::MatchResultListener* listener) const override {
     const std::vector<CarriedTag> nodes = ReadCarriedTags(model);
     std::vector<std::string> untagged;
     for (const CarriedTag& node : nodes) {
@@ -52,8 +53,9 @@ class EveryNodeIsTaggedMatcher
     }
     *listener << untagged.size() << " of " << nodes.size()
               << " nodes carry no tag (" << format << " format"
-              << (IsTagged(model) ? "" : "; the model has no pkg.hp.tag_format"
-                                         " entry: not tagged by hp?")
+              << (IsTagged(model) ? ""
+                                  : "; the model has no pkg.hp.tag_format"
+                                    " entry: not tagged by hp?")
               << "): " << ListSome(untagged);
     return false;
   }
@@ -72,8 +74,9 @@ class NodeHasTagMatcher
                     ::testing::Matcher<const std::string&> tag)
       : node_name_(std::move(node_name)), tag_(std::move(tag)) {}
 
-  bool MatchAndExplain(const onnx::ModelProto& model,
-                       ::testing::MatchResultListener* listener) const override {
+  bool MatchAndExplain(
+      const onnx::ModelProto& model,
+      ::testing::MatchResultListener* listener) const override {
     std::vector<std::string> good, bad;
     for (const CarriedTag& node : ReadCarriedTags(model)) {
       if (node.node_name != node_name_) continue;
@@ -153,8 +156,9 @@ void DescribeNoSharedTag(std::ostream* os, bool negation) {
 class NoSharedTagInResultMatcher
     : public ::testing::MatcherInterface<const TagResult&> {
  public:
-  bool MatchAndExplain(const TagResult& result,
-                       ::testing::MatchResultListener* listener) const override {
+  bool MatchAndExplain(
+      const TagResult& result,
+      ::testing::MatchResultListener* listener) const override {
     std::map<std::string, std::set<std::string>> modules_by_tag;
     for (const ModuleInfo& module : result.modules) {
       if (module.kept) modules_by_tag[module.tag].insert(module.path);
@@ -177,8 +181,9 @@ class NoSharedTagInModelMatcher
     if (trace != nullptr) trace_.emplace(*trace);
   }
 
-  bool MatchAndExplain(const onnx::ModelProto& model,
-                       ::testing::MatchResultListener* listener) const override {
+  bool MatchAndExplain(
+      const onnx::ModelProto& model,
+      ::testing::MatchResultListener* listener) const override {
     absl::StatusOr<TagResult> computed =
         ComputeTags(model, trace_ ? &*trace_ : nullptr, options_);
     if (!computed.ok()) {
@@ -199,7 +204,8 @@ class NoSharedTagInModelMatcher
     absl::flat_hash_map<std::string, std::string> evidence;
     for (size_t i = 0; i < carried.size(); ++i) {
       const NodeTag& node = computed->nodes[i];
-      if (node.match != MatchKind::kDirect && node.match != MatchKind::kParent) {
+      if (node.match != MatchKind::kDirect &&
+          node.match != MatchKind::kParent) {
         continue;
       }
       if (!carried[i].tagged) continue;  // EveryNodeIsTagged's concern

@@ -35,7 +35,7 @@ struct CarriedTag {
   std::string graph_path;  // as hp::CollectNodes names it: "main", ...
   std::string node_name;
   std::string op_type;
-  bool tagged = false;      // a non-empty tag is present
+  bool tagged = false;  // a non-empty tag is present
   std::string tag;
   std::string module_path;  // "" in the attribute format, which has none
 };

@@ -15,7 +15,8 @@ namespace internal {
 
 void AddValueInfo(onnx::GraphProto* graph, bool output, absl::string_view name,
                   int32_t elem_type) {
-  onnx::ValueInfoProto* value = output ? graph->add_output() : graph->add_input();
+  onnx::ValueInfoProto* value =
+      output ? graph->add_output() : graph->add_input();
   value->set_name(std::string(name));
   value->mutable_type()->mutable_tensor_type()->set_elem_type(elem_type);
 }
@@ -54,8 +55,7 @@ void AddChain(onnx::GraphProto* graph, const std::vector<std::string>& names) {
       const onnx::NodeProto& previous = graph->node(graph->node_size() - 1);
       if (previous.output_size() > 0) inputs.push_back(previous.output(0));
     }
-    AddNode(graph, name, op, inputs,
-            {absl::StrCat("v", graph->node_size())});
+    AddNode(graph, name, op, inputs, {absl::StrCat("v", graph->node_size())});
   }
 }
 
@@ -122,8 +122,8 @@ onnx::ModelProto ModelBuilder::Build() const {
 }
 
 TraceBuilder::TraceBuilder(absl::string_view root_class) {
-  Add({"", std::string(root_class),
-       absl::StrCat("test_models.", root_class), false, 1});
+  Add({"", std::string(root_class), absl::StrCat("test_models.", root_class),
+       false, 1});
 }
 
 TraceBuilder& TraceBuilder::Module(absl::string_view path,
@@ -175,8 +175,8 @@ std::string TraceBuilder::Json() const {
   nlohmann::ordered_json trace = {
       {"format", kScopeTraceFormat},
       {"format_version", 1},
-      {"producer", {{"name", "hp::testing::TraceBuilder"},
-                    {"torch_version", "1.13.0"}}},
+      {"producer",
+       {{"name", "hp::testing::TraceBuilder"}, {"torch_version", "1.13.0"}}},
       {"model",
        {{"onnx_file", "model.onnx"},
         {"onnx_sha256", std::string(64, '0')},

@@ -107,54 +107,47 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
     }
     if (key == "producer") {
       FieldSet producer(2);
-      return fields.First(kProducer) &&
-             json.Object([&](absl::string_view key) {
-               if (key == "name") {
-                 return producer.First(0) && json.String(&trace->producer.name);
-               }
-               if (key == "torch_version") {
-                 return producer.First(1) &&
-                        json.String(&trace->producer.torch_version);
-               }
-               return json.Skip();
-             }) &&
-             producer.Complete();
+      return fields.First(kProducer) && json.Object([&](absl::string_view key) {
+        if (key == "name") {
+          return producer.First(0) && json.String(&trace->producer.name);
+        }
+        if (key == "torch_version") {
+          return producer.First(1) &&
+                 json.String(&trace->producer.torch_version);
+        }
+        return json.Skip();
+      }) && producer.Complete();
     }
     if (key == "model") {
       FieldSet model(3);
-      return fields.First(kModel) &&
-             json.Object([&](absl::string_view key) {
-               if (key == "onnx_file") {
-                 return model.First(0) && json.String(&trace->onnx_file);
-               }
-               if (key == "onnx_sha256") {
-                 return model.First(1) && json.String(&trace->onnx_sha256);
-               }
-               if (key == "opset") {
-                 return model.First(2) && json.Integer(&trace->opset);
-               }
-               if (key == "onnx_structure_sha256") {
-                 return model.First(3) &&
-                        json.String(&trace->onnx_structure_sha256.emplace());
-               }
-               return json.Skip();
-             }) &&
-             model.Complete();
+      return fields.First(kModel) && json.Object([&](absl::string_view key) {
+        if (key == "onnx_file") {
+          return model.First(0) && json.String(&trace->onnx_file);
+        }
+        if (key == "onnx_sha256") {
+          return model.First(1) && json.String(&trace->onnx_sha256);
+        }
+        if (key == "opset") {
+          return model.First(2) && json.Integer(&trace->opset);
+        }
+        if (key == "onnx_structure_sha256") {
+          return model.First(3) &&
+                 json.String(&trace->onnx_structure_sha256.emplace());
+        }
+        return json.Skip();
+      }) && model.Complete();
     }
     if (key == "root") {
       FieldSet root(2);
-      return fields.First(kRoot) &&
-             json.Object([&](absl::string_view key) {
-               if (key == "class") {
-                 return root.First(0) && json.String(&trace->root_class);
-               }
-               if (key == "qualified_class") {
-                 return root.First(1) &&
-                        json.String(&trace->root_qualified_class);
-               }
-               return json.Skip();
-             }) &&
-             root.Complete();
+      return fields.First(kRoot) && json.Object([&](absl::string_view key) {
+        if (key == "class") {
+          return root.First(0) && json.String(&trace->root_class);
+        }
+        if (key == "qualified_class") {
+          return root.First(1) && json.String(&trace->root_qualified_class);
+        }
+        return json.Skip();
+      }) && root.Complete();
     }
     if (key == "modules") {
       // Room for as many modules as the text could hold at 128 bytes each
@@ -178,6 +171,5 @@ bool ReadPlainFields(absl::string_view text, PlainTrace* trace) {
   });
   return read && fields.Complete() && json.AtEnd();
 }
-
 
 }  // namespace hp

@@ -30,7 +30,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-
 std::string ModuleIndexPath(size_t index) {
   return absl::StrCat("modules[", index, "]");
 }
@@ -38,10 +37,10 @@ std::string ModuleIndexPath(size_t index) {
 // The header checks, in the order the document reader makes them.
 absl::Status CheckFormat(const FieldReader& reader, const std::string& format) {
   if (format == kScopeTraceFormat) return absl::OkStatus();
-  return reader.Error(
-      "format", absl::StrCat("expected ", QuoteJson(kScopeTraceFormat), ", got ",
-                             DescribeJson(Json(format)),
-                             "; this file is not an hp scope trace"));
+  return reader.Error("format",
+                      absl::StrCat("expected ", QuoteJson(kScopeTraceFormat),
+                                   ", got ", DescribeJson(Json(format)),
+                                   "; this file is not an hp scope trace"));
 }
 
 absl::Status CheckFormatVersion(const FieldReader& reader, int64_t version) {
@@ -67,8 +66,8 @@ absl::Status CheckOnnxSha256(const FieldReader& reader,
 }
 
 // Optional: traces recorded before it was added have none ("").
-absl::Status CheckOnnxStructureSha256(const FieldReader& reader,
-                                      const std::optional<std::string>& digest) {
+absl::Status CheckOnnxStructureSha256(
+    const FieldReader& reader, const std::optional<std::string>& digest) {
   if (!digest.has_value() || IsSha256HexDigest(*digest)) {
     return absl::OkStatus();
   }
@@ -158,15 +157,14 @@ absl::Status IndexModule(
     if (module.class_name != root_class) {
       return reader.Error(
           FieldReader::Join(at, "class"),
-          absl::StrCat(QuoteJson(module.class_name), " differs from root.class ",
-                       QuoteJson(root_class)));
+          absl::StrCat(QuoteJson(module.class_name),
+                       " differs from root.class ", QuoteJson(root_class)));
     }
     if (module.qualified_class != root_qualified_class) {
-      return reader.Error(
-          FieldReader::Join(at, "qualified_class"),
-          absl::StrCat(QuoteJson(module.qualified_class),
-                       " differs from root.qualified_class ",
-                       QuoteJson(root_qualified_class)));
+      return reader.Error(FieldReader::Join(at, "qualified_class"),
+                          absl::StrCat(QuoteJson(module.qualified_class),
+                                       " differs from root.qualified_class ",
+                                       QuoteJson(root_qualified_class)));
     }
   }
   const auto [it, inserted] =
@@ -221,11 +219,10 @@ absl::Status LinkParents(
 // Checks the `calls` entries against the modules and adds them: each names
 // a module of the trace other than the root, and runs inside an earlier
 // call or the root's forward.
-absl::Status AddCalls(const FieldReader& reader,
-                      const std::vector<PlainCall>& entries,
-                      const absl::flat_hash_map<absl::string_view, int>&
-                          index_by_path,
-                      std::vector<TracedCall>* calls) {
+absl::Status AddCalls(
+    const FieldReader& reader, const std::vector<PlainCall>& entries,
+    const absl::flat_hash_map<absl::string_view, int>& index_by_path,
+    std::vector<TracedCall>* calls) {
   calls->reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string at = absl::StrCat("calls[", i, "]");
@@ -440,9 +437,9 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
         LinkParents(reader, trace.index_by_path_, &trace.modules_,
                     &trace.child_begin_, &trace.children_)
             .ok() &&
-        (!trace.has_calls_ || AddCalls(reader, *plain->calls,
-                                       trace.index_by_path_, &trace.calls_)
-                                  .ok())) {
+        (!trace.has_calls_ ||
+         AddCalls(reader, *plain->calls, trace.index_by_path_, &trace.calls_)
+             .ok())) {
       return trace;
     }
     // The document reader below words what is wrong.
@@ -504,14 +501,12 @@ absl::StatusOr<ScopeTrace> ParseScopeTrace(absl::string_view json_text,
     HP_ASSIGN_OR_RETURN(TracedModule module,
                         ParseModule(reader, (*modules)[i], i, &trace.strings_));
     trace.modules_.push_back(std::move(module));
-    HP_RETURN_IF_ERROR(IndexModule(reader, i, trace.modules_,
-                                   trace.root_class_,
+    HP_RETURN_IF_ERROR(IndexModule(reader, i, trace.modules_, trace.root_class_,
                                    trace.root_qualified_class_,
                                    &trace.index_by_path_));
   }
-  HP_RETURN_IF_ERROR(LinkParents(reader, trace.index_by_path_,
-                                 &trace.modules_, &trace.child_begin_,
-                                 &trace.children_));
+  HP_RETURN_IF_ERROR(LinkParents(reader, trace.index_by_path_, &trace.modules_,
+                                 &trace.child_begin_, &trace.children_));
 
   // Optional: traces recorded before it was added have none.
   if (document.contains("calls")) {

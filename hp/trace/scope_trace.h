@@ -31,7 +31,7 @@ struct TracedModule {
   bool is_torch_nn = false;
   bool executed = false;
   int64_t call_count = 0;
-  std::optional<int64_t> first_call_order;  // set iff executed
+  std::optional<int64_t> first_call_order;        // set iff executed
   std::optional<absl::string_view> recorded_tag;  // the recorder's tag, if any
   int parent = -1;  // index into ScopeTrace::modules(); -1 for root
 };

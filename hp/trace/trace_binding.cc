@@ -68,7 +68,8 @@ absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
   }
   return absl::FailedPreconditionError(absl::StrCat(
       mismatch->Describe(), "; re-record the trace for this model",
-      hint.empty() ? "" : absl::StrCat(", or pass ", hint, " to convert anyway")));
+      hint.empty() ? ""
+                   : absl::StrCat(", or pass ", hint, " to convert anyway")));
 }
 
 DigestPlan PlanDigestCheck(const TraceOrigin& trace,

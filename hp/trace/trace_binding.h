@@ -77,7 +77,9 @@ absl::StatusOr<std::vector<std::string>> CheckTraceDigest(
 struct RecordedDigests {
   std::optional<std::string> sha256;
   std::optional<std::string> structure_sha256;
-  bool any() const { return sha256.has_value() || structure_sha256.has_value(); }
+  bool any() const {
+    return sha256.has_value() || structure_sha256.has_value();
+  }
 };
 
 // Which digest of the model file must be hashed before the check, if any:

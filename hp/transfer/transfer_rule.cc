@@ -411,8 +411,8 @@ class OriginalGraph {
   // Per tensor id; the tables point to it (OriginalGraph is not moved:
   // copying and moving are deleted).
   Names names_;
-  std::vector<Table> tables_;  // by TableOf: the ids
-  std::vector<int> producer_;  // per tensor id: its node, -1 for none
+  std::vector<Table> tables_;        // by TableOf: the ids
+  std::vector<int> producer_;        // per tensor id: its node, -1 for none
   std::vector<uint32_t> op_hashes_;  // per node: OpHash
   NodeValueIds value_ids_;
   absl::flat_hash_map<absl::string_view, int> node_by_name_;

@@ -22,7 +22,7 @@ namespace hp {
 
 // A model's value names outside its nodes (main graph).
 struct GraphValueNames {
-  std::vector<std::string> inputs;        // graph inputs, initializers left out
+  std::vector<std::string> inputs;  // graph inputs, initializers left out
   std::vector<std::string> outputs;
   std::vector<std::string> initializers;  // dense and sparse
 };
@@ -48,7 +48,7 @@ struct TransferStatistics {
 struct TransferResult {
   // Per derived node, in its list's order.
   std::vector<MatchKind> kinds;  // kTransferMatchKinds only
-  std::vector<int> placement;  // index into tags / module_paths
+  std::vector<int> placement;    // index into tags / module_paths
   // Distinct placements (tag, module path); 0 is the root. Views into
   // placement_strings, which the result owns: they stay valid when the
   // tagged model is gone.

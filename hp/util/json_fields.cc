@@ -10,8 +10,8 @@ namespace hp {
 using Json = nlohmann::json;
 
 std::string QuoteJson(absl::string_view text) {
-  return Json(std::string(text)).dump(-1, ' ', false,
-                                      Json::error_handler_t::replace);
+  return Json(std::string(text))
+      .dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string DescribeJson(const Json& value) {
@@ -102,9 +102,8 @@ absl::StatusOr<std::optional<int64_t>> FieldReader::NullableInteger(
     const Json& object, absl::string_view object_path, const char* key) const {
   HP_ASSIGN_OR_RETURN(const Json* value, Member(object, object_path, key));
   if (value->is_null()) return std::optional<int64_t>();
-  HP_ASSIGN_OR_RETURN(int64_t integer,
-                      ToInteger(*value, Join(object_path, key),
-                                "an integer or null"));
+  HP_ASSIGN_OR_RETURN(int64_t integer, ToInteger(*value, Join(object_path, key),
+                                                 "an integer or null"));
   return std::optional<int64_t>(integer);
 }
 
@@ -132,8 +131,8 @@ absl::StatusOr<int64_t> FieldReader::ToInteger(const Json& value,
     const uint64_t unsigned_value = value.get<uint64_t>();
     if (unsigned_value >
         static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      return Error(path,
-                   absl::StrCat("integer ", unsigned_value, " is out of range"));
+      return Error(
+          path, absl::StrCat("integer ", unsigned_value, " is out of range"));
     }
     return static_cast<int64_t>(unsigned_value);
   }

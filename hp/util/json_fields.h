@@ -54,11 +54,9 @@ class FieldReader {
                                   const char* key) const;
   // The key must be present; its value may be null.
   absl::StatusOr<std::optional<int64_t>> NullableInteger(
-      const Json& object, absl::string_view object_path,
-      const char* key) const;
+      const Json& object, absl::string_view object_path, const char* key) const;
   absl::StatusOr<std::optional<std::string>> NullableString(
-      const Json& object, absl::string_view object_path,
-      const char* key) const;
+      const Json& object, absl::string_view object_path, const char* key) const;
 
   // "expected <kind>, got <value>" at `path`.
   absl::Status Expected(absl::string_view path, absl::string_view kind,

@@ -45,7 +45,8 @@ size_t TokenStart(absl::string_view text, size_t offset) {
     for (size_t i = offset; i-- > 0;) {
       if (text[i] != '"') continue;
       size_t backslashes = 0;
-      while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
+      while (backslashes < i && text[i - 1 - backslashes] == '\\')
+        ++backslashes;
       if (backslashes % 2 == 0) return i;
     }
     return offset;
@@ -63,8 +64,7 @@ absl::StatusOr<Json> ParseJson(absl::string_view text,
     return Json::parse(text.begin(), text.end());
   } catch (const Json::parse_error& error) {
     // error.byte counts the characters read, the offending one included.
-    const size_t offset =
-        TokenStart(text, error.byte > 0 ? error.byte - 1 : 0);
+    const size_t offset = TokenStart(text, error.byte > 0 ? error.byte - 1 : 0);
     const TextPosition position = PositionOf(text, offset);
     // what() is "[json.exception.parse_error.N] parse error at ...: detail".
     absl::string_view detail = error.what();

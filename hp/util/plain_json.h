@@ -60,9 +60,9 @@ class PlainJsonReader {
     const size_t digits = pos_ - start;
     if (digits == 0 || (digits > 1 && text_[start] == '0')) return false;
     // A fraction, an exponent or a 19th digit: not plain.
-    if (pos_ < text_.size() && (absl::ascii_isdigit(text_[pos_]) ||
-                                text_[pos_] == '.' || text_[pos_] == 'e' ||
-                                text_[pos_] == 'E')) {
+    if (pos_ < text_.size() &&
+        (absl::ascii_isdigit(text_[pos_]) || text_[pos_] == '.' ||
+         text_[pos_] == 'e' || text_[pos_] == 'E')) {
       return false;
     }
     *value = negative ? -magnitude : magnitude;

@@ -47,10 +47,9 @@ inline uint32_t LoadBigEndian32(const uint8_t* bytes) {
 // changes only d (to the next e) and h (to the next a).
 inline void Round(uint32_t a, uint32_t b, uint32_t c, uint32_t& d, uint32_t e,
                   uint32_t f, uint32_t g, uint32_t& h, uint32_t k_plus_w) {
-  const uint32_t t1 = h +
-                      (RotateRight(e, 6) ^ RotateRight(e, 11) ^
-                       RotateRight(e, 25)) +
-                      (g ^ (e & (f ^ g))) + k_plus_w;  // Ch(e, f, g)
+  const uint32_t t1 =
+      h + (RotateRight(e, 6) ^ RotateRight(e, 11) ^ RotateRight(e, 25)) +
+      (g ^ (e & (f ^ g))) + k_plus_w;  // Ch(e, f, g)
   const uint32_t t2 =
       (RotateRight(a, 2) ^ RotateRight(a, 13) ^ RotateRight(a, 22)) +
       ((a & b) | (c & (a | b)));  // Maj(a, b, c)
@@ -112,14 +111,12 @@ __attribute__((target("sha,sse4.1,ssse3"))) void CompressShaExtensions(
     uint32_t* state, const uint8_t* blocks, size_t count) {
   // sha256rnds2 holds the working variables in two registers, lanes from
   // high to low: (a, b, e, f) and (c, d, g, h).
-  __m128i abef = _mm_set_epi32(static_cast<int>(state[0]),
-                               static_cast<int>(state[1]),
-                               static_cast<int>(state[4]),
-                               static_cast<int>(state[5]));
-  __m128i cdgh = _mm_set_epi32(static_cast<int>(state[2]),
-                               static_cast<int>(state[3]),
-                               static_cast<int>(state[6]),
-                               static_cast<int>(state[7]));
+  __m128i abef =
+      _mm_set_epi32(static_cast<int>(state[0]), static_cast<int>(state[1]),
+                    static_cast<int>(state[4]), static_cast<int>(state[5]));
+  __m128i cdgh =
+      _mm_set_epi32(static_cast<int>(state[2]), static_cast<int>(state[3]),
+                    static_cast<int>(state[6]), static_cast<int>(state[7]));
   // Message words are big-endian.
   const __m128i byte_swap =
       _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
@@ -151,8 +148,8 @@ __attribute__((target("sha,sse4.1,ssse3"))) void CompressShaExtensions(
       // the first, cdgh holds the new (a, b, e, f) and abef the new
       // (c, d, g, h); the second swaps them back.
       cdgh = _mm_sha256rnds2_epu32(cdgh, abef, k_plus_w);
-      abef = _mm_sha256rnds2_epu32(abef, cdgh,
-                                   _mm_shuffle_epi32(k_plus_w, 0x0e));
+      abef =
+          _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(k_plus_w, 0x0e));
     }
     abef = _mm_add_epi32(abef, abef_before);
     cdgh = _mm_add_epi32(cdgh, cdgh_before);
@@ -185,8 +182,8 @@ bool Sha256::ShaExtensionsAvailable() {
 Sha256::Sha256(Engine engine)
     : engine_(Engine::kPortable),
       compress_(&CompressPortable),
-      state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f,
-             0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
+      state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
       buffer_{} {
 #ifdef HP_SHA256_X86
   if (engine != Engine::kPortable && ShaExtensionsAvailable()) {
@@ -241,7 +238,8 @@ std::array<uint8_t, Sha256::kDigestSize> Sha256::Digest() const {
   std::array<uint8_t, kDigestSize> digest;
   for (int i = 0; i < 8; ++i) {
     for (int j = 0; j < 4; ++j) {
-      digest[4 * i + j] = static_cast<uint8_t>(padded.state_[i] >> (24 - 8 * j));
+      digest[4 * i + j] =
+          static_cast<uint8_t>(padded.state_[i] >> (24 - 8 * j));
     }
   }
   return digest;
@@ -268,9 +266,11 @@ absl::StatusOr<std::string> Sha256FileHex(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    std::string message = absl::StrCat(path, ": cannot open: ", std::strerror(err));
+    std::string message =
+        absl::StrCat(path, ": cannot open: ", std::strerror(err));
     if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    if (err == EACCES || err == EPERM)
+      return absl::PermissionDeniedError(message);
     return absl::InternalError(message);
   }
   Sha256 hasher;

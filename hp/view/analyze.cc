@@ -28,8 +28,9 @@ size_t MatchBucket(const ShownNode& node) {
 }
 
 absl::string_view BucketName(size_t bucket) {
-  return bucket == kUnknownBucket ? "unknown"
-                                  : MatchKindName(static_cast<MatchKind>(bucket));
+  return bucket == kUnknownBucket
+             ? "unknown"
+             : MatchKindName(static_cast<MatchKind>(bucket));
 }
 
 using MatchCounts = std::array<int64_t, kMatchKindCount + 1>;
@@ -100,13 +101,15 @@ MatchCounts CountAll(const TagsToShow& shown) {
   return all;
 }
 
-std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) {
-  std::string origin = shown.read_from_model
-                           ? "read from the model"
-                           : absl::StrCat("computed from ",
-                                          HierarchySourceName(shown.source));
+std::string TagsOrigin(const TagsToShow& shown,
+                       const AnalysisContext& context) {
+  std::string origin =
+      shown.read_from_model
+          ? "read from the model"
+          : absl::StrCat("computed from ", HierarchySourceName(shown.source));
   if (shown.transferred) {
-    absl::StrAppend(&origin, " with their match kinds (transferred from a "
+    absl::StrAppend(&origin,
+                    " with their match kinds (transferred from a "
                     "tagged model)");
   } else if (shown.stored_matches) {
     absl::StrAppend(&origin, " with their match kinds (hierarchy from ",
@@ -122,7 +125,8 @@ std::string TagsOrigin(const TagsToShow& shown, const AnalysisContext& context) 
 std::string MatchesText(const MatchCounts& matches) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < matches.size(); ++i) {
-    if (matches[i] > 0) parts.push_back(absl::StrCat(BucketName(i), " ", matches[i]));
+    if (matches[i] > 0)
+      parts.push_back(absl::StrCat(BucketName(i), " ", matches[i]));
   }
   return absl::StrJoin(parts, ", ");
 }
@@ -132,7 +136,8 @@ void AppendModuleText(const ModuleTree& tree,
                       std::string* text) {
   const TreeModule& module = tree.modules()[index];
   const std::string indent(2 * module.depth, ' ');
-  absl::StrAppend(text, indent, module.parent < 0 ? module.tag : module.component);
+  absl::StrAppend(text, indent,
+                  module.parent < 0 ? module.tag : module.component);
   if (module.path.has_value() && !module.path->empty()) {
     absl::StrAppend(text, " (", *module.path, ")");
   }
@@ -166,16 +171,14 @@ Json MatchesJson(const TagsToShow& shown, const MatchCounts& matches) {
   for (MatchKind kind : shown.transferred
                             ? absl::MakeConstSpan(kTransferMatchKinds)
                             : absl::MakeConstSpan(kTagMatchKinds)) {
-    json[std::string(MatchKindName(kind))] =
-        matches[static_cast<size_t>(kind)];
+    json[std::string(MatchKindName(kind))] = matches[static_cast<size_t>(kind)];
   }
   json[std::string(BucketName(kUnknownBucket))] = matches[kUnknownBucket];
   return json;
 }
 
 Json ModuleJson(const TagsToShow& shown, const ModuleTree& tree,
-                const std::vector<ModuleCounts>& counts,
-                int index) {
+                const std::vector<ModuleCounts>& counts, int index) {
   const TreeModule& module = tree.modules()[index];
   Json json;
   json["tag"] = module.tag;

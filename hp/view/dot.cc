@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "hp/model/graph_walk.h"
 #include "hp/model/data_edges.h"
+#include "hp/model/graph_walk.h"
 #include "hp/util/status_macros.h"
 #include "hp/view/text_escape.h"
 
@@ -33,8 +33,8 @@ class DotWriter {
     // Every node is declared in its cluster above; edges at the top level
     // then cannot pull a node into another cluster.
     for (const DataEdge& edge : CollectDataEdges(nodes)) {
-      absl::StrAppend(&out_, "  n", edge.from, " -> n", edge.to,
-                      " [tooltip=\"", DotEscape(edge.tensor), "\"];\n");
+      absl::StrAppend(&out_, "  n", edge.from, " -> n", edge.to, " [tooltip=\"",
+                      DotEscape(edge.tensor), "\"];\n");
     }
     out_ += "}\n";
     return std::move(out_);
@@ -52,7 +52,8 @@ class DotWriter {
                     "\"; tooltip=\"", DotEscape(module.tag),
                     "\"; style=rounded; color=\"#7f7f7f\";\n");
     for (int child : module.children) {
-      if (tree_.modules()[child].subtree_nodes > 0) WriteCluster(child, depth + 1);
+      if (tree_.modules()[child].subtree_nodes > 0)
+        WriteCluster(child, depth + 1);
     }
     for (int node : module.nodes) WriteOp(node, depth + 1);
     Indent(depth);

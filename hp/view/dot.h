@@ -14,9 +14,9 @@
 namespace hp {
 
 // Clusters are "cluster_<i>" (index into tree.modules()), op nodes "n<i>"
-// (index into `nodes`, the model's nodes). Only modules holding at least one op (in their
-// subtree) get a cluster: Graphviz does not draw empty ones. Fails when
-// `shown` does not describe `model`'s nodes.
+// (index into `nodes`, the model's nodes). Only modules holding at least one op
+// (in their subtree) get a cluster: Graphviz does not draw empty ones. Fails
+// when `shown` does not describe `model`'s nodes.
 absl::StatusOr<std::string> DotText(const onnx::ModelProto& model,
                                     const NodeList& nodes,
                                     const TagsToShow& shown,

@@ -5,10 +5,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "hp/model/data_edges.h"
 #include "hp/model/graph_walk.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/status_macros.h"
-#include "hp/model/data_edges.h"
 #include "hp/view/text_escape.h"
 
 namespace hp {
@@ -33,8 +33,8 @@ constexpr Key kKeys[] = {
     {"graph", "node", "string"},        // op only: "main" or a subgraph path
     {"match", "node", "string"},        // op only: direct, parent, ...
     {"tensor", "edge", "string"},
-    {"elem_type", "edge", "string"},    // "" when the model declares none
-    {"shape", "edge", "string"},        // "" when the model declares none
+    {"elem_type", "edge", "string"},  // "" when the model declares none
+    {"shape", "edge", "string"},      // "" when the model declares none
 };
 
 class GraphmlWriter {
@@ -70,7 +70,8 @@ class GraphmlWriter {
     for (size_t i = 0; i < edges.size(); ++i) {
       const DataEdge& edge = edges[i];
       TensorType type;
-      if (auto it = types.find(edge.tensor); it != types.end()) type = it->second;
+      if (auto it = types.find(edge.tensor); it != types.end())
+        type = it->second;
       absl::StrAppend(&out_, "    <edge id=\"e", i, "\" source=\"n", edge.from,
                       "\" target=\"n", edge.to, "\">");
       Data("tensor", edge.tensor);
@@ -106,7 +107,8 @@ class GraphmlWriter {
     absl::StrAppend(&out_, "<graph id=\"m", index,
                     ":\" edgedefault=\"directed\">\n");
     for (int child : module.children) {
-      if (tree_.modules()[child].subtree_nodes > 0) WriteModule(child, depth + 2);
+      if (tree_.modules()[child].subtree_nodes > 0)
+        WriteModule(child, depth + 2);
     }
     for (int node : module.nodes) WriteOp(node, depth + 2);
     Indent(depth + 1);
@@ -126,8 +128,7 @@ class GraphmlWriter {
     Data("graph", shown.graph_path);
     Data("tag", shown.tag);
     Data("module_path", shown.module_path);
-    Data("match",
-         shown.match_known ? MatchKindName(shown.match) : "unknown");
+    Data("match", shown.match_known ? MatchKindName(shown.match) : "unknown");
     out_ += "</node>\n";
   }
 

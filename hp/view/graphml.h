@@ -15,11 +15,11 @@
 namespace hp {
 
 // Module nodes are "m<i>" (index into tree.modules()), op nodes "n<i>"
-// (index into `nodes`, the model's nodes), edges "e<i>". Only modules holding at least one
-// op (in their subtree) are drawn. Fails when `shown` does not describe
-// `nodes`.
+// (index into `nodes`, the model's nodes), edges "e<i>". Only modules holding
+// at least one op (in their subtree) are drawn. Fails when `shown` does not
+// describe `nodes`.
 absl::StatusOr<std::string> GraphmlText(const onnx::ModelProto& model,
-                                    const NodeList& nodes,
+                                        const NodeList& nodes,
                                         const TagsToShow& shown,
                                         const ModuleTree& tree);
 

@@ -16,9 +16,8 @@ Inspection& Inspection::operator=(Inspection&&) = default;
 Inspection::~Inspection() = default;
 
 const NodeList& Inspection::nodes() const {
-  return splice_ != nullptr && splice_->reads_node_records()
-             ? splice_->nodes()
-             : parsed_nodes_;
+  return splice_ != nullptr && splice_->reads_node_records() ? splice_->nodes()
+                                                             : parsed_nodes_;
 }
 
 absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
@@ -52,14 +51,14 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
     options = *std::move(recorded);
   }
   if (request.require_tagged || tagged) {
-    HP_ASSIGN_OR_RETURN(inspection.stored,
-                        ReadStoredTags(inspection.model, nodes,
-                                       inspection.path));
+    HP_ASSIGN_OR_RETURN(
+        inspection.stored,
+        ReadStoredTags(inspection.model, nodes, inspection.path));
   }
   // A tagged model is shown as stored unless a trace is given to compare.
-  inspection.trace_path =
-      !request.trace_path.empty() || tagged ? request.trace_path
-                                             : request.default_trace_path;
+  inspection.trace_path = !request.trace_path.empty() || tagged
+                              ? request.trace_path
+                              : request.default_trace_path;
   if (!inspection.trace_path.empty()) {
     HP_ASSIGN_OR_RETURN(inspection.trace,
                         LoadScopeTrace(inspection.trace_path));
@@ -73,8 +72,7 @@ absl::StatusOr<Inspection> InspectModel(const InspectRequest& request) {
   if (!tagged || inspection.trace.has_value()) {
     HP_ASSIGN_OR_RETURN(
         inspection.computed,
-        ComputeNodeTags(nodes,
-                        inspection.trace ? &*inspection.trace : nullptr,
+        ComputeNodeTags(nodes, inspection.trace ? &*inspection.trace : nullptr,
                         options));
   }
   return inspection;

@@ -93,9 +93,8 @@ absl::StatusOr<TagsToShow> StoredTagsToShow(const NodeList& nodes,
   if (computed.size() != stored.nodes.size() ||
       nodes.size() != computed.size()) {
     return absl::InternalError(absl::StrCat(
-        "the computed tags cover ", computed.size(),
-        " nodes, the stored ones ", stored.nodes.size(),
-        ": not the same model"));
+        "the computed tags cover ", computed.size(), " nodes, the stored ones ",
+        stored.nodes.size(), ": not the same model"));
   }
   TagsToShow shown;
   shown.read_from_model = true;
@@ -191,21 +190,20 @@ std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count) {
   return modules;
 }
 
-absl::Status CheckSameNodes(const NodeList& nodes,
-                            const TagsToShow& shown) {
+absl::Status CheckSameNodes(const NodeList& nodes, const TagsToShow& shown) {
   if (nodes.size() != shown.nodes.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the model has ", nodes.size(), " nodes, the tags describe ",
-                     shown.nodes.size(), ": not the same model"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the model has ", nodes.size(), " nodes, the tags describe ",
+        shown.nodes.size(), ": not the same model"));
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const ShownNode& tagged = shown.nodes[i];
     if (nodes[i].name != tagged.node_name ||
         nodes[i].op_type != tagged.op_type ||
         nodes[i].graph_path != tagged.graph_path) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          DescribeNode(nodes[i]), ": the tags describe ",
-          DescribeNode(tagged), " there: not the same model"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(DescribeNode(nodes[i]), ": the tags describe ",
+                       DescribeNode(tagged), " there: not the same model"));
     }
   }
   return absl::OkStatus();
@@ -223,9 +221,9 @@ int ModuleTree::Add(absl::string_view tag) {
   const int index = static_cast<int>(modules_.size());
   TreeModule module;
   module.tag = std::string(tag);
-  module.component = std::string(
-      parent_tag.has_value() ? tag.substr(parent_tag->size() + 1)
-                             : absl::StripPrefix(tag, "/"));
+  module.component =
+      std::string(parent_tag.has_value() ? tag.substr(parent_tag->size() + 1)
+                                         : absl::StripPrefix(tag, "/"));
   module.class_name = ClassOfComponent(module.component);
   module.parent = parent;
   if (parent >= 0) {

@@ -84,8 +84,7 @@ struct TagsToShow {
 // shown nodes view `nodes` and `computed`, which must outlive them.
 TagsToShow ComputedTagsToShow(const NodeList& nodes,
                               const ComputedTags& computed);
-TagsToShow ComputedTagsToShow(const NodeList& nodes,
-                              ComputedTags&&) = delete;
+TagsToShow ComputedTagsToShow(const NodeList& nodes, ComputedTags&&) = delete;
 
 // The tags a tagged model carries. `computed` (ComputeNodeTags on the same
 // `nodes`) gives the match kinds where its tags agree with the stored ones,
@@ -105,8 +104,7 @@ std::vector<ModuleInfo> StoredModules(const StoredTags& stored, size_t count);
 
 // OK when `shown` describes exactly these nodes (same count, names and op
 // types, in order); InvalidArgument naming the first difference otherwise.
-absl::Status CheckSameNodes(const NodeList& nodes,
-                            const TagsToShow& shown);
+absl::Status CheckSameNodes(const NodeList& nodes, const TagsToShow& shown);
 
 // A module instance of the tree: one tag.
 struct TreeModule {

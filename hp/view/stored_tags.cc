@@ -310,8 +310,8 @@ void ReadModelEntries(const onnx::ModelProto& model, int64_t node_count,
       matched += count(names.back()).value_or(0);
     }
     if (matched != *nodes) {
-      problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey,
-                                      ": ", absl::StrJoin(names, " + "), " = ",
+      problems.push_back(absl::StrCat("model metadata: ", kStatisticsKey, ": ",
+                                      absl::StrJoin(names, " + "), " = ",
                                       matched, ", not the ", *nodes, " nodes"));
     }
   }
@@ -326,7 +326,6 @@ std::string DescribeNode(absl::string_view name, absl::string_view op_type,
   }
   return absl::StrCat("node '", name, "' (", op_type, ") in ", graph);
 }
-
 
 std::string DescribeNode(const NodeRef& node) {
   return DescribeNode(node.name, node.op_type, node.graph_path);
@@ -358,15 +357,16 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
                                           const NodeList& nodes,
                                           absl::string_view source) {
   if (!IsTagged(model)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        source, ": not tagged by hp (its metadata has no ", kFormatKey,
-        "); run converter tag first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(source, ": not tagged by hp (its metadata has no ",
+                     kFormatKey, "); run converter tag first"));
   }
   absl::StatusOr<TagFormat> format =
       ParseTagFormat(ModelMetadataValue(model, kFormatKey).value_or(""));
   if (!format.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": model metadata ", kFormatKey, ": ", format.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": model metadata ",
+                                                   kFormatKey, ": ",
+                                                   format.status().message()));
   }
 
   StoredTags stored;
@@ -499,13 +499,14 @@ absl::StatusOr<StoredTags> ReadStoredTags(const onnx::ModelProto& model,
        ++it, ++i) {
     if (auto unparsed = unparsed_matches.find(i);
         unparsed != unparsed_matches.end()) {
-      stored.problems.push_back(absl::StrCat(
-          DescribeNode(*it), ": match kind '", unparsed->second, "' is not ",
-          KindNames(kinds)));
+      stored.problems.push_back(absl::StrCat(DescribeNode(*it),
+                                             ": match kind '", unparsed->second,
+                                             "' is not ", KindNames(kinds)));
     } else if (!match_written[i] && stored.matches_recorded) {
-      stored.problems.push_back(absl::StrCat(
-          DescribeNode(*it), ": has no match kind although hp wrote one "
-          "on other nodes"));
+      stored.problems.push_back(
+          absl::StrCat(DescribeNode(*it),
+                       ": has no match kind although hp wrote one "
+                       "on other nodes"));
     }
   }
   return stored;

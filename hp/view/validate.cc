@@ -33,9 +33,9 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
   std::vector<std::string> problems = stored.problems;
   if (stored.nodes.size() != computed.size() ||
       nodes.size() != computed.size()) {
-    problems.push_back(absl::StrCat("hp computed tags for ",
-                                    computed.size(), " nodes, read ",
-                                    stored.nodes.size(), ": not the same model"));
+    problems.push_back(absl::StrCat("hp computed tags for ", computed.size(),
+                                    " nodes, read ", stored.nodes.size(),
+                                    ": not the same model"));
     return problems;
   }
 
@@ -48,10 +48,9 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     if (!module.kept) continue;
     auto [it, inserted] = kept_by_tag.emplace(module.tag, &module);
     if (!inserted) {
-      problems.push_back(absl::StrCat("tag '", module.tag,
-                                      "' is shared by module instances '",
-                                      it->second->path, "' and '", module.path,
-                                      "'"));
+      problems.push_back(
+          absl::StrCat("tag '", module.tag, "' is shared by module instances '",
+                       it->second->path, "' and '", module.path, "'"));
     }
   }
 
@@ -76,19 +75,17 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
       problems.push_back(absl::StrCat(
           node(), ": tag '", *tag.tag, "' is not the tag of any module (from ",
           HierarchySourceName(source), ")",
-          transferred ? ""
-                      : absl::StrCat("; hp tags it '", computed.TagOf(i),
-                                     "'")));
+          transferred
+              ? ""
+              : absl::StrCat("; hp tags it '", computed.TagOf(i), "'")));
       continue;
     }
     if (!tag.module_path.has_value()) continue;  // the attribute format
     auto module = module_by_path.find(*tag.module_path);
     if (module == module_by_path.end()) {
-      problems.push_back(absl::StrCat(node(), ": module path '",
-                                      *tag.module_path,
-                                      "' is not a module (from ",
-                                      HierarchySourceName(source),
-                                      ")"));
+      problems.push_back(absl::StrCat(
+          node(), ": module path '", *tag.module_path,
+          "' is not a module (from ", HierarchySourceName(source), ")"));
       continue;
     }
     if (!transferred && *tag.module_path != computed.ModulePathOf(i)) {
@@ -108,10 +105,9 @@ std::vector<std::string> ValidateStoredTags(const NodeList& nodes,
     const bool unscoped = !transferred && (now_match == MatchKind::kRoot ||
                                            now_match == MatchKind::kPropagated);
     if (!unscoped && module->second->tag != *tag.tag) {
-      problems.push_back(absl::StrCat(node(), ": tag '", *tag.tag,
-                                      "' disagrees with its module path '",
-                                      *tag.module_path, "', whose tag is '",
-                                      module->second->tag, "'"));
+      problems.push_back(absl::StrCat(
+          node(), ": tag '", *tag.tag, "' disagrees with its module path '",
+          *tag.module_path, "', whose tag is '", module->second->tag, "'"));
     }
   }
   return problems;
@@ -133,8 +129,8 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
   const bool transferred = stored.source == kTransferSource;
   if (!stored.matches_recorded && !nodes.empty()) {
     problems.push_back(absl::StrCat(
-        "no node records its match kind (", transferred ? "transferred" : "tagged",
-        " by hp ",
+        "no node records its match kind (",
+        transferred ? "transferred" : "tagged", " by hp ",
         stored.hp_version.empty() ? "of unknown version" : stored.hp_version,
         ", before they were stored): pass --trace to check the tags against "
         "the trace they were made with"));
@@ -163,16 +159,14 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     const bool has_path = tag.module_path.has_value();
     if (*match == MatchKind::kRoot || *match == MatchKind::kUnplaced) {
       if (*tag.tag != *root) {
-        problems.push_back(absl::StrCat(node(), ": matched '",
-                                        MatchKindName(*match), "' but tagged '",
-                                        *tag.tag, "', not the root tag '",
-                                        *root, "'"));
+        problems.push_back(absl::StrCat(
+            node(), ": matched '", MatchKindName(*match), "' but tagged '",
+            *tag.tag, "', not the root tag '", *root, "'"));
       }
       if (has_path && !tag.module_path->empty()) {
-        problems.push_back(absl::StrCat(node(), ": matched '",
-                                        MatchKindName(*match),
-                                        "' but has module path '",
-                                        *tag.module_path, "'"));
+        problems.push_back(
+            absl::StrCat(node(), ": matched '", MatchKindName(*match),
+                         "' but has module path '", *tag.module_path, "'"));
       }
       continue;
     }
@@ -182,16 +176,16 @@ std::vector<std::string> ValidateStoredFacts(const NodeList& nodes,
     auto [by_path, new_path] =
         tag_of_path.try_emplace(*tag.module_path, *tag.tag);
     if (!new_path && by_path->second != *tag.tag) {
-      problems.push_back(absl::StrCat(
-          node(), ": module '", *tag.module_path, "' tagged '", *tag.tag,
-          "' here and '", by_path->second, "' on other nodes"));
+      problems.push_back(absl::StrCat(node(), ": module '", *tag.module_path,
+                                      "' tagged '", *tag.tag, "' here and '",
+                                      by_path->second, "' on other nodes"));
     }
-    auto [by_tag, new_tag] = path_of_tag.try_emplace(*tag.tag, *tag.module_path);
+    auto [by_tag, new_tag] =
+        path_of_tag.try_emplace(*tag.tag, *tag.module_path);
     if (!new_tag && by_tag->second != *tag.module_path) {
-      problems.push_back(absl::StrCat("tag '", *tag.tag,
-                                      "' is shared by module instances '",
-                                      by_tag->second, "' and '",
-                                      *tag.module_path, "'"));
+      problems.push_back(
+          absl::StrCat("tag '", *tag.tag, "' is shared by module instances '",
+                       by_tag->second, "' and '", *tag.module_path, "'"));
     }
   }
   if (stored.recorded_matches.has_value()) {
@@ -245,9 +239,9 @@ std::vector<std::string> CompareWithSidecar(const Sidecar& sidecar,
     const std::optional<absl::string_view> module_path =
         i < stored.nodes.size() ? stored.ModulePath(i) : std::nullopt;
     if (module_path.has_value() && *module_path != listed.module_path) {
-      problems.push_back(absl::StrCat(
-          DescribeNode(node), ": module path '", *module_path,
-          "', ", sidecar_path, " says '", listed.module_path, "'"));
+      problems.push_back(absl::StrCat(DescribeNode(node), ": module path '",
+                                      *module_path, "', ", sidecar_path,
+                                      " says '", listed.module_path, "'"));
     }
   }
   return problems;

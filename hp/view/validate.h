@@ -10,9 +10,9 @@
 
 #include "absl/strings/string_view.h"
 #include "hp/io/node_list.h"
+#include "hp/pipeline/sidecar.h"
 #include "hp/tag/computed_tags.h"
 #include "hp/tag/tag_types.h"
-#include "hp/pipeline/sidecar.h"
 #include "hp/view/stored_tags.h"
 
 namespace hp {

@@ -17,8 +17,8 @@
 #include "hp/batch/progress.h"
 #include "hp/pipeline/tag_file.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/test_folder.h"
 #include "tests/support/test_files.h"
+#include "tests/support/test_folder.h"
 
 namespace hp {
 namespace {
@@ -331,7 +331,8 @@ TEST(BatchInputsTest, ListOfModelsNamedAlikeKeepsTheirFolders) {
   // Each output is its own model tagged, as a single run writes it.
   for (const char* test : kNamedAlike) {
     TagFileRequest single;
-    single.model_path = absl::StrCat(kLibonnxTestdata, "/", test, "/model.onnx");
+    single.model_path =
+        absl::StrCat(kLibonnxTestdata, "/", test, "/model.onnx");
     single.output_path = folder + "/single.onnx";
     ASSERT_TRUE(TagFile(single, TagFileOptions()).ok()) << test;
     EXPECT_TRUE(ReadBytes(single.output_path) ==
@@ -403,14 +404,15 @@ TEST(BatchInputsTest, ListRefusesAModelListedTwiceNamingBothLines) {
   const std::string message =
       error_of("tiny_bert.onnx\n# again\n./tiny_bert.onnx\n");
   EXPECT_EQ(message,
-            absl::StrCat(folder, "/in/list.txt: line 1 (tiny_bert.onnx) and "
+            absl::StrCat(folder,
+                         "/in/list.txt: line 1 (tiny_bert.onnx) and "
                          "line 3 (./tiny_bert.onnx) are the same file, ",
                          folder, "/in/tiny_bert.onnx; list each model once"));
   // The same file by its absolute path, through a hard link and through a
   // symbolic link to its folder: each a different output name, one file.
-  EXPECT_THAT(error_of("sub/tiny_gpt.onnx\n" + folder +
-                       "/in/sub/tiny_gpt.onnx\n"),
-              HasSubstr("line 1 (sub/tiny_gpt.onnx) and line 2 ("));
+  EXPECT_THAT(
+      error_of("sub/tiny_gpt.onnx\n" + folder + "/in/sub/tiny_gpt.onnx\n"),
+      HasSubstr("line 1 (sub/tiny_gpt.onnx) and line 2 ("));
   std::filesystem::create_hard_link(folder + "/in/tiny_bert.onnx",
                                     folder + "/in/bert_link.onnx");
   EXPECT_THAT(error_of("tiny_bert.onnx\nbert_link.onnx\n"),
@@ -424,10 +426,10 @@ TEST(BatchInputsTest, ListRefusesAModelListedTwiceNamingBothLines) {
   BatchLayout in_place;
   in_place.in_place = true;
   WriteBytes(folder + "/in/list.txt", "tiny_bert.onnx\ntiny_bert.onnx\n");
-  EXPECT_THAT(std::string(ItemsFromList(folder + "/in/list.txt", in_place)
-                              .status()
-                              .message()),
-              HasSubstr("are the same file"));
+  EXPECT_THAT(
+      std::string(
+          ItemsFromList(folder + "/in/list.txt", in_place).status().message()),
+      HasSubstr("are the same file"));
 }
 
 TEST(BatchInputsTest, ManifestPairsModelsTracesAndOutputs) {

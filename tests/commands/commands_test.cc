@@ -23,10 +23,6 @@
 namespace hp {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
-using ::testing::StartsWith;
 using test_files::CopyExternalDataFixture;
 using test_files::Inode;
 using test_files::kExternalData;
@@ -37,6 +33,10 @@ using test_files::ListFolder;
 using test_files::ReadBytes;
 using test_files::TestFolder;
 using test_files::WriteBytes;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
 
 std::string Fixture(const std::string& name) {
   return absl::StrCat(kModels, "/", name);
@@ -80,7 +80,6 @@ TEST(CommandArgsTest, ParsesExternalDataValues) {
             "--declared_external_data is only read with "
             "--external_data=declared, not \"link\"");
 }
-
 
 TEST(CommandArgsTest, TraceFlagNamesTheTraceToRead) {
   const std::string model = Fixture("tiny_bert.onnx");

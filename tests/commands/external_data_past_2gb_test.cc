@@ -141,7 +141,8 @@ TEST(ExternalDataPast2GbTest, SideFileIsLinkedOrCopiedBesideTheOutput) {
               HasSubstr(absl::StrCat("external data for ", linked,
                                      ": 1 side file hard-linked")));
   EXPECT_EQ(Inode(root + "/linked/big.onnx.data"), Inode(side));
-  const int tensors = ExpectLoads(linked, "big.onnx.data", root + "/in/big.trace.json");
+  const int tensors =
+      ExpectLoads(linked, "big.onnx.data", root + "/in/big.trace.json");
   EXPECT_GT(tensors, 200);
 
   const std::string copied = root + "/copied/big.onnx";
@@ -150,7 +151,8 @@ TEST(ExternalDataPast2GbTest, SideFileIsLinkedOrCopiedBesideTheOutput) {
                                      ": 1 side file copied")));
   EXPECT_NE(Inode(root + "/copied/big.onnx.data"), Inode(side));
   EXPECT_TRUE(SameBytes(root + "/copied/big.onnx.data", side));
-  EXPECT_EQ(ExpectLoads(copied, "big.onnx.data", root + "/in/big.trace.json"), tensors);
+  EXPECT_EQ(ExpectLoads(copied, "big.onnx.data", root + "/in/big.trace.json"),
+            tensors);
 
   // The link added one to the input's link count, which is not its content.
   std::vector<std::string> after = Snapshot(root + "/in");
@@ -177,8 +179,8 @@ TEST(ExternalDataPast2GbTest, AModelFilePast2GbWithExternalDataToo) {
                                               ": 1 side file hard-linked")));
   EXPECT_EQ(Inode(root + "/out/huge.onnx.data"), Inode(side));
   EXPECT_GT(fs::file_size(output), fs::file_size(model));
-  EXPECT_EQ(ExpectLoads(output, "huge.onnx.data",
-                        root + "/in/huge.trace.json"), 4);
+  EXPECT_EQ(ExpectLoads(output, "huge.onnx.data", root + "/in/huge.trace.json"),
+            4);
   EXPECT_EQ(Snapshot(root + "/in"), before);
   fs::remove_all(root);
 }

@@ -1,12 +1,13 @@
 // `converter extract` in-process: a module of a tagged fixture by path and
 // by tag, every module at a depth with the remainder, external data beside
 // the output, and the inputs it refuses with nothing written.
+#include "hp/commands/extract.h"
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hp/commands/extract.h"
 #include "hp/commands/tag.h"
 #include "hp/io/model_io.h"
 #include "nlohmann/json.hpp"
@@ -16,12 +17,12 @@
 namespace hp {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using test_files::kModels;
 using test_files::ListFolder;
 using test_files::ReadBytes;
 using test_files::TestFolder;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::Ran;
 using testing::RunCommand;
 
@@ -101,7 +102,8 @@ TEST(ExtractCommandTest, AnUnknownTagListsTheNearestAndWritesNothing) {
   EXPECT_EQ(ran.status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(ran.status.message(),
               HasSubstr("nearest: '/TinyBertModel/BertEncoder/BertLayer.0'"));
-  EXPECT_THAT(ListFolder(folder), ::testing::ElementsAre("tiny_bert.tagged.onnx"));
+  EXPECT_THAT(ListFolder(folder),
+              ::testing::ElementsAre("tiny_bert.tagged.onnx"));
 }
 
 // The attribute format stores tags alone: a module path cannot be found,
@@ -149,7 +151,8 @@ TEST(ExtractCommandTest, WritingOntoTheInputIsRefused) {
   args.module = "/TinyBertModel/BertPooler";
   const Ran ran = RunCommand(RunExtract, args);
   EXPECT_FALSE(ran.status.ok());
-  EXPECT_THAT(ran.status.message(), HasSubstr("refusing to overwrite the input"));
+  EXPECT_THAT(ran.status.message(),
+              HasSubstr("refusing to overwrite the input"));
   EXPECT_EQ(ReadBytes(tagged), before);
 }
 
@@ -201,7 +204,8 @@ TEST(ExtractCommandTest, ExternalDataFilesGoBesideTheOutput) {
   // fc1's weights link the side file; fc2's find it there; act has none.
   EXPECT_THAT(ran.out, HasSubstr("1 side file hard-linked"));
   EXPECT_THAT(ran.out, HasSubstr("1 side file already there"));
-  EXPECT_THAT(ListFolder(folder + "/out"), ::testing::Contains("mlp.onnx.data"));
+  EXPECT_THAT(ListFolder(folder + "/out"),
+              ::testing::Contains("mlp.onnx.data"));
 }
 
 }  // namespace

@@ -24,13 +24,13 @@
 namespace hp {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using test_files::kModels;
 using test_files::ListFolder;
 using test_files::ReadBytes;
 using test_files::TestFolder;
 using test_files::WriteBytes;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::Ran;
 using testing::RunCommand;
 
@@ -112,7 +112,8 @@ TEST(ProfileCommandTest, AttributesEveryEventOfAnUnoptimizedSession) {
 
 TEST(ProfileCommandTest, AttributesAnOptimizedSessionThroughTransfer) {
   const std::string folder = TestFolder();
-  ProfileArgs args = Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
+  ProfileArgs args =
+      Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
   args.optimized = ProfilePath("tiny_bert.all.onnx");
   args.json = true;
   const Ran ran = RunCommand(RunProfile, args);
@@ -125,13 +126,16 @@ TEST(ProfileCommandTest, AttributesAnOptimizedSessionThroughTransfer) {
 
 TEST(ProfileCommandTest, PrintsTheModuleTreeCostliestFirst) {
   const std::string folder = TestFolder();
-  ProfileArgs args = Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
+  ProfileArgs args =
+      Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
   args.optimized = ProfilePath("tiny_bert.all.onnx");
   args.runs_skip = 1;
   const Ran ran = RunCommand(RunProfile, args);
   ASSERT_TRUE(ran.status.ok()) << ran.status;
   EXPECT_THAT(ran.out, HasSubstr(" over 2 runs ("));
-  EXPECT_THAT(ran.out, HasSubstr("left out (--runs_skip): 1 of 3 runs, 76 kernel calls"));
+  EXPECT_THAT(
+      ran.out,
+      HasSubstr("left out (--runs_skip): 1 of 3 runs, 76 kernel calls"));
   EXPECT_THAT(ran.out, HasSubstr("on fused nodes (transfer: replacing"));
   EXPECT_THAT(ran.out, HasSubstr("every node event names a node of the model"));
   EXPECT_THAT(ran.out, HasSubstr("  100.0%"));
@@ -199,7 +203,8 @@ TEST(ProfileCommandTest, ComparesWithABaselineBiggestChangeFirst) {
 
 TEST(ProfileCommandTest, ComparesAnOptimizedSessionWithAnUnoptimizedOne) {
   const std::string folder = TestFolder();
-  ProfileArgs args = Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
+  ProfileArgs args =
+      Args(TaggedBert(folder), ProfilePath("tiny_bert.all.json"));
   args.optimized = ProfilePath("tiny_bert.all.onnx");
   args.baseline = {ProfilePath("tiny_bert.disabled.json")};
   args.baseline_optimized = "";  // the baseline ran the tagged model
@@ -274,14 +279,16 @@ TEST(ProfileCommandTest, RefusesATruncatedProfile) {
   const std::string text = ReadBytes(ProfilePath("tiny_bert.disabled.json"));
   const std::string truncated = folder + "/truncated.json";
   WriteBytes(truncated, text.substr(0, text.size() / 2));
-  ExpectRefused(Args(TaggedBert(folder), truncated), folder,
-                absl::StrCat(truncated, ": the JSON ends early at byte offset"));
+  ExpectRefused(
+      Args(TaggedBert(folder), truncated), folder,
+      absl::StrCat(truncated, ": the JSON ends early at byte offset"));
 }
 
 TEST(ProfileCommandTest, RefusesAProfileWithoutNodeEvents) {
   const std::string folder = TestFolder();
   const std::string empty = folder + "/session_only.json";
-  WriteBytes(empty, R"([{"cat":"Session","name":"model_loading_uri","dur":3}])");
+  WriteBytes(empty,
+             R"([{"cat":"Session","name":"model_loading_uri","dur":3}])");
   ExpectRefused(Args(TaggedBert(folder), empty), folder,
                 absl::StrCat(empty, ": no node events"));
 }

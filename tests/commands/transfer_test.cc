@@ -1,6 +1,8 @@
 // `converter transfer` in-process: tags of a tagged fixture onto the
 // fixture as onnxruntime optimized it (testdata/transformed), its printed
 // line and JSON, and the inputs it refuses with nothing written.
+#include "hp/commands/transfer.h"
+
 #include <sys/stat.h>
 
 #include <sstream>
@@ -12,7 +14,6 @@
 #include "hp/commands/analyze.h"
 #include "hp/commands/strip.h"
 #include "hp/commands/tag.h"
-#include "hp/commands/transfer.h"
 #include "hp/commands/validate.h"
 #include "hp/hp.h"
 #include "nlohmann/json.hpp"
@@ -22,12 +23,12 @@
 namespace hp {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 using test_files::kModels;
 using test_files::ListFolder;
 using test_files::ReadBytes;
 using test_files::TestFolder;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr char kTransformed[] = "testdata/transformed";
 
@@ -57,10 +58,9 @@ TransferArgs Transfer(const std::string& from, const std::string& model,
 
 TEST(TransferCommandTest, PrintsTheCountsOfEachKind) {
   const std::string folder = TestFolder();
-  const TransferArgs args =
-      Transfer(Tagged("tiny_bert", folder),
-               absl::StrCat(kTransformed, "/tiny_bert.all.onnx"),
-               folder + "/out.onnx");
+  const TransferArgs args = Transfer(
+      Tagged("tiny_bert", folder),
+      absl::StrCat(kTransformed, "/tiny_bert.all.onnx"), folder + "/out.onnx");
   const Ran ran = RunCommand(RunTransfer, args);
   ASSERT_TRUE(ran.status.ok()) << ran.status;
   EXPECT_EQ(ran.out, absl::StrCat("transferred ", args.from, " onto ",
@@ -71,10 +71,9 @@ TEST(TransferCommandTest, PrintsTheCountsOfEachKind) {
 
 TEST(TransferCommandTest, JsonListsEveryNodeWithWhatItWasMatchedWith) {
   const std::string folder = TestFolder();
-  TransferArgs args =
-      Transfer(Tagged("tiny_bert", folder),
-               absl::StrCat(kTransformed, "/tiny_bert.all.onnx"),
-               folder + "/out.onnx");
+  TransferArgs args = Transfer(
+      Tagged("tiny_bert", folder),
+      absl::StrCat(kTransformed, "/tiny_bert.all.onnx"), folder + "/out.onnx");
   args.json = true;
   const Ran ran = RunCommand(RunTransfer, args);
   ASSERT_TRUE(ran.status.ok()) << ran.status;
@@ -103,8 +102,8 @@ TEST(TransferCommandTest, EveryTagFormatOfTheTaggedModelIsRead) {
   const std::string folder = TestFolder();
   const std::string transformed =
       absl::StrCat(kTransformed, "/tiny_bert.all.onnx");
-  TransferArgs from_metadata = Transfer(Tagged("tiny_bert", folder),
-                                        transformed, folder + "/m.onnx");
+  TransferArgs from_metadata =
+      Transfer(Tagged("tiny_bert", folder), transformed, folder + "/m.onnx");
   from_metadata.json = true;
   const Ran expected = RunCommand(RunTransfer, from_metadata);
   ASSERT_TRUE(expected.status.ok()) << expected.status;
@@ -147,7 +146,8 @@ TEST(TransferCommandTest, EachNodeStoresItsKindForTheViews) {
     args.json = true;
     const Ran transferred = RunCommand(RunTransfer, args);
     ASSERT_TRUE(transferred.status.ok()) << transferred.status;
-    const nlohmann::json counts = nlohmann::json::parse(transferred.out)["counts"];
+    const nlohmann::json counts =
+        nlohmann::json::parse(transferred.out)["counts"];
 
     AnalyzeArgs analyze;
     analyze.inspect.model = args.output.output;
@@ -229,7 +229,8 @@ TEST(TransferCommandTest, RefusesBadInputsWritingNothing) {
   ASSERT_EQ(::mkdir(folder.c_str(), 0755), 0);
   const std::string output = folder + "/out.onnx";
   const std::string bert = absl::StrCat(kModels, "/tiny_bert.onnx");
-  const std::string optimized = absl::StrCat(kTransformed, "/tiny_bert.all.onnx");
+  const std::string optimized =
+      absl::StrCat(kTransformed, "/tiny_bert.all.onnx");
   ExpectRefused(Transfer("", optimized, output), folder, "--from is required");
   ExpectRefused(Transfer(tagged, "", output), folder, "--model is required");
   ExpectRefused(Transfer(bert, optimized, output), folder,
@@ -239,9 +240,10 @@ TEST(TransferCommandTest, RefusesBadInputsWritingNothing) {
   // Another fixture: its graph input is not the tagged model's.
   const std::string resnet =
       absl::StrCat(kTransformed, "/tiny_resnet.all.onnx");
-  ExpectRefused(Transfer(tagged, resnet, output), folder,
-                absl::StrCat(resnet, ": graph input 'image' is not an input of ",
-                             tagged));
+  ExpectRefused(
+      Transfer(tagged, resnet, output), folder,
+      absl::StrCat(resnet, ": graph input 'image' is not an input of ",
+                   tagged));
   ExpectRefused(Transfer(tagged, optimized, optimized), folder, optimized);
 }
 

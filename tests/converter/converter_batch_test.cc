@@ -9,8 +9,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/support/test_folder.h"
 #include "tests/support/test_files.h"
+#include "tests/support/test_folder.h"
 
 namespace hp {
 namespace {
@@ -163,12 +163,12 @@ TEST(ConverterBatchTest, NoFsyncWritesWhatTheDefaultWrites) {
     SCOPED_TRACE(flag);
     const std::string out = folder + (*flag ? "/nofsync" : "/default");
     const RunResult single = Converter(
-        folder, absl::StrCat("tag --model ", bert, " --output ", out,
-                             ".onnx", flag));
+        folder,
+        absl::StrCat("tag --model ", bert, " --output ", out, ".onnx", flag));
     EXPECT_EQ(single.exit_code, 0) << single.err;
-    const RunResult batch = Converter(
-        folder, absl::StrCat("tag --models_dir ", folder, "/in --output_dir ",
-                             out, flag));
+    const RunResult batch =
+        Converter(folder, absl::StrCat("tag --models_dir ", folder,
+                                       "/in --output_dir ", out, flag));
     EXPECT_EQ(batch.exit_code, 1) << batch.err;  // the mixed folder's bad files
   }
   EXPECT_TRUE(ReadBytes(folder + "/default.onnx") ==

@@ -33,19 +33,18 @@ TEST(ExtractFileTest, AModuleOnlyInASubgraphBodyHasNothingToCut) {
   testing::ModelBuilder builder;
   builder.Input("x").Input("c", onnx::TensorProto::BOOL);
   Tagged(builder.Node("/If", "If", {"c"}, {"y"}), "/M")
-      .Subgraph("then_branch",
-                testing::GraphBuilder("then")
-                    .Node("/inner/Neg", "Neg", {"x"}, {"t"})
-                    .NodeMetadata("pkg.hp.tag", "/M/Inner")
-                    .Output("t"))
+      .Subgraph("then_branch", testing::GraphBuilder("then")
+                                   .Node("/inner/Neg", "Neg", {"x"}, {"t"})
+                                   .NodeMetadata("pkg.hp.tag", "/M/Inner")
+                                   .Output("t"))
       .Subgraph("else_branch", testing::GraphBuilder("else")
                                    .Node("/Abs", "Abs", {"x"}, {"e"})
                                    .NodeMetadata("pkg.hp.tag", "/M")
                                    .Output("e"));
-  const onnx::ModelProto model = builder.Output("y")
-                                     .ModelMetadata("pkg.hp.tag_format",
-                                                    "metadata")
-                                     .Build();
+  const onnx::ModelProto model =
+      builder.Output("y")
+          .ModelMetadata("pkg.hp.tag_format", "metadata")
+          .Build();
   ASSERT_TRUE(SaveModel(model, folder + "/m.onnx").ok());
   ExtractFileRequest request;
   request.model_path = folder + "/m.onnx";
@@ -66,7 +65,8 @@ TEST(ExtractFileTest, ABorderTensorOfUnknownTypeNamesItsNode) {
   Tagged(builder.Node("/a/Custom", "Custom", {"x"}, {"h"}), "/M/A");
   Tagged(builder.Node("/b/Relu", "Relu", {"h"}, {"y"}), "/M/B");
   const onnx::ModelProto model =
-      builder.Output("y").ModelMetadata("pkg.hp.tag_format", "metadata")
+      builder.Output("y")
+          .ModelMetadata("pkg.hp.tag_format", "metadata")
           .Build();
   ASSERT_TRUE(SaveModel(model, folder + "/m.onnx").ok());
   ExtractFileRequest request;

@@ -1,13 +1,14 @@
 // The cut of a module out of a graph (inputs, outputs, initializers, outer
 // tensors of subgraph bodies) and the types inferred at its border, on
 // graphs built in code.
+#include "hp/extract/extract_module.h"
+
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/extract/boundary_types.h"
-#include "hp/extract/extract_module.h"
 #include "hp/model/graph_walk.h"
 #include "hp/testing/model_builder.h"
 
@@ -82,9 +83,9 @@ TEST(CutModuleTest, InputsAreReadInsideAndProducedOutside) {
 TEST(CutModuleTest, ModelInputsAndOutputsComeFirstInTheModelsOrder) {
   const onnx::ModelProto model = Layered();
   const NodeList nodes = CollectNodes(model);
-  const ModuleCut cut = CutModule(
-      model.graph(), nodes,
-      Inside(nodes, {"/a/MatMul", "/b/Add", "/b/Relu", "/c/Mul"}));
+  const ModuleCut cut =
+      CutModule(model.graph(), nodes,
+                Inside(nodes, {"/a/MatMul", "/b/Add", "/b/Relu", "/c/Mul"}));
   EXPECT_THAT(cut.inputs, ElementsAre("x"));
   EXPECT_THAT(cut.outputs, ElementsAre("z"));
   EXPECT_THAT(cut.initializers, ElementsAre(0, 1));
@@ -119,8 +120,8 @@ TEST(CutModuleTest, AnOuterTensorASubgraphReadsIsAnInput) {
 TEST(CutModuleTest, CutsMadeTogetherAreTheCutsMadeAlone) {
   const onnx::ModelProto model = Layered();
   const NodeList nodes = CollectNodes(model);
-  const std::vector<std::vector<std::string>> groups = {
-      {"/a/MatMul"}, {"/b/Add", "/b/Relu"}};
+  const std::vector<std::vector<std::string>> groups = {{"/a/MatMul"},
+                                                        {"/b/Add", "/b/Relu"}};
   std::vector<int> cut_of(nodes.size(), -1);
   for (size_t c = 0; c < groups.size(); ++c) {
     const std::vector<bool> inside = Inside(nodes, groups[c]);
@@ -166,9 +167,7 @@ TEST(BoundaryTypesTest, ElementTypesAndRanksFollowTheOpSchemas) {
   shape->add_dim()->set_dim_value(4);
   const NodeList nodes = CollectNodes(model);
   const absl::StatusOr<InferredTypes> types = InferTensorTypes(
-      model.graph(), nodes,
-      MessagesOf(nodes),
-      model.functions(), "m.onnx");
+      model.graph(), nodes, MessagesOf(nodes), model.functions(), "m.onnx");
   ASSERT_TRUE(types.ok()) << types.status();
   const auto elem = [&](const std::string& name) {
     return types->TypeOf(name)->tensor_type().elem_type();
@@ -187,18 +186,15 @@ TEST(BoundaryTypesTest, ElementTypesAndRanksFollowTheOpSchemas) {
 }
 
 TEST(BoundaryTypesTest, AnOpWithoutARuleIsNamedWhenItsOutputIsNeeded) {
-  const onnx::ModelProto model =
-      testing::ModelBuilder()
-          .Input("x")
-          .Node("/a/Custom", "FancyOp", {"x"}, {"h"})
-          .Node("/b/Relu", "Relu", {"h"}, {"y"})
-          .Output("y")
-          .Build();
+  const onnx::ModelProto model = testing::ModelBuilder()
+                                     .Input("x")
+                                     .Node("/a/Custom", "FancyOp", {"x"}, {"h"})
+                                     .Node("/b/Relu", "Relu", {"h"}, {"y"})
+                                     .Output("y")
+                                     .Build();
   const NodeList nodes = CollectNodes(model);
   const absl::StatusOr<InferredTypes> types = InferTensorTypes(
-      model.graph(), nodes,
-      MessagesOf(nodes),
-      model.functions(), "m.onnx");
+      model.graph(), nodes, MessagesOf(nodes), model.functions(), "m.onnx");
   ASSERT_TRUE(types.ok()) << types.status();
   const absl::StatusOr<onnx::TypeProto> h = types->TypeOf("h");
   ASSERT_FALSE(h.ok());

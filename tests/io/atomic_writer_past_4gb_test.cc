@@ -45,8 +45,8 @@ TEST(AtomicFileWriterPast4GbTest, DirectBlocksLandInPlacePast4GiB) {
     ASSERT_TRUE(writer->Reserve(total).ok());
     for (int k = 0; k < kRanges; ++k) {
       ASSERT_TRUE(writer->Append(label(k)).ok());
-      const absl::Status copied =
-          writer->AppendFileRange(opened->fd.get(), k % kShifts, kRange, source);
+      const absl::Status copied = writer->AppendFileRange(
+          opened->fd.get(), k % kShifts, kRange, source);
       ASSERT_TRUE(copied.ok()) << copied;
     }
     ASSERT_TRUE(writer->Commit(Durability::kFsync).ok());

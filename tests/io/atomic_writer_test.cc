@@ -23,13 +23,14 @@ using ::testing::ElementsAre;
 
 class AtomicFileWriterTest : public ::testing::TestWithParam<Durability> {};
 
-INSTANTIATE_TEST_SUITE_P(
-    Durabilities, AtomicFileWriterTest,
-    ::testing::Values(Durability::kFsync, Durability::kNoFsync),
-    [](const ::testing::TestParamInfo<Durability>& info) {
-      return std::string(info.param == Durability::kFsync ? "Fsync"
-                                                          : "NoFsync");
-    });
+INSTANTIATE_TEST_SUITE_P(Durabilities, AtomicFileWriterTest,
+                         ::testing::Values(Durability::kFsync,
+                                           Durability::kNoFsync),
+                         [](const ::testing::TestParamInfo<Durability>& info) {
+                           return std::string(info.param == Durability::kFsync
+                                                  ? "Fsync"
+                                                  : "NoFsync");
+                         });
 
 TEST_P(AtomicFileWriterTest, TargetChangesOnlyAtCommit) {
   const std::string folder = TestFolder();

@@ -257,8 +257,8 @@ TEST(PlaceExternalDataTest, DeclaredModeChecksTheDeclaredFilesThenCopies) {
   policy.declare_hint = "declare it";
   {
     absl::StatusOr<PlacedExternalData> placed =
-        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model,
-                          folders.output, policy, Durability::kNoFsync);
+        PlaceExternalData({"w.bin", "sub/v.bin"}, folders.model, folders.output,
+                          policy, Durability::kNoFsync);
     ASSERT_TRUE(placed.ok()) << placed.status();
     EXPECT_EQ(placed->counts().copied, 2);
     EXPECT_THAT(ListTree(folders.out), ElementsAre("sub/v.bin", "w.bin"));
@@ -279,9 +279,8 @@ TEST(PlaceExternalDataTest, DeclaredModeChecksTheDeclaredFilesThenCopies) {
                 "without it; declare it");
 
   policy.declared = {"w.bin", "unused.bin"};
-  absl::StatusOr<PlacedExternalData> unused =
-      PlaceExternalData({"w.bin"}, folders.model, folders.output, policy,
-                        Durability::kNoFsync);
+  absl::StatusOr<PlacedExternalData> unused = PlaceExternalData(
+      {"w.bin"}, folders.model, folders.output, policy, Durability::kNoFsync);
   EXPECT_EQ(unused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(unused.status().message(),
             folders.model +

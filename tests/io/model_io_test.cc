@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "proto/onnx.pb.h"
 #include "tests/support/test_files.h"
@@ -27,7 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::google::protobuf::util::MessageDifferencer;
-using ::testing::ElementsAre;
 using ::hp::test_files::ListFolder;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
@@ -35,6 +34,7 @@ using ::hp::test_files::WriteBytes;
 using ::hp::wire_format::BytesField;
 using ::hp::wire_format::Fixed64Field;
 using ::hp::wire_format::VarintField;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string Diff(const google::protobuf::Message& a,
@@ -80,7 +80,8 @@ onnx::ModelProto MakeModel() {
 }
 
 // A graph with one node `op_type` reading `input` and writing `output`.
-onnx::GraphProto MakeBranch(const std::string& name, const std::string& op_type) {
+onnx::GraphProto MakeBranch(const std::string& name,
+                            const std::string& op_type) {
   onnx::GraphProto branch;
   branch.set_name(name);
   onnx::NodeProto* node = branch.add_node();
@@ -118,20 +119,19 @@ onnx::ModelProto MakeExternalDataModel(const char* location) {
 // depths: ModelProto 99 and 100, NodeProto 42, TensorProto 17 and
 // OperatorSetIdProto 3.
 std::string ModelWithUnknownFields() {
-  const std::string node =
-      BytesField(1, "x") + BytesField(2, "y") + BytesField(3, "/Relu") +
-      BytesField(4, "Relu") + BytesField(42, "future node field");
-  const std::string tensor = VarintField(1, 4) + VarintField(2, 2) +
-                             BytesField(8, "w") +
-                             BytesField(9, std::string("\x01\x02\x00\x04", 4)) +
-                             VarintField(17, 7);
-  const std::string graph = BytesField(1, node) + BytesField(2, "main") +
-                            BytesField(5, tensor);
+  const std::string node = BytesField(1, "x") + BytesField(2, "y") +
+                           BytesField(3, "/Relu") + BytesField(4, "Relu") +
+                           BytesField(42, "future node field");
+  const std::string tensor =
+      VarintField(1, 4) + VarintField(2, 2) + BytesField(8, "w") +
+      BytesField(9, std::string("\x01\x02\x00\x04", 4)) + VarintField(17, 7);
+  const std::string graph =
+      BytesField(1, node) + BytesField(2, "main") + BytesField(5, tensor);
   const std::string opset = BytesField(1, "") + VarintField(2, 21) +
                             BytesField(3, "future opset field");
-  return VarintField(1, 10) + BytesField(2, "hand-written") + BytesField(7, graph) +
-         BytesField(8, opset) + VarintField(99, 123456789) +
-         Fixed64Field(100, 0x0123456789abcdefULL);
+  return VarintField(1, 10) + BytesField(2, "hand-written") +
+         BytesField(7, graph) + BytesField(8, opset) +
+         VarintField(99, 123456789) + Fixed64Field(100, 0x0123456789abcdefULL);
 }
 
 // Bytes `read` has read so far, from /proc/self/io.
@@ -157,7 +157,8 @@ TEST(ModelIoTest, LoadsFromPath) {
 
   absl::StatusOr<onnx::ModelProto> loaded = LoadModel(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded)) << Diff(model, *loaded);
+  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded))
+      << Diff(model, *loaded);
 }
 
 TEST(ModelIoTest, ParsesFromBytes) {
@@ -165,7 +166,8 @@ TEST(ModelIoTest, ParsesFromBytes) {
   absl::StatusOr<onnx::ModelProto> parsed =
       ParseModel(model.SerializeAsString(), "<memory>");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(model, *parsed)) << Diff(model, *parsed);
+  EXPECT_TRUE(MessageDifferencer::Equals(model, *parsed))
+      << Diff(model, *parsed);
 }
 
 TEST(ModelIoTest, SaveThenLoadGivesAnEqualModel) {
@@ -176,7 +178,8 @@ TEST(ModelIoTest, SaveThenLoadGivesAnEqualModel) {
 
   absl::StatusOr<onnx::ModelProto> loaded = LoadModel(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded)) << Diff(model, *loaded);
+  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded))
+      << Diff(model, *loaded);
   EXPECT_EQ(ReadBytes(path), *SerializeModel(model, path));
 }
 
@@ -210,8 +213,11 @@ TEST(ModelIoTest, UnknownFieldsSurviveLoadAndSaveByteForByte) {
   EXPECT_EQ(model->opset_import(0).version(), 21);
   // And the unknown ones were kept.
   EXPECT_EQ(model->GetReflection()->GetUnknownFields(*model).field_count(), 2);
-  EXPECT_EQ(model->graph().node(0).GetReflection()
-                ->GetUnknownFields(model->graph().node(0)).field_count(),
+  EXPECT_EQ(model->graph()
+                .node(0)
+                .GetReflection()
+                ->GetUnknownFields(model->graph().node(0))
+                .field_count(),
             1);
 
   ASSERT_TRUE(SaveModel(*model, output, {input, false}).ok());
@@ -275,7 +281,8 @@ TEST(ModelIoTest, DocStringsFunctionsSubgraphsAndRawBytesSurvive) {
   inner_branch->set_name("then_branch");
   inner_branch->set_type(onnx::AttributeProto::GRAPH);
   *inner_branch->mutable_g() = MakeBranch("inner", "Sub");
-  onnx::TensorProto* inner_weight = inner_branch->mutable_g()->add_initializer();
+  onnx::TensorProto* inner_weight =
+      inner_branch->mutable_g()->add_initializer();
   inner_weight->set_name("inner_w");
   inner_weight->set_raw_data(std::string("\x00\xff\x00", 3));
 
@@ -295,7 +302,8 @@ TEST(ModelIoTest, DocStringsFunctionsSubgraphsAndRawBytesSurvive) {
   ASSERT_TRUE(SaveModel(model, path).ok());
   absl::StatusOr<onnx::ModelProto> loaded = LoadModel(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded)) << Diff(model, *loaded);
+  EXPECT_TRUE(MessageDifferencer::Equals(model, *loaded))
+      << Diff(model, *loaded);
 
   // The same facts, spelled out, in case equality were ever weakened.
   EXPECT_EQ(loaded->doc_string(), "model doc");
@@ -307,7 +315,8 @@ TEST(ModelIoTest, DocStringsFunctionsSubgraphsAndRawBytesSurvive) {
   const onnx::GraphProto& inner_graph =
       loaded->graph().node(2).attribute(0).g().node(1).attribute(0).g();
   EXPECT_EQ(inner_graph.node(0).op_type(), "Sub");
-  EXPECT_EQ(inner_graph.initializer(0).raw_data(), std::string("\x00\xff\x00", 3));
+  EXPECT_EQ(inner_graph.initializer(0).raw_data(),
+            std::string("\x00\xff\x00", 3));
   ASSERT_EQ(loaded->functions_size(), 1);
   EXPECT_EQ(loaded->functions(0).name(), "MyGelu");
   EXPECT_EQ(loaded->functions(0).node(0).doc_string(), "function node doc");
@@ -409,7 +418,8 @@ TEST(ModelIoTest, RefusesAnExternalDataSymlinkLeadingOutside) {
     EXPECT_THAT(status.message(), HasSubstr(folder + "/model.onnx"));
     EXPECT_THAT(status.message(), HasSubstr("tensor 'w'"));
     EXPECT_THAT(status.message(), HasSubstr(location));
-    EXPECT_THAT(status.message(), HasSubstr("leads outside the model's folder"));
+    EXPECT_THAT(status.message(),
+                HasSubstr("leads outside the model's folder"));
   }
 }
 
@@ -477,9 +487,9 @@ TEST(ModelIoTest, ChecksExternalDataInSubgraphsAndFunctions) {
 
 // Loads `path`, expects failure, and checks that loading and a would-be save
 // after it left `folder` holding exactly `expected_names`.
-absl::Status LoadExpectingFailure(const std::string& path,
-                                  const std::string& folder,
-                                  const std::vector<std::string>& expected_names) {
+absl::Status LoadExpectingFailure(
+    const std::string& path, const std::string& folder,
+    const std::vector<std::string>& expected_names) {
   absl::StatusOr<onnx::ModelProto> model = LoadModel(path);
   EXPECT_FALSE(model.ok()) << path << " loaded";
   if (model.ok()) return absl::OkStatus();

@@ -16,10 +16,10 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
+#include "hp/io/model_io.h"
 #include "hp/tag/appended_tags.h"
 #include "hp/tag/record_strip.h"
 #include "hp/tag/tag_writer.h"
-#include "hp/io/model_io.h"
 #include "hp/trace/scope_trace.h"
 #include "proto/onnx.pb.h"
 #include "tests/support/test_files.h"
@@ -30,7 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::google::protobuf::util::MessageDifferencer;
-using ::testing::ElementsAre;
 using ::hp::test_files::kModels;
 using ::hp::test_files::ListFolder;
 using ::hp::test_files::ReadBytes;
@@ -39,6 +38,7 @@ using ::hp::test_files::WriteBytes;
 using ::hp::wire_format::BytesField;
 using ::hp::wire_format::Varint;
 using ::hp::wire_format::VarintField;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string Bytes(size_t size, uint32_t seed) {
@@ -273,7 +273,7 @@ TEST(ModelSpliceTest, ASelectionSavesTheNodesAndInitializersChosen) {
   WriteBytes(path, model.SerializeAsString());
   onnx::ModelProto expected = model;
   onnx::GraphProto* graph = expected.mutable_graph();
-  graph->mutable_node()->DeleteSubrange(0, 1);  // keep Add and Relu
+  graph->mutable_node()->DeleteSubrange(0, 1);         // keep Add and Relu
   graph->mutable_initializer()->DeleteSubrange(0, 1);  // keep b
   graph->clear_sparse_initializer();
   const std::vector<size_t> nodes = {1, 2};
@@ -641,11 +641,12 @@ TEST(ModelSpliceTest, NodeRecordsPastTheLimitAreReadAndABadOneIsNamed) {
   const std::string path = folder + "/records.onnx";
   std::string nodes;
   for (int i = 0; i < 100; ++i) {
-    nodes += BytesField(1, BytesField(3, "/layers." + std::to_string(i) +
-                                             "/fc/MatMul") +
-                               BytesField(4, "MatMul"));
+    nodes += BytesField(
+        1, BytesField(3, "/layers." + std::to_string(i) + "/fc/MatMul") +
+               BytesField(4, "MatMul"));
   }
-  const std::string head = VarintField(1, 8) + BytesField(8, VarintField(2, 17));
+  const std::string head =
+      VarintField(1, 8) + BytesField(8, VarintField(2, 17));
   WriteBytes(path, head + BytesField(7, nodes));
   SpliceOptions options;
   options.read_node_records = true;
@@ -658,8 +659,8 @@ TEST(ModelSpliceTest, NodeRecordsPastTheLimitAreReadAndABadOneIsNamed) {
   // accepts.
   std::string bad;
   for (int i = 0; i < 100; ++i) {
-    bad += BytesField(1, i == 7 ? std::string("\x0f\x00", 2)
-                                : BytesField(4, "MatMul"));
+    bad += BytesField(
+        1, i == 7 ? std::string("\x0f\x00", 2) : BytesField(4, "MatMul"));
   }
   WriteBytes(path, head + BytesField(7, bad));
   const absl::Status status = ModelSplice::Open(path, options).status();
@@ -762,7 +763,8 @@ TEST(ModelSpliceTest, AppendedTagsForOtherNodesAreRefused) {
   absl::Status saved = splice->Save(folder + "/out.onnx", {},
                                     {&appended.sizes, appended.encode});
   EXPECT_EQ(saved.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(saved.message(), HasSubstr("do not match the skeleton's 4 nodes"));
+  EXPECT_THAT(saved.message(),
+              HasSubstr("do not match the skeleton's 4 nodes"));
   EXPECT_THAT(ListFolder(folder), ElementsAre("model.onnx"));
 }
 

@@ -42,8 +42,8 @@ void ExpectRecordReadsAsMessage(const onnx::NodeProto& node,
   from_message.AddMessage(node, "main", -1);
   NodeListBuilder from_record;
   bool needs_message = true;
-  ASSERT_TRUE(from_record.AddRecord(Data(bytes), {0, bytes.size()},
-                                    &needs_message));
+  ASSERT_TRUE(
+      from_record.AddRecord(Data(bytes), {0, bytes.size()}, &needs_message));
   EXPECT_FALSE(needs_message);
   const NodeList expected = from_message.Finish();
   const NodeList read = from_record.Finish();
@@ -104,8 +104,8 @@ TEST(NodeListTest, FieldOrderAndRepeatsReadAsProtobufParsesThem) {
   ExpectRecordReadsAsMessage(node, bytes);
   NodeListBuilder builder;
   bool needs_message = false;
-  ASSERT_TRUE(builder.AddRecord(Data(bytes), {0, bytes.size()},
-                                &needs_message));
+  ASSERT_TRUE(
+      builder.AddRecord(Data(bytes), {0, bytes.size()}, &needs_message));
   const NodeList read = builder.Finish();
   EXPECT_EQ(read[0].name, "/x/Add");
   EXPECT_THAT(Strings(read[0].inputs), ElementsAre("a", "b"));
@@ -136,8 +136,8 @@ TEST(NodeListTest, SubgraphsAndExternalTensorsNeedTheMessage) {
     const std::string bytes = node.SerializeAsString();
     NodeListBuilder builder;
     bool needs_message = false;
-    ASSERT_TRUE(builder.AddRecord(Data(bytes), {0, bytes.size()},
-                                  &needs_message));
+    ASSERT_TRUE(
+        builder.AddRecord(Data(bytes), {0, bytes.size()}, &needs_message));
     EXPECT_TRUE(needs_message);
   }
   // As a message, the owner's body follows it.
@@ -148,28 +148,27 @@ TEST(NodeListTest, SubgraphsAndExternalTensorsNeedTheMessage) {
   EXPECT_TRUE(nodes[0].owns_subgraphs);
   EXPECT_EQ(nodes[1].name, "/inner/Relu");
   EXPECT_EQ(nodes[1].owner, 0);
-  EXPECT_EQ(nodes[1].graph_path,
-            "main//encoder/layer.0/MatMul/then_branch");
+  EXPECT_EQ(nodes[1].graph_path, "main//encoder/layer.0/MatMul/then_branch");
 }
 
 TEST(NodeListTest, AMalformedRecordIsRefusedAndLeavesNothing) {
   const std::string good = Node().SerializeAsString();
   std::vector<std::string> bad = {
-      good.substr(0, good.size() - 1),     // cut inside the last entry
-      BytesField(1, "x").substr(0, 2),     // a length past the end
+      good.substr(0, good.size() - 1),  // cut inside the last entry
+      BytesField(1, "x").substr(0, 2),  // a length past the end
       BytesField(5, BytesField(1, "a").substr(0, 2)),  // a broken attribute
       BytesField(9, BytesField(1, "k").substr(0, 2)),  // a broken entry
-      std::string("\x0f", 1),              // wire type 7
+      std::string("\x0f", 1),                          // wire type 7
   };
   for (const std::string& bytes : bad) {
     onnx::NodeProto parsed;
     EXPECT_FALSE(parsed.ParseFromString(bytes));
     NodeListBuilder builder;
     bool needs_message = false;
-    ASSERT_TRUE(builder.AddRecord(Data(good), {0, good.size()},
-                                  &needs_message));
-    EXPECT_FALSE(builder.AddRecord(Data(bytes), {0, bytes.size()},
-                                   &needs_message));
+    ASSERT_TRUE(
+        builder.AddRecord(Data(good), {0, good.size()}, &needs_message));
+    EXPECT_FALSE(
+        builder.AddRecord(Data(bytes), {0, bytes.size()}, &needs_message));
     const NodeList nodes = builder.Finish();
     ASSERT_EQ(nodes.size(), 1u);
     EXPECT_EQ(nodes[0].inputs.size(), 3u);
@@ -201,8 +200,8 @@ TEST(NodeListTest, ForgottenMetadataLeavesTheRestOfEachNode) {
   std::vector<NodeListBuilder> parts(2);
   parts[0].Reserve(2, nullptr);
   bool needs_message = true;
-  ASSERT_TRUE(parts[0].AddRecord(Data(bytes), {0, bytes.size()},
-                                 &needs_message));
+  ASSERT_TRUE(
+      parts[0].AddRecord(Data(bytes), {0, bytes.size()}, &needs_message));
   parts[1].Reserve(1, &parts[0]);
   parts[1].AddMessage(message, "main", -1);
   NodeList nodes = NodeListBuilder::Join(&parts);

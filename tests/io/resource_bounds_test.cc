@@ -124,8 +124,9 @@ TEST(ResourceBoundsTest, NamesAndNodeCountsAreBoundedPerRecord) {
   options.read_node_records = false;
   const absl::Status parsed = ModelSplice::Open(path, options).status();
   EXPECT_TRUE(absl::IsInvalidArgument(parsed)) << parsed;
-  EXPECT_THAT(parsed.message(),
-              HasSubstr(path + ": the model without its graph initializers is"));
+  EXPECT_THAT(
+      parsed.message(),
+      HasSubstr(path + ": the model without its graph initializers is"));
 }
 
 TEST(ResourceBoundsTest, TraceOverTheLimitIsRefusedBeforeReading) {

@@ -32,8 +32,8 @@ using ::testing::HasSubstr;
 // (1), an initializer (5), a sparse initializer (15) and an input (11),
 // then opset_import (8) after the graph.
 struct Parts {
-  std::string node = BytesField(1, BytesField(3, "/fc/MatMul") +
-                                       BytesField(4, "MatMul"));
+  std::string node =
+      BytesField(1, BytesField(3, "/fc/MatMul") + BytesField(4, "MatMul"));
   std::string initializer = BytesField(
       5, BytesField(8, "fc.weight") + BytesField(9, std::string(64, '\x01')));
   std::string sparse = BytesField(
@@ -88,8 +88,8 @@ TEST(StructureDigestTest, OtherWeightsOfTheSameSizeKeepIt) {
 TEST(StructureDigestTest, AnyChangeOutsideTheWeightsChangesIt) {
   const Parts parts;
   Parts renamed;
-  renamed.node = BytesField(1, BytesField(3, "/fc/MatMul_1") +
-                                   BytesField(4, "MatMul"));
+  renamed.node =
+      BytesField(1, BytesField(3, "/fc/MatMul_1") + BytesField(4, "MatMul"));
   EXPECT_NE(DigestOf(parts.File()), DigestOf(renamed.File()));
   Parts other_opset;
   other_opset.opset = BytesField(8, VarintField(2, 18));
@@ -138,9 +138,8 @@ TEST(StructureDigestTest, ReadFromTheFileItIsTheMappedDigest) {
 
 TEST(StructureDigestTest, MalformedBytesAreRejectedNamingTheFile) {
   const std::string file = Parts().File();
-  EXPECT_FALSE(StructureSha256Hex(
-                   reinterpret_cast<const uint8_t*>(file.data()),
-                   file.size() - 3)
+  EXPECT_FALSE(StructureSha256Hex(reinterpret_cast<const uint8_t*>(file.data()),
+                                  file.size() - 3)
                    .has_value());
   const std::string path = TestFolder() + "/truncated.onnx";
   WriteBytes(path, file.substr(0, file.size() - 3));
@@ -148,10 +147,9 @@ TEST(StructureDigestTest, MalformedBytesAreRejectedNamingTheFile) {
   EXPECT_EQ(digest.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(digest.status().message()),
               HasSubstr(path + ": not an ONNX model"));
-  EXPECT_EQ(StructureSha256FileHex(TestFolder() + "/missing.onnx")
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      StructureSha256FileHex(TestFolder() + "/missing.onnx").status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 // hp_record (Python) wrote each fixture's trace; hp (C++) must compute the
@@ -161,8 +159,8 @@ TEST(StructureDigestTest, EqualsWhatTheRecorderWroteForEveryFixture) {
        {"tiny_bert", "tiny_resnet", "tiny_gpt", "tiny_t5", "control_flow",
         "containers", "recalls", "dynamo_style", "unscoped"}) {
     const std::string model = std::string(kModels) + "/" + stem + ".onnx";
-    absl::StatusOr<ScopeTrace> trace = LoadScopeTrace(
-        std::string(kModels) + "/" + stem + ".trace.json");
+    absl::StatusOr<ScopeTrace> trace =
+        LoadScopeTrace(std::string(kModels) + "/" + stem + ".trace.json");
     ASSERT_TRUE(trace.ok()) << trace.status();
     ASSERT_FALSE(trace->onnx_structure_sha256().empty()) << stem;
     absl::StatusOr<std::string> from_file = StructureSha256FileHex(model);

@@ -41,7 +41,8 @@ using ::hp::test_files::kLibonnxTestdata;
 // The path of the first field proto/onnx.proto does not know, e.g.
 // "ModelProto.graph.node.42"; empty when there is none. The testdata was
 // written with the ONNX schema, so any hit is a gap in ours.
-std::string FirstUnknownField(const Message& message, const std::string& where) {
+std::string FirstUnknownField(const Message& message,
+                              const std::string& where) {
   const Reflection* reflection = message.GetReflection();
   const google::protobuf::UnknownFieldSet& unknown =
       reflection->GetUnknownFields(message);
@@ -53,11 +54,13 @@ std::string FirstUnknownField(const Message& message, const std::string& where) 
   for (const FieldDescriptor* field : fields) {
     if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     const std::string here = absl::StrCat(where, ".", field->name());
-    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    const int count =
+        field->is_repeated() ? reflection->FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
-      const Message& child = field->is_repeated()
-                                 ? reflection->GetRepeatedMessage(message, field, i)
-                                 : reflection->GetMessage(message, field);
+      const Message& child =
+          field->is_repeated()
+              ? reflection->GetRepeatedMessage(message, field, i)
+              : reflection->GetMessage(message, field);
       std::string found = FirstUnknownField(child, here);
       if (!found.empty()) return found;
     }
@@ -129,8 +132,9 @@ TEST(TestdataRoundtripTest, EveryModelRoundTripsByteForByte) {
                      "field order)";
   }
 
-  std::printf("roundtrip: %d models, %d byte-identical, %d equal-as-message only\n",
-              models, byte_identical, equal_as_message_only);
+  std::printf(
+      "roundtrip: %d models, %d byte-identical, %d equal-as-message only\n",
+      models, byte_identical, equal_as_message_only);
   EXPECT_EQ(models, static_cast<int>(paths.size())) << "some models failed";
   EXPECT_EQ(byte_identical, models);
 }

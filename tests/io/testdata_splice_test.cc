@@ -10,10 +10,10 @@
 
 #include "gtest/gtest.h"
 #include "hp/hp.h"
-#include "hp/tag/appended_tags.h"
 #include "hp/io/atomic_file.h"
 #include "hp/io/model_io.h"
 #include "hp/io/model_splice.h"
+#include "hp/tag/appended_tags.h"
 #include "proto/onnx.pb.h"
 #include "tests/support/test_files.h"
 

@@ -56,7 +56,8 @@ TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
 std::string WritePatternFile(const std::string& path, size_t pages) {
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   std::string bytes(pages * page, ' ');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 251);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(i % 251);
   WriteBytes(path, bytes);
   return bytes;
 }

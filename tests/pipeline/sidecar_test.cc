@@ -79,7 +79,8 @@ TEST_F(SidecarTest, ReadsBackTheNodeMap) {
 }
 
 TEST_F(SidecarTest, WithoutATraceCallsAreUnknown) {
-  const std::string text = SidecarJson(model_, result_, nullptr, SidecarContext());
+  const std::string text =
+      SidecarJson(model_, result_, nullptr, SidecarContext());
   nlohmann::json json = nlohmann::json::parse(text, nullptr, false);
   EXPECT_TRUE(json["export"]["trace"].is_null());
   EXPECT_TRUE(json["hierarchy"]["modules"]["call_count"].is_null());

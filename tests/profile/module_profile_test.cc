@@ -35,9 +35,9 @@ std::unique_ptr<ProfiledGraph> Graph() {
 }
 
 std::string Event(absl::string_view node, int64_t dur) {
-  return absl::StrCat(R"({"cat":"Node","ph":"X","name":")", node,
-                      R"(_kernel_time","dur":)", dur,
-                      R"(,"args":{"op_name":"X","provider":"CPUExecutionProvider"}})");
+  return absl::StrCat(
+      R"({"cat":"Node","ph":"X","name":")", node, R"(_kernel_time","dur":)",
+      dur, R"(,"args":{"op_name":"X","provider":"CPUExecutionProvider"}})");
 }
 
 std::string ModelRun(int64_t wall) {
@@ -178,13 +178,13 @@ TEST(ModuleProfileTest, LeavesOutWarmUpRunsOfEachFile) {
 TEST(ModuleProfileTest, CountsAndListsEventsOfUnknownNodes) {
   const auto graph = Graph();
   NodeTimes times(*graph, 0);
-  ASSERT_TRUE(times
-                  .AddBytes(Profile({Event("a1", 10), Event("gone", 2),
-                                     Event("b1", 1), Event("gone", 3),
-                                     Event("", 4), Event("n0", 1),
-                                     Event("c1", 1)}),
-                            "p.json")
-                  .ok());
+  ASSERT_TRUE(
+      times
+          .AddBytes(Profile({Event("a1", 10), Event("gone", 2), Event("b1", 1),
+                             Event("gone", 3), Event("", 4), Event("n0", 1),
+                             Event("c1", 1)}),
+                    "p.json")
+          .ok());
   ASSERT_TRUE(times.Check().ok());
   EXPECT_EQ(times.unknown().calls, 3);
   EXPECT_EQ(times.unknown().micros, 9);
@@ -223,11 +223,11 @@ TEST(ModuleProfileTest, ListsAtMostSoManyUnknownNamesAndCountsTheRest) {
 TEST(ModuleProfileTest, MoreThanHalfUnknownIsAnotherModel) {
   const auto graph = Graph();
   NodeTimes times(*graph, 0);
-  ASSERT_TRUE(times
-                  .AddBytes(Profile({Event("a1", 10), Event("x", 2),
-                                     Event("y", 3)}),
-                            "other.json")
-                  .ok());
+  ASSERT_TRUE(
+      times
+          .AddBytes(Profile({Event("a1", 10), Event("x", 2), Event("y", 3)}),
+                    "other.json")
+          .ok());
   const absl::Status status = times.Check();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(),
@@ -240,10 +240,10 @@ TEST(ModuleProfileTest, AProfileWithoutNodeEventsIsRefused) {
   const auto graph = Graph();
   NodeTimes times(*graph, 0);
   ASSERT_TRUE(times.AddBytes(Profile({ModelRun(5)}), "empty.json").ok());
-  EXPECT_THAT(times.Check().message(),
-              HasSubstr("empty.json: no node events"));
+  EXPECT_THAT(times.Check().message(), HasSubstr("empty.json: no node events"));
   NodeTimes skipped(*graph, 1);
-  ASSERT_TRUE(skipped.AddBytes(Profile({Event("a1", 1), ModelRun(5)}), "s.json").ok());
+  ASSERT_TRUE(
+      skipped.AddBytes(Profile({Event("a1", 1), ModelRun(5)}), "s.json").ok());
   EXPECT_THAT(skipped.Check().message(),
               HasSubstr("every node event is in a skipped run"));
 }
@@ -260,13 +260,16 @@ TEST(ModuleProfileTest, ANodeEventWithoutWholeDurationIsRefused) {
 TEST(ModuleProfileTest, OtherEventsAreToldApartFromNodeEvents) {
   const auto graph = Graph();
   NodeTimes times(*graph, 0);
-  ASSERT_TRUE(times
-                  .AddBytes(Profile({Event("a1", 10),
-                                     R"({"cat":"Node","name":"a1_fence_before","dur":3})",
-                                     R"({"cat":"ThreadPool","name":"a1_kernel_time","dur":3})",
-                                     R"({"cat":"Session","name":"SequentialExecutor::Execute","dur":30})"}),
-                            "p.json")
-                  .ok());
+  ASSERT_TRUE(
+      times
+          .AddBytes(
+              Profile(
+                  {Event("a1", 10),
+                   R"({"cat":"Node","name":"a1_fence_before","dur":3})",
+                   R"({"cat":"ThreadPool","name":"a1_kernel_time","dur":3})",
+                   R"({"cat":"Session","name":"SequentialExecutor::Execute","dur":30})"}),
+              "p.json")
+          .ok());
   EXPECT_EQ(times.kernel().calls, 1);
   EXPECT_EQ(times.other_events(), 2);
   EXPECT_EQ(times.session_events(), 2);

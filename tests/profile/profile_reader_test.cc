@@ -66,10 +66,10 @@ TEST(ProfileReaderTest, ReadsAFileInChunksAsItReadsBytes) {
   // More than one 1 MiB chunk, so that events straddle chunk borders.
   std::string text = "[";
   for (int i = 0; i < 20000; ++i) {
-    absl::StrAppend(&text, i > 0 ? "," : "",
-                    R"({"cat":"Node","name":"n)", i,
-                    R"(_kernel_time","dur":)", i,
-                    R"(,"args":{"op_name":"Add","provider":"CPUExecutionProvider"}})");
+    absl::StrAppend(
+        &text, i > 0 ? "," : "", R"({"cat":"Node","name":"n)", i,
+        R"(_kernel_time","dur":)", i,
+        R"(,"args":{"op_name":"Add","provider":"CPUExecutionProvider"}})");
   }
   text += "]";
   ASSERT_GT(text.size(), 1u << 20);
@@ -160,7 +160,8 @@ TEST(ProfileReaderTest, ATruncatedProfileSaysWhereItEnds) {
   const std::string text = std::string(kTwoEvents).substr(0, 120);
   const absl::Status status = Read(text, &seen);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("p.json: the JSON ends early at byte offset"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("p.json: the JSON ends early at byte offset"));
   EXPECT_THAT(status.message(), HasSubstr("truncated"));
   EXPECT_EQ(seen.size(), 1u);  // events up to there were visited
 }
@@ -168,8 +169,9 @@ TEST(ProfileReaderTest, ATruncatedProfileSaysWhereItEnds) {
 TEST(ProfileReaderTest, RefusesWhatIsNotAnArrayOfEvents) {
   std::vector<Seen> seen;
   absl::Status status = Read(R"({"traceEvents":[]})", &seen);
-  EXPECT_THAT(status.message(),
-              HasSubstr("p.json: not an onnxruntime profile: the JSON is an object"));
+  EXPECT_THAT(
+      status.message(),
+      HasSubstr("p.json: not an onnxruntime profile: the JSON is an object"));
   status = Read(R"([{"cat":"Node"}, 3])", &seen);
   EXPECT_THAT(status.message(),
               HasSubstr("element 1 of the top-level array (byte offset"));
@@ -177,7 +179,8 @@ TEST(ProfileReaderTest, RefusesWhatIsNotAnArrayOfEvents) {
   status = Read(R"([[1]])", &seen);
   EXPECT_THAT(status.message(), HasSubstr("element 0"));
   status = Read("[] x", &seen);
-  EXPECT_THAT(status.message(), HasSubstr("p.json: JSON syntax error at byte offset 3"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("p.json: JSON syntax error at byte offset 3"));
   status = Read("", &seen);
   EXPECT_THAT(status.message(), HasSubstr("ends early at byte offset 0"));
 }
@@ -328,8 +331,9 @@ TEST(ProfileReaderTest, AStringLongerThanAChunkIsReadWhole) {
 }
 
 TEST(ProfileReaderTest, AMissingFileIsNotFound) {
-  const absl::Status status = ReadProfileFile(
-      "/nonexistent/p.json", [](const ProfileEvent&) { return absl::OkStatus(); });
+  const absl::Status status =
+      ReadProfileFile("/nonexistent/p.json",
+                      [](const ProfileEvent&) { return absl::OkStatus(); });
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr("/nonexistent/p.json"));
 }

@@ -46,7 +46,7 @@ void ExpectSameReconstruction(const absl::StatusOr<ScopeReconstruction>& got,
 }
 
 Placed Reconstruct(const onnx::ModelProto& model, ModuleTable* table,
-                  const ScopeOptions& options = {}) {
+                   const ScopeOptions& options = {}) {
   const NodeList nodes = CollectNodes(model);
   // A list that kept each node's name scope as an id, as tag reads one,
   // places every node as a list that did not. A trace's table is only
@@ -166,15 +166,15 @@ TEST(ScopeReconstructionTest, ADedupNameOfAModuleCalledOnceIsNotThatModule) {
 TEST(ScopeReconstructionTest, ARepeatedScopeWarnsForEveryNode) {
   // Scopes are resolved once each; every node still gets its own warning.
   ModuleTable table = TableOf(TraceBuilder("Net").Module("block", "Block"));
-  Placed placed = Reconstruct(ModelBuilder()
-                                  .Chain({"/block/gone/Relu", "/block/Add",
-                                          "/block/gone/Relu_1"})
-                                  .Build(),
-                              &table);
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/block/gone/Relu", "/block/Add", "/block/gone/Relu_1"})
+          .Build(),
+      &table);
   EXPECT_THAT(placed.modules, ElementsAre("block", "block", "block"));
-  EXPECT_THAT(placed.origins, ElementsAre(ScopeOrigin::kNearestAncestor,
-                                          ScopeOrigin::kNodeName,
-                                          ScopeOrigin::kNearestAncestor));
+  EXPECT_THAT(placed.origins,
+              ElementsAre(ScopeOrigin::kNearestAncestor, ScopeOrigin::kNodeName,
+                          ScopeOrigin::kNearestAncestor));
   ASSERT_EQ(placed.reconstruction.warnings.size(), 2u);
   EXPECT_THAT(placed.reconstruction.warnings[0],
               HasSubstr("'/block/gone/Relu' (Relu): scope 'gone' under "
@@ -210,13 +210,13 @@ TEST(ScopeReconstructionTest, SequentialChildrenRepeatTheirParentsComponent) {
                                   .TorchNn("layer1.0.conv1", "Conv2d")
                                   .TorchNn("layer1.0.downsample", "Sequential")
                                   .TorchNn("layer1.0.downsample.0", "Conv2d"));
-  Placed placed = Reconstruct(
-      ModelBuilder()
-          .Chain({"/layer1/layer1.0/conv1/Conv",
-                  "/layer1/layer1.0/downsample/downsample.0/Conv",
-                  "/layer1/layer1.0/Add"})
-          .Build(),
-      &table);
+  Placed placed =
+      Reconstruct(ModelBuilder()
+                      .Chain({"/layer1/layer1.0/conv1/Conv",
+                              "/layer1/layer1.0/downsample/downsample.0/Conv",
+                              "/layer1/layer1.0/Add"})
+                      .Build(),
+                  &table);
   EXPECT_THAT(placed.modules, ElementsAre("layer1.0.conv1",
                                           "layer1.0.downsample.0", "layer1.0"));
   EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());
@@ -235,12 +235,13 @@ TEST(ScopeReconstructionTest, SubgraphNodesWithoutScopeTakeTheirOwnersModule) {
           .Subgraph("then_branch", GraphBuilder("then").Node("Mul_6", "Mul"))
           .Build(),
       &table);
-  EXPECT_THAT(placed.modules, ElementsAre("diag", "diag", "diag", "diag", "", ""));
-  EXPECT_THAT(placed.origins,
-              ElementsAre(ScopeOrigin::kNodeName, ScopeOrigin::kNodeName,
-                          ScopeOrigin::kEnclosingNode,
-                          ScopeOrigin::kEnclosingNode, ScopeOrigin::kNone,
-                          ScopeOrigin::kEnclosingNode));
+  EXPECT_THAT(placed.modules,
+              ElementsAre("diag", "diag", "diag", "diag", "", ""));
+  EXPECT_THAT(
+      placed.origins,
+      ElementsAre(ScopeOrigin::kNodeName, ScopeOrigin::kNodeName,
+                  ScopeOrigin::kEnclosingNode, ScopeOrigin::kEnclosingNode,
+                  ScopeOrigin::kNone, ScopeOrigin::kEnclosingNode));
 }
 
 TEST(ScopeReconstructionTest, WithoutATraceModulesComeFromNodeNames) {
@@ -259,8 +260,8 @@ TEST(ScopeReconstructionTest, WithoutATraceModulesComeFromNodeNames) {
 
 TEST(ScopeReconstructionTest, WithoutAnyScopeEverythingIsTheRoot) {
   ModuleTable table(HierarchySource::kNodeNames, "Model", "");
-  Placed placed = Reconstruct(
-      ModelBuilder().Chain({"MatMul_0", "Add_1"}).Build(), &table);
+  Placed placed =
+      Reconstruct(ModelBuilder().Chain({"MatMul_0", "Add_1"}).Build(), &table);
   EXPECT_THAT(placed.modules, ElementsAre("", ""));
   EXPECT_FALSE(placed.reconstruction.any_scope);
 }
@@ -285,19 +286,20 @@ TEST(ScopeReconstructionTest, DynamoNameScopesNameTheModules) {
 
 TEST(ScopeReconstructionTest, ADynamoScopeTheTraceLacksFallsBackWithAWarning) {
   ModuleTable table = TableOf(TraceBuilder("Net").Module("enc", "Enc"));
-  Placed placed = Reconstruct(
-      ModelBuilder()
-          .Node("node_MatMul_0", "MatMul")
-          .NodeMetadata(kDynamoNameScopesKey,
-                        "['', 'enc', 'enc.missing', 'matmul']")
-          .Build(),
-      &table);
+  Placed placed =
+      Reconstruct(ModelBuilder()
+                      .Node("node_MatMul_0", "MatMul")
+                      .NodeMetadata(kDynamoNameScopesKey,
+                                    "['', 'enc', 'enc.missing', 'matmul']")
+                      .Build(),
+                  &table);
   EXPECT_THAT(placed.modules, ElementsAre("enc"));
   EXPECT_EQ(placed.origins[0], ScopeOrigin::kNearestAncestor);
-  EXPECT_THAT(placed.reconstruction.warnings,
-              ElementsAre(HasSubstr("module 'enc.missing' of "
-                                    "pkg.torch.onnx.name_scopes is not a module "
-                                    "of the trace")));
+  EXPECT_THAT(
+      placed.reconstruction.warnings,
+      ElementsAre(HasSubstr("module 'enc.missing' of "
+                            "pkg.torch.onnx.name_scopes is not a module "
+                            "of the trace")));
 }
 
 // --- modules reached through containers that never ran --------------------
@@ -315,9 +317,8 @@ TEST(ContainerResolutionTest, ModuleDictEntriesAreFoundThroughTheDict) {
                                           "/left/proj_1/Gemm", "/left/Relu"})
                                   .Build(),
                               &table);
-  EXPECT_THAT(placed.modules,
-              ElementsAre("heads.left.proj", "heads.right.proj",
-                          "heads.left.proj", "heads.left"));
+  EXPECT_THAT(placed.modules, ElementsAre("heads.left.proj", "heads.right.proj",
+                                          "heads.left.proj", "heads.left"));
   EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());
 }
 
@@ -331,14 +332,13 @@ TEST(ContainerResolutionTest, IndexedListsAndListsInDictsAreFound) {
                                   .TorchNn("towers.x", "ModuleList", 0)
                                   .Module("towers.x.0", "Head", 0)
                                   .Module("towers.x.1", "Head", 2));
-  Placed placed = Reconstruct(
-      ModelBuilder()
-          .Chain({"/blocks.3/Relu", "/blocks.3_1/Relu", "/x.1/Relu",
-                  "/x.1_1/Relu"})
-          .Build(),
-      &table);
-  EXPECT_THAT(placed.modules, ElementsAre("blocks.3", "blocks.3", "towers.x.1",
-                                          "towers.x.1"));
+  Placed placed = Reconstruct(ModelBuilder()
+                                  .Chain({"/blocks.3/Relu", "/blocks.3_1/Relu",
+                                          "/x.1/Relu", "/x.1_1/Relu"})
+                                  .Build(),
+                              &table);
+  EXPECT_THAT(placed.modules,
+              ElementsAre("blocks.3", "blocks.3", "towers.x.1", "towers.x.1"));
 }
 
 TEST(ContainerResolutionTest, ANamespaceThatNeverRanYieldsToItsChild) {
@@ -369,8 +369,7 @@ TEST(ContainerResolutionTest, ASegmentTheTraceCannotPlaceIsAnError) {
   absl::StatusOr<ScopeReconstruction> reconstruction =
       ReconstructScopes(CollectNodes(model), &table, ScopeOptions());
   ASSERT_FALSE(reconstruction.ok());
-  EXPECT_EQ(reconstruction.status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reconstruction.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(reconstruction.status().message(),
               HasSubstr("node '/x/Relu' (Relu): scope segment 'x' under the "
                         "root could be any of the modules 'a.x', 'b.x'"));
@@ -380,8 +379,8 @@ TEST(ContainerResolutionTest, FirstCandidateTakesTheFirstWithAWarning) {
   ModuleTable table = TableOf(TwoDictsWithTheSameKey());
   ScopeOptions options;
   options.first_candidate = true;
-  Placed placed = Reconstruct(ModelBuilder().Chain({"/x/Relu"}).Build(),
-                              &table, options);
+  Placed placed =
+      Reconstruct(ModelBuilder().Chain({"/x/Relu"}).Build(), &table, options);
   EXPECT_THAT(placed.modules, ElementsAre("a.x"));
   EXPECT_THAT(placed.reconstruction.warnings,
               ElementsAre(HasSubstr("took the first, 'a.x'")));
@@ -390,8 +389,7 @@ TEST(ContainerResolutionTest, FirstCandidateTakesTheFirstWithAWarning) {
 TEST(ContainerResolutionTest, TheCallSequenceTellsSameNamedEntriesApart) {
   // With calls, "/x" is a.x's call and "/x_1" b.x's: torch numbers the
   // second call named "/x".
-  ModuleTable table =
-      TableOf(TwoDictsWithTheSameKey().Call("a.x").Call("b.x"));
+  ModuleTable table = TableOf(TwoDictsWithTheSameKey().Call("a.x").Call("b.x"));
   Placed placed = Reconstruct(
       ModelBuilder().Chain({"/x/Relu", "/x_1/Relu"}).Build(), &table);
   EXPECT_THAT(placed.modules, ElementsAre("a.x", "b.x"));
@@ -540,11 +538,11 @@ TEST(CallMatchingTest, ASecondCallNamedLikeARealModuleGoesToItsCall) {
   // relu, relu_1, relu: torch names the calls "relu", "relu_1", "relu_1".
   ModuleTable table =
       TableOf(ReluAndRelu1().Call("relu").Call("relu_1").Call("relu"));
-  Placed placed = Reconstruct(ModelBuilder()
-                                  .Chain({"/relu/Relu", "/relu_1/Relu",
-                                          "/relu_1/Relu_1"})
-                                  .Build(),
-                              &table);
+  Placed placed =
+      Reconstruct(ModelBuilder()
+                      .Chain({"/relu/Relu", "/relu_1/Relu", "/relu_1/Relu_1"})
+                      .Build(),
+                  &table);
   EXPECT_THAT(placed.modules, ElementsAre("relu", "relu_1", "relu"));
 }
 
@@ -566,19 +564,19 @@ TEST(CallMatchingTest, ACallOfManyNodesKeepsThemUpToItsClasssCount) {
           .Build(),
       &table);
   EXPECT_THAT(placed.modules,
-              ElementsAre("act", "act", "act", "act", "act_1", "act_1",
-                          "act_1", "act_1", "act", "act", "act", "act"));
+              ElementsAre("act", "act", "act", "act", "act_1", "act_1", "act_1",
+                          "act_1", "act", "act", "act", "act"));
 }
 
 TEST(CallMatchingTest, WithoutACallSequenceTheRealModuleWins) {
   // An old trace: the module-level rule, as before calls were recorded.
   ModuleTable table = TableOf(ReluAndRelu1());
   EXPECT_FALSE(table.has_calls());
-  Placed placed = Reconstruct(ModelBuilder()
-                                  .Chain({"/relu/Relu", "/relu_1/Relu",
-                                          "/relu_1/Relu_1"})
-                                  .Build(),
-                              &table);
+  Placed placed =
+      Reconstruct(ModelBuilder()
+                      .Chain({"/relu/Relu", "/relu_1/Relu", "/relu_1/Relu_1"})
+                      .Build(),
+                  &table);
   EXPECT_THAT(placed.modules, ElementsAre("relu", "relu_1", "relu_1"));
 }
 
@@ -592,11 +590,9 @@ TEST(CallMatchingTest, ACallThatLeftNoNodeTakesNoNumber) {
                                   .Call("fc")
                                   .Call("gate")
                                   .Call("gate"));
-  Placed placed = Reconstruct(ModelBuilder()
-                                  .Chain({"/fc/Gemm", "/gate/Mul",
-                                          "/gate_1/Mul"})
-                                  .Build(),
-                              &table);
+  Placed placed = Reconstruct(
+      ModelBuilder().Chain({"/fc/Gemm", "/gate/Mul", "/gate_1/Mul"}).Build(),
+      &table);
   EXPECT_THAT(placed.modules, ElementsAre("fc", "gate", "gate"));
 }
 
@@ -611,12 +607,12 @@ TEST(CallMatchingTest, AReCalledBlockKeepsItsSubmodulesCalls) {
                                   .Call("block")
                                   .Call("block.fc", 2)
                                   .Call("relu_1"));
-  Placed placed = Reconstruct(ModelBuilder()
-                                  .Chain({"/block/fc/Gemm", "/block/Add",
-                                          "/block/fc_1/Gemm", "/block_1/Add",
-                                          "/relu_1/Relu", "/Add"})
-                                  .Build(),
-                              &table);
+  Placed placed = Reconstruct(
+      ModelBuilder()
+          .Chain({"/block/fc/Gemm", "/block/Add", "/block/fc_1/Gemm",
+                  "/block_1/Add", "/relu_1/Relu", "/Add"})
+          .Build(),
+      &table);
   EXPECT_THAT(placed.modules, ElementsAre("block.fc", "block", "block.fc",
                                           "block", "relu_1", ""));
   EXPECT_THAT(placed.reconstruction.warnings, IsEmpty());

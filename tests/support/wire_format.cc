@@ -27,7 +27,8 @@ std::string BytesField(int number, const std::string& bytes) {
 
 std::string Fixed64Field(int number, uint64_t value) {
   std::string bytes = Varint(static_cast<uint64_t>(number) << 3 | 1);
-  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>(value >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<char>(value >> (8 * i)));
   return bytes;
 }
 

@@ -44,8 +44,8 @@ TEST_P(FixtureTest, TagsEqualTheGeneratorsExpectedTags) {
   EXPECT_EQ(result->root_tag, expected["root_tag"].get<std::string>());
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeTag& got = result->nodes[i];
-    SCOPED_TRACE(absl::StrCat("node ", i, " '", got.node_name, "' in ",
-                              got.graph_path));
+    SCOPED_TRACE(
+        absl::StrCat("node ", i, " '", got.node_name, "' in ", got.graph_path));
     EXPECT_EQ(got.node_name, nodes[i]["name"].get<std::string>());
     EXPECT_EQ(got.graph_path, nodes[i]["graph"].get<std::string>());
     EXPECT_FALSE(got.tag.empty());
@@ -154,7 +154,8 @@ TEST(DynamoMetadataTest, TagsWithoutATraceEqualTheExpectedTags) {
   nlohmann::json expected = ReadJson(base + ".expected.json");
   ASSERT_EQ(result->nodes.size(), expected["nodes"].size());
   for (size_t i = 0; i < result->nodes.size(); ++i) {
-    EXPECT_EQ(result->nodes[i].tag, expected["nodes"][i]["tag"].get<std::string>())
+    EXPECT_EQ(result->nodes[i].tag,
+              expected["nodes"][i]["tag"].get<std::string>())
         << result->nodes[i].node_name;
     EXPECT_EQ(result->nodes[i].module_path,
               expected["nodes"][i]["module_path"].get<std::string>())
@@ -235,10 +236,10 @@ TEST_P(NodeNamesOnlyTest, TagsFollowModulePathsWithoutClasses) {
   for (size_t i = 0; i < result->nodes.size(); ++i) {
     const NodeTag& node = result->nodes[i];
     // The module path is the same one torch's scopes gave the generator.
-    EXPECT_EQ(node.module_path, expected["nodes"][i]["module_path"].get<std::string>())
+    EXPECT_EQ(node.module_path,
+              expected["nodes"][i]["module_path"].get<std::string>())
         << node.node_name;
-    if (node.node_name ==
-        "/encoder/layer.1/attention/self/query/MatMul") {
+    if (node.node_name == "/encoder/layer.1/attention/self/query/MatMul") {
       EXPECT_EQ(node.tag, "/Model/encoder/layer.1/attention/self/query");
     }
   }

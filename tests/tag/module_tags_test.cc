@@ -42,13 +42,13 @@ ModuleTable TableOf(const TraceBuilder& builder) {
 }
 
 TEST(ModuleTagsTest, ClassChainsWithListIndices) {
-  Tags tags = Resolve(TableOf(TraceBuilder("BertModel")
-                                  .Module("encoder", "BertEncoder")
-                                  .TorchNn("encoder.layer", "ModuleList", 0)
-                                  .Module("encoder.layer.0", "BertLayer")
-                                  .Module("encoder.layer.0.attention",
-                                          "BertAttention")
-                                  .Module("encoder.layer.1", "BertLayer")));
+  Tags tags =
+      Resolve(TableOf(TraceBuilder("BertModel")
+                          .Module("encoder", "BertEncoder")
+                          .TorchNn("encoder.layer", "ModuleList", 0)
+                          .Module("encoder.layer.0", "BertLayer")
+                          .Module("encoder.layer.0.attention", "BertAttention")
+                          .Module("encoder.layer.1", "BertLayer")));
   EXPECT_EQ(tags.tag[""], "/BertModel");
   EXPECT_EQ(tags.tag["encoder"], "/BertModel/BertEncoder");
   EXPECT_EQ(tags.tag["encoder.layer.0"], "/BertModel/BertEncoder/BertLayer.0");
@@ -128,7 +128,8 @@ TEST(ModuleTagsTest, KeepListKeepsTheNamedTorchNnClassesOnly) {
   rules.keep_torch_nn_classes = {"BatchNorm2d"};
   Tags tags = Resolve(TableOf(ResNetWithNorms()), rules);
   EXPECT_TRUE(tags.kept["layer1.0.bn1"]);
-  EXPECT_EQ(tags.tag["layer1.0.bn1"], "/ResNet/BasicBlock[layer1.0]/BatchNorm2d");
+  EXPECT_EQ(tags.tag["layer1.0.bn1"],
+            "/ResNet/BasicBlock[layer1.0]/BatchNorm2d");
   EXPECT_FALSE(tags.kept["layer1.0.conv1"]);
   EXPECT_EQ(tags.tag["layer1.0.conv1"], "/ResNet/BasicBlock[layer1.0]");
   EXPECT_FALSE(tags.kept["layer1"]);

@@ -69,11 +69,10 @@ TEST(WriteNodeTagTest, MetadataFormatWritesTagPathAndNamespace) {
                            {"/Net/Encoder", "encoder", MatchKind::kDirect},
                            WriteOptions())
                   .ok());
-  EXPECT_THAT(Metadata(node),
-              ElementsAre(Pair(kTagKey, "/Net/Encoder"),
-                          Pair(kModulePathKey, "encoder"),
-                          Pair(kMatchKey, "direct"),
-                          Pair(kNamespaceKey, "Net/Encoder")));
+  EXPECT_THAT(Metadata(node), ElementsAre(Pair(kTagKey, "/Net/Encoder"),
+                                          Pair(kModulePathKey, "encoder"),
+                                          Pair(kMatchKey, "direct"),
+                                          Pair(kNamespaceKey, "Net/Encoder")));
 }
 
 TEST(WriteNodeTagTest, NamespaceCanBeLeftOut) {
@@ -96,10 +95,10 @@ TEST(WriteNodeTagTest, AnExistingNamespaceIsKeptUnlessOverwritten) {
                            {"/Net/Encoder", "encoder", MatchKind::kDirect},
                            WriteOptions())
                   .ok());
-  EXPECT_THAT(Metadata(node), ElementsAre(Pair(kNamespaceKey, "theirs"),
-                                          Pair(kTagKey, "/Net/Encoder"),
-                                          Pair(kModulePathKey, "encoder"),
-                                          Pair(kMatchKey, "direct")));
+  EXPECT_THAT(
+      Metadata(node),
+      ElementsAre(Pair(kNamespaceKey, "theirs"), Pair(kTagKey, "/Net/Encoder"),
+                  Pair(kModulePathKey, "encoder"), Pair(kMatchKey, "direct")));
 
   onnx::NodeProto overwritten = NodeNamed("/encoder/Relu");
   AddMetadata(&overwritten, kNamespaceKey, "theirs");
@@ -109,12 +108,12 @@ TEST(WriteNodeTagTest, AnExistingNamespaceIsKeptUnlessOverwritten) {
                            {"/Net/Encoder", "encoder", MatchKind::kDirect},
                            options)
                   .ok());
-  EXPECT_THAT(Metadata(overwritten),
-              ElementsAre(Pair(kNamespaceKey, "Net/Encoder"),
-                          Pair(kTagKey, "/Net/Encoder"),
-                          Pair(kModulePathKey, "encoder"),
-                          Pair(kMatchKey, "direct"),
-                          Pair(kOriginalNamespaceKey, "theirs")));
+  EXPECT_THAT(
+      Metadata(overwritten),
+      ElementsAre(Pair(kNamespaceKey, "Net/Encoder"),
+                  Pair(kTagKey, "/Net/Encoder"),
+                  Pair(kModulePathKey, "encoder"), Pair(kMatchKey, "direct"),
+                  Pair(kOriginalNamespaceKey, "theirs")));
 }
 
 TEST(WriteNodeTagTest, RefusesToOverwriteWhatHpDidNotWrite) {
@@ -302,7 +301,8 @@ ScopeTrace EncoderTrace() {
   return *std::move(trace);
 }
 
-class TagModelTest : public ::testing::TestWithParam<std::tuple<TagFormat, bool>> {
+class TagModelTest
+    : public ::testing::TestWithParam<std::tuple<TagFormat, bool>> {
  protected:
   TagOptions Options() const {
     TagOptions options;

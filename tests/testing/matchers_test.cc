@@ -1,5 +1,7 @@
 // //hp/testing's matchers accept what they promise and reject the rest, with
 // messages that name the nodes at fault.
+#include "hp/testing/matchers.h"
+
 #include <string>
 #include <utility>
 
@@ -7,7 +9,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/hp.h"
-#include "hp/testing/matchers.h"
 #include "hp/testing/model_builder.h"
 
 namespace hp {
@@ -26,8 +27,8 @@ using ::testing::StartsWith;
 
 // Whether `matcher` accepts `value`, and what it says about it.
 template <typename T>
-std::pair<bool, std::string> Explain(const ::testing::Matcher<const T&>& matcher,
-                                     const T& value) {
+std::pair<bool, std::string> Explain(
+    const ::testing::Matcher<const T&>& matcher, const T& value) {
   ::testing::StringMatchResultListener listener;
   const bool matched = matcher.MatchAndExplain(value, &listener);
   return {matched, listener.str()};
@@ -52,9 +53,10 @@ onnx::ModelProto StacksModel() {
       .Chain({"Cast_0", "/encoder/Relu", "/encoder/proj/MatMul",
               "/decoder/Relu", "/decoder/proj/MatMul"})
       .Node("/If", "If", {"v5"}, {"y"})
-      .Subgraph("then_branch", GraphBuilder("then")
-                                   .Node("Identity_7", "Identity", {"v5"}, {"t"})
-                                   .Output("t"))
+      .Subgraph("then_branch",
+                GraphBuilder("then")
+                    .Node("Identity_7", "Identity", {"v5"}, {"t"})
+                    .Output("t"))
       .Output("y")
       .Build();
 }
@@ -83,17 +85,19 @@ TEST(EveryNodeIsTaggedTest, AcceptsEveryFormatIncludingSubgraphNodes) {
     onnx::ModelProto model = Tagged(StacksModel(), &trace, options);
     EXPECT_THAT(model, EveryNodeIsTagged());
     EXPECT_THAT(model, NodeHasTag("Identity_7", "/T5Model"));
-    EXPECT_THAT(model, NodeHasTag("/decoder/proj/MatMul",
-                                  "/T5Model/T5Stack[decoder]"));
+    EXPECT_THAT(
+        model, NodeHasTag("/decoder/proj/MatMul", "/T5Model/T5Stack[decoder]"));
   }
 }
 
 TEST(EveryNodeIsTaggedTest, NamesTheUntaggedNodes) {
   const ScopeTrace trace = StacksTrace();
   onnx::ModelProto model = Tagged(StacksModel(), &trace);
-  onnx::NodeProto* body_node =
-      model.mutable_graph()->mutable_node(5)->mutable_attribute(0)
-          ->mutable_g()->mutable_node(0);
+  onnx::NodeProto* body_node = model.mutable_graph()
+                                   ->mutable_node(5)
+                                   ->mutable_attribute(0)
+                                   ->mutable_g()
+                                   ->mutable_node(0);
   body_node->clear_metadata_props();
 
   auto [matched, explanation] = Explain(EveryNodeIsTagged(), model);
@@ -106,9 +110,9 @@ TEST(EveryNodeIsTaggedTest, NamesTheUntaggedNodes) {
 TEST(EveryNodeIsTaggedTest, SaysWhenTheModelWasNeverTagged) {
   auto [matched, explanation] = Explain(EveryNodeIsTagged(), StacksModel());
   EXPECT_FALSE(matched);
-  EXPECT_THAT(explanation,
-              AllOf(StartsWith("7 of 7 nodes carry no tag"),
-                    HasSubstr("not tagged by hp?"), HasSubstr("'Cast_0' (Cast)")));
+  EXPECT_THAT(explanation, AllOf(StartsWith("7 of 7 nodes carry no tag"),
+                                 HasSubstr("not tagged by hp?"),
+                                 HasSubstr("'Cast_0' (Cast)")));
 }
 
 TEST(NodeHasTagTest, ExplainsAWrongTagAndAMissingNode) {
@@ -127,7 +131,8 @@ TEST(NodeHasTagTest, ExplainsAWrongTagAndAMissingNode) {
   EXPECT_FALSE(matched);
   EXPECT_EQ(explanation, "the model has no node named '/encoder/Gelu'");
 
-  EXPECT_THAT(model, NodeHasTag("/encoder/Relu", StartsWith("/T5Model/T5Stack[")));
+  EXPECT_THAT(model,
+              NodeHasTag("/encoder/Relu", StartsWith("/T5Model/T5Stack[")));
   EXPECT_EQ(::testing::DescribeMatcher<const onnx::ModelProto&>(
                 NodeHasTag("/encoder/Relu", "/T5Model")),
             "has a node named '/encoder/Relu' whose tag is equal to "
@@ -137,7 +142,8 @@ TEST(NodeHasTagTest, ExplainsAWrongTagAndAMissingNode) {
 TEST(NoTagSharedByTwoModulesTest, TorchNnChildrenMayShareTheirParentsTag) {
   const ScopeTrace trace = StacksTrace();
   onnx::ModelProto model = Tagged(StacksModel(), &trace);
-  EXPECT_THAT(model, NodeHasTag("/encoder/proj/MatMul", "/T5Model/T5Stack[encoder]"));
+  EXPECT_THAT(model,
+              NodeHasTag("/encoder/proj/MatMul", "/T5Model/T5Stack[encoder]"));
   auto [matched, explanation] = Explain(NoTagSharedByTwoModules(&trace), model);
   EXPECT_TRUE(matched) << explanation;
   EXPECT_EQ(explanation, "3 kept modules, 3 distinct tags");
@@ -183,8 +189,9 @@ TEST(NoTagSharedByTwoModulesTest, OnATagResultNamesTheModules) {
                     {"blocks.1", "Block", "/Net/Block", true}};
   auto [matched, explanation] = Explain(NoTagSharedByTwoModules(), result);
   EXPECT_FALSE(matched);
-  EXPECT_EQ(explanation,
-            "tag '/Net/Block' is shared by kept modules 'blocks.0', 'blocks.1'");
+  EXPECT_EQ(
+      explanation,
+      "tag '/Net/Block' is shared by kept modules 'blocks.0', 'blocks.1'");
 
   result.modules[3].tag = "/Net/Block.1";
   EXPECT_THAT(result, NoTagSharedByTwoModules());

@@ -1,11 +1,12 @@
 // The builders make what their comments promise.
+#include "hp/testing/model_builder.h"
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hp/model/graph_walk.h"
-#include "hp/testing/model_builder.h"
 #include "hp/trace/scope_trace.h"
 
 namespace hp {

@@ -7,8 +7,8 @@
 #include "gtest/gtest.h"
 #include "hp/hp.h"
 #include "hp/io/model_io.h"
-#include "hp/testing/matchers.h"
 #include "hp/tag/tag_writer.h"
+#include "hp/testing/matchers.h"
 #include "hp/trace/scope_trace.h"
 #include "tests/support/test_files.h"
 
@@ -86,7 +86,8 @@ TEST(TaggedModelTest, WithoutATraceTheTraceBesideTheModelIsNotRead) {
       Load(absl::StrCat(kRuleOutputs, "/tiny_resnet_without_trace.onnx"));
   EXPECT_THAT(model, EveryNodeIsTagged());
   EXPECT_EQ(ModelMetadataValue(model, "pkg.hp.source"), "node-names");
-  EXPECT_THAT(model, NodeHasTag("/layer1/layer1.0/conv1/Conv", StartsWith("/Net/")));
+  EXPECT_THAT(model,
+              NodeHasTag("/layer1/layer1.0/conv1/Conv", StartsWith("/Net/")));
   EXPECT_THAT(model, NoTagSharedByTwoModules(nullptr));
 }
 

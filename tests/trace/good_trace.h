@@ -58,9 +58,8 @@ constexpr char kStructureDigest[] =
 inline std::string TraceWithStructureDigest() {
   std::string text = kGoodTrace;
   const std::string opset = R"("opset": 17,)";
-  text.insert(text.find(opset),
-              absl::StrCat(R"("onnx_structure_sha256": ")", kStructureDigest,
-                           R"(", )"));
+  text.insert(text.find(opset), absl::StrCat(R"("onnx_structure_sha256": ")",
+                                             kStructureDigest, R"(", )"));
   return text;
 }
 

@@ -225,7 +225,8 @@ TEST(ScopeTraceTest, PlainTextWithAFailedCheckGivesTheDocumentReadersError) {
 TEST(ScopeTraceTest, MissingFileIsNotFoundAndNamesThePath) {
   absl::StatusOr<ScopeTrace> trace = LoadScopeTrace("no/such/trace.json");
   EXPECT_EQ(trace.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(trace.status().message()), StartsWith("no/such/trace.json: "));
+  EXPECT_THAT(std::string(trace.status().message()),
+              StartsWith("no/such/trace.json: "));
 }
 
 TEST(ScopeTraceTest, SyntaxErrorAtEndOfInputPointsPastTheLastCharacter) {
@@ -248,18 +249,19 @@ TEST(ScopeTraceTest, SyntaxErrorsPointAtTheStartOfTheOffendingToken) {
     std::string token;  // where the error must point
   };
   const Case cases[] = {
-      {R"({"a" "b\"c"})", R"("b\"c")"},      // unexpected string
-      {R"({"a": "x\\" "y"})", R"("y")"},    // after an escaped backslash
-      {"[1, 2 345]", "345"},                  // unexpected number
-      {R"({"a": trux})", "trux"},             // invalid literal
-      {R"({"a": 1,, "b": 2})", ",,"},         // unexpected punctuation
+      {R"({"a" "b\"c"})", R"("b\"c")"},   // unexpected string
+      {R"({"a": "x\\" "y"})", R"("y")"},  // after an escaped backslash
+      {"[1, 2 345]", "345"},              // unexpected number
+      {R"({"a": trux})", "trux"},         // invalid literal
+      {R"({"a": 1,, "b": 2})", ",,"},     // unexpected punctuation
   };
   for (const Case& c : cases) {
     absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(c.text, "s.json");
     const size_t column = ColumnOf(c.text, c.token) + (c.token == ",," ? 1 : 0);
     EXPECT_THAT(std::string(trace.status().message()),
                 StartsWith(absl::StrCat("s.json: JSON syntax error at line 1, "
-                                        "column ", column, " ")))
+                                        "column ",
+                                        column, " ")))
         << c.text;
   }
 }
@@ -270,10 +272,11 @@ TEST(ScopeTraceTest, LongValuesAreCutShortInMessages) {
   text.replace(text.find(format), format.size(),
                absl::StrCat("\"format\": \"", std::string(200, 'x'), "\""));
   absl::StatusOr<ScopeTrace> trace = ParseScopeTrace(text, "long.json");
-  EXPECT_EQ(std::string(trace.status().message()),
-            absl::StrCat("long.json: format: expected \"hp-scope-trace\", got \"",
-                         std::string(56, 'x'),
-                         "...; this file is not an hp scope trace"));
+  EXPECT_EQ(
+      std::string(trace.status().message()),
+      absl::StrCat("long.json: format: expected \"hp-scope-trace\", got \"",
+                   std::string(56, 'x'),
+                   "...; this file is not an hp scope trace"));
 }
 
 // Bad traces in testdata/bad_traces: each file, and the message after
@@ -305,8 +308,7 @@ const BadTrace kBadTraceCases[] = {
     {"missing_section.json", "missing field \"model\""},
     {"missing_field.json", "modules[3]: missing field \"class\""},
     {"wrong_type.json", "modules[2].path: expected a string, got 3"},
-    {"fractional_integer.json",
-     "model.opset: expected an integer, got 17.5"},
+    {"fractional_integer.json", "model.opset: expected an integer, got 17.5"},
     {"huge_integer.json",
      "modules[3].call_count: integer 18446744073709551615 is out of range"},
     {"bad_digest.json",
@@ -360,12 +362,12 @@ TEST_P(BadTraceTest, IsRejectedWithAClearMessage) {
             absl::StrCat(path, ": ", GetParam().message));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    BadTraces, BadTraceTest, ::testing::ValuesIn(kBadTraceCases),
-    [](const ::testing::TestParamInfo<BadTrace>& info) {
-      std::string name = info.param.file;
-      return name.substr(0, name.find('.'));
-    });
+INSTANTIATE_TEST_SUITE_P(BadTraces, BadTraceTest,
+                         ::testing::ValuesIn(kBadTraceCases),
+                         [](const ::testing::TestParamInfo<BadTrace>& info) {
+                           std::string name = info.param.file;
+                           return name.substr(0, name.find('.'));
+                         });
 
 // A fixture without a case above would be a check that never runs.
 TEST(BadTraceFixturesTest, EveryFixtureHasACaseAndEveryCaseAFixture) {

@@ -89,12 +89,12 @@ TEST(DigestCheckTest, StructureDigestDecidesWhenBothSidesHaveIt) {
   absl::StatusOr<std::vector<std::string>> other = CheckTraceDigest(
       trace->origin(), "other.onnx", {kDigest, kOtherDigest}, kConverterPolicy);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(other.status().message()),
-              StartsWith(absl::StrCat(
-                  "other.onnx: structure sha256 ", kOtherDigest,
-                  " does not match t.json, which was recorded for "
-                  "\"tiny_bert.onnx\" with structure sha256 ",
-                  kStructureDigest, ";")));
+  EXPECT_THAT(
+      std::string(other.status().message()),
+      StartsWith(absl::StrCat("other.onnx: structure sha256 ", kOtherDigest,
+                              " does not match t.json, which was recorded for "
+                              "\"tiny_bert.onnx\" with structure sha256 ",
+                              kStructureDigest, ";")));
 }
 
 TEST(DigestCheckTest, FileDigestServesWhenTheModelHasNoStructureDigest) {
@@ -140,8 +140,8 @@ TEST(DigestCheckTest, WithoutAHintTheMessageNamesNoFlag) {
       CheckTraceDigest(trace->origin(), "other.onnx", {kOtherDigest, ""},
                        {DigestCheck::kWarn, ""});
   ASSERT_TRUE(warning.ok()) << warning.status();
-  EXPECT_THAT(*warning, testing::ElementsAre(testing::EndsWith(
-                            "; converting anyway")));
+  EXPECT_THAT(*warning,
+              testing::ElementsAre(testing::EndsWith("; converting anyway")));
 }
 
 TEST(DigestPlanTest, ATaggedModelIsCheckedByTheDigestsItRecords) {

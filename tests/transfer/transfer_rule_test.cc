@@ -82,8 +82,7 @@ Tagged Encoder() {
                       {"a"}, {"y"})
                 .Output("y")
                 .Build();
-  SetTags(&t,
-          {"/M/Enc/Layer.0/Att", "/M/Enc/Layer.0/Att", "/M/Enc/Layer.1"},
+  SetTags(&t, {"/M/Enc/Layer.0/Att", "/M/Enc/Layer.0/Att", "/M/Enc/Layer.1"},
           {"layer.0.att.q", "layer.0.att.q", "layer.1.ln"});
   return t;
 }
@@ -104,8 +103,9 @@ TEST(TransferRuleTest, SameNodesAreKeptWhateverTheirNames) {
   const TransferResult result =
       TransferTags(from.tagged, nodes, ValuesOf(derived));
   EXPECT_THAT(Kinds(result), ElementsAre("kept", "kept", "kept"));
-  EXPECT_THAT(Tags(result), ElementsAre("/M/Enc/Layer.0/Att",
-                                        "/M/Enc/Layer.0/Att", "/M/Enc/Layer.1"));
+  EXPECT_THAT(Tags(result),
+              ElementsAre("/M/Enc/Layer.0/Att", "/M/Enc/Layer.0/Att",
+                          "/M/Enc/Layer.1"));
   EXPECT_EQ(result.ModulePathOf(2), "layer.1.ln");
   EXPECT_EQ(result.statistics.Count(MatchKind::kKept), 3);
   EXPECT_THAT(result.Sources(1), ElementsAre(1));
@@ -114,16 +114,15 @@ TEST(TransferRuleTest, SameNodesAreKeptWhateverTheirNames) {
 TEST(TransferRuleTest, AFusionTakesTheDeepestCommonModuleOfWhatItReplaced) {
   Tagged from = Encoder();
   // MatMul + Add fused: layer.0's attention. Everything fused: the encoder.
-  onnx::ModelProto within =
-      ModelBuilder()
-          .Input("x")
-          .Initializer("w", {2, 2})
-          .Initializer("b", {2})
-          .Node("fused", "Gemm", {"x", "w", "b"}, {"a"})
-          .Node("/layer.1/ln/LayerNormalization", "LayerNormalization", {"a"},
-                {"y"})
-          .Output("y")
-          .Build();
+  onnx::ModelProto within = ModelBuilder()
+                                .Input("x")
+                                .Initializer("w", {2, 2})
+                                .Initializer("b", {2})
+                                .Node("fused", "Gemm", {"x", "w", "b"}, {"a"})
+                                .Node("/layer.1/ln/LayerNormalization",
+                                      "LayerNormalization", {"a"}, {"y"})
+                                .Output("y")
+                                .Build();
   const NodeList within_nodes = CollectNodes(within);
   TransferResult result =
       TransferTags(from.tagged, within_nodes, ValuesOf(within));
@@ -219,7 +218,8 @@ TEST(TransferRuleTest, LayoutNodesArePlacedByTheTensorTheirNameStandsFor) {
   EXPECT_THAT(result.Sources(2), ElementsAre());
 }
 
-TEST(TransferRuleTest, ALayoutNodeNamedAfterAWrittenBackTensorReplacesItsWriter) {
+TEST(TransferRuleTest,
+     ALayoutNodeNamedAfterAWrittenBackTensorReplacesItsWriter) {
   Tagged from;
   from.model = ModelBuilder()
                    .Input("x")

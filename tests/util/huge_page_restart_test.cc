@@ -39,7 +39,8 @@ bool MappingHasFlag(absl::string_view name, absl::string_view flag) {
   std::string line;
   bool inside = false;
   while (std::getline(smaps, line)) {
-    if (line.find('-') < line.find(' ') && line.find(' ') != std::string::npos) {
+    if (line.find('-') < line.find(' ') &&
+        line.find(' ') != std::string::npos) {
       inside = absl::EndsWith(line, name);
       continue;
     }

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,9 +56,8 @@ TEST_P(Sha256EngineTest, Abc) {
 
 TEST_P(Sha256EngineTest, TwoBlockMessage) {
   // 448 bits: the padding needs a second block.
-  EXPECT_EQ(
-      Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 TEST_P(Sha256EngineTest, FourBlockMessage) {
@@ -123,7 +121,8 @@ TEST(Sha256Test, ReadingTheDigestDoesNotEndTheStream) {
 TEST(Sha256Test, FileDigestMatchesSha256sum) {
   // Three chunks and a bit; the expected digest is what `sha256sum` printed
   // for the same bytes.
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/pattern.bin";
+  const std::string path =
+      std::string(std::getenv("TEST_TMPDIR")) + "/pattern.bin";
   {
     std::ofstream out(path, std::ios::binary);
     for (size_t i = 0; i < (size_t{3} << 20) + 17; ++i) {
@@ -139,7 +138,8 @@ TEST(Sha256Test, FileDigestMatchesSha256sum) {
 TEST(Sha256Test, MissingFileIsNotFoundAndNamesThePath) {
   absl::StatusOr<std::string> digest = Sha256FileHex("no/such/model.onnx");
   EXPECT_EQ(digest.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(digest.status().message()), HasSubstr("no/such/model.onnx"));
+  EXPECT_THAT(std::string(digest.status().message()),
+              HasSubstr("no/such/model.onnx"));
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ Parsed ParseNesting(const std::string& text) {
       open.push_back(index);
     } else if (line == "}" && !open.empty()) {
       open.pop_back();
-    } else if (absl::ConsumePrefix(&line, "n") && !absl::StrContains(line, "->")) {
+    } else if (absl::ConsumePrefix(&line, "n") &&
+               !absl::StrContains(line, "->")) {
       const size_t space = line.find(' ');
       if (absl::SimpleAtoi(line.substr(0, space), &index)) {
         parsed.cluster_of_op[index] = open.empty() ? kTopLevel : open.back();

@@ -30,7 +30,8 @@ std::map<std::string, std::string> EnclosingNodes(const std::string& text) {
     if (next_start == std::string::npos && next_end == std::string::npos) break;
     if (next_start < next_end) {
       const size_t id_begin = next_start + start.size();
-      const std::string id = text.substr(id_begin, text.find('"', id_begin) - id_begin);
+      const std::string id =
+          text.substr(id_begin, text.find('"', id_begin) - id_begin);
       enclosing[id] = open.empty() ? "" : open.back();
       open.push_back(id);
       at = id_begin;
@@ -73,7 +74,8 @@ Drawn::Drawn() {
 
 TEST(GraphmlTest, EveryOpSitsInTheModuleWithExactlyItsTag) {
   const Drawn drawn;
-  const std::map<std::string, std::string> enclosing = EnclosingNodes(drawn.text);
+  const std::map<std::string, std::string> enclosing =
+      EnclosingNodes(drawn.text);
   for (size_t i = 0; i < drawn.shown.nodes.size(); ++i) {
     const std::string tag(drawn.shown.nodes[i].tag);
     SCOPED_TRACE(drawn.shown.nodes[i].node_name);
@@ -84,7 +86,8 @@ TEST(GraphmlTest, EveryOpSitsInTheModuleWithExactlyItsTag) {
   // And the one that string prefixes get wrong, spelled out.
   const int layer10 = drawn.tree.Find(testing::LayerTag(10));
   const int layer1 = drawn.tree.Find(testing::LayerTag(1));
-  EXPECT_EQ(enclosing.at("n22"), absl::StrCat("m", layer10));  // layer.10 MatMul
+  EXPECT_EQ(enclosing.at("n22"),
+            absl::StrCat("m", layer10));  // layer.10 MatMul
   EXPECT_EQ(enclosing.at("n23"), absl::StrCat("m", layer10));  // layer.10 Add
   EXPECT_EQ(enclosing.at(absl::StrCat("m", layer10)),
             enclosing.at(absl::StrCat("m", layer1)));
@@ -94,12 +97,13 @@ TEST(GraphmlTest, ModulesAreYedGroupsWithNestedGraphs) {
   const Drawn drawn;
   EXPECT_THAT(drawn.text,
               HasSubstr("<node id=\"m0\" yfiles.foldertype=\"group\">"));
-  EXPECT_THAT(drawn.text, HasSubstr("<graph id=\"m0:\" edgedefault=\"directed\">"));
+  EXPECT_THAT(drawn.text,
+              HasSubstr("<graph id=\"m0:\" edgedefault=\"directed\">"));
   EXPECT_THAT(drawn.text, HasSubstr("<data key=\"label\">BertLayer.10</data>"));
   // Root, encoder, twelve layers.
   size_t groups = 0;
-  for (size_t at = 0; (at = drawn.text.find("yfiles.foldertype", at)) !=
-                      std::string::npos;
+  for (size_t at = 0;
+       (at = drawn.text.find("yfiles.foldertype", at)) != std::string::npos;
        ++at) {
     ++groups;
   }

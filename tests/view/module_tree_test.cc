@@ -35,8 +35,10 @@ struct TwelveLayers {
 };
 
 TEST(ParentTagTest, DropsTheLastComponentOnly) {
-  EXPECT_THAT(ParentTag("/A/B/BertLayer.10"), Optional(absl::string_view("/A/B")));
-  EXPECT_THAT(ParentTag("/A/T5Stack[encoder.x]"), Optional(absl::string_view("/A")));
+  EXPECT_THAT(ParentTag("/A/B/BertLayer.10"),
+              Optional(absl::string_view("/A/B")));
+  EXPECT_THAT(ParentTag("/A/T5Stack[encoder.x]"),
+              Optional(absl::string_view("/A")));
   EXPECT_EQ(ParentTag("/A"), std::nullopt);
   EXPECT_EQ(ParentTag("A"), std::nullopt);
 }
@@ -54,8 +56,7 @@ TEST(ModuleTreeTest, LayerTenIsNotInsideLayerOne) {
   EXPECT_EQ(tree.modules()[layer1].subtree_nodes, 2);
   EXPECT_EQ(tree.modules()[layer10].subtree_nodes, 2);
   for (int node : tree.modules()[layer10].nodes) {
-    EXPECT_THAT(shown.nodes[node].node_name,
-                HasSubstr("/encoder/layer.10/"));
+    EXPECT_THAT(shown.nodes[node].node_name, HasSubstr("/encoder/layer.10/"));
   }
   for (int node : tree.modules()[layer1].nodes) {
     EXPECT_THAT(shown.nodes[node].node_name, HasSubstr("/encoder/layer.1/"));
@@ -82,15 +83,16 @@ TEST(ModuleTreeTest, OneRootWithEveryNodeAndKnownPaths) {
 
 TEST(ModuleTreeTest, ClassesComeFromComponentsWhenModulesAreUnknown) {
   TagsToShow shown;
-  for (const char* tag : {"/T5/T5Stack[encoder]", "/T5/T5Stack[decoder]",
-                          "/T5/Block.3"}) {
+  for (const char* tag :
+       {"/T5/T5Stack[encoder]", "/T5/T5Stack[decoder]", "/T5/Block.3"}) {
     ShownNode node;
     node.tag = tag;
     shown.nodes.push_back(node);
   }
   const ModuleTree tree = ModuleTree::Build(shown);
   ASSERT_EQ(tree.modules().size(), 4u);
-  EXPECT_EQ(tree.modules()[tree.Find("/T5/T5Stack[encoder]")].class_name, "T5Stack");
+  EXPECT_EQ(tree.modules()[tree.Find("/T5/T5Stack[encoder]")].class_name,
+            "T5Stack");
   EXPECT_EQ(tree.modules()[tree.Find("/T5/Block.3")].class_name, "Block");
   EXPECT_EQ(tree.modules()[tree.Find("/T5/Block.3")].path, std::nullopt);
   EXPECT_EQ(tree.modules()[0].subtree_nodes, 3);
@@ -153,10 +155,10 @@ TEST(ModuleTreeTest, FromNodeTagsPlacesRepeatedAndReturningTags) {
   // A tag repeated by its neighbour, left and taken up again later, and a
   // node without one.
   const std::vector<absl::string_view> tags = {
-      "/M/Block.0/Attn", "/M/Block.0/Attn", "/M/Block.0", "", "/M/Block.1",
-      "/M/Block.0/Attn"};
-  const ModuleTree tree = ModuleTree::FromNodeTags(
-      tags.size(), [&](size_t i) { return tags[i]; });
+      "/M/Block.0/Attn", "/M/Block.0/Attn", "/M/Block.0", "",
+      "/M/Block.1",      "/M/Block.0/Attn"};
+  const ModuleTree tree =
+      ModuleTree::FromNodeTags(tags.size(), [&](size_t i) { return tags[i]; });
   const int attn = tree.Find("/M/Block.0/Attn");
   const int block0 = tree.Find("/M/Block.0");
   const int block1 = tree.Find("/M/Block.1");

@@ -6,9 +6,9 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/str_cat.h"
 #include "hp/hp.h"
 #include "tests/support/twelve_layers.h"
 
@@ -39,7 +39,8 @@ Tagged TagTwelveLayers(TagFormat format) {
 // The node of the model's main graph at `index`, and one of its entries.
 onnx::StringStringEntryProto* Entry(onnx::ModelProto* model, int index,
                                     const std::string& key) {
-  for (auto& entry : *model->mutable_graph()->mutable_node(index)->mutable_metadata_props()) {
+  for (auto& entry :
+       *model->mutable_graph()->mutable_node(index)->mutable_metadata_props()) {
     if (entry.key() == key) return &entry;
   }
   ADD_FAILURE() << "no " << key;
@@ -98,7 +99,8 @@ TEST(ReadStoredTagsTest, NotesMalformedMetadataNamingTheNode) {
   Entry(&model, 2, kTagKey)->set_value("");
   Entry(&model, 3, kNamespaceKey)->set_value("TinyBert/Elsewhere");
   // Node 4 loses its module path, match kind and namespace.
-  auto* props = model.mutable_graph()->mutable_node(4)->mutable_metadata_props();
+  auto* props =
+      model.mutable_graph()->mutable_node(4)->mutable_metadata_props();
   props->RemoveLast();  // namespace
   props->RemoveLast();  // pkg.hp.match
   props->RemoveLast();  // pkg.hp.module_path
@@ -121,10 +123,11 @@ TEST(ReadStoredTagsTest, NotesMalformedMetadataNamingTheNode) {
               Contains("node '/encoder/layer.1/dense/MatMul' (MatMul) in main: "
                        "has no match kind although hp wrote one on other "
                        "nodes"));
-  EXPECT_THAT(stored->problems,
-              Contains(HasSubstr("node '/encoder/layer.1/dense/MatMul' (MatMul) "
-                                 "in main: has no namespace although hp wrote "
-                                 "one on 25 other nodes")));
+  EXPECT_THAT(
+      stored->problems,
+      Contains(HasSubstr("node '/encoder/layer.1/dense/MatMul' (MatMul) "
+                         "in main: has no namespace although hp wrote "
+                         "one on 25 other nodes")));
   EXPECT_THAT(stored->problems,
               Contains("node '/encoder/layer.1/Add' (Add) in main: pkg.hp.tag "
                        "appears 2 times"));

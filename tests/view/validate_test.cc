@@ -39,8 +39,9 @@ class ValidateTest : public testing::TaggedTwelveLayers {
 
   // Sets a metadata entry of a main-graph node.
   void Set(int node, const std::string& key, const std::string& value) {
-    for (auto& entry :
-         *model_.mutable_graph()->mutable_node(node)->mutable_metadata_props()) {
+    for (auto& entry : *model_.mutable_graph()
+                            ->mutable_node(node)
+                            ->mutable_metadata_props()) {
       if (entry.key() == key) entry.set_value(value);
     }
   }
@@ -132,7 +133,8 @@ TEST_F(ValidateTest, ASidecarOfThisModelAgrees) {
   Sidecar sidecar;
   sidecar.output_model_sha256 = "abc";
   sidecar.nodes = result_.nodes;
-  EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(), "abc"),
+  EXPECT_THAT(CompareWithSidecar(sidecar, "s.json", CollectNodes(model_),
+                                 Stored(), "abc"),
               IsEmpty());
 }
 
@@ -143,7 +145,8 @@ TEST_F(ValidateTest, ASidecarOfAnotherModelIsNamed) {
   sidecar.nodes[5].tag = "/Other";
   sidecar.nodes.pop_back();
   EXPECT_THAT(
-      CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(), "abc"),
+      CompareWithSidecar(sidecar, "s.json", CollectNodes(model_), Stored(),
+                         "abc"),
       ElementsAre(HasSubstr("s.json describes a model of sha256 def, this one "
                             "has sha256 abc"),
                   "s.json lists 25 nodes, the model has 26",
