@@ -5,8 +5,9 @@
 # tests/outputs/manifest.tsv, the recorder and fixture tests (Debian's
 # torch), the end-to-end checks with onnx.checker and onnxruntime, and the
 # example consumer workspace, and the clang build of the fuzz targets
-# (fuzz/build.sh; fuzzing itself is fuzz/run.sh). Ends with one
-# "N passed, N failed" line.
+# (fuzz/build.sh; fuzzing itself is fuzz/run.sh), and the layout of the
+# C++ sources (scripts/check_format.sh). Ends with one "N passed, N failed"
+# line.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -54,6 +55,7 @@ if [[ -x scripts/test_consumer.sh ]]; then
 fi
 
 run_suite fuzz-build fuzz/build.sh
+run_suite format scripts/check_format.sh
 
 if ((failed > 0)); then echo "failed suites: ${failures[*]}"; fi
 echo "$passed passed, $failed failed"
