@@ -30,7 +30,7 @@ using ::testing::HasSubstr;
 
 TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
   const std::string path = TestFolder() + "/three_pages.bin";
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = PageBytes();
   WriteBytes(path, std::string(3 * page, 'x'));
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
   ASSERT_TRUE(file.ok()) << file.status();
@@ -54,7 +54,7 @@ TEST(TruncatedInputTest, ReadsPastTheNewEndGiveZerosAndAreReported) {
 // Writes `pages` pages of a byte pattern that differs from page to page to
 // `path`, and returns them.
 std::string WritePatternFile(const std::string& path, size_t pages) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = PageBytes();
   std::string bytes(pages * page, ' ');
   for (size_t i = 0; i < bytes.size(); ++i)
     bytes[i] = static_cast<char>(i % 251);
@@ -66,7 +66,7 @@ std::string WritePatternFile(const std::string& path, size_t pages) {
 // truncation after that is still answered with zeros and reported.
 TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
   const std::string path = TestFolder() + "/released.bin";
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = PageBytes();
   constexpr size_t kPages = 512;
   const std::string bytes = WritePatternFile(path, kPages);
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
@@ -99,7 +99,7 @@ TEST(TruncatedInputTest, ReleasedPagesReadTheSameBytesAgain) {
 // read would be.
 TEST(TruncatedInputTest, TouchedPagesAreMappedAndATruncationIsReported) {
   const std::string path = TestFolder() + "/touched.bin";
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = PageBytes();
   constexpr size_t kPages = 512;
   const std::string bytes = WritePatternFile(path, kPages);
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
@@ -164,7 +164,7 @@ TEST(TruncatedInputTest, PeriodicReleaseGivesPagesBack) {
 // mapping's fault can.
 TEST(TruncatedInputTest, TruncatedAndRegrownIsStillReported) {
   const std::string path = TestFolder() + "/regrown.bin";
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page = PageBytes();
   WriteBytes(path, std::string(2 * page, 'x'));
   absl::StatusOr<OpenedFile> file = OpenRegularFile(path);
   ASSERT_TRUE(file.ok()) << file.status();
