@@ -64,6 +64,8 @@ ModuleTags ResolveModuleTags(const ModuleTable& modules,
   // are told apart by their path relative to that parent.
   // Keys view `component`, which is left as it is until all are counted.
   absl::flat_hash_map<std::pair<int, absl::string_view>, int> uses;
+  // Sized once: without classes, every module is kept.
+  uses.reserve(std::count(result.kept.begin(), result.kept.end(), true));
   for (int i = 1; i < count; ++i) {
     if (result.kept[i]) ++uses[{kept_parent[i], component[i]}];
   }

@@ -58,6 +58,8 @@ MatchKind MatchOf(const NodeScope& scope, const ModuleTags& tags) {
 // compared and counted by these ids rather than by their tag strings.
 std::vector<int> TagIds(const ModuleTags& module_tags) {
   absl::flat_hash_map<absl::string_view, int> first;
+  first.reserve(
+      std::count(module_tags.kept.begin(), module_tags.kept.end(), true));
   std::vector<int> ids(module_tags.tag.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     // A module left out carries its owner's tag, and its owner comes
