@@ -163,6 +163,13 @@ absl::StatusOr<std::string> SerializeSized(
   return bytes;
 }
 
+absl::StatusOr<AtomicFileWriter> CreateSaveWriter(const std::string& path,
+                                                  const SaveOptions& options) {
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
+  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
+  return writer;
+}
+
 absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
     const onnx::ModelProto& model, const std::string& path,
     const SaveOptions& options) {
@@ -174,8 +181,7 @@ absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
                      "output path or ask for in-place writing explicitly"));
   }
   HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
-  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
-  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
+  HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, CreateSaveWriter(path, options));
   HP_RETURN_IF_ERROR(writer.Append(bytes));
   return writer;
 }

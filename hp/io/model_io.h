@@ -51,6 +51,11 @@ struct SaveOptions {
   Durability durability = Durability::kFsync;
 };
 
+// The atomic writer of an output saved with `options`: one to be fsynced
+// has its disk writes started as its bytes come (WriteBackEarly).
+absl::StatusOr<AtomicFileWriter> CreateSaveWriter(const std::string& path,
+                                                  const SaveOptions& options);
+
 // Serializes the model and writes it atomically to `path`.
 absl::Status SaveModel(const onnx::ModelProto& model, const std::string& path,
                        const SaveOptions& options = {});

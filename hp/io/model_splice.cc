@@ -923,8 +923,7 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
                      "output path or ask for in-place writing explicitly"));
   }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
-                      AtomicFileWriter::Create(output));
-  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
+                      CreateSaveWriter(output, options));
   HP_RETURN_IF_ERROR(WriteTo(&writer, suffixes));
   return writer;
 }
@@ -940,8 +939,7 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveSelectionUncommitted(
                      "output path"));
   }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
-                      AtomicFileWriter::Create(output));
-  if (options.durability == Durability::kFsync) writer.WriteBackEarly();
+                      CreateSaveWriter(output, options));
   // The records copied are a part of the file: no read-ahead past them
   // (the kernel's would read megabytes of weights left out), but each of
   // them asked for whole, so that it is read in large requests.
