@@ -320,6 +320,7 @@ absl::StatusOr<PendingModel> WriteCut(Source& source, const ModuleCut& cut,
 
   SaveOptions save;
   save.input_path = source.path;
+  save.in_place_possible = false;
   save.durability = request.durability;
   SpliceSelection selection;
   selection.nodes = &cut.positions;

@@ -165,6 +165,15 @@ absl::StatusOr<std::string> SerializeSized(
 
 absl::StatusOr<AtomicFileWriter> CreateSaveWriter(const std::string& path,
                                                   const SaveOptions& options) {
+  if (!options.input_path.empty() && !options.overwrite_input &&
+      SameFile(options.input_path, path)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        ": refusing to overwrite the input model; choose another output "
+        "path",
+        options.in_place_possible ? " or ask for in-place writing explicitly"
+                                  : ""));
+  }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
   if (options.durability == Durability::kFsync) writer.WriteBackEarly();
   return writer;
@@ -173,15 +182,10 @@ absl::StatusOr<AtomicFileWriter> CreateSaveWriter(const std::string& path,
 absl::StatusOr<AtomicFileWriter> SaveModelUncommitted(
     const onnx::ModelProto& model, const std::string& path,
     const SaveOptions& options) {
-  if (!options.input_path.empty() && !options.overwrite_input &&
-      SameFile(options.input_path, path)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path,
-                     ": refusing to overwrite the input model; choose another "
-                     "output path or ask for in-place writing explicitly"));
-  }
-  HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
+  // The writer first: its refusal to replace the input comes before the
+  // serializing.
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer, CreateSaveWriter(path, options));
+  HP_ASSIGN_OR_RETURN(std::string bytes, SerializeModel(model, path));
   HP_RETURN_IF_ERROR(writer.Append(bytes));
   return writer;
 }

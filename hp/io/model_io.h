@@ -45,14 +45,18 @@ struct SaveOptions {
   // `overwrite_input` is set.
   std::string input_path;
   bool overwrite_input = false;
+  // Whether the refusal may suggest in-place writing: false for outputs
+  // that can never replace their input (an extracted module).
+  bool in_place_possible = true;
   // How the output is committed. One to be fsynced has its disk writes
   // started while it is written (AtomicFileWriter::WriteBackEarly), so
   // that the fsync waits for the last part only.
   Durability durability = Durability::kFsync;
 };
 
-// The atomic writer of an output saved with `options`: one to be fsynced
-// has its disk writes started as its bytes come (WriteBackEarly).
+// The atomic writer of an output saved with `options`: refused when `path`
+// is the input and overwriting it was not asked for; one to be fsynced has
+// its disk writes started as its bytes come (WriteBackEarly).
 absl::StatusOr<AtomicFileWriter> CreateSaveWriter(const std::string& path,
                                                   const SaveOptions& options);
 

@@ -915,13 +915,6 @@ absl::Status ModelSplice::WriteTo(AtomicFileWriter* writer,
 absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
     const std::string& output, const SaveOptions& options,
     const NodeRecordSuffixes& suffixes) {
-  if (!options.input_path.empty() && !options.overwrite_input &&
-      SameFile(options.input_path, output)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(output,
-                     ": refusing to overwrite the input model; choose another "
-                     "output path or ask for in-place writing explicitly"));
-  }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       CreateSaveWriter(output, options));
   HP_RETURN_IF_ERROR(WriteTo(&writer, suffixes));
@@ -931,13 +924,6 @@ absl::StatusOr<AtomicFileWriter> ModelSplice::SaveUncommitted(
 absl::StatusOr<AtomicFileWriter> ModelSplice::SaveSelectionUncommitted(
     const std::string& output, const SaveOptions& options,
     const SpliceSelection& selection) {
-  if (!options.input_path.empty() && !options.overwrite_input &&
-      SameFile(options.input_path, output)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(output,
-                     ": refusing to overwrite the input model; choose another "
-                     "output path"));
-  }
   HP_ASSIGN_OR_RETURN(AtomicFileWriter writer,
                       CreateSaveWriter(output, options));
   // The records copied are a part of the file: no read-ahead past them

@@ -23,6 +23,7 @@ using test_files::ReadBytes;
 using test_files::TestFolder;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using testing::Ran;
 using testing::RunCommand;
 
@@ -153,6 +154,8 @@ TEST(ExtractCommandTest, WritingOntoTheInputIsRefused) {
   EXPECT_FALSE(ran.status.ok());
   EXPECT_THAT(ran.status.message(),
               HasSubstr("refusing to overwrite the input"));
+  // An extracted module never replaces its model: no in-place advice.
+  EXPECT_THAT(ran.status.message(), Not(HasSubstr("in-place")));
   EXPECT_EQ(ReadBytes(tagged), before);
 }
 

@@ -611,6 +611,7 @@ TEST(ModelIoTest, RefusesToOverwriteTheInput) {
     EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << output;
     EXPECT_THAT(status.message(), HasSubstr(output));
     EXPECT_THAT(status.message(), HasSubstr("refusing to overwrite the input"));
+    EXPECT_THAT(status.message(), HasSubstr("in-place writing"));
   }
   EXPECT_EQ(ReadBytes(input), original);
   EXPECT_THAT(ListFolder(folder), ElementsAre("hard_link.onnx", "model.onnx"));
