@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-source scripts/install_deps.sh
+source scripts/debian_packages.sh
 hp_debian_packages=(clang-format-14)
 hp_install_debian_packages
 format=clang-format-14
