@@ -1,6 +1,7 @@
 #include "hp/commands/command_args.h"
 
 #include "absl/strings/str_cat.h"
+#include "hp/io/atomic_writer.h"
 #include "hp/pipeline/tag_file.h"
 #include "hp/util/json_fields.h"
 #include "hp/util/status_macros.h"
@@ -63,6 +64,22 @@ absl::StatusOr<std::string> RequiredFlag(const std::string& value,
   return value;
 }
 
+absl::Status CheckOptionalOutput(const std::string& value,
+                                 absl::string_view flag) {
+  if (value.empty()) return absl::OkStatus();
+  const absl::Status usable = CheckOutputPath(value);
+  if (usable.ok()) return usable;
+  return absl::Status(usable.code(),
+                      absl::StrCat("--", flag, " ", usable.message()));
+}
+
+absl::StatusOr<std::string> RequiredOutput(const std::string& value,
+                                           absl::string_view flag) {
+  HP_ASSIGN_OR_RETURN(std::string output, RequiredFlag(value, flag));
+  HP_RETURN_IF_ERROR(CheckOptionalOutput(output, flag));
+  return output;
+}
+
 std::string TracePathFor(const std::string& trace_flag,
                          const std::string& model_path) {
   if (trace_flag == "none") return "";
@@ -82,7 +99,8 @@ absl::StatusOr<std::pair<std::string, SaveOptions>> OutputTarget(
     save.overwrite_input = true;
     return std::make_pair(model_path, save);
   }
-  HP_ASSIGN_OR_RETURN(std::string output, RequiredFlag(args.output, "output"));
+  HP_ASSIGN_OR_RETURN(std::string output,
+                      RequiredOutput(args.output, "output"));
   return std::make_pair(output, save);
 }
 

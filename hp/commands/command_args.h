@@ -55,7 +55,17 @@ struct OutputArgs {
   absl::StatusOr<ExternalDataPolicy> external_data = ExternalDataPolicy();
 };
 
-// The path to write and the save options that go with it.
+// The path given by --`flag` for an output the command writes: required,
+// and checked before the command's work (CheckOutputPath), so that a
+// mistyped path fails at once rather than after the work.
+absl::StatusOr<std::string> RequiredOutput(const std::string& value,
+                                           absl::string_view flag);
+// The same for an output that may be left out (empty: none).
+absl::Status CheckOptionalOutput(const std::string& value,
+                                 absl::string_view flag);
+
+// The path to write (checked as RequiredOutput checks it) and the save
+// options that go with it.
 absl::StatusOr<std::pair<std::string, SaveOptions>> OutputTarget(
     const std::string& model_path, const OutputArgs& args);
 

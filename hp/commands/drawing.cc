@@ -10,7 +10,8 @@ namespace hp {
 
 absl::Status WriteDrawing(const DrawingArgs& args, const DrawFunction& draw,
                           std::ostream& out, std::ostream& err) {
-  HP_ASSIGN_OR_RETURN(std::string output, RequiredFlag(args.output, "output"));
+  HP_ASSIGN_OR_RETURN(std::string output,
+                      RequiredOutput(args.output, "output"));
   HP_ASSIGN_OR_RETURN(Inspection inspection,
                       InspectFromArgs(args.inspect, false, err));
   if (SameFile(output, inspection.path)) {

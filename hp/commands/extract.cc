@@ -36,7 +36,7 @@ absl::Status RunExtract(const ExtractArgs& args, std::ostream& out,
       return absl::InvalidArgumentError("--remainder needs --all");
     }
     HP_ASSIGN_OR_RETURN(request.output_path,
-                        RequiredFlag(args.output, "output"));
+                        RequiredOutput(args.output, "output"));
     request.module_tag = args.module;
     request.module_path = args.module_path;
   }

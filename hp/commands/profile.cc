@@ -357,6 +357,8 @@ absl::Status RunProfile(const ProfileArgs& args, std::ostream& out,
     return absl::InvalidArgumentError(
         "--top and --runs_skip must not be negative");
   }
+  HP_RETURN_IF_ERROR(CheckOptionalOutput(args.svg, "svg"));
+  HP_RETURN_IF_ERROR(CheckOptionalOutput(args.folded, "folded"));
   // The profiles are parsed on a second thread while the model opens:
   // alone, each takes about as long as the other on a large graph.
   ProfileReadAhead reading(args.profiles);

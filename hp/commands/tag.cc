@@ -37,19 +37,13 @@ absl::StatusOr<std::optional<MetadataRequest>> PrepareMetadata(
     const std::string& output_path) {
   if (path.empty()) return std::nullopt;
   const std::filesystem::path target(path);
-  std::error_code error;
   if (target.lexically_normal() ==
           std::filesystem::path(output_path).lexically_normal() ||
       SameFile(path, output_path) || SameFile(path, model_path)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--metadata ", path, " names the model; choose another path"));
   }
-  const std::filesystem::path folder =
-      target.has_parent_path() ? target.parent_path() : ".";
-  if (!std::filesystem::is_directory(folder, error)) {
-    return absl::NotFoundError(absl::StrCat(
-        "--metadata ", path, ": folder ", folder.string(), " does not exist"));
-  }
+  HP_RETURN_IF_ERROR(CheckOptionalOutput(path, "metadata"));
   MetadataRequest request{path, {model_path, ""}};
   HP_ASSIGN_OR_RETURN(request.input_model.sha256, Sha256FileHex(model_path));
   return request;
@@ -134,6 +128,8 @@ absl::Status RunTagBatch(const TagArgs& args, std::ostream& out,
         "--output_dir is required for a batch (or --in_place to overwrite "
         "each model)");
   }
+  HP_RETURN_IF_ERROR(
+      CheckOptionalOutput(batch_args.summary_json, "summary_json"));
   HP_ASSIGN_OR_RETURN(const ProgressStyle style, ParseProgress(batch_args));
   if (batch_args.jobs < 0) {
     return absl::InvalidArgumentError(

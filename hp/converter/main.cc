@@ -44,7 +44,9 @@ ABSL_FLAG(std::string, from, "",
           "from (optimized, fused, converted). Required for transfer.");
 ABSL_FLAG(std::string, output, "",
           "Where to write the result. Required unless --in_place. Written "
-          "atomically: a failed run leaves no file behind.");
+          "atomically: a failed run leaves no file behind. A file (or a "
+          "link) there is replaced; a folder, device, pipe or /dev/stdout is "
+          "refused.");
 ABSL_FLAG(bool, in_place, false,
           "Overwrite --model itself instead of writing --output.");
 ABSL_FLAG(std::string, external_data, "link",

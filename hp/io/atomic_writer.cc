@@ -2,12 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>  // FICLONE
-#include <stdio.h>     // renameat2
-#include <sys/file.h>  // flock
+#include <linux/fs.h>     // FICLONE
+#include <linux/magic.h>  // PROC_SUPER_MAGIC
+#include <stdio.h>        // renameat2
+#include <sys/file.h>     // flock
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>  // statfs
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +89,33 @@ int WriteAt(int fd, const char* bytes, size_t size, uint64_t at) {
     at += static_cast<uint64_t>(wrote);
   }
   return 0;
+}
+
+// Whether `folder` (empty: the working folder) is on procfs.
+bool OnProc(const std::filesystem::path& folder) {
+  struct statfs info;
+  return ::statfs(folder.empty() ? "." : folder.c_str(), &info) == 0 &&
+         info.f_type == PROC_SUPER_MAGIC;
+}
+
+// True when `path` lies in /proc, or is a symbolic link (or a chain of
+// them) into it, as /dev/stdout is (/proc/self/fd/1): such a name stands
+// for a process's open file, which a rename must not replace, even where
+// that file is a regular one (a redirected stdout).
+bool NamesAProcessFile(const std::string& path) {
+  std::filesystem::path at(path);
+  if (OnProc(at.parent_path())) return true;
+  for (int hop = 0; hop < 40; ++hop) {
+    struct stat info;
+    if (::lstat(at.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) break;
+    std::error_code error;
+    const std::filesystem::path target =
+        std::filesystem::read_symlink(at, error);
+    if (error) break;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+    if (OnProc(at.parent_path())) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -218,15 +247,55 @@ const uint8_t* RangeCopy::Read(int fd, uint64_t offset, uint64_t length) {
 }
 
 void SyncFolderOf(const std::string& path) {
-  std::string folder = std::filesystem::path(path).parent_path().string();
-  if (folder.empty()) folder = ".";
+  const std::string folder = FolderOf(path);
   FileDescriptor dir(
       ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());
 }
 
+absl::Status CheckOutputPath(const std::string& path) {
+  if (NamesAProcessFile(path)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        ": names a process's open file (a link into /proc, such as "
+        "/dev/stdout); an output is renamed into place, which would replace "
+        "the link: give the path of a file"));
+  }
+  struct stat info;
+  // stat follows a link: one to a device is refused like the device.
+  if (::stat(path.c_str(), &info) == 0) {
+    if (S_ISDIR(info.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": is a directory; give the path of the output file"));
+    }
+    if (!S_ISREG(info.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path,
+          ": is not a regular file (a device, pipe or socket); an output "
+          "is written beside it and renamed into its place, which would "
+          "replace it: give the path of a file"));
+    }
+  } else if (errno != ENOENT && errno != ENOTDIR) {
+    return ErrnoError("cannot create output", path);
+  }
+  // Nothing there yet: its folder must be one that takes new files.
+  const std::string folder = FolderOf(path);
+  const std::string in_folder =
+      absl::StrCat("cannot create output: folder ", folder);
+  if (::stat(folder.c_str(), &info) != 0) return ErrnoError(in_folder, path);
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", in_folder, " is not a folder"));
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return ErrnoError(in_folder, path);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
     const std::string& path) {
+  HP_RETURN_IF_ERROR(CheckOutputPath(path));
   RemoveStaleTemporariesOnce(FolderOf(path));
   for (;;) {
     std::string temporary = TemporaryPathBeside(path);

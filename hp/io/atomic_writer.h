@@ -101,6 +101,16 @@ bool IsTemporaryName(absl::string_view name);
 // calls it for the target's folder, once per folder per process.
 int RemoveStaleTemporaries(const std::string& folder);
 
+// Whether an output can be written at `path`: its folder exists and takes
+// new files, and what `path` names now, if anything, is a regular file (or
+// a symbolic link, which the rename replaces, as it replaces a file). A
+// folder, a device, a pipe or a socket there is refused, naming the path:
+// the rename would put a file in its place (--output /dev/null, run as
+// root, would replace the device). AtomicFileWriter::Create checks it;
+// commands check it again before their work, so that a mistyped output
+// fails at once.
+absl::Status CheckOutputPath(const std::string& path);
+
 // How far Commit() goes to make the new file survive a crash of the machine.
 enum class Durability {
   // fsync the file before the rename and its folder after: once Commit()
@@ -117,8 +127,9 @@ enum class Durability {
 class AtomicFileWriter {
  public:
   // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path` and
-  // locks it (flock) until commit or destruction; first removes stale
-  // temporary files from that folder (RemoveStaleTemporaries).
+  // locks it (flock) until commit or destruction; first checks `path`
+  // (CheckOutputPath) and removes stale temporary files from its folder
+  // (RemoveStaleTemporaries).
   static absl::StatusOr<AtomicFileWriter> Create(const std::string& path);
 
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;

@@ -1,11 +1,12 @@
 // The converter under faults around its output and input
 // (docs/reliability.md, "Faults"): a read-only or missing output folder, a
-// full disk, a symlink at the output path, two writers of one output. Each
-// failure exits non-zero with an error naming the file and leaves neither
-// output nor temporary file.
+// folder or pipe at the output path, a full disk, a symlink at the output
+// path, two writers of one output. Each failure exits non-zero with an
+// error naming the file and leaves neither output nor temporary file.
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <cerrno>
@@ -78,6 +79,41 @@ TEST(FaultTest, MissingOutputFolderFailsNamingTheFile) {
   EXPECT_THAT(run.output, HasSubstr(output));
   EXPECT_THAT(run.output, HasSubstr("No such file or directory"));
   EXPECT_FALSE(fs::exists(folder + "/gone"));
+}
+
+// An output path naming a folder, a pipe, a link to a pipe, or a link into
+// /proc (as /dev/stdout) is refused before any work (the model named here
+// does not exist, and the output is what the error names), and left as it
+// was: the rename would have put a file in its place (run as root,
+// --output /dev/null would replace the device).
+TEST(FaultTest, OutputThatIsNoFileIsRefusedBeforeTheWorkAndKept) {
+  const std::string folder = TestFolder();
+  fs::create_directories(folder + "/out/folder.onnx");
+  ASSERT_EQ(::mkfifo((folder + "/out/pipe.onnx").c_str(), 0644), 0);
+  fs::create_symlink("pipe.onnx", folder + "/out/pipe_link.onnx");
+  // As /dev/stdout is; the converter's stdout is a log file here, a regular
+  // file, which the link must not be replaced by.
+  fs::create_symlink("/proc/self/fd/1", folder + "/out/stdout.onnx");
+  for (const char* name :
+       {"folder.onnx", "pipe.onnx", "pipe_link.onnx", "stdout.onnx"}) {
+    const std::string output = folder + "/out/" + name;
+    const Outcome run = RunConverter(
+        {"tag", "--model", folder + "/missing.onnx", "--output", output},
+        folder + "/log.txt");
+    EXPECT_NE(run.exit_code, 0) << name;
+    EXPECT_THAT(run.output, HasSubstr(output)) << name;
+    EXPECT_THAT(run.output, AnyOf(HasSubstr("is a directory"),
+                                  HasSubstr("is not a regular file"),
+                                  HasSubstr("names a process's open file")))
+        << name;
+  }
+  EXPECT_TRUE(fs::is_directory(folder + "/out/folder.onnx"));
+  EXPECT_TRUE(fs::is_fifo(folder + "/out/pipe.onnx"));
+  EXPECT_TRUE(fs::is_symlink(folder + "/out/pipe_link.onnx"));
+  EXPECT_TRUE(fs::is_symlink(folder + "/out/stdout.onnx"));
+  EXPECT_THAT(ListFolder(folder + "/out"),
+              ::testing::ElementsAre("folder.onnx", "pipe.onnx",
+                                     "pipe_link.onnx", "stdout.onnx"));
 }
 
 // A file size limit stands in for a full disk on any machine: writes past

@@ -2,6 +2,8 @@
 // fsync; an abandoned writer leaves nothing. Reads at an offset.
 #include "hp/io/atomic_writer.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <filesystem>
 #include <string>
@@ -311,6 +313,59 @@ TEST(AtomicFileWriterTest, FolderRemovedBeforeCommitFailsNamingTheTarget) {
   EXPECT_TRUE(absl::IsNotFound(status)) << status;
   EXPECT_THAT(status.message(), ::testing::HasSubstr(folder + "/out.bin"));
   EXPECT_FALSE(std::filesystem::exists(folder));
+}
+
+// An output path may name nothing yet, a file or a link (replaced by the
+// rename); a folder, a pipe, a link to a pipe, or a link into /proc (as
+// /dev/stdout) is refused before a temporary file is made, and so is a path
+// whose folder is missing or is a file. Each refusal names the path.
+TEST(CheckOutputPathTest, RefusesWhatARenameMustNotReplace) {
+  namespace fs = std::filesystem;
+  const std::string folder = TestFolder();
+  WriteBytes(folder + "/file.onnx", "old");
+  fs::create_symlink("file.onnx", folder + "/link.onnx");
+  fs::create_symlink("nowhere.onnx", folder + "/dangling.onnx");
+  fs::create_directories(folder + "/folder.onnx");
+  ASSERT_EQ(::mkfifo((folder + "/pipe.onnx").c_str(), 0644), 0);
+  fs::create_symlink("pipe.onnx", folder + "/pipe_link.onnx");
+  // As /dev/stdout is: this process's stdout, whatever it is.
+  fs::create_symlink("/proc/self/fd/1", folder + "/stdout_link.onnx");
+
+  for (const char* fine :
+       {"/new.onnx", "/file.onnx", "/link.onnx", "/dangling.onnx"}) {
+    EXPECT_TRUE(CheckOutputPath(folder + fine).ok()) << fine;
+  }
+  const struct {
+    const char* name;
+    std::string says;
+  } refused[] = {
+      {"/folder.onnx", "is a directory"},
+      {"/pipe.onnx", "is not a regular file"},
+      {"/pipe_link.onnx", "is not a regular file"},
+      {"/stdout_link.onnx", "names a process's open file"},
+      {"/gone/new.onnx", "folder " + folder + "/gone: No such file"},
+      {"/file.onnx/new.onnx",
+       "folder " + folder + "/file.onnx is not a folder"},
+  };
+  for (const auto& [name, says] : refused) {
+    const std::string path = folder + name;
+    const absl::Status status = CheckOutputPath(path);
+    EXPECT_FALSE(status.ok()) << name;
+    EXPECT_THAT(status.message(), ::testing::HasSubstr(path)) << name;
+    EXPECT_THAT(status.message(), ::testing::HasSubstr(says)) << name;
+    // Create refuses the same, leaving nothing.
+    EXPECT_FALSE(AtomicFileWriter::Create(path).ok()) << name;
+  }
+  EXPECT_TRUE(fs::is_fifo(folder + "/pipe.onnx"));
+  EXPECT_TRUE(fs::is_symlink(folder + "/pipe_link.onnx"));
+  EXPECT_TRUE(fs::is_symlink(folder + "/stdout_link.onnx"));
+  EXPECT_THAT(
+      ListFolder(folder),
+      ElementsAre("dangling.onnx", "file.onnx", "folder.onnx", "link.onnx",
+                  "pipe.onnx", "pipe_link.onnx", "stdout_link.onnx"));
+  // In /proc itself.
+  EXPECT_THAT(CheckOutputPath("/proc/self/fd/1").message(),
+              ::testing::HasSubstr("names a process's open file"));
 }
 
 // ReadAt: the bytes asked for, fewer only where the file ends, -1 and

@@ -384,6 +384,11 @@ error_cases() {
     graphml --model err/tiny_bert.onnx --output err/tiny_bert.onnx
   add errors/dot-output-is-input "$bert" err/tiny_bert.onnx - \
     dot --model err/tiny_bert.onnx --output err/tiny_bert.onnx
+  # Outputs a rename must not replace: refused before the work.
+  add errors/tag-output-is-folder "$bert" - - \
+    tag --model "$bert" --output testdata/models
+  add errors/strip-output-is-stdout "$bert" - - \
+    strip --model "$bert" --output /dev/stdout
   add errors/tag-metadata-is-output "$bert" "$out/meta.onnx" - \
     tag --model "$bert" --output "$out/meta.onnx" --metadata "$out/meta.onnx"
   add errors/tag-metadata-folder-missing "$bert" "$out/meta-folder.onnx" - \
