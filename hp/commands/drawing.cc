@@ -12,12 +12,13 @@ absl::Status WriteDrawing(const DrawingArgs& args, const DrawFunction& draw,
                           std::ostream& out, std::ostream& err) {
   HP_ASSIGN_OR_RETURN(std::string output,
                       RequiredOutput(args.output, "output"));
-  HP_ASSIGN_OR_RETURN(Inspection inspection,
-                      InspectFromArgs(args.inspect, false, err));
-  if (SameFile(output, inspection.path)) {
+  // Before the model is read: a mistake of the command line fails at once.
+  if (SameFile(output, args.inspect.model)) {
     return absl::InvalidArgumentError(absl::StrCat(
         output, ": refusing to overwrite the input model with a drawing"));
   }
+  HP_ASSIGN_OR_RETURN(Inspection inspection,
+                      InspectFromArgs(args.inspect, false, err));
   HP_ASSIGN_OR_RETURN(TagsToShow shown, ShownTags(inspection));
   const ModuleTree tree = ModuleTree::Build(shown);
   HP_ASSIGN_OR_RETURN(std::string text,

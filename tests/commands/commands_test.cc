@@ -393,5 +393,20 @@ TEST(DrawingCommandTest, WritesTheDrawingAndRefusesTheInput) {
               HasSubstr("refusing to overwrite the input model"));
 }
 
+TEST(DrawingCommandTest, RefusesTheInputBeforeReadingIt) {
+  // Not a model at all: a refusal that came after the reading would be a
+  // parse error instead.
+  const std::string notes = TestFolder() + "/notes.txt";
+  WriteBytes(notes, "not a model\n");
+  GraphmlArgs graphml;
+  graphml.inspect.model = notes;
+  graphml.output = notes;
+  const Ran refused = RunCommand(RunGraphml, graphml);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status.message()),
+              HasSubstr(notes + ": refusing to overwrite the input model"));
+  EXPECT_EQ(ReadBytes(notes), "not a model\n");
+}
+
 }  // namespace
 }  // namespace hp
