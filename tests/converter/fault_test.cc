@@ -6,7 +6,6 @@
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <cerrno>
@@ -25,6 +24,8 @@ namespace {
 
 using ::hp::test_files::kModels;
 using ::hp::test_files::ListFolder;
+using ::hp::test_files::MakeNonFileOutputs;
+using ::hp::test_files::NonFileOutputsKept;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
 using ::hp::test_files::WriteBytes;
@@ -88,14 +89,10 @@ TEST(FaultTest, MissingOutputFolderFailsNamingTheFile) {
 // --output /dev/null would replace the device).
 TEST(FaultTest, OutputThatIsNoFileIsRefusedBeforeTheWorkAndKept) {
   const std::string folder = TestFolder();
-  fs::create_directories(folder + "/out/folder.onnx");
-  ASSERT_EQ(::mkfifo((folder + "/out/pipe.onnx").c_str(), 0644), 0);
-  fs::create_symlink("pipe.onnx", folder + "/out/pipe_link.onnx");
-  // As /dev/stdout is; the converter's stdout is a log file here, a regular
-  // file, which the link must not be replaced by.
-  fs::create_symlink("/proc/self/fd/1", folder + "/out/stdout.onnx");
-  for (const char* name :
-       {"folder.onnx", "pipe.onnx", "pipe_link.onnx", "stdout.onnx"}) {
+  // The link into /proc stands for /dev/stdout: the converter's stdout is a
+  // log file here, a regular file, which the link must not be replaced by.
+  const std::vector<std::string> names = MakeNonFileOutputs(folder + "/out");
+  for (const std::string& name : names) {
     const std::string output = folder + "/out/" + name;
     const Outcome run = RunConverter(
         {"tag", "--model", folder + "/missing.onnx", "--output", output},
@@ -107,13 +104,8 @@ TEST(FaultTest, OutputThatIsNoFileIsRefusedBeforeTheWorkAndKept) {
                                   HasSubstr("names a process's open file")))
         << name;
   }
-  EXPECT_TRUE(fs::is_directory(folder + "/out/folder.onnx"));
-  EXPECT_TRUE(fs::is_fifo(folder + "/out/pipe.onnx"));
-  EXPECT_TRUE(fs::is_symlink(folder + "/out/pipe_link.onnx"));
-  EXPECT_TRUE(fs::is_symlink(folder + "/out/stdout.onnx"));
-  EXPECT_THAT(ListFolder(folder + "/out"),
-              ::testing::ElementsAre("folder.onnx", "pipe.onnx",
-                                     "pipe_link.onnx", "stdout.onnx"));
+  EXPECT_TRUE(NonFileOutputsKept(folder + "/out"));
+  EXPECT_EQ(ListFolder(folder + "/out"), names);
 }
 
 // A file size limit stands in for a full disk on any machine: writes past

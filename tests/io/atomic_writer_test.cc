@@ -2,8 +2,6 @@
 // fsync; an abandoned writer leaves nothing. Reads at an offset.
 #include "hp/io/atomic_writer.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <filesystem>
 #include <string>
@@ -18,6 +16,8 @@ namespace {
 
 using ::hp::test_files::DistinctBytes;
 using ::hp::test_files::ListFolder;
+using ::hp::test_files::MakeNonFileOutputs;
+using ::hp::test_files::NonFileOutputsKept;
 using ::hp::test_files::ReadBytes;
 using ::hp::test_files::TestFolder;
 using ::hp::test_files::WriteBytes;
@@ -325,11 +325,8 @@ TEST(CheckOutputPathTest, RefusesWhatARenameMustNotReplace) {
   WriteBytes(folder + "/file.onnx", "old");
   fs::create_symlink("file.onnx", folder + "/link.onnx");
   fs::create_symlink("nowhere.onnx", folder + "/dangling.onnx");
-  fs::create_directories(folder + "/folder.onnx");
-  ASSERT_EQ(::mkfifo((folder + "/pipe.onnx").c_str(), 0644), 0);
-  fs::create_symlink("pipe.onnx", folder + "/pipe_link.onnx");
-  // As /dev/stdout is: this process's stdout, whatever it is.
-  fs::create_symlink("/proc/self/fd/1", folder + "/stdout_link.onnx");
+  // The link into /proc names this process's stdout, whatever it is.
+  MakeNonFileOutputs(folder);
 
   for (const char* fine :
        {"/new.onnx", "/file.onnx", "/link.onnx", "/dangling.onnx"}) {
@@ -356,9 +353,7 @@ TEST(CheckOutputPathTest, RefusesWhatARenameMustNotReplace) {
     // Create refuses the same, leaving nothing.
     EXPECT_FALSE(AtomicFileWriter::Create(path).ok()) << name;
   }
-  EXPECT_TRUE(fs::is_fifo(folder + "/pipe.onnx"));
-  EXPECT_TRUE(fs::is_symlink(folder + "/pipe_link.onnx"));
-  EXPECT_TRUE(fs::is_symlink(folder + "/stdout_link.onnx"));
+  EXPECT_TRUE(NonFileOutputsKept(folder));
   EXPECT_THAT(
       ListFolder(folder),
       ElementsAre("dangling.onnx", "file.onnx", "folder.onnx", "link.onnx",

@@ -55,6 +55,25 @@ void WriteBytes(const std::string& path, const std::string& bytes) {
   ASSERT_TRUE(out.good()) << path;
 }
 
+std::vector<std::string> MakeNonFileOutputs(const std::string& folder) {
+  namespace fs = std::filesystem;
+  fs::create_directories(folder + "/folder.onnx");
+  EXPECT_EQ(::mkfifo((folder + "/pipe.onnx").c_str(), 0644), 0) << folder;
+  fs::create_symlink("pipe.onnx", folder + "/pipe_link.onnx");
+  fs::create_symlink("/proc/self/fd/1", folder + "/stdout_link.onnx");
+  return {"folder.onnx", "pipe.onnx", "pipe_link.onnx", "stdout_link.onnx"};
+}
+
+bool NonFileOutputsKept(const std::string& folder) {
+  namespace fs = std::filesystem;
+  return fs::is_directory(folder + "/folder.onnx") &&
+         fs::is_fifo(folder + "/pipe.onnx") &&
+         fs::is_symlink(folder + "/pipe_link.onnx") &&
+         fs::read_symlink(folder + "/pipe_link.onnx") == "pipe.onnx" &&
+         fs::is_symlink(folder + "/stdout_link.onnx") &&
+         fs::read_symlink(folder + "/stdout_link.onnx") == "/proc/self/fd/1";
+}
+
 std::string DistinctBytes(size_t size, unsigned seed) {
   std::string bytes(size, '\0');
   for (size_t i = 0; i < size; ++i) {

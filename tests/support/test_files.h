@@ -42,6 +42,16 @@ std::string ReadBytes(const std::string& path);
 // Replaces the file with `bytes`; a failed write fails the test.
 void WriteBytes(const std::string& path, const std::string& bytes);
 
+// Makes in `folder` (made if missing) what an output's rename must not
+// replace: a folder (folder.onnx), a pipe (pipe.onnx), a link to the pipe
+// (pipe_link.onnx) and a link into /proc as /dev/stdout is (stdout_link.onnx,
+// to the stdout of the process that opens it). Returns their names, sorted.
+std::vector<std::string> MakeNonFileOutputs(const std::string& folder);
+
+// Whether what MakeNonFileOutputs made in `folder` is all still there, each
+// of its kind.
+bool NonFileOutputsKept(const std::string& folder);
+
 // `size` bytes that differ from position to position, so that bytes
 // written at the wrong place show; the same for the same size and seed.
 std::string DistinctBytes(size_t size, unsigned seed);
