@@ -315,7 +315,9 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
     // Where the file system has no locks (locked != 0), no cleanup can take
     // one either, and so none removes this file: it is as safe unlocked.
     if (!StillNamedBy(fd.get(), temporary)) continue;
-    return AtomicFileWriter(path, std::move(temporary), std::move(fd));
+    AtomicFileWriter writer(path, std::move(temporary), std::move(fd));
+    writer.removed_if_stopped_ = RemovedIfStopped(writer.temporary_);
+    return writer;
   }
 }
 
@@ -340,7 +342,8 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
       reserved_(other.reserved_),
       blocks_(std::move(other.blocks_)),
       filling_(other.filling_),
-      committed_(other.committed_) {
+      committed_(other.committed_),
+      removed_if_stopped_(std::move(other.removed_if_stopped_)) {
   other.temporary_.clear();
 }
 
@@ -357,6 +360,7 @@ absl::Status AtomicFileWriter::Fail(absl::string_view what) {
   WaitForDirectWrites();
   blocks_.clear();
   ::unlink(temporary_.c_str());
+  removed_if_stopped_.Release();
   fd_ = FileDescriptor();
   temporary_.clear();
   return status;
@@ -680,6 +684,7 @@ absl::Status AtomicFileWriter::Rename(bool replace) {
   }
   auto exists = [&] {
     ::unlink(temporary_.c_str());
+    removed_if_stopped_.Release();
     temporary_.clear();
     return absl::AlreadyExistsError(absl::StrCat(path_, ": already exists"));
   };
@@ -715,6 +720,7 @@ absl::Status AtomicFileWriter::CommitAs(Durability durability, bool replace) {
   absl::Status renamed = Rename(replace);
   if (!renamed.ok()) return renamed;
   committed_ = true;
+  removed_if_stopped_.Release();
   // Make the rename itself durable.
   if (sync) SyncFolderOf(path_);
   return absl::OkStatus();

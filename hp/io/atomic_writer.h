@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "hp/io/stop_signals.h"
 
 namespace hp {
 
@@ -129,7 +130,8 @@ class AtomicFileWriter {
   // Creates the temporary file ".<name>.hp-tmp-<random>" beside `path` and
   // locks it (flock) until commit or destruction; first checks `path`
   // (CheckOutputPath) and removes stale temporary files from its folder
-  // (RemoveStaleTemporaries).
+  // (RemoveStaleTemporaries). The temporary file is registered to be
+  // removed if a signal stops the process (RemovedIfStopped).
   static absl::StatusOr<AtomicFileWriter> Create(const std::string& path);
 
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;
@@ -247,6 +249,9 @@ class AtomicFileWriter {
   std::vector<DirectBlock> blocks_;
   size_t filling_ = 0;
   bool committed_ = false;
+  // The temporary file, removed if a signal stops the process before the
+  // rename (RemoveRegisteredOnStopSignals).
+  RemovedIfStopped removed_if_stopped_;
 };
 
 }  // namespace hp

@@ -312,9 +312,11 @@ std::vector<std::string> ExternalDataFiles(const onnx::ModelProto& model) {
 PlacedExternalData::PlacedExternalData(PlacedExternalData&& other) noexcept
     : counts_(other.counts_),
       created_files_(std::move(other.created_files_)),
-      created_folders_(std::move(other.created_folders_)) {
+      created_folders_(std::move(other.created_folders_)),
+      removed_if_stopped_(std::move(other.removed_if_stopped_)) {
   other.created_files_.clear();
   other.created_folders_.clear();
+  other.removed_if_stopped_.clear();
 }
 
 PlacedExternalData& PlacedExternalData::operator=(
@@ -324,8 +326,10 @@ PlacedExternalData& PlacedExternalData::operator=(
     counts_ = other.counts_;
     created_files_ = std::move(other.created_files_);
     created_folders_ = std::move(other.created_folders_);
+    removed_if_stopped_ = std::move(other.removed_if_stopped_);
     other.created_files_.clear();
     other.created_folders_.clear();
+    other.removed_if_stopped_.clear();
   }
   return *this;
 }
@@ -335,6 +339,14 @@ PlacedExternalData::~PlacedExternalData() { RemoveCreated(); }
 void PlacedExternalData::Keep() {
   created_files_.clear();
   created_folders_.clear();
+  removed_if_stopped_.clear();
+}
+
+void PlacedExternalData::Created(const std::string& path,
+                                 RemovedIfStopped::Kind kind) {
+  (kind == RemovedIfStopped::Kind::kFolder ? created_folders_ : created_files_)
+      .push_back(path);
+  removed_if_stopped_.emplace_back(path, kind);
 }
 
 void PlacedExternalData::RemoveCreated() {
@@ -345,6 +357,7 @@ void PlacedExternalData::RemoveCreated() {
   }
   created_files_.clear();
   created_folders_.clear();
+  removed_if_stopped_.clear();
 }
 
 absl::StatusOr<PlacedExternalData> PlaceExternalData(
@@ -402,7 +415,7 @@ absl::StatusOr<PlacedExternalData> PlaceExternalData(
          std::filesystem::path(side.location).parent_path()) {
       folder /= part;
       if (::mkdir(folder.c_str(), 0755) == 0) {
-        placed.created_folders_.push_back(folder.string());
+        placed.Created(folder.string(), RemovedIfStopped::Kind::kFolder);
       } else if (errno != EEXIST) {
         return ErrnoError("cannot create folder", folder.string());
       }
@@ -412,7 +425,7 @@ absl::StatusOr<PlacedExternalData> PlaceExternalData(
       // The file the location names, also through a symbolic link.
       if (::linkat(AT_FDCWD, side.source.c_str(), AT_FDCWD, side.target.c_str(),
                    AT_SYMLINK_FOLLOW) == 0) {
-        placed.created_files_.push_back(side.target);
+        placed.Created(side.target, RemovedIfStopped::Kind::kFile);
         ++placed.counts_.linked;
         if (sync) SyncFolderOf(side.target);
         continue;
@@ -447,7 +460,7 @@ absl::StatusOr<PlacedExternalData> PlaceExternalData(
       }
     }
     HP_RETURN_IF_ERROR(committed);
-    placed.created_files_.push_back(side.target);
+    placed.Created(side.target, RemovedIfStopped::Kind::kFile);
     ++placed.counts_.copied;
   }
   return placed;

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "hp/io/atomic_writer.h"
+#include "hp/io/stop_signals.h"
 #include "proto/onnx.pb.h"
 
 namespace hp {
@@ -84,7 +85,8 @@ struct ExternalDataCounts {
 
 // Side files put beside an output. Dropped without Keep(), it removes the
 // files and folders it created, so that an output that is not committed
-// leaves nothing new behind.
+// leaves nothing new behind; until Keep(), a signal that stops the process
+// removes them too (RemovedIfStopped).
 class PlacedExternalData {
  public:
   PlacedExternalData() = default;
@@ -103,10 +105,12 @@ class PlacedExternalData {
       const std::vector<std::string>&, const std::string&, const std::string&,
       const ExternalDataPolicy&, Durability);
   void RemoveCreated();
+  void Created(const std::string& path, RemovedIfStopped::Kind kind);
 
   ExternalDataCounts counts_;
   std::vector<std::string> created_files_;
   std::vector<std::string> created_folders_;  // in the order made
+  std::vector<RemovedIfStopped> removed_if_stopped_;
 };
 
 // Makes each of `files` (locations relative to the folder of `model_path`,
