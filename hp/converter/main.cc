@@ -33,6 +33,7 @@
 #include "hp/commands/tag.h"
 #include "hp/commands/transfer.h"
 #include "hp/commands/validate.h"
+#include "hp/io/stop_signals.h"
 #include "hp/io/wire_format.h"
 #include "hp/tag/tag_codec.h"
 #include "hp/util/huge_page_allocations.h"
@@ -44,7 +45,8 @@ ABSL_FLAG(std::string, from, "",
           "from (optimized, fused, converted). Required for transfer.");
 ABSL_FLAG(std::string, output, "",
           "Where to write the result. Required unless --in_place. Written "
-          "atomically: a failed run leaves no file behind. A file (or a "
+          "atomically: a failed run, or one stopped by Ctrl-C, SIGTERM or "
+          "SIGHUP, leaves no file behind. A file (or a "
           "link) there is replaced; a folder, device, pipe or /dev/stdout is "
           "refused.");
 ABSL_FLAG(bool, in_place, false,
@@ -500,6 +502,9 @@ int main(int argc, char** argv) {
       HeldInputBytes() >= kRestartFromInputBytes) {
     hp::RestartWithHugePageMalloc(arguments.data());
   }
+  // Ctrl-C, `kill` or a closed terminal: the outputs not yet committed
+  // are removed before the signal ends the program.
+  hp::RemoveRegisteredOnStopSignals();
   if (positional.size() != 2) {
     std::fprintf(stderr, "%s", UsageText(commands).c_str());
     return 2;
