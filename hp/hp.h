@@ -60,5 +60,8 @@
 #include "hp/view/graphml.h"
 #include "hp/view/inspection.h"
 #include "hp/view/validate.h"
+// Uncommitted outputs removed when Ctrl-C, SIGTERM or SIGHUP stops the
+// program: RemoveRegisteredOnStopSignals (the converter calls it).
+#include "hp/io/stop_signals.h"
 
 #endif  // HP_HP_H_
