@@ -299,6 +299,10 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
   RemoveStaleTemporariesOnce(FolderOf(path));
   for (;;) {
     std::string temporary = TemporaryPathBeside(path);
+    // Registered before the file is made, so that a stop signal that comes
+    // while it is made removes it too. A random name that is taken already
+    // fails the open below and is released at once.
+    RemovedIfStopped removed_if_stopped(temporary);
     FileDescriptor fd(::open(temporary.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (fd.get() < 0) return ErrnoError("cannot create output", path);
@@ -316,7 +320,7 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(
     // one either, and so none removes this file: it is as safe unlocked.
     if (!StillNamedBy(fd.get(), temporary)) continue;
     AtomicFileWriter writer(path, std::move(temporary), std::move(fd));
-    writer.removed_if_stopped_ = RemovedIfStopped(writer.temporary_);
+    writer.removed_if_stopped_ = std::move(removed_if_stopped);
     return writer;
   }
 }
